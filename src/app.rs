@@ -1,0 +1,159 @@
+//! Composition: builds the application state from configuration, assembles the routers, and
+//! serves them with graceful shutdown. `router(state)` is what the tests drive.
+
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::idp::UpstreamIdp;
+use crate::oauth::crypto::Cipher;
+use crate::oauth::keys::KeyRing;
+use crate::oauth::{Core, Settings};
+use crate::store::Store;
+
+/// Everything a request handler can reach.
+pub struct App {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// The protocol core (store, clock, cipher, keys, settings).
+    pub core: Core,
+    /// Upstream identity providers by id.
+    pub upstreams: HashMap<String, Arc<dyn UpstreamIdp>>,
+    /// HTML page renderer.
+    pub pages: crate::http::pages::Pages,
+}
+
+/// Cheaply cloneable handle to [`App`], the axum state.
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl App {
+    /// The upstream for an id.
+    #[must_use]
+    pub fn upstream(&self, id: &str) -> Option<&Arc<dyn UpstreamIdp>> {
+        self.upstreams.get(id)
+    }
+}
+
+/// Builds the state: connects the store, migrates, loads or creates the signing key, and
+/// prepares the upstream clients (discovery happens lazily, so an IdP outage does not stop
+/// startup).
+///
+/// # Errors
+/// Database unreachable, migration failure, undecryptable signing key.
+pub async fn build(config: Config) -> anyhow::Result<AppState> {
+    let store = crate::store::connect(&config.database_url)
+        .await
+        .context("connecting to the database")?;
+    store.migrate().await.context("applying migrations")?;
+    build_with(config, store, Arc::new(SystemClock)).await
+}
+
+/// As [`build`], with the store and clock supplied (tests use a `ManualClock`).
+///
+/// # Errors
+/// As [`build`].
+pub async fn build_with(
+    config: Config,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<AppState> {
+    let cipher = Arc::new(Cipher::new(
+        &config.secret_key_bytes()?,
+        &config.old_secret_key_bytes()?,
+    ));
+    let keys = KeyRing::load_or_create(store.as_ref(), &cipher, clock.now())
+        .await
+        .map_err(|e| anyhow::anyhow!("loading signing keys: {e}"))?;
+    let mut upstreams: HashMap<String, Arc<dyn UpstreamIdp>> = HashMap::new();
+    for up in &config.upstreams {
+        let idp = crate::idp::build(up, &config.callback_url(), clock.clone())
+            .with_context(|| format!("upstream {}", up.id))?;
+        upstreams.insert(up.id.clone(), idp);
+    }
+    let core = Core {
+        store,
+        clock,
+        cipher,
+        keys: Arc::new(keys),
+        settings: Arc::new(Settings::from_config(&config)),
+    };
+    Ok(AppState(Arc::new(App {
+        config: Arc::new(config),
+        core,
+        upstreams,
+        pages: crate::http::pages::Pages::new()?,
+    })))
+}
+
+/// The full public router.
+pub fn router(state: AppState) -> Router {
+    crate::http::routes(state)
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests.
+///
+/// # Errors
+/// When the listener fails.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let housekeeping = tokio::spawn(housekeeping(state.clone()));
+    let result = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP");
+    housekeeping.abort();
+    result
+}
+
+/// Periodically deletes expired pending requests, codes and tokens.
+async fn housekeeping(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+    loop {
+        tick.tick().await;
+        match state.core.store.purge_expired(state.core.now()).await {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "purged expired rows"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purge of expired rows failed"),
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

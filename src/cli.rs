@@ -1,0 +1,120 @@
+//! The command line: `serve` (default), `migrate`, `check-config`, `dev`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+/// dcr-bridge: OAuth 2.1 for MCP clients in front of an enterprise identity provider.
+#[derive(Debug, Parser)]
+#[command(name = "dcr-bridge", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (TOML). Environment variables `DCR_BRIDGE_*` override it.
+    #[arg(long, short, global = true, env = "DCR_BRIDGE_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the authorization server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Load and validate the configuration, reach the database and every upstream, and print
+    /// what was found (including the callback URL to register upstream).
+    CheckConfig,
+    /// Start everything on loopback with SQLite and a built-in development identity provider.
+    Dev(crate::dev::DevArgs),
+}
+
+/// Runs the parsed command line.
+///
+/// # Errors
+/// Any failure, with context, for `main` to print.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.config).await,
+        Command::Migrate => migrate(cli.config).await,
+        Command::CheckConfig => check_config(cli.config).await,
+        Command::Dev(args) => crate::dev::run(args).await,
+    }
+}
+
+fn load(path: Option<PathBuf>) -> anyhow::Result<Config> {
+    let path = path.or_else(|| {
+        let default = PathBuf::from("dcr-bridge.toml");
+        default.exists().then_some(default)
+    });
+    Config::load(path.as_deref()).context("loading configuration")
+}
+
+async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = load(path)?;
+    crate::telemetry::init(config.log_format);
+    let listen: SocketAddr = config.listen;
+    tracing::info!(issuer = %config.issuer(), callback = %config.callback_url(), "register this callback URL at every upstream");
+    let state = crate::app::build(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    tracing::info!(%listen, "dcr-bridge listening");
+    crate::app::serve(state, listener, crate::app::shutdown_signal()).await
+}
+
+async fn migrate(path: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = load(path)?;
+    crate::telemetry::init(config.log_format);
+    let store = crate::store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    println!("migrations applied ({})", store.backend());
+    Ok(())
+}
+
+async fn check_config(path: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = load(path)?;
+    println!("configuration: ok");
+    println!("  issuer (public_url): {}", config.issuer());
+    println!("  callback to register at each upstream: {}", config.callback_url());
+    let store = crate::store::connect(&config.database_url)
+        .await
+        .context("connecting to the database")?;
+    store.ping().await.context("database ping")?;
+    println!("database: ok ({})", store.backend());
+    let clock: std::sync::Arc<dyn crate::clock::Clock> = std::sync::Arc::new(crate::clock::SystemClock);
+    let mut failed = false;
+    for up in &config.upstreams {
+        let idp = crate::idp::build(up, &config.callback_url(), clock.clone())?;
+        match idp.check().await {
+            Ok(found) => println!("upstream {}: ok\n{}", up.id, indent(&serde_json::to_string_pretty(&found)?)),
+            Err(e) => {
+                failed = true;
+                println!("upstream {}: FAILED: {e}", up.id);
+            }
+        }
+    }
+    for r in &config.resources {
+        println!(
+            "resource {}: {}{} scopes={:?} metadata={}/.well-known/oauth-protected-resource{}",
+            r.id,
+            config.issuer(),
+            r.path,
+            r.scopes,
+            config.issuer(),
+            r.path
+        );
+    }
+    if failed {
+        anyhow::bail!("one or more upstreams failed their check");
+    }
+    Ok(())
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}

@@ -1,0 +1,578 @@
+//! Configuration: defaults → TOML file → `DCR_BRIDGE_` environment (`__` nests), secrets from
+//! `*_FILE`. Unknown keys are errors naming the key. Values are parsed into types at load, so the
+//! rest of the program never sees an unchecked URL, address or key.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use figment::providers::{Format as _, Serialized, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// Environment prefix for overrides.
+pub const ENV_PREFIX: &str = "DCR_BRIDGE_";
+
+/// Errors while loading or validating configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Parsing failed (syntax, type, unknown key); figment names the key and the source.
+    #[error("{0}")]
+    Parse(#[from] Box<figment::Error>),
+    /// A value parsed but is not acceptable.
+    #[error("invalid configuration: {key}: {message}")]
+    Invalid { key: String, message: String },
+    /// A `*_FILE` secret could not be read.
+    #[error("cannot read {var} from {path}: {source}")]
+    SecretFile {
+        var: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The issuer: scheme, host, optional port, no path, no trailing slash. Used identically in
+    /// metadata, `iss`, token `iss` and protected resource metadata.
+    pub public_url: Url,
+    /// Address to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// `postgres://…` or `sqlite://path.db`.
+    #[serde(default = "default_database_url")]
+    pub database_url: String,
+    /// 32 random bytes, base64. Encrypts upstream tokens and signing keys.
+    #[serde(serialize_with = "serialize_secret")]
+    pub secret_key: SecretString,
+    /// Earlier secret keys, still accepted for decryption while data is re-sealed.
+    #[serde(default, serialize_with = "serialize_secrets")]
+    pub old_secret_keys: Vec<SecretString>,
+    /// Allow `http://` on loopback hosts for `public_url` and upstream issuers (local trial, tests).
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+    /// `text` or `json` logs.
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// Lifetimes and windows.
+    #[serde(default)]
+    pub tokens: TokenSettings,
+    /// Dynamic client registration policy.
+    #[serde(default)]
+    pub registration: RegistrationSettings,
+    /// The upstream identity providers; the first is the default.
+    #[serde(default)]
+    pub upstreams: Vec<UpstreamConfig>,
+    /// The MCP servers (protected resources) tokens are issued for.
+    #[serde(default)]
+    pub resources: Vec<ResourceConfig>,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 8080))
+}
+
+fn default_database_url() -> String {
+    "sqlite://dcr-bridge.db".to_owned()
+}
+
+#[allow(clippy::ref_option)]
+fn serialize_secret<S: serde::Serializer>(_: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str("[redacted]")
+}
+
+fn serialize_secrets<S: serde::Serializer>(v: &[SecretString], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|_| "[redacted]"))
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Lifetimes, in seconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenSettings {
+    /// Access token lifetime.
+    pub access_token_ttl: i64,
+    /// Refresh token lifetime (absolute, per token; rotation issues a fresh one).
+    pub refresh_token_ttl: i64,
+    /// Window in which a retried refresh with the same old token gets the same new pair.
+    pub refresh_grace_seconds: i64,
+    /// Authorization code lifetime (RFC 6749 §4.1.2 recommends ≤ 10 minutes).
+    pub code_ttl: i64,
+    /// How long a user has to consent and log in upstream.
+    pub authorization_request_ttl: i64,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: 3600,
+            refresh_token_ttl: 30 * 24 * 3600,
+            refresh_grace_seconds: 60,
+            code_ttl: 300,
+            authorization_request_ttl: 600,
+        }
+    }
+}
+
+/// Dynamic client registration policy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrationSettings {
+    /// Whether `POST /register` is open.
+    pub enabled: bool,
+    /// Most redirect URIs one client may register.
+    pub max_redirect_uris: usize,
+}
+
+impl Default for RegistrationSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_redirect_uris: 10,
+        }
+    }
+}
+
+/// Kind of upstream identity provider.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamKind {
+    /// Any OpenID Connect provider with discovery.
+    #[default]
+    Oidc,
+}
+
+/// How dcr-bridge authenticates to the upstream token endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamClientAuth {
+    /// HTTP Basic (RFC 6749 §2.3.1), the OIDC default.
+    #[default]
+    ClientSecretBasic,
+    /// Credentials in the form body.
+    ClientSecretPost,
+}
+
+/// One upstream identity provider and the ONE client registered there.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Short identifier, referenced by resources and stored on clients.
+    pub id: String,
+    /// Provider kind.
+    #[serde(default)]
+    pub kind: UpstreamKind,
+    /// Issuer, exactly as the provider spells it (discovery checks it byte for byte).
+    pub issuer: Url,
+    /// The client id registered at the upstream.
+    pub client_id: String,
+    /// The client secret; or give `client_secret_file`.
+    #[serde(default, serialize_with = "serialize_opt_secret")]
+    pub client_secret: Option<SecretString>,
+    /// A file holding the client secret.
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// Scopes requested upstream.
+    #[serde(default = "default_upstream_scopes")]
+    pub scopes: Vec<String>,
+    /// Client authentication at the upstream token endpoint.
+    #[serde(default)]
+    pub client_auth: UpstreamClientAuth,
+    /// Extra query parameters for the upstream authorization request.
+    #[serde(default)]
+    pub extra_authorize_params: BTreeMap<String, String>,
+    /// Seconds to cache discovery and JWKS.
+    #[serde(default = "default_discovery_ttl")]
+    pub discovery_ttl_seconds: u64,
+}
+
+#[allow(clippy::ref_option)]
+fn serialize_opt_secret<S: serde::Serializer>(
+    v: &Option<SecretString>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_some("[redacted]"),
+        None => s.serialize_none(),
+    }
+}
+
+fn default_upstream_scopes() -> Vec<String> {
+    ["openid", "email", "profile", "offline_access"]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+fn default_discovery_ttl() -> u64 {
+    3600
+}
+
+/// A protected resource (MCP server) that tokens are issued for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceConfig {
+    /// Short identifier.
+    pub id: String,
+    /// Path on `public_url`; the resource URI is `public_url + path`.
+    pub path: String,
+    /// Scopes this resource understands; a request without `scope` gets all of them.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Upstream users of this resource log in at; default: the first upstream.
+    #[serde(default)]
+    pub upstream: Option<String>,
+    /// Secret the resource server uses (HTTP Basic, username = resource id) to call
+    /// introspection (RFC 7662 §2.1) for tokens issued for this resource.
+    #[serde(default, serialize_with = "serialize_opt_secret")]
+    pub introspection_secret: Option<SecretString>,
+}
+
+impl Config {
+    /// Loads configuration from an optional TOML file and the process environment.
+    ///
+    /// # Errors
+    /// Syntax errors, unknown keys, unreadable `*_FILE` secrets and invalid values.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// As [`Config::load`], with the environment passed in (tests).
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // The environment snapshot is merged key by key (not through figment's `Env`, which
+        // reads the live process environment) so that tests are hermetic. Keys the program
+        // itself uses (config path, log filter, test settings) are not configuration keys.
+        for (key, value) in &env {
+            if is_reserved_env(key) {
+                continue;
+            }
+            if let Some(stripped) = key.strip_suffix("_FILE") {
+                let path = PathBuf::from(value);
+                let content =
+                    std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFile {
+                        var: key.clone(),
+                        path: path.clone(),
+                        source,
+                    })?;
+                let dotted = env_key(stripped).replace("__", ".");
+                figment = figment.merge(Serialized::default(&dotted, content.trim().to_owned()));
+            } else {
+                let dotted = env_key(key).replace("__", ".");
+                figment = figment.merge(Serialized::default(
+                    &dotted,
+                    figment::value::Value::from(parse_env_value(value)),
+                ));
+            }
+        }
+        let mut config: Self = figment.extract().map_err(Box::new)?;
+        config.resolve_secret_files()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
+        for (i, up) in self.upstreams.iter_mut().enumerate() {
+            if let Some(path) = &up.client_secret_file {
+                if up.client_secret.is_some() {
+                    return Err(invalid(
+                        format!("upstreams[{i}].client_secret_file"),
+                        "give client_secret or client_secret_file, not both",
+                    ));
+                }
+                let content =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
+                        var: format!("upstreams[{i}].client_secret_file"),
+                        path: path.clone(),
+                        source,
+                    })?;
+                up.client_secret = Some(SecretString::from(content.trim().to_owned()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the values that types alone cannot.
+    ///
+    /// # Errors
+    /// The first invalid value, with its key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_public_url()?;
+        decode_key(&self.secret_key).map_err(|m| invalid("secret_key", m))?;
+        for (i, k) in self.old_secret_keys.iter().enumerate() {
+            decode_key(k).map_err(|m| invalid(format!("old_secret_keys[{i}]"), m))?;
+        }
+        let t = &self.tokens;
+        for (key, value) in [
+            ("tokens.access_token_ttl", t.access_token_ttl),
+            ("tokens.refresh_token_ttl", t.refresh_token_ttl),
+            ("tokens.code_ttl", t.code_ttl),
+            ("tokens.authorization_request_ttl", t.authorization_request_ttl),
+        ] {
+            if value <= 0 {
+                return Err(invalid(key, "must be a positive number of seconds"));
+            }
+        }
+        if t.code_ttl > 600 {
+            return Err(invalid("tokens.code_ttl", "must be at most 600 (RFC 6749 §4.1.2)"));
+        }
+        if t.refresh_grace_seconds < 0 || t.refresh_grace_seconds > 300 {
+            return Err(invalid("tokens.refresh_grace_seconds", "must be 0..=300"));
+        }
+        if self.upstreams.is_empty() {
+            return Err(invalid("upstreams", "configure at least one [[upstreams]]"));
+        }
+        for (i, up) in self.upstreams.iter().enumerate() {
+            self.validate_upstream(i, up)?;
+        }
+        if self.resources.is_empty() {
+            return Err(invalid("resources", "configure at least one [[resources]]"));
+        }
+        for (i, r) in self.resources.iter().enumerate() {
+            self.validate_resource(i, r)?;
+        }
+        Ok(())
+    }
+
+    fn validate_public_url(&self) -> Result<(), ConfigError> {
+        let u = &self.public_url;
+        if u.path() != "/" || u.query().is_some() || u.fragment().is_some() {
+            return Err(invalid(
+                "public_url",
+                "must be scheme://host[:port] with no path, query or fragment",
+            ));
+        }
+        if !u.username().is_empty() || u.password().is_some() {
+            return Err(invalid("public_url", "must not contain credentials"));
+        }
+        self.check_scheme("public_url", u)
+    }
+
+    fn check_scheme(&self, key: &str, u: &Url) -> Result<(), ConfigError> {
+        match u.scheme() {
+            "https" => Ok(()),
+            "http" if self.allow_insecure_http && is_loopback_url(u) => Ok(()),
+            "http" if self.allow_insecure_http => Err(invalid(
+                key,
+                "http is allowed only for loopback hosts (127.0.0.1, [::1], localhost)",
+            )),
+            "http" => Err(invalid(
+                key,
+                "must be https (set allow_insecure_http = true for a loopback trial)",
+            )),
+            other => Err(invalid(key, format!("unsupported scheme {other}"))),
+        }
+    }
+
+    fn validate_upstream(&self, i: usize, up: &UpstreamConfig) -> Result<(), ConfigError> {
+        let key = |f: &str| format!("upstreams[{i}].{f}");
+        if !is_identifier(&up.id) {
+            return Err(invalid(key("id"), "use letters, digits, '-' and '_' (1-64)"));
+        }
+        if self.upstreams[..i].iter().any(|o| o.id == up.id) {
+            return Err(invalid(key("id"), format!("duplicate upstream id {}", up.id)));
+        }
+        self.check_scheme(&key("issuer"), &up.issuer)?;
+        if up.client_id.is_empty() {
+            return Err(invalid(key("client_id"), "must not be empty"));
+        }
+        if up.client_secret.as_ref().is_none_or(|s| s.expose_secret().is_empty()) {
+            return Err(invalid(
+                key("client_secret"),
+                "the upstream client is confidential: set client_secret or client_secret_file",
+            ));
+        }
+        if !up.scopes.iter().any(|s| s == "openid") {
+            return Err(invalid(key("scopes"), "must include openid"));
+        }
+        Ok(())
+    }
+
+    fn validate_resource(&self, i: usize, r: &ResourceConfig) -> Result<(), ConfigError> {
+        let key = |f: &str| format!("resources[{i}].{f}");
+        if !is_identifier(&r.id) {
+            return Err(invalid(key("id"), "use letters, digits, '-' and '_' (1-64)"));
+        }
+        if self.resources[..i].iter().any(|o| o.id == r.id) {
+            return Err(invalid(key("id"), format!("duplicate resource id {}", r.id)));
+        }
+        let path_ok = r.path.starts_with('/')
+            && r.path.len() > 1
+            && !r.path.ends_with('/')
+            && !r.path.contains(['?', '#', ' ', '\\'])
+            && !r.path.split('/').any(|seg| seg == "." || seg == "..")
+            && !r.path.starts_with("/.well-known")
+            && !r.path.starts_with("/oauth");
+        if !path_ok {
+            return Err(invalid(
+                key("path"),
+                "must start with '/', have no trailing '/', query, fragment or dot segments, \
+                 and not be under /.well-known or /oauth",
+            ));
+        }
+        if self.resources[..i].iter().any(|o| o.path == r.path) {
+            return Err(invalid(key("path"), format!("duplicate resource path {}", r.path)));
+        }
+        for s in &r.scopes {
+            if !is_scope_token(s) || s == "offline_access" || s == "openid" {
+                return Err(invalid(
+                    key("scopes"),
+                    format!("{s:?} is not a valid resource scope (RFC 6749 §3.3; openid and offline_access are not resource scopes)"),
+                ));
+            }
+        }
+        if let Some(u) = &r.upstream {
+            if !self.upstreams.iter().any(|o| &o.id == u) {
+                return Err(invalid(key("upstream"), format!("no upstream with id {u}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The issuer string: `public_url` without the trailing slash `Url` adds.
+    #[must_use]
+    pub fn issuer(&self) -> String {
+        self.public_url.as_str().trim_end_matches('/').to_owned()
+    }
+
+    /// The callback to register at every upstream.
+    #[must_use]
+    pub fn callback_url(&self) -> String {
+        format!("{}/oauth/callback", self.issuer())
+    }
+
+    /// The 32-byte key that seals data at rest.
+    ///
+    /// # Errors
+    /// Never after `validate`; kept fallible so callers need no panic.
+    pub fn secret_key_bytes(&self) -> Result<[u8; 32], ConfigError> {
+        decode_key(&self.secret_key).map_err(|m| invalid("secret_key", m))
+    }
+
+    /// Earlier keys, for decryption only.
+    ///
+    /// # Errors
+    /// Never after `validate`.
+    pub fn old_secret_key_bytes(&self) -> Result<Vec<[u8; 32]>, ConfigError> {
+        self.old_secret_keys
+            .iter()
+            .map(|k| decode_key(k).map_err(|m| invalid("old_secret_keys", m)))
+            .collect()
+    }
+
+    /// The upstream a resource logs in at.
+    #[must_use]
+    pub fn upstream_for(&self, resource: &ResourceConfig) -> Option<&UpstreamConfig> {
+        match &resource.upstream {
+            Some(id) => self.upstreams.iter().find(|u| &u.id == id),
+            None => self.upstreams.first(),
+        }
+    }
+}
+
+fn env_key(var: &str) -> String {
+    var.trim_start_matches(ENV_PREFIX).to_ascii_lowercase()
+}
+
+/// Variables under our prefix that are not configuration keys.
+fn is_reserved_env(var: &str) -> bool {
+    let k = env_key(var);
+    k == "config" || k == "log" || k.starts_with("test_")
+}
+
+/// Environment values are strings; let `true`, numbers and TOML arrays keep their type.
+fn parse_env_value(raw: &str) -> figment::value::Value {
+    let trimmed = raw.trim();
+    if trimmed.starts_with('[') {
+        if let Ok(v) = toml_value(trimmed) {
+            return v;
+        }
+    }
+    match trimmed {
+        "true" => return true.into(),
+        "false" => return false.into(),
+        _ => {}
+    }
+    if let Ok(n) = trimmed.parse::<i64>() {
+        return n.into();
+    }
+    raw.to_owned().into()
+}
+
+fn toml_value(s: &str) -> Result<figment::value::Value, Box<figment::Error>> {
+    Figment::from(Toml::string(&format!("v = {s}")))
+        .extract_inner::<figment::value::Value>("v")
+        .map_err(Box::new)
+}
+
+fn decode_key(key: &SecretString) -> Result<[u8; 32], String> {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(key.expose_secret().trim())
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(key.expose_secret().trim()))
+        .map_err(|_| "must be base64 (try: openssl rand -base64 32)".to_owned())?;
+    <[u8; 32]>::try_from(raw.as_slice())
+        .map_err(|_| format!("must decode to 32 bytes, got {}", raw.len()))
+}
+
+fn is_identifier(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
+#[must_use]
+pub fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+/// True for `127.0.0.0/8`, `[::1]` and `localhost` hosts.
+#[must_use]
+pub fn is_loopback_url(u: &Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

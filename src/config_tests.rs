@@ -1,0 +1,128 @@
+use std::io::Write as _;
+
+use super::*;
+
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+fn toml(extra: &str) -> String {
+    format!(
+        r#"
+public_url = "https://auth.example.com"
+secret_key = "{KEY}"
+{extra}
+[[upstreams]]
+id = "corp"
+issuer = "https://corp.okta.com/oauth2/default"
+client_id = "abc"
+client_secret = "s3cret"
+
+[[resources]]
+id = "tools"
+path = "/mcp"
+scopes = ["mcp"]
+"#
+    )
+}
+
+fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    Config::load_from(
+        Some(f.path()),
+        env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    )
+}
+
+#[test]
+fn loads_the_documented_example() {
+    let c = load(&toml(""), &[]).unwrap();
+    assert_eq!(c.issuer(), "https://auth.example.com");
+    assert_eq!(c.callback_url(), "https://auth.example.com/oauth/callback");
+    assert_eq!(c.listen.port(), 8080);
+    assert_eq!(c.database_url, "sqlite://dcr-bridge.db");
+    assert_eq!(c.upstreams[0].scopes, default_upstream_scopes());
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let err = load(&toml("listn = \"0.0.0.0:1\""), &[]).unwrap_err().to_string();
+    assert!(err.contains("listn"), "{err}");
+}
+
+#[test]
+fn env_overrides_file_and_nests() {
+    let c = load(
+        &toml(""),
+        &[
+            ("DCR_BRIDGE_LISTEN", "127.0.0.1:9999"),
+            ("DCR_BRIDGE_TOKENS__ACCESS_TOKEN_TTL", "120"),
+            ("DCR_BRIDGE_TEST_POSTGRES_URL", "ignored"),
+            ("OTHER", "x"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.listen.port(), 9999);
+    assert_eq!(c.tokens.access_token_ttl, 120);
+}
+
+#[test]
+fn unknown_env_key_is_an_error() {
+    let err = load(&toml(""), &[("DCR_BRIDGE_LISTN", "x")]).unwrap_err().to_string();
+    assert!(err.contains("listn"), "{err}");
+}
+
+#[test]
+fn secret_from_file() {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    writeln!(f, "{}", "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=").unwrap();
+    let c = load(
+        &toml(""),
+        &[("DCR_BRIDGE_SECRET_KEY_FILE", f.path().to_str().unwrap())],
+    )
+    .unwrap();
+    assert_eq!(c.secret_key_bytes().unwrap(), [1u8; 32]);
+}
+
+#[test]
+fn debug_never_shows_secrets() {
+    let c = load(&toml(""), &[]).unwrap();
+    let dbg = format!("{c:?}");
+    assert!(!dbg.contains("s3cret") && !dbg.contains(KEY), "{dbg}");
+}
+
+#[test]
+fn rejects_bad_values() {
+    for (extra, key) in [
+        ("", ""),
+    ] {
+        let _ = (extra, key);
+    }
+    let cases = [
+        (toml("").replace("https://auth.example.com\"", "https://auth.example.com/\""), None),
+        (toml("").replace("https://auth.example.com\"", "https://auth.example.com/x\""), Some("public_url")),
+        (toml("").replace("https://auth.example.com\"", "http://auth.example.com\""), Some("public_url")),
+        (toml("").replace(KEY, "c2hvcnQ="), Some("secret_key")),
+        (toml("").replace("\"/mcp\"", "\"mcp\""), Some("resources[0].path")),
+        (toml("").replace("[\"mcp\"]", "[\"a b\"]"), Some("resources[0].scopes")),
+        (toml("").replace("client_secret = \"s3cret\"", ""), Some("upstreams[0].client_secret")),
+    ];
+    for (text, key) in cases {
+        match key {
+            None => assert!(load(&text, &[]).is_ok()),
+            Some(k) => {
+                let err = load(&text, &[]).unwrap_err().to_string();
+                assert!(err.contains(k), "{k}: {err}");
+            }
+        }
+    }
+}
+
+#[test]
+fn insecure_http_only_on_loopback() {
+    let text = toml("allow_insecure_http = true")
+        .replace("https://auth.example.com", "http://127.0.0.1:8080")
+        .replace("https://corp.okta.com", "http://localhost:4000");
+    assert!(load(&text, &[]).is_ok());
+    let text = toml("allow_insecure_http = true").replace("https://auth.example.com", "http://10.0.0.1");
+    assert!(load(&text, &[]).unwrap_err().to_string().contains("loopback"));
+}

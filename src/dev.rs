@@ -1,0 +1,132 @@
+//! `dcr-bridge dev`: everything on loopback for a first look. SQLite in the working directory,
+//! a persisted random secret key, the built-in development identity provider as the upstream,
+//! and one resource at `/mcp`. Never used by `serve`.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use secrecy::SecretString;
+
+use crate::config::{Config, ResourceConfig, UpstreamConfig};
+use crate::devidp::{DevIdpConfig, DevUser};
+
+/// Options of `dcr-bridge dev`.
+#[derive(Debug, clap::Args)]
+pub struct DevArgs {
+    /// Port for dcr-bridge on 127.0.0.1.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Port for the development identity provider on 127.0.0.1.
+    #[arg(long, default_value_t = 8081)]
+    pub idp_port: u16,
+    /// Directory for the SQLite database and the generated secret key.
+    #[arg(long, default_value = ".dcr-bridge-dev")]
+    pub data_dir: PathBuf,
+}
+
+/// Runs the development stack until Ctrl-C.
+///
+/// # Errors
+/// Ports in use, unwritable data directory.
+pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    crate::telemetry::init(crate::config::LogFormat::Text);
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let secret_key = load_or_create_key(&args.data_dir.join("secret.key"))?;
+    let idp_listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.idp_port)))
+        .await
+        .with_context(|| format!("binding the dev identity provider on 127.0.0.1:{}", args.idp_port))?;
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)))
+        .await
+        .with_context(|| format!("binding dcr-bridge on 127.0.0.1:{}", args.port))?;
+    let public_url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+    let idp_issuer = format!("http://127.0.0.1:{}", idp_listener.local_addr()?.port());
+    let client_secret = crate::oauth::crypto::random_b64(24);
+    let users = DevUser::defaults();
+    let idp = crate::devidp::spawn(
+        idp_listener,
+        DevIdpConfig {
+            issuer: idp_issuer.clone(),
+            client_id: "dcr-bridge-dev".into(),
+            client_secret: client_secret.clone(),
+            redirect_uris: vec![format!("{public_url}/oauth/callback")],
+            users: users.clone(),
+            auto_login: false,
+        },
+    )
+    .await?;
+    let db = args.data_dir.join("dcr-bridge.db");
+    let config = Config {
+        public_url: public_url.parse()?,
+        listen: listener.local_addr()?,
+        database_url: format!("sqlite://{}", db.display()),
+        secret_key,
+        old_secret_keys: Vec::new(),
+        allow_insecure_http: true,
+        log_format: crate::config::LogFormat::Text,
+        tokens: crate::config::TokenSettings::default(),
+        registration: crate::config::RegistrationSettings::default(),
+        upstreams: vec![UpstreamConfig {
+            id: "dev".into(),
+            kind: crate::config::UpstreamKind::Oidc,
+            issuer: idp.issuer.parse()?,
+            client_id: "dcr-bridge-dev".into(),
+            client_secret: Some(SecretString::from(client_secret)),
+            client_secret_file: None,
+            scopes: ["openid", "email", "profile", "offline_access"].map(str::to_owned).to_vec(),
+            client_auth: crate::config::UpstreamClientAuth::ClientSecretBasic,
+            extra_authorize_params: std::collections::BTreeMap::new(),
+            discovery_ttl_seconds: 3600,
+        }],
+        resources: vec![ResourceConfig {
+            id: "mcp".into(),
+            path: "/mcp".into(),
+            scopes: vec!["mcp".into()],
+            upstream: None,
+            introspection_secret: None,
+        }],
+    };
+    config.validate()?;
+    let state = crate::app::build(config).await?;
+    print_banner(&public_url, &idp_issuer, &users, &db);
+    crate::app::serve(state, listener, crate::app::shutdown_signal()).await
+}
+
+fn load_or_create_key(path: &std::path::Path) -> anyhow::Result<SecretString> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        return Ok(SecretString::from(existing.trim().to_owned()));
+    }
+    let mut key = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(key);
+    std::fs::write(path, &encoded).with_context(|| format!("writing {}", path.display()))?;
+    Ok(SecretString::from(encoded))
+}
+
+fn print_banner(public_url: &str, idp: &str, users: &[DevUser], db: &std::path::Path) {
+    let names: Vec<String> = users.iter().map(|u| format!("{} <{}>", u.sub, u.email)).collect();
+    println!(
+        "\n\
+dcr-bridge dev is running (loopback only, NOT for production)\n\
+\n\
+  MCP server URL (resource):  {public_url}/mcp\n\
+  Authorization server:       {public_url}\n\
+  Metadata:                   {public_url}/.well-known/oauth-authorization-server\n\
+  Dev identity provider:      {idp}   users: {}\n\
+  Database:                   {}\n\
+\n\
+Next steps:\n\
+  1. Point an MCP client at {public_url}/mcp, for example\n\
+       npx @modelcontextprotocol/inspector   (Streamable HTTP, URL above)\n\
+       claude mcp add --transport http dev {public_url}/mcp\n\
+     It registers itself, you approve it on the consent page, and sign in as a dev user.\n\
+  2. For a real identity provider, write dcr-bridge.toml (see docs/configuration.md) and run\n\
+       dcr-bridge check-config && dcr-bridge serve\n\
+\n\
+Press Ctrl-C to stop.\n",
+        names.join(", "),
+        db.display()
+    );
+}

@@ -1,0 +1,1 @@
+//! Development OIDC provider (placeholder; being implemented).

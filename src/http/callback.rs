@@ -1,0 +1,158 @@
+//! `GET /oauth/callback`: the upstream sends the user back here. The pending request is taken by
+//! the upstream `state` (single use), the browser binding is checked, the upstream code is
+//! exchanged and its ID token verified, and the client gets OUR code on its redirect URI (302).
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+
+use crate::app::AppState;
+use crate::http::authorize::{found, redirect_error};
+use crate::http::consent::{secrets_aad, UpstreamSecrets};
+use crate::http::cookies;
+use crate::http::form::{request_id, Params};
+use crate::http::pages::ErrorPage;
+use crate::idp::IdpError;
+use crate::oauth::authorize::{code_redirect_url, error_redirect_url};
+use crate::oauth::login::{finish_login, UpstreamUser};
+use crate::oauth::{crypto, Error};
+use crate::store::{AuditEvent, AuthRequestRecord};
+
+/// Callback routes (no CORS).
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/oauth/callback", get(callback))
+}
+
+fn page(app: &AppState, status: StatusCode, title: &str, message: &str, code: Option<&str>, rid: Option<&str>, return_url: Option<&str>) -> Response {
+    app.pages.error(status, &ErrorPage { title, message, code, request_id: rid, return_url })
+}
+
+async fn callback(State(app): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let rid = request_id(&headers);
+    let rid = rid.as_deref();
+    let Ok(params) = Params::parse(q.unwrap_or_default().as_bytes()) else {
+        return page(&app, StatusCode::BAD_REQUEST, "Invalid sign-in response", "The response from the identity provider was malformed.", None, rid, None);
+    };
+    if params.reject_duplicates(&[]).is_err() {
+        return page(&app, StatusCode::BAD_REQUEST, "Invalid sign-in response", "The response from the identity provider repeated a parameter.", None, rid, None);
+    }
+    let Some(state) = params.get("state") else {
+        return page(&app, StatusCode::BAD_REQUEST, "Invalid sign-in response", "The response from the identity provider carried no state.", None, rid, None);
+    };
+    let now = app.core.now();
+    let request = match app.core.store.take_auth_request_by_state(&crypto::hash(state), now).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return page(&app, StatusCode::BAD_REQUEST, "This sign-in has expired or was already used",
+                "Start again from your application.", None, rid, None)
+        }
+        Err(e) => {
+            crate::http::error::log(&e.into());
+            return page(&app, StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Try again later.", None, rid, None);
+        }
+    };
+    let secure = app.core.settings.issuer.starts_with("https://");
+    let bound = cookies::read(&headers, secure)
+        .is_some_and(|b| crypto::ct_eq(crypto::hash(&b).as_bytes(), request.browser_hash.as_bytes()));
+    if !bound {
+        // Login CSRF / confused deputy: the response reached a browser that did not start it.
+        audit_failure(&app, &request, "browser_binding_mismatch", rid).await;
+        return page(&app, StatusCode::FORBIDDEN, "Sign-in refused",
+            "This sign-in was started in a different browser. Start again from your application in this browser.",
+            None, rid, None);
+    }
+    match complete(&app, &request, &params, rid).await {
+        Ok(code) => {
+            let url = code_redirect_url(&request.redirect_uri, &code, request.client_state.as_deref(), &app.core.settings.issuer);
+            found(&url)
+        }
+        Err(e) => {
+            audit_failure(&app, &request, e.code(), rid).await;
+            let return_url = error_redirect_url(&request.redirect_uri, &e, request.client_state.as_deref(), &app.core.settings.issuer);
+            if matches!(e, Error::Server(_)) {
+                crate::http::error::log(&e);
+                return redirect_error(&app, &request.redirect_uri, request.client_state.as_deref(), &e);
+            }
+            crate::http::error::log(&e);
+            let message = e.description().unwrap_or("The sign-in failed.");
+            page(&app, StatusCode::BAD_REQUEST, "Sign-in did not complete", message, Some(e.code()), rid, Some(&return_url))
+        }
+    }
+}
+
+async fn complete(app: &AppState, request: &AuthRequestRecord, params: &Params, rid: Option<&str>) -> Result<String, Error> {
+    let idp = app
+        .upstream(&request.upstream_id)
+        .ok_or_else(|| Error::server(anyhow::anyhow!("upstream {} is not configured", request.upstream_id)))?;
+    let upstream_cfg = app.config.upstreams.iter().find(|u| u.id == request.upstream_id);
+    // RFC 9207 §2.4: if the upstream sends `iss`, it must be the issuer we sent the user to.
+    if let (Some(iss), Some(cfg)) = (params.get("iss"), upstream_cfg) {
+        if iss != cfg.issuer.as_str() && iss != cfg.issuer.as_str().trim_end_matches('/') {
+            return Err(Error::AccessDenied("the identity provider's response came from an unexpected issuer".into()));
+        }
+    }
+    if let Some(err) = params.get("error") {
+        let detail = params.get("error_description").unwrap_or("");
+        tracing::info!(upstream_error = %err, description = %detail, "upstream returned an error");
+        return Err(match err {
+            "access_denied" => Error::AccessDenied("sign-in was cancelled or refused at the identity provider".into()),
+            "temporarily_unavailable" | "server_error" => {
+                Error::TemporarilyUnavailable("the identity provider could not complete the sign-in".into())
+            }
+            _ => Error::AccessDenied(format!("the identity provider refused the sign-in ({err})")),
+        });
+    }
+    let code = params
+        .get("code")
+        .ok_or_else(|| Error::AccessDenied("the identity provider returned neither a code nor an error".into()))?;
+    let sealed = request
+        .upstream
+        .as_ref()
+        .ok_or_else(|| Error::server(anyhow::anyhow!("approved request without upstream leg")))?;
+    let plain = app.core.cipher.open(&sealed.sealed, &secrets_aad(&request.id_hash)).map_err(Error::server)?;
+    let secrets: UpstreamSecrets = serde_json::from_slice(&plain).map_err(Error::server)?;
+    let login = idp
+        .exchange_code(code, &secrets.pkce_verifier, &secrets.nonce)
+        .await
+        .map_err(idp_error)?;
+    let user = UpstreamUser {
+        upstream_id: request.upstream_id.clone(),
+        subject: login.identity.subject.clone(),
+        email: login.identity.email.clone(),
+        name: login.identity.name.clone(),
+        groups: login.identity.groups.clone(),
+    };
+    let aad = format!("upstream_tokens:{}:{}", request.upstream_id, user.subject);
+    let tokens = login.tokens.to_json();
+    let sealed_tokens = app
+        .core
+        .cipher
+        .seal(tokens.to_string().as_bytes(), aad.as_bytes())
+        .map_err(Error::server)?;
+    finish_login(&app.core, request, &user, Some(sealed_tokens), rid.map(str::to_owned)).await
+}
+
+/// Maps upstream failures to what the client is told; the cause is logged, not shown.
+fn idp_error(e: IdpError) -> Error {
+    tracing::warn!(error = %e, "upstream code exchange failed");
+    match e {
+        IdpError::Unavailable(_) | IdpError::Discovery(_) => {
+            Error::TemporarilyUnavailable("the identity provider cannot be reached right now".into())
+        }
+        IdpError::Rejected { .. } => Error::AccessDenied("the identity provider rejected the sign-in".into()),
+        IdpError::InvalidIdToken(_) => Error::AccessDenied("the identity provider's ID token failed verification".into()),
+        IdpError::Config(msg) => Error::server(anyhow::anyhow!("upstream configuration: {msg}")),
+    }
+}
+
+async fn audit_failure(app: &AppState, request: &AuthRequestRecord, reason: &str, rid: Option<&str>) {
+    let event = AuditEvent::new("login_failed", app.core.now())
+        .client(request.client_id.clone())
+        .request(rid.map(str::to_owned))
+        .detail(&serde_json::json!({ "reason": reason, "upstream": request.upstream_id }));
+    if let Err(e) = app.core.store.insert_audit_event(&event).await {
+        tracing::warn!(error = %e, "audit write failed");
+    }
+}

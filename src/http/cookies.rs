@@ -1,0 +1,49 @@
+//! The browser-binding cookie: a random per-browser value whose hash is stored with each pending
+//! authorization, so the consent POST and the upstream callback are accepted only from the browser
+//! that started the flow (login CSRF and confused-deputy defence, MCP security best practices).
+
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum_extra::extract::cookie::{Cookie, SameSite};
+
+use crate::oauth::crypto;
+
+/// Cookie name: `__Host-` prefixed (Secure, no Domain, Path=/) when served over https.
+#[must_use]
+pub fn name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-dcrb-browser"
+    } else {
+        "dcrb-browser"
+    }
+}
+
+/// The binding value the browser presented, if any.
+#[must_use]
+pub fn read(headers: &HeaderMap, secure: bool) -> Option<String> {
+    let wanted = name(secure);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| Cookie::parse(pair.trim().to_owned()).ok())
+        .find(|c| c.name() == wanted && c.value().len() >= 32 && c.value().len() <= 128)
+        .map(|c| c.value().to_owned())
+}
+
+/// Returns the browser's binding value, creating one (and the `Set-Cookie` for it) if absent.
+#[must_use]
+pub fn ensure(headers: &HeaderMap, secure: bool) -> (String, Option<HeaderValue>) {
+    if let Some(v) = read(headers, secure) {
+        return (v, None);
+    }
+    let value = crypto::random_b64(32);
+    let cookie = Cookie::build((name(secure), value.clone()))
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        // Lax: sent on the top-level GET redirect back from the upstream to our callback.
+        .same_site(SameSite::Lax)
+        .build();
+    (value, HeaderValue::from_str(&cookie.to_string()).ok())
+}

@@ -1,0 +1,82 @@
+//! `POST /introspect`: RFC 7662 for resource servers. Callers authenticate with HTTP Basic as a
+//! configured resource (`id:introspection_secret`) and see only tokens issued for that resource,
+//! or as a confidential client and see only that client's own tokens (§2.1, §4: the server must
+//! not let callers scan other parties' tokens). Everything else reads `{"active": false}`.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use base64::Engine as _;
+use secrecy::ExposeSecret as _;
+use serde_json::{json, Value};
+
+use crate::app::AppState;
+use crate::http::error::no_store;
+use crate::http::form::{authorization, require_form, Params};
+use crate::http::token::authenticate_client;
+use crate::oauth::{crypto, introspect, Error};
+
+/// Introspection routes.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/introspect", post(introspect_token))
+}
+
+/// Who is asking.
+enum Caller {
+    /// A resource server; sees tokens whose audience is this URI.
+    Resource(String),
+    /// A confidential client; sees its own tokens.
+    Client(String),
+}
+
+fn resource_caller(app: &AppState, headers: &HeaderMap) -> Option<String> {
+    let basic = authorization(headers, "Basic")?;
+    let raw = base64::engine::general_purpose::STANDARD.decode(basic).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let id = url::form_urlencoded::parse(id.as_bytes())
+        .next()
+        .map_or_else(|| id.to_owned(), |(k, _)| k.into_owned());
+    let secret = url::form_urlencoded::parse(secret.as_bytes())
+        .next()
+        .map_or_else(|| secret.to_owned(), |(k, _)| k.into_owned());
+    let resource = app.config.resources.iter().find(|r| r.id == id)?;
+    let expected = resource.introspection_secret.as_ref()?;
+    crypto::ct_eq(expected.expose_secret().as_bytes(), secret.as_bytes())
+        .then(|| format!("{}{}", app.core.settings.issuer, resource.path))
+}
+
+async fn introspect_token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, Error> {
+    require_form(&headers)?;
+    let form = Params::parse(&body)?;
+    form.reject_duplicates(&[])?;
+    let caller = match resource_caller(&app, &headers) {
+        Some(uri) => Caller::Resource(uri),
+        None => {
+            let client = authenticate_client(&app, &headers, &form).await?;
+            if client.secret_hash.is_none() {
+                return Err(Error::invalid_client(
+                    "introspection requires a confidential client or resource credentials",
+                ));
+            }
+            Caller::Client(client.client_id)
+        }
+    };
+    let token = form
+        .get("token")
+        .ok_or_else(|| Error::InvalidRequest("token is required".into()))?;
+    let answer = introspect::introspect(&app.core, token).await?;
+    let visible = match &caller {
+        Caller::Resource(uri) => answer.get("aud").and_then(Value::as_str) == Some(uri.as_str()),
+        Caller::Client(id) => answer.get("client_id").and_then(Value::as_str) == Some(id.as_str()),
+    };
+    let body = if visible && answer.get("active") == Some(&Value::Bool(true)) {
+        answer
+    } else {
+        json!({ "active": false })
+    };
+    Ok(no_store(Json(body).into_response()))
+}

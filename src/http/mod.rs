@@ -1,0 +1,42 @@
+//! The only place that knows axum: routes, extractors, error → wire mapping, middleware and
+//! HTML pages. Each endpoint lives in its own file and stays thin: extract, call one service,
+//! map the result.
+
+pub mod authorize;
+pub mod callback;
+pub mod consent;
+pub mod cookies;
+pub mod discovery;
+pub mod error;
+pub mod form;
+pub mod introspect;
+pub mod middleware;
+pub mod pages;
+pub mod register;
+pub mod resource;
+pub mod revoke;
+pub mod token;
+
+use axum::Router;
+
+use crate::app::AppState;
+
+/// Every public route with its middleware.
+pub fn routes(state: AppState) -> Router {
+    // RFC 9700 §2.6: CORS MAY be offered on metadata, token, registration and JWKS endpoints,
+    // and MUST NOT be on the authorization endpoint; browser clients (COMPAT C4) need it.
+    let api = Router::new()
+        .merge(discovery::routes())
+        .merge(register::routes())
+        .merge(token::routes())
+        .merge(revoke::routes())
+        .merge(introspect::routes())
+        .merge(resource::routes(&state))
+        .layer(middleware::cors());
+    let browser = Router::new()
+        .merge(authorize::routes())
+        .merge(consent::routes())
+        .merge(callback::routes());
+    let router = api.merge(browser).fallback(discovery::not_found);
+    middleware::common(router.with_state(state))
+}

@@ -1,0 +1,167 @@
+//! RFC 7591 dynamic client registration and RFC 7592 client configuration (read, update,
+//! delete with the registration access token).
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use crate::app::AppState;
+use crate::http::error::no_store;
+use crate::http::form::{authorization, request_id};
+use crate::oauth::registration::{self, RegistrationRequest};
+use crate::oauth::{crypto, Error};
+use crate::store::{AuditEvent, ClientRecord, StoreError};
+
+/// Registration routes.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/register", post(register)).route(
+        "/register/{client_id}",
+        get(read).put(update).delete(delete),
+    )
+}
+
+/// Parses the JSON body; an empty body counts as `{}` (COMPAT C5: minimal bodies get defaults).
+fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<RegistrationRequest, Error> {
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            let v = v.trim().to_ascii_lowercase();
+            v == "application/json" || v.ends_with("+json")
+        });
+    if !body.is_empty() && !json_type {
+        return Err(Error::InvalidClientMetadata(
+            "the registration request must be application/json (RFC 7591 §3.1)".into(),
+        ));
+    }
+    let value: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::json!({})
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| Error::InvalidClientMetadata(format!("body is not valid JSON: {e}")))?
+    };
+    if !value.is_object() {
+        return Err(Error::InvalidClientMetadata(
+            "the registration request must be a JSON object".into(),
+        ));
+    }
+    RegistrationRequest::from_json(value)
+}
+
+async fn register(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, Error> {
+    if !app.config.registration.enabled {
+        return Err(Error::AccessDenied(
+            "dynamic client registration is disabled on this server".into(),
+        ));
+    }
+    let req = parse_body(&headers, &body)?;
+    let now = app.core.now();
+    let new = registration::register(
+        req,
+        &app.core.settings,
+        app.config.registration.max_redirect_uris,
+        now,
+    )?;
+    let audit = AuditEvent::new("registered", now)
+        .actor(new.record.client_id.clone())
+        .client(new.record.client_id.clone())
+        .request(request_id(&headers))
+        .detail(&serde_json::json!({
+            "client_name": new.record.client_name,
+            "redirect_uris": new.record.redirect_uris,
+            "token_endpoint_auth_method": new.record.token_endpoint_auth_method,
+        }));
+    app.core.store.insert_client(&new.record, &audit).await?;
+    tracing::info!(client_id = %new.record.client_id, "client registered");
+    let body = registration::registration_response(
+        &new.record,
+        new.client_secret.as_deref(),
+        Some(&new.registration_access_token),
+        &app.core.settings.issuer,
+    );
+    Ok(no_store((StatusCode::CREATED, Json(body)).into_response()))
+}
+
+/// RFC 7592 §2: the registration access token authorises access to one client's configuration.
+/// Unknown clients and bad tokens both answer 401 so that client ids cannot be probed.
+async fn authorize_management(
+    app: &AppState,
+    headers: &HeaderMap,
+    client_id: &str,
+) -> Result<ClientRecord, Error> {
+    let token = authorization(headers, "Bearer")
+        .ok_or_else(|| Error::InvalidToken("a registration access token is required".into()))?;
+    let client = app
+        .core
+        .store
+        .get_client(client_id)
+        .await?
+        .filter(|c| !c.disabled)
+        .ok_or_else(|| Error::InvalidToken("invalid registration access token".into()))?;
+    let valid = client
+        .registration_token_hash
+        .as_deref()
+        .is_some_and(|h| crypto::ct_eq(h.as_bytes(), crypto::hash(token).as_bytes()));
+    if valid {
+        Ok(client)
+    } else {
+        Err(Error::InvalidToken("invalid registration access token".into()))
+    }
+}
+
+async fn read(
+    State(app): State<AppState>,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let client = authorize_management(&app, &headers, &client_id).await?;
+    let body = registration::registration_response(&client, None, None, &app.core.settings.issuer);
+    Ok(no_store(Json(body).into_response()))
+}
+
+async fn update(
+    State(app): State<AppState>,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Error> {
+    let client = authorize_management(&app, &headers, &client_id).await?;
+    let req = parse_body(&headers, &body)?;
+    let now = app.core.now();
+    let updated = registration::update(
+        &client,
+        req,
+        &app.core.settings,
+        app.config.registration.max_redirect_uris,
+        now,
+    )?;
+    let audit = AuditEvent::new("client_updated", now)
+        .actor(client_id.clone())
+        .client(client_id.clone())
+        .request(request_id(&headers));
+    app.core.store.update_client(&updated, &audit).await.map_err(|e| match e {
+        StoreError::NotFound => Error::InvalidToken("invalid registration access token".into()),
+        other => other.into(),
+    })?;
+    let body = registration::registration_response(&updated, None, None, &app.core.settings.issuer);
+    Ok(no_store(Json(body).into_response()))
+}
+
+async fn delete(
+    State(app): State<AppState>,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    authorize_management(&app, &headers, &client_id).await?;
+    let now = app.core.now();
+    let audit = AuditEvent::new("client_deleted", now)
+        .actor(client_id.clone())
+        .client(client_id.clone())
+        .request(request_id(&headers));
+    app.core.store.delete_client(&client_id, now, &audit).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,83 @@
+//! The resource paths (`public_url + path`) themselves. Until gateway mode proxies them to an MCP
+//! server, they do the part every MCP client needs first (COMPAT C3): an unauthenticated or
+//! invalid request gets 401 with `WWW-Authenticate: Bearer resource_metadata=…, scope=…`
+//! (RFC 9728 §5.1, RFC 6750 §3); a valid token for another resource gets 401 `invalid_token`.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::app::AppState;
+use crate::http::discovery::protected_resource_metadata_url;
+use crate::http::form::authorization;
+use crate::oauth::{introspect, Resource};
+
+/// One route per configured resource path.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let mut router = Router::new();
+    for r in &state.core.settings.resources {
+        let resource = r.clone();
+        router = router.route(
+            &r.path,
+            any(move |State(app): State<AppState>, headers: HeaderMap| {
+                let resource = resource.clone();
+                async move { protected(&app, &resource, &headers).await }
+            }),
+        );
+    }
+    router
+}
+
+/// The `WWW-Authenticate` challenge for a resource.
+#[must_use]
+pub fn challenge(app: &AppState, r: &Resource, error: Option<&str>) -> String {
+    let mut value = format!(
+        "Bearer resource_metadata=\"{}\"",
+        protected_resource_metadata_url(&app.core.settings, r)
+    );
+    if !r.scopes.is_empty() {
+        value.push_str(&format!(", scope=\"{}\"", r.scopes.join(" ")));
+    }
+    if let Some(e) = error {
+        value.push_str(&format!(", error=\"{e}\""));
+    }
+    value
+}
+
+fn unauthorized(app: &AppState, r: &Resource, error: Option<&str>, description: &str) -> Response {
+    let mut res = (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({ "error": error.unwrap_or("invalid_request"), "error_description": description })),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&challenge(app, r, error)) {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    res
+}
+
+async fn protected(app: &AppState, r: &Resource, headers: &HeaderMap) -> Response {
+    let Some(token) = authorization(headers, "Bearer") else {
+        return unauthorized(app, r, None, "authorization required");
+    };
+    let info = match introspect::introspect(&app.core, token).await {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let active = info.get("active") == Some(&Value::Bool(true));
+    // RFC 8707 / MCP: a token is accepted only by the resource it was issued for.
+    if !active || info.get("aud").and_then(Value::as_str) != Some(r.uri.as_str()) {
+        return unauthorized(app, r, Some("invalid_token"), "the access token is invalid, expired, revoked or for another resource");
+    }
+    (
+        StatusCode::NOT_IMPLEMENTED,
+        Json(json!({
+            "error": "not_implemented",
+            "error_description": "the token is valid, but no MCP server is configured behind this path yet (gateway mode)",
+        })),
+    )
+        .into_response()
+}

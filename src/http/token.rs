@@ -1,0 +1,89 @@
+//! `POST /token`: authenticates the client (none, client_secret_post, client_secret_basic) and
+//! runs the `authorization_code` or `refresh_token` grant. JSON out, `no-store` always.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+
+use crate::app::AppState;
+use crate::http::error::no_store;
+use crate::http::form::{authorization, request_id, require_form, Params};
+use crate::oauth::client_auth::{self, ClientCredentials};
+use crate::oauth::grants::{authorization_code, refresh_token};
+use crate::oauth::Error;
+use crate::store::ClientRecord;
+
+/// Token routes.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/token", post(token))
+}
+
+/// Authenticates the client of a token, revocation or introspection request.
+///
+/// # Errors
+/// `invalid_request` for conflicting credentials, `invalid_client` otherwise.
+pub async fn authenticate_client(app: &AppState, headers: &HeaderMap, form: &Params) -> Result<ClientRecord, Error> {
+    let creds = ClientCredentials::from_parts(
+        authorization(headers, "Basic"),
+        form.get("client_id"),
+        form.get("client_secret"),
+    )?;
+    let id = match &creds {
+        ClientCredentials::None { client_id }
+        | ClientCredentials::Post { client_id, .. }
+        | ClientCredentials::Basic { client_id, .. } => client_id.clone(),
+    };
+    let client = app.core.store.get_client(&id).await?;
+    client_auth::authenticate(client.as_ref(), &creds)?;
+    client.ok_or_else(|| Error::invalid_client("unknown client"))
+}
+
+async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, Error> {
+    require_form(&headers)?;
+    let form = Params::parse(&body)?;
+    form.reject_duplicates(&["resource"])?;
+    let client = authenticate_client(&app, &headers, &form).await?;
+    let rid = request_id(&headers);
+    let resource = form.all("resource");
+    let response = match form.get("grant_type") {
+        Some("authorization_code") => {
+            let code = form
+                .get("code")
+                .ok_or_else(|| Error::InvalidRequest("code is required".into()))?;
+            authorization_code::exchange(
+                &app.core,
+                &client,
+                code,
+                form.get("redirect_uri"),
+                form.get("code_verifier"),
+                &resource,
+                rid,
+            )
+            .await?
+        }
+        Some("refresh_token") => {
+            if !client.grant_types.iter().any(|g| g == "refresh_token") {
+                return Err(Error::UnauthorizedClient(
+                    "this client is not registered for the refresh_token grant".into(),
+                ));
+            }
+            let token = form
+                .get("refresh_token")
+                .ok_or_else(|| Error::InvalidRequest("refresh_token is required".into()))?;
+            refresh_token::refresh(&app.core, &client, token, form.get("scope"), &resource, rid).await?
+        }
+        Some(other) => {
+            return Err(Error::UnsupportedGrantType(format!(
+                "grant_type {other} is not supported; use authorization_code or refresh_token"
+            )))
+        }
+        None => return Err(Error::InvalidRequest("grant_type is required".into())),
+    };
+    if let Err(e) = app.core.store.touch_client(&client.client_id, app.core.now()).await {
+        tracing::warn!(error = %e, "touch_client failed");
+    }
+    Ok(no_store(Json(response).into_response()))
+}

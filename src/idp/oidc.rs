@@ -1,0 +1,602 @@
+//! Generic OpenID Connect upstream: discovery (cached, issuer checked exactly), the
+//! authorization URL, the code exchange with ID token verification, and refresh. Per-IdP quirks
+//! belong in their own files next to this one, not in here.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use moka::future::Cache;
+use openidconnect::core::{
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
+    CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
+    CoreProviderMetadata, CoreRevocableToken, CoreRevocationErrorResponse,
+    CoreTokenIntrospectionResponse, CoreTokenType,
+};
+use openidconnect::{
+    AccessToken, AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError, Client,
+    ClientId, ClientSecret, CsrfToken, DiscoveryError, EmptyExtraTokenFields, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, IdToken, IdTokenClaims, IdTokenFields, IdTokenVerifier,
+    IssuerUrl, Nonce, OAuth2TokenResponse as _, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    RequestTokenError, Scope, SignatureVerificationError, StandardErrorResponse,
+    StandardTokenResponse, SubjectIdentifier, TokenResponse as _, UserInfoClaims,
+};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::http_client::{HttpError, UpstreamHttp};
+use super::{IdpError, UpstreamAuthRequest, UpstreamIdentity, UpstreamIdp, UpstreamLogin, UpstreamTokens};
+use crate::clock::Clock;
+use crate::config::{UpstreamClientAuth, UpstreamConfig};
+
+/// ID token algorithms we accept: asymmetric only. An OP listing HS256 would otherwise get
+/// tokens accepted that are keyed with our client secret (UPSTREAMS §4).
+const ASYMMETRIC_ALGS: [CoreJwsSigningAlgorithm; 10] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+    CoreJwsSigningAlgorithm::EcdsaP521Sha512,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
+
+/// Authorization parameters we set ourselves; `extra_authorize_params` may not override them.
+/// `resource` is here because RFC 8707 resources are ours, not the upstream's (Entra answers
+/// AADSTS9010010 when `resource` and v2 scopes are mixed).
+const RESERVED_PARAMS: [&str; 9] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "resource",
+];
+
+/// Least time between two forced discovery/JWKS refetches caused by an unknown `kid`.
+const FORCED_REFRESH_INTERVAL: i64 = 30;
+
+/// Claims beyond the standard set. Every field tolerates absence and odd shapes, because a
+/// claim that fails to deserialize fails the whole ID token.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ExtraClaims {
+    /// `groups`: an array of strings (a lone string is taken as one group; anything else as none).
+    #[serde(default, deserialize_with = "lenient_groups")]
+    pub groups: Vec<String>,
+}
+
+impl AdditionalClaims for ExtraClaims {}
+
+fn lenient_groups<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        serde_json::Value::String(s) => vec![s],
+        _ => Vec::new(),
+    })
+}
+
+type TokenResp = StandardTokenResponse<
+    IdTokenFields<
+        ExtraClaims,
+        EmptyExtraTokenFields,
+        CoreGenderClaim,
+        CoreJweContentEncryptionAlgorithm,
+        CoreJwsSigningAlgorithm,
+    >,
+    CoreTokenType,
+>;
+type OidcIdToken =
+    IdToken<ExtraClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
+type Claims = IdTokenClaims<ExtraClaims, CoreGenderClaim>;
+type OidcClient = Client<
+    ExtraClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJsonWebKey,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    TokenResp,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// How the `nonce` claim is checked.
+#[derive(Clone, Copy)]
+enum NonceCheck<'a> {
+    /// Code exchange: present and equal (OIDC Core §3.1.3.7 step 11).
+    Exact(&'a Nonce),
+    /// Refresh: the trait does not carry the original nonce; the ID token comes straight from
+    /// the authenticated token endpoint, so replay protection adds nothing (OIDC Core §12.2).
+    Any,
+}
+
+/// A generic OpenID Connect upstream.
+pub struct OidcUpstream {
+    id: String,
+    /// Issuer spellings to try: `Url` cannot tell `https://x` from `https://x/`, and providers
+    /// differ (Google: no slash; Auth0: slash); the provider's own spelling must match exactly.
+    issuer_candidates: Vec<String>,
+    client_id: ClientId,
+    client_secret: ClientSecret,
+    auth_type: AuthType,
+    redirect: RedirectUrl,
+    scopes: Vec<String>,
+    extra_params: Vec<(String, String)>,
+    http: UpstreamHttp,
+    clock: Arc<dyn Clock>,
+    discovery: Cache<(), Arc<CoreProviderMetadata>>,
+    last_forced_refresh: Mutex<Option<i64>>,
+}
+
+impl std::fmt::Debug for OidcUpstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcUpstream")
+            .field("id", &self.id)
+            .field("issuer", &self.issuer_candidates.first())
+            .field("client_id", &self.client_id.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OidcUpstream {
+    /// Prepares the upstream; no network until first use.
+    ///
+    /// # Errors
+    /// `IdpError::Config` for a missing secret, a bad callback URL or a reserved extra parameter.
+    pub fn new(
+        config: &UpstreamConfig,
+        callback_url: &str,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, IdpError> {
+        let secret = config
+            .client_secret
+            .as_ref()
+            .filter(|s| !s.expose_secret().is_empty())
+            .ok_or_else(|| IdpError::Config(format!("upstream {}: client_secret is required", config.id)))?;
+        let redirect = RedirectUrl::new(callback_url.to_owned())
+            .map_err(|e| IdpError::Config(format!("callback URL: {e}")))?;
+        for key in config.extra_authorize_params.keys() {
+            if RESERVED_PARAMS.contains(&key.as_str()) {
+                return Err(IdpError::Config(format!(
+                    "upstream {}: extra_authorize_params may not set {key:?}",
+                    config.id
+                )));
+            }
+        }
+        let issuer = config.issuer.as_str();
+        let issuer_candidates = if config.issuer.path() == "/" {
+            vec![issuer.trim_end_matches('/').to_owned(), issuer.to_owned()]
+        } else {
+            vec![issuer.to_owned()]
+        };
+        Ok(Self {
+            id: config.id.clone(),
+            issuer_candidates,
+            client_id: ClientId::new(config.client_id.clone()),
+            client_secret: ClientSecret::new(secret.expose_secret().to_owned()),
+            auth_type: match config.client_auth {
+                UpstreamClientAuth::ClientSecretBasic => AuthType::BasicAuth,
+                UpstreamClientAuth::ClientSecretPost => AuthType::RequestBody,
+            },
+            redirect,
+            scopes: config.scopes.clone(),
+            extra_params: config
+                .extra_authorize_params
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            http: UpstreamHttp::build()?,
+            clock,
+            discovery: Cache::builder()
+                .max_capacity(1)
+                .time_to_live(Duration::from_secs(config.discovery_ttl_seconds.max(1)))
+                .build(),
+            last_forced_refresh: Mutex::new(None),
+        })
+    }
+
+    /// Discovery and JWKS, from the cache or fetched once for all concurrent callers.
+    async fn metadata(&self) -> Result<Arc<CoreProviderMetadata>, IdpError> {
+        self.discovery
+            .try_get_with((), self.discover())
+            .await
+            .map_err(|e| (*e).clone())
+    }
+
+    async fn discover(&self) -> Result<Arc<CoreProviderMetadata>, IdpError> {
+        let mut mismatch = IdpError::Config("no issuer configured".to_owned());
+        for candidate in &self.issuer_candidates {
+            let issuer = IssuerUrl::new(candidate.clone())
+                .map_err(|e| IdpError::Config(format!("issuer: {e}")))?;
+            match CoreProviderMetadata::discover_async(issuer, &self.http).await {
+                Ok(md) => {
+                    tracing::info!(upstream = %self.id, issuer = %candidate, keys = md.jwks().keys().len(), "upstream discovery loaded");
+                    return Ok(Arc::new(md));
+                }
+                // Only an issuer mismatch is worth trying the other spelling for.
+                Err(DiscoveryError::Validation(msg)) => mismatch = IdpError::Discovery(msg),
+                Err(e) => return Err(discovery_error(e)),
+            }
+        }
+        Err(mismatch)
+    }
+
+    fn client(&self, md: &CoreProviderMetadata) -> OidcClient {
+        OidcClient::from_provider_metadata(
+            md.clone(),
+            self.client_id.clone(),
+            Some(self.client_secret.clone()),
+        )
+        .set_redirect_uri(self.redirect.clone())
+        .set_auth_type(self.auth_type.clone())
+    }
+
+    /// A verifier that knows no shared secret and accepts only asymmetric algorithms the
+    /// provider advertises; time comes from our clock.
+    fn verifier(&self, md: &CoreProviderMetadata) -> Result<IdTokenVerifier<'static, CoreJsonWebKey>, IdpError> {
+        let algs = allowed_algs(md);
+        if algs.is_empty() {
+            return Err(IdpError::Config(
+                "the upstream advertises no asymmetric ID token signing algorithm (HS* and none are refused)".to_owned(),
+            ));
+        }
+        let clock = self.clock.clone();
+        Ok(IdTokenVerifier::new_public_client(
+            self.client_id.clone(),
+            md.issuer().clone(),
+            md.jwks().clone(),
+        )
+        .set_allowed_algs(algs)
+        .set_time_fn(move || {
+            (UNIX_EPOCH + Duration::from_secs(u64::try_from(clock.now()).unwrap_or(0))).into()
+        }))
+    }
+
+    /// Verifies an ID token; on an unknown `kid` refetches discovery and JWKS once (at most
+    /// every 30 s) and tries again, since keys rotate and openidconnect never refetches.
+    async fn verify(
+        &self,
+        md: Arc<CoreProviderMetadata>,
+        token: &OidcIdToken,
+        nonce: NonceCheck<'_>,
+    ) -> Result<Claims, IdpError> {
+        match self.claims(&md, token, nonce)? {
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey,
+            )) => {
+                if !self.may_force_refresh() {
+                    return Err(IdpError::InvalidIdToken(
+                        "signed with an unknown key (JWKS refetch rate-limited)".to_owned(),
+                    ));
+                }
+                tracing::warn!(upstream = %self.id, "ID token signed with an unknown key; refetching discovery and JWKS");
+                self.discovery.invalidate(&()).await;
+                let md = self.metadata().await?;
+                self.claims(&md, token, nonce)?.map_err(claims_error)
+            }
+            other => other.map_err(claims_error),
+        }
+    }
+
+    fn claims(
+        &self,
+        md: &CoreProviderMetadata,
+        token: &OidcIdToken,
+        nonce: NonceCheck<'_>,
+    ) -> Result<Result<Claims, ClaimsVerificationError>, IdpError> {
+        let verifier = self.verifier(md)?;
+        let claims = match nonce {
+            NonceCheck::Exact(n) => token.claims(&verifier, n).cloned(),
+            NonceCheck::Any => token.claims(&verifier, |_: Option<&Nonce>| Ok(())).cloned(),
+        };
+        Ok(claims.and_then(|c| {
+            // OIDC Core §3.1.3.7 steps 4–5: several audiences need an azp, and azp must be us.
+            match c.authorized_party() {
+                Some(azp) if azp.as_str() != self.client_id.as_str() => Err(
+                    ClaimsVerificationError::InvalidAudience("azp is not our client_id".to_owned()),
+                ),
+                None if c.audiences().len() > 1 => Err(ClaimsVerificationError::InvalidAudience(
+                    "several audiences and no azp".to_owned(),
+                )),
+                _ => Ok(c),
+            }
+        }))
+    }
+
+    fn may_force_refresh(&self) -> bool {
+        let now = self.clock.now();
+        let mut last = self
+            .last_forced_refresh
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if last.is_some_and(|t| now - t < FORCED_REFRESH_INTERVAL) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+
+    fn tokens(&self, resp: &TokenResp) -> UpstreamTokens {
+        let now = self.clock.now();
+        UpstreamTokens {
+            access_token: SecretString::from(resp.access_token().secret().clone()),
+            refresh_token: resp
+                .refresh_token()
+                .map(|t| SecretString::from(t.secret().clone())),
+            id_token: resp.id_token().map(|t| SecretString::from(t.to_string())),
+            expires_at: resp
+                .expires_in()
+                .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
+            scope: resp.scopes().map(|s| {
+                s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")
+            }),
+        }
+    }
+
+    /// Fills email/name/groups from userinfo when the ID token had no email (some IdPs keep
+    /// the ID token thin). Failures only lose the optional claims.
+    async fn enrich_from_userinfo(&self, client: &OidcClient, access_token: &AccessToken, identity: &mut UpstreamIdentity) {
+        let Ok(request) = client.user_info(
+            access_token.clone(),
+            Some(SubjectIdentifier::new(identity.subject.clone())),
+        ) else {
+            return;
+        };
+        let info: Result<UserInfoClaims<ExtraClaims, CoreGenderClaim>, _> =
+            request.request_async(&self.http).await;
+        match info {
+            Ok(info) => {
+                identity.email = info.email().map(|e| e.as_str().to_owned());
+                identity.email_verified = info.email_verified();
+                if identity.name.is_none() {
+                    identity.name = info.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned());
+                }
+                if identity.groups.is_empty() {
+                    identity.groups.clone_from(&info.additional_claims().groups);
+                }
+            }
+            Err(e) => tracing::warn!(upstream = %self.id, error = %super::http_client::error_chain(&e), "userinfo failed; continuing without it"),
+        }
+    }
+}
+
+#[async_trait]
+impl UpstreamIdp for OidcUpstream {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    async fn authorization_url(&self, req: &UpstreamAuthRequest) -> Result<url::Url, IdpError> {
+        // RFC 7636 §4.2: an S256 challenge is 43 base64url characters.
+        if req.pkce_challenge.len() != 43 {
+            return Err(IdpError::Config("the upstream PKCE challenge must be S256".to_owned()));
+        }
+        let md = self.metadata().await?;
+        let client = self.client(&md);
+        let (state, nonce) = (req.state.clone(), req.nonce.clone());
+        let mut request = client.authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            move || CsrfToken::new(state),
+            move || Nonce::new(nonce),
+        );
+        // openidconnect adds `openid` itself.
+        for scope in self.scopes.iter().filter(|s| *s != "openid") {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        request = request
+            .add_extra_param("code_challenge", req.pkce_challenge.clone())
+            .add_extra_param("code_challenge_method", "S256");
+        for (k, v) in &self.extra_params {
+            request = request.add_extra_param(k.clone(), v.clone());
+        }
+        Ok(request.url().0)
+    }
+
+    async fn exchange_code(
+        &self,
+        code: &str,
+        pkce_verifier: &str,
+        nonce: &str,
+    ) -> Result<UpstreamLogin, IdpError> {
+        let md = self.metadata().await?;
+        let client = self.client(&md);
+        let resp = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .map_err(|_| no_token_endpoint())?
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
+            .request_async(&self.http)
+            .await
+            .map_err(token_error)?;
+        let id_token = resp
+            .id_token()
+            .ok_or_else(|| IdpError::InvalidIdToken("the token response has no id_token".to_owned()))?;
+        let nonce = Nonce::new(nonce.to_owned());
+        let claims = self.verify(md, id_token, NonceCheck::Exact(&nonce)).await?;
+        let mut identity = UpstreamIdentity {
+            issuer: claims.issuer().as_str().to_owned(),
+            subject: claims.subject().as_str().to_owned(),
+            email: claims.email().map(|e| e.as_str().to_owned()),
+            email_verified: claims.email_verified(),
+            name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
+            groups: claims.additional_claims().groups.clone(),
+        };
+        if identity.email.is_none() && client.user_info_url().is_some() {
+            self.enrich_from_userinfo(&client, resp.access_token(), &mut identity).await;
+        }
+        Ok(UpstreamLogin {
+            identity,
+            tokens: self.tokens(&resp),
+        })
+    }
+
+    async fn refresh(
+        &self,
+        refresh_token: &str,
+        expected_subject: &str,
+    ) -> Result<UpstreamTokens, IdpError> {
+        let md = self.metadata().await?;
+        let client = self.client(&md);
+        let old = RefreshToken::new(refresh_token.to_owned());
+        let resp = client
+            .exchange_refresh_token(&old)
+            .map_err(|_| no_token_endpoint())?
+            .request_async(&self.http)
+            .await
+            .map_err(token_error)?;
+        if let Some(id_token) = resp.id_token() {
+            let claims = self.verify(md, id_token, NonceCheck::Any).await?;
+            if claims.subject().as_str() != expected_subject {
+                return Err(IdpError::InvalidIdToken(
+                    "the refreshed ID token is for a different subject".to_owned(),
+                ));
+            }
+        }
+        let mut tokens = self.tokens(&resp);
+        // Upstreams that do not rotate omit refresh_token; the old one stays valid.
+        if tokens.refresh_token.is_none() {
+            tokens.refresh_token = Some(SecretString::from(refresh_token.to_owned()));
+        }
+        Ok(tokens)
+    }
+
+    async fn check(&self) -> Result<serde_json::Value, IdpError> {
+        let md = self.metadata().await?;
+        let raw = serde_json::to_value(&*md)
+            .map_err(|e| IdpError::Discovery(format!("metadata does not serialize: {e}")))?;
+        summarize(self, &md, &raw)
+    }
+}
+
+/// The `check` answer: what was discovered, what we will use, and what looks wrong.
+fn summarize(
+    up: &OidcUpstream,
+    md: &CoreProviderMetadata,
+    raw: &serde_json::Value,
+) -> Result<serde_json::Value, IdpError> {
+    let field = |k: &str| raw.get(k).cloned().unwrap_or(serde_json::Value::Null);
+    let strings = |k: &str| -> Option<Vec<String>> {
+        raw.get(k)?.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+    };
+    if md.token_endpoint().is_none() {
+        return Err(no_token_endpoint());
+    }
+    if !strings("response_types_supported").is_some_and(|r| r.iter().any(|t| t == "code")) {
+        return Err(IdpError::Discovery("the upstream does not support response_type=code".to_owned()));
+    }
+    let algs = allowed_algs(md);
+    if algs.is_empty() {
+        return Err(IdpError::Config(
+            "the upstream advertises no asymmetric ID token signing algorithm".to_owned(),
+        ));
+    }
+    let mut warnings = Vec::new();
+    // Entra may omit the field although it supports S256 (UPSTREAMS §0), so only a list without
+    // S256 is suspicious.
+    if strings("code_challenge_methods_supported").is_some_and(|m| !m.iter().any(|x| x == "S256")) {
+        warnings.push("code_challenge_methods_supported does not list S256".to_owned());
+    }
+    let auth = match up.auth_type {
+        AuthType::RequestBody => "client_secret_post",
+        _ => "client_secret_basic",
+    };
+    // RFC 8414 §2: absent means client_secret_basic.
+    let methods = strings("token_endpoint_auth_methods_supported")
+        .unwrap_or_else(|| vec!["client_secret_basic".to_owned()]);
+    if !methods.iter().any(|m| m == auth) {
+        warnings.push(format!("token_endpoint_auth_methods_supported does not list {auth}"));
+    }
+    if let Some(supported) = strings("scopes_supported") {
+        for s in up.scopes.iter().filter(|s| !supported.contains(s)) {
+            warnings.push(format!("scope {s} is not in scopes_supported"));
+        }
+    }
+    if md.jwks().keys().is_empty() {
+        warnings.push("the JWKS has no keys".to_owned());
+    }
+    Ok(serde_json::json!({
+        "id": up.id,
+        "issuer": md.issuer().as_str(),
+        "authorization_endpoint": field("authorization_endpoint"),
+        "token_endpoint": field("token_endpoint"),
+        "userinfo_endpoint": field("userinfo_endpoint"),
+        "jwks_uri": field("jwks_uri"),
+        "jwks_keys": md.jwks().keys().len(),
+        "id_token_signing_algs": serde_json::to_value(&algs).unwrap_or_default(),
+        "code_challenge_methods_supported": field("code_challenge_methods_supported"),
+        "token_endpoint_auth_methods_supported": field("token_endpoint_auth_methods_supported"),
+        "client_auth": auth,
+        "scopes": up.scopes,
+        "warnings": warnings,
+    }))
+}
+
+fn allowed_algs(md: &CoreProviderMetadata) -> Vec<CoreJwsSigningAlgorithm> {
+    md.id_token_signing_alg_values_supported()
+        .iter()
+        .filter(|a| ASYMMETRIC_ALGS.contains(a))
+        .cloned()
+        .collect()
+}
+
+fn no_token_endpoint() -> IdpError {
+    IdpError::Discovery("the upstream metadata has no token_endpoint".to_owned())
+}
+
+fn discovery_error(e: DiscoveryError<HttpError>) -> IdpError {
+    match e {
+        DiscoveryError::Request(e @ (HttpError::Transport(_) | HttpError::Status(_))) => {
+            IdpError::Unavailable(e.to_string())
+        }
+        DiscoveryError::Request(e) => IdpError::Discovery(e.to_string()),
+        DiscoveryError::Response(_, _, msg) | DiscoveryError::Validation(msg) | DiscoveryError::Other(msg) => {
+            IdpError::Discovery(msg)
+        }
+        DiscoveryError::Parse(e) => {
+            IdpError::Discovery(format!("unparseable metadata or JWKS at {}: {}", e.path(), e.inner()))
+        }
+        DiscoveryError::UrlParse(e) => IdpError::Discovery(format!("bad URL: {e}")),
+        other => IdpError::Discovery(other.to_string()),
+    }
+}
+
+/// Token endpoint failures. OAuth error bodies become `Rejected`; anything else that is not an
+/// OAuth answer (network, 5xx, HTML from a proxy) is `Unavailable`. Bodies are never quoted:
+/// a misbehaving server might echo the code or token.
+fn token_error(e: RequestTokenError<HttpError, StandardErrorResponse<CoreErrorResponseType>>) -> IdpError {
+    match e {
+        RequestTokenError::ServerResponse(r) => IdpError::Rejected {
+            error: r.error().to_string(),
+            description: r.error_description().cloned(),
+        },
+        RequestTokenError::Request(e) => IdpError::Unavailable(e.to_string()),
+        RequestTokenError::Parse(e, _body) => {
+            IdpError::Unavailable(format!("unparseable token endpoint response at {}", e.path()))
+        }
+        RequestTokenError::Other(msg) => IdpError::Unavailable(msg),
+    }
+}
+
+fn claims_error(e: ClaimsVerificationError) -> IdpError {
+    IdpError::InvalidIdToken(e.to_string())
+}
+
+#[cfg(test)]
+#[path = "oidc_tests.rs"]
+mod tests;

@@ -1,0 +1,217 @@
+//! Secrets at rest and on the wire: random values with recognisable prefixes, SHA-256 hashes for
+//! lookup, constant-time comparison, and AES-256-GCM sealing with a key id so keys can rotate.
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rand::RngCore as _;
+use sha2::{Digest, Sha256};
+
+/// Prefix of authorization codes.
+pub const CODE_PREFIX: &str = "dcrb_ac_";
+/// Prefix of refresh tokens.
+pub const REFRESH_PREFIX: &str = "dcrb_rt_";
+/// Prefix of client secrets.
+pub const CLIENT_SECRET_PREFIX: &str = "dcrb_cs_";
+/// Prefix of RFC 7592 registration access tokens.
+pub const REGISTRATION_TOKEN_PREFIX: &str = "dcrb_rat_";
+/// Prefix of dynamic client ids.
+pub const CLIENT_ID_PREFIX: &str = "dcrb_c_";
+
+/// `len` random bytes, base64url without padding.
+#[must_use]
+pub fn random_b64(len: usize) -> String {
+    let mut buf = vec![0u8; len];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// A fresh 256-bit secret with a recognisable prefix (so leaked values can be spotted).
+#[must_use]
+pub fn new_secret(prefix: &str) -> String {
+    format!("{prefix}{}", random_b64(32))
+}
+
+/// SHA-256 of `value`, lowercase hex. Codes, tokens and secrets are stored only as this.
+#[must_use]
+pub fn hash(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
+}
+
+/// A short, non-reversible fingerprint for logs (first 12 hex chars of the SHA-256).
+#[must_use]
+pub fn fingerprint(value: &str) -> String {
+    let mut h = hash(value);
+    h.truncate(12);
+    h
+}
+
+/// Constant-time equality of two byte strings.
+#[must_use]
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq as _;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// Errors of sealing and opening.
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    /// The ciphertext is not in our format.
+    #[error("malformed sealed value")]
+    Malformed,
+    /// No configured key has this key id.
+    #[error("unknown key id {0}")]
+    UnknownKey(String),
+    /// Authentication failed (wrong key or tampered data).
+    #[error("decryption failed")]
+    Decrypt,
+}
+
+/// AES-256-GCM with a key id in every ciphertext: `v1.<kid>.<base64url(nonce || ct)>`.
+/// The current key seals; the current and old keys open.
+pub struct Cipher {
+    current: (String, Aes256Gcm),
+    old: Vec<(String, Aes256Gcm)>,
+}
+
+impl std::fmt::Debug for Cipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cipher").field("kid", &self.current.0).finish_non_exhaustive()
+    }
+}
+
+fn key_id(key: &[u8; 32]) -> String {
+    let mut id = hex::encode(Sha256::digest(key));
+    id.truncate(8);
+    id
+}
+
+impl Cipher {
+    /// Builds from the current key and earlier keys.
+    #[must_use]
+    pub fn new(current: &[u8; 32], old: &[[u8; 32]]) -> Self {
+        let make = |k: &[u8; 32]| (key_id(k), Aes256Gcm::new(k.into()));
+        Self {
+            current: make(current),
+            old: old.iter().map(make).collect(),
+        }
+    }
+
+    /// Id of the sealing key.
+    #[must_use]
+    pub fn current_kid(&self) -> &str {
+        &self.current.0
+    }
+
+    /// Seals `plain`, binding it to `aad` (e.g. a table and row id) so values can't be swapped.
+    ///
+    /// # Errors
+    /// Only if the AEAD fails, which it does not for valid keys.
+    pub fn seal(&self, plain: &[u8], aad: &[u8]) -> Result<String, CryptoError> {
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ct = self
+            .current
+            .1
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad })
+            .map_err(|_| CryptoError::Decrypt)?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        Ok(format!("v1.{}.{}", self.current.0, URL_SAFE_NO_PAD.encode(out)))
+    }
+
+    /// Opens a value sealed by [`Cipher::seal`] with the same `aad`.
+    ///
+    /// # Errors
+    /// Malformed input, unknown key id, or failed authentication.
+    pub fn open(&self, sealed: &str, aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let mut parts = sealed.splitn(3, '.');
+        let (Some("v1"), Some(kid), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(CryptoError::Malformed);
+        };
+        let raw = URL_SAFE_NO_PAD.decode(body).map_err(|_| CryptoError::Malformed)?;
+        if raw.len() < 12 + 16 {
+            return Err(CryptoError::Malformed);
+        }
+        let key = std::iter::once(&self.current)
+            .chain(self.old.iter())
+            .find(|(id, _)| id == kid)
+            .ok_or_else(|| CryptoError::UnknownKey(kid.to_owned()))?;
+        let (nonce, ct) = raw.split_at(12);
+        key.1
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
+            .map_err(|_| CryptoError::Decrypt)
+    }
+}
+
+/// Seals bytes with a key derived from a token the client holds (used for the refresh replay
+/// record: only the holder of the old refresh token can read the pair saved for it).
+///
+/// # Errors
+/// Only if the AEAD fails.
+pub fn seal_with_token(token: &str, plain: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let key: [u8; 32] = Sha256::digest(format!("dcr-bridge replay v1\0{token}").as_bytes()).into();
+    let mut nonce = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let ct = Aes256Gcm::new((&key).into())
+        .encrypt(Nonce::from_slice(&nonce), plain)
+        .map_err(|_| CryptoError::Decrypt)?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+/// Opens what [`seal_with_token`] sealed.
+///
+/// # Errors
+/// Wrong token or tampered data.
+pub fn open_with_token(token: &str, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    if sealed.len() < 12 + 16 {
+        return Err(CryptoError::Malformed);
+    }
+    let key: [u8; 32] = Sha256::digest(format!("dcr-bridge replay v1\0{token}").as_bytes()).into();
+    let (nonce, ct) = sealed.split_at(12);
+    Aes256Gcm::new((&key).into())
+        .decrypt(Nonce::from_slice(nonce), ct)
+        .map_err(|_| CryptoError::Decrypt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_open_round_trip_and_rotation() {
+        let old = Cipher::new(&[1; 32], &[]);
+        let sealed = old.seal(b"upstream tokens", b"grant:1").unwrap();
+        assert!(sealed.starts_with(&format!("v1.{}.", old.current_kid())));
+        assert_eq!(old.open(&sealed, b"grant:1").unwrap(), b"upstream tokens");
+        assert!(matches!(old.open(&sealed, b"grant:2"), Err(CryptoError::Decrypt)));
+        let rotated = Cipher::new(&[2; 32], &[[1; 32]]);
+        assert_eq!(rotated.open(&sealed, b"grant:1").unwrap(), b"upstream tokens");
+        let fresh = Cipher::new(&[2; 32], &[]);
+        assert!(matches!(fresh.open(&sealed, b"grant:1"), Err(CryptoError::UnknownKey(_))));
+        assert!(matches!(fresh.open("v1.x", b""), Err(CryptoError::Malformed)));
+        assert!(matches!(fresh.open("garbage", b""), Err(CryptoError::Malformed)));
+    }
+
+    #[test]
+    fn token_sealing_needs_the_token() {
+        let sealed = seal_with_token("dcrb_rt_a", b"pair").unwrap();
+        assert_eq!(open_with_token("dcrb_rt_a", &sealed).unwrap(), b"pair");
+        assert!(open_with_token("dcrb_rt_b", &sealed).is_err());
+        assert!(open_with_token("dcrb_rt_a", &sealed[..10]).is_err());
+    }
+
+    #[test]
+    fn secrets_are_prefixed_random_and_hashable() {
+        let a = new_secret(REFRESH_PREFIX);
+        let b = new_secret(REFRESH_PREFIX);
+        assert!(a.starts_with(REFRESH_PREFIX) && a.len() > 40);
+        assert_ne!(a, b);
+        assert_eq!(hash(&a).len(), 64);
+        assert_eq!(hash(&a), hash(&a));
+        assert!(ct_eq(b"abc", b"abc") && !ct_eq(b"abc", b"abd") && !ct_eq(b"a", b"ab"));
+    }
+}

@@ -1,0 +1,114 @@
+//! `grant_type=refresh_token` with rotation (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2): one winner per
+//! token, an idempotent replay inside a short grace window (COMPAT C16), reuse after it revokes
+//! the family.
+
+use super::check_resource;
+use crate::oauth::crypto::{self, REFRESH_PREFIX};
+use crate::oauth::tokens::{mint_access_scoped, TokenResponse};
+use crate::oauth::{Core, Error, Result};
+use crate::store::{AuditEvent, ClientRecord, RefreshTokenRecord, RotateOutcome};
+
+/// Exchanges a refresh token for a new access token and a new refresh token. `client` is
+/// already authenticated.
+///
+/// # Errors
+/// `invalid_grant` for an unknown, expired, revoked, foreign or reused token; `invalid_scope`
+/// for a scope beyond the grant's; `invalid_target` for a resource other than the grant's.
+pub async fn refresh(
+    core: &Core,
+    client: &ClientRecord,
+    refresh_token: &str,
+    scope: Option<&str>,
+    resource: &[String],
+    request_id: Option<String>,
+) -> Result<TokenResponse> {
+    let now = core.now();
+    let old_hash = crypto::hash(refresh_token);
+    let unknown = || Error::InvalidGrant("invalid refresh token".to_owned());
+    let view = core.store.get_refresh_token(&old_hash).await?.ok_or_else(unknown)?;
+    // Another client's token gets the unknown-token answer and changes nothing.
+    if view.family.client_id != client.client_id {
+        return Err(unknown());
+    }
+    if view.family.revoked_at.is_some() || view.grant.revoked_at.is_some() {
+        return Err(Error::InvalidGrant("refresh token revoked".to_owned()));
+    }
+    // A used token is left to the store: grace replay or reuse detection.
+    if view.token.used_at.is_none() && view.token.expires_at <= now {
+        return Err(Error::InvalidGrant("refresh token expired".to_owned()));
+    }
+    // RFC 9700 §4.14.2: refresh tokens are bound to the consented resource and scope.
+    check_resource(resource, &view.grant.resource)?;
+    let access_scope = narrow_scope(scope, &view.grant.scope)?;
+
+    let new_token = crypto::new_secret(REFRESH_PREFIX);
+    let new_record = RefreshTokenRecord {
+        token_hash: crypto::hash(&new_token),
+        family_id: view.family.id.clone(),
+        parent_hash: Some(old_hash.clone()),
+        created_at: now,
+        expires_at: now + core.settings.tokens.refresh_token_ttl,
+        used_at: None,
+    };
+    let (jwt, access) = mint_access_scoped(core, &view.grant, &view.family.id, &client.client_id, &access_scope)?;
+    let response = TokenResponse::new(jwt, core.settings.tokens.access_token_ttl, Some(new_token), access_scope);
+    let json = serde_json::to_vec(&response).map_err(Error::server)?;
+    // Only a holder of the old token can read the saved response.
+    let replay = crypto::seal_with_token(refresh_token, &json).map_err(Error::server)?;
+    let audit = AuditEvent::new("refreshed", now)
+        .actor(view.grant.user_id.clone())
+        .client(client.client_id.clone())
+        .grant(view.grant.id.clone())
+        .request(request_id)
+        .detail(&serde_json::json!({ "family_id": view.family.id, "jti": access.jti, "scope": response.scope }));
+
+    let outcome = core
+        .store
+        .rotate_refresh_token(
+            &old_hash,
+            now,
+            core.settings.tokens.refresh_grace_seconds,
+            &new_record,
+            &access,
+            &replay,
+            &audit,
+        )
+        .await?;
+    match outcome {
+        RotateOutcome::Rotated => {
+            super::touch_client(core, &client.client_id, now).await;
+            Ok(response)
+        }
+        RotateOutcome::Replay(sealed) => {
+            let plain = crypto::open_with_token(refresh_token, &sealed).map_err(Error::server)?;
+            serde_json::from_slice(&plain).map_err(Error::server)
+        }
+        RotateOutcome::ReuseDetected => Err(Error::InvalidGrant(
+            "refresh token reuse detected; the grant's tokens were revoked".to_owned(),
+        )),
+        RotateOutcome::Invalid => Err(unknown()),
+    }
+}
+
+/// RFC 6749 §6: a requested scope must be within the grant's; it narrows this access token
+/// only (the new refresh token keeps the full grant). Absent or empty means the grant's scope.
+fn narrow_scope(requested: Option<&str>, granted: &str) -> Result<String> {
+    let Some(requested) = requested.filter(|s| !s.trim().is_empty()) else {
+        return Ok(granted.to_owned());
+    };
+    let granted: Vec<&str> = granted.split_whitespace().collect();
+    let mut out: Vec<&str> = Vec::new();
+    for s in requested.split_whitespace() {
+        if !granted.contains(&s) {
+            return Err(Error::InvalidScope(format!("scope {s:?} exceeds the granted scope")));
+        }
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    Ok(out.join(" "))
+}
+
+#[cfg(test)]
+#[path = "refresh_token_tests.rs"]
+mod tests;

@@ -1,0 +1,103 @@
+//! Token introspection (RFC 7662) of our access tokens and refresh tokens. Who may introspect is
+//! decided by the HTTP layer; this only answers what the token is.
+
+use serde_json::{json, Map, Value};
+
+use super::crypto::{self, REFRESH_PREFIX};
+use super::tokens::{verify_access, AccessClaims};
+use super::{Core, Result};
+
+/// Introspects `token`.
+///
+/// Anything invalid, expired, revoked (token, family or grant), foreign or unknown answers
+/// `{"active": false}` and nothing else (RFC 7662 §2.2: no hint as to why).
+///
+/// - Access tokens: `token_type` is `Bearer` (the RFC 6749 §7.1 type the token is used with),
+///   plus the JWT's claims (`scope`, `client_id`, `sub`, `aud`, `iss`, `exp`, `iat`, `nbf`,
+///   `jti`) and `username` (the user's email, if known).
+/// - Refresh tokens: also introspectable, `token_type` is `refresh_token`; active while unused,
+///   unexpired and its family and grant are not revoked. `scope` and `aud` are the grant's; `iat`
+///   is the token's creation. A refresh token used within the grace window is already inactive.
+///
+/// # Errors
+/// Store failures only.
+pub async fn introspect(core: &Core, token: &str) -> Result<Value> {
+    if token.starts_with(REFRESH_PREFIX) {
+        return introspect_refresh(core, token).await;
+    }
+    let Ok(claims) = verify_access(core, token) else {
+        return Ok(inactive());
+    };
+    let Some(view) = core.store.get_access_token(&claims.jti).await? else {
+        return Ok(inactive());
+    };
+    let live = view.token.revoked_at.is_none()
+        && view.family_revoked_at.is_none()
+        && view.grant.revoked_at.is_none()
+        && view.token.client_id == claims.client_id
+        && view.grant.user_id == claims.sub;
+    if !live {
+        return Ok(inactive());
+    }
+    let mut out = access_fields(&claims);
+    add_username(core, &mut out, &claims.sub).await?;
+    Ok(Value::Object(out))
+}
+
+async fn introspect_refresh(core: &Core, token: &str) -> Result<Value> {
+    let Some(view) = core.store.get_refresh_token(&crypto::hash(token)).await? else {
+        return Ok(inactive());
+    };
+    let live = view.token.used_at.is_none()
+        && view.token.expires_at > core.now()
+        && view.family.revoked_at.is_none()
+        && view.grant.revoked_at.is_none();
+    if !live {
+        return Ok(inactive());
+    }
+    let mut out = Map::new();
+    out.insert("active".into(), true.into());
+    out.insert("token_type".into(), "refresh_token".into());
+    out.insert("scope".into(), view.grant.scope.clone().into());
+    out.insert("client_id".into(), view.family.client_id.clone().into());
+    out.insert("sub".into(), view.grant.user_id.clone().into());
+    out.insert("aud".into(), view.grant.resource.clone().into());
+    out.insert("iss".into(), core.settings.issuer.clone().into());
+    out.insert("iat".into(), view.token.created_at.into());
+    out.insert("exp".into(), view.token.expires_at.into());
+    add_username(core, &mut out, &view.grant.user_id).await?;
+    Ok(Value::Object(out))
+}
+
+fn access_fields(c: &AccessClaims) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("active".into(), true.into());
+    out.insert("token_type".into(), "Bearer".into());
+    out.insert("scope".into(), c.scope.clone().into());
+    out.insert("client_id".into(), c.client_id.clone().into());
+    out.insert("sub".into(), c.sub.clone().into());
+    out.insert("aud".into(), c.aud.clone().into());
+    out.insert("iss".into(), c.iss.clone().into());
+    out.insert("exp".into(), c.exp.into());
+    out.insert("iat".into(), c.iat.into());
+    if let Some(nbf) = c.nbf {
+        out.insert("nbf".into(), nbf.into());
+    }
+    out.insert("jti".into(), c.jti.clone().into());
+    out
+}
+
+async fn add_username(core: &Core, out: &mut Map<String, Value>, user_id: &str) -> Result<()> {
+    if let Some(email) = core.store.get_user(user_id).await?.and_then(|u| u.email) {
+        out.insert("username".into(), email.into());
+    }
+    Ok(())
+}
+
+fn inactive() -> Value {
+    json!({ "active": false })
+}
+
+#[cfg(test)]
+#[path = "introspect_tests.rs"]
+mod tests;

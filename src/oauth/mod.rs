@@ -1,0 +1,44 @@
+//! The protocol core: validated request types, the RFC error enum, client policy, redirect-URI
+//! rules, grants and token minting. Pure: no axum, sqlx or reqwest types; I/O only through the
+//! `Store`, `UpstreamIdp` and `Clock` traits passed in.
+
+pub mod crypto;
+pub mod error;
+pub mod grants;
+pub mod introspect;
+pub mod keys;
+pub mod login;
+pub mod revoke;
+pub mod settings;
+pub mod tokens;
+
+use std::sync::Arc;
+
+pub use error::{Error, Result};
+pub use settings::{Resource, Settings};
+
+use crate::clock::Clock;
+use crate::store::Store;
+
+/// What every protocol service needs: storage, time, sealing, signing and settings.
+#[derive(Clone)]
+pub struct Core {
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Seals upstream tokens and private keys.
+    pub cipher: Arc<crypto::Cipher>,
+    /// Signs and verifies our JWTs.
+    pub keys: Arc<keys::KeyRing>,
+    /// Issuer, resources, lifetimes.
+    pub settings: Arc<Settings>,
+}
+
+impl Core {
+    /// Current time, Unix seconds.
+    #[must_use]
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}

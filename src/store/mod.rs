@@ -1,0 +1,200 @@
+//! Persistence: the `Store` trait every backend implements, the records it moves, and its errors.
+//!
+//! Only this module (and its submodules) contains SQL or imports sqlx. Each trait method is one
+//! atomic unit of work: a backend runs it in one transaction, so security side effects (revoking a
+//! family on refresh-token reuse, the audit row for a fact) commit together with the fact.
+//! Timestamps are Unix seconds (`i64`) in both databases so that the Clock alone decides time.
+
+mod records;
+mod sql;
+
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use records::*;
+
+/// Errors of the storage layer. Internal causes are logged by the caller, never shown.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness constraint was violated; the string names the constraint's meaning.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// The row the operation needed is not there.
+    #[error("not found")]
+    NotFound,
+    /// The database could not be reached or answered with an error.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value could not be decoded (corrupt row, bad JSON column).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Connects to the database named by `url` (`postgres://…` or `sqlite://…`).
+///
+/// # Errors
+/// Fails when the URL scheme is unknown or the database cannot be reached.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PostgresStore::connect(url).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    } else {
+        Err(StoreError::Corrupt(format!(
+            "unsupported database_url scheme (use postgres:// or sqlite://): {}",
+            url.split(':').next().unwrap_or_default()
+        )))
+    }
+}
+
+/// Outcome of presenting a refresh token for rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// This call won: the old token is now used, the new refresh token and access token rows are
+    /// stored, and `replay` was saved on the old row for the grace window.
+    Rotated,
+    /// The token was already rotated within the grace window and its child is still unused: here
+    /// is the sealed response saved by the winner (decryptable only with the old token).
+    Replay(Vec<u8>),
+    /// The token was used before, outside the grace window (or its child was already used):
+    /// the whole family has been revoked, committed, and an audit event written.
+    ReuseDetected,
+    /// Unknown token, expired token, revoked family or revoked grant.
+    Invalid,
+}
+
+/// Outcome of redeeming an authorization code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedeemOutcome {
+    /// The code was unused and valid; it is now marked used, and the family, refresh token and
+    /// access token passed in are stored.
+    Redeemed(AuthCodeRecord),
+    /// The code was already used: the family it created has been revoked (committed) and an
+    /// audit event written.
+    Replayed,
+    /// Unknown or expired code.
+    Invalid,
+}
+
+/// The storage contract. Both backends pass the same contract test suite.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies pending migrations. Concurrent callers must not race (a lock is taken).
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Cheap liveness check of the connection.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Name of the backend, for logs and `check-config`.
+    fn backend(&self) -> &'static str;
+
+    // --- clients -----------------------------------------------------------------------------
+    /// Inserts a new client. `Conflict` if the client_id exists.
+    async fn insert_client(&self, client: &ClientRecord, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// Loads a client by id, disabled or not.
+    async fn get_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+    /// Replaces the mutable fields of a client (RFC 7592 update). `NotFound` if absent.
+    async fn update_client(&self, client: &ClientRecord, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// Deletes a client and revokes every grant it holds. Returns false when it did not exist.
+    async fn delete_client(&self, client_id: &str, now: i64, audit: &AuditEvent) -> Result<bool, StoreError>;
+    /// Records that the client was used (authorize or token), for expiry of unused registrations.
+    async fn touch_client(&self, client_id: &str, now: i64) -> Result<(), StoreError>;
+
+    // --- pending authorization requests ------------------------------------------------------
+    /// Stores a pending request (before consent). Keyed by `id_hash`.
+    async fn insert_auth_request(&self, request: &AuthRequestRecord) -> Result<(), StoreError>;
+    /// Loads a pending request by the hash of its consent id, if not expired at `now`.
+    async fn get_auth_request(&self, id_hash: &str, now: i64) -> Result<Option<AuthRequestRecord>, StoreError>;
+    /// Marks a pending request approved and records the upstream leg (state hash, PKCE verifier,
+    /// nonce, sealed). Only succeeds once, on an unexpired, not yet approved request; returns
+    /// false otherwise.
+    async fn approve_auth_request(&self, id_hash: &str, upstream: &UpstreamLeg, now: i64) -> Result<bool, StoreError>;
+    /// Single use: deletes and returns the approved request whose upstream state hashes to
+    /// `state_hash`, if it has not expired at `now`.
+    async fn take_auth_request_by_state(&self, state_hash: &str, now: i64) -> Result<Option<AuthRequestRecord>, StoreError>;
+    /// Deletes a pending request (consent denied). Returns it if it existed.
+    async fn take_auth_request(&self, id_hash: &str) -> Result<Option<AuthRequestRecord>, StoreError>;
+
+    // --- users, consents, grants ---------------------------------------------------------------
+    /// Inserts or updates the user identified by (upstream_id, subject); returns its id.
+    async fn upsert_user(&self, user: &UserRecord) -> Result<String, StoreError>;
+    /// Loads a user by id.
+    async fn get_user(&self, user_id: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// Records a consent (user, client, scope, resource); replaces an earlier identical one.
+    async fn upsert_consent(&self, consent: &ConsentRecord) -> Result<(), StoreError>;
+    /// Creates the grant for (user, client, resource) or, if an active one exists, updates its
+    /// scope and upstream tokens; stores the authorization code for it; writes the audit event.
+    /// Returns the grant id.
+    async fn grant_and_issue_code(
+        &self,
+        grant: &GrantRecord,
+        code: &AuthCodeRecord,
+        audit: &AuditEvent,
+    ) -> Result<String, StoreError>;
+    /// Loads a grant by id.
+    async fn get_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError>;
+    /// Revokes a grant and every family and token under it. Returns false if already revoked or absent.
+    async fn revoke_grant(&self, grant_id: &str, now: i64, audit: &AuditEvent) -> Result<bool, StoreError>;
+    /// Replaces the encrypted upstream token set of a grant (after an upstream refresh).
+    async fn update_grant_upstream_tokens(&self, grant_id: &str, sealed: &str, now: i64) -> Result<(), StoreError>;
+
+    // --- codes and tokens ----------------------------------------------------------------------
+    /// Redeems a code: see [`RedeemOutcome`]. On success stores `family`, `refresh` (if any) and
+    /// `access`, all in one transaction with `audit`.
+    async fn redeem_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+        family: &FamilyRecord,
+        refresh: Option<&RefreshTokenRecord>,
+        access: &AccessTokenRecord,
+        audit: &AuditEvent,
+    ) -> Result<RedeemOutcome, StoreError>;
+    /// Loads a code by hash (any state), so the service can check its bindings before redeeming.
+    async fn get_auth_code(&self, code_hash: &str) -> Result<Option<AuthCodeRecord>, StoreError>;
+    /// Looks up a refresh token (any state) with its family and grant, for the service to decide.
+    async fn get_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshTokenView>, StoreError>;
+    /// Rotates a refresh token: see [`RotateOutcome`]. `grace_seconds` is the replay window.
+    #[allow(clippy::too_many_arguments)]
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        now: i64,
+        grace_seconds: i64,
+        new_refresh: &RefreshTokenRecord,
+        access: &AccessTokenRecord,
+        replay: &[u8],
+        audit: &AuditEvent,
+    ) -> Result<RotateOutcome, StoreError>;
+    /// Looks up an access token by jti with the state of its family and grant.
+    async fn get_access_token(&self, jti: &str) -> Result<Option<AccessTokenView>, StoreError>;
+    /// Revokes an access token (RFC 7009). Returns false if unknown.
+    async fn revoke_access_token(&self, jti: &str, now: i64, audit: &AuditEvent) -> Result<bool, StoreError>;
+    /// Revokes the family of a refresh token (RFC 7009 on a refresh token). Returns false if unknown.
+    async fn revoke_refresh_family(&self, token_hash: &str, now: i64, audit: &AuditEvent) -> Result<bool, StoreError>;
+
+    // --- signing keys -------------------------------------------------------------------------
+    /// All signing keys that are not retired-and-expired, newest first.
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+    /// Inserts a key. If `key.state` is `current` and another current key exists, `Conflict`.
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+    /// Makes `kid` the current key and the previous current one retired, atomically.
+    async fn promote_signing_key(&self, kid: &str, now: i64) -> Result<(), StoreError>;
+
+    // --- upstreams, audit, housekeeping ------------------------------------------------------
+    /// Saves the upstream's discovered metadata and its status (`ok` or an error text).
+    async fn save_upstream_status(&self, upstream: &UpstreamRecord) -> Result<(), StoreError>;
+    /// Loads the saved status of an upstream.
+    async fn get_upstream_status(&self, upstream_id: &str) -> Result<Option<UpstreamRecord>, StoreError>;
+    /// Appends an audit event on its own (facts without a row of their own, e.g. login_failed).
+    async fn insert_audit_event(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// Newest audit events first, at most `limit`.
+    async fn list_audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Deletes expired pending requests, codes, and refresh tokens; returns the number removed.
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
+}

@@ -1,0 +1,350 @@
+//! Plain records moved in and out of the `Store`. No behaviour beyond small conversions.
+//!
+//! Secrets never appear here in the clear: client secrets, registration access tokens, codes and
+//! refresh tokens are SHA-256 hashes (hex); upstream tokens and private keys are sealed
+//! (AES-256-GCM, see `oauth::crypto`). List-valued fields are stored as JSON text.
+
+use serde::{Deserialize, Serialize};
+
+/// How a client came to exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientKind {
+    /// RFC 7591 dynamic registration.
+    Dcr,
+    /// Client ID Metadata Document (an https URL as client_id).
+    Cimd,
+    /// Pre-registered by an admin.
+    Static,
+}
+
+impl ClientKind {
+    /// The value stored in the `kind` column.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dcr => "dcr",
+            Self::Cimd => "cimd",
+            Self::Static => "static",
+        }
+    }
+
+    /// Parses the `kind` column.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "dcr" => Some(Self::Dcr),
+            "cimd" => Some(Self::Cimd),
+            "static" => Some(Self::Static),
+            _ => None,
+        }
+    }
+}
+
+/// A client allowed to use /authorize and /token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRecord {
+    pub client_id: String,
+    pub kind: ClientKind,
+    /// SHA-256 hex of the client secret; `None` for public clients.
+    pub secret_hash: Option<String>,
+    /// `none`, `client_secret_post` or `client_secret_basic`.
+    pub token_endpoint_auth_method: String,
+    pub redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub response_types: Vec<String>,
+    /// `native` or `web` (OIDC DCR `application_type`).
+    pub application_type: String,
+    pub client_name: Option<String>,
+    pub client_uri: Option<String>,
+    pub logo_uri: Option<String>,
+    /// Space-separated scope the client registered with, if any.
+    pub scope: Option<String>,
+    pub contacts: Vec<String>,
+    pub software_id: Option<String>,
+    pub software_version: Option<String>,
+    /// SHA-256 hex of the RFC 7592 registration access token.
+    pub registration_token_hash: Option<String>,
+    /// The configured upstream this client maps to.
+    pub upstream_id: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_used_at: Option<i64>,
+    pub disabled: bool,
+}
+
+/// A pending authorization request, from /authorize until the callback consumes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRequestRecord {
+    /// SHA-256 hex of the consent id carried by the consent form.
+    pub id_hash: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// The client's own `state`, echoed back verbatim.
+    pub client_state: Option<String>,
+    /// The client's S256 `code_challenge`.
+    pub code_challenge: String,
+    /// Space-separated, normalised scope.
+    pub scope: String,
+    /// The resource (audience) URI.
+    pub resource: String,
+    pub upstream_id: String,
+    /// SHA-256 hex of the browser-binding cookie value of the browser that started the flow.
+    pub browser_hash: String,
+    /// SHA-256 hex of the CSRF token embedded in the consent form.
+    pub csrf_hash: String,
+    /// Extra values worth keeping (e.g. `prompt`), JSON object text.
+    pub extra: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// Set once the user approved: the upstream leg.
+    pub upstream: Option<UpstreamLeg>,
+}
+
+/// The upstream half of a pending request, recorded when the user approves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamLeg {
+    /// SHA-256 hex of the `state` sent to the upstream.
+    pub state_hash: String,
+    /// Sealed JSON with the upstream PKCE verifier and nonce.
+    pub sealed: String,
+    /// New expiry for the approved request (the upstream login gets its own window).
+    pub expires_at: i64,
+}
+
+/// A person, as identified by an upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: String,
+    pub upstream_id: String,
+    /// The upstream's stable subject (never email).
+    pub subject: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+    pub created_at: i64,
+    pub last_login_at: i64,
+}
+
+/// A remembered approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRecord {
+    pub user_id: String,
+    pub client_id: String,
+    pub scope: String,
+    pub resource: String,
+    pub created_at: i64,
+}
+
+/// One authorization of a client by a user for a resource. Every token hangs off a grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRecord {
+    pub id: String,
+    pub user_id: String,
+    pub client_id: String,
+    pub resource: String,
+    pub scope: String,
+    /// Sealed JSON of the upstream token set.
+    pub upstream_tokens: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// An authorization code, stored by hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthCodeRecord {
+    pub code_hash: String,
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub scope: String,
+    pub resource: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    /// The token family created when the code was redeemed.
+    pub family_id: Option<String>,
+}
+
+/// A refresh-token family: every token descending from one code redemption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FamilyRecord {
+    pub id: String,
+    pub grant_id: String,
+    pub client_id: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// A refresh token, stored by hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    pub token_hash: String,
+    pub family_id: String,
+    pub parent_hash: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+/// A refresh token with the state of everything above it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenView {
+    pub token: RefreshTokenRecord,
+    pub family: FamilyRecord,
+    pub grant: GrantRecord,
+}
+
+/// An issued access token (the JWT itself is not stored; its `jti` is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessTokenRecord {
+    pub jti: String,
+    pub family_id: String,
+    pub grant_id: String,
+    pub client_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// An access token with the state of its family and grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessTokenView {
+    pub token: AccessTokenRecord,
+    pub family_revoked_at: Option<i64>,
+    pub grant: GrantRecord,
+}
+
+/// Life cycle of a signing key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyState {
+    /// Published in JWKS, not yet signing.
+    Next,
+    /// Signing now.
+    Current,
+    /// No longer signing; still published until tokens it signed have expired.
+    Retired,
+}
+
+impl KeyState {
+    /// The value stored in the `state` column.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Next => "next",
+            Self::Current => "current",
+            Self::Retired => "retired",
+        }
+    }
+
+    /// Parses the `state` column.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "next" => Some(Self::Next),
+            "current" => Some(Self::Current),
+            "retired" => Some(Self::Retired),
+            _ => None,
+        }
+    }
+}
+
+/// A JWT signing key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    /// JOSE algorithm, e.g. `RS256`.
+    pub alg: String,
+    pub state: KeyState,
+    /// Sealed PKCS#8 DER of the private key.
+    pub private_sealed: String,
+    /// Public JWK, JSON text.
+    pub public_jwk: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+/// What dcr-bridge last learned about an upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamRecord {
+    pub id: String,
+    pub issuer: String,
+    /// Discovered metadata, JSON text.
+    pub metadata: Option<String>,
+    /// `ok`, or the error text of the last failed check.
+    pub status: String,
+    pub checked_at: i64,
+}
+
+/// One security-relevant fact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub id: String,
+    pub at: i64,
+    /// `registered`, `consented`, `login_failed`, `token_issued`, `refreshed`,
+    /// `reuse_detected`, `revoked`, `client_updated`, `client_deleted`, `admin_*` …
+    pub kind: String,
+    /// Who did it: a user id, a client id, or `admin`.
+    pub actor: Option<String>,
+    pub client_id: Option<String>,
+    pub grant_id: Option<String>,
+    pub request_id: Option<String>,
+    /// Extra facts, JSON object text. Never a secret.
+    pub detail: Option<String>,
+}
+
+impl AuditEvent {
+    /// A new event with a fresh id.
+    #[must_use]
+    pub fn new(kind: &str, at: i64) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            at,
+            kind: kind.to_owned(),
+            actor: None,
+            client_id: None,
+            grant_id: None,
+            request_id: None,
+            detail: None,
+        }
+    }
+
+    /// Sets the actor.
+    #[must_use]
+    pub fn actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+
+    /// Sets the client.
+    #[must_use]
+    pub fn client(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// Sets the grant.
+    #[must_use]
+    pub fn grant(mut self, grant_id: impl Into<String>) -> Self {
+        self.grant_id = Some(grant_id.into());
+        self
+    }
+
+    /// Sets the request id.
+    #[must_use]
+    pub fn request(mut self, request_id: Option<String>) -> Self {
+        self.request_id = request_id;
+        self
+    }
+
+    /// Sets the detail object.
+    #[must_use]
+    pub fn detail(mut self, detail: &serde_json::Value) -> Self {
+        self.detail = Some(detail.to_string());
+        self
+    }
+}

@@ -1,0 +1,234 @@
+//! The narrow, object-safe face of a sqlx connection that the shared SQL is written against.
+//!
+//! Both backends understand the same SQL here (`$N` placeholders, `ON CONFLICT`, `RETURNING`),
+//! so the queries are written once; this module is the only place that is generic over the sqlx
+//! driver, which keeps the heavy trait bounds in one impl instead of on every query.
+
+use std::future::Future;
+use std::ops::DerefMut;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use sqlx::{ColumnIndex, Connection, Database, Decode, Encode, Executor, IntoArguments, Row, Type};
+
+use super::Dialect;
+use crate::store::StoreError;
+
+/// One bind parameter.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Arg<'a> {
+    Text(Option<&'a str>),
+    Int(Option<i64>),
+    Bool(bool),
+    Blob(Option<&'a [u8]>),
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(v: &'a str) -> Self {
+        Self::Text(Some(v))
+    }
+}
+
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(v: &'a String) -> Self {
+        Self::Text(Some(v))
+    }
+}
+
+impl<'a> From<&'a Option<String>> for Arg<'a> {
+    fn from(v: &'a Option<String>) -> Self {
+        Self::Text(v.as_deref())
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Arg<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        Self::Text(v)
+    }
+}
+
+impl From<i64> for Arg<'_> {
+    fn from(v: i64) -> Self {
+        Self::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Arg<'_> {
+    fn from(v: Option<i64>) -> Self {
+        Self::Int(v)
+    }
+}
+
+impl From<bool> for Arg<'_> {
+    fn from(v: bool) -> Self {
+        Self::Bool(v)
+    }
+}
+
+impl<'a> From<&'a [u8]> for Arg<'a> {
+    fn from(v: &'a [u8]) -> Self {
+        Self::Blob(Some(v))
+    }
+}
+
+/// Builds a `&[Arg]` from expressions convertible into [`Arg`].
+macro_rules! args {
+    ($($v:expr),* $(,)?) => { &[$($crate::store::sql::exec::Arg::from($v)),*] };
+}
+pub(crate) use args;
+
+/// Typed access to the columns of a fetched row. Decoding failures are `Corrupt`.
+pub(crate) trait SqlRow: Send {
+    fn text(&self, col: &str) -> Result<String, StoreError>;
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError>;
+    fn int(&self, col: &str) -> Result<i64, StoreError>;
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError>;
+    fn flag(&self, col: &str) -> Result<bool, StoreError>;
+    fn opt_blob(&self, col: &str) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+/// A fetched row, owned.
+pub(crate) type BoxRow = Box<dyn SqlRow>;
+
+fn get<'r, R, T>(row: &'r R, col: &str) -> Result<T, StoreError>
+where
+    R: Row,
+    T: Decode<'r, R::Database> + Type<R::Database>,
+    for<'c> &'c str: ColumnIndex<R>,
+{
+    row.try_get(col).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+}
+
+impl<R> SqlRow for R
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn text(&self, col: &str) -> Result<String, StoreError> {
+        get(self, col)
+    }
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
+        get(self, col)
+    }
+    fn int(&self, col: &str) -> Result<i64, StoreError> {
+        get(self, col)
+    }
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
+        get(self, col)
+    }
+    fn flag(&self, col: &str) -> Result<bool, StoreError> {
+        get(self, col)
+    }
+    fn opt_blob(&self, col: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        get(self, col)
+    }
+}
+
+/// Runs SQL on one connection (pooled or inside a transaction).
+#[async_trait]
+pub(crate) trait Exec: Send {
+    /// Runs a statement; returns the number of rows it affected.
+    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError>;
+    /// Fetches at most one row.
+    async fn fetch_optional(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<BoxRow>, StoreError>;
+    /// Fetches every row.
+    async fn fetch_all(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<BoxRow>, StoreError>;
+}
+
+/// The future of [`TxExec::commit`].
+pub(crate) type CommitFuture = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
+
+/// A write transaction.
+pub(crate) trait TxExec: Send {
+    /// The transaction as a plain executor.
+    fn exec(&mut self) -> &mut dyn Exec;
+    /// Commits; dropping the transaction instead rolls it back.
+    fn commit(self: Box<Self>) -> CommitFuture;
+}
+
+impl<DB: Dialect> TxExec for Conn<sqlx::Transaction<'static, DB>>
+where
+    Self: Exec,
+{
+    fn exec(&mut self) -> &mut dyn Exec {
+        self
+    }
+
+    // Written out rather than `async fn` so the future owns the bare `Transaction`, not `Self`:
+    // a where-clause on `Self` would otherwise pin its `Send` proof to the 'static lifetime.
+    fn commit(self: Box<Self>) -> CommitFuture {
+        let Conn(tx) = *self;
+        Box::pin(async move { tx.commit().await.map_err(super::db_error::<DB>) })
+    }
+}
+
+/// A connection handle: a `PoolConnection` or a `Transaction`, both of which deref to the driver's
+/// connection.
+pub(crate) struct Conn<C>(pub(crate) C);
+
+type DbOf<C> = <<C as std::ops::Deref>::Target as Connection>::Database;
+
+fn bind<'q, DB>(
+    mut query: sqlx::query::Query<'q, DB, DB::Arguments<'q>>,
+    args: &[Arg<'q>],
+) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
+where
+    DB: Database,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    bool: Encode<'q, DB> + Type<DB>,
+    Option<&'q [u8]>: Encode<'q, DB> + Type<DB>,
+{
+    for arg in args {
+        query = match *arg {
+            Arg::Text(v) => query.bind(v),
+            Arg::Int(v) => query.bind(v),
+            Arg::Bool(v) => query.bind(v),
+            Arg::Blob(v) => query.bind(v),
+        };
+    }
+    query
+}
+
+#[async_trait]
+impl<C> Exec for Conn<C>
+where
+    C: DerefMut + Send,
+    C::Target: Connection,
+    DbOf<C>: Dialect,
+    <DbOf<C> as Database>::Row: SqlRow,
+    for<'c> &'c mut C::Target: Executor<'c, Database = DbOf<C>>,
+    for<'q> <DbOf<C> as Database>::Arguments<'q>: IntoArguments<'q, DbOf<C>>,
+    for<'q> Option<&'q str>: Encode<'q, DbOf<C>> + Type<DbOf<C>>,
+    for<'q> Option<i64>: Encode<'q, DbOf<C>> + Type<DbOf<C>>,
+    for<'q> bool: Encode<'q, DbOf<C>> + Type<DbOf<C>>,
+    for<'q> Option<&'q [u8]>: Encode<'q, DbOf<C>> + Type<DbOf<C>>,
+{
+    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
+        let done = bind(sqlx::query(sql), args)
+            .execute(&mut *self.0)
+            .await
+            .map_err(super::db_error::<DbOf<C>>)?;
+        Ok(<DbOf<C> as Dialect>::rows_affected(&done))
+    }
+
+    async fn fetch_optional(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<BoxRow>, StoreError> {
+        let row = bind(sqlx::query(sql), args)
+            .fetch_optional(&mut *self.0)
+            .await
+            .map_err(super::db_error::<DbOf<C>>)?;
+        Ok(row.map(|r| Box::new(r) as BoxRow))
+    }
+
+    async fn fetch_all(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<BoxRow>, StoreError> {
+        let rows = bind(sqlx::query(sql), args)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(super::db_error::<DbOf<C>>)?;
+        Ok(rows.into_iter().map(|r| Box::new(r) as BoxRow).collect())
+    }
+}

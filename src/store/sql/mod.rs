@@ -1,0 +1,314 @@
+//! The one SQL implementation of [`Store`], shared by the Postgres and SQLite backends.
+//!
+//! The queries are written once in the SQL both databases accept; what differs per database
+//! (how a write transaction starts, how a unique violation names its constraint, the migrator)
+//! is the [`Dialect`] each backend module implements. Every mutating trait method runs in one
+//! write transaction that the method commits, so a fact, its side effects and its audit row
+//! commit together; reads use a pooled connection.
+
+mod audit;
+mod clients;
+mod exec;
+mod grants;
+mod housekeeping;
+mod keys;
+mod requests;
+mod rows;
+mod tokens;
+
+use async_trait::async_trait;
+use sqlx::error::DatabaseError;
+use sqlx::pool::PoolConnection;
+use sqlx::{Database, Pool, Transaction};
+
+use self::exec::{Conn, Exec, TxExec};
+use super::{
+    AccessTokenRecord, AccessTokenView, AuditEvent, AuthCodeRecord, AuthRequestRecord, ClientRecord,
+    ConsentRecord, FamilyRecord, GrantRecord, RedeemOutcome, RefreshTokenRecord, RefreshTokenView,
+    RotateOutcome, SigningKeyRecord, Store, StoreError, UpstreamLeg, UpstreamRecord, UserRecord,
+};
+
+/// What a database must tell the shared SQL about itself.
+#[async_trait]
+pub trait Dialect: Database {
+    /// Name for logs and `check-config`.
+    const BACKEND: &'static str;
+    /// The statement opening a write transaction. SQLite needs `BEGIN IMMEDIATE` so that two
+    /// writers queue on the busy timeout instead of failing when a read lock would be upgraded.
+    const BEGIN_WRITE: &'static str;
+    /// Rows affected by a statement (the driver's result type has no common trait for it).
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+    /// The meaning of the unique constraint a violation names, if it is one of ours.
+    fn conflict(err: &dyn DatabaseError) -> Option<&'static str>;
+    /// Runs the embedded migrations of this dialect.
+    async fn migrate(pool: &Pool<Self>) -> Result<(), StoreError>;
+}
+
+/// Our unique constraints: (Postgres constraint or index name, the column list SQLite names in
+/// its "UNIQUE constraint failed: …" message, meaning). Kept in step with the migrations.
+pub(crate) const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
+    ("upstreams_pk", "upstreams.id", "upstream id"),
+    ("clients_pk", "clients.client_id", "client_id"),
+    ("authorization_requests_pk", "authorization_requests.id_hash", "authorization request id"),
+    ("authorization_requests_state_uq", "authorization_requests.state_hash", "upstream state"),
+    ("users_pk", "users.id", "user id"),
+    ("users_subject_uq", "users.upstream_id, users.subject", "user subject"),
+    (
+        "consents_pk",
+        "consents.user_id, consents.client_id, consents.resource, consents.scope",
+        "consent",
+    ),
+    ("grants_pk", "grants.id", "grant id"),
+    ("grants_active_uq", "grants.user_id, grants.client_id, grants.resource", "active grant"),
+    ("token_families_pk", "token_families.id", "token family id"),
+    ("authorization_codes_pk", "authorization_codes.code_hash", "authorization code"),
+    ("refresh_tokens_pk", "refresh_tokens.token_hash", "refresh token"),
+    ("refresh_tokens_parent_uq", "refresh_tokens.parent_hash", "refresh token already rotated"),
+    ("access_tokens_pk", "access_tokens.jti", "access token jti"),
+    ("signing_keys_pk", "signing_keys.kid", "signing key kid"),
+    ("signing_keys_current_uq", "signing_keys.state", "current signing key"),
+    ("audit_events_id_uq", "audit_events.id", "audit event id"),
+];
+
+/// Maps a driver error: unique violations of known constraints become `Conflict`.
+pub(crate) fn db_error<DB: Dialect>(err: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &err {
+        if let Some(meaning) = DB::conflict(db.as_ref()) {
+            return StoreError::Conflict(meaning);
+        }
+    }
+    StoreError::Database(err)
+}
+
+/// A [`Store`] over a sqlx pool of database `DB`.
+pub struct SqlStore<DB: Dialect> {
+    pool: Pool<DB>,
+}
+
+impl<DB: Dialect> SqlStore<DB> {
+    /// Wraps an existing pool (migrations are not run).
+    #[must_use]
+    pub fn from_pool(pool: Pool<DB>) -> Self {
+        Self { pool }
+    }
+
+    /// The underlying pool.
+    #[must_use]
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+}
+
+/// Opens connections and write transactions as trait objects, so that the futures of the
+/// `Store` methods hold no driver types (whose `Send` proofs trip over higher-ranked lifetimes).
+#[async_trait]
+pub trait Open {
+    /// A pooled connection in autocommit mode.
+    async fn conn(&self) -> Result<Box<dyn Exec>, StoreError>;
+    /// A write transaction ([`Dialect::BEGIN_WRITE`]).
+    async fn begin(&self) -> Result<Box<dyn TxExec>, StoreError>;
+}
+
+#[async_trait]
+impl<DB: Dialect> Open for SqlStore<DB>
+where
+    Conn<Transaction<'static, DB>>: Exec,
+    Conn<PoolConnection<DB>>: Exec,
+{
+    async fn conn(&self) -> Result<Box<dyn Exec>, StoreError> {
+        Ok(Box::new(Conn(self.pool.acquire().await.map_err(db_error::<DB>)?)))
+    }
+
+    async fn begin(&self) -> Result<Box<dyn TxExec>, StoreError> {
+        Ok(Box::new(Conn(self.pool.begin_with(DB::BEGIN_WRITE).await.map_err(db_error::<DB>)?)))
+    }
+}
+
+/// Runs `$body` (an expression using `$tx: &mut dyn Exec`) in a write transaction and commits it
+/// when the body succeeded; on error the transaction is dropped, which rolls it back.
+macro_rules! in_tx {
+    ($self:ident, |$tx:ident| $body:expr) => {{
+        let mut conn = $self.begin().await?;
+        let $tx: &mut dyn Exec = conn.exec();
+        let out = $body.await?;
+        conn.commit().await?;
+        Ok(out)
+    }};
+}
+
+/// Runs `$body` on a pooled connection, outside any explicit transaction.
+macro_rules! on_conn {
+    ($self:ident, |$db:ident| $body:expr) => {{
+        let mut conn = $self.conn().await?;
+        let $db: &mut dyn Exec = conn.as_mut();
+        $body.await
+    }};
+}
+
+#[async_trait]
+impl<DB: Dialect> Store for SqlStore<DB>
+where
+    Self: Open + Send + Sync,
+{
+    async fn migrate(&self) -> Result<(), StoreError> {
+        DB::migrate(&self.pool).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        on_conn!(self, |db| db.execute("SELECT 1", exec::args![])).map(drop)
+    }
+
+    fn backend(&self) -> &'static str {
+        DB::BACKEND
+    }
+
+    async fn insert_client(&self, client: &ClientRecord, audit: &AuditEvent) -> Result<(), StoreError> {
+        in_tx!(self, |tx| clients::insert(tx, client, audit))
+    }
+
+    async fn get_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        on_conn!(self, |db| clients::get(db, client_id))
+    }
+
+    async fn update_client(&self, client: &ClientRecord, audit: &AuditEvent) -> Result<(), StoreError> {
+        in_tx!(self, |tx| clients::update(tx, client, audit))
+    }
+
+    async fn delete_client(&self, client_id: &str, now: i64, audit: &AuditEvent) -> Result<bool, StoreError> {
+        in_tx!(self, |tx| clients::delete(tx, client_id, now, audit))
+    }
+
+    async fn touch_client(&self, client_id: &str, now: i64) -> Result<(), StoreError> {
+        on_conn!(self, |db| clients::touch(db, client_id, now))
+    }
+
+    async fn insert_auth_request(&self, request: &AuthRequestRecord) -> Result<(), StoreError> {
+        on_conn!(self, |db| requests::insert(db, request))
+    }
+
+    async fn get_auth_request(&self, id_hash: &str, now: i64) -> Result<Option<AuthRequestRecord>, StoreError> {
+        on_conn!(self, |db| requests::get(db, id_hash, now))
+    }
+
+    async fn approve_auth_request(&self, id_hash: &str, upstream: &UpstreamLeg, now: i64) -> Result<bool, StoreError> {
+        on_conn!(self, |db| requests::approve(db, id_hash, upstream, now))
+    }
+
+    async fn take_auth_request_by_state(&self, state_hash: &str, now: i64) -> Result<Option<AuthRequestRecord>, StoreError> {
+        on_conn!(self, |db| requests::take_by_state(db, state_hash, now))
+    }
+
+    async fn take_auth_request(&self, id_hash: &str) -> Result<Option<AuthRequestRecord>, StoreError> {
+        on_conn!(self, |db| requests::take(db, id_hash))
+    }
+
+    async fn upsert_user(&self, user: &UserRecord) -> Result<String, StoreError> {
+        on_conn!(self, |db| grants::upsert_user(db, user))
+    }
+
+    async fn get_user(&self, user_id: &str) -> Result<Option<UserRecord>, StoreError> {
+        on_conn!(self, |db| grants::get_user(db, user_id))
+    }
+
+    async fn upsert_consent(&self, consent: &ConsentRecord) -> Result<(), StoreError> {
+        on_conn!(self, |db| grants::upsert_consent(db, consent))
+    }
+
+    async fn grant_and_issue_code(
+        &self,
+        grant: &GrantRecord,
+        code: &AuthCodeRecord,
+        audit: &AuditEvent,
+    ) -> Result<String, StoreError> {
+        in_tx!(self, |tx| grants::grant_and_issue_code(tx, grant, code, audit))
+    }
+
+    async fn get_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError> {
+        on_conn!(self, |db| grants::get_grant(db, grant_id))
+    }
+
+    async fn revoke_grant(&self, grant_id: &str, now: i64, audit: &AuditEvent) -> Result<bool, StoreError> {
+        in_tx!(self, |tx| grants::revoke_grant(tx, grant_id, now, audit))
+    }
+
+    async fn update_grant_upstream_tokens(&self, grant_id: &str, sealed: &str, now: i64) -> Result<(), StoreError> {
+        on_conn!(self, |db| grants::update_upstream_tokens(db, grant_id, sealed, now))
+    }
+
+    async fn redeem_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+        family: &FamilyRecord,
+        refresh: Option<&RefreshTokenRecord>,
+        access: &AccessTokenRecord,
+        audit: &AuditEvent,
+    ) -> Result<RedeemOutcome, StoreError> {
+        in_tx!(self, |tx| tokens::redeem_code(tx, code_hash, now, family, refresh, access, audit))
+    }
+
+    async fn get_auth_code(&self, code_hash: &str) -> Result<Option<AuthCodeRecord>, StoreError> {
+        on_conn!(self, |db| tokens::get_auth_code(db, code_hash))
+    }
+
+    async fn get_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshTokenView>, StoreError> {
+        on_conn!(self, |db| tokens::get_refresh_token(db, token_hash))
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        now: i64,
+        grace_seconds: i64,
+        new_refresh: &RefreshTokenRecord,
+        access: &AccessTokenRecord,
+        replay: &[u8],
+        audit: &AuditEvent,
+    ) -> Result<RotateOutcome, StoreError> {
+        in_tx!(self, |tx| tokens::rotate(tx, old_hash, now, grace_seconds, new_refresh, access, replay, audit))
+    }
+
+    async fn get_access_token(&self, jti: &str) -> Result<Option<AccessTokenView>, StoreError> {
+        on_conn!(self, |db| tokens::get_access_token(db, jti))
+    }
+
+    async fn revoke_access_token(&self, jti: &str, now: i64, audit: &AuditEvent) -> Result<bool, StoreError> {
+        in_tx!(self, |tx| tokens::revoke_access(tx, jti, now, audit))
+    }
+
+    async fn revoke_refresh_family(&self, token_hash: &str, now: i64, audit: &AuditEvent) -> Result<bool, StoreError> {
+        in_tx!(self, |tx| tokens::revoke_refresh_family(tx, token_hash, now, audit))
+    }
+
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        on_conn!(self, |db| keys::list(db))
+    }
+
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        on_conn!(self, |db| keys::insert(db, key))
+    }
+
+    async fn promote_signing_key(&self, kid: &str, now: i64) -> Result<(), StoreError> {
+        in_tx!(self, |tx| keys::promote(tx, kid, now))
+    }
+
+    async fn save_upstream_status(&self, upstream: &UpstreamRecord) -> Result<(), StoreError> {
+        on_conn!(self, |db| housekeeping::save_upstream(db, upstream))
+    }
+
+    async fn get_upstream_status(&self, upstream_id: &str) -> Result<Option<UpstreamRecord>, StoreError> {
+        on_conn!(self, |db| housekeeping::get_upstream(db, upstream_id))
+    }
+
+    async fn insert_audit_event(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        on_conn!(self, |db| audit::insert_audit(db, event))
+    }
+
+    async fn list_audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
+        on_conn!(self, |db| audit::list(db, limit))
+    }
+
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        in_tx!(self, |tx| housekeeping::purge(tx, now))
+    }
+}

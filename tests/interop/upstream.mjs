@@ -1,0 +1,221 @@
+#!/usr/bin/env node
+// Okta-like upstream OpenID Provider for dcr-bridge integration tests, built on
+// the certified `oidc-provider` (panva). Test-only; never expose it.
+//
+// Usage:
+//   node upstream.mjs [--port 0] [--callback URL ...] [--client-id ID] [--client-secret S]
+//                     [--issuer-path /oauth2/default] [--access-token-ttl SECS]
+//                     [--offline-access-without-prompt] [--users-json '{"00u9x":{...}}']
+// Env fallbacks: UPSTREAM_PORT, UPSTREAM_CALLBACK, UPSTREAM_CLIENT_ID, UPSTREAM_CLIENT_SECRET,
+//                UPSTREAM_ISSUER_PATH, UPSTREAM_ACCESS_TOKEN_TTL, UPSTREAM_USERS_JSON.
+//
+// Redirect URI checking:
+//   * With --callback (repeatable): exact-match, like Okta. The intended pattern is that the
+//     Rust test binds dcr-bridge's TcpListener first, so the callback URL is known before
+//     this process starts.
+//   * Without --callback: the client is registered as application_type "native" with
+//     http://127.0.0.1/oauth/callback and http://localhost/oauth/callback, so oidc-provider's
+//     RFC 8252 §7.3 loopback rule accepts ANY port on those hosts (path must be /oauth/callback).
+//
+// Once listening, prints exactly one JSON line to stdout: {"issuer":"...","port":N}.
+// Everything else (oidc-provider notices/warnings, request log) goes to stderr.
+// Exits when stdin reaches EOF (parent died / dropped the pipe), on SIGTERM or SIGINT.
+// NOTE: when running by hand keep stdin open (a terminal is fine; `</dev/null` exits at once).
+
+import http from 'node:http';
+import { parseArgs } from 'node:util';
+
+// oidc-provider writes NOTICEs with console.info (stdout). stdout is reserved for the
+// single JSON line, so route every console channel to stderr BEFORE importing it.
+for (const m of ['log', 'info', 'debug']) console[m] = (...a) => console.error(...a);
+
+const { values: args } = parseArgs({
+  options: {
+    port: { type: 'string' },
+    callback: { type: 'string', multiple: true },
+    'client-id': { type: 'string' },
+    'client-secret': { type: 'string' },
+    'issuer-path': { type: 'string' },
+    'access-token-ttl': { type: 'string' },
+    'offline-access-without-prompt': { type: 'boolean', default: false },
+    'users-json': { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+
+const env = process.env;
+const port = Number(args.port ?? env.UPSTREAM_PORT ?? 0);
+const callbacks = args.callback ?? (env.UPSTREAM_CALLBACK ? env.UPSTREAM_CALLBACK.split(/[\s,]+/).filter(Boolean) : []);
+const clientId = args['client-id'] ?? env.UPSTREAM_CLIENT_ID ?? 'dcr-bridge';
+const clientSecret = args['client-secret'] ?? env.UPSTREAM_CLIENT_SECRET ?? 'dcr-bridge-upstream-secret';
+let issuerPath = args['issuer-path'] ?? env.UPSTREAM_ISSUER_PATH ?? '/oauth2/default';
+if (issuerPath === '/') issuerPath = '';
+if (issuerPath && !issuerPath.startsWith('/')) issuerPath = `/${issuerPath}`;
+issuerPath = issuerPath.replace(/\/+$/, '');
+const accessTokenTtl = Number(args['access-token-ttl'] ?? env.UPSTREAM_ACCESS_TOKEN_TTL ?? 3600);
+const offlineWithoutPrompt = args['offline-access-without-prompt'] || env.UPSTREAM_OFFLINE_ACCESS_WITHOUT_PROMPT === '1';
+const quiet = args.quiet || env.UPSTREAM_QUIET === '1';
+
+// Okta-style user ids ("00u…"); sub == accountId.
+const users = {
+  '00u1alice': {
+    email: 'alice@example.com', email_verified: true, name: 'Alice Example',
+    preferred_username: 'alice@example.com', groups: ['engineering'],
+  },
+  '00u2bob': {
+    email: 'bob@example.com', email_verified: true, name: 'Bob Example',
+    preferred_username: 'bob@example.com', groups: ['sales'],
+  },
+  '00u3carol': {
+    email: 'carol@example.com', email_verified: false, name: 'Carol Unverified',
+    preferred_username: 'carol@example.com', groups: ['engineering'],
+  },
+  ...JSON.parse(args['users-json'] ?? env.UPSTREAM_USERS_JSON ?? '{}'),
+};
+
+const { default: Provider } = await import('oidc-provider');
+
+let handler = (_req, res) => { res.statusCode = 503; res.end(); };
+const server = http.createServer((req, res) => handler(req, res));
+await new Promise((resolve, reject) => {
+  server.once('error', reject);
+  server.listen(port, '127.0.0.1', resolve);
+});
+const actualPort = server.address().port;
+const issuer = `http://127.0.0.1:${actualPort}${issuerPath}`;
+
+const client = {
+  client_id: clientId,
+  client_secret: clientSecret,
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  token_endpoint_auth_method: 'client_secret_basic',
+  ...(callbacks.length
+    ? { redirect_uris: callbacks }
+    : {
+      application_type: 'native',
+      redirect_uris: ['http://127.0.0.1/oauth/callback', 'http://localhost/oauth/callback'],
+    }),
+};
+
+const provider = new Provider(issuer, {
+  clients: [client],
+  scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
+  claims: {
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+    profile: ['name', 'preferred_username'],
+    groups: ['groups'],
+  },
+  // Default true puts scope-derived claims only in userinfo for response_type=code.
+  conformIdTokenClaims: false,
+  findAccount: async (_ctx, id) => {
+    const u = users[id];
+    if (!u) return undefined;
+    return { accountId: id, claims: async () => ({ sub: id, ...u }) };
+  },
+  rotateRefreshToken: true,
+  pkce: { required: () => true },
+  clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'],
+  features: {
+    devInteractions: { enabled: true },
+    revocation: { enabled: true },
+    introspection: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+    // Okta has no RFC 8707 on /authorize for this use; with it enabled (the 9.x default)
+    // a forwarded `resource` param would be rejected with invalid_target.
+    resourceIndicators: { enabled: false },
+  },
+  ttl: {
+    AccessToken: accessTokenTtl,
+    AuthorizationCode: 60,
+    IdToken: 3600,
+    RefreshToken: 14 * 24 * 3600,
+    Interaction: 3600,
+    Session: 14 * 24 * 3600,
+    Grant: 14 * 24 * 3600,
+  },
+  cookies: { keys: ['interop-test-cookie-key-not-secret'] },
+  clientBasedCORS: () => true,
+  renderError: async (ctx, out, _error) => {
+    ctx.type = 'html';
+    ctx.body = `<!DOCTYPE html><title>oops</title><pre id="error">${JSON.stringify(out)
+      .replace(/&/g, '&amp;').replace(/</g, '&lt;')}</pre>`;
+  },
+});
+
+const cb = provider.callback();
+handler = (req, res) => {
+  if (!quiet) {
+    res.on('finish', () => {
+      const u = req.url.split('?')[0];
+      console.error(`[upstream] ${req.method} ${u} -> ${res.statusCode}`);
+    });
+  }
+  const url = req.url;
+  if (url === issuerPath || url.startsWith(`${issuerPath}/`) || url.startsWith(`${issuerPath}?`)) {
+    req.url = url.slice(issuerPath.length) || '/';
+    if (offlineWithoutPrompt && req.method === 'GET') addConsentPromptForOffline(req);
+    // oidc-provider derives its mount path as originalUrl minus req.url, so keep them consistent.
+    req.originalUrl = issuerPath + req.url;
+    if (req.method === 'POST' && /^\/interaction\/[^/?]+(\?|$)/.test(req.url)) {
+      return rejectUnknownLogin(req, res).catch((e) => {
+        console.error('[upstream] interaction error', e);
+        if (!res.headersSent) { res.statusCode = 500; res.end(); }
+      });
+    }
+    return cb(req, res);
+  }
+  res.statusCode = 404;
+  res.setHeader('content-type', 'application/json');
+  res.end('{"error":"not_found"}');
+};
+
+// devInteractions accepts any login; an unknown accountId would later make findAccount fail
+// with server_error. Instead, finish the interaction with access_denied (the RP gets
+// ?error=access_denied&error_description=unknown+user at its callback).
+async function rejectUnknownLogin(req, res) {
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  const raw = Buffer.concat(chunks).toString('utf8');
+  const body = new URLSearchParams(raw);
+  if (body.get('prompt') === 'login' && !Object.hasOwn(users, body.get('login') ?? '')) {
+    return provider.interactionFinished(req, res, {
+      error: 'access_denied', error_description: 'unknown user',
+    }, { mergeWithLastSubmission: false });
+  }
+  req.body = raw; // already consumed: oidc-provider falls back to req.body
+  return cb(req, res);
+}
+
+// Okta issues refresh tokens for `offline_access` without `prompt=consent`; oidc-provider
+// (per OIDC Core §11) silently drops offline_access unless prompt=consent. Opt-in shim.
+function addConsentPromptForOffline(req) {
+  const u = new URL(req.url, 'http://x');
+  if (u.pathname !== '/auth') return;
+  const scope = (u.searchParams.get('scope') ?? '').split(' ');
+  const prompt = (u.searchParams.get('prompt') ?? '').split(' ').filter(Boolean);
+  if (scope.includes('offline_access') && !prompt.includes('consent')) {
+    u.searchParams.set('prompt', [...prompt, 'consent'].join(' '));
+    req.url = u.pathname + u.search;
+  }
+}
+
+process.stdout.write(`${JSON.stringify({ issuer, port: actualPort })}\n`);
+
+let exiting = false;
+function shutdown(why) {
+  if (exiting) return;
+  exiting = true;
+  console.error(`[upstream] exiting (${why})`);
+  server.close();
+  server.closeAllConnections?.();
+  setTimeout(() => process.exit(0), 200).unref();
+}
+process.stdin.on('end', () => shutdown('stdin closed'));
+process.stdin.on('close', () => shutdown('stdin closed'));
+process.stdin.on('error', () => shutdown('stdin error'));
+process.stdin.resume();
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));

@@ -1,9 +1,13 @@
 //! dcr-bridge: an OAuth 2.1 authorization server that maps dynamically registered MCP clients
 //! onto one pre-registered client at an enterprise IdP and issues its own audience-bound tokens.
 
+pub mod app;
+pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod dev;
 pub mod devidp;
+pub mod http;
 pub mod idp;
 pub mod oauth;
 pub mod store;

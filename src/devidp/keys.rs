@@ -39,11 +39,6 @@ impl SigningKey {
         })
     }
 
-    /// The key id in JWT headers and the JWKS.
-    pub(crate) fn kid(&self) -> &str {
-        &self.kid
-    }
-
     /// The public key as a JWK.
     pub(crate) fn jwk(&self) -> &serde_json::Value {
         &self.jwk

@@ -179,7 +179,7 @@ async fn consent_page(
     let upstream_name = upstream
         .and_then(|u| u.issuer.host_str().map(str::to_owned))
         .unwrap_or_else(|| v.resource.upstream_id.clone());
-    let scopes: Vec<&str> = v.scope.iter().map(String::as_str).collect();
+    let scopes: Vec<&str> = v.scope.iter().collect();
     let view = ConsentView {
         client_name: v.client.client_name.as_deref().unwrap_or("An unnamed application"),
         unverified: v.client.kind != crate::store::ClientKind::Static,

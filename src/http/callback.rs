@@ -16,7 +16,7 @@ use crate::http::form::{request_id, Params};
 use crate::http::pages::ErrorPage;
 use crate::idp::IdpError;
 use crate::oauth::authorize::{code_redirect_url, error_redirect_url};
-use crate::oauth::login::{finish_login, UpstreamUser};
+use crate::oauth::login::{finish_login, upstream_tokens_aad, UpstreamUser};
 use crate::oauth::{crypto, Error};
 use crate::store::{AuditEvent, AuthRequestRecord};
 
@@ -124,12 +124,11 @@ async fn complete(app: &AppState, request: &AuthRequestRecord, params: &Params, 
         name: login.identity.name.clone(),
         groups: login.identity.groups.clone(),
     };
-    let aad = format!("upstream_tokens:{}:{}", request.upstream_id, user.subject);
-    let tokens = login.tokens.to_json();
+    let aad = upstream_tokens_aad(&request.upstream_id, &user.subject, &request.client_id, &request.resource);
     let sealed_tokens = app
         .core
         .cipher
-        .seal(tokens.to_string().as_bytes(), aad.as_bytes())
+        .seal(login.tokens.to_json().as_bytes(), &aad)
         .map_err(Error::server)?;
     finish_login(&app.core, request, &user, Some(sealed_tokens), rid.map(str::to_owned)).await
 }

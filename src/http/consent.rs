@@ -150,10 +150,9 @@ async fn approve(app: &AppState, request: AuthRequestRecord, rid: Option<&str>) 
     {
         Ok(u) => u,
         Err(e) => {
-            let err = Error::TemporarilyUnavailable(format!(
-                "the identity provider cannot be reached right now ({})",
-                e.kind()
-            ));
+            let err = Error::TemporarilyUnavailable(
+                "the identity provider cannot be reached right now".into(),
+            );
             tracing::warn!(upstream = %request.upstream_id, error = %e, "upstream authorization URL failed");
             return redirect_error(app, &request.redirect_uri, request.client_state.as_deref(), &err);
         }

@@ -1,5 +1,13 @@
 //! The upstream error type: what can go wrong talking to an identity provider, with messages
 //! that never contain a token, code or secret (they are logged and may reach admin output).
+//! openidconnect's errors are mapped here, once.
+
+use openidconnect::core::CoreErrorResponseType;
+use openidconnect::{
+    ClaimsVerificationError, DiscoveryError, RequestTokenError, StandardErrorResponse,
+};
+
+use super::http_client::HttpError;
 
 /// Errors from an upstream identity provider.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,9 +35,62 @@ pub enum IdpError {
 }
 
 impl IdpError {
+    /// Discovery without a token endpoint: nothing to redeem codes at.
+    #[must_use]
+    pub fn no_token_endpoint() -> Self {
+        Self::Discovery("the upstream metadata has no token_endpoint".to_owned())
+    }
+
     /// True when retrying later may succeed (network trouble, 5xx).
     #[must_use]
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Unavailable(_))
+    }
+}
+
+impl From<DiscoveryError<HttpError>> for IdpError {
+    fn from(e: DiscoveryError<HttpError>) -> Self {
+        match e {
+            DiscoveryError::Request(e @ (HttpError::Transport(_) | HttpError::Status(_))) => {
+                Self::Unavailable(e.to_string())
+            }
+            DiscoveryError::Request(e) => Self::Discovery(e.to_string()),
+            DiscoveryError::Response(_, _, msg)
+            | DiscoveryError::Validation(msg)
+            | DiscoveryError::Other(msg) => Self::Discovery(msg),
+            DiscoveryError::Parse(e) => Self::Discovery(format!(
+                "unparseable metadata or JWKS at {}: {}",
+                e.path(),
+                e.inner()
+            )),
+            DiscoveryError::UrlParse(e) => Self::Discovery(format!("bad URL: {e}")),
+            other => Self::Discovery(other.to_string()),
+        }
+    }
+}
+
+/// Token endpoint failures. OAuth error bodies become `Rejected`; anything else that is not an
+/// OAuth answer (network, 5xx, HTML from a proxy) is `Unavailable`. Bodies are never quoted:
+/// a misbehaving server might echo the code or token.
+impl From<RequestTokenError<HttpError, StandardErrorResponse<CoreErrorResponseType>>> for IdpError {
+    fn from(e: RequestTokenError<HttpError, StandardErrorResponse<CoreErrorResponseType>>) -> Self {
+        match e {
+            RequestTokenError::ServerResponse(r) => Self::Rejected {
+                error: r.error().to_string(),
+                description: r.error_description().cloned(),
+            },
+            RequestTokenError::Request(e) => Self::Unavailable(e.to_string()),
+            RequestTokenError::Parse(e, _body) => Self::Unavailable(format!(
+                "unparseable token endpoint response at {}",
+                e.path()
+            )),
+            RequestTokenError::Other(msg) => Self::Unavailable(msg),
+        }
+    }
+}
+
+impl From<ClaimsVerificationError> for IdpError {
+    fn from(e: ClaimsVerificationError) -> Self {
+        Self::InvalidIdToken(e.to_string())
     }
 }

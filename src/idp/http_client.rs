@@ -25,7 +25,6 @@ pub fn user_agent() -> String {
 }
 
 /// The client builder with the house settings; other outbound users (CIMD fetches) start here.
-#[must_use]
 pub fn builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .use_rustls_tls()
@@ -87,7 +86,10 @@ impl UpstreamHttp {
         &self.inner
     }
 
-    async fn execute(client: reqwest::Client, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+    async fn execute(
+        client: reqwest::Client,
+        request: HttpRequest,
+    ) -> Result<HttpResponse, HttpError> {
         let request = reqwest::Request::try_from(request)
             .map_err(|e| HttpError::Transport(format!("building request: {}", error_chain(&e))))?;
         let mut response = client

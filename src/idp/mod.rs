@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret as _, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::clock::Clock;
 use crate::config::{UpstreamConfig, UpstreamKind};
@@ -53,6 +53,28 @@ pub struct UpstreamLogin {
     pub identity: UpstreamIdentity,
     /// The upstream tokens, to be stored sealed.
     pub tokens: UpstreamTokens,
+}
+
+/// ID token and userinfo claims beyond the standard set, shared by OIDC-based upstreams. Every field tolerates absence and odd shapes, because a
+/// claim that fails to deserialize fails the whole ID token.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ExtraClaims {
+    /// `groups`: an array of strings (a lone string is taken as one group; anything else as none).
+    #[serde(default, deserialize_with = "lenient_groups")]
+    pub groups: Vec<String>,
+}
+
+impl openidconnect::AdditionalClaims for ExtraClaims {}
+
+fn lenient_groups<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        serde_json::Value::String(s) => vec![s],
+        _ => Vec::new(),
+    })
 }
 
 /// Tokens the upstream issued to dcr-bridge. Never handed to an MCP client (no passthrough).
@@ -104,8 +126,13 @@ impl UpstreamTokens {
     /// # Errors
     /// `IdpError::Config` when the JSON is not a token set (the message names no value).
     pub fn from_json(json: &str) -> Result<Self, IdpError> {
-        let w: TokensWire = serde_json::from_str(json)
-            .map_err(|e| IdpError::Config(format!("stored upstream tokens unreadable at line {} column {}", e.line(), e.column())))?;
+        let w: TokensWire = serde_json::from_str(json).map_err(|e| {
+            IdpError::Config(format!(
+                "stored upstream tokens unreadable at line {} column {}",
+                e.line(),
+                e.column()
+            ))
+        })?;
         Ok(Self {
             access_token: SecretString::from(w.access_token),
             refresh_token: w.refresh_token.map(SecretString::from),
@@ -180,6 +207,86 @@ pub fn build(
     match config.kind {
         UpstreamKind::Oidc => Ok(Arc::new(OidcUpstream::new(config, callback_url, clock)?)),
     }
+}
+
+/// The `check` answer for an OIDC upstream, from its discovery document as JSON: what was
+/// discovered, what we will use, and what looks wrong. `algs` are the ID token algorithms we
+/// will accept (already pinned to asymmetric ones).
+///
+/// # Errors
+/// Metadata dcr-bridge cannot work with: no token endpoint, no `code` response type, no
+/// acceptable ID token algorithm.
+pub(crate) fn check_summary(
+    id: &str,
+    raw: &serde_json::Value,
+    algs: &[String],
+    client_auth: &str,
+    scopes: &[String],
+    jwks_keys: usize,
+) -> Result<serde_json::Value, IdpError> {
+    let field = |k: &str| raw.get(k).cloned().unwrap_or(serde_json::Value::Null);
+    let strings = |k: &str| -> Option<Vec<String>> {
+        let items = raw.get(k)?.as_array()?;
+        Some(
+            items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+        )
+    };
+    if raw
+        .get("token_endpoint")
+        .is_none_or(serde_json::Value::is_null)
+    {
+        return Err(IdpError::no_token_endpoint());
+    }
+    if !strings("response_types_supported").is_some_and(|r| r.iter().any(|t| t == "code")) {
+        return Err(IdpError::Discovery(
+            "the upstream does not support response_type=code".to_owned(),
+        ));
+    }
+    if algs.is_empty() {
+        return Err(IdpError::Config(
+            "the upstream advertises no asymmetric ID token signing algorithm (HS* and none are refused)".to_owned(),
+        ));
+    }
+    let mut warnings = Vec::new();
+    // Entra may omit the list although it supports S256 (UPSTREAMS §0): only a list without
+    // S256 is suspicious.
+    if strings("code_challenge_methods_supported").is_some_and(|m| !m.iter().any(|x| x == "S256")) {
+        warnings.push("code_challenge_methods_supported does not list S256".to_owned());
+    }
+    // RFC 8414 §2: an absent list means client_secret_basic.
+    let methods = strings("token_endpoint_auth_methods_supported")
+        .unwrap_or_else(|| vec!["client_secret_basic".to_owned()]);
+    if !methods.iter().any(|m| m == client_auth) {
+        warnings.push(format!(
+            "token_endpoint_auth_methods_supported does not list {client_auth}"
+        ));
+    }
+    if let Some(supported) = strings("scopes_supported") {
+        for s in scopes.iter().filter(|s| !supported.contains(s)) {
+            warnings.push(format!("scope {s} is not in scopes_supported"));
+        }
+    }
+    if jwks_keys == 0 {
+        warnings.push("the JWKS has no keys".to_owned());
+    }
+    Ok(serde_json::json!({
+        "id": id,
+        "issuer": field("issuer"),
+        "authorization_endpoint": field("authorization_endpoint"),
+        "token_endpoint": field("token_endpoint"),
+        "userinfo_endpoint": field("userinfo_endpoint"),
+        "jwks_uri": field("jwks_uri"),
+        "jwks_keys": jwks_keys,
+        "id_token_signing_algs": algs,
+        "code_challenge_methods_supported": field("code_challenge_methods_supported"),
+        "token_endpoint_auth_methods_supported": field("token_endpoint_auth_methods_supported"),
+        "client_auth": client_auth,
+        "scopes": scopes,
+        "warnings": warnings,
+    }))
 }
 
 #[cfg(test)]

@@ -14,75 +14,44 @@ use openidconnect::core::{
     CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AccessToken, AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError, Client,
-    ClientId, ClientSecret, CsrfToken, DiscoveryError, EmptyExtraTokenFields, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, IdToken, IdTokenClaims, IdTokenFields, IdTokenVerifier,
-    IssuerUrl, Nonce, OAuth2TokenResponse as _, PkceCodeVerifier, RedirectUrl, RefreshToken,
-    RequestTokenError, Scope, SignatureVerificationError, StandardErrorResponse,
-    StandardTokenResponse, SubjectIdentifier, TokenResponse as _, UserInfoClaims,
+    AccessToken, AuthType, AuthorizationCode, ClaimsVerificationError, Client, ClientId,
+    ClientSecret, CsrfToken, DiscoveryError, EmptyExtraTokenFields, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, IdToken, IdTokenClaims, IdTokenFields, IdTokenVerifier, IssuerUrl,
+    Nonce, OAuth2TokenResponse as _, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope,
+    SignatureVerificationError, StandardErrorResponse, StandardTokenResponse, SubjectIdentifier,
+    TokenResponse as _, UserInfoClaims,
 };
 use secrecy::{ExposeSecret as _, SecretString};
-use serde::{Deserialize, Deserializer, Serialize};
 
-use super::http_client::{HttpError, UpstreamHttp};
-use super::{IdpError, UpstreamAuthRequest, UpstreamIdentity, UpstreamIdp, UpstreamLogin, UpstreamTokens};
+use super::http_client::{error_chain, UpstreamHttp};
+use super::{
+    ExtraClaims, IdpError, UpstreamAuthRequest, UpstreamIdentity, UpstreamIdp, UpstreamLogin,
+    UpstreamTokens,
+};
 use crate::clock::Clock;
 use crate::config::{UpstreamClientAuth, UpstreamConfig};
 
 /// ID token algorithms we accept: asymmetric only. An OP listing HS256 would otherwise get
 /// tokens accepted that are keyed with our client secret (UPSTREAMS §4).
-const ASYMMETRIC_ALGS: [CoreJwsSigningAlgorithm; 10] = [
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
-    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
-    CoreJwsSigningAlgorithm::EcdsaP521Sha512,
-    CoreJwsSigningAlgorithm::EdDsa,
-];
+#[rustfmt::skip]
+const ASYMMETRIC_ALGS: [CoreJwsSigningAlgorithm; 10] = {
+    use CoreJwsSigningAlgorithm as A;
+    [A::RsaSsaPkcs1V15Sha256, A::RsaSsaPkcs1V15Sha384, A::RsaSsaPkcs1V15Sha512,
+     A::RsaSsaPssSha256, A::RsaSsaPssSha384, A::RsaSsaPssSha512,
+     A::EcdsaP256Sha256, A::EcdsaP384Sha384, A::EcdsaP521Sha512, A::EdDsa]
+};
 
 /// Authorization parameters we set ourselves; `extra_authorize_params` may not override them.
 /// `resource` is here because RFC 8707 resources are ours, not the upstream's (Entra answers
 /// AADSTS9010010 when `resource` and v2 scopes are mixed).
+#[rustfmt::skip]
 const RESERVED_PARAMS: [&str; 9] = [
-    "response_type",
-    "client_id",
-    "redirect_uri",
-    "scope",
-    "state",
-    "nonce",
-    "code_challenge",
-    "code_challenge_method",
-    "resource",
+    "response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
+    "code_challenge", "code_challenge_method", "resource",
 ];
 
 /// Least time between two forced discovery/JWKS refetches caused by an unknown `kid`.
 const FORCED_REFRESH_INTERVAL: i64 = 30;
-
-/// Claims beyond the standard set. Every field tolerates absence and odd shapes, because a
-/// claim that fails to deserialize fails the whole ID token.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ExtraClaims {
-    /// `groups`: an array of strings (a lone string is taken as one group; anything else as none).
-    #[serde(default, deserialize_with = "lenient_groups")]
-    pub groups: Vec<String>,
-}
-
-impl AdditionalClaims for ExtraClaims {}
-
-fn lenient_groups<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::Array(items) => items
-            .into_iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect(),
-        serde_json::Value::String(s) => vec![s],
-        _ => Vec::new(),
-    })
-}
 
 type TokenResp = StandardTokenResponse<
     IdTokenFields<
@@ -94,8 +63,12 @@ type TokenResp = StandardTokenResponse<
     >,
     CoreTokenType,
 >;
-type OidcIdToken =
-    IdToken<ExtraClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
+type OidcIdToken = IdToken<
+    ExtraClaims,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
 type Claims = IdTokenClaims<ExtraClaims, CoreGenderClaim>;
 type OidcClient = Client<
     ExtraClaims,
@@ -169,7 +142,9 @@ impl OidcUpstream {
             .client_secret
             .as_ref()
             .filter(|s| !s.expose_secret().is_empty())
-            .ok_or_else(|| IdpError::Config(format!("upstream {}: client_secret is required", config.id)))?;
+            .ok_or_else(|| {
+                IdpError::Config(format!("upstream {}: client_secret is required", config.id))
+            })?;
         let redirect = RedirectUrl::new(callback_url.to_owned())
             .map_err(|e| IdpError::Config(format!("callback URL: {e}")))?;
         for key in config.extra_authorize_params.keys() {
@@ -232,7 +207,7 @@ impl OidcUpstream {
                 }
                 // Only an issuer mismatch is worth trying the other spelling for.
                 Err(DiscoveryError::Validation(msg)) => mismatch = IdpError::Discovery(msg),
-                Err(e) => return Err(discovery_error(e)),
+                Err(e) => return Err(e.into()),
             }
         }
         Err(mismatch)
@@ -250,7 +225,10 @@ impl OidcUpstream {
 
     /// A verifier that knows no shared secret and accepts only asymmetric algorithms the
     /// provider advertises; time comes from our clock.
-    fn verifier(&self, md: &CoreProviderMetadata) -> Result<IdTokenVerifier<'static, CoreJsonWebKey>, IdpError> {
+    fn verifier(
+        &self,
+        md: &CoreProviderMetadata,
+    ) -> Result<IdTokenVerifier<'static, CoreJsonWebKey>, IdpError> {
         let algs = allowed_algs(md);
         if algs.is_empty() {
             return Err(IdpError::Config(
@@ -289,9 +267,9 @@ impl OidcUpstream {
                 tracing::warn!(upstream = %self.id, "ID token signed with an unknown key; refetching discovery and JWKS");
                 self.discovery.invalidate(&()).await;
                 let md = self.metadata().await?;
-                self.claims(&md, token, nonce)?.map_err(claims_error)
+                self.claims(&md, token, nonce)?.map_err(IdpError::from)
             }
-            other => other.map_err(claims_error),
+            other => other.map_err(IdpError::from),
         }
     }
 
@@ -344,19 +322,22 @@ impl OidcUpstream {
             expires_at: resp
                 .expires_in()
                 .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
-            scope: resp.scopes().map(|s| {
-                s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")
-            }),
+            scope: resp
+                .scopes()
+                .map(|s| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")),
         }
     }
 
-    /// Fills email/name/groups from userinfo when the ID token had no email (some IdPs keep
-    /// the ID token thin). Failures only lose the optional claims.
-    async fn enrich_from_userinfo(&self, client: &OidcClient, access_token: &AccessToken, identity: &mut UpstreamIdentity) {
-        let Ok(request) = client.user_info(
-            access_token.clone(),
-            Some(SubjectIdentifier::new(identity.subject.clone())),
-        ) else {
+    /// Fills email (and a missing name) from userinfo when the ID token had no email: some
+    /// IdPs keep ID tokens thin. A failure only loses these optional claims.
+    async fn enrich_from_userinfo(
+        &self,
+        client: &OidcClient,
+        access_token: &AccessToken,
+        identity: &mut UpstreamIdentity,
+    ) {
+        let subject = SubjectIdentifier::new(identity.subject.clone());
+        let Ok(request) = client.user_info(access_token.clone(), Some(subject)) else {
             return;
         };
         let info: Result<UserInfoClaims<ExtraClaims, CoreGenderClaim>, _> =
@@ -365,14 +346,11 @@ impl OidcUpstream {
             Ok(info) => {
                 identity.email = info.email().map(|e| e.as_str().to_owned());
                 identity.email_verified = info.email_verified();
-                if identity.name.is_none() {
-                    identity.name = info.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned());
-                }
-                if identity.groups.is_empty() {
-                    identity.groups.clone_from(&info.additional_claims().groups);
-                }
+                let name = info.name().and_then(|n| n.get(None));
+                identity.name = identity.name.take().or(name.map(|n| n.as_str().to_owned()));
             }
-            Err(e) => tracing::warn!(upstream = %self.id, error = %super::http_client::error_chain(&e), "userinfo failed; continuing without it"),
+            Err(e) => tracing::warn!(upstream = %self.id, error = %error_chain(&e),
+                "userinfo failed; continuing without it"),
         }
     }
 }
@@ -386,7 +364,9 @@ impl UpstreamIdp for OidcUpstream {
     async fn authorization_url(&self, req: &UpstreamAuthRequest) -> Result<url::Url, IdpError> {
         // RFC 7636 §4.2: an S256 challenge is 43 base64url characters.
         if req.pkce_challenge.len() != 43 {
-            return Err(IdpError::Config("the upstream PKCE challenge must be S256".to_owned()));
+            return Err(IdpError::Config(
+                "the upstream PKCE challenge must be S256".to_owned(),
+            ));
         }
         let md = self.metadata().await?;
         let client = self.client(&md);
@@ -419,14 +399,14 @@ impl UpstreamIdp for OidcUpstream {
         let client = self.client(&md);
         let resp = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
-            .map_err(|_| no_token_endpoint())?
+            .map_err(|_| IdpError::no_token_endpoint())?
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
             .request_async(&self.http)
             .await
-            .map_err(token_error)?;
-        let id_token = resp
-            .id_token()
-            .ok_or_else(|| IdpError::InvalidIdToken("the token response has no id_token".to_owned()))?;
+            .map_err(IdpError::from)?;
+        let id_token = resp.id_token().ok_or_else(|| {
+            IdpError::InvalidIdToken("the token response has no id_token".to_owned())
+        })?;
         let nonce = Nonce::new(nonce.to_owned());
         let claims = self.verify(md, id_token, NonceCheck::Exact(&nonce)).await?;
         let mut identity = UpstreamIdentity {
@@ -434,11 +414,15 @@ impl UpstreamIdp for OidcUpstream {
             subject: claims.subject().as_str().to_owned(),
             email: claims.email().map(|e| e.as_str().to_owned()),
             email_verified: claims.email_verified(),
-            name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
+            name: claims
+                .name()
+                .and_then(|n| n.get(None))
+                .map(|n| n.as_str().to_owned()),
             groups: claims.additional_claims().groups.clone(),
         };
         if identity.email.is_none() && client.user_info_url().is_some() {
-            self.enrich_from_userinfo(&client, resp.access_token(), &mut identity).await;
+            self.enrich_from_userinfo(&client, resp.access_token(), &mut identity)
+                .await;
         }
         Ok(UpstreamLogin {
             identity,
@@ -456,10 +440,10 @@ impl UpstreamIdp for OidcUpstream {
         let old = RefreshToken::new(refresh_token.to_owned());
         let resp = client
             .exchange_refresh_token(&old)
-            .map_err(|_| no_token_endpoint())?
+            .map_err(|_| IdpError::no_token_endpoint())?
             .request_async(&self.http)
             .await
-            .map_err(token_error)?;
+            .map_err(IdpError::from)?;
         if let Some(id_token) = resp.id_token() {
             let claims = self.verify(md, id_token, NonceCheck::Any).await?;
             if claims.subject().as_str() != expected_subject {
@@ -480,71 +464,23 @@ impl UpstreamIdp for OidcUpstream {
         let md = self.metadata().await?;
         let raw = serde_json::to_value(&*md)
             .map_err(|e| IdpError::Discovery(format!("metadata does not serialize: {e}")))?;
-        summarize(self, &md, &raw)
+        let algs: Vec<String> = allowed_algs(&md)
+            .iter()
+            .filter_map(|a| serde_json::to_value(a).ok()?.as_str().map(str::to_owned))
+            .collect();
+        let auth = match self.auth_type {
+            AuthType::RequestBody => "client_secret_post",
+            _ => "client_secret_basic",
+        };
+        super::check_summary(
+            &self.id,
+            &raw,
+            &algs,
+            auth,
+            &self.scopes,
+            md.jwks().keys().len(),
+        )
     }
-}
-
-/// The `check` answer: what was discovered, what we will use, and what looks wrong.
-fn summarize(
-    up: &OidcUpstream,
-    md: &CoreProviderMetadata,
-    raw: &serde_json::Value,
-) -> Result<serde_json::Value, IdpError> {
-    let field = |k: &str| raw.get(k).cloned().unwrap_or(serde_json::Value::Null);
-    let strings = |k: &str| -> Option<Vec<String>> {
-        raw.get(k)?.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-    };
-    if md.token_endpoint().is_none() {
-        return Err(no_token_endpoint());
-    }
-    if !strings("response_types_supported").is_some_and(|r| r.iter().any(|t| t == "code")) {
-        return Err(IdpError::Discovery("the upstream does not support response_type=code".to_owned()));
-    }
-    let algs = allowed_algs(md);
-    if algs.is_empty() {
-        return Err(IdpError::Config(
-            "the upstream advertises no asymmetric ID token signing algorithm".to_owned(),
-        ));
-    }
-    let mut warnings = Vec::new();
-    // Entra may omit the field although it supports S256 (UPSTREAMS §0), so only a list without
-    // S256 is suspicious.
-    if strings("code_challenge_methods_supported").is_some_and(|m| !m.iter().any(|x| x == "S256")) {
-        warnings.push("code_challenge_methods_supported does not list S256".to_owned());
-    }
-    let auth = match up.auth_type {
-        AuthType::RequestBody => "client_secret_post",
-        _ => "client_secret_basic",
-    };
-    // RFC 8414 §2: absent means client_secret_basic.
-    let methods = strings("token_endpoint_auth_methods_supported")
-        .unwrap_or_else(|| vec!["client_secret_basic".to_owned()]);
-    if !methods.iter().any(|m| m == auth) {
-        warnings.push(format!("token_endpoint_auth_methods_supported does not list {auth}"));
-    }
-    if let Some(supported) = strings("scopes_supported") {
-        for s in up.scopes.iter().filter(|s| !supported.contains(s)) {
-            warnings.push(format!("scope {s} is not in scopes_supported"));
-        }
-    }
-    if md.jwks().keys().is_empty() {
-        warnings.push("the JWKS has no keys".to_owned());
-    }
-    Ok(serde_json::json!({
-        "id": up.id,
-        "issuer": md.issuer().as_str(),
-        "authorization_endpoint": field("authorization_endpoint"),
-        "token_endpoint": field("token_endpoint"),
-        "userinfo_endpoint": field("userinfo_endpoint"),
-        "jwks_uri": field("jwks_uri"),
-        "jwks_keys": md.jwks().keys().len(),
-        "id_token_signing_algs": serde_json::to_value(&algs).unwrap_or_default(),
-        "code_challenge_methods_supported": field("code_challenge_methods_supported"),
-        "token_endpoint_auth_methods_supported": field("token_endpoint_auth_methods_supported"),
-        "client_auth": auth,
-        "scopes": up.scopes,
-        "warnings": warnings,
-    }))
 }
 
 fn allowed_algs(md: &CoreProviderMetadata) -> Vec<CoreJwsSigningAlgorithm> {
@@ -553,48 +489,6 @@ fn allowed_algs(md: &CoreProviderMetadata) -> Vec<CoreJwsSigningAlgorithm> {
         .filter(|a| ASYMMETRIC_ALGS.contains(a))
         .cloned()
         .collect()
-}
-
-fn no_token_endpoint() -> IdpError {
-    IdpError::Discovery("the upstream metadata has no token_endpoint".to_owned())
-}
-
-fn discovery_error(e: DiscoveryError<HttpError>) -> IdpError {
-    match e {
-        DiscoveryError::Request(e @ (HttpError::Transport(_) | HttpError::Status(_))) => {
-            IdpError::Unavailable(e.to_string())
-        }
-        DiscoveryError::Request(e) => IdpError::Discovery(e.to_string()),
-        DiscoveryError::Response(_, _, msg) | DiscoveryError::Validation(msg) | DiscoveryError::Other(msg) => {
-            IdpError::Discovery(msg)
-        }
-        DiscoveryError::Parse(e) => {
-            IdpError::Discovery(format!("unparseable metadata or JWKS at {}: {}", e.path(), e.inner()))
-        }
-        DiscoveryError::UrlParse(e) => IdpError::Discovery(format!("bad URL: {e}")),
-        other => IdpError::Discovery(other.to_string()),
-    }
-}
-
-/// Token endpoint failures. OAuth error bodies become `Rejected`; anything else that is not an
-/// OAuth answer (network, 5xx, HTML from a proxy) is `Unavailable`. Bodies are never quoted:
-/// a misbehaving server might echo the code or token.
-fn token_error(e: RequestTokenError<HttpError, StandardErrorResponse<CoreErrorResponseType>>) -> IdpError {
-    match e {
-        RequestTokenError::ServerResponse(r) => IdpError::Rejected {
-            error: r.error().to_string(),
-            description: r.error_description().cloned(),
-        },
-        RequestTokenError::Request(e) => IdpError::Unavailable(e.to_string()),
-        RequestTokenError::Parse(e, _body) => {
-            IdpError::Unavailable(format!("unparseable token endpoint response at {}", e.path()))
-        }
-        RequestTokenError::Other(msg) => IdpError::Unavailable(msg),
-    }
-}
-
-fn claims_error(e: ClaimsVerificationError) -> IdpError {
-    IdpError::InvalidIdToken(e.to_string())
 }
 
 #[cfg(test)]

@@ -56,9 +56,16 @@ impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kids: Vec<String> = self
             .snapshot()
-            .map(|k| k.verifiers.iter().map(|v| format!("{}:{}", v.kid, v.state.as_str())).collect())
+            .map(|k| {
+                k.verifiers
+                    .iter()
+                    .map(|v| format!("{}:{}", v.kid, v.state.as_str()))
+                    .collect()
+            })
             .unwrap_or_default();
-        f.debug_struct("KeyRing").field("keys", &kids).finish_non_exhaustive()
+        f.debug_struct("KeyRing")
+            .field("keys", &kids)
+            .finish_non_exhaustive()
     }
 }
 
@@ -160,11 +167,18 @@ impl KeyRing {
     /// `InvalidToken` for anything that is not a valid, unexpired token of this issuer.
     pub fn verify<T: DeserializeOwned>(&self, jwt: &str, issuer: &str, now: i64) -> Result<T> {
         let claims = self.verify_claims(jwt, issuer)?;
-        let exp = claims.get("exp").and_then(Value::as_i64).ok_or_else(|| invalid("missing exp"))?;
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| invalid("missing exp"))?;
         if exp <= now {
             return Err(invalid("token expired"));
         }
-        if claims.get("nbf").and_then(Value::as_i64).is_some_and(|nbf| nbf > now) {
+        if claims
+            .get("nbf")
+            .and_then(Value::as_i64)
+            .is_some_and(|nbf| nbf > now)
+        {
             return Err(invalid("token not yet valid"));
         }
         serde_json::from_value(claims).map_err(|_| invalid("unexpected claims"))
@@ -175,7 +189,11 @@ impl KeyRing {
     ///
     /// # Errors
     /// `InvalidToken` when the token is not one this issuer signed.
-    pub fn verify_ignoring_expiry<T: DeserializeOwned>(&self, jwt: &str, issuer: &str) -> Result<T> {
+    pub fn verify_ignoring_expiry<T: DeserializeOwned>(
+        &self,
+        jwt: &str,
+        issuer: &str,
+    ) -> Result<T> {
         let claims = self.verify_claims(jwt, issuer)?;
         serde_json::from_value(claims).map_err(|_| invalid("unexpected claims"))
     }
@@ -260,13 +278,26 @@ fn build(records: &[SigningKeyRecord], cipher: &Cipher) -> Result<Keys> {
         if record.state == KeyState::Current {
             signer = Some(open_private(record, cipher)?);
         }
-        let jwk: Value = serde_json::from_str(&record.public_jwk)
-            .map_err(|e| Error::server(anyhow::anyhow!("signing key {}: bad public JWK: {e}", record.kid)))?;
-        let (Some(n), Some(e)) = (jwk.get("n").and_then(Value::as_str), jwk.get("e").and_then(Value::as_str)) else {
-            return Err(Error::server(anyhow::anyhow!("signing key {}: JWK lacks n/e", record.kid)));
+        let jwk: Value = serde_json::from_str(&record.public_jwk).map_err(|e| {
+            Error::server(anyhow::anyhow!(
+                "signing key {}: bad public JWK: {e}",
+                record.kid
+            ))
+        })?;
+        let (Some(n), Some(e)) = (
+            jwk.get("n").and_then(Value::as_str),
+            jwk.get("e").and_then(Value::as_str),
+        ) else {
+            return Err(Error::server(anyhow::anyhow!(
+                "signing key {}: JWK lacks n/e",
+                record.kid
+            )));
         };
         if thumbprint(n, e) != record.kid {
-            return Err(Error::server(anyhow::anyhow!("signing key {}: kid does not match its JWK", record.kid)));
+            return Err(Error::server(anyhow::anyhow!(
+                "signing key {}: kid does not match its JWK",
+                record.kid
+            )));
         }
         let decoding = DecodingKey::from_rsa_components(n, e).map_err(Error::server)?;
         verifiers.push(Verifier {
@@ -276,34 +307,53 @@ fn build(records: &[SigningKeyRecord], cipher: &Cipher) -> Result<Keys> {
             jwk: public_jwk(&record.kid, n, e),
         });
     }
-    let (signer_kid, signer) = signer.ok_or_else(|| Error::server(anyhow::anyhow!("no current RS256 signing key")))?;
-    Ok(Keys { signer_kid, signer, verifiers })
+    let (signer_kid, signer) =
+        signer.ok_or_else(|| Error::server(anyhow::anyhow!("no current RS256 signing key")))?;
+    Ok(Keys {
+        signer_kid,
+        signer,
+        verifiers,
+    })
 }
 
 fn open_private(record: &SigningKeyRecord, cipher: &Cipher) -> Result<(String, EncodingKey)> {
     let der = cipher
         .open(&record.private_sealed, &key_aad(&record.kid))
         .map_err(|e| Error::server(anyhow::anyhow!("signing key {}: {e}", record.kid)))?;
-    let private = RsaPrivateKey::from_pkcs8_der(&der).map_err(|e| Error::server(anyhow::anyhow!("{e}")))?;
+    let private =
+        RsaPrivateKey::from_pkcs8_der(&der).map_err(|e| Error::server(anyhow::anyhow!("{e}")))?;
     let (n, e) = components(&RsaPublicKey::from(&private));
     if thumbprint(&n, &e) != record.kid {
-        return Err(Error::server(anyhow::anyhow!("signing key {}: private key does not match kid", record.kid)));
+        return Err(Error::server(anyhow::anyhow!(
+            "signing key {}: private key does not match kid",
+            record.kid
+        )));
     }
     // ring (behind jsonwebtoken) signs with PKCS#1 DER.
-    let pkcs1 = private.to_pkcs1_der().map_err(|e| Error::server(anyhow::anyhow!("{e}")))?;
-    Ok((record.kid.clone(), EncodingKey::from_rsa_der(pkcs1.as_bytes())))
+    let pkcs1 = private
+        .to_pkcs1_der()
+        .map_err(|e| Error::server(anyhow::anyhow!("{e}")))?;
+    Ok((
+        record.kid.clone(),
+        EncodingKey::from_rsa_der(pkcs1.as_bytes()),
+    ))
 }
 
 /// Generates a fresh key pair off the async threads (RSA key generation takes a while).
 async fn generate(cipher: &Cipher, state: KeyState, now: i64) -> Result<SigningKeyRecord> {
-    let private = tokio::task::spawn_blocking(|| RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS))
-        .await
-        .map_err(Error::server)?
-        .map_err(Error::server)?;
+    let private =
+        tokio::task::spawn_blocking(|| RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS))
+            .await
+            .map_err(Error::server)?
+            .map_err(Error::server)?;
     let (n, e) = components(&RsaPublicKey::from(&private));
     let kid = thumbprint(&n, &e);
-    let der = private.to_pkcs8_der().map_err(|e| Error::server(anyhow::anyhow!("{e}")))?;
-    let private_sealed = cipher.seal(der.as_bytes(), &key_aad(&kid)).map_err(Error::server)?;
+    let der = private
+        .to_pkcs8_der()
+        .map_err(|e| Error::server(anyhow::anyhow!("{e}")))?;
+    let private_sealed = cipher
+        .seal(der.as_bytes(), &key_aad(&kid))
+        .map_err(Error::server)?;
     Ok(SigningKeyRecord {
         public_jwk: public_jwk(&kid, &n, &e).to_string(),
         kid,

@@ -5,7 +5,9 @@ use serde_json::Value;
 
 use super::crypto::{self, CODE_PREFIX};
 use super::{Core, Error, Result};
-use crate::store::{AuditEvent, AuthCodeRecord, AuthRequestRecord, ConsentRecord, GrantRecord, UserRecord};
+use crate::store::{
+    AuditEvent, AuthCodeRecord, AuthRequestRecord, ConsentRecord, GrantRecord, UserRecord,
+};
 
 /// The identity the upstream vouched for (ID token or user API, already verified).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,14 +102,21 @@ pub async fn finish_login(
         .client(request.client_id.clone())
         .request(request_id)
         .detail(&serde_json::json!({ "scope": request.scope, "resource": request.resource }));
-    core.store.grant_and_issue_code(&grant, &code_record, &audit).await?;
+    core.store
+        .grant_and_issue_code(&grant, &code_record, &audit)
+        .await?;
     Ok(code)
 }
 
 /// Additional data binding sealed upstream tokens to the grant's identity: (upstream, subject,
 /// client, resource) names the one active grant, whatever its row id.
 #[must_use]
-pub fn upstream_tokens_aad(upstream_id: &str, subject: &str, client_id: &str, resource: &str) -> Vec<u8> {
+pub fn upstream_tokens_aad(
+    upstream_id: &str,
+    subject: &str,
+    client_id: &str,
+    resource: &str,
+) -> Vec<u8> {
     format!("upstream_tokens\0{upstream_id}\0{subject}\0{client_id}\0{resource}").into_bytes()
 }
 
@@ -128,3 +137,7 @@ pub fn open_upstream_tokens(core: &Core, sealed: &str, aad: &[u8]) -> Result<Val
     let plain = core.cipher.open(sealed, aad).map_err(Error::server)?;
     serde_json::from_slice(&plain).map_err(Error::server)
 }
+
+#[cfg(test)]
+#[path = "login_tests.rs"]
+mod tests;

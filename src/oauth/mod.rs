@@ -2,13 +2,20 @@
 //! rules, grants and token minting. Pure: no axum, sqlx or reqwest types; I/O only through the
 //! `Store`, `UpstreamIdp` and `Clock` traits passed in.
 
+pub mod authorize;
+pub mod client_auth;
 pub mod crypto;
 pub mod error;
 pub mod grants;
 pub mod introspect;
 pub mod keys;
 pub mod login;
+pub mod pkce;
+pub mod redirect_uri;
+pub mod registration;
+pub mod resource;
 pub mod revoke;
+pub mod scope;
 pub mod settings;
 pub mod tokens;
 

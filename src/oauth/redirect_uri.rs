@@ -65,29 +65,38 @@ impl RedirectUri {
         }
         if let Some(c) = raw.chars().find(|c| !is_uri_char(*c)) {
             return bad(format!(
-                "redirect URI contains U+{:04X}, which is not allowed in a URI (RFC 3986 §2); percent-encode it",
+                "redirect URI contains U+{:04X}, which is not allowed in a URI (RFC 3986 section 2); percent-encode it",
                 u32::from(c)
             ));
         }
         if !percent_encoding_ok(raw) {
-            return bad("redirect URI has a malformed percent-encoding (RFC 3986 §2.1)".to_owned());
+            return bad(
+                "redirect URI has a malformed percent-encoding (RFC 3986 section 2.1)".to_owned(),
+            );
         }
         let Some((scheme, rest)) = raw.split_once(':') else {
-            return bad("redirect URI must be an absolute URI with a scheme (RFC 3986 §4.3)".to_owned());
+            return bad(
+                "redirect URI must be an absolute URI with a scheme (RFC 3986 section 4.3)"
+                    .to_owned(),
+            );
         };
         if !is_scheme(scheme) {
             return bad(format!(
-                "redirect URI has an invalid scheme {} (RFC 3986 §3.1)",
+                "redirect URI has an invalid scheme {} (RFC 3986 section 3.1)",
                 describe_value(scheme)
             ));
         }
         let scheme = scheme.to_ascii_lowercase();
         if FORBIDDEN_SCHEMES.contains(&scheme.as_str()) {
-            return bad(format!("the {scheme} scheme is not allowed for redirect URIs"));
+            return bad(format!(
+                "the {scheme} scheme is not allowed for redirect URIs"
+            ));
         }
         // RFC 6749 §3.1.2: the redirection endpoint URI MUST NOT include a fragment.
         if raw.contains('#') {
-            return bad("redirect URI must not contain a fragment (RFC 6749 §3.1.2)".to_owned());
+            return bad(
+                "redirect URI must not contain a fragment (RFC 6749 section 3.1.2)".to_owned(),
+            );
         }
         if rest.is_empty() {
             return bad("redirect URI has nothing after the scheme".to_owned());
@@ -119,7 +128,7 @@ impl RedirectUri {
                 if split_loopback(raw).is_none() || !crate::config::is_loopback_url(&url) {
                     return bad(
                         "http redirect URIs are allowed only for loopback hosts 127.0.0.1, [::1] \
-                         and localhost (RFC 8252 §7.3); use https"
+                         and localhost (RFC 8252 section 7.3); use https"
                             .to_owned(),
                     );
                 }
@@ -171,9 +180,8 @@ pub fn find_match<'a>(registered: &'a [String], requested: &str) -> Option<&'a S
     }
     let req = split_loopback(requested)?;
     registered.iter().find(|r| {
-        split_loopback(r).is_some_and(|reg| {
-            reg.host.eq_ignore_ascii_case(req.host) && reg.rest == req.rest
-        })
+        split_loopback(r)
+            .is_some_and(|reg| reg.host.eq_ignore_ascii_case(req.host) && reg.rest == req.rest)
     })
 }
 
@@ -267,7 +275,7 @@ fn is_scheme(s: &str) -> bool {
 
 /// RFC 3986 §2: unreserved, reserved and `%`. Anything else (space, `\`, `<`, non-ASCII …)
 /// is refused rather than guessed at.
-fn is_uri_char(c: char) -> bool {
+pub(crate) fn is_uri_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(c)
 }
 

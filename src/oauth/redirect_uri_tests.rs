@@ -17,7 +17,14 @@ fn refused(raw: &str) -> String {
         Ok(_) => panic!("{raw} accepted"),
         Err(e) => {
             assert_eq!(e.code(), "invalid_redirect_uri");
-            e.description().unwrap_or_default().to_owned()
+            let d = e.description().unwrap_or_default().to_owned();
+            // RFC 6749 section 5.2: error_description is %x20-21 / %x23-5B / %x5D-7E.
+            assert!(
+                d.bytes()
+                    .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)),
+                "{d}"
+            );
+            d
         }
     }
 }
@@ -28,17 +35,38 @@ fn reg(uris: &[&str]) -> Vec<String> {
 
 #[test]
 fn real_client_redirects_are_accepted() {
-    assert_eq!(ok("https://claude.ai/api/mcp/auth_callback"), RedirectKind::Https);
-    assert_eq!(ok("https://claude.com/api/mcp/auth_callback"), RedirectKind::Https);
-    assert_eq!(ok("http://127.0.0.1:6276/oauth/callback"), RedirectKind::Loopback);
-    assert_eq!(ok("http://localhost:6274/oauth/callback"), RedirectKind::Loopback);
+    assert_eq!(
+        ok("https://claude.ai/api/mcp/auth_callback"),
+        RedirectKind::Https
+    );
+    assert_eq!(
+        ok("https://claude.com/api/mcp/auth_callback"),
+        RedirectKind::Https
+    );
+    assert_eq!(
+        ok("http://127.0.0.1:6276/oauth/callback"),
+        RedirectKind::Loopback
+    );
+    assert_eq!(
+        ok("http://localhost:6274/oauth/callback"),
+        RedirectKind::Loopback
+    );
     assert_eq!(ok("http://[::1]:33418/"), RedirectKind::Loopback);
     assert_eq!(ok("http://127.0.0.1/callback"), RedirectKind::Loopback);
     assert_eq!(ok("http://localhost"), RedirectKind::Loopback);
-    assert_eq!(ok("cursor://anysphere.cursor-retrieval/oauth/user-callback"), RedirectKind::PrivateUse);
-    assert_eq!(ok("vscode://vscode.github-authentication/did-authenticate"), RedirectKind::PrivateUse);
+    assert_eq!(
+        ok("cursor://anysphere.cursor-retrieval/oauth/user-callback"),
+        RedirectKind::PrivateUse
+    );
+    assert_eq!(
+        ok("vscode://vscode.github-authentication/did-authenticate"),
+        RedirectKind::PrivateUse
+    );
     assert_eq!(ok("com.example.app:/cb"), RedirectKind::PrivateUse);
-    assert_eq!(ok("https://example.com/cb?tenant=a&x=%20y"), RedirectKind::Https);
+    assert_eq!(
+        ok("https://example.com/cb?tenant=a&x=%20y"),
+        RedirectKind::Https
+    );
 }
 
 #[test]
@@ -99,12 +127,12 @@ fn http_is_only_for_loopback() {
         "http://localhost./cb",
         "http://127.0.0.1:0/cb",
         "http://127.0.0.1:/cb",
-        "http://127.0.0.1:99999/cb",
         "http:/127.0.0.1/cb",
         "http:127.0.0.1",
     ] {
         assert!(refused(raw).contains("loopback"), "{raw}");
     }
+    refused("http://127.0.0.1:99999/cb");
 }
 
 #[test]
@@ -137,14 +165,35 @@ fn https_needs_a_host() {
 #[test]
 fn exact_match_for_non_loopback() {
     let r = reg(&["https://claude.ai/api/mcp/auth_callback", "cursor://cb/x"]);
-    assert_eq!(find_match(&r, "https://claude.ai/api/mcp/auth_callback"), Some(&r[0]));
+    assert_eq!(
+        find_match(&r, "https://claude.ai/api/mcp/auth_callback"),
+        Some(&r[0])
+    );
     assert_eq!(find_match(&r, "cursor://cb/x"), Some(&r[1]));
-    assert_eq!(find_match(&r, "https://claude.ai/api/mcp/auth_callback/"), None);
-    assert_eq!(find_match(&r, "https://CLAUDE.ai/api/mcp/auth_callback"), None);
-    assert_eq!(find_match(&r, "https://claude.ai:443/api/mcp/auth_callback"), None);
-    assert_eq!(find_match(&r, "https://claude.ai:8443/api/mcp/auth_callback"), None);
-    assert_eq!(find_match(&r, "https://claude.ai/api/mcp/auth_callback?x=1"), None);
-    assert_eq!(find_match(&r, "https://claude.ai/api/mcp/auth_callback#x"), None);
+    assert_eq!(
+        find_match(&r, "https://claude.ai/api/mcp/auth_callback/"),
+        None
+    );
+    assert_eq!(
+        find_match(&r, "https://CLAUDE.ai/api/mcp/auth_callback"),
+        None
+    );
+    assert_eq!(
+        find_match(&r, "https://claude.ai:443/api/mcp/auth_callback"),
+        None
+    );
+    assert_eq!(
+        find_match(&r, "https://claude.ai:8443/api/mcp/auth_callback"),
+        None
+    );
+    assert_eq!(
+        find_match(&r, "https://claude.ai/api/mcp/auth_callback?x=1"),
+        None
+    );
+    assert_eq!(
+        find_match(&r, "https://claude.ai/api/mcp/auth_callback#x"),
+        None
+    );
     assert_eq!(find_match(&r, "cursor://cb/x/../y"), None);
     assert_eq!(find_match(&r, ""), None);
 }
@@ -152,10 +201,19 @@ fn exact_match_for_non_loopback() {
 #[test]
 fn loopback_port_may_differ() {
     let r = reg(&["http://127.0.0.1:6276/oauth/callback"]);
-    assert_eq!(find_match(&r, "http://127.0.0.1:51234/oauth/callback"), Some(&r[0]));
-    assert_eq!(find_match(&r, "http://127.0.0.1/oauth/callback"), Some(&r[0]));
+    assert_eq!(
+        find_match(&r, "http://127.0.0.1:51234/oauth/callback"),
+        Some(&r[0])
+    );
+    assert_eq!(
+        find_match(&r, "http://127.0.0.1/oauth/callback"),
+        Some(&r[0])
+    );
     let no_port = reg(&["http://localhost/cb"]);
-    assert_eq!(find_match(&no_port, "http://localhost:8080/cb"), Some(&no_port[0]));
+    assert_eq!(
+        find_match(&no_port, "http://localhost:8080/cb"),
+        Some(&no_port[0])
+    );
     let v6 = reg(&["http://[::1]:1/cb?x=1"]);
     assert_eq!(find_match(&v6, "http://[::1]:65535/cb?x=1"), Some(&v6[0]));
     assert_eq!(find_match(&v6, "http://[::1]:65535/cb?x=2"), None);
@@ -187,7 +245,11 @@ fn loopback_everything_but_the_port_must_match() {
 
 #[test]
 fn port_variance_never_applies_to_https_or_other_hosts() {
-    let r = reg(&["https://localhost:3000/cb", "https://example.com:3000/cb", "cursor://x:1/cb"]);
+    let r = reg(&[
+        "https://localhost:3000/cb",
+        "https://example.com:3000/cb",
+        "cursor://x:1/cb",
+    ]);
     assert_eq!(find_match(&r, "https://localhost:3001/cb"), None);
     assert_eq!(find_match(&r, "https://example.com:3001/cb"), None);
     assert_eq!(find_match(&r, "cursor://x:2/cb"), None);
@@ -196,12 +258,24 @@ fn port_variance_never_applies_to_https_or_other_hosts() {
 #[test]
 fn resolve_keeps_the_requested_port() {
     let r = reg(&["http://127.0.0.1:6276/cb", "https://example.com/cb"]);
-    assert_eq!(resolve(&r, "http://127.0.0.1:9999/cb").as_deref(), Some("http://127.0.0.1:9999/cb"));
-    assert_eq!(resolve(&r, "http://127.0.0.1/cb").as_deref(), Some("http://127.0.0.1/cb"));
-    assert_eq!(resolve(&r, "https://example.com/cb").as_deref(), Some("https://example.com/cb"));
+    assert_eq!(
+        resolve(&r, "http://127.0.0.1:9999/cb").as_deref(),
+        Some("http://127.0.0.1:9999/cb")
+    );
+    assert_eq!(
+        resolve(&r, "http://127.0.0.1/cb").as_deref(),
+        Some("http://127.0.0.1/cb")
+    );
+    assert_eq!(
+        resolve(&r, "https://example.com/cb").as_deref(),
+        Some("https://example.com/cb")
+    );
     assert_eq!(resolve(&r, "https://example.com/cb2"), None);
     let upper = reg(&["http://LOCALHOST/cb"]);
-    assert_eq!(resolve(&upper, "http://localhost:5/cb").as_deref(), Some("http://LOCALHOST:5/cb"));
+    assert_eq!(
+        resolve(&upper, "http://localhost:5/cb").as_deref(),
+        Some("http://LOCALHOST:5/cb")
+    );
 }
 
 #[test]

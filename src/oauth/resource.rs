@@ -22,7 +22,10 @@ const MAX_LEN: usize = 2000;
 /// # Errors
 /// `invalid_target` for a value that is not an absolute URI, has a fragment, is not configured,
 /// or when the values name more than one resource or none can be chosen.
-pub fn resolve_resource<'a>(values: &[String], settings: &'a Settings) -> Result<&'a Resource, Error> {
+pub fn resolve_resource<'a>(
+    values: &[String],
+    settings: &'a Settings,
+) -> Result<&'a Resource, Error> {
     let mut pieces: Vec<&str> = Vec::new();
     for value in values {
         let whole = value.trim();
@@ -65,7 +68,9 @@ pub fn resolve_resource<'a>(values: &[String], settings: &'a Settings) -> Result
     }
     match settings.resources.as_slice() {
         [only] => Ok(only),
-        [] => Err(Error::InvalidTarget("no resources are configured".to_owned())),
+        [] => Err(Error::InvalidTarget(
+            "no resources are configured".to_owned(),
+        )),
         _ => Err(Error::InvalidTarget(
             "resource is required when several resources are configured".to_owned(),
         )),
@@ -85,13 +90,13 @@ pub fn normalise(value: &str) -> Result<String, Error> {
     }
     if value.contains('#') {
         return Err(Error::InvalidTarget(format!(
-            "resource {} must not contain a fragment (RFC 8707 §2)",
+            "resource {} must not contain a fragment (RFC 8707 section 2)",
             describe_value(value)
         )));
     }
     let url = url::Url::parse(value).map_err(|_| {
         Error::InvalidTarget(format!(
-            "resource {} is not an absolute URI (RFC 8707 §2)",
+            "resource {} is not an absolute URI (RFC 8707 section 2)",
             describe_value(value)
         ))
     })?;

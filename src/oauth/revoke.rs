@@ -49,7 +49,10 @@ pub async fn revoke(
     }
 
     // An expired access token is still revoked quietly: it is ours and harmless to mark.
-    let Ok(claims) = core.keys.verify_ignoring_expiry::<AccessClaims>(token, &core.settings.issuer) else {
+    let Ok(claims) = core
+        .keys
+        .verify_ignoring_expiry::<AccessClaims>(token, &core.settings.issuer)
+    else {
         return Ok(());
     };
     if claims.client_id != client.client_id {

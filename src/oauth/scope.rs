@@ -38,7 +38,7 @@ impl ScopeSet {
         for token in value.split(' ').filter(|t| !t.is_empty()) {
             if !is_scope_token(token) {
                 return Err(Error::InvalidScope(format!(
-                    "{} is not a valid scope token (RFC 6749 §3.3)",
+                    "{} is not a valid scope token (RFC 6749 section 3.3)",
                     describe_value(token)
                 )));
             }

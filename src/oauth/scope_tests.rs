@@ -33,7 +33,15 @@ fn parse_keeps_first_seen_order() {
 
 #[test]
 fn parse_refuses_characters_outside_nqchar() {
-    for bad in ["a\"b", "a\\b", "caf\u{e9}", "a\tb", "a\nb", "x\u{7f}", "\u{0}"] {
+    for bad in [
+        "a\"b",
+        "a\\b",
+        "caf\u{e9}",
+        "a\tb",
+        "a\nb",
+        "x\u{7f}",
+        "\u{0}",
+    ] {
         let e = ScopeSet::parse(bad).unwrap_err();
         assert_eq!(e.code(), "invalid_scope", "{bad:?}");
         let d = e.description().unwrap();
@@ -64,17 +72,31 @@ fn set_operations() {
 fn no_scope_gets_the_resource_defaults() {
     // COMPAT C15: the full default set, not the narrowest.
     let r = resource(&["mcp:read", "mcp:write"]);
-    assert_eq!(resolve_scope(None, &r).unwrap().to_string(), "mcp:read mcp:write");
-    assert_eq!(resolve_scope(Some(""), &r).unwrap().to_string(), "mcp:read mcp:write");
-    assert_eq!(resolve_scope(Some("  "), &r).unwrap().to_string(), "mcp:read mcp:write");
+    assert_eq!(
+        resolve_scope(None, &r).unwrap().to_string(),
+        "mcp:read mcp:write"
+    );
+    assert_eq!(
+        resolve_scope(Some(""), &r).unwrap().to_string(),
+        "mcp:read mcp:write"
+    );
+    assert_eq!(
+        resolve_scope(Some("  "), &r).unwrap().to_string(),
+        "mcp:read mcp:write"
+    );
 }
 
 #[test]
 fn requested_subset_is_kept_as_asked() {
     let r = resource(&["mcp:read", "mcp:write"]);
-    assert_eq!(resolve_scope(Some("mcp:write"), &r).unwrap().to_string(), "mcp:write");
     assert_eq!(
-        resolve_scope(Some("mcp:read offline_access"), &r).unwrap().to_string(),
+        resolve_scope(Some("mcp:write"), &r).unwrap().to_string(),
+        "mcp:write"
+    );
+    assert_eq!(
+        resolve_scope(Some("mcp:read offline_access"), &r)
+            .unwrap()
+            .to_string(),
         "mcp:read offline_access"
     );
 }
@@ -90,11 +112,15 @@ fn oidc_scopes_copied_from_metadata_are_tolerated() {
 fn only_offline_access_adds_the_defaults() {
     let r = resource(&["mcp:read", "mcp:write"]);
     assert_eq!(
-        resolve_scope(Some("offline_access"), &r).unwrap().to_string(),
+        resolve_scope(Some("offline_access"), &r)
+            .unwrap()
+            .to_string(),
         "mcp:read mcp:write offline_access"
     );
     assert_eq!(
-        resolve_scope(Some("openid offline_access"), &r).unwrap().to_string(),
+        resolve_scope(Some("openid offline_access"), &r)
+            .unwrap()
+            .to_string(),
         "mcp:read mcp:write openid offline_access"
     );
 }
@@ -105,16 +131,32 @@ fn unknown_scope_is_named() {
     let e = resolve_scope(Some("mcp:read admin"), &r).unwrap_err();
     assert_eq!(e.code(), "invalid_scope");
     let d = e.description().unwrap();
-    assert!(d.contains("'admin'") && d.contains("https://auth.example.com/mcp"), "{d}");
+    assert!(
+        d.contains("'admin'") && d.contains("https://auth.example.com/mcp"),
+        "{d}"
+    );
     // Case matters: scope tokens are case-sensitive (RFC 6749 §3.3).
-    assert_eq!(resolve_scope(Some("MCP:READ"), &r).unwrap_err().code(), "invalid_scope");
-    assert_eq!(resolve_scope(Some("OFFLINE_ACCESS"), &r).unwrap_err().code(), "invalid_scope");
+    assert_eq!(
+        resolve_scope(Some("MCP:READ"), &r).unwrap_err().code(),
+        "invalid_scope"
+    );
+    assert_eq!(
+        resolve_scope(Some("OFFLINE_ACCESS"), &r)
+            .unwrap_err()
+            .code(),
+        "invalid_scope"
+    );
 }
 
 #[test]
 fn resource_without_scopes() {
     let r = resource(&[]);
     assert!(resolve_scope(None, &r).unwrap().is_empty());
-    assert_eq!(resolve_scope(Some("offline_access"), &r).unwrap().to_string(), "offline_access");
+    assert_eq!(
+        resolve_scope(Some("offline_access"), &r)
+            .unwrap()
+            .to_string(),
+        "offline_access"
+    );
     assert!(resolve_scope(Some("mcp"), &r).is_err());
 }

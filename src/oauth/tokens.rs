@@ -48,7 +48,12 @@ pub struct TokenResponse {
 impl TokenResponse {
     /// A bearer response for an access token minted now.
     #[must_use]
-    pub fn new(access_token: String, expires_in: i64, refresh_token: Option<String>, scope: String) -> Self {
+    pub fn new(
+        access_token: String,
+        expires_in: i64,
+        refresh_token: Option<String>,
+        scope: String,
+    ) -> Self {
         Self {
             access_token,
             token_type: "bearer".to_owned(),

@@ -7,13 +7,12 @@ use crate::oauth::{pkce, Core, Error, Result};
 use crate::store::{AuditEvent, ClientRecord, FamilyRecord, RedeemOutcome, RefreshTokenRecord};
 
 /// Redeems an authorization code for an access token (and a refresh token if the client may
-/// use the refresh_token grant). `client` is already authenticated.
+/// use the `refresh_token` grant). `client` is already authenticated.
 ///
 /// # Errors
 /// `invalid_grant` for an unknown, expired, used or foreign code, a wrong `redirect_uri` or a
 /// PKCE mismatch; `invalid_request` when `redirect_uri` or `code_verifier` is missing;
 /// `invalid_target` for a `resource` other than the code's.
-#[allow(clippy::too_many_arguments)]
 pub async fn exchange(
     core: &Core,
     client: &ClientRecord,
@@ -26,7 +25,11 @@ pub async fn exchange(
     let now = core.now();
     let code_hash = crypto::hash(code);
     let bad_code = || Error::InvalidGrant("invalid authorization code".to_owned());
-    let record = core.store.get_auth_code(&code_hash).await?.ok_or_else(bad_code)?;
+    let record = core
+        .store
+        .get_auth_code(&code_hash)
+        .await?
+        .ok_or_else(bad_code)?;
 
     // A used code goes straight to the store, which revokes what it issued (RFC 6749 §4.1.2),
     // whoever presents it: the code has leaked either way.
@@ -43,16 +46,20 @@ pub async fn exchange(
             .filter(|r| !r.is_empty())
             .ok_or_else(|| Error::InvalidRequest("redirect_uri is required".to_owned()))?;
         if redirect_uri != record.redirect_uri {
-            return Err(Error::InvalidGrant("redirect_uri does not match the authorization request".to_owned()));
+            return Err(Error::InvalidGrant(
+                "redirect_uri does not match the authorization request".to_owned(),
+            ));
         }
         // RFC 7636 §4.6: a missing verifier is a malformed request; a wrong one invalid_grant.
         let verifier = code_verifier
             .filter(|v| !v.is_empty())
             .ok_or_else(|| Error::InvalidRequest("code_verifier is required".to_owned()))?;
         if !pkce::verify(verifier, &record.code_challenge) {
-            return Err(Error::InvalidGrant("code_verifier does not match the code_challenge".to_owned()));
+            return Err(Error::InvalidGrant(
+                "code_verifier does not match the code_challenge".to_owned(),
+            ));
         }
-        check_resource(resource, &record.resource)?;
+        check_resource(resource, &record.resource, &core.settings)?;
     }
 
     let grant = core
@@ -84,7 +91,8 @@ pub async fn exchange(
         used_at: None,
     });
     // The code's scope, not the grant's: a later consent may have changed the grant.
-    let (jwt, access) = mint_access_scoped(core, &grant, &family.id, &client.client_id, &record.scope)?;
+    let (jwt, access) =
+        mint_access_scoped(core, &grant, &family.id, &client.client_id, &record.scope)?;
     let audit = AuditEvent::new("token_issued", now)
         .actor(grant.user_id.clone())
         .client(client.client_id.clone())
@@ -100,14 +108,28 @@ pub async fn exchange(
 
     match core
         .store
-        .redeem_code(&code_hash, now, &family, refresh_record.as_ref(), &access, &audit)
+        .redeem_code(
+            &code_hash,
+            now,
+            &family,
+            refresh_record.as_ref(),
+            &access,
+            &audit,
+        )
         .await?
     {
         RedeemOutcome::Redeemed(_) => {
             super::touch_client(core, &client.client_id, now).await;
-            Ok(TokenResponse::new(jwt, core.settings.tokens.access_token_ttl, refresh, record.scope))
+            Ok(TokenResponse::new(
+                jwt,
+                core.settings.tokens.access_token_ttl,
+                refresh,
+                record.scope,
+            ))
         }
-        RedeemOutcome::Replayed => Err(Error::InvalidGrant("authorization code already used".to_owned())),
+        RedeemOutcome::Replayed => Err(Error::InvalidGrant(
+            "authorization code already used".to_owned(),
+        )),
         RedeemOutcome::Invalid => Err(bad_code()),
     }
 }

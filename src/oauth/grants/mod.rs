@@ -6,36 +6,27 @@ pub mod refresh_token;
 pub use authorization_code::exchange;
 pub use refresh_token::refresh;
 
-use super::{Error, Result};
+use super::{resource, Error, Result, Settings};
 
 /// RFC 8707 §2.2: a `resource` sent to the token endpoint must name the resource the code or
-/// refresh token is bound to; we issue single-audience tokens, so every value given must be that
-/// one. Nothing given means "the bound one". Scheme and host compare case-insensitively and a
-/// trailing slash is ignored (MCP 2025-11-25 §Canonical Server URI).
-pub(crate) fn check_resource(requested: &[String], bound: &str) -> Result<()> {
-    let bound = normalise_resource(bound);
-    for r in requested {
-        if bound.is_none() || normalise_resource(r) != bound {
-            return Err(Error::InvalidTarget(
-                "resource does not match the one the grant was issued for".to_owned(),
-            ));
-        }
+/// refresh token is bound to; we issue single-audience tokens. Nothing (or only empty values)
+/// means "the bound one". Parsing, comma splitting (COMPAT C14) and the tolerated differences
+/// (scheme/host case, default port, trailing slash) are `oauth::resource`'s.
+pub(crate) fn check_resource(requested: &[String], bound: &str, settings: &Settings) -> Result<()> {
+    if requested.iter().all(|v| v.trim().is_empty()) {
+        return Ok(());
+    }
+    let named = resource::resolve_resource(requested, settings)?;
+    let same = match (resource::normalise(&named.uri), resource::normalise(bound)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if !same {
+        return Err(Error::InvalidTarget(
+            "resource does not match the one the grant was issued for".to_owned(),
+        ));
     }
     Ok(())
-}
-
-/// Canonical form for comparison: parsed URL (scheme and host lowercased by the parser), no
-/// fragment (RFC 8707 §2 forbids one), trailing slash dropped.
-fn normalise_resource(uri: &str) -> Option<String> {
-    let url = url::Url::parse(uri.trim()).ok()?;
-    if url.fragment().is_some() {
-        return None;
-    }
-    let mut s = url.to_string();
-    if s.ends_with('/') {
-        s.pop();
-    }
-    Some(s)
 }
 
 /// Best effort: the tokens are already issued, so a failure here must not turn into an error
@@ -51,17 +42,30 @@ pub(crate) mod fixture_tests;
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
     use super::*;
+    use fixture_tests::{settings, RESOURCE};
 
     #[test]
-    fn resource_comparison_tolerates_case_and_trailing_slash_only() {
-        let bound = "https://mcp.example.com/mcp";
-        assert!(check_resource(&[], bound).is_ok());
-        assert!(check_resource(&["HTTPS://MCP.Example.com/mcp/".to_owned()], bound).is_ok());
-        assert!(check_resource(&[bound.to_owned(), bound.to_owned()], bound).is_ok());
-        for bad in ["https://mcp.example.com/MCP", "https://mcp.example.com/other", "https://mcp.example.com/mcp#x", "not a url"] {
-            assert!(matches!(check_resource(&[bad.to_owned()], bound), Err(Error::InvalidTarget(_))), "{bad}");
+    fn resource_must_name_the_bound_one() {
+        let s = settings();
+        assert!(check_resource(&[], RESOURCE, &s).is_ok());
+        assert!(check_resource(&[String::new()], RESOURCE, &s).is_ok());
+        assert!(
+            check_resource(&["HTTPS://AUTH.example.com/mcp/".to_owned()], RESOURCE, &s).is_ok()
+        );
+        assert!(check_resource(&[RESOURCE.to_owned(), RESOURCE.to_owned()], RESOURCE, &s).is_ok());
+        for bad in [
+            "https://auth.example.com/other",
+            "https://auth.example.com/mcp#x",
+            "not a url",
+        ] {
+            let r = check_resource(&[bad.to_owned()], RESOURCE, &s);
+            assert!(matches!(r, Err(Error::InvalidTarget(_))), "{bad}");
         }
-        assert!(check_resource(&[bound.to_owned(), "https://evil.example/mcp".to_owned()], bound).is_err());
+        // Bound to a resource that is configured but not the one named.
+        let r = check_resource(&[RESOURCE.to_owned()], "https://auth.example.com/other", &s);
+        assert!(matches!(r, Err(Error::InvalidTarget(_))));
     }
 }

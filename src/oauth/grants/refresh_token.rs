@@ -4,6 +4,7 @@
 
 use super::check_resource;
 use crate::oauth::crypto::{self, REFRESH_PREFIX};
+use crate::oauth::scope::ScopeSet;
 use crate::oauth::tokens::{mint_access_scoped, TokenResponse};
 use crate::oauth::{Core, Error, Result};
 use crate::store::{AuditEvent, ClientRecord, RefreshTokenRecord, RotateOutcome};
@@ -25,7 +26,11 @@ pub async fn refresh(
     let now = core.now();
     let old_hash = crypto::hash(refresh_token);
     let unknown = || Error::InvalidGrant("invalid refresh token".to_owned());
-    let view = core.store.get_refresh_token(&old_hash).await?.ok_or_else(unknown)?;
+    let view = core
+        .store
+        .get_refresh_token(&old_hash)
+        .await?
+        .ok_or_else(unknown)?;
     // Another client's token gets the unknown-token answer and changes nothing.
     if view.family.client_id != client.client_id {
         return Err(unknown());
@@ -38,7 +43,7 @@ pub async fn refresh(
         return Err(Error::InvalidGrant("refresh token expired".to_owned()));
     }
     // RFC 9700 §4.14.2: refresh tokens are bound to the consented resource and scope.
-    check_resource(resource, &view.grant.resource)?;
+    check_resource(resource, &view.grant.resource, &core.settings)?;
     let access_scope = narrow_scope(scope, &view.grant.scope)?;
 
     let new_token = crypto::new_secret(REFRESH_PREFIX);
@@ -50,8 +55,19 @@ pub async fn refresh(
         expires_at: now + core.settings.tokens.refresh_token_ttl,
         used_at: None,
     };
-    let (jwt, access) = mint_access_scoped(core, &view.grant, &view.family.id, &client.client_id, &access_scope)?;
-    let response = TokenResponse::new(jwt, core.settings.tokens.access_token_ttl, Some(new_token), access_scope);
+    let (jwt, access) = mint_access_scoped(
+        core,
+        &view.grant,
+        &view.family.id,
+        &client.client_id,
+        &access_scope,
+    )?;
+    let response = TokenResponse::new(
+        jwt,
+        core.settings.tokens.access_token_ttl,
+        Some(new_token),
+        access_scope,
+    );
     let json = serde_json::to_vec(&response).map_err(Error::server)?;
     // Only a holder of the old token can read the saved response.
     let replay = crypto::seal_with_token(refresh_token, &json).map_err(Error::server)?;
@@ -93,20 +109,16 @@ pub async fn refresh(
 /// RFC 6749 §6: a requested scope must be within the grant's; it narrows this access token
 /// only (the new refresh token keeps the full grant). Absent or empty means the grant's scope.
 fn narrow_scope(requested: Option<&str>, granted: &str) -> Result<String> {
-    let Some(requested) = requested.filter(|s| !s.trim().is_empty()) else {
+    let requested = ScopeSet::parse(requested.unwrap_or_default())?;
+    if requested.is_empty() {
         return Ok(granted.to_owned());
-    };
-    let granted: Vec<&str> = granted.split_whitespace().collect();
-    let mut out: Vec<&str> = Vec::new();
-    for s in requested.split_whitespace() {
-        if !granted.contains(&s) {
-            return Err(Error::InvalidScope(format!("scope {s:?} exceeds the granted scope")));
-        }
-        if !out.contains(&s) {
-            out.push(s);
-        }
     }
-    Ok(out.join(" "))
+    if !requested.is_subset_of(&ScopeSet::from_tokens(granted.split_whitespace())) {
+        return Err(Error::InvalidScope(
+            "the requested scope exceeds the granted scope".to_owned(),
+        ));
+    }
+    Ok(requested.to_string())
 }
 
 #[cfg(test)]

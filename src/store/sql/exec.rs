@@ -16,7 +16,7 @@ use crate::store::StoreError;
 
 /// One bind parameter.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Arg<'a> {
+pub enum Arg<'a> {
     Text(Option<&'a str>),
     Int(Option<i64>),
     Bool(bool),
@@ -78,7 +78,7 @@ macro_rules! args {
 pub(crate) use args;
 
 /// Typed access to the columns of a fetched row. Decoding failures are `Corrupt`.
-pub(crate) trait SqlRow: Send {
+pub trait SqlRow: Send {
     fn text(&self, col: &str) -> Result<String, StoreError>;
     fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError>;
     fn int(&self, col: &str) -> Result<i64, StoreError>;
@@ -88,7 +88,7 @@ pub(crate) trait SqlRow: Send {
 }
 
 /// A fetched row, owned.
-pub(crate) type BoxRow = Box<dyn SqlRow>;
+pub type BoxRow = Box<dyn SqlRow>;
 
 fn get<'r, R, T>(row: &'r R, col: &str) -> Result<T, StoreError>
 where
@@ -130,7 +130,7 @@ where
 
 /// Runs SQL on one connection (pooled or inside a transaction).
 #[async_trait]
-pub(crate) trait Exec: Send {
+pub trait Exec: Send {
     /// Runs a statement; returns the number of rows it affected.
     async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError>;
     /// Fetches at most one row.
@@ -140,10 +140,10 @@ pub(crate) trait Exec: Send {
 }
 
 /// The future of [`TxExec::commit`].
-pub(crate) type CommitFuture = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
+pub type CommitFuture = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
 
 /// A write transaction.
-pub(crate) trait TxExec: Send {
+pub trait TxExec: Send {
     /// The transaction as a plain executor.
     fn exec(&mut self) -> &mut dyn Exec;
     /// Commits; dropping the transaction instead rolls it back.
@@ -168,7 +168,7 @@ where
 
 /// A connection handle: a `PoolConnection` or a `Transaction`, both of which deref to the driver's
 /// connection.
-pub(crate) struct Conn<C>(pub(crate) C);
+pub struct Conn<C>(pub C);
 
 type DbOf<C> = <<C as std::ops::Deref>::Target as Connection>::Database;
 

@@ -1,0 +1,247 @@
+//! Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3):
+//! `none` (public client + PKCE), `client_secret_post` and `client_secret_basic`.
+
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::Engine as _;
+
+use super::crypto;
+use super::error::Error;
+use crate::store::ClientRecord;
+
+/// The credentials a request presented. Secrets are redacted in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ClientCredentials {
+    /// Only a `client_id` in the body: a public client (RFC 6749 §2.1).
+    None { client_id: String },
+    /// `client_id` and `client_secret` in the form body (RFC 6749 §2.3.1).
+    Post {
+        client_id: String,
+        client_secret: String,
+    },
+    /// `Authorization: Basic` (RFC 6749 §2.3.1).
+    Basic {
+        client_id: String,
+        client_secret: String,
+    },
+}
+
+impl std::fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("method", &self.method())
+            .field("client_id", &self.client_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientCredentials {
+    /// Same as the free function [`from_parts`].
+    ///
+    /// # Errors
+    /// See [`from_parts`].
+    pub fn from_parts(
+        basic_header: Option<&str>,
+        body_client_id: Option<&str>,
+        body_secret: Option<&str>,
+    ) -> Result<Self, Error> {
+        from_parts(basic_header, body_client_id, body_secret)
+    }
+
+    /// The client id presented.
+    #[must_use]
+    pub fn client_id(&self) -> &str {
+        match self {
+            Self::None { client_id }
+            | Self::Post { client_id, .. }
+            | Self::Basic { client_id, .. } => client_id,
+        }
+    }
+
+    /// The RFC 7591 `token_endpoint_auth_method` these credentials correspond to.
+    #[must_use]
+    pub fn method(&self) -> &'static str {
+        match self {
+            Self::None { .. } => "none",
+            Self::Post { .. } => "client_secret_post",
+            Self::Basic { .. } => "client_secret_basic",
+        }
+    }
+
+    /// Whether HTTP Basic was used, which makes an `invalid_client` answer a 401 challenge.
+    #[must_use]
+    pub fn is_basic(&self) -> bool {
+        matches!(self, Self::Basic { .. })
+    }
+
+    fn secret(&self) -> Option<&str> {
+        match self {
+            Self::None { .. } => None,
+            Self::Post { client_secret, .. } | Self::Basic { client_secret, .. } => {
+                Some(client_secret)
+            }
+        }
+    }
+}
+
+fn invalid_client(description: &str, basic: bool) -> Error {
+    Error::InvalidClient {
+        description: description.to_owned(),
+        basic,
+    }
+}
+
+/// Reads the credentials from the `Authorization` header value (`Basic …`, or only the
+/// credentials after the scheme) and the form body.
+///
+/// Empty body values count as absent (some public clients send `client_secret=`).
+///
+/// # Errors
+/// - `invalid_request` when Basic and a body `client_secret` are both present (RFC 6749 §2.3:
+///   a client MUST NOT use more than one authentication method);
+/// - `invalid_client` when the header is malformed or not Basic, the body `client_id` differs
+///   from the Basic one, or no `client_id` is given at all. Basic failures carry `basic: true`.
+pub fn from_parts(
+    basic_header: Option<&str>,
+    body_client_id: Option<&str>,
+    body_secret: Option<&str>,
+) -> Result<ClientCredentials, Error> {
+    let body_client_id = body_client_id.filter(|s| !s.is_empty());
+    let body_secret = body_secret.filter(|s| !s.is_empty());
+    if let Some(header) = basic_header {
+        let (client_id, client_secret) = parse_basic(header)?;
+        if body_secret.is_some() {
+            return Err(Error::InvalidRequest(
+                "use one client authentication method: HTTP Basic or client_secret in the body, not both"
+                    .to_owned(),
+            ));
+        }
+        // The Python SDK repeats client_id in the body next to Basic; same value is fine.
+        if body_client_id.is_some_and(|id| id != client_id) {
+            return Err(invalid_client(
+                "client_id in the body differs from HTTP Basic",
+                true,
+            ));
+        }
+        return Ok(ClientCredentials::Basic {
+            client_id,
+            client_secret,
+        });
+    }
+    let Some(client_id) = body_client_id else {
+        return Err(invalid_client(
+            "client authentication is required: client_id is missing",
+            false,
+        ));
+    };
+    let client_id = client_id.to_owned();
+    Ok(match body_secret {
+        Some(secret) => ClientCredentials::Post {
+            client_id,
+            client_secret: secret.to_owned(),
+        },
+        None => ClientCredentials::None { client_id },
+    })
+}
+
+/// Parses `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1, RFC 7617),
+/// given the whole header value or only the part after `Basic `.
+fn parse_basic(header: &str) -> Result<(String, String), Error> {
+    let malformed = || invalid_client("malformed HTTP Basic credentials", true);
+    let header = header.trim();
+    // Either the whole header value or just its credentials (a token68 has no space).
+    let token = match header.split_once(' ') {
+        // RFC 7235 §2.1: the scheme is case-insensitive.
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("basic") => token.trim(),
+        Some(_) => {
+            return Err(invalid_client(
+                "unsupported Authorization scheme; use HTTP Basic or client_secret_post",
+                true,
+            ))
+        }
+        None if header.eq_ignore_ascii_case("basic") => "",
+        None => header,
+    };
+    let raw = STANDARD
+        .decode(token)
+        .or_else(|_| STANDARD_NO_PAD.decode(token))
+        .map_err(|_| malformed())?;
+    let text = String::from_utf8(raw).map_err(|_| malformed())?;
+    // The id cannot contain a raw ':' (it is form-encoded), the secret may.
+    let (id, secret) = text.split_once(':').ok_or_else(malformed)?;
+    let id = form_decode(id).ok_or_else(malformed)?;
+    let secret = form_decode(secret).ok_or_else(malformed)?;
+    if id.is_empty() {
+        return Err(malformed());
+    }
+    Ok((id, secret))
+}
+
+/// `application/x-www-form-urlencoded` decoding (RFC 6749 Appendix B): `+` is a space and
+/// `%XX` a byte. A `%` not followed by two hex digits is kept literally, since some clients
+/// skip the encoding and our own ids and secrets never contain `%`.
+fn form_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = |j: usize| bytes.get(j).and_then(|c| (*c as char).to_digit(16));
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                if let (Some(h), Some(l)) = (hex(i + 1), hex(i + 2)) {
+                    out.push(u8::try_from(h * 16 + l).ok()?);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            _ => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Authenticates `creds` against the client loaded by their `client_id`.
+///
+/// The method must be the one the client registered: a public client that presents a secret
+/// and a confidential one that presents none are both refused (RFC 6749 §2.3, RFC 7591 §2).
+///
+/// # Errors
+/// `invalid_client`, with `basic: true` when Basic was used. An unknown or disabled client gets
+/// "unknown client" so that MCP clients drop the id and re-register (COMPAT C12).
+pub fn authenticate(client: Option<&ClientRecord>, creds: &ClientCredentials) -> Result<(), Error> {
+    let basic = creds.is_basic();
+    let client = match client {
+        Some(c) if !c.disabled && c.client_id == creds.client_id() => c,
+        _ => return Err(invalid_client("unknown client", basic)),
+    };
+    let registered = client.token_endpoint_auth_method.as_str();
+    if registered != creds.method() {
+        let description = match (registered, creds.secret()) {
+            ("none", Some(_)) => "this is a public client: do not send a client_secret".to_owned(),
+            (_, None) => format!("client authentication required ({registered})"),
+            _ => format!(
+                "this client authenticates with {registered}, not {}",
+                creds.method()
+            ),
+        };
+        return Err(invalid_client(&description, basic));
+    }
+    let Some(secret) = creds.secret() else {
+        return Ok(());
+    };
+    let matches = client
+        .secret_hash
+        .as_deref()
+        .is_some_and(|h| crypto::ct_eq(crypto::hash(secret).as_bytes(), h.as_bytes()));
+    if matches {
+        Ok(())
+    } else {
+        Err(invalid_client("client authentication failed", basic))
+    }
+}
+
+#[cfg(test)]
+#[path = "client_auth_tests.rs"]
+mod tests;

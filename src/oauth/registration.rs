@@ -1,0 +1,490 @@
+//! Dynamic client registration: RFC 7591 (register), RFC 7592 (update) and the OIDC DCR
+//! `application_type`. Turns untrusted client metadata into a `ClientRecord`, and a record back
+//! into the RFC 7591 §3.2.1 response.
+
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::crypto::{self, CLIENT_ID_PREFIX, CLIENT_SECRET_PREFIX, REGISTRATION_TOKEN_PREFIX};
+use super::error::Error;
+use super::redirect_uri::{describe_value, is_uri_char, RedirectKind, RedirectUri};
+use super::scope::ScopeSet;
+use super::settings::Settings;
+use crate::config::is_loopback_url;
+use crate::store::{ClientKind, ClientRecord};
+
+/// Longest `client_name`, `software_id` or `software_version`, in characters.
+const MAX_TEXT: usize = 200;
+/// Longest displayed URI (`client_uri`, `logo_uri`, `tos_uri`, `policy_uri`).
+const MAX_URI: usize = 2000;
+/// Most `contacts`, and the longest one (an email address is at most 254 octets).
+const MAX_CONTACTS: usize = 10;
+const MAX_CONTACT_LEN: usize = 320;
+/// The grant types every client gets (see [`register`] for why both, always).
+const GRANT_TYPES: [&str; 2] = ["authorization_code", "refresh_token"];
+const AUTH_METHODS: [&str; 3] = ["none", "client_secret_basic", "client_secret_post"];
+
+/// Client metadata as sent to `POST /register` or `PUT /register/{id}`. Every field is optional
+/// here; [`register`] decides what is required. Unknown fields are ignored (RFC 7591 §2).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RegistrationRequest {
+    /// RFC 7592 §2.2: present in update requests, must name the client being updated.
+    pub client_id: Option<String>,
+    /// RFC 7592 §2.2: MAY be present in update requests; must then be the current secret.
+    pub client_secret: Option<SecretString>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub token_endpoint_auth_method: Option<String>,
+    pub grant_types: Option<Vec<String>>,
+    pub response_types: Option<Vec<String>>,
+    pub client_name: Option<String>,
+    pub client_uri: Option<String>,
+    pub logo_uri: Option<String>,
+    pub scope: Option<String>,
+    pub contacts: Option<Vec<String>>,
+    pub tos_uri: Option<String>,
+    pub policy_uri: Option<String>,
+    pub software_id: Option<String>,
+    pub software_version: Option<String>,
+    pub application_type: Option<String>,
+    pub jwks_uri: Option<String>,
+    pub jwks: Option<Map<String, Value>>,
+}
+
+/// Each known field with the JSON type it must have, for error messages that name the field.
+const FIELDS: [(&str, &str); 18] = [
+    ("client_id", "a string"),
+    ("client_secret", "a string"),
+    ("redirect_uris", "an array of strings"),
+    ("token_endpoint_auth_method", "a string"),
+    ("grant_types", "an array of strings"),
+    ("response_types", "an array of strings"),
+    ("client_name", "a string"),
+    ("client_uri", "a string"),
+    ("logo_uri", "a string"),
+    ("scope", "a space-separated string"),
+    ("contacts", "an array of strings"),
+    ("tos_uri", "a string"),
+    ("policy_uri", "a string"),
+    ("software_id", "a string"),
+    ("software_version", "a string"),
+    ("application_type", "a string"),
+    ("jwks_uri", "a string"),
+    ("jwks", "a JSON object"),
+];
+
+fn meta(description: impl Into<String>) -> Error {
+    Error::InvalidClientMetadata(description.into())
+}
+
+impl RegistrationRequest {
+    /// Reads a request from JSON already parsed by the HTTP layer. `null` counts as absent.
+    ///
+    /// # Errors
+    /// `invalid_client_metadata` naming the first field with the wrong JSON type.
+    pub fn from_json(value: Value) -> Result<Self, Error> {
+        let Value::Object(map) = value else {
+            return Err(meta("the registration request must be a JSON object"));
+        };
+        let map: Map<String, Value> = map.into_iter().filter(|(_, v)| !v.is_null()).collect();
+        for (name, expected) in FIELDS {
+            if let Some(v) = map.get(name) {
+                let single = Map::from_iter([(name.to_owned(), v.clone())]);
+                if serde_json::from_value::<Self>(Value::Object(single)).is_err() {
+                    return Err(meta(format!("{name} must be {expected}")));
+                }
+            }
+        }
+        serde_json::from_value(Value::Object(map))
+            .map_err(|_| meta("the registration request is malformed"))
+    }
+}
+
+/// A freshly registered client with the secrets shown to it once.
+pub struct NewClient {
+    /// What to store (hashes only).
+    pub record: ClientRecord,
+    /// The client secret, for `client_secret_basic` / `client_secret_post` clients.
+    pub client_secret: Option<String>,
+    /// The RFC 7592 registration access token.
+    pub registration_access_token: String,
+}
+
+impl std::fmt::Debug for NewClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewClient")
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Validated metadata, common to register and update.
+struct Metadata {
+    redirect_uris: Vec<String>,
+    application_type: String,
+    token_endpoint_auth_method: String,
+    client_name: Option<String>,
+    client_uri: Option<String>,
+    logo_uri: Option<String>,
+    scope: Option<String>,
+    contacts: Vec<String>,
+    software_id: Option<String>,
+    software_version: Option<String>,
+}
+
+/// Registers a client (RFC 7591 §3.1).
+///
+/// Defaults and replacements (RFC 7591 §3.2.1 lets the server replace requested values):
+/// - `token_endpoint_auth_method` defaults to `client_secret_basic` (RFC 7591 §2); MCP public
+///   clients send `none`. Only `none`, `client_secret_basic`, `client_secret_post`.
+/// - `grant_types` is always `authorization_code` + `refresh_token`: a client that asked only
+///   for codes still gets refresh tokens (COMPAT C5: Claude expects `refresh_token` in the
+///   answer), and `refresh_token` alone would be useless without codes.
+/// - `response_types` is always `code`.
+/// - `application_type` defaults to `native` when every redirect URI is loopback or a
+///   private-use scheme, else `web`. A `web` client may not use private-use schemes; it may use
+///   http loopback, since real clients mislabel themselves.
+/// - `tos_uri` and `policy_uri` are checked but not kept: nothing displays them yet.
+///
+/// # Errors
+/// `invalid_redirect_uri` or `invalid_client_metadata` (RFC 7591 §3.2.2).
+pub fn register(
+    req: RegistrationRequest,
+    settings: &Settings,
+    max_redirect_uris: usize,
+    now: i64,
+) -> Result<NewClient, Error> {
+    let m = validate(&req, max_redirect_uris, None)?;
+    let client_secret =
+        (m.token_endpoint_auth_method != "none").then(|| crypto::new_secret(CLIENT_SECRET_PREFIX));
+    let registration_access_token = crypto::new_secret(REGISTRATION_TOKEN_PREFIX);
+    let record = ClientRecord {
+        // The server picks the id; a client never influences it (RFC 9700 §4.15.1).
+        client_id: format!("{CLIENT_ID_PREFIX}{}", crypto::random_b64(16)),
+        kind: ClientKind::Dcr,
+        secret_hash: client_secret.as_deref().map(crypto::hash),
+        token_endpoint_auth_method: m.token_endpoint_auth_method,
+        redirect_uris: m.redirect_uris,
+        grant_types: GRANT_TYPES.map(str::to_owned).to_vec(),
+        response_types: vec!["code".to_owned()],
+        application_type: m.application_type,
+        client_name: m.client_name,
+        client_uri: m.client_uri,
+        logo_uri: m.logo_uri,
+        scope: m.scope,
+        contacts: m.contacts,
+        software_id: m.software_id,
+        software_version: m.software_version,
+        registration_token_hash: Some(crypto::hash(&registration_access_token)),
+        upstream_id: settings.default_upstream.clone(),
+        created_at: now,
+        updated_at: now,
+        last_used_at: None,
+        disabled: false,
+    };
+    Ok(NewClient {
+        record,
+        client_secret,
+        registration_access_token,
+    })
+}
+
+/// Applies an RFC 7592 §2.2 update: the request replaces the metadata (omitted fields revert to
+/// their defaults), except that an omitted `token_endpoint_auth_method` keeps the current one.
+/// The id, secret, registration token, upstream and timestamps of creation are kept.
+///
+/// # Errors
+/// As [`register`]; also `invalid_client_metadata` when the body's `client_id` or
+/// `client_secret` are not this client's, or the update would turn a public client into a
+/// confidential one or back (a secret can't appear or vanish in place; register anew).
+pub fn update(
+    existing: &ClientRecord,
+    req: RegistrationRequest,
+    _settings: &Settings,
+    max_redirect_uris: usize,
+    now: i64,
+) -> Result<ClientRecord, Error> {
+    if req
+        .client_id
+        .as_ref()
+        .is_some_and(|id| *id != existing.client_id)
+    {
+        return Err(meta("client_id does not match the client being updated"));
+    }
+    if let Some(secret) = &req.client_secret {
+        let same = existing.secret_hash.as_deref().is_some_and(|h| {
+            crypto::ct_eq(
+                crypto::hash(secret.expose_secret()).as_bytes(),
+                h.as_bytes(),
+            )
+        });
+        if !same {
+            return Err(meta(
+                "client_secret does not match the client being updated",
+            ));
+        }
+    }
+    let m = validate(
+        &req,
+        max_redirect_uris,
+        Some(&existing.token_endpoint_auth_method),
+    )?;
+    if (m.token_endpoint_auth_method == "none") != (existing.token_endpoint_auth_method == "none") {
+        return Err(meta(
+            "token_endpoint_auth_method cannot change between none (public) and a secret-based method; register a new client",
+        ));
+    }
+    Ok(ClientRecord {
+        token_endpoint_auth_method: m.token_endpoint_auth_method,
+        redirect_uris: m.redirect_uris,
+        grant_types: GRANT_TYPES.map(str::to_owned).to_vec(),
+        response_types: vec!["code".to_owned()],
+        application_type: m.application_type,
+        client_name: m.client_name,
+        client_uri: m.client_uri,
+        logo_uri: m.logo_uri,
+        scope: m.scope,
+        contacts: m.contacts,
+        software_id: m.software_id,
+        software_version: m.software_version,
+        updated_at: now,
+        ..existing.clone()
+    })
+}
+
+/// The RFC 7591 §3.2.1 response body: identifiers, the secrets when given, and every kept
+/// metadata value. Never a `null`, never an empty string or list.
+#[must_use]
+pub fn registration_response(
+    record: &ClientRecord,
+    client_secret: Option<&str>,
+    registration_access_token: Option<&str>,
+    issuer: &str,
+) -> Value {
+    let mut out = Map::new();
+    let mut put = |key: &str, value: Option<&str>| {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            out.insert(key.to_owned(), Value::from(v));
+        }
+    };
+    put("client_id", Some(&record.client_id));
+    put("client_secret", client_secret);
+    put("registration_access_token", registration_access_token);
+    put(
+        "token_endpoint_auth_method",
+        Some(&record.token_endpoint_auth_method),
+    );
+    put("application_type", Some(&record.application_type));
+    put("client_name", record.client_name.as_deref());
+    put("client_uri", record.client_uri.as_deref());
+    put("logo_uri", record.logo_uri.as_deref());
+    put("scope", record.scope.as_deref());
+    put("software_id", record.software_id.as_deref());
+    put("software_version", record.software_version.as_deref());
+    out.insert(
+        "client_id_issued_at".to_owned(),
+        Value::from(record.created_at),
+    );
+    if client_secret.is_some_and(|s| !s.is_empty()) {
+        // 0: the secret does not expire (RFC 7591 §3.2.1).
+        out.insert("client_secret_expires_at".to_owned(), Value::from(0));
+    }
+    if registration_access_token.is_some_and(|t| !t.is_empty()) {
+        let uri = format!(
+            "{}/register/{}",
+            issuer.trim_end_matches('/'),
+            record.client_id
+        );
+        out.insert("registration_client_uri".to_owned(), Value::from(uri));
+    }
+    for (key, list) in [
+        ("redirect_uris", &record.redirect_uris),
+        ("grant_types", &record.grant_types),
+        ("response_types", &record.response_types),
+        ("contacts", &record.contacts),
+    ] {
+        let items: Vec<Value> = list
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| Value::from(s.as_str()))
+            .collect();
+        if !items.is_empty() {
+            out.insert(key.to_owned(), Value::Array(items));
+        }
+    }
+    Value::Object(out)
+}
+
+fn validate(
+    req: &RegistrationRequest,
+    max_redirect_uris: usize,
+    current_method: Option<&str>,
+) -> Result<Metadata, Error> {
+    if req.jwks.is_some() || req.jwks_uri.as_deref().is_some_and(|u| !u.is_empty()) {
+        return Err(meta(
+            "jwks and jwks_uri are not supported: use token_endpoint_auth_method none, client_secret_basic or client_secret_post",
+        ));
+    }
+    let uris = redirect_uris(req.redirect_uris.as_deref(), max_redirect_uris)?;
+    let application_type = application_type(req.application_type.as_deref(), &uris)?;
+    let token_endpoint_auth_method =
+        match req.token_endpoint_auth_method.as_deref().or(current_method) {
+            None => "client_secret_basic".to_owned(),
+            Some(m) if AUTH_METHODS.contains(&m) => m.to_owned(),
+            Some(m) => {
+                return Err(meta(format!(
+                    "token_endpoint_auth_method {} is not supported; use none, client_secret_basic or client_secret_post",
+                    describe_value(m)
+                )))
+            }
+        };
+    for g in req.grant_types.iter().flatten() {
+        if !GRANT_TYPES.contains(&g.as_str()) {
+            return Err(meta(format!(
+                "grant type {} is not supported; only authorization_code and refresh_token",
+                describe_value(g)
+            )));
+        }
+    }
+    for r in req.response_types.iter().flatten() {
+        if r != "code" {
+            return Err(meta(format!(
+                "response type {} is not supported; only code",
+                describe_value(r)
+            )));
+        }
+    }
+    let scope = match req.scope.as_deref() {
+        Some(s) => ScopeSet::parse(s)
+            .map_err(|e| meta(format!("scope: {}", e.description().unwrap_or_default())))?,
+        None => ScopeSet::default(),
+    };
+    for (field, value) in [("tos_uri", &req.tos_uri), ("policy_uri", &req.policy_uri)] {
+        display_uri(field, value.as_deref())?;
+    }
+    let contacts = req.contacts.as_deref().unwrap_or_default();
+    if contacts.len() > MAX_CONTACTS {
+        return Err(meta(format!("at most {MAX_CONTACTS} contacts")));
+    }
+    let contacts = contacts
+        .iter()
+        .map(|c| text("contacts", Some(c), MAX_CONTACT_LEN))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok(Metadata {
+        redirect_uris: uris.into_iter().map(RedirectUri::into_string).collect(),
+        application_type,
+        token_endpoint_auth_method,
+        client_name: text("client_name", req.client_name.as_deref(), MAX_TEXT)?,
+        client_uri: display_uri("client_uri", req.client_uri.as_deref())?,
+        logo_uri: display_uri("logo_uri", req.logo_uri.as_deref())?,
+        scope: (!scope.is_empty()).then(|| scope.to_string()),
+        contacts,
+        software_id: text("software_id", req.software_id.as_deref(), MAX_TEXT)?,
+        software_version: text(
+            "software_version",
+            req.software_version.as_deref(),
+            MAX_TEXT,
+        )?,
+    })
+}
+
+fn redirect_uris(uris: Option<&[String]>, max: usize) -> Result<Vec<RedirectUri>, Error> {
+    let uris = uris.unwrap_or_default();
+    if uris.is_empty() {
+        return Err(Error::InvalidRedirectUri(
+            "redirect_uris is required".to_owned(),
+        ));
+    }
+    if uris.len() > max {
+        return Err(Error::InvalidRedirectUri(format!(
+            "at most {max} redirect_uris"
+        )));
+    }
+    let mut out: Vec<RedirectUri> = Vec::with_capacity(uris.len());
+    for (i, raw) in uris.iter().enumerate() {
+        let uri = RedirectUri::for_registration(raw).map_err(|e| {
+            Error::InvalidRedirectUri(format!(
+                "redirect_uris[{i}]: {}",
+                e.description().unwrap_or_default()
+            ))
+        })?;
+        if !out.contains(&uri) {
+            out.push(uri);
+        }
+    }
+    Ok(out)
+}
+
+fn application_type(requested: Option<&str>, uris: &[RedirectUri]) -> Result<String, Error> {
+    let native_only = uris.iter().all(|u| u.kind() != RedirectKind::Https);
+    match requested {
+        None | Some("") => Ok(if native_only { "native" } else { "web" }.to_owned()),
+        Some("native") => Ok("native".to_owned()),
+        Some("web") => {
+            // OIDC DCR §2: web clients use https; private-use schemes are for native apps
+            // (RFC 8252 §7.1). Loopback http is let through: clients mislabel themselves.
+            if uris.iter().any(|u| u.kind() == RedirectKind::PrivateUse) {
+                return Err(Error::InvalidRedirectUri(
+                    "a web client cannot use a private-use URI scheme; register with application_type native"
+                        .to_owned(),
+                ));
+            }
+            Ok("web".to_owned())
+        }
+        Some(other) => Err(meta(format!(
+            "application_type {} is not supported; use native or web",
+            describe_value(other)
+        ))),
+    }
+}
+
+/// Cleans displayed text: drops control characters and the invisible characters that can make a
+/// consent page lie (bidi overrides, zero-width), trims, and refuses overlong values.
+fn text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, Error> {
+    let Some(value) = value else { return Ok(None) };
+    let cleaned: String = value
+        .chars()
+        .filter(|c| {
+            !c.is_control()
+                && !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+        })
+        .collect();
+    let cleaned = cleaned.trim();
+    if cleaned.chars().count() > max {
+        return Err(meta(format!("{field} is longer than {max} characters")));
+    }
+    Ok((!cleaned.is_empty()).then(|| cleaned.to_owned()))
+}
+
+/// A URI shown to the user, never fetched: https, or http on loopback, without userinfo.
+fn display_uri(field: &str, value: Option<&str>) -> Result<Option<String>, Error> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let bad = || {
+        meta(format!(
+            "{field} must be an https URL of at most {MAX_URI} characters"
+        ))
+    };
+    if value.len() > MAX_URI || !value.chars().all(is_uri_char) {
+        return Err(bad());
+    }
+    let url = url::Url::parse(value).map_err(|_| bad())?;
+    let scheme_ok = match url.scheme() {
+        "https" => url.host_str().is_some_and(|h| !h.is_empty()),
+        "http" => is_loopback_url(&url),
+        _ => false,
+    };
+    if !scheme_ok || !url.username().is_empty() || url.password().is_some() {
+        return Err(bad());
+    }
+    Ok(Some(value.to_owned()))
+}
+
+#[cfg(test)]
+#[path = "registration_tests.rs"]
+mod tests;

@@ -80,18 +80,26 @@ async fn check_config(path: Option<PathBuf>) -> anyhow::Result<()> {
     let config = load(path)?;
     println!("configuration: ok");
     println!("  issuer (public_url): {}", config.issuer());
-    println!("  callback to register at each upstream: {}", config.callback_url());
+    println!(
+        "  callback to register at each upstream: {}",
+        config.callback_url()
+    );
     let store = crate::store::connect(&config.database_url)
         .await
         .context("connecting to the database")?;
     store.ping().await.context("database ping")?;
     println!("database: ok ({})", store.backend());
-    let clock: std::sync::Arc<dyn crate::clock::Clock> = std::sync::Arc::new(crate::clock::SystemClock);
+    let clock: std::sync::Arc<dyn crate::clock::Clock> =
+        std::sync::Arc::new(crate::clock::SystemClock);
     let mut failed = false;
     for up in &config.upstreams {
         let idp = crate::idp::build(up, &config.callback_url(), clock.clone())?;
         match idp.check().await {
-            Ok(found) => println!("upstream {}: ok\n{}", up.id, indent(&serde_json::to_string_pretty(&found)?)),
+            Ok(found) => println!(
+                "upstream {}: ok\n{}",
+                up.id,
+                indent(&serde_json::to_string_pretty(&found)?)
+            ),
             Err(e) => {
                 failed = true;
                 println!("upstream {}: FAILED: {e}", up.id);
@@ -116,5 +124,8 @@ async fn check_config(path: Option<PathBuf>) -> anyhow::Result<()> {
 }
 
 fn indent(s: &str) -> String {
-    s.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+    s.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

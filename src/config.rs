@@ -293,10 +293,7 @@ impl Config {
                 figment = figment.merge(Serialized::default(&dotted, content.trim().to_owned()));
             } else {
                 let dotted = env_key(key).replace("__", ".");
-                figment = figment.merge(Serialized::default(
-                    &dotted,
-                    figment::value::Value::from(parse_env_value(value)),
-                ));
+                figment = figment.merge(Serialized::default(&dotted, parse_env_value(value)));
             }
         }
         let mut config: Self = figment.extract().map_err(Box::new)?;
@@ -341,14 +338,20 @@ impl Config {
             ("tokens.access_token_ttl", t.access_token_ttl),
             ("tokens.refresh_token_ttl", t.refresh_token_ttl),
             ("tokens.code_ttl", t.code_ttl),
-            ("tokens.authorization_request_ttl", t.authorization_request_ttl),
+            (
+                "tokens.authorization_request_ttl",
+                t.authorization_request_ttl,
+            ),
         ] {
             if value <= 0 {
                 return Err(invalid(key, "must be a positive number of seconds"));
             }
         }
         if t.code_ttl > 600 {
-            return Err(invalid("tokens.code_ttl", "must be at most 600 (RFC 6749 §4.1.2)"));
+            return Err(invalid(
+                "tokens.code_ttl",
+                "must be at most 600 (RFC 6749 §4.1.2)",
+            ));
         }
         if t.refresh_grace_seconds < 0 || t.refresh_grace_seconds > 300 {
             return Err(invalid("tokens.refresh_grace_seconds", "must be 0..=300"));
@@ -401,16 +404,26 @@ impl Config {
     fn validate_upstream(&self, i: usize, up: &UpstreamConfig) -> Result<(), ConfigError> {
         let key = |f: &str| format!("upstreams[{i}].{f}");
         if !is_identifier(&up.id) {
-            return Err(invalid(key("id"), "use letters, digits, '-' and '_' (1-64)"));
+            return Err(invalid(
+                key("id"),
+                "use letters, digits, '-' and '_' (1-64)",
+            ));
         }
         if self.upstreams[..i].iter().any(|o| o.id == up.id) {
-            return Err(invalid(key("id"), format!("duplicate upstream id {}", up.id)));
+            return Err(invalid(
+                key("id"),
+                format!("duplicate upstream id {}", up.id),
+            ));
         }
         self.check_scheme(&key("issuer"), &up.issuer)?;
         if up.client_id.is_empty() {
             return Err(invalid(key("client_id"), "must not be empty"));
         }
-        if up.client_secret.as_ref().is_none_or(|s| s.expose_secret().is_empty()) {
+        if up
+            .client_secret
+            .as_ref()
+            .is_none_or(|s| s.expose_secret().is_empty())
+        {
             return Err(invalid(
                 key("client_secret"),
                 "the upstream client is confidential: set client_secret or client_secret_file",
@@ -425,10 +438,16 @@ impl Config {
     fn validate_resource(&self, i: usize, r: &ResourceConfig) -> Result<(), ConfigError> {
         let key = |f: &str| format!("resources[{i}].{f}");
         if !is_identifier(&r.id) {
-            return Err(invalid(key("id"), "use letters, digits, '-' and '_' (1-64)"));
+            return Err(invalid(
+                key("id"),
+                "use letters, digits, '-' and '_' (1-64)",
+            ));
         }
         if self.resources[..i].iter().any(|o| o.id == r.id) {
-            return Err(invalid(key("id"), format!("duplicate resource id {}", r.id)));
+            return Err(invalid(
+                key("id"),
+                format!("duplicate resource id {}", r.id),
+            ));
         }
         let path_ok = r.path.starts_with('/')
             && r.path.len() > 1
@@ -445,7 +464,10 @@ impl Config {
             ));
         }
         if self.resources[..i].iter().any(|o| o.path == r.path) {
-            return Err(invalid(key("path"), format!("duplicate resource path {}", r.path)));
+            return Err(invalid(
+                key("path"),
+                format!("duplicate resource path {}", r.path),
+            ));
         }
         for s in &r.scopes {
             if !is_scope_token(s) || s == "offline_access" || s == "openid" {
@@ -542,7 +564,9 @@ fn toml_value(s: &str) -> Result<figment::value::Value, Box<figment::Error>> {
 fn decode_key(key: &SecretString) -> Result<[u8; 32], String> {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(key.expose_secret().trim())
-        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(key.expose_secret().trim()))
+        .or_else(|_| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(key.expose_secret().trim())
+        })
         .map_err(|_| "must be base64 (try: openssl rand -base64 32)".to_owned())?;
     <[u8; 32]>::try_from(raw.as_slice())
         .map_err(|_| format!("must decode to 32 bytes, got {}", raw.len()))

@@ -45,7 +45,9 @@ fn loads_the_documented_example() {
 
 #[test]
 fn unknown_key_is_named() {
-    let err = load(&toml("listn = \"0.0.0.0:1\""), &[]).unwrap_err().to_string();
+    let err = load(&toml("listn = \"0.0.0.0:1\""), &[])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("listn"), "{err}");
 }
 
@@ -67,14 +69,16 @@ fn env_overrides_file_and_nests() {
 
 #[test]
 fn unknown_env_key_is_an_error() {
-    let err = load(&toml(""), &[("DCR_BRIDGE_LISTN", "x")]).unwrap_err().to_string();
+    let err = load(&toml(""), &[("DCR_BRIDGE_LISTN", "x")])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("listn"), "{err}");
 }
 
 #[test]
 fn secret_from_file() {
     let mut f = tempfile::NamedTempFile::new().unwrap();
-    writeln!(f, "{}", "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=").unwrap();
+    writeln!(f, "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=").unwrap();
     let c = load(
         &toml(""),
         &[("DCR_BRIDGE_SECRET_KEY_FILE", f.path().to_str().unwrap())],
@@ -92,19 +96,32 @@ fn debug_never_shows_secrets() {
 
 #[test]
 fn rejects_bad_values() {
-    for (extra, key) in [
-        ("", ""),
-    ] {
-        let _ = (extra, key);
-    }
     let cases = [
-        (toml("").replace("https://auth.example.com\"", "https://auth.example.com/\""), None),
-        (toml("").replace("https://auth.example.com\"", "https://auth.example.com/x\""), Some("public_url")),
-        (toml("").replace("https://auth.example.com\"", "http://auth.example.com\""), Some("public_url")),
+        (
+            toml("").replace("https://auth.example.com\"", "https://auth.example.com/\""),
+            None,
+        ),
+        (
+            toml("").replace("https://auth.example.com\"", "https://auth.example.com/x\""),
+            Some("public_url"),
+        ),
+        (
+            toml("").replace("https://auth.example.com\"", "http://auth.example.com\""),
+            Some("public_url"),
+        ),
         (toml("").replace(KEY, "c2hvcnQ="), Some("secret_key")),
-        (toml("").replace("\"/mcp\"", "\"mcp\""), Some("resources[0].path")),
-        (toml("").replace("[\"mcp\"]", "[\"a b\"]"), Some("resources[0].scopes")),
-        (toml("").replace("client_secret = \"s3cret\"", ""), Some("upstreams[0].client_secret")),
+        (
+            toml("").replace("\"/mcp\"", "\"mcp\""),
+            Some("resources[0].path"),
+        ),
+        (
+            toml("").replace("[\"mcp\"]", "[\"a b\"]"),
+            Some("resources[0].scopes"),
+        ),
+        (
+            toml("").replace("client_secret = \"s3cret\"", ""),
+            Some("upstreams[0].client_secret"),
+        ),
     ];
     for (text, key) in cases {
         match key {
@@ -123,6 +140,10 @@ fn insecure_http_only_on_loopback() {
         .replace("https://auth.example.com", "http://127.0.0.1:8080")
         .replace("https://corp.okta.com", "http://localhost:4000");
     assert!(load(&text, &[]).is_ok());
-    let text = toml("allow_insecure_http = true").replace("https://auth.example.com", "http://10.0.0.1");
-    assert!(load(&text, &[]).unwrap_err().to_string().contains("loopback"));
+    let text =
+        toml("allow_insecure_http = true").replace("https://auth.example.com", "http://10.0.0.1");
+    assert!(load(&text, &[])
+        .unwrap_err()
+        .to_string()
+        .contains("loopback"));
 }

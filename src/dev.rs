@@ -35,12 +35,19 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let secret_key = load_or_create_key(&args.data_dir.join("secret.key"))?;
-    let idp_listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.idp_port)))
-        .await
-        .with_context(|| format!("binding the dev identity provider on 127.0.0.1:{}", args.idp_port))?;
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)))
-        .await
-        .with_context(|| format!("binding dcr-bridge on 127.0.0.1:{}", args.port))?;
+    let idp_listener =
+        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.idp_port)))
+            .await
+            .with_context(|| {
+                format!(
+                    "binding the dev identity provider on 127.0.0.1:{}",
+                    args.idp_port
+                )
+            })?;
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)))
+            .await
+            .with_context(|| format!("binding dcr-bridge on 127.0.0.1:{}", args.port))?;
     let public_url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
     let idp_issuer = format!("http://127.0.0.1:{}", idp_listener.local_addr()?.port());
     let client_secret = crate::oauth::crypto::random_b64(24);
@@ -75,7 +82,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             client_id: "dcr-bridge-dev".into(),
             client_secret: Some(SecretString::from(client_secret)),
             client_secret_file: None,
-            scopes: ["openid", "email", "profile", "offline_access"].map(str::to_owned).to_vec(),
+            scopes: ["openid", "email", "profile", "offline_access"]
+                .map(str::to_owned)
+                .to_vec(),
             client_auth: crate::config::UpstreamClientAuth::ClientSecretBasic,
             extra_authorize_params: std::collections::BTreeMap::new(),
             discovery_ttl_seconds: 3600,
@@ -106,7 +115,10 @@ fn load_or_create_key(path: &std::path::Path) -> anyhow::Result<SecretString> {
 }
 
 fn print_banner(public_url: &str, idp: &str, users: &[DevUser], db: &std::path::Path) {
-    let names: Vec<String> = users.iter().map(|u| format!("{} <{}>", u.sub, u.email)).collect();
+    let names: Vec<String> = users
+        .iter()
+        .map(|u| format!("{} <{}>", u.sub, u.email))
+        .collect();
     println!(
         "\n\
 dcr-bridge dev is running (loopback only, NOT for production)\n\

@@ -24,7 +24,11 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/authorize", get(get_authorize).post(post_authorize))
 }
 
-async fn get_authorize(State(app): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+async fn get_authorize(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     handle(&app, &headers, q.unwrap_or_default().as_bytes()).await
 }
 
@@ -69,9 +73,11 @@ async fn handle(app: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
             Err(e) => redirect_error(app, &valid.redirect_uri, valid.state.as_deref(), &e),
         },
         Err(AuthorizeError::Page(e)) => page_for(app, &e, rid.as_deref()),
-        Err(AuthorizeError::Redirect { redirect_uri, state, error }) => {
-            redirect_error(app, &redirect_uri, state.as_deref(), &error)
-        }
+        Err(AuthorizeError::Redirect {
+            redirect_uri,
+            state,
+            error,
+        }) => redirect_error(app, &redirect_uri, state.as_deref(), &error),
     }
 }
 
@@ -82,7 +88,9 @@ fn page_for(app: &AppState, e: &Error, rid: Option<&str>) -> Response {
         Error::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     };
-    let message = e.description().unwrap_or("Something went wrong on our side. Try again later.");
+    let message = e
+        .description()
+        .unwrap_or("Something went wrong on our side. Try again later.");
     app.pages.error(
         status,
         &ErrorPage {
@@ -96,7 +104,12 @@ fn page_for(app: &AppState, e: &Error, rid: Option<&str>) -> Response {
 }
 
 /// RFC 6749 §4.1.2.1 error redirect with `iss` (RFC 9207); 302 per COMPAT C7.
-pub fn redirect_error(app: &AppState, redirect_uri: &str, state: Option<&str>, e: &Error) -> Response {
+pub fn redirect_error(
+    app: &AppState,
+    redirect_uri: &str,
+    state: Option<&str>,
+    e: &Error,
+) -> Response {
     crate::http::error::log(e);
     let url = authorize::error_redirect_url(redirect_uri, e, state, &app.core.settings.issuer);
     found(&url)
@@ -157,13 +170,19 @@ async fn consent_page(
         upstream_id: v.resource.upstream_id.clone(),
         browser_hash: crypto::hash(&browser),
         csrf_hash: crypto::hash(&csrf_token),
-        extra: v.prompt.as_ref().map(|p| serde_json::json!({ "prompt": p }).to_string()),
+        extra: v
+            .prompt
+            .as_ref()
+            .map(|p| serde_json::json!({ "prompt": p }).to_string()),
         created_at: now,
         expires_at: now + app.core.settings.tokens.authorization_request_ttl,
         upstream: None,
     };
     app.core.store.insert_auth_request(&record).await?;
-    app.core.store.touch_client(&v.client.client_id, now).await?;
+    app.core
+        .store
+        .touch_client(&v.client.client_id, now)
+        .await?;
 
     let redirect = Url::parse(&v.redirect_uri).ok();
     let redirect_host = redirect
@@ -174,14 +193,24 @@ async fn consent_page(
             (None, _) => format!("{}:", u.scheme()),
         })
         .unwrap_or_default();
-    let loopback = redirect.as_ref().is_some_and(crate::config::is_loopback_url);
-    let upstream = app.config.upstreams.iter().find(|u| u.id == v.resource.upstream_id);
+    let loopback = redirect
+        .as_ref()
+        .is_some_and(crate::config::is_loopback_url);
+    let upstream = app
+        .config
+        .upstreams
+        .iter()
+        .find(|u| u.id == v.resource.upstream_id);
     let upstream_name = upstream
         .and_then(|u| u.issuer.host_str().map(str::to_owned))
         .unwrap_or_else(|| v.resource.upstream_id.clone());
     let scopes: Vec<&str> = v.scope.iter().collect();
     let view = ConsentView {
-        client_name: v.client.client_name.as_deref().unwrap_or("An unnamed application"),
+        client_name: v
+            .client
+            .client_name
+            .as_deref()
+            .unwrap_or("An unnamed application"),
         unverified: v.client.kind != crate::store::ClientKind::Static,
         client_id: &v.client.client_id,
         redirect_uri: &v.redirect_uri,
@@ -195,7 +224,10 @@ async fn consent_page(
         csrf_token: &csrf_token,
         request_id: rid,
     };
-    let html = app.pages.render("consent.html", &view).map_err(Error::server)?;
+    let html = app
+        .pages
+        .render("consent.html", &view)
+        .map_err(Error::server)?;
     // COMPAT C17: browsers enforce CSP form-action on every redirect that follows the POST,
     // and an upstream login may hop across hosts (federation), so form-action is not set here;
     // autoescaped templates and `default-src 'none'` keep injected forms out instead.

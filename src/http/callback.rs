@@ -25,37 +25,103 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/oauth/callback", get(callback))
 }
 
-fn page(app: &AppState, status: StatusCode, title: &str, message: &str, code: Option<&str>, rid: Option<&str>, return_url: Option<&str>) -> Response {
-    app.pages.error(status, &ErrorPage { title, message, code, request_id: rid, return_url })
+fn page(
+    app: &AppState,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    code: Option<&str>,
+    rid: Option<&str>,
+    return_url: Option<&str>,
+) -> Response {
+    app.pages.error(
+        status,
+        &ErrorPage {
+            title,
+            message,
+            code,
+            request_id: rid,
+            return_url,
+        },
+    )
 }
 
-async fn callback(State(app): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+async fn callback(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     let rid = request_id(&headers);
     let rid = rid.as_deref();
     let Ok(params) = Params::parse(q.unwrap_or_default().as_bytes()) else {
-        return page(&app, StatusCode::BAD_REQUEST, "Invalid sign-in response", "The response from the identity provider was malformed.", None, rid, None);
+        return page(
+            &app,
+            StatusCode::BAD_REQUEST,
+            "Invalid sign-in response",
+            "The response from the identity provider was malformed.",
+            None,
+            rid,
+            None,
+        );
     };
     if params.reject_duplicates(&[]).is_err() {
-        return page(&app, StatusCode::BAD_REQUEST, "Invalid sign-in response", "The response from the identity provider repeated a parameter.", None, rid, None);
+        return page(
+            &app,
+            StatusCode::BAD_REQUEST,
+            "Invalid sign-in response",
+            "The response from the identity provider repeated a parameter.",
+            None,
+            rid,
+            None,
+        );
     }
     let Some(state) = params.get("state") else {
-        return page(&app, StatusCode::BAD_REQUEST, "Invalid sign-in response", "The response from the identity provider carried no state.", None, rid, None);
+        return page(
+            &app,
+            StatusCode::BAD_REQUEST,
+            "Invalid sign-in response",
+            "The response from the identity provider carried no state.",
+            None,
+            rid,
+            None,
+        );
     };
     let now = app.core.now();
-    let request = match app.core.store.take_auth_request_by_state(&crypto::hash(state), now).await {
+    let request = match app
+        .core
+        .store
+        .take_auth_request_by_state(&crypto::hash(state), now)
+        .await
+    {
         Ok(Some(r)) => r,
         Ok(None) => {
-            return page(&app, StatusCode::BAD_REQUEST, "This sign-in has expired or was already used",
-                "Start again from your application.", None, rid, None)
+            return page(
+                &app,
+                StatusCode::BAD_REQUEST,
+                "This sign-in has expired or was already used",
+                "Start again from your application.",
+                None,
+                rid,
+                None,
+            )
         }
         Err(e) => {
             crate::http::error::log(&e.into());
-            return page(&app, StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Try again later.", None, rid, None);
+            return page(
+                &app,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Try again later.",
+                None,
+                rid,
+                None,
+            );
         }
     };
     let secure = app.core.settings.issuer.starts_with("https://");
-    let bound = cookies::read(&headers, secure)
-        .is_some_and(|b| crypto::ct_eq(crypto::hash(&b).as_bytes(), request.browser_hash.as_bytes()));
+    let bound = cookies::read(&headers, secure).is_some_and(|b| {
+        crypto::ct_eq(crypto::hash(&b).as_bytes(), request.browser_hash.as_bytes())
+    });
     if !bound {
         // Login CSRF / confused deputy: the response reached a browser that did not start it.
         audit_failure(&app, &request, "browser_binding_mismatch", rid).await;
@@ -65,53 +131,96 @@ async fn callback(State(app): State<AppState>, headers: HeaderMap, RawQuery(q): 
     }
     match complete(&app, &request, &params, rid).await {
         Ok(code) => {
-            let url = code_redirect_url(&request.redirect_uri, &code, request.client_state.as_deref(), &app.core.settings.issuer);
+            let url = code_redirect_url(
+                &request.redirect_uri,
+                &code,
+                request.client_state.as_deref(),
+                &app.core.settings.issuer,
+            );
             found(&url)
         }
         Err(e) => {
             audit_failure(&app, &request, e.code(), rid).await;
-            let return_url = error_redirect_url(&request.redirect_uri, &e, request.client_state.as_deref(), &app.core.settings.issuer);
+            let return_url = error_redirect_url(
+                &request.redirect_uri,
+                &e,
+                request.client_state.as_deref(),
+                &app.core.settings.issuer,
+            );
             if matches!(e, Error::Server(_)) {
                 crate::http::error::log(&e);
-                return redirect_error(&app, &request.redirect_uri, request.client_state.as_deref(), &e);
+                return redirect_error(
+                    &app,
+                    &request.redirect_uri,
+                    request.client_state.as_deref(),
+                    &e,
+                );
             }
             crate::http::error::log(&e);
             let message = e.description().unwrap_or("The sign-in failed.");
-            page(&app, StatusCode::BAD_REQUEST, "Sign-in did not complete", message, Some(e.code()), rid, Some(&return_url))
+            page(
+                &app,
+                StatusCode::BAD_REQUEST,
+                "Sign-in did not complete",
+                message,
+                Some(e.code()),
+                rid,
+                Some(&return_url),
+            )
         }
     }
 }
 
-async fn complete(app: &AppState, request: &AuthRequestRecord, params: &Params, rid: Option<&str>) -> Result<String, Error> {
-    let idp = app
-        .upstream(&request.upstream_id)
-        .ok_or_else(|| Error::server(anyhow::anyhow!("upstream {} is not configured", request.upstream_id)))?;
-    let upstream_cfg = app.config.upstreams.iter().find(|u| u.id == request.upstream_id);
+async fn complete(
+    app: &AppState,
+    request: &AuthRequestRecord,
+    params: &Params,
+    rid: Option<&str>,
+) -> Result<String, Error> {
+    let idp = app.upstream(&request.upstream_id).ok_or_else(|| {
+        Error::server(anyhow::anyhow!(
+            "upstream {} is not configured",
+            request.upstream_id
+        ))
+    })?;
+    let upstream_cfg = app
+        .config
+        .upstreams
+        .iter()
+        .find(|u| u.id == request.upstream_id);
     // RFC 9207 §2.4: if the upstream sends `iss`, it must be the issuer we sent the user to.
     if let (Some(iss), Some(cfg)) = (params.get("iss"), upstream_cfg) {
         if iss != cfg.issuer.as_str() && iss != cfg.issuer.as_str().trim_end_matches('/') {
-            return Err(Error::AccessDenied("the identity provider's response came from an unexpected issuer".into()));
+            return Err(Error::AccessDenied(
+                "the identity provider's response came from an unexpected issuer".into(),
+            ));
         }
     }
     if let Some(err) = params.get("error") {
         let detail = params.get("error_description").unwrap_or("");
         tracing::info!(upstream_error = %err, description = %detail, "upstream returned an error");
         return Err(match err {
-            "access_denied" => Error::AccessDenied("sign-in was cancelled or refused at the identity provider".into()),
-            "temporarily_unavailable" | "server_error" => {
-                Error::TemporarilyUnavailable("the identity provider could not complete the sign-in".into())
-            }
+            "access_denied" => Error::AccessDenied(
+                "sign-in was cancelled or refused at the identity provider".into(),
+            ),
+            "temporarily_unavailable" | "server_error" => Error::TemporarilyUnavailable(
+                "the identity provider could not complete the sign-in".into(),
+            ),
             _ => Error::AccessDenied(format!("the identity provider refused the sign-in ({err})")),
         });
     }
-    let code = params
-        .get("code")
-        .ok_or_else(|| Error::AccessDenied("the identity provider returned neither a code nor an error".into()))?;
+    let code = params.get("code").ok_or_else(|| {
+        Error::AccessDenied("the identity provider returned neither a code nor an error".into())
+    })?;
     let sealed = request
         .upstream
         .as_ref()
         .ok_or_else(|| Error::server(anyhow::anyhow!("approved request without upstream leg")))?;
-    let plain = app.core.cipher.open(&sealed.sealed, &secrets_aad(&request.id_hash)).map_err(Error::server)?;
+    let plain = app
+        .core
+        .cipher
+        .open(&sealed.sealed, &secrets_aad(&request.id_hash))
+        .map_err(Error::server)?;
     let secrets: UpstreamSecrets = serde_json::from_slice(&plain).map_err(Error::server)?;
     let login = idp
         .exchange_code(code, &secrets.pkce_verifier, &secrets.nonce)
@@ -124,29 +233,50 @@ async fn complete(app: &AppState, request: &AuthRequestRecord, params: &Params, 
         name: login.identity.name.clone(),
         groups: login.identity.groups.clone(),
     };
-    let aad = upstream_tokens_aad(&request.upstream_id, &user.subject, &request.client_id, &request.resource);
+    let aad = upstream_tokens_aad(
+        &request.upstream_id,
+        &user.subject,
+        &request.client_id,
+        &request.resource,
+    );
     let sealed_tokens = app
         .core
         .cipher
         .seal(login.tokens.to_json().as_bytes(), &aad)
         .map_err(Error::server)?;
-    finish_login(&app.core, request, &user, Some(sealed_tokens), rid.map(str::to_owned)).await
+    finish_login(
+        &app.core,
+        request,
+        &user,
+        Some(sealed_tokens),
+        rid.map(str::to_owned),
+    )
+    .await
 }
 
 /// Maps upstream failures to what the client is told; the cause is logged, not shown.
 fn idp_error(e: IdpError) -> Error {
     tracing::warn!(error = %e, "upstream code exchange failed");
     match e {
-        IdpError::Unavailable(_) | IdpError::Discovery(_) => {
-            Error::TemporarilyUnavailable("the identity provider cannot be reached right now".into())
+        IdpError::Unavailable(_) | IdpError::Discovery(_) => Error::TemporarilyUnavailable(
+            "the identity provider cannot be reached right now".into(),
+        ),
+        IdpError::Rejected { .. } => {
+            Error::AccessDenied("the identity provider rejected the sign-in".into())
         }
-        IdpError::Rejected { .. } => Error::AccessDenied("the identity provider rejected the sign-in".into()),
-        IdpError::InvalidIdToken(_) => Error::AccessDenied("the identity provider's ID token failed verification".into()),
+        IdpError::InvalidIdToken(_) => {
+            Error::AccessDenied("the identity provider's ID token failed verification".into())
+        }
         IdpError::Config(msg) => Error::server(anyhow::anyhow!("upstream configuration: {msg}")),
     }
 }
 
-async fn audit_failure(app: &AppState, request: &AuthRequestRecord, reason: &str, rid: Option<&str>) {
+async fn audit_failure(
+    app: &AppState,
+    request: &AuthRequestRecord,
+    reason: &str,
+    rid: Option<&str>,
+) {
     let event = AuditEvent::new("login_failed", app.core.now())
         .client(request.client_id.clone())
         .request(rid.map(str::to_owned))

@@ -39,10 +39,22 @@ pub fn secrets_aad(id_hash: &str) -> Vec<u8> {
     format!("auth_request:{id_hash}").into_bytes()
 }
 
-fn refuse(app: &AppState, status: StatusCode, title: &str, message: &str, rid: Option<&str>) -> Response {
+fn refuse(
+    app: &AppState,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    rid: Option<&str>,
+) -> Response {
     app.pages.error(
         status,
-        &ErrorPage { title, message, code: None, request_id: rid, return_url: None },
+        &ErrorPage {
+            title,
+            message,
+            code: None,
+            request_id: rid,
+            return_url: None,
+        },
     )
 }
 
@@ -50,15 +62,35 @@ async fn decide(State(app): State<AppState>, headers: HeaderMap, body: Bytes) ->
     let rid = request_id(&headers);
     let rid = rid.as_deref();
     let Ok(form) = Params::parse(&body) else {
-        return refuse(&app, StatusCode::BAD_REQUEST, "Invalid form", "The consent form was malformed.", rid);
+        return refuse(
+            &app,
+            StatusCode::BAD_REQUEST,
+            "Invalid form",
+            "The consent form was malformed.",
+            rid,
+        );
     };
-    let (Some(consent_id), Some(csrf), Some(decision)) =
-        (form.get("consent_id"), form.get("csrf_token"), form.get("decision"))
-    else {
-        return refuse(&app, StatusCode::BAD_REQUEST, "Invalid form", "The consent form was incomplete.", rid);
+    let (Some(consent_id), Some(csrf), Some(decision)) = (
+        form.get("consent_id"),
+        form.get("csrf_token"),
+        form.get("decision"),
+    ) else {
+        return refuse(
+            &app,
+            StatusCode::BAD_REQUEST,
+            "Invalid form",
+            "The consent form was incomplete.",
+            rid,
+        );
     };
     if !same_origin(&headers, &app.core.settings.issuer) {
-        return refuse(&app, StatusCode::FORBIDDEN, "Request refused", "The form was submitted from another site.", rid);
+        return refuse(
+            &app,
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "The form was submitted from another site.",
+            rid,
+        );
     }
     let now = app.core.now();
     let id_hash = crypto::hash(consent_id);
@@ -76,8 +108,9 @@ async fn decide(State(app): State<AppState>, headers: HeaderMap, body: Bytes) ->
         Err(e) => return page_error(&app, &e.into(), rid),
     };
     let secure = app.core.settings.issuer.starts_with("https://");
-    let browser_ok = cookies::read(&headers, secure)
-        .is_some_and(|b| crypto::ct_eq(crypto::hash(&b).as_bytes(), request.browser_hash.as_bytes()));
+    let browser_ok = cookies::read(&headers, secure).is_some_and(|b| {
+        crypto::ct_eq(crypto::hash(&b).as_bytes(), request.browser_hash.as_bytes())
+    });
     let csrf_ok = crypto::ct_eq(crypto::hash(csrf).as_bytes(), request.csrf_hash.as_bytes());
     if !browser_ok || !csrf_ok {
         tracing::warn!(client_id = %request.client_id, browser_ok, csrf_ok, "consent refused: binding check failed");
@@ -92,7 +125,13 @@ async fn decide(State(app): State<AppState>, headers: HeaderMap, body: Bytes) ->
     match decision {
         "approve" => approve(&app, request, rid).await,
         "deny" => deny(&app, &id_hash, &request, rid).await,
-        _ => refuse(&app, StatusCode::BAD_REQUEST, "Invalid form", "Unknown decision.", rid),
+        _ => refuse(
+            &app,
+            StatusCode::BAD_REQUEST,
+            "Invalid form",
+            "Unknown decision.",
+            rid,
+        ),
     }
 }
 
@@ -107,14 +146,25 @@ fn same_origin(headers: &HeaderMap, issuer: &str) -> bool {
 
 async fn approve(app: &AppState, request: AuthRequestRecord, rid: Option<&str>) -> Response {
     let Some(idp) = app.upstream(&request.upstream_id) else {
-        let e = Error::server(anyhow::anyhow!("upstream {} is not configured", request.upstream_id));
-        return redirect_error(app, &request.redirect_uri, request.client_state.as_deref(), &e);
+        let e = Error::server(anyhow::anyhow!(
+            "upstream {} is not configured",
+            request.upstream_id
+        ));
+        return redirect_error(
+            app,
+            &request.redirect_uri,
+            request.client_state.as_deref(),
+            &e,
+        );
     };
     let now = app.core.now();
     let state = crypto::random_b64(32);
     let nonce = crypto::random_b64(32);
     let (pkce_verifier, pkce_challenge) = crate::idp::new_pkce();
-    let secrets = UpstreamSecrets { pkce_verifier, nonce: nonce.clone() };
+    let secrets = UpstreamSecrets {
+        pkce_verifier,
+        nonce: nonce.clone(),
+    };
     let sealed = match serde_json::to_vec(&secrets)
         .map_err(Error::server)
         .and_then(|plain| {
@@ -131,7 +181,12 @@ async fn approve(app: &AppState, request: AuthRequestRecord, rid: Option<&str>) 
         sealed,
         expires_at: now + app.core.settings.tokens.authorization_request_ttl,
     };
-    match app.core.store.approve_auth_request(&request.id_hash, &leg, now).await {
+    match app
+        .core
+        .store
+        .approve_auth_request(&request.id_hash, &leg, now)
+        .await
+    {
         Ok(true) => {}
         Ok(false) => {
             return refuse(
@@ -145,7 +200,11 @@ async fn approve(app: &AppState, request: AuthRequestRecord, rid: Option<&str>) 
         Err(e) => return page_error(app, &e.into(), rid),
     }
     let url = match idp
-        .authorization_url(&UpstreamAuthRequest { state, nonce, pkce_challenge })
+        .authorization_url(&UpstreamAuthRequest {
+            state,
+            nonce,
+            pkce_challenge,
+        })
         .await
     {
         Ok(u) => u,
@@ -154,7 +213,12 @@ async fn approve(app: &AppState, request: AuthRequestRecord, rid: Option<&str>) 
                 "the identity provider cannot be reached right now".into(),
             );
             tracing::warn!(upstream = %request.upstream_id, error = %e, "upstream authorization URL failed");
-            return redirect_error(app, &request.redirect_uri, request.client_state.as_deref(), &err);
+            return redirect_error(
+                app,
+                &request.redirect_uri,
+                request.client_state.as_deref(),
+                &err,
+            );
         }
     };
     // RFC 9700 §4.12: after a POST, redirect with 303 so the form body is not re-sent.
@@ -162,11 +226,17 @@ async fn approve(app: &AppState, request: AuthRequestRecord, rid: Option<&str>) 
     if let Ok(v) = HeaderValue::from_str(url.as_str()) {
         res.headers_mut().insert(header::LOCATION, v);
     }
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
-async fn deny(app: &AppState, id_hash: &str, request: &AuthRequestRecord, rid: Option<&str>) -> Response {
+async fn deny(
+    app: &AppState,
+    id_hash: &str,
+    request: &AuthRequestRecord,
+    rid: Option<&str>,
+) -> Response {
     if let Err(e) = app.core.store.take_auth_request(id_hash).await {
         return page_error(app, &e.into(), rid);
     }
@@ -177,7 +247,12 @@ async fn deny(app: &AppState, id_hash: &str, request: &AuthRequestRecord, rid: O
         tracing::warn!(error = %e, "audit write failed");
     }
     let e = Error::AccessDenied("the user denied the request".into());
-    redirect_error(app, &request.redirect_uri, request.client_state.as_deref(), &e)
+    redirect_error(
+        app,
+        &request.redirect_uri,
+        request.client_state.as_deref(),
+        &e,
+    )
 }
 
 fn page_error(app: &AppState, e: &Error, rid: Option<&str>) -> Response {

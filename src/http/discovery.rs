@@ -16,12 +16,21 @@ use crate::oauth::{Resource, Settings};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/.well-known/oauth-authorization-server", get(as_metadata))
-        .route("/.well-known/oauth-authorization-server/{*path}", get(as_metadata_suffixed))
+        .route(
+            "/.well-known/oauth-authorization-server/{*path}",
+            get(as_metadata_suffixed),
+        )
         .route("/.well-known/openid-configuration", get(oidc_metadata))
-        .route("/.well-known/openid-configuration/{*path}", get(oidc_metadata_suffixed))
+        .route(
+            "/.well-known/openid-configuration/{*path}",
+            get(oidc_metadata_suffixed),
+        )
         .route("/{*path}", get(oidc_metadata_appended))
         .route("/.well-known/oauth-protected-resource", get(prm_root))
-        .route("/.well-known/oauth-protected-resource/{*path}", get(prm_suffixed))
+        .route(
+            "/.well-known/oauth-protected-resource/{*path}",
+            get(prm_suffixed),
+        )
         .route("/jwks", get(jwks))
 }
 
@@ -56,8 +65,10 @@ pub fn authorization_server_metadata(s: &Settings, registration_enabled: bool) -
 
 fn json_ok(v: Value) -> Response {
     let mut res = (StatusCode::OK, Json(v)).into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
     res
 }
 
@@ -130,7 +141,10 @@ pub fn protected_resource_metadata(s: &Settings, r: &Resource) -> Value {
 /// The metadata URL of a resource (what `WWW-Authenticate: resource_metadata` points to).
 #[must_use]
 pub fn protected_resource_metadata_url(s: &Settings, r: &Resource) -> String {
-    format!("{}/.well-known/oauth-protected-resource{}", s.issuer, r.path)
+    format!(
+        "{}/.well-known/oauth-protected-resource{}",
+        s.issuer, r.path
+    )
 }
 
 /// Root form: describes the first resource (clients that probe only the root, COMPAT C1).

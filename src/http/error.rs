@@ -26,8 +26,14 @@ pub fn status_of(err: &Error) -> StatusCode {
 pub fn log(err: &Error) {
     match err {
         Error::Server(source) => tracing::error!(error = %format!("{source:#}"), "internal error"),
-        Error::TemporarilyUnavailable(d) => tracing::warn!(description = %d, "upstream unavailable"),
-        other => tracing::debug!(error = other.code(), description = other.description(), "request refused"),
+        Error::TemporarilyUnavailable(d) => {
+            tracing::warn!(description = %d, "upstream unavailable")
+        }
+        other => tracing::debug!(
+            error = other.code(),
+            description = other.description(),
+            "request refused"
+        ),
     }
 }
 

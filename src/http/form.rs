@@ -15,9 +15,18 @@ impl Params {
     /// # Errors
     /// `invalid_request` when the input is not valid urlencoded UTF-8.
     pub fn parse(raw: &[u8]) -> Result<Self, Error> {
-        serde_urlencoded::from_bytes::<Vec<(String, String)>>(raw)
-            .map(Self)
-            .map_err(|_| Error::InvalidRequest("malformed form or query encoding".into()))
+        let malformed = || Error::InvalidRequest("malformed form or query encoding".into());
+        let pairs =
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(raw).map_err(|_| malformed())?;
+        // The decoder is lossy: percent-escapes of invalid UTF-8 become U+FFFD. Refuse them
+        // rather than let a mangled code or token through.
+        let replaced = pairs
+            .iter()
+            .any(|(k, v)| k.contains('\u{FFFD}') || v.contains('\u{FFFD}'));
+        if replaced {
+            return Err(malformed());
+        }
+        Ok(Self(pairs))
     }
 
     /// The single value of `name`; `None` when absent or empty (RFC 6749 §3.1: parameters
@@ -83,7 +92,10 @@ pub fn require_form(headers: &HeaderMap) -> Result<(), Error> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
     if ok {
         Ok(())
     } else {

@@ -34,7 +34,9 @@ enum Caller {
 
 fn resource_caller(app: &AppState, headers: &HeaderMap) -> Option<String> {
     let basic = authorization(headers, "Basic")?;
-    let raw = base64::engine::general_purpose::STANDARD.decode(basic).ok()?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(basic)
+        .ok()?;
     let text = String::from_utf8(raw).ok()?;
     let (id, secret) = text.split_once(':')?;
     let id = url::form_urlencoded::parse(id.as_bytes())
@@ -49,7 +51,11 @@ fn resource_caller(app: &AppState, headers: &HeaderMap) -> Option<String> {
         .then(|| format!("{}{}", app.core.settings.issuer, resource.path))
 }
 
-async fn introspect_token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, Error> {
+async fn introspect_token(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Error> {
     require_form(&headers)?;
     let form = Params::parse(&body)?;
     form.reject_duplicates(&[])?;

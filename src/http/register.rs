@@ -52,7 +52,11 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<RegistrationRequest, 
     RegistrationRequest::from_json(value)
 }
 
-async fn register(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, Error> {
+async fn register(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Error> {
     if !app.config.registration.enabled {
         return Err(Error::AccessDenied(
             "dynamic client registration is disabled on this server".into(),
@@ -109,7 +113,9 @@ async fn authorize_management(
     if valid {
         Ok(client)
     } else {
-        Err(Error::InvalidToken("invalid registration access token".into()))
+        Err(Error::InvalidToken(
+            "invalid registration access token".into(),
+        ))
     }
 }
 
@@ -143,10 +149,14 @@ async fn update(
         .actor(client_id.clone())
         .client(client_id.clone())
         .request(request_id(&headers));
-    app.core.store.update_client(&updated, &audit).await.map_err(|e| match e {
-        StoreError::NotFound => Error::InvalidToken("invalid registration access token".into()),
-        other => other.into(),
-    })?;
+    app.core
+        .store
+        .update_client(&updated, &audit)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => Error::InvalidToken("invalid registration access token".into()),
+            other => other.into(),
+        })?;
     let body = registration::registration_response(&updated, None, None, &app.core.settings.issuer);
     Ok(no_store(Json(body).into_response()))
 }
@@ -162,6 +172,9 @@ async fn delete(
         .actor(client_id.clone())
         .client(client_id.clone())
         .request(request_id(&headers));
-    app.core.store.delete_client(&client_id, now, &audit).await?;
+    app.core
+        .store
+        .delete_client(&client_id, now, &audit)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

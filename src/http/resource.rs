@@ -70,7 +70,12 @@ async fn protected(app: &AppState, r: &Resource, headers: &HeaderMap) -> Respons
     let active = info.get("active") == Some(&Value::Bool(true));
     // RFC 8707 / MCP: a token is accepted only by the resource it was issued for.
     if !active || info.get("aud").and_then(Value::as_str) != Some(r.uri.as_str()) {
-        return unauthorized(app, r, Some("invalid_token"), "the access token is invalid, expired, revoked or for another resource");
+        return unauthorized(
+            app,
+            r,
+            Some("invalid_token"),
+            "the access token is invalid, expired, revoked or for another resource",
+        );
     }
     (
         StatusCode::NOT_IMPLEMENTED,

@@ -19,7 +19,11 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/revoke", post(revoke_token))
 }
 
-async fn revoke_token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, Error> {
+async fn revoke_token(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Error> {
     require_form(&headers)?;
     let form = Params::parse(&body)?;
     form.reject_duplicates(&[])?;
@@ -27,6 +31,13 @@ async fn revoke_token(State(app): State<AppState>, headers: HeaderMap, body: Byt
     let token = form
         .get("token")
         .ok_or_else(|| Error::InvalidRequest("token is required".into()))?;
-    revoke::revoke(&app.core, &client, token, form.get("token_type_hint"), request_id(&headers)).await?;
+    revoke::revoke(
+        &app.core,
+        &client,
+        token,
+        form.get("token_type_hint"),
+        request_id(&headers),
+    )
+    .await?;
     Ok(no_store(StatusCode::OK.into_response()))
 }

@@ -25,7 +25,11 @@ pub fn routes() -> Router<AppState> {
 ///
 /// # Errors
 /// `invalid_request` for conflicting credentials, `invalid_client` otherwise.
-pub async fn authenticate_client(app: &AppState, headers: &HeaderMap, form: &Params) -> Result<ClientRecord, Error> {
+pub async fn authenticate_client(
+    app: &AppState,
+    headers: &HeaderMap,
+    form: &Params,
+) -> Result<ClientRecord, Error> {
     let creds = ClientCredentials::from_parts(
         authorization(headers, "Basic"),
         form.get("client_id"),
@@ -41,7 +45,11 @@ pub async fn authenticate_client(app: &AppState, headers: &HeaderMap, form: &Par
     client.ok_or_else(|| Error::invalid_client("unknown client"))
 }
 
-async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, Error> {
+async fn token(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Error> {
     require_form(&headers)?;
     let form = Params::parse(&body)?;
     form.reject_duplicates(&["resource"])?;
@@ -73,7 +81,8 @@ async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
             let token = form
                 .get("refresh_token")
                 .ok_or_else(|| Error::InvalidRequest("refresh_token is required".into()))?;
-            refresh_token::refresh(&app.core, &client, token, form.get("scope"), &resource, rid).await?
+            refresh_token::refresh(&app.core, &client, token, form.get("scope"), &resource, rid)
+                .await?
         }
         Some(other) => {
             return Err(Error::UnsupportedGrantType(format!(
@@ -82,7 +91,12 @@ async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
         }
         None => return Err(Error::InvalidRequest("grant_type is required".into())),
     };
-    if let Err(e) = app.core.store.touch_client(&client.client_id, app.core.now()).await {
+    if let Err(e) = app
+        .core
+        .store
+        .touch_client(&client.client_id, app.core.now())
+        .await
+    {
         tracing::warn!(error = %e, "touch_client failed");
     }
     Ok(no_store(Json(response).into_response()))

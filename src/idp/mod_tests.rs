@@ -10,7 +10,10 @@ use super::*;
 fn new_pkce_is_s256_of_a_fresh_verifier() {
     let (verifier, challenge) = new_pkce();
     assert!((43..=128).contains(&verifier.len()));
-    assert_eq!(challenge, URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())));
+    assert_eq!(
+        challenge,
+        URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+    );
     assert_ne!(new_pkce().0, verifier);
 }
 
@@ -66,17 +69,34 @@ fn metadata() -> serde_json::Value {
 #[test]
 fn check_summary_reports_and_warns() {
     let scopes = ["openid".to_owned(), "groups".to_owned()];
-    let s = check_summary("corp", &metadata(), &["RS256".to_owned()], "client_secret_post", &scopes, 0)
-        .unwrap();
+    let s = check_summary(
+        "corp",
+        &metadata(),
+        &["RS256".to_owned()],
+        "client_secret_post",
+        &scopes,
+        0,
+    )
+    .unwrap();
     assert_eq!(s["issuer"], "https://idp.example.com");
     assert_eq!(s["id_token_signing_algs"], serde_json::json!(["RS256"]));
     let warnings = s["warnings"].to_string();
-    assert!(warnings.contains("does not list client_secret_post"), "{warnings}");
+    assert!(
+        warnings.contains("does not list client_secret_post"),
+        "{warnings}"
+    );
     assert!(warnings.contains("scope groups"), "{warnings}");
     assert!(warnings.contains("no keys"), "{warnings}");
     // Absent auth methods mean client_secret_basic (RFC 8414 §2); absent PKCE list is no warning.
-    let s = check_summary("corp", &metadata(), &["RS256".to_owned()], "client_secret_basic", &scopes[..1], 1)
-        .unwrap();
+    let s = check_summary(
+        "corp",
+        &metadata(),
+        &["RS256".to_owned()],
+        "client_secret_basic",
+        &scopes[..1],
+        1,
+    )
+    .unwrap();
     assert_eq!(s["warnings"], serde_json::json!([]));
 }
 
@@ -85,17 +105,32 @@ fn check_summary_refuses_unusable_metadata() {
     let algs = ["RS256".to_owned()];
     let mut md = metadata();
     md["response_types_supported"] = serde_json::json!(["id_token"]);
-    assert!(matches!(check_summary("c", &md, &algs, "client_secret_basic", &[], 1), Err(IdpError::Discovery(_))));
+    assert!(matches!(
+        check_summary("c", &md, &algs, "client_secret_basic", &[], 1),
+        Err(IdpError::Discovery(_))
+    ));
     let mut md = metadata();
     md["token_endpoint"] = serde_json::Value::Null;
-    assert!(matches!(check_summary("c", &md, &algs, "client_secret_basic", &[], 1), Err(IdpError::Discovery(_))));
-    assert!(matches!(check_summary("c", &metadata(), &[], "client_secret_basic", &[], 1), Err(IdpError::Config(_))));
+    assert!(matches!(
+        check_summary("c", &md, &algs, "client_secret_basic", &[], 1),
+        Err(IdpError::Discovery(_))
+    ));
+    assert!(matches!(
+        check_summary("c", &metadata(), &[], "client_secret_basic", &[], 1),
+        Err(IdpError::Config(_))
+    ));
 }
 
 #[test]
 fn rejected_error_displays_code_and_description() {
-    let e = IdpError::Rejected { error: "invalid_grant".into(), description: Some("expired".into()) };
-    assert_eq!(e.to_string(), "upstream rejected the request: invalid_grant (expired)");
+    let e = IdpError::Rejected {
+        error: "invalid_grant".into(),
+        description: Some("expired".into()),
+    };
+    assert_eq!(
+        e.to_string(),
+        "upstream rejected the request: invalid_grant (expired)"
+    );
     assert!(!e.is_transient());
     assert!(IdpError::Unavailable("x".into()).is_transient());
 }

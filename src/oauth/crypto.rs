@@ -77,7 +77,9 @@ pub struct Cipher {
 
 impl std::fmt::Debug for Cipher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cipher").field("kid", &self.current.0).finish_non_exhaustive()
+        f.debug_struct("Cipher")
+            .field("kid", &self.current.0)
+            .finish_non_exhaustive()
     }
 }
 
@@ -118,7 +120,11 @@ impl Cipher {
             .map_err(|_| CryptoError::Decrypt)?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
-        Ok(format!("v1.{}.{}", self.current.0, URL_SAFE_NO_PAD.encode(out)))
+        Ok(format!(
+            "v1.{}.{}",
+            self.current.0,
+            URL_SAFE_NO_PAD.encode(out)
+        ))
     }
 
     /// Opens a value sealed by [`Cipher::seal`] with the same `aad`.
@@ -130,7 +136,9 @@ impl Cipher {
         let (Some("v1"), Some(kid), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(CryptoError::Malformed);
         };
-        let raw = URL_SAFE_NO_PAD.decode(body).map_err(|_| CryptoError::Malformed)?;
+        let raw = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| CryptoError::Malformed)?;
         if raw.len() < 12 + 16 {
             return Err(CryptoError::Malformed);
         }
@@ -187,13 +195,28 @@ mod tests {
         let sealed = old.seal(b"upstream tokens", b"grant:1").unwrap();
         assert!(sealed.starts_with(&format!("v1.{}.", old.current_kid())));
         assert_eq!(old.open(&sealed, b"grant:1").unwrap(), b"upstream tokens");
-        assert!(matches!(old.open(&sealed, b"grant:2"), Err(CryptoError::Decrypt)));
+        assert!(matches!(
+            old.open(&sealed, b"grant:2"),
+            Err(CryptoError::Decrypt)
+        ));
         let rotated = Cipher::new(&[2; 32], &[[1; 32]]);
-        assert_eq!(rotated.open(&sealed, b"grant:1").unwrap(), b"upstream tokens");
+        assert_eq!(
+            rotated.open(&sealed, b"grant:1").unwrap(),
+            b"upstream tokens"
+        );
         let fresh = Cipher::new(&[2; 32], &[]);
-        assert!(matches!(fresh.open(&sealed, b"grant:1"), Err(CryptoError::UnknownKey(_))));
-        assert!(matches!(fresh.open("v1.x", b""), Err(CryptoError::Malformed)));
-        assert!(matches!(fresh.open("garbage", b""), Err(CryptoError::Malformed)));
+        assert!(matches!(
+            fresh.open(&sealed, b"grant:1"),
+            Err(CryptoError::UnknownKey(_))
+        ));
+        assert!(matches!(
+            fresh.open("v1.x", b""),
+            Err(CryptoError::Malformed)
+        ));
+        assert!(matches!(
+            fresh.open("garbage", b""),
+            Err(CryptoError::Malformed)
+        ));
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub enum RotateOutcome {
 pub enum RedeemOutcome {
     /// The code was unused and valid; it is now marked used, and the family, refresh token and
     /// access token passed in are stored.
-    Redeemed(AuthCodeRecord),
+    Redeemed(Box<AuthCodeRecord>),
     /// The code was already used: the family it created has been revoked (committed) and an
     /// audit event written.
     Replayed,
@@ -95,13 +95,26 @@ pub trait Store: Send + Sync + 'static {
 
     // --- clients -----------------------------------------------------------------------------
     /// Inserts a new client. `Conflict` if the client_id exists.
-    async fn insert_client(&self, client: &ClientRecord, audit: &AuditEvent) -> Result<(), StoreError>;
+    async fn insert_client(
+        &self,
+        client: &ClientRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
     /// Loads a client by id, disabled or not.
     async fn get_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
     /// Replaces the mutable fields of a client (RFC 7592 update). `NotFound` if absent.
-    async fn update_client(&self, client: &ClientRecord, audit: &AuditEvent) -> Result<(), StoreError>;
+    async fn update_client(
+        &self,
+        client: &ClientRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
     /// Deletes a client and revokes every grant it holds. Returns false when it did not exist.
-    async fn delete_client(&self, client_id: &str, now: i64, audit: &AuditEvent) -> Result<bool, StoreError>;
+    async fn delete_client(
+        &self,
+        client_id: &str,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
     /// Records that the client was used (authorize or token), for expiry of unused registrations.
     async fn touch_client(&self, client_id: &str, now: i64) -> Result<(), StoreError>;
 
@@ -109,16 +122,32 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a pending request (before consent). Keyed by `id_hash`.
     async fn insert_auth_request(&self, request: &AuthRequestRecord) -> Result<(), StoreError>;
     /// Loads a pending request by the hash of its consent id, if not expired at `now`.
-    async fn get_auth_request(&self, id_hash: &str, now: i64) -> Result<Option<AuthRequestRecord>, StoreError>;
+    async fn get_auth_request(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<AuthRequestRecord>, StoreError>;
     /// Marks a pending request approved and records the upstream leg (state hash, PKCE verifier,
     /// nonce, sealed). Only succeeds once, on an unexpired, not yet approved request; returns
     /// false otherwise.
-    async fn approve_auth_request(&self, id_hash: &str, upstream: &UpstreamLeg, now: i64) -> Result<bool, StoreError>;
+    async fn approve_auth_request(
+        &self,
+        id_hash: &str,
+        upstream: &UpstreamLeg,
+        now: i64,
+    ) -> Result<bool, StoreError>;
     /// Single use: deletes and returns the approved request whose upstream state hashes to
     /// `state_hash`, if it has not expired at `now`.
-    async fn take_auth_request_by_state(&self, state_hash: &str, now: i64) -> Result<Option<AuthRequestRecord>, StoreError>;
+    async fn take_auth_request_by_state(
+        &self,
+        state_hash: &str,
+        now: i64,
+    ) -> Result<Option<AuthRequestRecord>, StoreError>;
     /// Deletes a pending request (consent denied). Returns it if it existed.
-    async fn take_auth_request(&self, id_hash: &str) -> Result<Option<AuthRequestRecord>, StoreError>;
+    async fn take_auth_request(
+        &self,
+        id_hash: &str,
+    ) -> Result<Option<AuthRequestRecord>, StoreError>;
 
     // --- users, consents, grants ---------------------------------------------------------------
     /// Inserts or updates the user identified by (upstream_id, subject); returns its id.
@@ -139,9 +168,19 @@ pub trait Store: Send + Sync + 'static {
     /// Loads a grant by id.
     async fn get_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError>;
     /// Revokes a grant and every family and token under it. Returns false if already revoked or absent.
-    async fn revoke_grant(&self, grant_id: &str, now: i64, audit: &AuditEvent) -> Result<bool, StoreError>;
+    async fn revoke_grant(
+        &self,
+        grant_id: &str,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
     /// Replaces the encrypted upstream token set of a grant (after an upstream refresh).
-    async fn update_grant_upstream_tokens(&self, grant_id: &str, sealed: &str, now: i64) -> Result<(), StoreError>;
+    async fn update_grant_upstream_tokens(
+        &self,
+        grant_id: &str,
+        sealed: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
 
     // --- codes and tokens ----------------------------------------------------------------------
     /// Redeems a code: see [`RedeemOutcome`]. On success stores `family`, `refresh` (if any) and
@@ -158,7 +197,10 @@ pub trait Store: Send + Sync + 'static {
     /// Loads a code by hash (any state), so the service can check its bindings before redeeming.
     async fn get_auth_code(&self, code_hash: &str) -> Result<Option<AuthCodeRecord>, StoreError>;
     /// Looks up a refresh token (any state) with its family and grant, for the service to decide.
-    async fn get_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshTokenView>, StoreError>;
+    async fn get_refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshTokenView>, StoreError>;
     /// Rotates a refresh token: see [`RotateOutcome`]. `grace_seconds` is the replay window.
     #[allow(clippy::too_many_arguments)]
     async fn rotate_refresh_token(
@@ -174,9 +216,19 @@ pub trait Store: Send + Sync + 'static {
     /// Looks up an access token by jti with the state of its family and grant.
     async fn get_access_token(&self, jti: &str) -> Result<Option<AccessTokenView>, StoreError>;
     /// Revokes an access token (RFC 7009). Returns false if unknown.
-    async fn revoke_access_token(&self, jti: &str, now: i64, audit: &AuditEvent) -> Result<bool, StoreError>;
+    async fn revoke_access_token(
+        &self,
+        jti: &str,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
     /// Revokes the family of a refresh token (RFC 7009 on a refresh token). Returns false if unknown.
-    async fn revoke_refresh_family(&self, token_hash: &str, now: i64, audit: &AuditEvent) -> Result<bool, StoreError>;
+    async fn revoke_refresh_family(
+        &self,
+        token_hash: &str,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
 
     // --- signing keys -------------------------------------------------------------------------
     /// All signing keys that are not retired-and-expired, newest first.
@@ -190,7 +242,10 @@ pub trait Store: Send + Sync + 'static {
     /// Saves the upstream's discovered metadata and its status (`ok` or an error text).
     async fn save_upstream_status(&self, upstream: &UpstreamRecord) -> Result<(), StoreError>;
     /// Loads the saved status of an upstream.
-    async fn get_upstream_status(&self, upstream_id: &str) -> Result<Option<UpstreamRecord>, StoreError>;
+    async fn get_upstream_status(
+        &self,
+        upstream_id: &str,
+    ) -> Result<Option<UpstreamRecord>, StoreError>;
     /// Appends an audit event on its own (facts without a row of their own, e.g. login_failed).
     async fn insert_audit_event(&self, event: &AuditEvent) -> Result<(), StoreError>;
     /// Newest audit events first, at most `limit`.

@@ -43,7 +43,10 @@ impl Dialect for Postgres {
 
     fn conflict(err: &dyn DatabaseError) -> Option<&'static str> {
         let name = err.constraint()?;
-        UNIQUE_CONSTRAINTS.iter().find(|(pg, _, _)| *pg == name).map(|(_, _, meaning)| *meaning)
+        UNIQUE_CONSTRAINTS
+            .iter()
+            .find(|(pg, _, _)| *pg == name)
+            .map(|(_, _, meaning)| *meaning)
     }
 
     /// sqlx's Postgres migrator holds an advisory lock while it runs, so concurrent instances

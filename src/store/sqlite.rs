@@ -61,7 +61,10 @@ impl Dialect for Sqlite {
             return None;
         }
         let columns = err.message().strip_prefix("UNIQUE constraint failed: ")?;
-        UNIQUE_CONSTRAINTS.iter().find(|(_, cols, _)| *cols == columns).map(|(_, _, meaning)| *meaning)
+        UNIQUE_CONSTRAINTS
+            .iter()
+            .find(|(_, cols, _)| *cols == columns)
+            .map(|(_, _, meaning)| *meaning)
     }
 
     async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {

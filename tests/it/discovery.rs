@@ -16,21 +16,40 @@ async fn as_metadata_has_what_mcp_clients_need() {
     ] {
         let res = app.api.get(app.url(path)).send().await.unwrap();
         assert_eq!(res.status(), 200, "{path}");
-        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+        assert!(res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"));
         let m: Value = res.json().await.unwrap();
-        assert_eq!(m["issuer"], app.base, "issuer must equal the public URL exactly ({path})");
-        assert_eq!(m["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+        assert_eq!(
+            m["issuer"], app.base,
+            "issuer must equal the public URL exactly ({path})"
+        );
+        assert_eq!(
+            m["code_challenge_methods_supported"],
+            serde_json::json!(["S256"])
+        );
         assert_eq!(m["response_types_supported"], serde_json::json!(["code"]));
         assert_eq!(m["registration_endpoint"], app.url("/register"));
         assert_eq!(m["authorization_response_iss_parameter_supported"], true);
-        let methods = m["token_endpoint_auth_methods_supported"].as_array().unwrap();
+        let methods = m["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap();
         for wanted in ["none", "client_secret_post", "client_secret_basic"] {
             assert!(methods.iter().any(|v| v == wanted), "{wanted}");
         }
         let scopes = m["scopes_supported"].as_array().unwrap();
         assert!(scopes.iter().any(|s| s == "mcp:read"));
     }
-    let oidc: Value = app.api.get(app.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+    let oidc: Value = app
+        .api
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(oidc["jwks_uri"].is_string() && oidc["subject_types_supported"].is_array());
     assert!(oidc["id_token_signing_alg_values_supported"].is_array());
 }
@@ -54,66 +73,130 @@ async fn unknown_well_known_variants_are_json_404() {
 #[tokio::test]
 async fn protected_resource_metadata_root_and_suffixed() {
     let app = TestApp::start().await;
-    for path in ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"] {
+    for path in [
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+    ] {
         let res = app.api.get(app.url(path)).send().await.unwrap();
         assert_eq!(res.status(), 200);
         let m: Value = res.json().await.unwrap();
         assert_eq!(m["resource"], app.resource());
         assert_eq!(m["authorization_servers"], serde_json::json!([app.base]));
         let scopes = m["scopes_supported"].as_array().unwrap();
-        assert!(!scopes.iter().any(|s| s == "offline_access"), "offline_access is not a resource scope");
+        assert!(
+            !scopes.iter().any(|s| s == "offline_access"),
+            "offline_access is not a resource scope"
+        );
     }
 }
 
 #[tokio::test]
 async fn resource_answers_401_with_resource_metadata() {
     let app = TestApp::start().await;
-    let res = app.api.post(app.resource()).body("{}").send().await.unwrap();
+    let res = app
+        .api
+        .post(app.resource())
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
-    let challenge = res.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(challenge.starts_with("Bearer "), "{challenge}");
     assert!(challenge.contains(&format!(
         "resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
         app.base
     )));
     assert!(challenge.contains("scope=\"mcp:read mcp:write\""));
-    let res = app.api.post(app.resource()).bearer_auth("not-a-token").send().await.unwrap();
+    let res = app
+        .api
+        .post(app.resource())
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
-    assert!(res.headers()["www-authenticate"].to_str().unwrap().contains("error=\"invalid_token\""));
+    assert!(res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("error=\"invalid_token\""));
 }
 
 #[tokio::test]
 async fn cors_preflight_is_204_and_exposes_www_authenticate() {
     let app = TestApp::start().await;
-    for path in ["/token", "/register", "/.well-known/oauth-authorization-server", "/mcp"] {
+    for path in [
+        "/token",
+        "/register",
+        "/.well-known/oauth-authorization-server",
+        "/mcp",
+    ] {
         let res = app
             .api
             .request(reqwest::Method::OPTIONS, app.url(path))
             .header("origin", "https://claude.ai")
             .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "authorization, content-type, mcp-protocol-version")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type, mcp-protocol-version",
+            )
             .send()
             .await
             .unwrap();
         assert_eq!(res.status(), 204, "{path}");
-        let allow = res.headers()["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
-        assert!(allow.contains("authorization") && allow.contains("mcp-protocol-version"), "{allow}");
+        let allow = res.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase();
+        assert!(
+            allow.contains("authorization") && allow.contains("mcp-protocol-version"),
+            "{allow}"
+        );
     }
-    let res = app.api.get(app.resource()).header("origin", "https://claude.ai").send().await.unwrap();
-    let expose = res.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase();
+    let res = app
+        .api
+        .get(app.resource())
+        .header("origin", "https://claude.ai")
+        .send()
+        .await
+        .unwrap();
+    let expose = res.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
     assert!(expose.contains("www-authenticate"));
     // RFC 9700 §2.6: no CORS on the authorization endpoint.
-    let res = app.api.get(app.url("/authorize")).header("origin", "https://evil.example").send().await.unwrap();
+    let res = app
+        .api
+        .get(app.url("/authorize"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
     assert!(res.headers().get("access-control-allow-origin").is_none());
 }
 
 #[tokio::test]
 async fn jwks_lists_the_signing_key() {
     let app = TestApp::start().await;
-    let jwks: Value = app.api.get(app.url("/jwks")).send().await.unwrap().json().await.unwrap();
+    let jwks: Value = app
+        .api
+        .get(app.url("/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let keys = jwks["keys"].as_array().unwrap();
     assert!(!keys.is_empty());
     assert_eq!(keys[0]["kty"], "RSA");
     assert!(keys[0]["kid"].is_string());
-    assert!(keys[0].get("d").is_none(), "private part must never be published");
+    assert!(
+        keys[0].get("d").is_none(),
+        "private part must never be published"
+    );
 }

@@ -6,7 +6,9 @@ use serde_json::Value;
 use crate::support::app::{jwt_claims, location, pkce, query_param, Db, TestApp};
 
 async fn full_flow(db: Db) {
-    let Some(app) = TestApp::start_with(db, |_| {}).await else { return };
+    let Some(app) = TestApp::start_with(db, |_| {}).await else {
+        return;
+    };
     let (client_id, redirect, tokens) = app.tokens_for_new_client().await;
     assert_eq!(tokens["token_type"], "bearer");
     assert!(tokens["expires_in"].as_i64().unwrap() > 0);
@@ -22,15 +24,31 @@ async fn full_flow(db: Db) {
 
     // Refresh rotates.
     let rt = tokens["refresh_token"].as_str().unwrap();
-    let res = app.token(&[("grant_type", "refresh_token"), ("refresh_token", rt), ("client_id", &client_id), ("resource", &app.resource())]).await;
+    let res = app
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("client_id", &client_id),
+            ("resource", &app.resource()),
+        ])
+        .await;
     assert_eq!(res.status(), 200);
     let refreshed: Value = res.json().await.unwrap();
     assert_ne!(refreshed["refresh_token"], tokens["refresh_token"]);
-    assert_eq!(jwt_claims(refreshed["access_token"].as_str().unwrap())["aud"], app.resource());
+    assert_eq!(
+        jwt_claims(refreshed["access_token"].as_str().unwrap())["aud"],
+        app.resource()
+    );
 
     // Revocation of the new access token: introspection says inactive.
     let new_at = refreshed["access_token"].as_str().unwrap();
-    let res = app.api.post(app.url("/revoke")).form(&[("token", new_at), ("client_id", &client_id)]).send().await.unwrap();
+    let res = app
+        .api
+        .post(app.url("/revoke"))
+        .form(&[("token", new_at), ("client_id", &client_id)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(app.introspect(new_at).await["active"], false);
     let _ = redirect;
@@ -52,10 +70,21 @@ async fn callback_redirect_carries_code_state_and_iss_with_302() {
     let (client_id, redirect) = app.public_client().await;
     let (_, challenge) = pkce();
     let resource = app.resource();
-    let back = app.login(&TestApp::auth_params(&client_id, &redirect, &challenge, &resource), "dev-alice").await;
+    let back = app
+        .login(
+            &TestApp::auth_params(&client_id, &redirect, &challenge, &resource),
+            "dev-alice",
+        )
+        .await;
     assert!(back.starts_with(&redirect));
-    assert_eq!(query_param(&back, "state").as_deref(), Some("client-state-123"));
-    assert_eq!(query_param(&back, "iss").as_deref(), Some(app.base.as_str()));
+    assert_eq!(
+        query_param(&back, "state").as_deref(),
+        Some("client-state-123")
+    );
+    assert_eq!(
+        query_param(&back, "iss").as_deref(),
+        Some(app.base.as_str())
+    );
     assert!(query_param(&back, "code").unwrap().starts_with("dcrb_ac_"));
 }
 
@@ -66,7 +95,12 @@ async fn loopback_redirect_matches_any_port() {
     let (_, challenge) = pkce();
     let resource = app.resource();
     let other_port = "http://127.0.0.1:51234/callback";
-    let back = app.login(&TestApp::auth_params(&client_id, other_port, &challenge, &resource), "dev-bob").await;
+    let back = app
+        .login(
+            &TestApp::auth_params(&client_id, other_port, &challenge, &resource),
+            "dev-bob",
+        )
+        .await;
     assert!(back.starts_with(other_port), "{back}");
 }
 
@@ -76,7 +110,12 @@ async fn code_is_single_use_and_replay_revokes_what_it_issued() {
     let (client_id, redirect) = app.public_client().await;
     let (verifier, challenge) = pkce();
     let resource = app.resource();
-    let back = app.login(&TestApp::auth_params(&client_id, &redirect, &challenge, &resource), "dev-alice").await;
+    let back = app
+        .login(
+            &TestApp::auth_params(&client_id, &redirect, &challenge, &resource),
+            "dev-alice",
+        )
+        .await;
     let code = query_param(&back, "code").unwrap();
     let form = [
         ("grant_type", "authorization_code"),
@@ -93,9 +132,19 @@ async fn code_is_single_use_and_replay_revokes_what_it_issued() {
     assert_eq!(err["error"], "invalid_grant");
     // RFC 6749 §4.1.2: tokens issued from the code are revoked.
     let rt = first["refresh_token"].as_str().unwrap();
-    let res = app.token(&[("grant_type", "refresh_token"), ("refresh_token", rt), ("client_id", &client_id)]).await;
+    let res = app
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("client_id", &client_id),
+        ])
+        .await;
     assert_eq!(res.status(), 400);
-    assert_eq!(app.introspect(first["access_token"].as_str().unwrap()).await["active"], false);
+    assert_eq!(
+        app.introspect(first["access_token"].as_str().unwrap())
+            .await["active"],
+        false
+    );
 }
 
 #[tokio::test]
@@ -105,16 +154,35 @@ async fn wrong_verifier_redirect_or_client_is_invalid_grant() {
     let (other_client, _) = app.public_client().await;
     let (verifier, challenge) = pkce();
     let resource = app.resource();
-    let back = app.login(&TestApp::auth_params(&client_id, &redirect, &challenge, &resource), "dev-alice").await;
+    let back = app
+        .login(
+            &TestApp::auth_params(&client_id, &redirect, &challenge, &resource),
+            "dev-alice",
+        )
+        .await;
     let code = query_param(&back, "code").unwrap();
     let (wrong_verifier, _) = pkce();
     for (cid, redir, ver) in [
-        (client_id.as_str(), redirect.as_str(), wrong_verifier.as_str()),
-        (client_id.as_str(), "http://127.0.0.1:33418/other", verifier.as_str()),
+        (
+            client_id.as_str(),
+            redirect.as_str(),
+            wrong_verifier.as_str(),
+        ),
+        (
+            client_id.as_str(),
+            "http://127.0.0.1:33418/other",
+            verifier.as_str(),
+        ),
         (other_client.as_str(), redirect.as_str(), verifier.as_str()),
     ] {
         let res = app
-            .token(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", redir), ("code_verifier", ver), ("client_id", cid)])
+            .token(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", redir),
+                ("code_verifier", ver),
+                ("client_id", cid),
+            ])
             .await;
         assert_eq!(res.status(), 400);
         let err: Value = res.json().await.unwrap();
@@ -127,18 +195,32 @@ async fn refresh_grace_window_replays_the_same_pair_then_reuse_revokes() {
     let app = TestApp::start().await;
     let (client_id, _, tokens) = app.tokens_for_new_client().await;
     let rt = tokens["refresh_token"].as_str().unwrap();
-    let form = [("grant_type", "refresh_token"), ("refresh_token", rt), ("client_id", client_id.as_str())];
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt),
+        ("client_id", client_id.as_str()),
+    ];
     let a: Value = app.token(&form).await.json().await.unwrap();
     let b: Value = app.token(&form).await.json().await.unwrap();
-    assert_eq!(a, b, "a retry inside the grace window gets the same pair (COMPAT C16)");
-    app.clock.advance(app.state.core.settings.tokens.refresh_grace_seconds + 1);
+    assert_eq!(
+        a, b,
+        "a retry inside the grace window gets the same pair (COMPAT C16)"
+    );
+    app.clock
+        .advance(app.state.core.settings.tokens.refresh_grace_seconds + 1);
     let res = app.token(&form).await;
     assert_eq!(res.status(), 400);
     let err: Value = res.json().await.unwrap();
     assert_eq!(err["error"], "invalid_grant");
     // The family is gone: the token the first refresh issued no longer works.
     let next = a["refresh_token"].as_str().unwrap();
-    let res = app.token(&[("grant_type", "refresh_token"), ("refresh_token", next), ("client_id", &client_id)]).await;
+    let res = app
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", next),
+            ("client_id", &client_id),
+        ])
+        .await;
     assert_eq!(res.status(), 400);
 }
 
@@ -153,7 +235,16 @@ async fn concurrent_refresh_has_one_winner_and_identical_answers() {
         let url = app.url("/token");
         let (rt, cid) = (rt.clone(), client_id.clone());
         tasks.push(tokio::spawn(async move {
-            let res = api.post(url).form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str()), ("client_id", cid.as_str())]).send().await.unwrap();
+            let res = api
+                .post(url)
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", rt.as_str()),
+                    ("client_id", cid.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
             (res.status().as_u16(), res.json::<Value>().await.unwrap())
         }));
     }
@@ -162,7 +253,9 @@ async fn concurrent_refresh_has_one_winner_and_identical_answers() {
         answers.push(t.await.unwrap());
     }
     assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
-    assert!(answers.windows(2).all(|w| w[0].1["refresh_token"] == w[1].1["refresh_token"]));
+    assert!(answers
+        .windows(2)
+        .all(|w| w[0].1["refresh_token"] == w[1].1["refresh_token"]));
 }
 
 #[tokio::test]
@@ -171,13 +264,29 @@ async fn consent_deny_redirects_access_denied_with_iss() {
     let (client_id, redirect) = app.public_client().await;
     let (_, challenge) = pkce();
     let resource = app.resource();
-    let html = app.authorize(&TestApp::auth_params(&client_id, &redirect, &challenge, &resource)).await.text().await.unwrap();
+    let html = app
+        .authorize(&TestApp::auth_params(
+            &client_id, &redirect, &challenge, &resource,
+        ))
+        .await
+        .text()
+        .await
+        .unwrap();
     let res = app.decide(&html, "deny").await;
     assert_eq!(res.status(), 302);
     let back = location(&res);
-    assert_eq!(query_param(&back, "error").as_deref(), Some("access_denied"));
-    assert_eq!(query_param(&back, "state").as_deref(), Some("client-state-123"));
-    assert_eq!(query_param(&back, "iss").as_deref(), Some(app.base.as_str()));
+    assert_eq!(
+        query_param(&back, "error").as_deref(),
+        Some("access_denied")
+    );
+    assert_eq!(
+        query_param(&back, "state").as_deref(),
+        Some("client-state-123")
+    );
+    assert_eq!(
+        query_param(&back, "iss").as_deref(),
+        Some(app.base.as_str())
+    );
 }
 
 #[tokio::test]
@@ -186,12 +295,37 @@ async fn consent_page_names_client_and_is_unframeable() {
     let (client_id, redirect) = app.public_client().await;
     let (_, challenge) = pkce();
     let resource = app.resource();
-    let res = app.authorize(&TestApp::auth_params(&client_id, &redirect, &challenge, &resource)).await;
+    let res = app
+        .authorize(&TestApp::auth_params(
+            &client_id, &redirect, &challenge, &resource,
+        ))
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["x-frame-options"], "DENY");
     assert_eq!(res.headers()["referrer-policy"], "same-origin");
-    assert!(res.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
-    assert!(res.headers()["set-cookie"].to_str().unwrap().contains("HttpOnly"));
+    assert!(res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    assert!(res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("HttpOnly"));
     let html = res.text().await.unwrap();
-    assert!(html.contains("Test Client") && html.contains("127.0.0.1:33418") && html.contains("mcp:read"));
+    assert!(
+        html.contains("Test Client")
+            && html.contains("127.0.0.1:33418")
+            && html.contains("mcp:read")
+    );
+}
+
+#[tokio::test]
+async fn upstream_key_rotation_is_picked_up_through_jwks_refetch() {
+    let app = TestApp::start().await;
+    // First login caches the upstream's discovery document and JWKS.
+    app.tokens_for_new_client().await;
+    app.idp.as_ref().unwrap().rotate_key().await.unwrap();
+    // The next ID token carries an unknown kid: the client refetches the JWKS and succeeds.
+    let (_, _, tokens) = app.tokens_for_new_client().await;
+    assert!(tokens["access_token"].is_string());
 }

@@ -1,8 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod support;
 mod discovery;
 mod flows;
 mod hostile;
 mod interop;
 mod registration;
 mod store_contract;
+mod support;

@@ -20,7 +20,11 @@ async fn minimal_public_registration_gets_defaults() {
     assert_no_nulls(&reg);
     assert!(reg["client_id"].as_str().unwrap().starts_with("dcrb_c_"));
     assert_eq!(reg["token_endpoint_auth_method"], "none");
-    assert!(reg["grant_types"].as_array().unwrap().iter().any(|g| g == "refresh_token"));
+    assert!(reg["grant_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g == "refresh_token"));
     assert!(reg.get("client_secret").is_none());
     assert!(reg["registration_access_token"].is_string());
 }
@@ -32,7 +36,10 @@ async fn confidential_client_with_secret_post_and_basic() {
         let reg = app.register(json!({"redirect_uris": ["https://claude.ai/api/mcp/auth_callback"], "token_endpoint_auth_method": method, "client_name": "Claude"})).await;
         assert_no_nulls(&reg);
         assert_eq!(reg["token_endpoint_auth_method"], method);
-        assert!(reg["client_secret"].as_str().unwrap().starts_with("dcrb_cs_"));
+        assert!(reg["client_secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("dcrb_cs_"));
         assert_eq!(reg["client_secret_expires_at"], 0);
     }
 }
@@ -40,8 +47,12 @@ async fn confidential_client_with_secret_post_and_basic() {
 #[tokio::test]
 async fn private_use_schemes_are_accepted() {
     let app = TestApp::start().await;
-    for uri in ["cursor://anysphere.cursor-retrieval/oauth/callback", "vscode://vscode.github-authentication/did-authenticate"] {
-        app.register(json!({"redirect_uris": [uri], "token_endpoint_auth_method": "none"})).await;
+    for uri in [
+        "cursor://anysphere.cursor-retrieval/oauth/callback",
+        "vscode://vscode.github-authentication/did-authenticate",
+    ] {
+        app.register(json!({"redirect_uris": [uri], "token_endpoint_auth_method": "none"}))
+            .await;
     }
 }
 
@@ -50,12 +61,24 @@ async fn management_read_update_delete() {
     let app = TestApp::start().await;
     let reg = app.register(json!({"redirect_uris": ["http://127.0.0.1:1/cb"], "token_endpoint_auth_method": "none", "client_name": "Before"})).await;
     let uri = reg["registration_client_uri"].as_str().unwrap().to_owned();
-    let rat = reg["registration_access_token"].as_str().unwrap().to_owned();
+    let rat = reg["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let res = app.api.get(&uri).send().await.unwrap();
     assert_eq!(res.status(), 401);
     let res = app.api.get(&uri).bearer_auth("wrong").send().await.unwrap();
     assert_eq!(res.status(), 401);
-    let read: Value = app.api.get(&uri).bearer_auth(&rat).send().await.unwrap().json().await.unwrap();
+    let read: Value = app
+        .api
+        .get(&uri)
+        .bearer_auth(&rat)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(read["client_name"], "Before");
     let res = app.api.put(&uri).bearer_auth(&rat).json(&json!({"client_id": reg["client_id"], "redirect_uris": ["http://127.0.0.1:1/cb"], "token_endpoint_auth_method": "none", "client_name": "After"})).send().await.unwrap();
     assert_eq!(res.status(), 200);
@@ -65,7 +88,16 @@ async fn management_read_update_delete() {
     let res = app.api.get(&uri).bearer_auth(&rat).send().await.unwrap();
     assert_eq!(res.status(), 401);
     // A deleted client at /token: 401 invalid_client so it re-registers (COMPAT C12).
-    let res = app.token(&[("grant_type", "refresh_token"), ("refresh_token", "x"), ("client_id", reg["client_id"].as_str().unwrap())]).await;
+    let res = app
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_id", reg["client_id"].as_str().unwrap()),
+        ])
+        .await;
     assert_eq!(res.status(), 401);
-    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_client");
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
 }

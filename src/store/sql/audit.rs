@@ -8,7 +8,16 @@ pub(super) async fn insert_audit(db: &mut dyn Exec, e: &AuditEvent) -> Result<()
     db.execute(
         "INSERT INTO audit_events (id, at, kind, actor, client_id, grant_id, request_id, detail) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        args![&e.id, e.at, &e.kind, &e.actor, &e.client_id, &e.grant_id, &e.request_id, &e.detail],
+        args![
+            &e.id,
+            e.at,
+            &e.kind,
+            &e.actor,
+            &e.client_id,
+            &e.grant_id,
+            &e.request_id,
+            &e.detail
+        ],
     )
     .await?;
     Ok(())
@@ -28,7 +37,10 @@ pub(super) fn reuse_detected(base: &AuditEvent, now: i64, what: &str) -> AuditEv
 
 pub(super) async fn list(db: &mut dyn Exec, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
     let found = db
-        .fetch_all("SELECT * FROM audit_events ORDER BY at DESC, seq DESC LIMIT $1", args![limit])
+        .fetch_all(
+            "SELECT * FROM audit_events ORDER BY at DESC, seq DESC LIMIT $1",
+            args![limit],
+        )
         .await?;
     rows::all(&found, rows::audit_event)
 }

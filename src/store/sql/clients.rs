@@ -5,7 +5,11 @@ use super::exec::{args, Exec};
 use super::rows::{self, json_list};
 use crate::store::{AuditEvent, ClientRecord, StoreError};
 
-pub(super) async fn insert(db: &mut dyn Exec, c: &ClientRecord, audit: &AuditEvent) -> Result<(), StoreError> {
+pub(super) async fn insert(
+    db: &mut dyn Exec,
+    c: &ClientRecord,
+    audit: &AuditEvent,
+) -> Result<(), StoreError> {
     let (redirect_uris, grant_types) = (json_list(&c.redirect_uris)?, json_list(&c.grant_types)?);
     let (response_types, contacts) = (json_list(&c.response_types)?, json_list(&c.contacts)?);
     db.execute(
@@ -43,13 +47,25 @@ pub(super) async fn insert(db: &mut dyn Exec, c: &ClientRecord, audit: &AuditEve
     insert_audit(db, audit).await
 }
 
-pub(super) async fn get(db: &mut dyn Exec, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
-    let row = db.fetch_optional("SELECT * FROM clients WHERE client_id = $1", args![client_id]).await?;
+pub(super) async fn get(
+    db: &mut dyn Exec,
+    client_id: &str,
+) -> Result<Option<ClientRecord>, StoreError> {
+    let row = db
+        .fetch_optional(
+            "SELECT * FROM clients WHERE client_id = $1",
+            args![client_id],
+        )
+        .await?;
     rows::opt(row, rows::client)
 }
 
 /// Replaces everything but the identity, kind, creation time and last use.
-pub(super) async fn update(db: &mut dyn Exec, c: &ClientRecord, audit: &AuditEvent) -> Result<(), StoreError> {
+pub(super) async fn update(
+    db: &mut dyn Exec,
+    c: &ClientRecord,
+    audit: &AuditEvent,
+) -> Result<(), StoreError> {
     let (redirect_uris, grant_types) = (json_list(&c.redirect_uris)?, json_list(&c.grant_types)?);
     let (response_types, contacts) = (json_list(&c.response_types)?, json_list(&c.contacts)?);
     let n = db
@@ -90,7 +106,12 @@ pub(super) async fn update(db: &mut dyn Exec, c: &ClientRecord, audit: &AuditEve
 
 /// Revokes the client's grants and their families, then deletes the client (its pending requests
 /// and consents go with it by cascade). The revoked grants stay as the record of what was issued.
-pub(super) async fn delete(db: &mut dyn Exec, client_id: &str, now: i64, audit: &AuditEvent) -> Result<bool, StoreError> {
+pub(super) async fn delete(
+    db: &mut dyn Exec,
+    client_id: &str,
+    now: i64,
+    audit: &AuditEvent,
+) -> Result<bool, StoreError> {
     db.execute(
         "UPDATE token_families SET revoked_at = $2 WHERE revoked_at IS NULL \
          AND grant_id IN (SELECT id FROM grants WHERE client_id = $1)",
@@ -102,7 +123,10 @@ pub(super) async fn delete(db: &mut dyn Exec, client_id: &str, now: i64, audit: 
         args![client_id, now],
     )
     .await?;
-    let deleted = db.execute("DELETE FROM clients WHERE client_id = $1", args![client_id]).await? > 0;
+    let deleted = db
+        .execute("DELETE FROM clients WHERE client_id = $1", args![client_id])
+        .await?
+        > 0;
     if deleted {
         insert_audit(db, audit).await?;
     }
@@ -110,6 +134,10 @@ pub(super) async fn delete(db: &mut dyn Exec, client_id: &str, now: i64, audit: 
 }
 
 pub(super) async fn touch(db: &mut dyn Exec, client_id: &str, now: i64) -> Result<(), StoreError> {
-    db.execute("UPDATE clients SET last_used_at = $2 WHERE client_id = $1", args![client_id, now]).await?;
+    db.execute(
+        "UPDATE clients SET last_used_at = $2 WHERE client_id = $1",
+        args![client_id, now],
+    )
+    .await?;
     Ok(())
 }

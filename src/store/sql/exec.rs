@@ -96,7 +96,8 @@ where
     T: Decode<'r, R::Database> + Type<R::Database>,
     for<'c> &'c str: ColumnIndex<R>,
 {
-    row.try_get(col).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+    row.try_get(col)
+        .map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
 }
 
 impl<R> SqlRow for R
@@ -134,7 +135,11 @@ pub trait Exec: Send {
     /// Runs a statement; returns the number of rows it affected.
     async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError>;
     /// Fetches at most one row.
-    async fn fetch_optional(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<BoxRow>, StoreError>;
+    async fn fetch_optional(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Option<BoxRow>, StoreError>;
     /// Fetches every row.
     async fn fetch_all(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<BoxRow>, StoreError>;
 }
@@ -216,7 +221,11 @@ where
         Ok(<DbOf<C> as Dialect>::rows_affected(&done))
     }
 
-    async fn fetch_optional(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<BoxRow>, StoreError> {
+    async fn fetch_optional(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Option<BoxRow>, StoreError> {
         let row = bind(sqlx::query(sql), args)
             .fetch_optional(&mut *self.0)
             .await

@@ -3,7 +3,9 @@
 use super::audit::insert_audit;
 use super::exec::{args, Exec};
 use super::rows::{self, grant_cols, json_list};
-use crate::store::{AuditEvent, AuthCodeRecord, ConsentRecord, GrantRecord, StoreError, UserRecord};
+use crate::store::{
+    AuditEvent, AuthCodeRecord, ConsentRecord, GrantRecord, StoreError, UserRecord,
+};
 
 /// Keyed by (upstream, subject): a returning user keeps the id of the first login.
 pub(super) async fn upsert_user(db: &mut dyn Exec, u: &UserRecord) -> Result<String, StoreError> {
@@ -21,8 +23,13 @@ pub(super) async fn upsert_user(db: &mut dyn Exec, u: &UserRecord) -> Result<Str
     row.ok_or(StoreError::NotFound)?.text("id")
 }
 
-pub(super) async fn get_user(db: &mut dyn Exec, user_id: &str) -> Result<Option<UserRecord>, StoreError> {
-    let row = db.fetch_optional("SELECT * FROM users WHERE id = $1", args![user_id]).await?;
+pub(super) async fn get_user(
+    db: &mut dyn Exec,
+    user_id: &str,
+) -> Result<Option<UserRecord>, StoreError> {
+    let row = db
+        .fetch_optional("SELECT * FROM users WHERE id = $1", args![user_id])
+        .await?;
     rows::opt(row, rows::user)
 }
 
@@ -75,20 +82,38 @@ pub(super) async fn grant_and_issue_code(
         ],
     )
     .await?;
-    insert_audit(db, &AuditEvent { grant_id: Some(grant_id.clone()), ..audit.clone() }).await?;
+    insert_audit(
+        db,
+        &AuditEvent {
+            grant_id: Some(grant_id.clone()),
+            ..audit.clone()
+        },
+    )
+    .await?;
     Ok(grant_id)
 }
 
-pub(super) async fn get_grant(db: &mut dyn Exec, grant_id: &str) -> Result<Option<GrantRecord>, StoreError> {
+pub(super) async fn get_grant(
+    db: &mut dyn Exec,
+    grant_id: &str,
+) -> Result<Option<GrantRecord>, StoreError> {
     let row = db
-        .fetch_optional(concat!("SELECT ", grant_cols!(), " FROM grants g WHERE g.id = $1"), args![grant_id])
+        .fetch_optional(
+            concat!("SELECT ", grant_cols!(), " FROM grants g WHERE g.id = $1"),
+            args![grant_id],
+        )
         .await?;
     rows::opt(row, rows::grant)
 }
 
 /// Families are revoked with the grant; access tokens are seen as revoked through their family
 /// and grant, so they need no write of their own.
-pub(super) async fn revoke_grant(db: &mut dyn Exec, grant_id: &str, now: i64, audit: &AuditEvent) -> Result<bool, StoreError> {
+pub(super) async fn revoke_grant(
+    db: &mut dyn Exec,
+    grant_id: &str,
+    now: i64,
+    audit: &AuditEvent,
+) -> Result<bool, StoreError> {
     let n = db
         .execute(
             "UPDATE grants SET revoked_at = $2, updated_at = $2 WHERE id = $1 AND revoked_at IS NULL",
@@ -107,7 +132,12 @@ pub(super) async fn revoke_grant(db: &mut dyn Exec, grant_id: &str, now: i64, au
     Ok(true)
 }
 
-pub(super) async fn update_upstream_tokens(db: &mut dyn Exec, grant_id: &str, sealed: &str, now: i64) -> Result<(), StoreError> {
+pub(super) async fn update_upstream_tokens(
+    db: &mut dyn Exec,
+    grant_id: &str,
+    sealed: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     let n = db
         .execute(
             "UPDATE grants SET upstream_tokens = $2, updated_at = $3 WHERE id = $1",

@@ -15,8 +15,13 @@ pub(super) async fn save_upstream(db: &mut dyn Exec, u: &UpstreamRecord) -> Resu
     Ok(())
 }
 
-pub(super) async fn get_upstream(db: &mut dyn Exec, id: &str) -> Result<Option<UpstreamRecord>, StoreError> {
-    let row = db.fetch_optional("SELECT * FROM upstreams WHERE id = $1", args![id]).await?;
+pub(super) async fn get_upstream(
+    db: &mut dyn Exec,
+    id: &str,
+) -> Result<Option<UpstreamRecord>, StoreError> {
+    let row = db
+        .fetch_optional("SELECT * FROM upstreams WHERE id = $1", args![id])
+        .await?;
     rows::opt(row, rows::upstream)
 }
 
@@ -24,8 +29,18 @@ pub(super) async fn get_upstream(db: &mut dyn Exec, id: &str) -> Result<Option<U
 /// them can be used, so nothing is lost: a replay of a purged code or token is simply unknown.
 pub(super) async fn purge(db: &mut dyn Exec, now: i64) -> Result<u64, StoreError> {
     let mut removed = 0;
-    for table in ["authorization_requests", "authorization_codes", "refresh_tokens", "access_tokens"] {
-        removed += db.execute(&format!("DELETE FROM {table} WHERE expires_at <= $1"), args![now]).await?;
+    for table in [
+        "authorization_requests",
+        "authorization_codes",
+        "refresh_tokens",
+        "access_tokens",
+    ] {
+        removed += db
+            .execute(
+                &format!("DELETE FROM {table} WHERE expires_at <= $1"),
+                args![now],
+            )
+            .await?;
     }
     Ok(removed)
 }

@@ -5,7 +5,12 @@ use super::rows;
 use crate::store::{KeyState, SigningKeyRecord, StoreError};
 
 pub(super) async fn list(db: &mut dyn Exec) -> Result<Vec<SigningKeyRecord>, StoreError> {
-    let found = db.fetch_all("SELECT * FROM signing_keys ORDER BY created_at DESC, kid DESC", args![]).await?;
+    let found = db
+        .fetch_all(
+            "SELECT * FROM signing_keys ORDER BY created_at DESC, kid DESC",
+            args![],
+        )
+        .await?;
     rows::all(&found, rows::signing_key)
 }
 
@@ -23,7 +28,12 @@ pub(super) async fn insert(db: &mut dyn Exec, k: &SigningKeyRecord) -> Result<()
 pub(super) async fn promote(db: &mut dyn Exec, kid: &str, now: i64) -> Result<(), StoreError> {
     db.execute(
         "UPDATE signing_keys SET state = $1, retired_at = $2 WHERE state = $3 AND kid <> $4",
-        args![KeyState::Retired.as_str(), now, KeyState::Current.as_str(), kid],
+        args![
+            KeyState::Retired.as_str(),
+            now,
+            KeyState::Current.as_str(),
+            kid
+        ],
     )
     .await?;
     let n = db

@@ -23,9 +23,10 @@ use sqlx::{Database, Pool, Transaction};
 
 use self::exec::{Conn, Exec, TxExec};
 use super::{
-    AccessTokenRecord, AccessTokenView, AuditEvent, AuthCodeRecord, AuthRequestRecord, ClientRecord,
-    ConsentRecord, FamilyRecord, GrantRecord, RedeemOutcome, RefreshTokenRecord, RefreshTokenView,
-    RotateOutcome, SigningKeyRecord, Store, StoreError, UpstreamLeg, UpstreamRecord, UserRecord,
+    AccessTokenRecord, AccessTokenView, AuditEvent, AuthCodeRecord, AuthRequestRecord,
+    ClientRecord, ConsentRecord, FamilyRecord, GrantRecord, RedeemOutcome, RefreshTokenRecord,
+    RefreshTokenView, RotateOutcome, SigningKeyRecord, Store, StoreError, UpstreamLeg,
+    UpstreamRecord, UserRecord,
 };
 
 /// What a database must tell the shared SQL about itself.
@@ -49,24 +50,56 @@ pub trait Dialect: Database {
 pub(crate) const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
     ("upstreams_pk", "upstreams.id", "upstream id"),
     ("clients_pk", "clients.client_id", "client_id"),
-    ("authorization_requests_pk", "authorization_requests.id_hash", "authorization request id"),
-    ("authorization_requests_state_uq", "authorization_requests.state_hash", "upstream state"),
+    (
+        "authorization_requests_pk",
+        "authorization_requests.id_hash",
+        "authorization request id",
+    ),
+    (
+        "authorization_requests_state_uq",
+        "authorization_requests.state_hash",
+        "upstream state",
+    ),
     ("users_pk", "users.id", "user id"),
-    ("users_subject_uq", "users.upstream_id, users.subject", "user subject"),
+    (
+        "users_subject_uq",
+        "users.upstream_id, users.subject",
+        "user subject",
+    ),
     (
         "consents_pk",
         "consents.user_id, consents.client_id, consents.resource, consents.scope",
         "consent",
     ),
     ("grants_pk", "grants.id", "grant id"),
-    ("grants_active_uq", "grants.user_id, grants.client_id, grants.resource", "active grant"),
+    (
+        "grants_active_uq",
+        "grants.user_id, grants.client_id, grants.resource",
+        "active grant",
+    ),
     ("token_families_pk", "token_families.id", "token family id"),
-    ("authorization_codes_pk", "authorization_codes.code_hash", "authorization code"),
-    ("refresh_tokens_pk", "refresh_tokens.token_hash", "refresh token"),
-    ("refresh_tokens_parent_uq", "refresh_tokens.parent_hash", "refresh token already rotated"),
+    (
+        "authorization_codes_pk",
+        "authorization_codes.code_hash",
+        "authorization code",
+    ),
+    (
+        "refresh_tokens_pk",
+        "refresh_tokens.token_hash",
+        "refresh token",
+    ),
+    (
+        "refresh_tokens_parent_uq",
+        "refresh_tokens.parent_hash",
+        "refresh token already rotated",
+    ),
     ("access_tokens_pk", "access_tokens.jti", "access token jti"),
     ("signing_keys_pk", "signing_keys.kid", "signing key kid"),
-    ("signing_keys_current_uq", "signing_keys.state", "current signing key"),
+    (
+        "signing_keys_current_uq",
+        "signing_keys.state",
+        "current signing key",
+    ),
     ("audit_events_id_uq", "audit_events.id", "audit event id"),
 ];
 
@@ -116,11 +149,18 @@ where
     Conn<PoolConnection<DB>>: Exec,
 {
     async fn conn(&self) -> Result<Box<dyn Exec>, StoreError> {
-        Ok(Box::new(Conn(self.pool.acquire().await.map_err(db_error::<DB>)?)))
+        Ok(Box::new(Conn(
+            self.pool.acquire().await.map_err(db_error::<DB>)?,
+        )))
     }
 
     async fn begin(&self) -> Result<Box<dyn TxExec>, StoreError> {
-        Ok(Box::new(Conn(self.pool.begin_with(DB::BEGIN_WRITE).await.map_err(db_error::<DB>)?)))
+        Ok(Box::new(Conn(
+            self.pool
+                .begin_with(DB::BEGIN_WRITE)
+                .await
+                .map_err(db_error::<DB>)?,
+        )))
     }
 }
 
@@ -162,7 +202,11 @@ where
         DB::BACKEND
     }
 
-    async fn insert_client(&self, client: &ClientRecord, audit: &AuditEvent) -> Result<(), StoreError> {
+    async fn insert_client(
+        &self,
+        client: &ClientRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
         in_tx!(self, |tx| clients::insert(tx, client, audit))
     }
 
@@ -170,11 +214,20 @@ where
         on_conn!(self, |db| clients::get(db, client_id))
     }
 
-    async fn update_client(&self, client: &ClientRecord, audit: &AuditEvent) -> Result<(), StoreError> {
+    async fn update_client(
+        &self,
+        client: &ClientRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
         in_tx!(self, |tx| clients::update(tx, client, audit))
     }
 
-    async fn delete_client(&self, client_id: &str, now: i64, audit: &AuditEvent) -> Result<bool, StoreError> {
+    async fn delete_client(
+        &self,
+        client_id: &str,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
         in_tx!(self, |tx| clients::delete(tx, client_id, now, audit))
     }
 
@@ -186,19 +239,35 @@ where
         on_conn!(self, |db| requests::insert(db, request))
     }
 
-    async fn get_auth_request(&self, id_hash: &str, now: i64) -> Result<Option<AuthRequestRecord>, StoreError> {
+    async fn get_auth_request(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<AuthRequestRecord>, StoreError> {
         on_conn!(self, |db| requests::get(db, id_hash, now))
     }
 
-    async fn approve_auth_request(&self, id_hash: &str, upstream: &UpstreamLeg, now: i64) -> Result<bool, StoreError> {
+    async fn approve_auth_request(
+        &self,
+        id_hash: &str,
+        upstream: &UpstreamLeg,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         on_conn!(self, |db| requests::approve(db, id_hash, upstream, now))
     }
 
-    async fn take_auth_request_by_state(&self, state_hash: &str, now: i64) -> Result<Option<AuthRequestRecord>, StoreError> {
+    async fn take_auth_request_by_state(
+        &self,
+        state_hash: &str,
+        now: i64,
+    ) -> Result<Option<AuthRequestRecord>, StoreError> {
         on_conn!(self, |db| requests::take_by_state(db, state_hash, now))
     }
 
-    async fn take_auth_request(&self, id_hash: &str) -> Result<Option<AuthRequestRecord>, StoreError> {
+    async fn take_auth_request(
+        &self,
+        id_hash: &str,
+    ) -> Result<Option<AuthRequestRecord>, StoreError> {
         on_conn!(self, |db| requests::take(db, id_hash))
     }
 
@@ -220,19 +289,33 @@ where
         code: &AuthCodeRecord,
         audit: &AuditEvent,
     ) -> Result<String, StoreError> {
-        in_tx!(self, |tx| grants::grant_and_issue_code(tx, grant, code, audit))
+        in_tx!(self, |tx| grants::grant_and_issue_code(
+            tx, grant, code, audit
+        ))
     }
 
     async fn get_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError> {
         on_conn!(self, |db| grants::get_grant(db, grant_id))
     }
 
-    async fn revoke_grant(&self, grant_id: &str, now: i64, audit: &AuditEvent) -> Result<bool, StoreError> {
+    async fn revoke_grant(
+        &self,
+        grant_id: &str,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
         in_tx!(self, |tx| grants::revoke_grant(tx, grant_id, now, audit))
     }
 
-    async fn update_grant_upstream_tokens(&self, grant_id: &str, sealed: &str, now: i64) -> Result<(), StoreError> {
-        on_conn!(self, |db| grants::update_upstream_tokens(db, grant_id, sealed, now))
+    async fn update_grant_upstream_tokens(
+        &self,
+        grant_id: &str,
+        sealed: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_conn!(self, |db| grants::update_upstream_tokens(
+            db, grant_id, sealed, now
+        ))
     }
 
     async fn redeem_code(
@@ -244,14 +327,19 @@ where
         access: &AccessTokenRecord,
         audit: &AuditEvent,
     ) -> Result<RedeemOutcome, StoreError> {
-        in_tx!(self, |tx| tokens::redeem_code(tx, code_hash, now, family, refresh, access, audit))
+        in_tx!(self, |tx| tokens::redeem_code(
+            tx, code_hash, now, family, refresh, access, audit
+        ))
     }
 
     async fn get_auth_code(&self, code_hash: &str) -> Result<Option<AuthCodeRecord>, StoreError> {
         on_conn!(self, |db| tokens::get_auth_code(db, code_hash))
     }
 
-    async fn get_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshTokenView>, StoreError> {
+    async fn get_refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshTokenView>, StoreError> {
         on_conn!(self, |db| tokens::get_refresh_token(db, token_hash))
     }
 
@@ -265,19 +353,40 @@ where
         replay: &[u8],
         audit: &AuditEvent,
     ) -> Result<RotateOutcome, StoreError> {
-        in_tx!(self, |tx| tokens::rotate(tx, old_hash, now, grace_seconds, new_refresh, access, replay, audit))
+        in_tx!(self, |tx| tokens::rotate(
+            tx,
+            old_hash,
+            now,
+            grace_seconds,
+            new_refresh,
+            access,
+            replay,
+            audit
+        ))
     }
 
     async fn get_access_token(&self, jti: &str) -> Result<Option<AccessTokenView>, StoreError> {
         on_conn!(self, |db| tokens::get_access_token(db, jti))
     }
 
-    async fn revoke_access_token(&self, jti: &str, now: i64, audit: &AuditEvent) -> Result<bool, StoreError> {
+    async fn revoke_access_token(
+        &self,
+        jti: &str,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
         in_tx!(self, |tx| tokens::revoke_access(tx, jti, now, audit))
     }
 
-    async fn revoke_refresh_family(&self, token_hash: &str, now: i64, audit: &AuditEvent) -> Result<bool, StoreError> {
-        in_tx!(self, |tx| tokens::revoke_refresh_family(tx, token_hash, now, audit))
+    async fn revoke_refresh_family(
+        &self,
+        token_hash: &str,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        in_tx!(self, |tx| tokens::revoke_refresh_family(
+            tx, token_hash, now, audit
+        ))
     }
 
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
@@ -296,7 +405,10 @@ where
         on_conn!(self, |db| housekeeping::save_upstream(db, upstream))
     }
 
-    async fn get_upstream_status(&self, upstream_id: &str) -> Result<Option<UpstreamRecord>, StoreError> {
+    async fn get_upstream_status(
+        &self,
+        upstream_id: &str,
+    ) -> Result<Option<UpstreamRecord>, StoreError> {
         on_conn!(self, |db| housekeeping::get_upstream(db, upstream_id))
     }
 

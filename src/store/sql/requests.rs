@@ -6,7 +6,11 @@ use crate::store::{AuthRequestRecord, StoreError, UpstreamLeg};
 
 pub(super) async fn insert(db: &mut dyn Exec, r: &AuthRequestRecord) -> Result<(), StoreError> {
     let (state_hash, sealed, expires_at) = match &r.upstream {
-        Some(leg) => (Some(leg.state_hash.as_str()), Some(leg.sealed.as_str()), leg.expires_at),
+        Some(leg) => (
+            Some(leg.state_hash.as_str()),
+            Some(leg.sealed.as_str()),
+            leg.expires_at,
+        ),
         None => (None, None, r.expires_at),
     };
     db.execute(
@@ -36,7 +40,11 @@ pub(super) async fn insert(db: &mut dyn Exec, r: &AuthRequestRecord) -> Result<(
     Ok(())
 }
 
-pub(super) async fn get(db: &mut dyn Exec, id_hash: &str, now: i64) -> Result<Option<AuthRequestRecord>, StoreError> {
+pub(super) async fn get(
+    db: &mut dyn Exec,
+    id_hash: &str,
+    now: i64,
+) -> Result<Option<AuthRequestRecord>, StoreError> {
     let row = db
         .fetch_optional(
             "SELECT * FROM authorization_requests WHERE id_hash = $1 AND expires_at > $2",
@@ -47,7 +55,12 @@ pub(super) async fn get(db: &mut dyn Exec, id_hash: &str, now: i64) -> Result<Op
 }
 
 /// The conditional update is the whole check: unexpired and not yet approved, in one statement.
-pub(super) async fn approve(db: &mut dyn Exec, id_hash: &str, leg: &UpstreamLeg, now: i64) -> Result<bool, StoreError> {
+pub(super) async fn approve(
+    db: &mut dyn Exec,
+    id_hash: &str,
+    leg: &UpstreamLeg,
+    now: i64,
+) -> Result<bool, StoreError> {
     let n = db
         .execute(
             "UPDATE authorization_requests SET state_hash = $2, upstream_sealed = $3, expires_at = $4 \
@@ -60,7 +73,11 @@ pub(super) async fn approve(db: &mut dyn Exec, id_hash: &str, leg: &UpstreamLeg,
 
 /// Single use: the DELETE both checks and consumes, so two callbacks with the same state cannot
 /// both get the request. An expired request is left for `purge_expired`.
-pub(super) async fn take_by_state(db: &mut dyn Exec, state_hash: &str, now: i64) -> Result<Option<AuthRequestRecord>, StoreError> {
+pub(super) async fn take_by_state(
+    db: &mut dyn Exec,
+    state_hash: &str,
+    now: i64,
+) -> Result<Option<AuthRequestRecord>, StoreError> {
     let row = db
         .fetch_optional(
             "DELETE FROM authorization_requests WHERE state_hash = $1 AND expires_at > $2 RETURNING *",
@@ -70,9 +87,15 @@ pub(super) async fn take_by_state(db: &mut dyn Exec, state_hash: &str, now: i64)
     rows::opt(row, rows::auth_request)
 }
 
-pub(super) async fn take(db: &mut dyn Exec, id_hash: &str) -> Result<Option<AuthRequestRecord>, StoreError> {
+pub(super) async fn take(
+    db: &mut dyn Exec,
+    id_hash: &str,
+) -> Result<Option<AuthRequestRecord>, StoreError> {
     let row = db
-        .fetch_optional("DELETE FROM authorization_requests WHERE id_hash = $1 RETURNING *", args![id_hash])
+        .fetch_optional(
+            "DELETE FROM authorization_requests WHERE id_hash = $1 RETURNING *",
+            args![id_hash],
+        )
         .await?;
     rows::opt(row, rows::auth_request)
 }

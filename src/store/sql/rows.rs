@@ -54,14 +54,16 @@ pub(super) fn json_list(values: &[String]) -> Result<String, StoreError> {
 }
 
 fn list(row: &dyn SqlRow, col: &str) -> Result<Vec<String>, StoreError> {
-    serde_json::from_str(&row.text(col)?).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+    serde_json::from_str(&row.text(col)?)
+        .map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
 }
 
 pub(super) fn client(r: &dyn SqlRow) -> Result<ClientRecord, StoreError> {
     let kind = r.text("kind")?;
     Ok(ClientRecord {
         client_id: r.text("client_id")?,
-        kind: ClientKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("client kind {kind}")))?,
+        kind: ClientKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("client kind {kind}")))?,
         secret_hash: r.opt_text("secret_hash")?,
         token_endpoint_auth_method: r.text("token_endpoint_auth_method")?,
         redirect_uris: list(r, "redirect_uris")?,
@@ -87,7 +89,11 @@ pub(super) fn client(r: &dyn SqlRow) -> Result<ClientRecord, StoreError> {
 pub(super) fn auth_request(r: &dyn SqlRow) -> Result<AuthRequestRecord, StoreError> {
     let expires_at = r.int("expires_at")?;
     let upstream = match (r.opt_text("state_hash")?, r.opt_text("upstream_sealed")?) {
-        (Some(state_hash), Some(sealed)) => Some(UpstreamLeg { state_hash, sealed, expires_at }),
+        (Some(state_hash), Some(sealed)) => Some(UpstreamLeg {
+            state_hash,
+            sealed,
+            expires_at,
+        }),
         _ => None,
     };
     Ok(AuthRequestRecord {
@@ -194,7 +200,8 @@ pub(super) fn signing_key(r: &dyn SqlRow) -> Result<SigningKeyRecord, StoreError
     Ok(SigningKeyRecord {
         kid: r.text("kid")?,
         alg: r.text("alg")?,
-        state: KeyState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("key state {state}")))?,
+        state: KeyState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("key state {state}")))?,
         private_sealed: r.text("private_sealed")?,
         public_jwk: r.text("public_jwk")?,
         created_at: r.int("created_at")?,

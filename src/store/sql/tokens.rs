@@ -14,8 +14,16 @@ use crate::store::{
     RefreshTokenRecord, RefreshTokenView, RotateOutcome, StoreError,
 };
 
-pub(super) async fn get_auth_code(db: &mut dyn Exec, code_hash: &str) -> Result<Option<AuthCodeRecord>, StoreError> {
-    let row = db.fetch_optional("SELECT * FROM authorization_codes WHERE code_hash = $1", args![code_hash]).await?;
+pub(super) async fn get_auth_code(
+    db: &mut dyn Exec,
+    code_hash: &str,
+) -> Result<Option<AuthCodeRecord>, StoreError> {
+    let row = db
+        .fetch_optional(
+            "SELECT * FROM authorization_codes WHERE code_hash = $1",
+            args![code_hash],
+        )
+        .await?;
     rows::opt(row, rows::auth_code)
 }
 
@@ -58,15 +66,25 @@ pub(super) async fn redeem_code(
     insert_access(db, access, &family.id, &code.grant_id).await?;
     insert_audit(db, audit).await?;
     code.family_id = Some(family.id.clone());
-    Ok(RedeemOutcome::Redeemed(code))
+    Ok(RedeemOutcome::Redeemed(Box::new(code)))
 }
 
 /// A code that lost the conditional update: replayed (revoke what it created) or just invalid.
-async fn code_replay(db: &mut dyn Exec, code_hash: &str, now: i64, audit: &AuditEvent) -> Result<RedeemOutcome, StoreError> {
+async fn code_replay(
+    db: &mut dyn Exec,
+    code_hash: &str,
+    now: i64,
+    audit: &AuditEvent,
+) -> Result<RedeemOutcome, StoreError> {
     let row = db
-        .fetch_optional("SELECT used_at, family_id FROM authorization_codes WHERE code_hash = $1", args![code_hash])
+        .fetch_optional(
+            "SELECT used_at, family_id FROM authorization_codes WHERE code_hash = $1",
+            args![code_hash],
+        )
         .await?;
-    let Some(row) = row else { return Ok(RedeemOutcome::Invalid) };
+    let Some(row) = row else {
+        return Ok(RedeemOutcome::Invalid);
+    };
     if row.opt_int("used_at")?.is_none() {
         return Ok(RedeemOutcome::Invalid);
     }
@@ -105,7 +123,10 @@ pub(super) async fn rotate(
     };
     let family_id = row.text("family_id")?;
     let grant = db
-        .fetch_optional("SELECT grant_id FROM token_families WHERE id = $1", args![&family_id])
+        .fetch_optional(
+            "SELECT grant_id FROM token_families WHERE id = $1",
+            args![&family_id],
+        )
         .await?
         .ok_or(StoreError::NotFound)?
         .text("grant_id")?;
@@ -134,7 +155,9 @@ async fn rotation_loser(
             args![old_hash],
         )
         .await?;
-    let Some(row) = row else { return Ok(RotateOutcome::Invalid) };
+    let Some(row) = row else {
+        return Ok(RotateOutcome::Invalid);
+    };
     if row.opt_int("family_revoked_at")?.is_some() || row.opt_int("grant_revoked_at")?.is_some() {
         return Ok(RotateOutcome::Invalid);
     }
@@ -142,7 +165,8 @@ async fn rotation_loser(
         // Unused yet not rotatable: it has expired.
         return Ok(RotateOutcome::Invalid);
     };
-    let child_unused = row.opt_text("child_hash")?.is_some() && row.opt_int("child_used_at")?.is_none();
+    let child_unused =
+        row.opt_text("child_hash")?.is_some() && row.opt_int("child_used_at")?.is_none();
     if now - used_at <= grace_seconds && child_unused {
         if let Some(bytes) = row.opt_blob("replay")? {
             return Ok(RotateOutcome::Replay(bytes));
@@ -153,7 +177,12 @@ async fn rotation_loser(
     Ok(RotateOutcome::ReuseDetected)
 }
 
-async fn insert_refresh(db: &mut dyn Exec, t: &RefreshTokenRecord, family_id: &str, parent: Option<&str>) -> Result<(), StoreError> {
+async fn insert_refresh(
+    db: &mut dyn Exec,
+    t: &RefreshTokenRecord,
+    family_id: &str,
+    parent: Option<&str>,
+) -> Result<(), StoreError> {
     db.execute(
         "INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, created_at, expires_at, used_at, replay) \
          VALUES ($1, $2, $3, $4, $5, NULL, NULL)",
@@ -163,7 +192,12 @@ async fn insert_refresh(db: &mut dyn Exec, t: &RefreshTokenRecord, family_id: &s
     Ok(())
 }
 
-async fn insert_access(db: &mut dyn Exec, t: &AccessTokenRecord, family_id: &str, grant_id: &str) -> Result<(), StoreError> {
+async fn insert_access(
+    db: &mut dyn Exec,
+    t: &AccessTokenRecord,
+    family_id: &str,
+    grant_id: &str,
+) -> Result<(), StoreError> {
     db.execute(
         "INSERT INTO access_tokens (jti, family_id, grant_id, client_id, created_at, expires_at, revoked_at) \
          VALUES ($1, $2, $3, $4, $5, $6, NULL)",
@@ -182,11 +216,19 @@ async fn revoke_family(db: &mut dyn Exec, family_id: &str, now: i64) -> Result<u
     .await
 }
 
-pub(super) async fn get_refresh_token(db: &mut dyn Exec, token_hash: &str) -> Result<Option<RefreshTokenView>, StoreError> {
+pub(super) async fn get_refresh_token(
+    db: &mut dyn Exec,
+    token_hash: &str,
+) -> Result<Option<RefreshTokenView>, StoreError> {
     let row = db
         .fetch_optional(
             concat!(
-                "SELECT ", refresh_cols!(), ", ", family_cols!(), ", ", grant_cols!(),
+                "SELECT ",
+                refresh_cols!(),
+                ", ",
+                family_cols!(),
+                ", ",
+                grant_cols!(),
                 " FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id \
                  JOIN grants g ON g.id = f.grant_id WHERE r.token_hash = $1"
             ),
@@ -195,14 +237,24 @@ pub(super) async fn get_refresh_token(db: &mut dyn Exec, token_hash: &str) -> Re
         .await?;
     let Some(row) = row else { return Ok(None) };
     let r = row.as_ref();
-    Ok(Some(RefreshTokenView { token: rows::refresh(r)?, family: rows::family(r)?, grant: rows::grant(r)? }))
+    Ok(Some(RefreshTokenView {
+        token: rows::refresh(r)?,
+        family: rows::family(r)?,
+        grant: rows::grant(r)?,
+    }))
 }
 
-pub(super) async fn get_access_token(db: &mut dyn Exec, jti: &str) -> Result<Option<AccessTokenView>, StoreError> {
+pub(super) async fn get_access_token(
+    db: &mut dyn Exec,
+    jti: &str,
+) -> Result<Option<AccessTokenView>, StoreError> {
     let row = db
         .fetch_optional(
             concat!(
-                "SELECT ", access_cols!(), ", f.revoked_at AS f_revoked_at, ", grant_cols!(),
+                "SELECT ",
+                access_cols!(),
+                ", f.revoked_at AS f_revoked_at, ",
+                grant_cols!(),
                 " FROM access_tokens a JOIN token_families f ON f.id = a.family_id \
                  JOIN grants g ON g.id = a.grant_id WHERE a.jti = $1"
             ),
@@ -219,7 +271,12 @@ pub(super) async fn get_access_token(db: &mut dyn Exec, jti: &str) -> Result<Opt
 }
 
 /// RFC 7009: revoking a known token again is not an error; the first revocation time is kept.
-pub(super) async fn revoke_access(db: &mut dyn Exec, jti: &str, now: i64, audit: &AuditEvent) -> Result<bool, StoreError> {
+pub(super) async fn revoke_access(
+    db: &mut dyn Exec,
+    jti: &str,
+    now: i64,
+    audit: &AuditEvent,
+) -> Result<bool, StoreError> {
     let n = db
         .execute(
             "UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE jti = $1",
@@ -234,9 +291,17 @@ pub(super) async fn revoke_access(db: &mut dyn Exec, jti: &str, now: i64, audit:
 }
 
 /// RFC 7009 §2.1: revoking a refresh token revokes its family (and so the access tokens of it).
-pub(super) async fn revoke_refresh_family(db: &mut dyn Exec, token_hash: &str, now: i64, audit: &AuditEvent) -> Result<bool, StoreError> {
+pub(super) async fn revoke_refresh_family(
+    db: &mut dyn Exec,
+    token_hash: &str,
+    now: i64,
+    audit: &AuditEvent,
+) -> Result<bool, StoreError> {
     let row = db
-        .fetch_optional("SELECT family_id FROM refresh_tokens WHERE token_hash = $1", args![token_hash])
+        .fetch_optional(
+            "SELECT family_id FROM refresh_tokens WHERE token_hash = $1",
+            args![token_hash],
+        )
         .await?;
     let Some(row) = row else { return Ok(false) };
     revoke_family(db, &row.text("family_id")?, now).await?;

@@ -71,7 +71,9 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
             client_id: "bridge-client".into(),
             client_secret: Some(SecretString::from("bridge-secret".to_owned())),
             client_secret_file: None,
-            scopes: ["openid", "email", "profile", "offline_access"].map(str::to_owned).to_vec(),
+            scopes: ["openid", "email", "profile", "offline_access"]
+                .map(str::to_owned)
+                .to_vec(),
             client_auth: dcr_bridge::config::UpstreamClientAuth::ClientSecretBasic,
             extra_authorize_params: Default::default(),
             discovery_ttl_seconds: 3600,
@@ -107,7 +109,10 @@ impl TestApp {
     ) -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
         let (db_url, test_db) = match db {
-            Db::Sqlite => (format!("sqlite://{}", dir.path().join("t.db").display()), None),
+            Db::Sqlite => (
+                format!("sqlite://{}", dir.path().join("t.db").display()),
+                None,
+            ),
             Db::Postgres => {
                 let t = super::db::TestDb::postgres().await?;
                 (t.url.clone(), Some(t))
@@ -118,7 +123,10 @@ impl TestApp {
             Some(issuer) => (None, issuer),
             None => {
                 let idp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let idp_issuer = format!("http://127.0.0.1:{}", idp_listener.local_addr().unwrap().port());
+                let idp_issuer = format!(
+                    "http://127.0.0.1:{}",
+                    idp_listener.local_addr().unwrap().port()
+                );
                 let idp = dcr_bridge::devidp::spawn(
                     idp_listener,
                     DevIdpConfig {
@@ -139,10 +147,14 @@ impl TestApp {
         let mut config = base_config(&base, db_url, &issuer);
         tweak(&mut config);
         config.validate().unwrap();
-        let store = dcr_bridge::store::connect(&config.database_url).await.unwrap();
+        let store = dcr_bridge::store::connect(&config.database_url)
+            .await
+            .unwrap();
         store.migrate().await.unwrap();
         let clock = Arc::new(ManualClock::new(now()));
-        let state = dcr_bridge::app::build_with(config, store, clock.clone()).await.unwrap();
+        let state = dcr_bridge::app::build_with(config, store, clock.clone())
+            .await
+            .unwrap();
         let server_state = state.clone();
         let server = tokio::spawn(async move {
             dcr_bridge::app::serve(server_state, listener, std::future::pending())
@@ -158,7 +170,17 @@ impl TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        Some(Self { base, state, clock, idp, browser, api, _dir: dir, _db: test_db, _server: server })
+        Some(Self {
+            base,
+            state,
+            clock,
+            idp,
+            browser,
+            api,
+            _dir: dir,
+            _db: test_db,
+            _server: server,
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -171,7 +193,13 @@ impl TestApp {
 
     /// Registers a client; returns the response JSON (asserts 201).
     pub async fn register(&self, body: Value) -> Value {
-        let res = self.api.post(self.url("/register")).json(&body).send().await.unwrap();
+        let res = self
+            .api
+            .post(self.url("/register"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = res.status();
         let json: Value = res.json().await.unwrap();
         assert_eq!(status, 201, "{json}");
@@ -195,11 +223,21 @@ impl TestApp {
     }
 
     pub async fn authorize(&self, params: &[(&str, &str)]) -> reqwest::Response {
-        self.browser.get(self.url("/authorize")).query(params).send().await.unwrap()
+        self.browser
+            .get(self.url("/authorize"))
+            .query(params)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Standard authorization request parameters.
-    pub fn auth_params<'a>(client_id: &'a str, redirect: &'a str, challenge: &'a str, resource: &'a str) -> Vec<(&'a str, &'a str)> {
+    pub fn auth_params<'a>(
+        client_id: &'a str,
+        redirect: &'a str,
+        challenge: &'a str,
+        resource: &'a str,
+    ) -> Vec<(&'a str, &'a str)> {
         vec![
             ("response_type", "code"),
             ("client_id", client_id),
@@ -218,7 +256,11 @@ impl TestApp {
         self.browser
             .post(self.url("/consent"))
             .header("origin", &self.base)
-            .form(&[("consent_id", consent_id.as_str()), ("csrf_token", csrf.as_str()), ("decision", decision)])
+            .form(&[
+                ("consent_id", consent_id.as_str()),
+                ("csrf_token", csrf.as_str()),
+                ("decision", decision),
+            ])
             .send()
             .await
             .unwrap()
@@ -228,7 +270,12 @@ impl TestApp {
     pub async fn upstream_login(&self, upstream_url: &str, user: &str) -> String {
         let url = format!("{upstream_url}&login_hint={user}");
         let res = self.browser.get(url).send().await.unwrap();
-        assert_eq!(res.status(), 302, "upstream did not redirect: {}", res.text().await.unwrap());
+        assert_eq!(
+            res.status(),
+            302,
+            "upstream did not redirect: {}",
+            res.text().await.unwrap()
+        );
         location(&res)
     }
 
@@ -252,7 +299,12 @@ impl TestApp {
         let (client_id, redirect) = self.public_client().await;
         let (verifier, challenge) = pkce();
         let resource = self.resource();
-        let back = self.login(&Self::auth_params(&client_id, &redirect, &challenge, &resource), "dev-alice").await;
+        let back = self
+            .login(
+                &Self::auth_params(&client_id, &redirect, &challenge, &resource),
+                "dev-alice",
+            )
+            .await;
         let code = query_param(&back, "code").unwrap();
         let res = self
             .token(&[
@@ -269,7 +321,12 @@ impl TestApp {
     }
 
     pub async fn token(&self, form: &[(&str, &str)]) -> reqwest::Response {
-        self.api.post(self.url("/token")).form(form).send().await.unwrap()
+        self.api
+            .post(self.url("/token"))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn introspect(&self, token: &str) -> Value {
@@ -287,7 +344,12 @@ impl TestApp {
 }
 
 pub fn location(res: &reqwest::Response) -> String {
-    res.headers().get(LOCATION).unwrap().to_str().unwrap().to_owned()
+    res.headers()
+        .get(LOCATION)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
 }
 
 pub fn query_param(url: &str, name: &str) -> Option<String> {
@@ -301,7 +363,10 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
 /// The value of a hidden input in an HTML page.
 pub fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
     let end = html[start..].find('"').unwrap() + start;
     html[start..end].to_owned()
 }
@@ -309,5 +374,10 @@ pub fn hidden(html: &str, name: &str) -> String {
 /// The JWT payload, unverified (tests check claims; signature checks are the server's job).
 pub fn jwt_claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
 }

@@ -34,7 +34,9 @@ const STAMP_FILE: &str = ".dcr-bridge-interop-stamp";
 
 /// `<crate>/tests/interop`.
 pub fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("interop")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("interop")
 }
 
 /// `true` if `node --version` runs. Lets a test skip itself on machines without Node.
@@ -93,7 +95,11 @@ async fn install_npm_deps() -> Result<()> {
         if deps_installed(&dir) {
             return Ok(());
         }
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&lock) {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock)
+        {
             Ok(_) => break LockGuard(lock.clone()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 // Another process is installing. Break a lock left by a crashed run.
@@ -106,7 +112,10 @@ async fn install_npm_deps() -> Result<()> {
                     let _ = std::fs::remove_file(&lock);
                 }
                 if tokio::time::Instant::now() > deadline {
-                    bail!("timed out waiting for another `npm ci` (lock {})", lock.display());
+                    bail!(
+                        "timed out waiting for another `npm ci` (lock {})",
+                        lock.display()
+                    );
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
@@ -136,8 +145,10 @@ async fn install_npm_deps() -> Result<()> {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let lock_bytes = std::fs::read(dir.join("package-lock.json")).context("reading package-lock.json")?;
-    std::fs::write(dir.join("node_modules").join(STAMP_FILE), lock_bytes).context("writing npm stamp")?;
+    let lock_bytes =
+        std::fs::read(dir.join("package-lock.json")).context("reading package-lock.json")?;
+    std::fs::write(dir.join("node_modules").join(STAMP_FILE), lock_bytes)
+        .context("writing npm stamp")?;
     Ok(())
 }
 
@@ -198,8 +209,14 @@ impl OidcProviderProc {
         ensure_npm_deps().await?;
         let dir = interop_dir();
         let mut cmd = Command::new("node");
-        cmd.arg("upstream.mjs")
-            .args(["--port", "0", "--client-id", client_id, "--client-secret", client_secret]);
+        cmd.arg("upstream.mjs").args([
+            "--port",
+            "0",
+            "--client-id",
+            client_id,
+            "--client-secret",
+            client_secret,
+        ]);
         if let Some(cb) = callback {
             cmd.args(["--callback", cb]);
         }
@@ -209,12 +226,17 @@ impl OidcProviderProc {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child = cmd.spawn().context("spawning `node upstream.mjs` (is node on PATH?)")?;
+        let mut child = cmd
+            .spawn()
+            .context("spawning `node upstream.mjs` (is node on PATH?)")?;
         let logs: LogBuf = Arc::default();
         if let Some(stderr) = child.stderr.take() {
             drain_lines(stderr, "[upstream]", logs.clone());
         }
-        let stdout = child.stdout.take().ok_or_else(|| anyhow!("upstream stdout not piped"))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow!("upstream stdout not piped"))?;
         let stdin = child.stdin.take();
         let mut lines = BufReader::new(stdout).lines();
         let first = tokio::time::timeout(UPSTREAM_START_TIMEOUT, lines.next_line()).await;
@@ -246,7 +268,13 @@ impl OidcProviderProc {
             .as_u64()
             .and_then(|p| u16::try_from(p).ok())
             .ok_or_else(|| anyhow!("no port in {line}"))?;
-        Ok(Self { issuer, port, child, stdin, logs })
+        Ok(Self {
+            issuer,
+            port,
+            child,
+            stdin,
+            logs,
+        })
     }
 
     /// Everything the process wrote to stderr so far (oidc-provider warnings + one line per
@@ -324,9 +352,20 @@ pub async fn run_sdk_flow_raw(server_url: &str, extra_args: &[&str]) -> Result<S
         .context("spawning `node sdk_flow.mjs` (is node on PATH?)")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let line = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
     let json: serde_json::Value = serde_json::from_str(line).with_context(|| {
-        format!("sdk_flow.mjs ({}) printed no JSON line; stdout: {stdout}\nstderr:\n{stderr}", output.status)
+        format!(
+            "sdk_flow.mjs ({}) printed no JSON line; stdout: {stdout}\nstderr:\n{stderr}",
+            output.status
+        )
     })?;
-    Ok(SdkFlowOutput { success: output.status.success(), json, stderr })
+    Ok(SdkFlowOutput {
+        success: output.status.success(),
+        json,
+        stderr,
+    })
 }

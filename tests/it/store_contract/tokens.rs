@@ -1,0 +1,363 @@
+//! The token half of the contract: code redemption, refresh rotation (grace, reuse, races),
+//! revocation and expiry.
+
+use std::sync::Arc;
+
+use dcr_bridge::store::{RedeemOutcome, RotateOutcome, Store};
+
+use super::{access, audit, audit_kinds, auth_request, code, family, issued, rotate, GRACE, T0};
+
+contract!(
+    code_redeems_once,
+    rotation_winner_and_grace_replay,
+    replay_after_grace_revokes_family,
+    replay_after_child_used_is_reuse,
+    concurrent_rotation_has_one_winner,
+    revoke_access_token,
+    revoke_refresh_family,
+    revoke_grant_cascades,
+    purge_expired,
+);
+
+async fn code_redeems_once(store: Arc<dyn Store>) {
+    let iss = issued(&*store).await;
+    let stored = store.get_auth_code("code-1").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.used_at, stored.family_id.as_deref()),
+        (Some(T0 + 1), Some(iss.family_id.as_str()))
+    );
+    assert!(store
+        .get_access_token("at-0")
+        .await
+        .unwrap()
+        .unwrap()
+        .family_revoked_at
+        .is_none());
+
+    let fam = family(&iss.grant_id);
+    let again = store
+        .redeem_code(
+            "code-1",
+            T0 + 2,
+            &fam,
+            None,
+            &access("at-x", &fam.id, &iss.grant_id, T0 + 2),
+            &audit("token_issued"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, RedeemOutcome::Replayed);
+    assert_eq!(
+        store
+            .get_access_token("at-0")
+            .await
+            .unwrap()
+            .unwrap()
+            .family_revoked_at,
+        Some(T0 + 2)
+    );
+    assert_eq!(
+        store
+            .get_refresh_token("rt-0")
+            .await
+            .unwrap()
+            .unwrap()
+            .family
+            .revoked_at,
+        Some(T0 + 2)
+    );
+    assert_eq!(
+        store.get_access_token("at-x").await.unwrap(),
+        None,
+        "the replay stored nothing"
+    );
+    assert_eq!(audit_kinds(&*store).await[0], "reuse_detected");
+
+    let g = store.get_grant(&iss.grant_id).await.unwrap().unwrap();
+    store
+        .grant_and_issue_code(&g, &code("code-old", &g, T0 + 60), &audit("consented"))
+        .await
+        .unwrap();
+    let fam = family(&iss.grant_id);
+    let at = access("at-y", &fam.id, &iss.grant_id, T0 + 60);
+    let expired = store
+        .redeem_code("code-old", T0 + 60, &fam, None, &at, &audit("token_issued"))
+        .await
+        .unwrap();
+    assert_eq!(expired, RedeemOutcome::Invalid);
+    let unknown = store
+        .redeem_code("nope", T0, &fam, None, &at, &audit("token_issued"))
+        .await
+        .unwrap();
+    assert_eq!(unknown, RedeemOutcome::Invalid);
+}
+
+async fn rotation_winner_and_grace_replay(store: Arc<dyn Store>) {
+    let iss = issued(&*store).await;
+    assert_eq!(
+        rotate(&*store, &iss, "rt-0", "rt-1", T0 + 10, b"pair-1").await,
+        RotateOutcome::Rotated
+    );
+    let old = store.get_refresh_token("rt-0").await.unwrap().unwrap();
+    assert_eq!(old.token.used_at, Some(T0 + 10));
+    let new = store.get_refresh_token("rt-1").await.unwrap().unwrap();
+    assert_eq!(
+        (new.token.parent_hash.as_deref(), new.token.used_at),
+        (Some("rt-0"), None)
+    );
+    assert!(store.get_access_token("at-rt-1").await.unwrap().is_some());
+
+    let retry = rotate(&*store, &iss, "rt-0", "rt-1b", T0 + 10 + GRACE, b"other").await;
+    assert_eq!(
+        retry,
+        RotateOutcome::Replay(b"pair-1".to_vec()),
+        "same response within grace"
+    );
+    assert_eq!(store.get_refresh_token("rt-1b").await.unwrap(), None);
+    assert_eq!(
+        rotate(&*store, &iss, "unknown", "rt-x", T0 + 11, b"x").await,
+        RotateOutcome::Invalid
+    );
+    let expired = rotate(&*store, &iss, "rt-1", "rt-2", T0 + 10 + 3600, b"x").await;
+    assert_eq!(expired, RotateOutcome::Invalid);
+}
+
+async fn replay_after_grace_revokes_family(store: Arc<dyn Store>) {
+    let iss = issued(&*store).await;
+    assert_eq!(
+        rotate(&*store, &iss, "rt-0", "rt-1", T0 + 10, b"pair-1").await,
+        RotateOutcome::Rotated
+    );
+    let late = rotate(&*store, &iss, "rt-0", "rt-1b", T0 + 11 + GRACE, b"x").await;
+    assert_eq!(late, RotateOutcome::ReuseDetected);
+    let view = store.get_refresh_token("rt-1").await.unwrap().unwrap();
+    assert_eq!(
+        view.family.revoked_at,
+        Some(T0 + 11 + GRACE),
+        "the revocation is committed"
+    );
+    let event = &store.list_audit_events(1).await.unwrap()[0];
+    assert_eq!(
+        (event.kind.as_str(), event.grant_id.as_deref()),
+        ("reuse_detected", Some(iss.grant_id.as_str()))
+    );
+    assert_eq!(
+        rotate(&*store, &iss, "rt-1", "rt-2", T0 + 50, b"x").await,
+        RotateOutcome::Invalid
+    );
+}
+
+async fn replay_after_child_used_is_reuse(store: Arc<dyn Store>) {
+    let iss = issued(&*store).await;
+    assert_eq!(
+        rotate(&*store, &iss, "rt-0", "rt-1", T0 + 10, b"pair-1").await,
+        RotateOutcome::Rotated
+    );
+    assert_eq!(
+        rotate(&*store, &iss, "rt-1", "rt-2", T0 + 11, b"pair-2").await,
+        RotateOutcome::Rotated
+    );
+    let stale = rotate(&*store, &iss, "rt-0", "rt-1b", T0 + 12, b"x").await;
+    assert_eq!(
+        stale,
+        RotateOutcome::ReuseDetected,
+        "within grace, but the child was already used"
+    );
+    assert!(store
+        .get_refresh_token("rt-2")
+        .await
+        .unwrap()
+        .unwrap()
+        .family
+        .revoked_at
+        .is_some());
+}
+
+async fn concurrent_rotation_has_one_winner(store: Arc<dyn Store>) {
+    let iss = Arc::new(issued(&*store).await);
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (store, iss) = (store.clone(), iss.clone());
+            tokio::spawn(async move {
+                let replay = format!("pair-{i}").into_bytes();
+                (
+                    i,
+                    rotate(
+                        &*store,
+                        &iss,
+                        "rt-0",
+                        &format!("rt-1-{i}"),
+                        T0 + 10,
+                        &replay,
+                    )
+                    .await,
+                )
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    let winners: Vec<_> = outcomes
+        .iter()
+        .filter(|(_, o)| *o == RotateOutcome::Rotated)
+        .map(|(i, _)| *i)
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    let winner_pair = format!("pair-{}", winners[0]).into_bytes();
+    for (i, outcome) in &outcomes {
+        if *i != winners[0] {
+            assert_eq!(
+                *outcome,
+                RotateOutcome::Replay(winner_pair.clone()),
+                "loser {i}"
+            );
+        }
+    }
+    let view = store
+        .get_refresh_token(&format!("rt-1-{}", winners[0]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(view.family.revoked_at.is_none());
+}
+
+async fn revoke_access_token(store: Arc<dyn Store>) {
+    issued(&*store).await;
+    assert!(store
+        .revoke_access_token("at-0", T0 + 5, &audit("revoked"))
+        .await
+        .unwrap());
+    assert!(store
+        .revoke_access_token("at-0", T0 + 6, &audit("revoked"))
+        .await
+        .unwrap());
+    let view = store.get_access_token("at-0").await.unwrap().unwrap();
+    assert_eq!(
+        view.token.revoked_at,
+        Some(T0 + 5),
+        "the first revocation is kept"
+    );
+    assert!(view.family_revoked_at.is_none() && view.grant.revoked_at.is_none());
+    assert!(!store
+        .revoke_access_token("nope", T0 + 5, &audit("revoked"))
+        .await
+        .unwrap());
+}
+
+async fn revoke_refresh_family(store: Arc<dyn Store>) {
+    let iss = issued(&*store).await;
+    assert!(store
+        .revoke_refresh_family("rt-0", T0 + 5, &audit("revoked"))
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .get_refresh_token("rt-0")
+            .await
+            .unwrap()
+            .unwrap()
+            .family
+            .revoked_at,
+        Some(T0 + 5)
+    );
+    assert_eq!(
+        store
+            .get_access_token("at-0")
+            .await
+            .unwrap()
+            .unwrap()
+            .family_revoked_at,
+        Some(T0 + 5)
+    );
+    assert_eq!(
+        rotate(&*store, &iss, "rt-0", "rt-1", T0 + 6, b"x").await,
+        RotateOutcome::Invalid
+    );
+    assert!(!store
+        .revoke_refresh_family("nope", T0 + 5, &audit("revoked"))
+        .await
+        .unwrap());
+}
+
+async fn revoke_grant_cascades(store: Arc<dyn Store>) {
+    let iss = issued(&*store).await;
+    let g = store.get_grant(&iss.grant_id).await.unwrap().unwrap();
+    store
+        .grant_and_issue_code(&g, &code("code-2", &g, T0 + 60), &audit("consented"))
+        .await
+        .unwrap();
+    assert!(store
+        .revoke_grant(&iss.grant_id, T0 + 5, &audit("revoked"))
+        .await
+        .unwrap());
+    assert!(!store
+        .revoke_grant(&iss.grant_id, T0 + 6, &audit("revoked"))
+        .await
+        .unwrap());
+    assert!(!store
+        .revoke_grant("nope", T0 + 6, &audit("revoked"))
+        .await
+        .unwrap());
+
+    let at = store.get_access_token("at-0").await.unwrap().unwrap();
+    assert_eq!(
+        (at.grant.revoked_at, at.family_revoked_at),
+        (Some(T0 + 5), Some(T0 + 5))
+    );
+    let rt = store.get_refresh_token("rt-0").await.unwrap().unwrap();
+    assert_eq!(
+        (rt.grant.revoked_at, rt.family.revoked_at),
+        (Some(T0 + 5), Some(T0 + 5))
+    );
+    assert_eq!(
+        rotate(&*store, &iss, "rt-0", "rt-1", T0 + 6, b"x").await,
+        RotateOutcome::Invalid
+    );
+    let fam = family(&iss.grant_id);
+    let at = access("at-2", &fam.id, &iss.grant_id, T0 + 6);
+    let redeemed = store
+        .redeem_code("code-2", T0 + 6, &fam, None, &at, &audit("token_issued"))
+        .await
+        .unwrap();
+    assert_eq!(
+        redeemed,
+        RedeemOutcome::Invalid,
+        "codes of a revoked grant are dead"
+    );
+}
+
+async fn purge_expired(store: Arc<dyn Store>) {
+    let iss = issued(&*store).await; // code-1 expires T0+60, rt-0 T0+3601, at-0 T0+301
+    store
+        .insert_auth_request(&auth_request("req-old", T0 + 30))
+        .await
+        .unwrap();
+    store
+        .insert_auth_request(&auth_request("req-new", T0 + 5000))
+        .await
+        .unwrap();
+    assert_eq!(store.purge_expired(T0 + 10).await.unwrap(), 0);
+    assert_eq!(
+        store.purge_expired(T0 + 400).await.unwrap(),
+        3,
+        "request, code, access token"
+    );
+    assert!(store.get_auth_code("code-1").await.unwrap().is_none());
+    assert!(store.get_refresh_token("rt-0").await.unwrap().is_some());
+    assert!(store
+        .get_auth_request("req-new", T0 + 400)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        store.purge_expired(T0 + 3601).await.unwrap(),
+        1,
+        "refresh token"
+    );
+    assert!(
+        store.get_grant(&iss.grant_id).await.unwrap().is_some(),
+        "grants are not expired rows"
+    );
+}

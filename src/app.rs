@@ -27,6 +27,8 @@ pub struct App {
     pub upstreams: HashMap<String, Arc<dyn UpstreamIdp>>,
     /// HTML page renderer.
     pub pages: crate::http::pages::Pages,
+    /// Serve the demo MCP server on resource paths (`dcr-bridge dev` only).
+    pub demo_mcp: bool,
 }
 
 /// Cheaply cloneable handle to [`App`], the axum state.
@@ -59,10 +61,11 @@ pub async fn build(config: Config) -> anyhow::Result<AppState> {
         .await
         .context("connecting to the database")?;
     store.migrate().await.context("applying migrations")?;
-    build_with(config, store, Arc::new(SystemClock)).await
+    build_with(config, store, Arc::new(SystemClock), false).await
 }
 
-/// As [`build`], with the store and clock supplied (tests use a `ManualClock`).
+/// As [`build`], with the store and clock supplied (tests use a `ManualClock`), and whether the
+/// demo MCP server answers on resource paths (`dcr-bridge dev`).
 ///
 /// # Errors
 /// As [`build`].
@@ -70,6 +73,7 @@ pub async fn build_with(
     config: Config,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    demo_mcp: bool,
 ) -> anyhow::Result<AppState> {
     let cipher = Arc::new(Cipher::new(
         &config.secret_key_bytes()?,
@@ -96,6 +100,7 @@ pub async fn build_with(
         core,
         upstreams,
         pages: crate::http::pages::Pages::new()?,
+        demo_mcp,
     })))
 }
 

@@ -98,7 +98,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         }],
     };
     config.validate()?;
-    let state = crate::app::build(config).await?;
+    let store = crate::store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    let clock = std::sync::Arc::new(crate::clock::SystemClock);
+    let state = crate::app::build_with(config, store, clock, true).await?;
     print_banner(&public_url, &idp_issuer, &users, &db);
     crate::app::serve(state, listener, crate::app::shutdown_signal()).await
 }
@@ -119,26 +122,33 @@ fn print_banner(public_url: &str, idp: &str, users: &[DevUser], db: &std::path::
         .iter()
         .map(|u| format!("{} <{}>", u.sub, u.email))
         .collect();
-    println!(
-        "\n\
-dcr-bridge dev is running (loopback only, NOT for production)\n\
-\n\
-  MCP server URL (resource):  {public_url}/mcp\n\
-  Authorization server:       {public_url}\n\
-  Metadata:                   {public_url}/.well-known/oauth-authorization-server\n\
-  Dev identity provider:      {idp}   users: {}\n\
-  Database:                   {}\n\
-\n\
-Next steps:\n\
-  1. Point an MCP client at {public_url}/mcp, for example\n\
-       npx @modelcontextprotocol/inspector   (Streamable HTTP, URL above)\n\
-       claude mcp add --transport http dev {public_url}/mcp\n\
-     It registers itself, you approve it on the consent page, and sign in as a dev user.\n\
-  2. For a real identity provider, write dcr-bridge.toml (see docs/configuration.md) and run\n\
-       dcr-bridge check-config && dcr-bridge serve\n\
-\n\
-Press Ctrl-C to stop.\n",
-        names.join(", "),
-        db.display()
-    );
+    let lines = [
+        String::new(),
+        "dcr-bridge dev is running (loopback only, NOT for production)".to_owned(),
+        String::new(),
+        format!("  MCP server URL (resource):  {public_url}/mcp"),
+        format!("  Authorization server:       {public_url}"),
+        format!(
+            "  Metadata:                   {public_url}/.well-known/oauth-authorization-server"
+        ),
+        format!("  Dev identity provider:      {idp}"),
+        format!("  Dev users:                  {}", names.join(", ")),
+        format!("  Database:                   {}", db.display()),
+        String::new(),
+        "Next steps:".to_owned(),
+        format!("  1. Point an MCP client at {public_url}/mcp, for example"),
+        "       npx @modelcontextprotocol/inspector      (transport: Streamable HTTP)".to_owned(),
+        format!("       claude mcp add --transport http dev {public_url}/mcp"),
+        "     It registers itself; approve it on the consent page and sign in as a dev user."
+            .to_owned(),
+        "     The built-in demo MCP server at /mcp then answers tools/list and the `whoami` tool."
+            .to_owned(),
+        "  2. For a real identity provider, write dcr-bridge.toml (docs/configuration.md), then"
+            .to_owned(),
+        "       dcr-bridge check-config --config dcr-bridge.toml".to_owned(),
+        "       dcr-bridge serve --config dcr-bridge.toml".to_owned(),
+        String::new(),
+        "Press Ctrl-C to stop.".to_owned(),
+    ];
+    println!("{}", lines.join("\n"));
 }

@@ -233,7 +233,7 @@ fn authorization_code(
             "code_verifier does not match code_challenge",
         ));
     }
-    issue(st, &pending.grant)
+    issue(st, &pending.grant, &pending.grant.scope)
 }
 
 fn refresh_token(
@@ -244,36 +244,38 @@ fn refresh_token(
     let old = form
         .get("refresh_token")
         .ok_or_else(|| OAuthError::new("invalid_request", "refresh_token is required"))?;
-    let mut grant = {
+    let (grant, scope) = {
         let mut tokens = lock(&st.refresh_tokens);
-        match tokens.get(old) {
-            Some(g) if g.client_id == client_id => {}
+        let grant = match tokens.get(old) {
+            Some(g) if g.client_id == client_id => g.clone(),
             _ => {
                 return Err(OAuthError::new(
                     "invalid_grant",
                     "unknown or used refresh token",
                 ))
             }
-        }
+        };
+        // RFC 6749 §6: a narrower scope applies to the access token; the refresh token keeps
+        // the original one.
+        let scope = match form.get("scope") {
+            Some(requested) => {
+                let granted: Vec<&str> = grant.scope.split(' ').collect();
+                if !requested.split(' ').all(|s| granted.contains(&s)) {
+                    let msg = "a refresh may only narrow the scope";
+                    return Err(OAuthError::new("invalid_scope", msg));
+                }
+                requested.clone()
+            }
+            None => grant.scope.clone(),
+        };
         // Rotation: the old token is gone once used.
-        tokens
-            .remove(old)
-            .ok_or_else(|| OAuthError::new("invalid_grant", "unknown or used refresh token"))?
+        tokens.remove(old);
+        (grant, scope)
     };
-    if let Some(requested) = form.get("scope") {
-        let granted: Vec<&str> = grant.scope.split(' ').collect();
-        if !requested.split(' ').all(|s| granted.contains(&s)) {
-            return Err(OAuthError::new(
-                "invalid_scope",
-                "a refresh may only narrow the scope",
-            ));
-        }
-        grant.scope.clone_from(requested);
-    }
-    issue(st, &grant)
+    issue(st, &grant, &scope)
 }
 
-fn issue(st: &DevState, grant: &Grant) -> Result<serde_json::Value, OAuthError> {
+fn issue(st: &DevState, grant: &Grant, scope: &str) -> Result<serde_json::Value, OAuthError> {
     let user = st
         .user(&grant.sub)
         .ok_or_else(|| OAuthError::new("invalid_grant", "the user no longer exists"))?;
@@ -303,16 +305,18 @@ fn issue(st: &DevState, grant: &Grant) -> Result<serde_json::Value, OAuthError> 
         }
     })?;
     let access_token = random_token(32);
-    lock(&st.access_tokens).insert(
-        access_token.clone(),
-        (grant.clone(), Instant::now() + TOKEN_TTL),
-    );
+    {
+        let now = Instant::now();
+        let mut tokens = lock(&st.access_tokens);
+        tokens.retain(|_, (_, expires)| *expires > now);
+        tokens.insert(access_token.clone(), (grant.clone(), now + TOKEN_TTL));
+    }
     let mut answer = serde_json::json!({
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": TOKEN_TTL.as_secs(),
         "id_token": id_token,
-        "scope": grant.scope,
+        "scope": scope,
     });
     if grant.scope.split(' ').any(|s| s == "offline_access") {
         let refresh = random_token(32);

@@ -6,6 +6,7 @@ pub mod authorize;
 pub mod callback;
 pub mod consent;
 pub mod cookies;
+pub mod demo_mcp;
 pub mod discovery;
 pub mod error;
 pub mod form;

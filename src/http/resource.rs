@@ -3,8 +3,9 @@
 //! invalid request gets 401 with `WWW-Authenticate: Bearer resource_metadata=…, scope=…`
 //! (RFC 9728 §5.1, RFC 6750 §3); a valid token for another resource gets 401 `invalid_token`.
 
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
@@ -22,10 +23,15 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         let resource = r.clone();
         router = router.route(
             &r.path,
-            any(move |State(app): State<AppState>, headers: HeaderMap| {
-                let resource = resource.clone();
-                async move { protected(&app, &resource, &headers).await }
-            }),
+            any(
+                move |State(app): State<AppState>,
+                      method: Method,
+                      headers: HeaderMap,
+                      body: Bytes| {
+                    let resource = resource.clone();
+                    async move { protected(&app, &resource, &method, &headers, &body).await }
+                },
+            ),
         );
     }
     router
@@ -59,7 +65,13 @@ fn unauthorized(app: &AppState, r: &Resource, error: Option<&str>, description: 
     res
 }
 
-async fn protected(app: &AppState, r: &Resource, headers: &HeaderMap) -> Response {
+async fn protected(
+    app: &AppState,
+    r: &Resource,
+    method: &Method,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
     let Some(token) = authorization(headers, "Bearer") else {
         return unauthorized(app, r, None, "authorization required");
     };
@@ -76,6 +88,9 @@ async fn protected(app: &AppState, r: &Resource, headers: &HeaderMap) -> Respons
             Some("invalid_token"),
             "the access token is invalid, expired, revoked or for another resource",
         );
+    }
+    if app.demo_mcp {
+        return crate::http::demo_mcp::handle(method, body, &info);
     }
     (
         StatusCode::NOT_IMPLEMENTED,

@@ -229,11 +229,11 @@ async fn upstream_oauth_errors_become_rejected() {
     assert!(matches!(&err, IdpError::Rejected { error, .. } if error == "invalid_grant"));
 
     let mut c = config(&idp.issuer);
-    c.client_secret = Some(SecretString::from("wrong"));
+    c.client_secret = Some(SecretString::from("bogus-secret-value"));
     let (bad, _) = upstream_with(&c);
     let err = login(&bad, &idp).await.unwrap_err();
     assert!(matches!(&err, IdpError::Rejected { error, .. } if error == "invalid_client"));
-    assert!(!err.to_string().contains("wrong"));
+    assert!(!err.to_string().contains("bogus-secret-value"));
 }
 
 #[tokio::test]
@@ -356,4 +356,24 @@ async fn symmetric_only_providers_are_refused() {
     tokio::spawn(async move { axum::serve(listener, app).await });
     let (up, _) = upstream_with(&config(&base));
     assert!(matches!(up.check().await, Err(IdpError::Config(m)) if m.contains("asymmetric")));
+}
+
+#[tokio::test]
+async fn redirects_are_never_followed() {
+    let idp = dev_idp("").await;
+    let target = format!("{}/.well-known/openid-configuration", idp.issuer);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().fallback(move || {
+        let target = target.clone();
+        async move { axum::response::Redirect::temporary(&target) }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (up, _) = upstream_with(&config(&base));
+    let err = up.check().await.unwrap_err();
+    assert!(
+        matches!(&err, IdpError::Discovery(m) if m.contains("307")),
+        "{err:?}"
+    );
+    assert_eq!(idp.discovery_requests(), 0);
 }

@@ -231,7 +231,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 
     // --- signing keys -------------------------------------------------------------------------
-    /// All signing keys that are not retired-and-expired, newest first.
+    /// All signing keys, newest first. The store knows no key lifetime: the caller decides
+    /// which retired keys are still worth publishing.
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
     /// Inserts a key. If `key.state` is `current` and another current key exists, `Conflict`.
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
@@ -250,6 +251,7 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_audit_event(&self, event: &AuditEvent) -> Result<(), StoreError>;
     /// Newest audit events first, at most `limit`.
     async fn list_audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError>;
-    /// Deletes expired pending requests, codes, and refresh tokens; returns the number removed.
+    /// Deletes expired pending requests, codes, refresh tokens and access tokens; returns the
+    /// number removed.
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
 }

@@ -200,3 +200,36 @@ async fn jwks_lists_the_signing_key() {
         "private part must never be published"
     );
 }
+
+#[tokio::test]
+async fn demo_mcp_server_answers_with_a_valid_token_only() {
+    let app = TestApp::start().await;
+    let (_, _, tokens) = app.tokens_for_new_client().await;
+    let at = tokens["access_token"].as_str().unwrap();
+    let call = |body: Value| {
+        let req = app.api.post(app.resource()).bearer_auth(at).json(&body);
+        async move { req.send().await.unwrap() }
+    };
+    let init: Value = call(serde_json::json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})).await.json().await.unwrap();
+    assert_eq!(init["result"]["serverInfo"]["name"], "dcr-bridge-dev-demo");
+    assert_eq!(
+        call(serde_json::json!({"jsonrpc":"2.0","method":"notifications/initialized"}))
+            .await
+            .status(),
+        202
+    );
+    let who: Value = call(serde_json::json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}})).await.json().await.unwrap();
+    let text = who["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("alice@example.com"), "{text}");
+    // Audience binding: a token is not accepted with a tampered signature.
+    let forged = format!("{}x", &at[..at.len() - 1]);
+    let res = app
+        .api
+        .post(app.resource())
+        .bearer_auth(forged)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}

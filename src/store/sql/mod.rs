@@ -8,6 +8,7 @@
 
 mod audit;
 mod clients;
+mod constraints;
 mod exec;
 mod grants;
 mod housekeeping;
@@ -21,6 +22,7 @@ use sqlx::error::DatabaseError;
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Pool, Transaction};
 
+pub(crate) use self::constraints::{db_error, UNIQUE_CONSTRAINTS};
 use self::exec::{Conn, Exec, TxExec};
 use super::{
     AccessTokenRecord, AccessTokenView, AuditEvent, AuthCodeRecord, AuthRequestRecord,
@@ -43,74 +45,6 @@ pub trait Dialect: Database {
     fn conflict(err: &dyn DatabaseError) -> Option<&'static str>;
     /// Runs the embedded migrations of this dialect.
     async fn migrate(pool: &Pool<Self>) -> Result<(), StoreError>;
-}
-
-/// Our unique constraints: (Postgres constraint or index name, the column list SQLite names in
-/// its "UNIQUE constraint failed: …" message, meaning). Kept in step with the migrations.
-pub(crate) const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
-    ("upstreams_pk", "upstreams.id", "upstream id"),
-    ("clients_pk", "clients.client_id", "client_id"),
-    (
-        "authorization_requests_pk",
-        "authorization_requests.id_hash",
-        "authorization request id",
-    ),
-    (
-        "authorization_requests_state_uq",
-        "authorization_requests.state_hash",
-        "upstream state",
-    ),
-    ("users_pk", "users.id", "user id"),
-    (
-        "users_subject_uq",
-        "users.upstream_id, users.subject",
-        "user subject",
-    ),
-    (
-        "consents_pk",
-        "consents.user_id, consents.client_id, consents.resource, consents.scope",
-        "consent",
-    ),
-    ("grants_pk", "grants.id", "grant id"),
-    (
-        "grants_active_uq",
-        "grants.user_id, grants.client_id, grants.resource",
-        "active grant",
-    ),
-    ("token_families_pk", "token_families.id", "token family id"),
-    (
-        "authorization_codes_pk",
-        "authorization_codes.code_hash",
-        "authorization code",
-    ),
-    (
-        "refresh_tokens_pk",
-        "refresh_tokens.token_hash",
-        "refresh token",
-    ),
-    (
-        "refresh_tokens_parent_uq",
-        "refresh_tokens.parent_hash",
-        "refresh token already rotated",
-    ),
-    ("access_tokens_pk", "access_tokens.jti", "access token jti"),
-    ("signing_keys_pk", "signing_keys.kid", "signing key kid"),
-    (
-        "signing_keys_current_uq",
-        "signing_keys.state",
-        "current signing key",
-    ),
-    ("audit_events_id_uq", "audit_events.id", "audit event id"),
-];
-
-/// Maps a driver error: unique violations of known constraints become `Conflict`.
-pub(crate) fn db_error<DB: Dialect>(err: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &err {
-        if let Some(meaning) = DB::conflict(db.as_ref()) {
-            return StoreError::Conflict(meaning);
-        }
-    }
-    StoreError::Database(err)
 }
 
 /// A [`Store`] over a sqlx pool of database `DB`.

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use dcr_bridge::store::{RedeemOutcome, RotateOutcome, Store};
 
-use super::{access, audit, audit_kinds, auth_request, code, family, issued, rotate, GRACE, T0};
+use super::fixtures::{
+    access, audit, audit_kinds, auth_request, code, family, issued, rotate, GRACE, T0,
+};
 
 contract!(
     code_redeems_once,

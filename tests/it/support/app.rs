@@ -152,7 +152,7 @@ impl TestApp {
             .unwrap();
         store.migrate().await.unwrap();
         let clock = Arc::new(ManualClock::new(now()));
-        let state = dcr_bridge::app::build_with(config, store, clock.clone())
+        let state = dcr_bridge::app::build_with(config, store, clock.clone(), true)
             .await
             .unwrap();
         let server_state = state.clone();

@@ -127,12 +127,26 @@ pub async fn serve(
     result
 }
 
-/// Periodically deletes expired pending requests, codes and tokens.
+/// Every minute reloads the signing keys (another replica or `rotate-keys` may have rotated
+/// them); every five minutes deletes expired pending requests, codes and tokens.
 async fn housekeeping(state: AppState) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    let mut round: u64 = 0;
     loop {
         tick.tick().await;
-        match state.core.store.purge_expired(state.core.now()).await {
+        round += 1;
+        let core = &state.core;
+        if let Err(e) = core
+            .keys
+            .reload(core.store.as_ref(), &core.cipher, core.now())
+            .await
+        {
+            tracing::warn!(error = %e, "reloading signing keys failed");
+        }
+        if round % 5 != 1 {
+            continue;
+        }
+        match core.store.purge_expired(core.now()).await {
             Ok(n) if n > 0 => tracing::info!(removed = n, "purged expired rows"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "purge of expired rows failed"),

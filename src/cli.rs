@@ -31,6 +31,21 @@ pub enum Command {
     CheckConfig,
     /// Start everything on loopback with SQLite and a built-in development identity provider.
     Dev(crate::dev::DevArgs),
+    /// Rotate the JWT signing key: publish a new key (`--stage`), make it sign (`--promote`),
+    /// or both (default). Running servers pick the change up within a minute; the old key stays
+    /// in JWKS as retired so tokens it signed keep verifying.
+    RotateKeys(RotateArgs),
+}
+
+/// Options of `rotate-keys`.
+#[derive(Debug, clap::Args)]
+pub struct RotateArgs {
+    /// Only publish the next key in JWKS (let resource servers refresh their caches first).
+    #[arg(long, conflicts_with = "promote")]
+    pub stage: bool,
+    /// Only promote the already published next key.
+    #[arg(long)]
+    pub promote: bool,
 }
 
 /// Runs the parsed command line.
@@ -43,6 +58,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => migrate(cli.config).await,
         Command::CheckConfig => check_config(cli.config).await,
         Command::Dev(args) => crate::dev::run(args).await,
+        Command::RotateKeys(args) => rotate_keys(cli.config, &args).await,
     }
 }
 
@@ -119,6 +135,38 @@ async fn check_config(path: Option<PathBuf>) -> anyhow::Result<()> {
     }
     if failed {
         anyhow::bail!("one or more upstreams failed their check");
+    }
+    Ok(())
+}
+
+async fn rotate_keys(path: Option<PathBuf>, args: &RotateArgs) -> anyhow::Result<()> {
+    use crate::clock::Clock as _;
+    use crate::oauth::keys::KeyRing;
+    let config = load(path)?;
+    let store = crate::store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    let cipher = crate::oauth::crypto::Cipher::new(
+        &config.secret_key_bytes()?,
+        &config.old_secret_key_bytes()?,
+    );
+    let now = crate::clock::SystemClock.now();
+    let fail = |e: crate::oauth::Error| anyhow::anyhow!("key rotation failed: {e}");
+    if !args.promote {
+        let kid = KeyRing::stage_next(store.as_ref(), &cipher, now)
+            .await
+            .map_err(fail)?;
+        println!("next signing key published in JWKS: {kid}");
+    }
+    if !args.stage {
+        match KeyRing::promote_next(store.as_ref(), now)
+            .await
+            .map_err(fail)?
+        {
+            Some(kid) => {
+                println!("signing key now current: {kid} (previous key retired, still published)")
+            }
+            None => println!("no staged key to promote"),
+        }
     }
     Ok(())
 }

@@ -1,4 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod cli;
 mod discovery;
 mod flows;
 mod hostile;

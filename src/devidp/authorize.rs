@@ -2,7 +2,6 @@
 //! form, and the redirect back with `code`, `state` and `iss` (RFC 9207).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -14,7 +13,7 @@ use super::keys::random_token;
 use super::{lock, CodeGrant, DevState, DevUser, Grant};
 
 /// Authorization codes live this long.
-const CODE_TTL: Duration = Duration::from_secs(60);
+const CODE_TTL: i64 = 60;
 
 /// Query (GET) or form (POST) parameters. Duplicates are refused by the parser (RFC 6749 §3.1).
 #[derive(Debug, Default, Deserialize)]
@@ -170,7 +169,7 @@ fn validate(st: &DevState, p: &AuthorizeParams) -> Result<Valid, Box<Response>> 
 
 fn issue_code(st: &DevState, valid: &Valid, user: &DevUser) -> Response {
     let code = random_token(32);
-    let now = Instant::now();
+    let now = st.now();
     {
         let mut codes = lock(&st.codes);
         codes.retain(|_, c| c.expires > now);

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
-use std::time::Instant;
 
 use anyhow::Context as _;
 use axum::extract::State;
@@ -20,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::clock::{Clock, SystemClock};
 use keys::SigningKey;
 
 /// The dev IdP's configuration: one client, a few users.
@@ -114,7 +114,8 @@ pub(crate) struct CodeGrant {
     pub(crate) grant: Grant,
     pub(crate) redirect_uri: String,
     pub(crate) code_challenge: String,
-    pub(crate) expires: Instant,
+    /// Unix seconds.
+    pub(crate) expires: i64,
 }
 
 /// Shared state of one running dev IdP.
@@ -123,7 +124,8 @@ pub(crate) struct DevState {
     key: RwLock<Arc<SigningKey>>,
     pub(crate) codes: Mutex<HashMap<String, CodeGrant>>,
     pub(crate) refresh_tokens: Mutex<HashMap<String, Grant>>,
-    pub(crate) access_tokens: Mutex<HashMap<String, (Grant, Instant)>>,
+    pub(crate) access_tokens: Mutex<HashMap<String, (Grant, i64)>>,
+    clock: RwLock<Arc<dyn Clock>>,
     pub(crate) pages: minijinja::Environment<'static>,
     discovery_requests: AtomicUsize,
 }
@@ -142,6 +144,7 @@ impl DevState {
             codes: Mutex::default(),
             refresh_tokens: Mutex::default(),
             access_tokens: Mutex::default(),
+            clock: RwLock::new(Arc::new(SystemClock)),
             pages,
             discovery_requests: AtomicUsize::new(0),
         })
@@ -150,6 +153,14 @@ impl DevState {
     /// The issuer without a trailing slash, to append endpoint paths to.
     pub(crate) fn base(&self) -> &str {
         self.config.issuer.trim_end_matches('/')
+    }
+
+    /// Unix seconds, from the clock tests may share with dcr-bridge.
+    pub(crate) fn now(&self) -> i64 {
+        self.clock
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .now()
     }
 
     pub(crate) fn key(&self) -> Arc<SigningKey> {
@@ -202,6 +213,16 @@ impl DevIdpHandle {
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(key);
         Ok(())
+    }
+
+    /// Makes the IdP tell time by `clock` (for `iat`/`exp` and code and token expiry), so a
+    /// test that moves dcr-bridge's `ManualClock` moves the IdP's too. Default: the system clock.
+    pub fn use_clock(&self, clock: Arc<dyn Clock>) {
+        *self
+            .state
+            .clock
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = clock;
     }
 
     /// How many times the discovery document was served (tests check caching with it).

@@ -436,3 +436,35 @@ async fn shutdown_stops_the_server() {
     idp.shutdown().await.unwrap();
     assert!(http().get(&url).send().await.is_err());
 }
+
+#[tokio::test]
+async fn a_shared_clock_expires_codes() {
+    let idp = start(true, DevUser::defaults()).await;
+    let clock = Arc::new(crate::clock::ManualClock::new(1_000_000));
+    idp.use_clock(clock.clone());
+    let c = code(&idp, "openid").await;
+    clock.advance(61);
+    let (s, b) = redeem(&idp, &c).await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let c = code(&idp, "openid").await;
+    let (s, b) = redeem(&idp, &c).await;
+    assert_eq!(s, StatusCode::OK);
+    let payload = b["id_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["iat"], 1_000_061);
+    assert_eq!(claims["exp"], 1_000_061 + 3600);
+}

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -17,7 +16,7 @@ use super::keys::{random_token, s256};
 use super::{lock, DevState, Grant};
 
 /// Access and ID token lifetime.
-const TOKEN_TTL: Duration = Duration::from_secs(3600);
+const TOKEN_TTL: i64 = 3600;
 
 /// An OAuth error answer (RFC 6749 §5.2).
 #[derive(Debug)]
@@ -199,7 +198,7 @@ fn authorization_code(
     let pending = lock(&st.codes)
         .remove(code)
         .ok_or_else(|| OAuthError::new("invalid_grant", "unknown, expired or used code"))?;
-    if pending.expires <= Instant::now() {
+    if pending.expires <= st.now() {
         return Err(OAuthError::new(
             "invalid_grant",
             "unknown, expired or used code",
@@ -279,15 +278,13 @@ fn issue(st: &DevState, grant: &Grant, scope: &str) -> Result<serde_json::Value,
     let user = st
         .user(&grant.sub)
         .ok_or_else(|| OAuthError::new("invalid_grant", "the user no longer exists"))?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = st.now();
     let mut claims = serde_json::json!({
         "iss": st.config.issuer,
         "sub": user.sub,
         "aud": grant.client_id,
         "iat": now,
-        "exp": now + TOKEN_TTL.as_secs(),
+        "exp": now + TOKEN_TTL,
         "email": user.email,
         "email_verified": true,
         "name": user.name,
@@ -306,7 +303,7 @@ fn issue(st: &DevState, grant: &Grant, scope: &str) -> Result<serde_json::Value,
     })?;
     let access_token = random_token(32);
     {
-        let now = Instant::now();
+        let now = st.now();
         let mut tokens = lock(&st.access_tokens);
         tokens.retain(|_, (_, expires)| *expires > now);
         tokens.insert(access_token.clone(), (grant.clone(), now + TOKEN_TTL));
@@ -314,7 +311,7 @@ fn issue(st: &DevState, grant: &Grant, scope: &str) -> Result<serde_json::Value,
     let mut answer = serde_json::json!({
         "access_token": access_token,
         "token_type": "Bearer",
-        "expires_in": TOKEN_TTL.as_secs(),
+        "expires_in": TOKEN_TTL,
         "id_token": id_token,
         "scope": scope,
     });
@@ -347,7 +344,7 @@ pub(crate) async fn userinfo(State(st): State<Arc<DevState>>, headers: HeaderMap
     let grant = {
         let tokens = lock(&st.access_tokens);
         match tokens.get(token) {
-            Some((g, expires)) if *expires > Instant::now() => g.clone(),
+            Some((g, expires)) if *expires > st.now() => g.clone(),
             _ => return invalid(),
         }
     };

@@ -377,3 +377,15 @@ async fn redirects_are_never_followed() {
     );
     assert_eq!(idp.discovery_requests(), 0);
 }
+
+#[tokio::test]
+async fn a_clock_shared_with_the_dev_idp_keeps_refresh_working_after_time_travel() {
+    let idp = dev_idp("").await;
+    let (up, clock) = upstream(&idp);
+    idp.use_clock(clock.clone());
+    let tokens = login(&up, &idp).await.unwrap().tokens;
+    clock.advance(5 * 3600);
+    let rt = tokens.refresh_token.unwrap().expose_secret().to_owned();
+    let refreshed = up.refresh(&rt, "dev-alice").await.unwrap();
+    assert_eq!(refreshed.expires_at, Some(clock.now() + 3600));
+}

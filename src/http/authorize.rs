@@ -68,6 +68,12 @@ async fn handle(app: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
         request_uri: get("request_uri"),
     };
     match authorize::validate_authorize(request, client, &app.core.settings) {
+        Ok(valid) if valid.prompt.as_deref() == Some("none") => {
+            let e = Error::InteractionRequired(
+                "this server always asks for consent and an upstream sign-in".into(),
+            );
+            redirect_error(app, &valid.redirect_uri, valid.state.as_deref(), &e)
+        }
         Ok(valid) => match consent_page(app, headers, &valid, rid.as_deref()).await {
             Ok(res) => res,
             Err(e) => redirect_error(app, &valid.redirect_uri, valid.state.as_deref(), &e),

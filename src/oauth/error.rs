@@ -49,6 +49,10 @@ pub enum Error {
     /// RFC 6750 §3.1: the bearer token is missing, expired, revoked or malformed.
     #[error("invalid_token: {0}")]
     InvalidToken(String),
+    /// OIDC Core §3.1.2.6: `prompt=none` was asked, but the user must interact (consent and
+    /// the upstream login always need a page).
+    #[error("interaction_required: {0}")]
+    InteractionRequired(String),
     /// The upstream identity provider failed or is unreachable (answered as 503 / redirect
     /// `temporarily_unavailable`).
     #[error("temporarily_unavailable: {0}")]
@@ -77,6 +81,7 @@ impl Error {
             Self::UnsupportedTokenType(_) => "unsupported_token_type",
             Self::InvalidToken(_) => "invalid_token",
             Self::TemporarilyUnavailable(_) => "temporarily_unavailable",
+            Self::InteractionRequired(_) => "interaction_required",
             Self::Server(_) => "server_error",
         }
     }
@@ -97,7 +102,8 @@ impl Error {
             | Self::InvalidClientMetadata(d)
             | Self::UnsupportedTokenType(d)
             | Self::InvalidToken(d)
-            | Self::TemporarilyUnavailable(d) => Some(d),
+            | Self::TemporarilyUnavailable(d)
+            | Self::InteractionRequired(d) => Some(d),
             Self::InvalidClient { description, .. } => Some(description),
             Self::Server(_) => None,
         }

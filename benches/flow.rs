@@ -529,8 +529,6 @@ async fn main() -> Result<()> {
     }
     let rss_ready = peak_rss_mib();
 
-    eprintln!("dcr-bridge loopback benchmark: {workers} workers, {seconds}s per timed scenario");
-
     let t = Arc::clone(&target);
     let a = drive(
         "A  GET /.well-known/oauth-authorization-server",

@@ -1,9 +1,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod cli;
+mod conformance;
 mod discovery;
 mod flows;
 mod hostile;
 mod interop;
+mod interop_python;
 mod registration;
 mod store_contract;
 mod support;

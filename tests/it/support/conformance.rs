@@ -1,0 +1,491 @@
+//! The official MCP conformance tool, `@modelcontextprotocol/conformance`, run against
+//! dcr-bridge (see `tests/conformance/`).
+//!
+//! Only 0.2.0-alpha.12 has `conformance authorization`, which tests an authorization server
+//! (SPEC §D1). It needs Node ≥ 22, so `tests/conformance/package.json` also pins the `node`
+//! package from npm: `npm ci` there puts a Node 22 binary at `node_modules/.bin/node`. The
+//! system Node only has to provide `npm`.
+//!
+//! [`conformance_or_skip`] installs it once (per lockfile, guarded like
+//! [`super::node::ensure_npm_deps`] against parallel tests and test processes);
+//! [`Conformance::run`] runs `conformance authorization …` to completion,
+//! [`Conformance::spawn`] starts it so a test can drive the interactive
+//! `authorization-code-grant` scenario. Both collect every `checks.json` the tool writes.
+//!
+//! `CONFORMANCE_VERBOSE=1` echoes the tool's output as it runs.
+
+#![allow(dead_code)] // not every test uses every helper
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, OnceCell};
+use tokio::task::JoinHandle;
+
+/// The pinned tool version (must match `tests/conformance/package.json`).
+pub const TOOL_VERSION: &str = "0.2.0-alpha.12";
+/// The Node major the tool needs at least.
+const NODE_MAJOR: u32 = 22;
+const NPM_CI_TIMEOUT: Duration = Duration::from_secs(600);
+const STAMP_FILE: &str = ".dcr-bridge-conformance-stamp";
+const TOOL_PACKAGE: &str = "@modelcontextprotocol/conformance";
+
+/// `<crate>/tests/conformance`.
+pub fn conformance_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("conformance")
+}
+
+/// The installed tool: a Node 22 binary and the tool's CLI script.
+#[derive(Clone, Debug)]
+pub struct Conformance {
+    pub node: PathBuf,
+    pub cli: PathBuf,
+    pub node_version: String,
+}
+
+static TOOL: OnceCell<Conformance> = OnceCell::const_new();
+
+/// The tool, installing it on first use. `None` (after saying why on stderr) when it cannot be
+/// installed (no npm, no registry, no Node 22 for this platform) and `CI` is not set; in CI
+/// that is a test failure.
+pub async fn conformance_or_skip() -> Option<Conformance> {
+    match TOOL.get_or_try_init(install).await {
+        Ok(tool) => Some(tool.clone()),
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!(
+                "skipping: the MCP conformance tool (Node {NODE_MAJOR}) is not available: {e:#}"
+            );
+            None
+        }
+        Err(e) => panic!("CI needs the MCP conformance tool (Node {NODE_MAJOR}): {e:#}"),
+    }
+}
+
+async fn install() -> Result<Conformance> {
+    npm_ci(&conformance_dir()).await?;
+    let dir = conformance_dir().join("node_modules");
+    let node = dir.join(".bin").join("node");
+    let cli = dir.join(TOOL_PACKAGE).join("dist").join("index.js");
+    let version = installed_version(&dir, TOOL_PACKAGE)?;
+    if version != TOOL_VERSION {
+        bail!("installed {TOOL_PACKAGE} is {version}, expected {TOOL_VERSION}");
+    }
+    let out = Command::new(&node)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .with_context(|| format!("running {} --version", node.display()))?;
+    let node_version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let major: u32 = node_version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .ok_or_else(|| anyhow!("unexpected `node --version` output {node_version:?}"))?;
+    if !out.status.success() || major < NODE_MAJOR {
+        bail!(
+            "{} is {node_version:?}, need Node ≥ {NODE_MAJOR}",
+            node.display()
+        );
+    }
+    Ok(Conformance {
+        node,
+        cli,
+        node_version,
+    })
+}
+
+fn installed_version(node_modules: &Path, package: &str) -> Result<String> {
+    let path = node_modules.join(package).join("package.json");
+    let json: Value = serde_json::from_slice(
+        &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+    )?;
+    json["version"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("no version in {}", path.display()))
+}
+
+/// `node_modules` matches the lockfile: either our stamp (written after our own `npm ci`)
+/// equals `package-lock.json`, or an `npm ci` that ran outside the tests (`.ci/run`) left
+/// npm's hidden lockfile no older than `package-lock.json` and every direct dependency at
+/// the exact version `package.json` pins.
+fn deps_installed(dir: &Path) -> bool {
+    let lock = std::fs::read(dir.join("package-lock.json")).ok();
+    let stamp = std::fs::read(dir.join("node_modules").join(STAMP_FILE)).ok();
+    if lock.is_some() && lock == stamp {
+        return true;
+    }
+    let mtime = |p: PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let fresh = match (
+        mtime(dir.join("node_modules").join(".package-lock.json")),
+        mtime(dir.join("package-lock.json")),
+    ) {
+        (Some(hidden), Some(lock)) => hidden >= lock,
+        _ => false,
+    };
+    let Some(pins) = std::fs::read(dir.join("package.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|j| j["dependencies"].as_object().cloned())
+    else {
+        return false;
+    };
+    fresh
+        && pins.iter().all(|(name, want)| {
+            installed_version(&dir.join("node_modules"), name)
+                .is_ok_and(|have| want.as_str() == Some(have.as_str()))
+        })
+}
+
+struct LockGuard(PathBuf);
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `npm ci` in `dir` unless already installed; one at a time across test processes (an
+/// exclusive lock file in the temp dir, broken when older than the install timeout).
+async fn npm_ci(dir: &Path) -> Result<()> {
+    let tag: String = dir
+        .to_string_lossy()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let lock = std::env::temp_dir().join(format!("dcr-bridge-npm-ci-{tag}.lock"));
+    let deadline = tokio::time::Instant::now() + NPM_CI_TIMEOUT;
+    let _guard = loop {
+        if deps_installed(dir) {
+            return Ok(());
+        }
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock)
+        {
+            Ok(_) => break LockGuard(lock.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let stale = std::fs::metadata(&lock)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| SystemTime::now().duration_since(t).ok())
+                    .is_some_and(|age| age > NPM_CI_TIMEOUT);
+                if stale {
+                    let _ = std::fs::remove_file(&lock);
+                }
+                if tokio::time::Instant::now() > deadline {
+                    bail!(
+                        "timed out waiting for another `npm ci` (lock {})",
+                        lock.display()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(e).with_context(|| format!("creating {}", lock.display())),
+        }
+    };
+    if deps_installed(dir) {
+        return Ok(());
+    }
+    let mut cmd = Command::new("npm");
+    cmd.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(NPM_CI_TIMEOUT, cmd.output())
+        .await
+        .map_err(|_| anyhow!("`npm ci` in {} timed out", dir.display()))?
+        .with_context(|| format!("spawning `npm ci` in {} (is npm on PATH?)", dir.display()))?;
+    if !output.status.success() {
+        bail!(
+            "`npm ci` in {} failed ({}):\n{}\n{}",
+            dir.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let lock_bytes =
+        std::fs::read(dir.join("package-lock.json")).context("reading package-lock.json")?;
+    std::fs::write(dir.join("node_modules").join(STAMP_FILE), lock_bytes)
+        .context("writing npm stamp")?;
+    Ok(())
+}
+
+/// One check from a `checks.json`.
+#[derive(Clone, Debug)]
+pub struct Check {
+    /// The scenario that produced it, e.g. `authorization-code-grant`.
+    pub scenario: String,
+    /// e.g. `authorization-server-metadata-cimd`.
+    pub id: String,
+    /// `SUCCESS`, `WARNING`, `FAILURE`, `SKIPPED`, `INFO`.
+    pub status: String,
+    pub error_message: Option<String>,
+    pub raw: Value,
+}
+
+/// A finished run.
+#[derive(Debug)]
+pub struct Outcome {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    /// Every check of every scenario, in scenario order.
+    pub checks: Vec<Check>,
+}
+
+impl Outcome {
+    pub fn with_status(&self, status: &str) -> Vec<&Check> {
+        self.checks.iter().filter(|c| c.status == status).collect()
+    }
+
+    pub fn check(&self, id: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+
+    /// `scenario / id: STATUS — message`, one line per check.
+    pub fn summary(&self) -> String {
+        self.checks
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} / {}: {}{}",
+                    c.scenario,
+                    c.id,
+                    c.status,
+                    c.error_message
+                        .as_deref()
+                        .map(|m| format!(" — {m}"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Everything, for assertion messages: exit status, checks, the tool's output.
+    pub fn report(&self) -> String {
+        format!(
+            "exit: {}\nchecks:\n{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.status,
+            self.summary(),
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+type LogBuf = Arc<Mutex<Vec<String>>>;
+
+/// A running `conformance authorization …`. Killed on drop.
+pub struct Run {
+    child: Child,
+    lines: mpsc::UnboundedReceiver<String>,
+    stdout: LogBuf,
+    stderr: LogBuf,
+    drains: Vec<JoinHandle<()>>,
+    out_dir: tempfile::TempDir,
+}
+
+fn drain<R>(
+    reader: R,
+    prefix: &'static str,
+    buf: LogBuf,
+    tx: Option<mpsc::UnboundedSender<String>>,
+) -> JoinHandle<()>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+{
+    let verbose = std::env::var_os("CONFORMANCE_VERBOSE").is_some();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(reader).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if verbose {
+                eprintln!("{prefix} {line}");
+            }
+            if let Some(tx) = &tx {
+                let _ = tx.send(line.clone());
+            }
+            if let Ok(mut b) = buf.lock() {
+                b.push(line);
+            }
+        }
+    })
+}
+
+fn joined(buf: &LogBuf) -> String {
+    buf.lock().map(|b| b.join("\n")).unwrap_or_default()
+}
+
+impl Conformance {
+    /// Starts `conformance authorization <args> -o <temp dir>`.
+    pub fn spawn(&self, args: &[&str]) -> Result<Run> {
+        let out_dir = tempfile::tempdir()?;
+        let bin = conformance_dir().join("node_modules").join(".bin");
+        let path = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )))?;
+        let mut child = Command::new(&self.node)
+            .arg(&self.cli)
+            .arg("authorization")
+            .args(args)
+            .arg("-o")
+            .arg(out_dir.path())
+            .current_dir(conformance_dir())
+            .env("PATH", path)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("spawning {} {}", self.node.display(), self.cli.display()))?;
+        let (tx, lines) = mpsc::unbounded_channel();
+        let stdout: LogBuf = Arc::default();
+        let stderr: LogBuf = Arc::default();
+        let mut drains = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            drains.push(drain(out, "[conformance]", stdout.clone(), Some(tx)));
+        }
+        if let Some(err) = child.stderr.take() {
+            drains.push(drain(err, "[conformance stderr]", stderr.clone(), None));
+        }
+        Ok(Run {
+            child,
+            lines,
+            stdout,
+            stderr,
+            drains,
+            out_dir,
+        })
+    }
+
+    /// Runs `conformance authorization <args>` to completion.
+    pub async fn run(&self, args: &[&str], timeout: Duration) -> Result<Outcome> {
+        self.spawn(args)?.finish(timeout).await
+    }
+}
+
+impl Run {
+    /// The next stdout line satisfying `pred` (earlier lines are skipped, but kept for the
+    /// outcome). Fails if the tool exits or `timeout` passes first.
+    pub async fn wait_for_line(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> Result<String> {
+        let found = tokio::time::timeout(timeout, async {
+            while let Some(line) = self.lines.recv().await {
+                if pred(&line) {
+                    return Some(line);
+                }
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(line)) => Ok(line),
+            Ok(None) => bail!(
+                "the tool ended without printing the expected line\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                joined(&self.stdout),
+                joined(&self.stderr)
+            ),
+            Err(_) => bail!(
+                "timed out after {timeout:?} waiting for the expected line\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                joined(&self.stdout),
+                joined(&self.stderr)
+            ),
+        }
+    }
+
+    /// Waits for the tool to exit (killing it after `timeout`) and reads its checks.
+    pub async fn finish(mut self, timeout: Duration) -> Result<Outcome> {
+        let status = match tokio::time::timeout(timeout, self.child.wait()).await {
+            Ok(status) => status?,
+            Err(_) => {
+                let _ = self.child.kill().await;
+                bail!(
+                    "the tool did not exit within {timeout:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                    joined(&self.stdout),
+                    joined(&self.stderr)
+                );
+            }
+        };
+        for d in self.drains.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), d).await;
+        }
+        let stdout = joined(&self.stdout);
+        let stderr = joined(&self.stderr);
+        let checks = read_checks(self.out_dir.path()).with_context(|| {
+            format!("reading the results ({status})\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}")
+        })?;
+        Ok(Outcome {
+            status,
+            stdout,
+            stderr,
+            checks,
+        })
+    }
+}
+
+/// Every `<out>/authorization-server-<scenario>-<timestamp>/checks.json`, oldest first.
+fn read_checks(out: &Path) -> Result<Vec<Check>> {
+    let mut dirs: Vec<(SystemTime, PathBuf)> = std::fs::read_dir(out)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join("checks.json").is_file())
+        .map(|p| {
+            let t = std::fs::metadata(p.join("checks.json"))
+                .and_then(|m| m.modified())
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            (t, p)
+        })
+        .collect();
+    dirs.sort();
+    let mut checks = Vec::new();
+    for (_, dir) in dirs {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // Strip the prefix and the `-2026-01-01T00-00-00-000Z` timestamp.
+        let scenario = name.strip_prefix("authorization-server-").unwrap_or(&name);
+        let scenario = scenario
+            .get(
+                ..scenario
+                    .len()
+                    .saturating_sub("-2026-01-01T00-00-00-000Z".len()),
+            )
+            .unwrap_or(scenario)
+            .to_owned();
+        let path = dir.join("checks.json");
+        let list: Vec<Value> = serde_json::from_slice(&std::fs::read(&path)?)
+            .with_context(|| format!("parsing {}", path.display()))?;
+        for raw in list {
+            checks.push(Check {
+                scenario: scenario.clone(),
+                id: raw["id"].as_str().unwrap_or_default().to_owned(),
+                status: raw["status"].as_str().unwrap_or_default().to_owned(),
+                error_message: raw["errorMessage"].as_str().map(str::to_owned),
+                raw,
+            });
+        }
+    }
+    if checks.is_empty() {
+        bail!("no checks.json under {}", out.display());
+    }
+    Ok(checks)
+}

@@ -21,8 +21,8 @@ use anyhow::{bail, Context as _, Result};
 use base64::Engine as _;
 use dcr_bridge::clock::SystemClock;
 use dcr_bridge::config::{
-    Config, LogFormat, RegistrationSettings, ResourceConfig, TokenSettings, UpstreamClientAuth,
-    UpstreamConfig, UpstreamKind,
+    Config, LogFormat, RateLimitSettings, RegistrationSettings, ResourceConfig, TokenSettings,
+    UpstreamClientAuth, UpstreamConfig, UpstreamKind,
 };
 use dcr_bridge::devidp::{DevIdpConfig, DevIdpHandle, DevUser};
 use reqwest::header::LOCATION;
@@ -94,6 +94,11 @@ async fn start_server() -> Result<Server> {
         log_format: LogFormat::Text,
         tokens: TokenSettings::default(),
         registration: RegistrationSettings::default(),
+        // All load comes from 127.0.0.1: limits would only measure 429s.
+        rate_limit: RateLimitSettings {
+            enabled: false,
+            ..Default::default()
+        },
         upstreams: vec![UpstreamConfig {
             id: "corp".into(),
             kind: UpstreamKind::Oidc,

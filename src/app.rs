@@ -2,6 +2,7 @@
 //! serves them with graceful shutdown. `router(state)` is what the tests drive.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -29,6 +30,8 @@ pub struct App {
     pub pages: crate::http::pages::Pages,
     /// Serve the demo MCP server on resource paths (`dcr-bridge dev` only).
     pub demo_mcp: bool,
+    /// Per client IP limits on registration, token, revocation and introspection.
+    pub rate_limits: crate::http::rate_limit::RateLimits,
 }
 
 /// Cheaply cloneable handle to [`App`], the axum state.
@@ -95,12 +98,14 @@ pub async fn build_with(
         keys: Arc::new(keys),
         settings: Arc::new(Settings::from_config(&config)),
     };
+    let rate_limits = crate::http::rate_limit::RateLimits::new(&config.rate_limit);
     Ok(AppState(Arc::new(App {
         config: Arc::new(config),
         core,
         upstreams,
         pages: crate::http::pages::Pages::new()?,
         demo_mcp,
+        rate_limits,
     })))
 }
 
@@ -118,8 +123,11 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    tokio::spawn(check_upstreams(state.clone()));
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
-    let result = axum::serve(listener, router(state))
+    // The peer address is the rate-limiting key (unless forwarded headers are trusted).
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving HTTP");
@@ -127,8 +135,45 @@ pub async fn serve(
     result
 }
 
+/// Fetches every upstream's discovery document once at start and records the result, so an
+/// unreachable or misconfigured IdP shows in the log (and later the admin API) before the first
+/// user hits it. Failures do not stop the server: logins retry discovery lazily.
+async fn check_upstreams(state: AppState) {
+    for (id, idp) in &state.upstreams {
+        let issuer = state
+            .config
+            .upstreams
+            .iter()
+            .find(|u| &u.id == id)
+            .map(|u| u.issuer.to_string())
+            .unwrap_or_default();
+        let (status, metadata) = match idp.check().await {
+            Ok(found) => {
+                tracing::info!(upstream = %id, "upstream discovery ok");
+                ("ok".to_owned(), Some(found.to_string()))
+            }
+            Err(e) => {
+                tracing::warn!(upstream = %id, error = %e, "upstream discovery failed; logins will retry");
+                (e.to_string(), None)
+            }
+        };
+        let record = crate::store::UpstreamRecord {
+            id: id.clone(),
+            issuer,
+            metadata,
+            status,
+            checked_at: state.core.now(),
+        };
+        if let Err(e) = state.core.store.save_upstream_status(&record).await {
+            tracing::warn!(error = %e, "saving upstream status failed");
+        }
+    }
+}
+
 /// Every minute reloads the signing keys (another replica or `rotate-keys` may have rotated
-/// them); every five minutes deletes expired pending requests, codes and tokens.
+/// them) and forgets rate-limit buckets that are full again; every five minutes deletes expired
+/// pending requests, codes and tokens, and dynamic clients unused for longer than
+/// `registration.unused_client_ttl_days`.
 async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     let mut round: u64 = 0;
@@ -143,6 +188,7 @@ async fn housekeeping(state: AppState) {
         {
             tracing::warn!(error = %e, "reloading signing keys failed");
         }
+        state.rate_limits.retain_recent();
         if round % 5 != 1 {
             continue;
         }
@@ -151,6 +197,26 @@ async fn housekeeping(state: AppState) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "purge of expired rows failed"),
         }
+        expire_unused_clients(&state).await;
+    }
+}
+
+/// Deletes dynamic registrations unused for `registration.unused_client_ttl_days` (COMPAT C12:
+/// such a client gets 401 `invalid_client` when it comes back, and registers again).
+async fn expire_unused_clients(state: &AppState) {
+    let Some(ttl) = state.config.registration.unused_client_ttl_seconds() else {
+        return;
+    };
+    let now = state.core.now();
+    match state
+        .core
+        .store
+        .delete_unused_clients(now.saturating_sub(ttl), now)
+        .await
+    {
+        Ok(n) if n > 0 => tracing::info!(deleted = n, "expired unused dynamic clients"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "expiring unused clients failed"),
     }
 }
 

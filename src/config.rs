@@ -13,6 +13,10 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+mod sections;
+
+pub use sections::{RateLimitSettings, RegistrationSettings, TokenSettings};
+
 /// Environment prefix for overrides.
 pub const ENV_PREFIX: &str = "DCR_BRIDGE_";
 
@@ -72,6 +76,9 @@ pub struct Config {
     /// Dynamic client registration policy.
     #[serde(default)]
     pub registration: RegistrationSettings,
+    /// Per-IP request limits on the unauthenticated write endpoints.
+    #[serde(default)]
+    pub rate_limit: RateLimitSettings,
     /// The upstream identity providers; the first is the default.
     #[serde(default)]
     pub upstreams: Vec<UpstreamConfig>,
@@ -106,53 +113,6 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
-}
-
-/// Lifetimes, in seconds.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TokenSettings {
-    /// Access token lifetime.
-    pub access_token_ttl: i64,
-    /// Refresh token lifetime (absolute, per token; rotation issues a fresh one).
-    pub refresh_token_ttl: i64,
-    /// Window in which a retried refresh with the same old token gets the same new pair.
-    pub refresh_grace_seconds: i64,
-    /// Authorization code lifetime (RFC 6749 §4.1.2 recommends ≤ 10 minutes).
-    pub code_ttl: i64,
-    /// How long a user has to consent and log in upstream.
-    pub authorization_request_ttl: i64,
-}
-
-impl Default for TokenSettings {
-    fn default() -> Self {
-        Self {
-            access_token_ttl: 3600,
-            refresh_token_ttl: 30 * 24 * 3600,
-            refresh_grace_seconds: 60,
-            code_ttl: 300,
-            authorization_request_ttl: 600,
-        }
-    }
-}
-
-/// Dynamic client registration policy.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RegistrationSettings {
-    /// Whether `POST /register` is open.
-    pub enabled: bool,
-    /// Most redirect URIs one client may register.
-    pub max_redirect_uris: usize,
-}
-
-impl Default for RegistrationSettings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            max_redirect_uris: 10,
-        }
-    }
 }
 
 /// Kind of upstream identity provider.
@@ -333,29 +293,9 @@ impl Config {
         for (i, k) in self.old_secret_keys.iter().enumerate() {
             decode_key(k).map_err(|m| invalid(format!("old_secret_keys[{i}]"), m))?;
         }
-        let t = &self.tokens;
-        for (key, value) in [
-            ("tokens.access_token_ttl", t.access_token_ttl),
-            ("tokens.refresh_token_ttl", t.refresh_token_ttl),
-            ("tokens.code_ttl", t.code_ttl),
-            (
-                "tokens.authorization_request_ttl",
-                t.authorization_request_ttl,
-            ),
-        ] {
-            if value <= 0 {
-                return Err(invalid(key, "must be a positive number of seconds"));
-            }
-        }
-        if t.code_ttl > 600 {
-            return Err(invalid(
-                "tokens.code_ttl",
-                "must be at most 600 (RFC 6749 §4.1.2)",
-            ));
-        }
-        if t.refresh_grace_seconds < 0 || t.refresh_grace_seconds > 300 {
-            return Err(invalid("tokens.refresh_grace_seconds", "must be 0..=300"));
-        }
+        self.tokens.validate()?;
+        self.registration.validate()?;
+        self.rate_limit.validate()?;
         if self.upstreams.is_empty() {
             return Err(invalid("upstreams", "configure at least one [[upstreams]]"));
         }

@@ -147,3 +147,48 @@ fn insecure_http_only_on_loopback() {
         .to_string()
         .contains("loopback"));
 }
+
+#[test]
+fn expiry_and_rate_limit_defaults_and_overrides() {
+    let c = load(&toml(""), &[]).unwrap();
+    assert_eq!(c.registration.unused_client_ttl_days, 90);
+    assert_eq!(
+        c.registration.unused_client_ttl_seconds(),
+        Some(90 * 86_400)
+    );
+    let r = &c.rate_limit;
+    assert!(r.enabled && !r.trust_forwarded_for);
+    assert_eq!((r.register_per_minute, r.token_per_minute), (20, 600));
+
+    let c = load(
+        &toml("[rate_limit]\nregister_per_minute = 3\ntrust_forwarded_for = true\n"),
+        &[
+            ("DCR_BRIDGE_REGISTRATION__UNUSED_CLIENT_TTL_DAYS", "0"),
+            ("DCR_BRIDGE_RATE_LIMIT__TOKEN_PER_MINUTE", "60"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        c.registration.unused_client_ttl_seconds(),
+        None,
+        "0 = never"
+    );
+    let r = &c.rate_limit;
+    assert!(r.trust_forwarded_for);
+    assert_eq!((r.register_per_minute, r.token_per_minute), (3, 60));
+
+    for (extra, key) in [
+        (
+            "[registration]\nunused_client_ttl_days = -1\n",
+            "registration.unused_client_ttl_days",
+        ),
+        (
+            "[rate_limit]\nregister_per_minute = 0\n",
+            "rate_limit.register_per_minute",
+        ),
+        ("[rate_limit]\nburst = 5\n", "burst"),
+    ] {
+        let err = load(&toml(extra), &[]).unwrap_err().to_string();
+        assert!(err.contains(key), "{key}: {err}");
+    }
+}

@@ -75,6 +75,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         log_format: crate::config::LogFormat::Text,
         tokens: crate::config::TokenSettings::default(),
         registration: crate::config::RegistrationSettings::default(),
+        rate_limit: crate::config::RateLimitSettings::default(),
         upstreams: vec![UpstreamConfig {
             id: "dev".into(),
             kind: crate::config::UpstreamKind::Oidc,

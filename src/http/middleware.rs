@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -39,6 +39,7 @@ pub fn cors() -> CorsLayer {
         ])
         .expose_headers([
             header::WWW_AUTHENTICATE,
+            header::RETRY_AFTER,
             HeaderName::from_static("mcp-session-id"),
             REQUEST_ID.clone(),
         ])
@@ -48,9 +49,11 @@ pub fn cors() -> CorsLayer {
 /// Layers every route gets: request id, trace span, body limit, security headers.
 pub fn common(router: Router) -> Router {
     router
-        .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn(preflight_no_content))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // Outside the body limit, so its own 413 answers get the JSON shape and headers too.
+        .layer(axum::middleware::from_fn(json_framework_errors))
+        .layer(axum::middleware::from_fn(security_headers))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
@@ -77,6 +80,44 @@ async fn preflight_no_content(req: Request<Body>, next: Next) -> Response {
         *res.status_mut() = StatusCode::NO_CONTENT;
     }
     res
+}
+
+/// Errors produced by the framework rather than a handler (body too large, wrong method) get
+/// the RFC 6749 §5.2 JSON shape too, so clients never have to parse a bare text body.
+async fn json_framework_errors(req: Request<Body>, next: Next) -> Response {
+    let res = next.run(req).await;
+    let description = match res.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large",
+        StatusCode::METHOD_NOT_ALLOWED => "this method is not allowed on this endpoint",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported content type",
+        _ => return res,
+    };
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return res;
+    }
+    let status = res.status();
+    let mut out = (
+        status,
+        axum::Json(
+            serde_json::json!({ "error": "invalid_request", "error_description": description }),
+        ),
+    )
+        .into_response();
+    for name in [
+        header::ALLOW,
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::VARY,
+    ] {
+        if let Some(v) = res.headers().get(&name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
+    out
 }
 
 /// Headers safe for every response; HTML pages add their own CSP.

@@ -13,6 +13,7 @@ pub mod form;
 pub mod introspect;
 pub mod middleware;
 pub mod pages;
+pub mod rate_limit;
 pub mod register;
 pub mod resource;
 pub mod revoke;
@@ -20,18 +21,20 @@ pub mod token;
 
 use axum::Router;
 
+use self::rate_limit::Endpoint;
 use crate::app::AppState;
 
 /// Every public route with its middleware.
 pub fn routes(state: AppState) -> Router {
     // RFC 9700 §2.6: CORS MAY be offered on metadata, token, registration and JWKS endpoints,
     // and MUST NOT be on the authorization endpoint; browser clients (COMPAT C4) need it.
+    let limits = &state.rate_limits;
     let api = Router::new()
         .merge(discovery::routes())
-        .merge(register::routes())
-        .merge(token::routes())
-        .merge(revoke::routes())
-        .merge(introspect::routes())
+        .merge(limits.apply(Endpoint::Register, register::routes()))
+        .merge(limits.apply(Endpoint::Token, token::routes()))
+        .merge(limits.apply(Endpoint::Revoke, revoke::routes()))
+        .merge(limits.apply(Endpoint::Introspect, introspect::routes()))
         .merge(resource::routes(&state))
         .layer(middleware::cors());
     let browser = Router::new()

@@ -117,6 +117,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// Records that the client was used (authorize or token), for expiry of unused registrations.
     async fn touch_client(&self, client_id: &str, now: i64) -> Result<(), StoreError>;
+    /// Deletes every dynamically registered client last used (or, if never used, registered)
+    /// before `older_than` that holds no active grant, with one `client_expired` audit event
+    /// each, at `now`. Returns how many were deleted. COMPAT C12: a client that comes back with
+    /// an expired id gets 401 `invalid_client` and registers again.
+    async fn delete_unused_clients(&self, older_than: i64, now: i64) -> Result<u64, StoreError>;
 
     // --- pending authorization requests ------------------------------------------------------
     /// Stores a pending request (before consent). Keyed by `id_hash`.

@@ -10,12 +10,16 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteQueryResult,
     SqliteSynchronous,
 };
-use sqlx::Sqlite;
+use sqlx::{ConnectOptions as _, Connection as _, Sqlite};
 
 use super::sql::{db_error, Dialect, SqlStore, UNIQUE_CONSTRAINTS};
 use super::StoreError;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// How long a starting instance waits for another one's migrations (the pool's 5 s busy timeout
+/// is for requests, not for a schema change that may rewrite a table).
+const MIGRATION_LOCK_WAIT: Duration = Duration::from_secs(300);
 
 /// The SQLite store.
 pub type SqliteStore = SqlStore<Sqlite>;
@@ -67,7 +71,27 @@ impl Dialect for Sqlite {
             .map(|(_, _, meaning)| *meaning)
     }
 
+    /// sqlx takes no lock for SQLite, so two processes starting on one file would both see a
+    /// migration as pending and the second would fail ("table … already exists"). The whole run
+    /// happens in one `BEGIN IMMEDIATE` transaction on a dedicated connection instead: its write
+    /// lock is the cross-process lock (in WAL mode readers are not blocked), a concurrent starter
+    /// queues on the busy timeout, and then finds every migration applied. The migrator's own
+    /// per-migration transactions become savepoints inside it. A crash or error rolls back and
+    /// releases the lock; nothing like `locking_mode=EXCLUSIVE` can be left behind on a pooled
+    /// connection.
     async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
-        Ok(MIGRATOR.run(pool).await?)
+        let options = (*pool.connect_options())
+            .clone()
+            .busy_timeout(MIGRATION_LOCK_WAIT);
+        let mut conn = options.connect().await.map_err(db_error::<Sqlite>)?;
+        let mut tx = conn
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_error::<Sqlite>)?;
+        // `run_direct` is `run` minus the `Acquire` indirection, whose higher-ranked bound
+        // makes this future fail the `Send` check ("Acquire is not general enough").
+        MIGRATOR.run_direct(&mut *tx).await?;
+        tx.commit().await.map_err(db_error::<Sqlite>)?;
+        conn.close().await.map_err(db_error::<Sqlite>)
     }
 }

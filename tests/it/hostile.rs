@@ -102,6 +102,10 @@ async fn authorize_errors_after_validation_redirect_with_state_and_iss() {
             [base.clone(), vec![("state", "second")]].concat(),
             "invalid_request",
         ),
+        (
+            [base.clone(), vec![("prompt", "none")]].concat(),
+            "interaction_required",
+        ),
     ];
     for (params, expected) in cases {
         let res = app.authorize(&params).await;
@@ -356,6 +360,17 @@ async fn token_endpoint_rejects_bad_input_in_rfc_shape() {
         .await
         .unwrap();
     assert_eq!(res.status(), 413);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+    // Wrong method: JSON too.
+    let res = app.api.get(app.url("/token")).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
 }
 
 #[tokio::test]

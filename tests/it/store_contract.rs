@@ -10,7 +10,24 @@ use dcr_bridge::store::{
 use crate::support::db::TestDb;
 
 /// For each name, a module with `sqlite` and `postgres` tests running the body `name(store)`.
+/// With `db:` first, the body gets the empty, unmigrated [`TestDb`] instead.
 macro_rules! contract {
+    (db: $($name:ident),* $(,)?) => {$(
+        mod $name {
+            use crate::support::db::TestDb;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$name(TestDb::sqlite()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let Some(db) = TestDb::postgres().await else { return };
+                super::$name(db).await;
+            }
+        }
+    )*};
     ($($name:ident),* $(,)?) => {$(
         mod $name {
             use crate::support::db::TestDb;
@@ -30,6 +47,7 @@ macro_rules! contract {
     )*};
 }
 
+mod expiry;
 mod fixtures;
 mod tokens;
 
@@ -369,29 +387,52 @@ async fn upstream_audit_and_consent(store: Arc<dyn Store>) {
     assert_eq!(events.len(), 2);
 }
 
-/// Two instances starting together on one Postgres database: the migrator's advisory lock makes
-/// the second wait, so both succeed and the schema is applied once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_migrate_postgres() {
-    let Some(db) = TestDb::postgres().await else {
-        return;
-    };
-    let stores: Vec<Arc<dyn Store>> = vec![
-        dcr_bridge::store::connect(&db.url).await.unwrap(),
-        dcr_bridge::store::connect(&db.url).await.unwrap(),
-        dcr_bridge::store::connect(&db.url).await.unwrap(),
-    ];
-    let runs = stores.iter().map(|s| {
-        let s = s.clone();
-        tokio::spawn(async move { s.migrate().await })
-    });
-    for run in runs.collect::<Vec<_>>() {
+contract!(db: concurrent_migrate);
+
+/// Instances starting together on one database (separate pools, as separate processes would
+/// have): Postgres' migrator holds an advisory lock, SQLite's runs in one `BEGIN IMMEDIATE`
+/// transaction; either way the others wait, all succeed, and each migration is applied once.
+async fn concurrent_migrate(db: TestDb) {
+    let mut stores: Vec<Arc<dyn Store>> = Vec::new();
+    for _ in 0..4 {
+        stores.push(dcr_bridge::store::connect(&db.url).await.unwrap());
+    }
+    let start = Arc::new(tokio::sync::Barrier::new(stores.len()));
+    let runs: Vec<_> = stores
+        .iter()
+        .map(|s| {
+            let (s, start) = (s.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                s.migrate().await
+            })
+        })
+        .collect();
+    for run in runs {
         run.await.unwrap().unwrap();
     }
     stores[0].migrate().await.unwrap();
+    assert_eq!(
+        applied_migrations(&db.url).await,
+        [1],
+        "each migration once"
+    );
     stores[1]
         .insert_client(&client("c1"), &audit("registered"))
         .await
         .unwrap();
     assert!(stores[2].get_client("c1").await.unwrap().is_some());
+}
+
+/// The versions recorded in sqlx's bookkeeping table, one row per applied migration.
+async fn applied_migrations(url: &str) -> Vec<i64> {
+    use sqlx::Connection as _;
+    let sql = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
+    }
 }

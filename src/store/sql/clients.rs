@@ -1,9 +1,9 @@
-//! Clients: registration, RFC 7592 update and delete, last use.
+//! Clients: registration, RFC 7592 update and delete, last use, expiry of unused registrations.
 
 use super::audit::insert_audit;
 use super::exec::{args, Exec};
 use super::rows::{self, json_list};
-use crate::store::{AuditEvent, ClientRecord, StoreError};
+use crate::store::{AuditEvent, ClientKind, ClientRecord, StoreError};
 
 pub(super) async fn insert(
     db: &mut dyn Exec,
@@ -140,4 +140,42 @@ pub(super) async fn touch(db: &mut dyn Exec, client_id: &str, now: i64) -> Resul
     )
     .await?;
     Ok(())
+}
+
+/// Only dynamic registrations expire: static clients are an admin's, and CIMD clients are
+/// re-fetched from their URL anyway. A client with an active grant is kept however old its last
+/// use, so a user's authorization never disappears behind their back. Revoked grants stay as the
+/// record of what was issued, as with [`delete`]; pending requests and consents go by cascade.
+pub(super) async fn delete_unused(
+    db: &mut dyn Exec,
+    older_than: i64,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let deleted = db
+        .fetch_all(
+            "DELETE FROM clients WHERE kind = $1 AND COALESCE(last_used_at, created_at) < $2 \
+             AND NOT EXISTS (SELECT 1 FROM grants g \
+             WHERE g.client_id = clients.client_id AND g.revoked_at IS NULL) \
+             RETURNING client_id, created_at, last_used_at",
+            args![ClientKind::Dcr.as_str(), older_than],
+        )
+        .await?;
+    // Built before any await: rows are `Send` but not `Sync`, so none may be borrowed across one.
+    let events = deleted
+        .iter()
+        .map(|row| {
+            let detail = serde_json::json!({
+                "created_at": row.int("created_at")?,
+                "last_used_at": row.opt_int("last_used_at")?,
+            });
+            Ok(AuditEvent::new("client_expired", now)
+                .actor("housekeeping")
+                .client(row.text("client_id")?)
+                .detail(&detail))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    for event in &events {
+        insert_audit(db, event).await?;
+    }
+    Ok(events.len() as u64)
 }

@@ -169,6 +169,10 @@ where
         on_conn!(self, |db| clients::touch(db, client_id, now))
     }
 
+    async fn delete_unused_clients(&self, older_than: i64, now: i64) -> Result<u64, StoreError> {
+        in_tx!(self, |tx| clients::delete_unused(tx, older_than, now))
+    }
+
     async fn insert_auth_request(&self, request: &AuthRequestRecord) -> Result<(), StoreError> {
         on_conn!(self, |db| requests::insert(db, request))
     }

@@ -64,6 +64,7 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
         log_format: dcr_bridge::config::LogFormat::Text,
         tokens: dcr_bridge::config::TokenSettings::default(),
         registration: dcr_bridge::config::RegistrationSettings::default(),
+        rate_limit: dcr_bridge::config::RateLimitSettings::default(),
         upstreams: vec![UpstreamConfig {
             id: "corp".into(),
             kind: dcr_bridge::config::UpstreamKind::Oidc,

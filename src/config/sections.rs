@@ -1,0 +1,151 @@
+//! The `[tokens]`, `[registration]` and `[rate_limit]` sections: plain values with defaults,
+//! each checking itself when the configuration is loaded.
+
+use serde::{Deserialize, Serialize};
+
+use super::{invalid, ConfigError};
+
+/// Lifetimes, in seconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenSettings {
+    /// Access token lifetime.
+    pub access_token_ttl: i64,
+    /// Refresh token lifetime (absolute, per token; rotation issues a fresh one).
+    pub refresh_token_ttl: i64,
+    /// Window in which a retried refresh with the same old token gets the same new pair.
+    pub refresh_grace_seconds: i64,
+    /// Authorization code lifetime (RFC 6749 §4.1.2 recommends ≤ 10 minutes).
+    pub code_ttl: i64,
+    /// How long a user has to consent and log in upstream.
+    pub authorization_request_ttl: i64,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: 3600,
+            refresh_token_ttl: 30 * 24 * 3600,
+            refresh_grace_seconds: 60,
+            code_ttl: 300,
+            authorization_request_ttl: 600,
+        }
+    }
+}
+
+impl TokenSettings {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("tokens.access_token_ttl", self.access_token_ttl),
+            ("tokens.refresh_token_ttl", self.refresh_token_ttl),
+            ("tokens.code_ttl", self.code_ttl),
+            (
+                "tokens.authorization_request_ttl",
+                self.authorization_request_ttl,
+            ),
+        ] {
+            if value <= 0 {
+                return Err(invalid(key, "must be a positive number of seconds"));
+            }
+        }
+        if self.code_ttl > 600 {
+            return Err(invalid(
+                "tokens.code_ttl",
+                "must be at most 600 (RFC 6749 §4.1.2)",
+            ));
+        }
+        if self.refresh_grace_seconds < 0 || self.refresh_grace_seconds > 300 {
+            return Err(invalid("tokens.refresh_grace_seconds", "must be 0..=300"));
+        }
+        Ok(())
+    }
+}
+
+/// Dynamic client registration policy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrationSettings {
+    /// Whether `POST /register` is open.
+    pub enabled: bool,
+    /// Most redirect URIs one client may register.
+    pub max_redirect_uris: usize,
+    /// Days after its last use (or registration, if never used) that a dynamically registered
+    /// client without an active grant is deleted; 0 keeps them forever.
+    pub unused_client_ttl_days: i64,
+}
+
+impl Default for RegistrationSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_redirect_uris: 10,
+            unused_client_ttl_days: 90,
+        }
+    }
+}
+
+/// Longest accepted `unused_client_ttl_days` (about 100 years): keeps the cutoff arithmetic far
+/// from overflow.
+const MAX_UNUSED_CLIENT_TTL_DAYS: i64 = 36_500;
+
+impl RegistrationSettings {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if !(0..=MAX_UNUSED_CLIENT_TTL_DAYS).contains(&self.unused_client_ttl_days) {
+            return Err(invalid(
+                "registration.unused_client_ttl_days",
+                format!("must be 0 (never expire) to {MAX_UNUSED_CLIENT_TTL_DAYS} days"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The age in seconds past which an unused dynamic client is deleted, if they expire.
+    #[must_use]
+    pub fn unused_client_ttl_seconds(&self) -> Option<i64> {
+        (self.unused_client_ttl_days > 0).then(|| self.unused_client_ttl_days * 24 * 3600)
+    }
+}
+
+/// Per client IP limits on the endpoints anyone can call without a session: registration and
+/// the token, revocation and introspection endpoints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    /// Whether the limits apply at all.
+    pub enabled: bool,
+    /// `POST /register` requests per minute from one address (also the burst).
+    pub register_per_minute: u32,
+    /// Requests per minute from one address to each of `/token`, `/revoke` and `/introspect`.
+    pub token_per_minute: u32,
+    /// Key on the left-most `X-Forwarded-For` (or `Forwarded: for=`) address instead of the TCP
+    /// peer. Only safe behind a proxy that overwrites these headers.
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            register_per_minute: 20,
+            token_per_minute: 600,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+impl RateLimitSettings {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("rate_limit.register_per_minute", self.register_per_minute),
+            ("rate_limit.token_per_minute", self.token_per_minute),
+        ] {
+            if value == 0 {
+                return Err(invalid(
+                    key,
+                    "must be at least 1 (set rate_limit.enabled = false to turn limits off)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,216 @@
+//! Per client IP rate limits (tower_governor) on the endpoints anyone can call without a session:
+//! `POST /register`, `/token`, `/revoke` and `/introspect`. Each endpoint has its own bucket per
+//! address, so a registration storm cannot starve token refreshes and a resource server's
+//! introspection load cannot starve its users' clients. Over the limit: 429 with
+//! `Retry-After` and the RFC 6749 §5.2 error shape.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use governor::middleware::NoOpMiddleware;
+use serde_json::json;
+use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
+use tower_governor::key_extractor::KeyExtractor;
+use tower_governor::{GovernorError, GovernorLayer};
+
+use crate::app::AppState;
+use crate::config::RateLimitSettings;
+
+/// The endpoints that are limited, each with a bucket of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /register` (RFC 7591); RFC 7592 management is authenticated and not counted.
+    Register,
+    /// `POST /token`.
+    Token,
+    /// `POST /revoke`.
+    Revoke,
+    /// `POST /introspect`.
+    Introspect,
+}
+
+type Limit = GovernorConfig<ClientIp, NoOpMiddleware>;
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// The configured limiters; empty when `rate_limit.enabled` is false.
+#[derive(Debug, Clone, Default)]
+pub struct RateLimits {
+    register: Option<Arc<Limit>>,
+    token: Option<Arc<Limit>>,
+    revoke: Option<Arc<Limit>>,
+    introspect: Option<Arc<Limit>>,
+}
+
+impl RateLimits {
+    /// Builds one keyed limiter per endpoint from the settings.
+    #[must_use]
+    pub fn new(settings: &RateLimitSettings) -> Self {
+        if !settings.enabled {
+            return Self::default();
+        }
+        let key = ClientIp {
+            trust_forwarded_for: settings.trust_forwarded_for,
+        };
+        let per_minute = |n: u32| limit(n, key);
+        Self {
+            register: per_minute(settings.register_per_minute),
+            token: per_minute(settings.token_per_minute),
+            revoke: per_minute(settings.token_per_minute),
+            introspect: per_minute(settings.token_per_minute),
+        }
+    }
+
+    /// `routes` with the limiter of `endpoint` in front of its POST handlers, if enabled.
+    pub fn apply(&self, endpoint: Endpoint, routes: Router<AppState>) -> Router<AppState> {
+        let config = match endpoint {
+            Endpoint::Register => &self.register,
+            Endpoint::Token => &self.token,
+            Endpoint::Revoke => &self.revoke,
+            Endpoint::Introspect => &self.introspect,
+        };
+        match config {
+            Some(config) => {
+                routes.route_layer(GovernorLayer::new(config.clone()).error_handler(too_many))
+            }
+            None => routes,
+        }
+    }
+
+    /// Forgets addresses whose bucket is full again, so the state stays as small as the set of
+    /// recently limited clients. Called by housekeeping every minute.
+    pub fn retain_recent(&self) {
+        for config in [&self.register, &self.token, &self.revoke, &self.introspect]
+            .into_iter()
+            .flatten()
+        {
+            config.limiter().retain_recent();
+            config.limiter().shrink_to_fit();
+        }
+    }
+}
+
+/// `per_minute` requests a minute, all of them allowed as a burst: one comes back every
+/// `60 s / per_minute`. `None` for 0, which configuration validation already refuses.
+fn limit(per_minute: u32, key: ClientIp) -> Option<Arc<Limit>> {
+    let period = Duration::from_secs(60).checked_div(per_minute)?;
+    GovernorConfigBuilder::default()
+        .period(period)
+        .burst_size(per_minute)
+        .methods(vec![Method::POST])
+        .key_extractor(key)
+        .finish()
+        .map(Arc::new)
+}
+
+/// 429 in the RFC 6749 §5.2 shape, not cacheable, with the seconds until a request is allowed
+/// again (rounded up: governor reports whole seconds, truncated).
+#[allow(clippy::needless_pass_by_value)] // the signature tower_governor calls
+fn too_many(err: GovernorError) -> Response {
+    let GovernorError::TooManyRequests { wait_time, .. } = err else {
+        // Only a key extractor fails this way, and ours always finds a key.
+        tracing::error!(error = %err, "rate limiter failed");
+        let body = json!({ "error": "server_error" });
+        return crate::http::error::no_store(
+            (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response(),
+        );
+    };
+    let retry_after = wait_time.saturating_add(1);
+    tracing::info!(retry_after, "rate limited");
+    let body = json!({
+        "error": "temporarily_unavailable",
+        "error_description": "too many requests, retry later",
+    });
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    crate::http::error::no_store(response)
+}
+
+/// The rate-limiting key: the client's address, IPv6 widened to its /64 (one subscriber's
+/// allocation, which an attacker could otherwise cycle through for fresh buckets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp {
+    /// Use the left-most `X-Forwarded-For` / `Forwarded: for=` address when present.
+    pub trust_forwarded_for: bool,
+}
+
+impl KeyExtractor for ClientIp {
+    type Key = IpAddr;
+
+    fn extract<T>(&self, req: &Request<T>) -> Result<IpAddr, GovernorError> {
+        let forwarded = self
+            .trust_forwarded_for
+            .then(|| forwarded_for(req.headers()))
+            .flatten();
+        // Without a peer address (a router driven without `ConnectInfo`), all such requests
+        // share one bucket rather than escape the limit.
+        let peer = || {
+            req.extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip())
+        };
+        let ip = forwarded
+            .or_else(peer)
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        Ok(bucket(ip))
+    }
+}
+
+/// IPv4 (IPv4-mapped IPv6 included) as is; IPv6 cut to its /64.
+#[must_use]
+pub fn bucket(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        v4 => v4,
+    }
+}
+
+/// The left-most address in `X-Forwarded-For`, else in `Forwarded` (RFC 7239 `for=`), the one
+/// the first proxy saw. Entries that are not addresses (`unknown`, obfuscated ids) are skipped.
+#[must_use]
+pub fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    let values = |name: &HeaderName| {
+        headers
+            .get_all(name)
+            .into_iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+    };
+    values(&X_FORWARDED_FOR).find_map(parse_node).or_else(|| {
+        values(&header::FORWARDED).find_map(|element| {
+            element.split(';').find_map(|pair| {
+                let (name, value) = pair.split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("for")
+                    .then(|| parse_node(value))
+                    .flatten()
+            })
+        })
+    })
+}
+
+/// `192.0.2.1`, `192.0.2.1:443`, `2001:db8::1`, `[2001:db8::1]`, `"[2001:db8::1]:443"`.
+fn parse_node(node: &str) -> Option<IpAddr> {
+    let node = node.trim().trim_matches('"');
+    node.parse::<IpAddr>()
+        .ok()
+        .or_else(|| node.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| {
+            node.strip_prefix('[')?
+                .strip_suffix(']')?
+                .parse::<Ipv6Addr>()
+                .ok()
+                .map(IpAddr::V6)
+        })
+}
+
+#[cfg(test)]
+#[path = "rate_limit_tests.rs"]
+mod tests;

@@ -190,6 +190,18 @@ async fn consent_page(
         .touch_client(&v.client.client_id, now)
         .await?;
 
+    // Consent is per (browser, client): an approval this browser asked us to remember skips
+    // the page, unless the client asks for the prompt (OIDC Core §3.1.2.1 prompt=consent|login).
+    let forced = v
+        .prompt
+        .as_deref()
+        .is_some_and(|p| p.split(' ').any(|x| x == "consent" || x == "login"));
+    let mac = crate::http::consent::consent_mac(app, &browser, &record);
+    if !forced && cookies::remembered(headers, secure).contains(&mac) {
+        tracing::info!(client_id = %v.client.client_id, "consent remembered in this browser");
+        return Ok(crate::http::consent::approve(app, record, rid).await);
+    }
+
     let redirect = Url::parse(&v.redirect_uri).ok();
     let redirect_host = redirect
         .as_ref()

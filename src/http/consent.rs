@@ -123,7 +123,18 @@ async fn decide(State(app): State<AppState>, headers: HeaderMap, body: Bytes) ->
         );
     }
     match decision {
-        "approve" => approve(&app, request, rid).await,
+        "approve" => {
+            let remember = form.get("remember") == Some("1");
+            let mac = cookies::read(&headers, secure).map(|b| consent_mac(&app, &b, &request));
+            let mut res = approve(&app, request, rid).await;
+            if let (true, true, Some(mac)) = (remember, res.status() == StatusCode::SEE_OTHER, mac)
+            {
+                if let Some(c) = cookies::remember(&headers, secure, &mac) {
+                    res.headers_mut().append(header::SET_COOKIE, c);
+                }
+            }
+            res
+        }
         "deny" => deny(&app, &id_hash, &request, rid).await,
         _ => refuse(
             &app,
@@ -144,7 +155,24 @@ fn same_origin(headers: &HeaderMap, issuer: &str) -> bool {
     }
 }
 
-async fn approve(app: &AppState, request: AuthRequestRecord, rid: Option<&str>) -> Response {
+/// The MAC that remembers an approval of this request's client, redirect URI, scope and
+/// resource in this browser.
+#[must_use]
+pub fn consent_mac(app: &AppState, browser: &str, r: &AuthRequestRecord) -> String {
+    app.core.cipher.mac(
+        "remembered-consent v1",
+        &[
+            browser,
+            &r.client_id,
+            &r.redirect_uri,
+            &r.scope,
+            &r.resource,
+        ],
+    )
+}
+
+/// Records the upstream leg of an approved request and sends the browser upstream (303).
+pub async fn approve(app: &AppState, request: AuthRequestRecord, rid: Option<&str>) -> Response {
     let Some(idp) = app.upstream(&request.upstream_id) else {
         let e = Error::server(anyhow::anyhow!(
             "upstream {} is not configured",

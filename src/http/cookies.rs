@@ -47,3 +47,54 @@ pub fn ensure(headers: &HeaderMap, secure: bool) -> (String, Option<HeaderValue>
         .build();
     (value, HeaderValue::from_str(&cookie.to_string()).ok())
 }
+
+/// Name of the remembered-consent cookie.
+#[must_use]
+pub fn consent_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-dcrb-consent"
+    } else {
+        "dcrb-consent"
+    }
+}
+
+/// Most remembered approvals one browser keeps (oldest dropped first).
+const MAX_REMEMBERED: usize = 20;
+
+/// Remembered approvals: MACs over (browser, client, redirect URI, scope, resource), so the
+/// cookie is useless in another browser and cannot be forged without the server key.
+#[must_use]
+pub fn remembered(headers: &HeaderMap, secure: bool) -> Vec<String> {
+    let wanted = consent_name(secure);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| Cookie::parse(pair.trim().to_owned()).ok())
+        .find(|c| c.name() == wanted)
+        .map(|c| {
+            c.value()
+                .split('.')
+                .filter(|m| m.len() == 22)
+                .take(MAX_REMEMBERED)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The `Set-Cookie` that adds `mac` to the remembered approvals (30 days).
+#[must_use]
+pub fn remember(headers: &HeaderMap, secure: bool, mac: &str) -> Option<HeaderValue> {
+    let mut macs = vec![mac.to_owned()];
+    macs.extend(remembered(headers, secure).into_iter().filter(|m| m != mac));
+    macs.truncate(MAX_REMEMBERED);
+    let cookie = Cookie::build((consent_name(secure), macs.join(".")))
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .build();
+    HeaderValue::from_str(&format!("{cookie}; Max-Age={}", 30 * 24 * 3600)).ok()
+}

@@ -73,6 +73,9 @@ pub enum CryptoError {
 pub struct Cipher {
     current: (String, Aes256Gcm),
     old: Vec<(String, Aes256Gcm)>,
+    /// HMAC key derived from the current key, for values the browser carries (remembered
+    /// consent). Not the sealing key itself: one key, one purpose.
+    mac_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Cipher {
@@ -94,9 +97,13 @@ impl Cipher {
     #[must_use]
     pub fn new(current: &[u8; 32], old: &[[u8; 32]]) -> Self {
         let make = |k: &[u8; 32]| (key_id(k), Aes256Gcm::new(k.into()));
+        let mut derive = Sha256::new();
+        derive.update(b"dcr-bridge mac key v1\0");
+        derive.update(current);
         Self {
             current: make(current),
             old: old.iter().map(make).collect(),
+            mac_key: derive.finalize().into(),
         }
     }
 
@@ -104,6 +111,23 @@ impl Cipher {
     #[must_use]
     pub fn current_kid(&self) -> &str {
         &self.current.0
+    }
+
+    /// HMAC-SHA256 of `parts` (joined unambiguously) for `purpose`, base64url, truncated to
+    /// 128 bits: enough to make forgery infeasible, short enough to keep many in one cookie.
+    #[must_use]
+    pub fn mac(&self, purpose: &str, parts: &[&str]) -> String {
+        use hmac::{Hmac, Mac as _};
+        let Ok(mut mac) = <Hmac<Sha256> as hmac::Mac>::new_from_slice(&self.mac_key) else {
+            return String::new();
+        };
+        mac.update(purpose.as_bytes());
+        for p in parts {
+            mac.update(&(p.len() as u64).to_be_bytes());
+            mac.update(p.as_bytes());
+        }
+        let tag = mac.finalize().into_bytes();
+        URL_SAFE_NO_PAD.encode(&tag[..16])
     }
 
     /// Seals `plain`, binding it to `aad` (e.g. a table and row id) so values can't be swapped.
@@ -217,6 +241,18 @@ mod tests {
             fresh.open("garbage", b""),
             Err(CryptoError::Malformed)
         ));
+    }
+
+    #[test]
+    fn macs_depend_on_key_purpose_and_boundaries() {
+        let a = Cipher::new(&[1; 32], &[]);
+        let b = Cipher::new(&[2; 32], &[]);
+        let m = a.mac("consent", &["ab", "c"]);
+        assert_eq!(m.len(), 22);
+        assert_eq!(m, a.mac("consent", &["ab", "c"]));
+        assert_ne!(m, a.mac("consent", &["a", "bc"]));
+        assert_ne!(m, a.mac("other", &["ab", "c"]));
+        assert_ne!(m, b.mac("consent", &["ab", "c"]));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::support::app::{jwt_claims, location, pkce, query_param, Db, TestApp};
+use crate::support::app::{hidden, jwt_claims, location, pkce, query_param, Db, TestApp};
 
 async fn full_flow(db: Db) {
     let Some(app) = TestApp::start_with(db, |_| {}).await else {
@@ -328,4 +328,77 @@ async fn upstream_key_rotation_is_picked_up_through_jwks_refetch() {
     // The next ID token carries an unknown kid: the client refetches the JWKS and succeeds.
     let (_, _, tokens) = app.tokens_for_new_client().await;
     assert!(tokens["access_token"].is_string());
+}
+
+#[tokio::test]
+async fn remembered_consent_skips_the_page_only_for_that_browser_and_client() {
+    let app = TestApp::start().await;
+    let (client_id, redirect) = app.public_client().await;
+    let (_, challenge) = pkce();
+    let resource = app.resource();
+    let params = TestApp::auth_params(&client_id, &redirect, &challenge, &resource);
+    let html = app.authorize(&params).await.text().await.unwrap();
+    assert!(html.contains("name=\"remember\""));
+    let res = app
+        .browser
+        .post(app.url("/consent"))
+        .header("origin", &app.base)
+        .form(&[
+            ("consent_id", hidden(&html, "consent_id").as_str()),
+            ("csrf_token", hidden(&html, "csrf_token").as_str()),
+            ("decision", "approve"),
+            ("remember", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let set_cookie: Vec<_> = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        set_cookie
+            .iter()
+            .any(|c| c.starts_with("dcrb-consent=") && c.contains("HttpOnly")),
+        "{set_cookie:?}"
+    );
+
+    // Same browser, same client: straight to the upstream, and the flow completes.
+    let res = app.authorize(&params).await;
+    assert_eq!(res.status(), 303);
+    let upstream = location(&res);
+    assert!(
+        upstream.starts_with(&app.idp.as_ref().unwrap().issuer),
+        "{upstream}"
+    );
+    let callback = app.upstream_login(&upstream, "dev-alice").await;
+    let res = app.browser.get(callback).send().await.unwrap();
+    assert_eq!(res.status(), 302);
+    assert!(query_param(&location(&res), "code").is_some());
+
+    // prompt=consent forces the page.
+    let mut forced = params.clone();
+    forced.push(("prompt", "consent"));
+    assert_eq!(app.authorize(&forced).await.status(), 200);
+    // Another client in the same browser: the page.
+    let (other, other_redirect) = app.public_client().await;
+    let other_params = TestApp::auth_params(&other, &other_redirect, &challenge, &resource);
+    assert_eq!(app.authorize(&other_params).await.status(), 200);
+    // Another scope for the same client: the page.
+    let mut narrower = params.clone();
+    narrower.push(("scope", "mcp:read"));
+    assert_eq!(app.authorize(&narrower).await.status(), 200);
+    // The cookie copied to another browser is useless without that browser's binding cookie.
+    let res = app
+        .api
+        .get(app.url("/authorize"))
+        .query(&params)
+        .header("cookie", set_cookie[0].split(';').next().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
 }

@@ -54,11 +54,12 @@ pub fn challenge(app: &AppState, r: &Resource, error: Option<&str>) -> String {
 }
 
 fn unauthorized(app: &AppState, r: &Resource, error: Option<&str>, description: &str) -> Response {
-    let mut res = (
-        StatusCode::UNAUTHORIZED,
-        Json(json!({ "error": error.unwrap_or("invalid_request"), "error_description": description })),
-    )
-        .into_response();
+    // RFC 6750 §3.1: a request without credentials gets no error code, only the challenge.
+    let body = match error {
+        Some(e) => json!({ "error": e, "error_description": description }),
+        None => json!({ "error_description": description }),
+    };
+    let mut res = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
     if let Ok(v) = HeaderValue::from_str(&challenge(app, r, error)) {
         res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }

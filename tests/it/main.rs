@@ -6,6 +6,7 @@ mod flows;
 mod hostile;
 mod interop;
 mod interop_python;
+mod interop_v2;
 mod rate_limit;
 mod registration;
 mod store_contract;

@@ -4,6 +4,9 @@
 //!   (pinned 9.13.3) as an Okta-like upstream OP at `http://127.0.0.1:<port>/oauth2/default`.
 //! * [`run_sdk_flow`] runs `tests/interop/sdk_flow.mjs`: the MCP TypeScript SDK v1 `auth()`
 //!   flow (pinned 1.32.2) against a running dcr-bridge, with a scripted headless browser.
+//! * [`run_sdk_v2_flow`] runs `tests/interop/sdk_v2_flow.mjs`: the MCP TypeScript SDK v2 client
+//!   (`@modelcontextprotocol/client`, pinned 2.4.0) connecting its Streamable HTTP transport with
+//!   an OAuth provider, through the same scripted browser (`tests/interop/browser_leg.mjs`).
 //!
 //! Ordering: dcr-bridge needs the upstream issuer at start and the upstream needs dcr-bridge's
 //! callback URL. Bind dcr-bridge's `TcpListener` on `127.0.0.1:0` first, build
@@ -336,9 +339,46 @@ pub async fn run_sdk_flow(server_url: &str, extra_args: &[&str]) -> Result<serde
 
 /// Like [`run_sdk_flow`] but returns the output even when the script exits non-zero.
 pub async fn run_sdk_flow_raw(server_url: &str, extra_args: &[&str]) -> Result<SdkFlowOutput> {
+    run_script_raw("sdk_flow.mjs", server_url, extra_args).await
+}
+
+/// Runs `node sdk_v2_flow.mjs --server-url <server_url> <extra_args…>` (MCP TypeScript SDK v2
+/// client) and returns its JSON, or an error carrying the script's `error`, its `steps` and
+/// stderr when it exits non-zero.
+///
+/// Useful `extra_args`: `--login 00u2bob`, `--deny`, `--no-refresh`, `--lenient-cookies`,
+/// `--redirect-uri URL`, `--client-name NAME` (default `sdk-v2-interop`).
+///
+/// Success JSON: `sdk_version`, `client_information` (as the SDK saved it, with its `issuer`
+/// stamp), `registration_request`, `authorization_server_metadata`, `resource_metadata`,
+/// `discovery_state`, `authorization_request_url`, `authorization_response_url` (code redacted),
+/// `authorization_error` (null, or `{error, error_description, state, iss}` with `--deny`),
+/// `consent_page`, `tokens`, `server_info`, `tools` (names), `whoami` (tool text),
+/// `refreshed_tokens`, `whoami_after_refresh`, `steps`. With `--deny`: `sdk_error`
+/// (`{name, code, message}` that `finishAuth` threw) and `tokens: null`.
+pub async fn run_sdk_v2_flow(server_url: &str, extra_args: &[&str]) -> Result<serde_json::Value> {
+    let out = run_script_raw("sdk_v2_flow.mjs", server_url, extra_args).await?;
+    if out.success {
+        return Ok(out.json);
+    }
+    let steps = serde_json::to_string_pretty(&out.json["steps"]).unwrap_or_default();
+    bail!(
+        "sdk_v2_flow.mjs failed: {}\nsteps: {steps}\nstderr:\n{}",
+        out.json["error"].as_str().unwrap_or("<no error field>"),
+        out.stderr
+    )
+}
+
+/// Runs `node <script> --server-url <server_url> <extra_args…>` in `tests/interop` and parses
+/// the last non-empty stdout line as JSON.
+async fn run_script_raw(
+    script: &str,
+    server_url: &str,
+    extra_args: &[&str],
+) -> Result<SdkFlowOutput> {
     ensure_npm_deps().await?;
     let mut cmd = Command::new("node");
-    cmd.arg("sdk_flow.mjs")
+    cmd.arg(script)
         .args(["--server-url", server_url])
         .args(extra_args)
         .current_dir(interop_dir())
@@ -348,8 +388,8 @@ pub async fn run_sdk_flow_raw(server_url: &str, extra_args: &[&str]) -> Result<S
         .kill_on_drop(true);
     let output = tokio::time::timeout(SDK_FLOW_TIMEOUT, cmd.output())
         .await
-        .map_err(|_| anyhow!("sdk_flow.mjs timed out after {SDK_FLOW_TIMEOUT:?}"))?
-        .context("spawning `node sdk_flow.mjs` (is node on PATH?)")?;
+        .map_err(|_| anyhow!("{script} timed out after {SDK_FLOW_TIMEOUT:?}"))?
+        .with_context(|| format!("spawning `node {script}` (is node on PATH?)"))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let line = stdout
@@ -359,7 +399,7 @@ pub async fn run_sdk_flow_raw(server_url: &str, extra_args: &[&str]) -> Result<S
         .unwrap_or("");
     let json: serde_json::Value = serde_json::from_str(line).with_context(|| {
         format!(
-            "sdk_flow.mjs ({}) printed no JSON line; stdout: {stdout}\nstderr:\n{stderr}",
+            "{script} ({}) printed no JSON line; stdout: {stdout}\nstderr:\n{stderr}",
             output.status
         )
     })?;

@@ -11,3 +11,4 @@ mod rate_limit;
 mod registration;
 mod store_contract;
 mod support;
+mod client_auth;

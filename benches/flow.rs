@@ -120,6 +120,7 @@ async fn start_server() -> Result<Server> {
             upstream: None,
             introspection_secret: None,
         }],
+        clients: Vec::new(),
     };
     config.validate()?;
     let store = dcr_bridge::store::connect(&config.database_url).await?;

@@ -91,12 +91,16 @@ pub async fn build_with(
             .with_context(|| format!("upstream {}", up.id))?;
         upstreams.insert(up.id.clone(), idp);
     }
+    let settings = Settings::from_config(&config);
+    crate::oauth::static_clients::sync(store.as_ref(), &config.clients, &settings, clock.now())
+        .await
+        .map_err(|e| anyhow::Error::from(e).context("configured [[clients]]"))?;
     let core = Core {
         store,
         clock,
         cipher,
         keys: Arc::new(keys),
-        settings: Arc::new(Settings::from_config(&config)),
+        settings: Arc::new(settings),
     };
     let rate_limits = crate::http::rate_limit::RateLimits::new(&config.rate_limit);
     Ok(AppState(Arc::new(App {

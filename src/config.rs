@@ -11,9 +11,11 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+mod clients;
 mod load;
 mod sections;
 
+pub use clients::StaticClientConfig;
 pub use sections::{RateLimitSettings, RegistrationSettings, TokenSettings};
 
 /// Environment prefix for overrides.
@@ -36,6 +38,17 @@ pub enum ConfigError {
         source: std::io::Error,
     },
 }
+
+/// Paths of dcr-bridge's own endpoints, which a resource cannot take.
+const RESERVED_PATHS: [&str; 7] = [
+    "/authorize",
+    "/token",
+    "/register",
+    "/revoke",
+    "/introspect",
+    "/jwks",
+    "/consent",
+];
 
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
@@ -84,6 +97,9 @@ pub struct Config {
     /// The MCP servers (protected resources) tokens are issued for.
     #[serde(default)]
     pub resources: Vec<ResourceConfig>,
+    /// Clients pre-registered by the admin (COMPAT C13).
+    #[serde(default)]
+    pub clients: Vec<StaticClientConfig>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -234,6 +250,7 @@ impl Config {
         for (i, r) in self.resources.iter().enumerate() {
             self.validate_resource(i, r)?;
         }
+        self.validate_clients()?;
         Ok(())
     }
 
@@ -321,12 +338,16 @@ impl Config {
             && !r.path.contains(['?', '#', ' ', '\\'])
             && !r.path.split('/').any(|seg| seg == "." || seg == "..")
             && !r.path.starts_with("/.well-known")
-            && !r.path.starts_with("/oauth");
+            && !r.path.starts_with("/oauth")
+            && !RESERVED_PATHS
+                .iter()
+                .any(|p| r.path == *p || r.path.starts_with(&format!("{p}/")));
         if !path_ok {
             return Err(invalid(
                 key("path"),
                 "must start with '/', have no trailing '/', query, fragment or dot segments, \
-                 and not be under /.well-known or /oauth",
+                 and not be under /.well-known, /oauth or an endpoint path (/authorize, \
+                 /token, /register, /revoke, /introspect, /jwks, /consent)",
             ));
         }
         if self.resources[..i].iter().any(|o| o.path == r.path) {

@@ -115,6 +115,14 @@ fn rejects_bad_values() {
             Some("resources[0].path"),
         ),
         (
+            toml("").replace("\"/mcp\"", "\"/token\""),
+            Some("resources[0].path"),
+        ),
+        (
+            toml("").replace("\"/mcp\"", "\"/register/x\""),
+            Some("resources[0].path"),
+        ),
+        (
             toml("").replace("[\"mcp\"]", "[\"a b\"]"),
             Some("resources[0].scopes"),
         ),

@@ -97,6 +97,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             upstream: None,
             introspection_secret: None,
         }],
+        clients: Vec::new(),
     };
     config.validate()?;
     let store = crate::store::connect(&config.database_url).await?;

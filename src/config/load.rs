@@ -80,7 +80,7 @@ impl Config {
                 up.client_secret = Some(SecretString::from(content.trim().to_owned()));
             }
         }
-        Ok(())
+        self.resolve_client_secret_files()
     }
 }
 

@@ -50,6 +50,20 @@ async fn handle(app: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
         },
         None => None,
     };
+    // COMPAT C13: a client configured with the IdP's own client_id (copied from the IdP console)
+    // gets an explanation instead of a bare "unknown client".
+    if client.is_none() {
+        if let Some(id) = params.get("client_id") {
+            if app.config.upstreams.iter().any(|u| u.client_id == id) {
+                let e = Error::invalid_client(
+                    "this is the identity provider's client id, which only dcr-bridge uses; \
+                     leave the client id empty so the application registers itself, or ask \
+                     the administrator for a pre-registered client",
+                );
+                return page_for(app, &e, rid.as_deref());
+            }
+        }
+    }
     let duplicated = params.duplicated(&["resource"]);
     let get = |k: &str| params.get(k).map(str::to_owned);
     let request = AuthorizeParams {

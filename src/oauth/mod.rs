@@ -17,6 +17,7 @@ pub mod resource;
 pub mod revoke;
 pub mod scope;
 pub mod settings;
+pub mod static_clients;
 pub mod tokens;
 
 use std::sync::Arc;

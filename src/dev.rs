@@ -115,8 +115,18 @@ fn load_or_create_key(path: &std::path::Path) -> anyhow::Result<SecretString> {
     let mut key = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
     let encoded = base64::engine::general_purpose::STANDARD.encode(key);
-    std::fs::write(path, &encoded).with_context(|| format!("writing {}", path.display()))?;
+    write_private(path, &encoded).with_context(|| format!("writing {}", path.display()))?;
     Ok(SecretString::from(encoded))
+}
+
+/// Writes a file only its owner can read (the key unlocks every sealed value).
+fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(content.as_bytes())
 }
 
 fn print_banner(public_url: &str, idp: &str, users: &[DevUser], db: &std::path::Path) {

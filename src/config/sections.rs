@@ -117,8 +117,11 @@ pub struct RateLimitSettings {
     pub register_per_minute: u32,
     /// Requests per minute from one address to each of `/token`, `/revoke` and `/introspect`.
     pub token_per_minute: u32,
-    /// Key on the left-most `X-Forwarded-For` (or `Forwarded: for=`) address instead of the TCP
-    /// peer. Only safe behind a proxy that overwrites these headers.
+    /// `GET|POST /authorize` requests per minute from one address (each stores a pending
+    /// authorization).
+    pub authorize_per_minute: u32,
+    /// Key on the right-most `X-Forwarded-For` (or `Forwarded: for=`) address, the one the
+    /// single trusted proxy in front of dcr-bridge saw, instead of the TCP peer.
     pub trust_forwarded_for: bool,
 }
 
@@ -128,6 +131,7 @@ impl Default for RateLimitSettings {
             enabled: true,
             register_per_minute: 20,
             token_per_minute: 600,
+            authorize_per_minute: 120,
             trust_forwarded_for: false,
         }
     }
@@ -138,6 +142,7 @@ impl RateLimitSettings {
         for (key, value) in [
             ("rate_limit.register_per_minute", self.register_per_minute),
             ("rate_limit.token_per_minute", self.token_per_minute),
+            ("rate_limit.authorize_per_minute", self.authorize_per_minute),
         ] {
             if value == 0 {
                 return Err(invalid(

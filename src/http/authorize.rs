@@ -199,10 +199,8 @@ async fn consent_page(
         upstream: None,
     };
     app.core.store.insert_auth_request(&record).await?;
-    app.core
-        .store
-        .touch_client(&v.client.client_id, now)
-        .await?;
+    // No touch_client here: only a completed token request counts as use, so a flood of
+    // /authorize requests cannot keep a spam registration from expiring.
 
     // Consent is per (browser, client): an approval this browser asked us to remember skips
     // the page, unless the client asks for the prompt (OIDC Core §3.1.2.1 prompt=consent|login).

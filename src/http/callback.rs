@@ -183,18 +183,24 @@ async fn complete(
             request.upstream_id
         ))
     })?;
-    let upstream_cfg = app
-        .config
-        .upstreams
-        .iter()
-        .find(|u| u.id == request.upstream_id);
-    // RFC 9207 §2.4: if the upstream sends `iss`, it must be the issuer we sent the user to.
-    if let (Some(iss), Some(cfg)) = (params.get("iss"), upstream_cfg) {
-        if iss != cfg.issuer.as_str() && iss != cfg.issuer.as_str().trim_end_matches('/') {
+    // RFC 9207 §2.4 (mix-up defence), for error responses too: `iss`, when sent, must equal the
+    // issuer of the upstream's discovery document; when that document advertises
+    // `authorization_response_iss_parameter_supported`, a response without `iss` is refused.
+    let expected = idp.issuer_identification().await.map_err(idp_error)?;
+    match params.get("iss") {
+        // Exact string comparison; the one tolerance: a discovery issuer ending in `/` also
+        // accepts `iss` without that slash.
+        Some(iss) if iss != expected.issuer && expected.issuer.strip_suffix('/') != Some(iss) => {
             return Err(Error::AccessDenied(
                 "the identity provider's response came from an unexpected issuer".into(),
             ));
         }
+        None if expected.iss_required => {
+            return Err(Error::AccessDenied(
+                "the identity provider's response did not identify its issuer".into(),
+            ));
+        }
+        _ => {}
     }
     if let Some(err) = params.get("error") {
         let detail = params.get("error_description").unwrap_or("");

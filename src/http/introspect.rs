@@ -76,7 +76,12 @@ async fn introspect_token(
         .ok_or_else(|| Error::InvalidRequest("token is required".into()))?;
     let answer = introspect::introspect(&app.core, token).await?;
     let visible = match &caller {
-        Caller::Resource(uri) => answer.get("aud").and_then(Value::as_str) == Some(uri.as_str()),
+        // A resource server validates access tokens; refresh tokens are none of its business.
+        Caller::Resource(uri) => {
+            answer.get("aud").and_then(Value::as_str) == Some(uri.as_str())
+                && answer.get("token_type").and_then(Value::as_str)
+                    == Some(introspect::ACCESS_TOKEN_TYPE)
+        }
         Caller::Client(id) => answer.get("client_id").and_then(Value::as_str) == Some(id.as_str()),
     };
     let body = if visible && answer.get("active") == Some(&Value::Bool(true)) {

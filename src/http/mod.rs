@@ -38,7 +38,7 @@ pub fn routes(state: AppState) -> Router {
         .merge(resource::routes(&state))
         .layer(middleware::cors());
     let browser = Router::new()
-        .merge(authorize::routes())
+        .merge(limits.apply(Endpoint::Authorize, authorize::routes()))
         .merge(consent::routes())
         .merge(callback::routes());
     let router = api.merge(browser).fallback(discovery::not_found);

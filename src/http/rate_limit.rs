@@ -1,5 +1,6 @@
 //! Per client IP rate limits (tower_governor) on the endpoints anyone can call without a session:
-//! `POST /register`, `/token`, `/revoke` and `/introspect`. Each endpoint has its own bucket per
+//! `POST /register`, `/token`, `/revoke`, `/introspect`, and `/authorize` (whose every request
+//! stores a pending authorization). Each endpoint has its own bucket per
 //! address, so a registration storm cannot starve token refreshes and a resource server's
 //! introspection load cannot starve its users' clients. Over the limit: 429 with
 //! `Retry-After` and the RFC 6749 §5.2 error shape.
@@ -32,6 +33,8 @@ pub enum Endpoint {
     Revoke,
     /// `POST /introspect`.
     Introspect,
+    /// `GET|POST /authorize`: each request stores a pending authorization.
+    Authorize,
 }
 
 type Limit = GovernorConfig<ClientIp, NoOpMiddleware>;
@@ -45,6 +48,7 @@ pub struct RateLimits {
     token: Option<Arc<Limit>>,
     revoke: Option<Arc<Limit>>,
     introspect: Option<Arc<Limit>>,
+    authorize: Option<Arc<Limit>>,
 }
 
 impl RateLimits {
@@ -57,12 +61,17 @@ impl RateLimits {
         let key = ClientIp {
             trust_forwarded_for: settings.trust_forwarded_for,
         };
-        let per_minute = |n: u32| limit(n, key);
+        let per_minute = |n: u32| limit(n, key, vec![Method::POST]);
         Self {
             register: per_minute(settings.register_per_minute),
             token: per_minute(settings.token_per_minute),
             revoke: per_minute(settings.token_per_minute),
             introspect: per_minute(settings.token_per_minute),
+            authorize: limit(
+                settings.authorize_per_minute,
+                key,
+                vec![Method::GET, Method::POST],
+            ),
         }
     }
 
@@ -73,6 +82,7 @@ impl RateLimits {
             Endpoint::Token => &self.token,
             Endpoint::Revoke => &self.revoke,
             Endpoint::Introspect => &self.introspect,
+            Endpoint::Authorize => &self.authorize,
         };
         match config {
             Some(config) => {
@@ -85,9 +95,15 @@ impl RateLimits {
     /// Forgets addresses whose bucket is full again, so the state stays as small as the set of
     /// recently limited clients. Called by housekeeping every minute.
     pub fn retain_recent(&self) {
-        for config in [&self.register, &self.token, &self.revoke, &self.introspect]
-            .into_iter()
-            .flatten()
+        for config in [
+            &self.register,
+            &self.token,
+            &self.revoke,
+            &self.introspect,
+            &self.authorize,
+        ]
+        .into_iter()
+        .flatten()
         {
             config.limiter().retain_recent();
             config.limiter().shrink_to_fit();
@@ -97,12 +113,12 @@ impl RateLimits {
 
 /// `per_minute` requests a minute, all of them allowed as a burst: one comes back every
 /// `60 s / per_minute`. `None` for 0, which configuration validation already refuses.
-fn limit(per_minute: u32, key: ClientIp) -> Option<Arc<Limit>> {
+fn limit(per_minute: u32, key: ClientIp, methods: Vec<Method>) -> Option<Arc<Limit>> {
     let period = Duration::from_secs(60).checked_div(per_minute)?;
     GovernorConfigBuilder::default()
         .period(period)
         .burst_size(per_minute)
-        .methods(vec![Method::POST])
+        .methods(methods)
         .key_extractor(key)
         .finish()
         .map(Arc::new)
@@ -137,7 +153,7 @@ fn too_many(err: GovernorError) -> Response {
 /// allocation, which an attacker could otherwise cycle through for fresh buckets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp {
-    /// Use the left-most `X-Forwarded-For` / `Forwarded: for=` address when present.
+    /// Use the right-most `X-Forwarded-For` / `Forwarded: for=` address when present.
     pub trust_forwarded_for: bool,
 }
 
@@ -172,27 +188,32 @@ pub fn bucket(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The left-most address in `X-Forwarded-For`, else in `Forwarded` (RFC 7239 `for=`), the one
-/// the first proxy saw. Entries that are not addresses (`unknown`, obfuscated ids) are skipped.
+/// The right-most entry of `X-Forwarded-For`, else of `Forwarded` (RFC 7239 `for=`): the address
+/// the one trusted proxy in front of us saw. Entries to its left were written by the client or by
+/// proxies we do not know, so they are never used (a proxy that appends, as nginx's
+/// `$proxy_add_x_forwarded_for` and cloud load balancers do, would otherwise let the client pick
+/// its own rate-limit key). An unparseable right-most entry means no forwarded address.
 #[must_use]
 pub fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
-    let values = |name: &HeaderName| {
+    let last = |name: &HeaderName| {
         headers
             .get_all(name)
             .into_iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
+            .last()
+            .map(str::to_owned)
     };
-    values(&X_FORWARDED_FOR).find_map(parse_node).or_else(|| {
-        values(&header::FORWARDED).find_map(|element| {
-            element.split(';').find_map(|pair| {
-                let (name, value) = pair.split_once('=')?;
-                name.trim()
-                    .eq_ignore_ascii_case("for")
-                    .then(|| parse_node(value))
-                    .flatten()
-            })
-        })
+    if let Some(entry) = last(&X_FORWARDED_FOR) {
+        return parse_node(&entry);
+    }
+    let element = last(&header::FORWARDED)?;
+    element.split(';').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("for")
+            .then(|| parse_node(value))
+            .flatten()
     })
 }
 

@@ -35,19 +35,25 @@ fn ipv6_is_keyed_by_its_64_and_mapped_ipv4_by_the_ipv4() {
 }
 
 #[test]
-fn left_most_forwarded_address() {
+fn right_most_forwarded_address() {
     let cases: &[(Pairs<'_>, Option<&str>)] = &[
         (
             &[("x-forwarded-for", "203.0.113.9, 10.0.0.2")],
-            Some("203.0.113.9"),
+            Some("10.0.0.2"),
         ),
         (
             &[
                 ("x-forwarded-for", "unknown, 203.0.113.9"),
                 ("x-forwarded-for", "10.0.0.2"),
             ],
+            Some("10.0.0.2"),
+        ),
+        // A client-written entry to the left never wins; garbage on the right means none.
+        (
+            &[("x-forwarded-for", "1.2.3.4, 203.0.113.9")],
             Some("203.0.113.9"),
         ),
+        (&[("x-forwarded-for", "203.0.113.9, unknown")], None),
         (
             &[("x-forwarded-for", "[2001:db8::1]:443")],
             Some("2001:db8::1"),

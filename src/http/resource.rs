@@ -80,7 +80,10 @@ async fn protected(
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
-    let active = info.get("active") == Some(&Value::Bool(true));
+    // Only access tokens are bearer credentials here: introspection also describes refresh
+    // tokens (for their own clients), which must never open a resource.
+    let active = info.get("active") == Some(&Value::Bool(true))
+        && info.get("token_type").and_then(Value::as_str) == Some(introspect::ACCESS_TOKEN_TYPE);
     // RFC 8707 / MCP: a token is accepted only by the resource it was issued for.
     if !active || info.get("aud").and_then(Value::as_str) != Some(r.uri.as_str()) {
         return unauthorized(

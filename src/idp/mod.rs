@@ -46,6 +46,18 @@ pub struct UpstreamIdentity {
     pub groups: Vec<String>,
 }
 
+/// How the upstream identifies itself in authorization responses (RFC 9207), from its
+/// discovery document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerCheck {
+    /// The `issuer` of the discovery document, exactly as the upstream spells it: the value an
+    /// `iss` authorization response parameter must equal (RFC 9207 §2.4).
+    pub issuer: String,
+    /// `authorization_response_iss_parameter_supported: true` was advertised (RFC 9207 §3), so a
+    /// response without `iss` must be refused (RFC 9207 §2.4).
+    pub iss_required: bool,
+}
+
 /// A successful upstream login.
 #[derive(Debug, Clone)]
 pub struct UpstreamLogin {
@@ -154,6 +166,13 @@ pub trait UpstreamIdp: Send + Sync {
     /// # Errors
     /// Discovery failures.
     async fn authorization_url(&self, req: &UpstreamAuthRequest) -> Result<url::Url, IdpError>;
+
+    /// The issuer an authorization response's `iss` must equal, and whether `iss` is mandatory
+    /// (RFC 9207 §2.4). Served from the cached discovery document: no fetch per login.
+    ///
+    /// # Errors
+    /// Discovery failures.
+    async fn issuer_identification(&self) -> Result<IssuerCheck, IdpError>;
 
     /// Redeems the upstream code (with our PKCE verifier) and verifies the ID token against
     /// `nonce`.
@@ -283,6 +302,9 @@ pub(crate) fn check_summary(
         "id_token_signing_algs": algs,
         "code_challenge_methods_supported": field("code_challenge_methods_supported"),
         "token_endpoint_auth_methods_supported": field("token_endpoint_auth_methods_supported"),
+        "authorization_response_iss_parameter_supported": raw
+            .get("authorization_response_iss_parameter_supported")
+            .is_some_and(|v| v == &serde_json::Value::Bool(true)),
         "client_auth": client_auth,
         "scopes": scopes,
         "warnings": warnings,

@@ -8,25 +8,26 @@ use std::time::{Duration, UNIX_EPOCH};
 use async_trait::async_trait;
 use moka::future::Cache;
 use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
-    CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
-    CoreProviderMetadata, CoreRevocableToken, CoreRevocationErrorResponse,
-    CoreTokenIntrospectionResponse, CoreTokenType,
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
+    CoreClientAuthMethod, CoreErrorResponseType, CoreGenderClaim, CoreGrantType, CoreJsonWebKey,
+    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm,
+    CoreResponseMode, CoreResponseType, CoreRevocableToken, CoreRevocationErrorResponse,
+    CoreSubjectIdentifierType, CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AccessToken, AuthType, AuthorizationCode, ClaimsVerificationError, Client, ClientId,
-    ClientSecret, CsrfToken, DiscoveryError, EmptyExtraTokenFields, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, IdToken, IdTokenClaims, IdTokenFields, IdTokenVerifier, IssuerUrl,
-    Nonce, OAuth2TokenResponse as _, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope,
-    SignatureVerificationError, StandardErrorResponse, StandardTokenResponse, SubjectIdentifier,
-    TokenResponse as _, UserInfoClaims,
+    AccessToken, AdditionalProviderMetadata, AuthType, AuthorizationCode, ClaimsVerificationError,
+    Client, ClientId, ClientSecret, CsrfToken, DiscoveryError, EmptyExtraTokenFields,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken, IdTokenClaims, IdTokenFields,
+    IdTokenVerifier, IssuerUrl, Nonce, OAuth2TokenResponse as _, PkceCodeVerifier, RedirectUrl,
+    RefreshToken, Scope, SignatureVerificationError, StandardErrorResponse, StandardTokenResponse,
+    SubjectIdentifier, TokenResponse as _, UserInfoClaims,
 };
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::http_client::{error_chain, UpstreamHttp};
 use super::{
-    ExtraClaims, IdpError, UpstreamAuthRequest, UpstreamIdentity, UpstreamIdp, UpstreamLogin,
-    UpstreamTokens,
+    ExtraClaims, IdpError, IssuerCheck, UpstreamAuthRequest, UpstreamIdentity, UpstreamIdp,
+    UpstreamLogin, UpstreamTokens,
 };
 use crate::clock::Clock;
 use crate::config::{UpstreamClientAuth, UpstreamConfig};
@@ -52,6 +53,38 @@ const RESERVED_PARAMS: [&str; 9] = [
 
 /// Least time between two forced discovery/JWKS refetches caused by an unknown `kid`.
 const FORCED_REFRESH_INTERVAL: i64 = 30;
+
+/// Discovery fields openidconnect does not model, kept with the cached metadata.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct ExtraProviderMetadata {
+    /// RFC 9207 §3. Only a JSON `true` counts; any other value (or none) means "not advertised"
+    /// and never fails discovery.
+    #[serde(default, deserialize_with = "only_true")]
+    authorization_response_iss_parameter_supported: bool,
+}
+
+impl AdditionalProviderMetadata for ExtraProviderMetadata {}
+
+fn only_true<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    use serde::Deserialize as _;
+    Ok(serde_json::Value::deserialize(d)? == serde_json::Value::Bool(true))
+}
+
+/// `CoreProviderMetadata` plus [`ExtraProviderMetadata`].
+type ProviderMetadata = openidconnect::ProviderMetadata<
+    ExtraProviderMetadata,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
 
 type TokenResp = StandardTokenResponse<
     IdTokenFields<
@@ -114,7 +147,7 @@ pub struct OidcUpstream {
     extra_params: Vec<(String, String)>,
     http: UpstreamHttp,
     clock: Arc<dyn Clock>,
-    discovery: Cache<(), Arc<CoreProviderMetadata>>,
+    discovery: Cache<(), Arc<ProviderMetadata>>,
     last_forced_refresh: Mutex<Option<i64>>,
 }
 
@@ -188,19 +221,19 @@ impl OidcUpstream {
     }
 
     /// Discovery and JWKS, from the cache or fetched once for all concurrent callers.
-    async fn metadata(&self) -> Result<Arc<CoreProviderMetadata>, IdpError> {
+    async fn metadata(&self) -> Result<Arc<ProviderMetadata>, IdpError> {
         self.discovery
             .try_get_with((), self.discover())
             .await
             .map_err(|e| (*e).clone())
     }
 
-    async fn discover(&self) -> Result<Arc<CoreProviderMetadata>, IdpError> {
+    async fn discover(&self) -> Result<Arc<ProviderMetadata>, IdpError> {
         let mut mismatch = IdpError::Config("no issuer configured".to_owned());
         for candidate in &self.issuer_candidates {
             let issuer = IssuerUrl::new(candidate.clone())
                 .map_err(|e| IdpError::Config(format!("issuer: {e}")))?;
-            match CoreProviderMetadata::discover_async(issuer, &self.http).await {
+            match ProviderMetadata::discover_async(issuer, &self.http).await {
                 Ok(md) => {
                     tracing::info!(upstream = %self.id, issuer = %candidate, keys = md.jwks().keys().len(), "upstream discovery loaded");
                     return Ok(Arc::new(md));
@@ -213,7 +246,7 @@ impl OidcUpstream {
         Err(mismatch)
     }
 
-    fn client(&self, md: &CoreProviderMetadata) -> OidcClient {
+    fn client(&self, md: &ProviderMetadata) -> OidcClient {
         OidcClient::from_provider_metadata(
             md.clone(),
             self.client_id.clone(),
@@ -227,7 +260,7 @@ impl OidcUpstream {
     /// provider advertises; time comes from our clock.
     fn verifier(
         &self,
-        md: &CoreProviderMetadata,
+        md: &ProviderMetadata,
     ) -> Result<IdTokenVerifier<'static, CoreJsonWebKey>, IdpError> {
         let algs = allowed_algs(md);
         if algs.is_empty() {
@@ -251,7 +284,7 @@ impl OidcUpstream {
     /// every 30 s) and tries again, since keys rotate and openidconnect never refetches.
     async fn verify(
         &self,
-        md: Arc<CoreProviderMetadata>,
+        md: Arc<ProviderMetadata>,
         token: &OidcIdToken,
         nonce: NonceCheck<'_>,
     ) -> Result<Claims, IdpError> {
@@ -275,7 +308,7 @@ impl OidcUpstream {
 
     fn claims(
         &self,
-        md: &CoreProviderMetadata,
+        md: &ProviderMetadata,
         token: &OidcIdToken,
         nonce: NonceCheck<'_>,
     ) -> Result<Result<Claims, ClaimsVerificationError>, IdpError> {
@@ -389,6 +422,17 @@ impl UpstreamIdp for OidcUpstream {
         Ok(request.url().0)
     }
 
+    async fn issuer_identification(&self) -> Result<IssuerCheck, IdpError> {
+        let md = self.metadata().await?;
+        Ok(IssuerCheck {
+            // Discovery already checked it equals the configured issuer (one of its spellings).
+            issuer: md.issuer().as_str().to_owned(),
+            iss_required: md
+                .additional_metadata()
+                .authorization_response_iss_parameter_supported,
+        })
+    }
+
     async fn exchange_code(
         &self,
         code: &str,
@@ -483,7 +527,7 @@ impl UpstreamIdp for OidcUpstream {
     }
 }
 
-fn allowed_algs(md: &CoreProviderMetadata) -> Vec<CoreJwsSigningAlgorithm> {
+fn allowed_algs(md: &ProviderMetadata) -> Vec<CoreJwsSigningAlgorithm> {
     md.id_token_signing_alg_values_supported()
         .iter()
         .filter(|a| ASYMMETRIC_ALGS.contains(a))

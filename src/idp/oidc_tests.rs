@@ -389,3 +389,93 @@ async fn a_clock_shared_with_the_dev_idp_keeps_refresh_working_after_time_travel
     let refreshed = up.refresh(&rt, "dev-alice").await.unwrap();
     assert_eq!(refreshed.expires_at, Some(clock.now() + 3600));
 }
+
+#[tokio::test]
+async fn issuer_identification_comes_from_the_cached_discovery_document() {
+    for path in ["", "/", "/oauth2/default"] {
+        let idp = dev_idp(path).await;
+        let (up, _) = upstream(&idp);
+        let (req, _) = request("n");
+        up.authorization_url(&req).await.unwrap();
+        let fetched = idp.discovery_requests();
+        // The dev IdP advertises RFC 9207 and spells its issuer exactly like this.
+        let expected = IssuerCheck {
+            issuer: idp.issuer.clone(),
+            iss_required: true,
+        };
+        assert_eq!(up.issuer_identification().await.unwrap(), expected);
+        assert_eq!(up.issuer_identification().await.unwrap(), expected);
+        assert_eq!(
+            up.check().await.unwrap()["authorization_response_iss_parameter_supported"],
+            true
+        );
+        assert_eq!(idp.discovery_requests(), fetched, "no fetch per login");
+    }
+}
+
+/// An OP at a fresh address whose discovery document carries
+/// `authorization_response_iss_parameter_supported: value` (absent for `None`).
+async fn op_advertising(value: Option<serde_json::Value>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut doc = serde_json::json!({
+        "issuer": base,
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/token"),
+        "jwks_uri": format!("{base}/jwks"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    });
+    if let Some(v) = value {
+        doc["authorization_response_iss_parameter_supported"] = v;
+    }
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(move || async move { axum::Json(doc) }),
+        )
+        .route(
+            "/jwks",
+            axum::routing::get(|| async { axum::Json(serde_json::json!({"keys": []})) }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+#[tokio::test]
+async fn only_a_json_true_makes_iss_required_and_odd_values_do_not_break_discovery() {
+    use serde_json::json;
+    for (value, required) in [
+        (None, false),
+        (Some(json!(false)), false),
+        (Some(json!(null)), false),
+        (Some(json!("true")), false),
+        (Some(json!(1)), false),
+        (Some(json!({"a": true})), false),
+        (Some(json!(true)), true),
+    ] {
+        let base = op_advertising(value.clone()).await;
+        let (up, _) = upstream_with(&config(&base));
+        let check = up.issuer_identification().await.unwrap();
+        assert_eq!(check.iss_required, required, "{value:?}");
+        assert_eq!(
+            check.issuer, base,
+            "the discovery issuer, not the configured URL"
+        );
+        assert_eq!(
+            up.check().await.unwrap()["authorization_response_iss_parameter_supported"],
+            required
+        );
+    }
+}
+
+#[tokio::test]
+async fn issuer_identification_fails_like_discovery() {
+    let base = fake(503, serde_json::json!({"error": "busy"})).await;
+    let (up, _) = upstream_with(&config(&base));
+    assert!(matches!(
+        up.issuer_identification().await,
+        Err(IdpError::Unavailable(_))
+    ));
+}

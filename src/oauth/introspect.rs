@@ -7,6 +7,9 @@ use super::crypto::{self, REFRESH_PREFIX};
 use super::tokens::{verify_access, AccessClaims};
 use super::{Core, Result};
 
+/// `token_type` of an access token in introspection answers (the RFC 6749 §7.1 type).
+pub const ACCESS_TOKEN_TYPE: &str = "Bearer";
+
 /// Introspects `token`.
 ///
 /// Anything invalid, expired, revoked (token, family or grant), foreign or unknown answers
@@ -72,7 +75,7 @@ async fn introspect_refresh(core: &Core, token: &str) -> Result<Value> {
 fn access_fields(c: &AccessClaims) -> Map<String, Value> {
     let mut out = Map::new();
     out.insert("active".into(), true.into());
-    out.insert("token_type".into(), "Bearer".into());
+    out.insert("token_type".into(), ACCESS_TOKEN_TYPE.into());
     out.insert("scope".into(), c.scope.clone().into());
     out.insert("client_id".into(), c.client_id.clone().into());
     out.insert("sub".into(), c.sub.clone().into());

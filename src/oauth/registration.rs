@@ -442,22 +442,60 @@ fn application_type(requested: Option<&str>, uris: &[RedirectUri]) -> Result<Str
     }
 }
 
-/// Cleans displayed text: drops control characters and the invisible characters that can make a
-/// consent page lie (bidi overrides, zero-width), trims, and refuses overlong values.
+/// Cleans displayed text (the consent page shows `client_name` to identify the client, as the
+/// MCP security best practices ask, so it must not be able to lie): drops control characters,
+/// line/paragraph separators and every Default_Ignorable_Code_Point (bidi controls that reorder
+/// the visible name, zero-width and filler characters that render as nothing), collapses each
+/// run of whitespace to one ASCII space, trims, and refuses overlong values. A value that ends
+/// up empty is absent (the consent page then says "An unnamed application").
 fn text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, Error> {
     let Some(value) = value else { return Ok(None) };
-    let cleaned: String = value
-        .chars()
-        .filter(|c| {
-            !c.is_control()
-                && !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
-        })
-        .collect();
-    let cleaned = cleaned.trim();
+    let mut cleaned = String::with_capacity(value.len());
+    let mut space = false;
+    for c in value.chars().filter(|&c| !is_invisible(c)) {
+        if c.is_whitespace() {
+            space = !cleaned.is_empty();
+        } else {
+            if space {
+                cleaned.push(' ');
+                space = false;
+            }
+            cleaned.push(c);
+        }
+    }
     if cleaned.chars().count() > max {
         return Err(meta(format!("{field} is longer than {max} characters")));
     }
-    Ok((!cleaned.is_empty()).then(|| cleaned.to_owned()))
+    Ok((!cleaned.is_empty()).then_some(cleaned))
+}
+
+/// Characters [`text`] drops: controls (Cc), U+2028/U+2029 (Zl, Zp) and Default_Ignorable_Code_Point
+/// (Unicode DerivedCoreProperties.txt), which includes every Bidi_Control, U+200B..U+200F,
+/// U+2060..U+206F, the Hangul fillers, variation selectors and tag characters.
+fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}'
+                | '\u{2029}'
+                | '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'..='\u{1160}'
+                | '\u{17B4}'..='\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF0}'..='\u{FFF8}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
 }
 
 /// A URI shown to the user, never fetched: https, or http on loopback, without userinfo.

@@ -217,6 +217,118 @@ fn displayed_text_is_cleaned_and_bounded() {
     );
 }
 
+/// Every Default_Ignorable_Code_Point range (DerivedCoreProperties.txt), Zl/Zp and Cc, at both
+/// ends of each range.
+const INVISIBLE: [char; 46] = [
+    '\u{0}',
+    '\u{1F}',
+    '\u{7F}',
+    '\u{85}',
+    '\u{9F}',
+    '\u{2028}',
+    '\u{2029}',
+    '\u{00AD}',
+    '\u{034F}',
+    '\u{061C}',
+    '\u{115F}',
+    '\u{1160}',
+    '\u{17B4}',
+    '\u{17B5}',
+    '\u{180B}',
+    '\u{180E}',
+    '\u{180F}',
+    '\u{200B}',
+    '\u{200F}',
+    '\u{202A}',
+    '\u{202E}',
+    '\u{2060}',
+    '\u{2061}',
+    '\u{2064}',
+    '\u{2065}',
+    '\u{2066}',
+    '\u{2069}',
+    '\u{206F}',
+    '\u{3164}',
+    '\u{FE00}',
+    '\u{FE0F}',
+    '\u{FEFF}',
+    '\u{FFA0}',
+    '\u{FFF0}',
+    '\u{FFF8}',
+    '\u{1BCA0}',
+    '\u{1BCA3}',
+    '\u{1D173}',
+    '\u{1D17A}',
+    '\u{E0000}',
+    '\u{E0001}',
+    '\u{E0020}',
+    '\u{E007F}',
+    '\u{E0100}',
+    '\u{E01EF}',
+    '\u{E0FFF}',
+];
+
+#[test]
+fn client_name_drops_every_invisible_and_bidi_character() {
+    for c in INVISIBLE {
+        let n = reg(json!({"redirect_uris":["cursor://cb"],"client_name":format!("Cla{c}ude")}))
+            .unwrap();
+        assert_eq!(
+            n.record.client_name.as_deref(),
+            Some("Claude"),
+            "U+{:04X}",
+            u32::from(c)
+        );
+    }
+    // Neighbours of the ranges are visible and kept.
+    for c in [
+        '\u{00AE}', '\u{0350}', '\u{180A}', '\u{2027}', '\u{2070}', '\u{FFFD}',
+    ] {
+        let n =
+            reg(json!({"redirect_uris":["cursor://cb"],"client_name":format!("a{c}b")})).unwrap();
+        assert_eq!(
+            n.record.client_name,
+            Some(format!("a{c}b")),
+            "U+{:04X}",
+            u32::from(c)
+        );
+    }
+}
+
+#[test]
+fn client_name_whitespace_is_collapsed_and_trimmed() {
+    let name = "\u{3000}\u{00A0}My\u{2003}\u{2003} \u{202F}App\u{205F}\u{1680}2\u{3000} ";
+    let n = reg(json!({"redirect_uris":["cursor://cb"],"client_name":name})).unwrap();
+    assert_eq!(n.record.client_name.as_deref(), Some("My App 2"));
+    // Whitespace with an invisible character in between is still one run.
+    let n = reg(json!({"redirect_uris":["cursor://cb"],"client_name":"My \u{200B} \u{3164}App"}))
+        .unwrap();
+    assert_eq!(n.record.client_name.as_deref(), Some("My App"));
+}
+
+#[test]
+fn client_name_of_only_invisible_characters_is_absent() {
+    let blank: String = INVISIBLE
+        .iter()
+        .chain(&[' ', '\u{3000}', '\u{2003}'])
+        .collect();
+    let n = reg(json!({"redirect_uris":["cursor://cb"],"client_name":blank})).unwrap();
+    assert_eq!(n.record.client_name, None);
+    for name in [
+        "\u{3164}",
+        "\u{115F}\u{1160}",
+        "\u{FFA0}\u{3000}",
+        "\u{061C} \u{00AD}",
+    ] {
+        let n = reg(json!({"redirect_uris":["cursor://cb"],"client_name":name})).unwrap();
+        assert_eq!(n.record.client_name, None, "{name:?}");
+    }
+    // The length bound applies to what is kept: invisible padding does not count.
+    let padded = format!("{}{}", "x".repeat(200), "\u{200B}".repeat(50));
+    let n = reg(json!({"redirect_uris":["cursor://cb"],"client_name":padded})).unwrap();
+    assert_eq!(n.record.client_name, Some("x".repeat(200)));
+}
+
 #[test]
 fn displayed_uris_must_be_https_or_loopback() {
     for (field, value) in [

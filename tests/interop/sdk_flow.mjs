@@ -21,105 +21,30 @@
 //   failure:  {"error":"…", "steps":[…]}                                                     exit 1
 // Steps never contain secrets: code/tokens/verifier/password/csrf values are redacted.
 //
-// The browser leg (and its cookie model) lives in browser_leg.mjs, shared with sdk_v2_flow.mjs.
+// The browser leg (and its cookie model) lives in browser_leg.mjs, the output protocol, common
+// options and OAuthClientProvider in sdk_script.mjs; both are shared with sdk_v2_flow.mjs.
 
-import crypto from 'node:crypto';
-import { parseArgs } from 'node:util';
-
+import { Browser, errMessage, redactUrl, runBrowser, steps } from './browser_leg.mjs';
 import {
-  Browser, errMessage, recordingFetch, redactUrl, runBrowser, steps,
-} from './browser_leg.mjs';
-
-for (const m of ['log', 'info', 'debug']) console[m] = (...a) => console.error(...a);
+  authorizationError, checkState, MemoryProvider, publicClientMetadata, recordDiscovery, runMain, startScript,
+} from './sdk_script.mjs';
 
 const out = {};
-let finished = false;
 
-function finish(code, obj) {
-  if (finished) return;
-  finished = true;
-  const line = `${JSON.stringify(obj)}\n`;
-  process.stdout.write(line, () => process.exit(code));
-}
-
-process.on('unhandledRejection', (e) => finish(1, { error: `unhandled rejection: ${errMessage(e)}`, steps }));
-process.on('uncaughtException', (e) => finish(1, { error: `uncaught exception: ${errMessage(e)}`, steps }));
-
-let args;
-try {
-  ({ values: args } = parseArgs({
-    options: {
-      'server-url': { type: 'string' },
-      login: { type: 'string', default: '00u1alice' },
-      password: { type: 'string', default: 'x' },
-      deny: { type: 'boolean', default: false },
-      'upstream-deny': { type: 'boolean', default: false },
-      'expect-error': { type: 'boolean', default: false },
-      'redirect-uri': { type: 'string', default: 'http://127.0.0.1:33418/callback' },
-      scope: { type: 'string' },
-      'client-name': { type: 'string', default: 'sdk-interop' },
-      'no-refresh': { type: 'boolean', default: false },
-      'no-probe': { type: 'boolean', default: false },
-      'lenient-cookies': { type: 'boolean', default: false },
-      'timeout-ms': { type: 'string', default: '15000' },
-    },
-    strict: true,
-  }));
-  if (!args['server-url']) throw new Error('--server-url is required');
-  new URL(args['server-url']);
-} catch (e) {
-  finish(1, { error: `bad arguments: ${errMessage(e)}`, steps });
-}
+const {
+  args, timeoutMs: TIMEOUT_MS, fetch: sdkFetch, records: sdkRecords,
+} = startScript({
+  redirectUri: 'http://127.0.0.1:33418/callback',
+  clientName: 'sdk-interop',
+  options: {
+    'upstream-deny': { type: 'boolean', default: false },
+    'expect-error': { type: 'boolean', default: false },
+    scope: { type: 'string' },
+    'no-probe': { type: 'boolean', default: false },
+  },
+});
 
 const expectError = args && (args.deny || args['upstream-deny'] || args['expect-error']);
-const TIMEOUT_MS = Number(args?.['timeout-ms'] ?? 15000);
-const { fetch: sdkFetch, records: sdkRecords } = recordingFetch({ timeoutMs: TIMEOUT_MS });
-
-// ---------------------------------------------------------------- in-memory OAuthClientProvider
-class MemoryProvider {
-  constructor({ redirectUrl, clientMetadata, onRedirect }) {
-    this._redirectUrl = redirectUrl;
-    this._clientMetadata = clientMetadata;
-    this._onRedirect = onRedirect;
-    this._client = undefined;
-    this._tokens = undefined;
-    this._verifier = undefined;
-    this.lastState = undefined;
-  }
-
-  get redirectUrl() { return this._redirectUrl; }
-
-  get clientMetadata() { return this._clientMetadata; }
-
-  state() {
-    this.lastState = crypto.randomBytes(16).toString('base64url');
-    return this.lastState;
-  }
-
-  clientInformation() { return this._client; }
-
-  saveClientInformation(ci) { this._client = ci; }
-
-  tokens() { return this._tokens; }
-
-  saveTokens(t) { this._tokens = t; }
-
-  async redirectToAuthorization(url) { await this._onRedirect(url); }
-
-  saveCodeVerifier(v) { this._verifier = v; }
-
-  codeVerifier() {
-    if (!this._verifier) throw new Error('no code verifier saved');
-    return this._verifier;
-  }
-
-  invalidateCredentials(scope) {
-    steps.push({ actor: 'sdk', method: 'INVALIDATE', url: `credentials:${scope}` });
-    if (scope === 'all' || scope === 'client') this._client = undefined;
-    if (scope === 'all' || scope === 'tokens') this._tokens = undefined;
-    if (scope === 'all' || scope === 'verifier') this._verifier = undefined;
-  }
-}
 
 // ---------------------------------------------------------------- MCP probe (what the transport does)
 async function probeMcp(serverUrl, accessToken) {
@@ -168,11 +93,7 @@ async function main() {
   let allowRedirect = true;
 
   const clientMetadata = {
-    client_name: args['client-name'],
-    redirect_uris: [args['redirect-uri']],
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    token_endpoint_auth_method: 'none',
+    ...publicClientMetadata(args),
     ...(args.scope ? { scope: args.scope } : {}),
   };
   const provider = new MemoryProvider({
@@ -215,10 +136,7 @@ async function main() {
   phase = 'discovery/registration/authorization';
   const r1 = await sdkAuth(provider, authOpts);
   phase = 'authorization response';
-  out.client_information = provider.clientInformation() ?? null;
-  out.authorization_server_metadata = sdkRecords.asMetadata ?? null;
-  out.resource_metadata = sdkRecords.prm ?? null;
-  out.registration_request = sdkRecords.registrationRequest ?? null;
+  recordDiscovery(out, provider, sdkRecords);
   out.authorization_request_url = authorizationRequestUrl ?? null;
   if (r1 !== 'REDIRECT') throw new Error(`first auth() returned ${r1}, expected REDIRECT`);
   if (!authorizationResponseUrl) throw new Error('no authorization response captured');
@@ -228,9 +146,7 @@ async function main() {
   //    state nor iss; v2 and the Python SDK check iss per RFC 9207).
   const resp = new URL(authorizationResponseUrl);
   const q = resp.searchParams;
-  if (q.get('state') !== provider.lastState) {
-    throw new Error(`state mismatch in authorization response (got ${q.has('state') ? 'a different value' : 'none'})`);
-  }
+  checkState(q, provider);
   const asIssuer = sdkRecords.asMetadata?.issuer;
   if (q.has('iss')) {
     if (asIssuer && q.get('iss') !== asIssuer) throw new Error(`iss mismatch: response iss=${q.get('iss')} metadata issuer=${asIssuer}`);
@@ -238,9 +154,7 @@ async function main() {
     throw new Error('authorization response lacks iss although metadata advertises authorization_response_iss_parameter_supported');
   }
   if (q.has('error')) {
-    out.authorization_error = {
-      error: q.get('error'), error_description: q.get('error_description'), state: q.get('state'), iss: q.get('iss'),
-    };
+    out.authorization_error = authorizationError(q);
     if (!expectError) throw new Error(`authorization failed: error=${q.get('error')} error_description=${q.get('error_description') ?? ''}`);
     out.tokens = null;
     out.refreshed_tokens = null;
@@ -282,14 +196,4 @@ async function main() {
   return out;
 }
 
-if (args && !finished) {
-  main().then(
-    (o) => finish(0, { ...o, steps }),
-    (e) => finish(1, {
-      error: `[${phase}${phase.startsWith('discovery') && !sdkRecords.asMetadata ? ', no authorization server metadata found' : ''}] ${errMessage(e)}`,
-      ...(out.authorization_error ? { authorization_error: out.authorization_error } : {}),
-      ...(out.authorization_response_url ? { authorization_response_url: out.authorization_response_url } : {}),
-      steps,
-    }),
-  );
-}
+runMain(args, main, out, () => `${phase}${phase.startsWith('discovery') && !sdkRecords.asMetadata ? ', no authorization server metadata found' : ''}`);

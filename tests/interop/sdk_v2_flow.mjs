@@ -34,93 +34,26 @@
 //   failure: {"error":"…", "steps":[…]}                                                    exit 1
 // Steps never contain secrets: code/tokens/verifier/password/csrf values are redacted.
 
-import crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 
+import { Browser, errMessage, redactUrl, runBrowser, steps } from './browser_leg.mjs';
 import {
-  Browser, errMessage, recordingFetch, redactUrl, runBrowser, steps,
-} from './browser_leg.mjs';
-
-for (const m of ['log', 'info', 'debug']) console[m] = (...a) => console.error(...a);
+  authorizationError, checkState, MemoryProvider, publicClientMetadata, recordDiscovery, runMain, startScript,
+} from './sdk_script.mjs';
 
 const out = {};
-let finished = false;
 
-function finish(code, obj) {
-  if (finished) return;
-  finished = true;
-  const line = `${JSON.stringify(obj)}\n`;
-  process.stdout.write(line, () => process.exit(code));
-}
-
-process.on('unhandledRejection', (e) => finish(1, { error: `unhandled rejection: ${errMessage(e)}`, steps }));
-process.on('uncaughtException', (e) => finish(1, { error: `uncaught exception: ${errMessage(e)}`, steps }));
-
-let args;
-try {
-  ({ values: args } = parseArgs({
-    options: {
-      'server-url': { type: 'string' },
-      login: { type: 'string', default: '00u1alice' },
-      password: { type: 'string', default: 'x' },
-      deny: { type: 'boolean', default: false },
-      'redirect-uri': { type: 'string', default: 'http://127.0.0.1:33420/callback' },
-      'client-name': { type: 'string', default: 'sdk-v2-interop' },
-      'no-refresh': { type: 'boolean', default: false },
-      'lenient-cookies': { type: 'boolean', default: false },
-      'timeout-ms': { type: 'string', default: '15000' },
-    },
-    strict: true,
-  }));
-  if (!args['server-url']) throw new Error('--server-url is required');
-  new URL(args['server-url']);
-} catch (e) {
-  finish(1, { error: `bad arguments: ${errMessage(e)}`, steps });
-}
-
-const TIMEOUT_MS = Number(args?.['timeout-ms'] ?? 15000);
-const { fetch: sdkFetch, records } = recordingFetch({ timeoutMs: TIMEOUT_MS });
+const {
+  args, timeoutMs: TIMEOUT_MS, fetch: sdkFetch, records,
+} = startScript({ redirectUri: 'http://127.0.0.1:33420/callback', clientName: 'sdk-v2-interop' });
 
 // ---------------------------------------------------------------- in-memory OAuthClientProvider (v2)
 // One credential set, so the SEP-2352 `ctx.issuer` argument is ignored (allowed by the
 // interface); discovery state is kept like the code verifier, as the v2 SDK requires.
-class MemoryProvider {
-  constructor({ redirectUrl, clientMetadata, onRedirect }) {
-    this._redirectUrl = redirectUrl;
-    this._clientMetadata = clientMetadata;
-    this._onRedirect = onRedirect;
-    this._client = undefined;
-    this._tokens = undefined;
-    this._verifier = undefined;
+class DiscoveryMemoryProvider extends MemoryProvider {
+  constructor(opts) {
+    super(opts);
     this._discovery = undefined;
-    this.lastState = undefined;
-  }
-
-  get redirectUrl() { return this._redirectUrl; }
-
-  get clientMetadata() { return this._clientMetadata; }
-
-  state() {
-    this.lastState = crypto.randomBytes(16).toString('base64url');
-    return this.lastState;
-  }
-
-  clientInformation() { return this._client; }
-
-  saveClientInformation(ci) { this._client = ci; }
-
-  tokens() { return this._tokens; }
-
-  saveTokens(t) { this._tokens = t; }
-
-  async redirectToAuthorization(url) { await this._onRedirect(url); }
-
-  saveCodeVerifier(v) { this._verifier = v; }
-
-  codeVerifier() {
-    if (!this._verifier) throw new Error('no code verifier saved');
-    return this._verifier;
   }
 
   saveDiscoveryState(s) { this._discovery = s; }
@@ -128,10 +61,7 @@ class MemoryProvider {
   discoveryState() { return this._discovery; }
 
   invalidateCredentials(scope) {
-    steps.push({ actor: 'sdk', method: 'INVALIDATE', url: `credentials:${scope}` });
-    if (scope === 'all' || scope === 'client') this._client = undefined;
-    if (scope === 'all' || scope === 'tokens') this._tokens = undefined;
-    if (scope === 'all' || scope === 'verifier') this._verifier = undefined;
+    super.invalidateCredentials(scope);
     if (scope === 'all' || scope === 'discovery') this._discovery = undefined;
   }
 }
@@ -165,18 +95,12 @@ async function main() {
   const browser = new Browser({ lenientCookies: args['lenient-cookies'], timeoutMs: TIMEOUT_MS });
   let authorizationResponseUrl;
   let allowRedirect = true;
-  const provider = new MemoryProvider({
+  const provider = new DiscoveryMemoryProvider({
     redirectUrl: args['redirect-uri'],
     // grant_types as real clients send it: with refresh_token listed (and offline_access in the
     // AS's scopes_supported) the SDK appends offline_access to the scope, and then adds
     // prompt=consent. application_type is left to the SDK's DCR default.
-    clientMetadata: {
-      client_name: args['client-name'],
-      redirect_uris: [args['redirect-uri']],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    },
+    clientMetadata: publicClientMetadata(args),
     onRedirect: async (url) => {
       if (!allowRedirect) {
         throw new Error('the SDK started a new authorization instead of using/refreshing its tokens (see steps)');
@@ -209,10 +133,7 @@ async function main() {
   } catch (e) {
     connectError = e;
   }
-  out.client_information = provider.clientInformation() ?? null;
-  out.authorization_server_metadata = records.asMetadata ?? null;
-  out.resource_metadata = records.prm ?? null;
-  out.registration_request = records.registrationRequest ?? null;
+  recordDiscovery(out, provider, records);
   out.discovery_state = provider.discoveryState() ?? null;
   if (!connectError) throw new Error('connect() succeeded without authorization');
   if (!(connectError instanceof UnauthorizedError)) throw connectError;
@@ -226,12 +147,8 @@ async function main() {
   const callback = new URL(authorizationResponseUrl);
   out.authorization_response_url = redactUrl(callback);
   const q = callback.searchParams;
-  if (q.get('state') !== provider.lastState) {
-    throw new Error(`state mismatch in authorization response (got ${q.has('state') ? 'a different value' : 'none'})`);
-  }
-  out.authorization_error = q.has('error')
-    ? { error: q.get('error'), error_description: q.get('error_description'), state: q.get('state'), iss: q.get('iss') }
-    : null;
+  checkState(q, provider);
+  out.authorization_error = q.has('error') ? authorizationError(q) : null;
   phase = 'finishAuth (iss validation, code exchange)';
   if (args.deny) {
     if (!q.has('error')) throw new Error('expected an error redirect but the client received an authorization code');
@@ -277,14 +194,4 @@ async function main() {
   return out;
 }
 
-if (args && !finished) {
-  main().then(
-    (o) => finish(0, { ...o, steps }),
-    (e) => finish(1, {
-      error: `[${phase}${!records.asMetadata ? ', no authorization server metadata found' : ''}] ${errMessage(e)}`,
-      ...(out.authorization_error ? { authorization_error: out.authorization_error } : {}),
-      ...(out.authorization_response_url ? { authorization_response_url: out.authorization_response_url } : {}),
-      steps,
-    }),
-  );
-}
+runMain(args, main, out, () => `${phase}${!records.asMetadata ? ', no authorization server metadata found' : ''}`);

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::support::app::TestApp;
+use crate::support::app::{header, TestApp};
 
 #[tokio::test]
 async fn as_metadata_has_what_mcp_clients_need() {
@@ -14,12 +14,9 @@ async fn as_metadata_has_what_mcp_clients_need() {
         "/.well-known/openid-configuration/mcp",
         "/mcp/.well-known/openid-configuration",
     ] {
-        let res = app.api.get(app.url(path)).send().await.unwrap();
+        let res = app.get(path).await;
         assert_eq!(res.status(), 200, "{path}");
-        assert!(res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json"));
+        assert!(header(&res, "content-type").starts_with("application/json"));
         let m: Value = res.json().await.unwrap();
         assert_eq!(
             m["issuer"], app.base,
@@ -41,15 +38,7 @@ async fn as_metadata_has_what_mcp_clients_need() {
         let scopes = m["scopes_supported"].as_array().unwrap();
         assert!(scopes.iter().any(|s| s == "mcp:read"));
     }
-    let oidc: Value = app
-        .api
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let oidc = app.get_json("/.well-known/openid-configuration").await;
     assert!(oidc["jwks_uri"].is_string() && oidc["subject_types_supported"].is_array());
     assert!(oidc["id_token_signing_alg_values_supported"].is_array());
 }
@@ -63,7 +52,7 @@ async fn unknown_well_known_variants_are_json_404() {
         "/other/.well-known/openid-configuration",
         "/nope",
     ] {
-        let res = app.api.get(app.url(path)).send().await.unwrap();
+        let res = app.get(path).await;
         assert_eq!(res.status(), 404, "{path}");
         let body: Value = res.json().await.unwrap();
         assert!(body["error"].is_string());
@@ -77,7 +66,7 @@ async fn protected_resource_metadata_root_and_suffixed() {
         "/.well-known/oauth-protected-resource",
         "/.well-known/oauth-protected-resource/mcp",
     ] {
-        let res = app.api.get(app.url(path)).send().await.unwrap();
+        let res = app.get(path).await;
         assert_eq!(res.status(), 200);
         let m: Value = res.json().await.unwrap();
         assert_eq!(m["resource"], app.resource());
@@ -101,10 +90,7 @@ async fn resource_answers_401_with_resource_metadata() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-    let challenge = res.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let challenge = header(&res, "www-authenticate");
     assert!(challenge.starts_with("Bearer "), "{challenge}");
     assert!(challenge.contains(&format!(
         "resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
@@ -119,10 +105,7 @@ async fn resource_answers_401_with_resource_metadata() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-    assert!(res.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .contains("error=\"invalid_token\""));
+    assert!(header(&res, "www-authenticate").contains("error=\"invalid_token\""));
 }
 
 #[tokio::test]
@@ -147,10 +130,7 @@ async fn cors_preflight_is_204_and_exposes_www_authenticate() {
             .await
             .unwrap();
         assert_eq!(res.status(), 204, "{path}");
-        let allow = res.headers()["access-control-allow-headers"]
-            .to_str()
-            .unwrap()
-            .to_ascii_lowercase();
+        let allow = header(&res, "access-control-allow-headers").to_ascii_lowercase();
         assert!(
             allow.contains("authorization") && allow.contains("mcp-protocol-version"),
             "{allow}"
@@ -163,10 +143,7 @@ async fn cors_preflight_is_204_and_exposes_www_authenticate() {
         .send()
         .await
         .unwrap();
-    let expose = res.headers()["access-control-expose-headers"]
-        .to_str()
-        .unwrap()
-        .to_ascii_lowercase();
+    let expose = header(&res, "access-control-expose-headers").to_ascii_lowercase();
     assert!(expose.contains("www-authenticate"));
     // RFC 9700 §2.6: no CORS on the authorization endpoint.
     let res = app
@@ -182,15 +159,7 @@ async fn cors_preflight_is_204_and_exposes_www_authenticate() {
 #[tokio::test]
 async fn jwks_lists_the_signing_key() {
     let app = TestApp::start().await;
-    let jwks: Value = app
-        .api
-        .get(app.url("/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = app.get_json("/jwks").await;
     let keys = jwks["keys"].as_array().unwrap();
     assert!(!keys.is_empty());
     assert_eq!(keys[0]["kty"], "RSA");

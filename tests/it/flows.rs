@@ -3,7 +3,19 @@
 
 use serde_json::Value;
 
-use crate::support::app::{hidden, jwt_claims, location, pkce, query_param, Db, TestApp};
+use crate::support::app::{
+    code_form, header, jwt_claims, location, pkce, query_param, refresh_form, status_json, Db,
+    TestApp,
+};
+
+/// `url`, the client's redirect, carries the standard request's `state` and our `iss`.
+fn assert_state_and_iss(app: &TestApp, url: &str) {
+    assert_eq!(
+        query_param(url, "state").as_deref(),
+        Some("client-state-123")
+    );
+    assert_eq!(query_param(url, "iss").as_deref(), Some(app.base.as_str()));
+}
 
 async fn full_flow(db: Db) {
     let Some(app) = TestApp::start_with(db, |_| {}).await else {
@@ -24,14 +36,10 @@ async fn full_flow(db: Db) {
 
     // Refresh rotates.
     let rt = tokens["refresh_token"].as_str().unwrap();
-    let res = app
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt),
-            ("client_id", &client_id),
-            ("resource", &app.resource()),
-        ])
-        .await;
+    let resource = app.resource();
+    let mut form = refresh_form(rt, &client_id);
+    form.push(("resource", &resource));
+    let res = app.token(&form).await;
     assert_eq!(res.status(), 200);
     let refreshed: Value = res.json().await.unwrap();
     assert_ne!(refreshed["refresh_token"], tokens["refresh_token"]);
@@ -42,13 +50,7 @@ async fn full_flow(db: Db) {
 
     // Revocation of the new access token: introspection says inactive.
     let new_at = refreshed["access_token"].as_str().unwrap();
-    let res = app
-        .api
-        .post(app.url("/revoke"))
-        .form(&[("token", new_at), ("client_id", &client_id)])
-        .send()
-        .await
-        .unwrap();
+    let res = app.revoke(new_at, &client_id).await;
     assert_eq!(res.status(), 200);
     assert_eq!(app.introspect(new_at).await["active"], false);
     let _ = redirect;
@@ -67,37 +69,21 @@ async fn full_flow_postgres() {
 #[tokio::test]
 async fn callback_redirect_carries_code_state_and_iss_with_302() {
     let app = TestApp::start().await;
-    let (client_id, redirect) = app.public_client().await;
-    let (_, challenge) = pkce();
-    let resource = app.resource();
-    let back = app
-        .login(
-            &TestApp::auth_params(&client_id, &redirect, &challenge, &resource),
-            "dev-alice",
-        )
-        .await;
-    assert!(back.starts_with(&redirect));
-    assert_eq!(
-        query_param(&back, "state").as_deref(),
-        Some("client-state-123")
-    );
-    assert_eq!(
-        query_param(&back, "iss").as_deref(),
-        Some(app.base.as_str())
-    );
+    let req = app.auth_request().await;
+    let back = app.login(&req.params(), "dev-alice").await;
+    assert!(back.starts_with(&req.redirect));
+    assert_state_and_iss(&app, &back);
     assert!(query_param(&back, "code").unwrap().starts_with("dcrb_ac_"));
 }
 
 #[tokio::test]
 async fn loopback_redirect_matches_any_port() {
     let app = TestApp::start().await;
-    let (client_id, _) = app.public_client().await;
-    let (_, challenge) = pkce();
-    let resource = app.resource();
+    let req = app.auth_request().await;
     let other_port = "http://127.0.0.1:51234/callback";
     let back = app
         .login(
-            &TestApp::auth_params(&client_id, other_port, &challenge, &resource),
+            &TestApp::auth_params(&req.client_id, other_port, &req.challenge, &req.resource),
             "dev-bob",
         )
         .await;
@@ -107,23 +93,9 @@ async fn loopback_redirect_matches_any_port() {
 #[tokio::test]
 async fn code_is_single_use_and_replay_revokes_what_it_issued() {
     let app = TestApp::start().await;
-    let (client_id, redirect) = app.public_client().await;
-    let (verifier, challenge) = pkce();
-    let resource = app.resource();
-    let back = app
-        .login(
-            &TestApp::auth_params(&client_id, &redirect, &challenge, &resource),
-            "dev-alice",
-        )
-        .await;
-    let code = query_param(&back, "code").unwrap();
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", redirect.as_str()),
-        ("code_verifier", verifier.as_str()),
-        ("client_id", client_id.as_str()),
-    ];
+    let req = app.auth_request().await;
+    let code = app.code(&req, "dev-alice").await;
+    let form = code_form(&code, &req.redirect, &req.verifier, &req.client_id);
     let first: Value = app.token(&form).await.json().await.unwrap();
     let res = app.token(&form).await;
     assert_eq!(res.status(), 400);
@@ -132,13 +104,7 @@ async fn code_is_single_use_and_replay_revokes_what_it_issued() {
     assert_eq!(err["error"], "invalid_grant");
     // RFC 6749 §4.1.2: tokens issued from the code are revoked.
     let rt = first["refresh_token"].as_str().unwrap();
-    let res = app
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt),
-            ("client_id", &client_id),
-        ])
-        .await;
+    let res = app.refresh(rt, &req.client_id).await;
     assert_eq!(res.status(), 400);
     assert_eq!(
         app.introspect(first["access_token"].as_str().unwrap())
@@ -150,40 +116,28 @@ async fn code_is_single_use_and_replay_revokes_what_it_issued() {
 #[tokio::test]
 async fn wrong_verifier_redirect_or_client_is_invalid_grant() {
     let app = TestApp::start().await;
-    let (client_id, redirect) = app.public_client().await;
+    let req = app.auth_request().await;
     let (other_client, _) = app.public_client().await;
-    let (verifier, challenge) = pkce();
-    let resource = app.resource();
-    let back = app
-        .login(
-            &TestApp::auth_params(&client_id, &redirect, &challenge, &resource),
-            "dev-alice",
-        )
-        .await;
-    let code = query_param(&back, "code").unwrap();
+    let code = app.code(&req, "dev-alice").await;
     let (wrong_verifier, _) = pkce();
     for (cid, redir, ver) in [
         (
-            client_id.as_str(),
-            redirect.as_str(),
+            req.client_id.as_str(),
+            req.redirect.as_str(),
             wrong_verifier.as_str(),
         ),
         (
-            client_id.as_str(),
+            req.client_id.as_str(),
             "http://127.0.0.1:33418/other",
-            verifier.as_str(),
+            req.verifier.as_str(),
         ),
-        (other_client.as_str(), redirect.as_str(), verifier.as_str()),
+        (
+            other_client.as_str(),
+            req.redirect.as_str(),
+            req.verifier.as_str(),
+        ),
     ] {
-        let res = app
-            .token(&[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", redir),
-                ("code_verifier", ver),
-                ("client_id", cid),
-            ])
-            .await;
+        let res = app.token(&code_form(&code, redir, ver, cid)).await;
         assert_eq!(res.status(), 400);
         let err: Value = res.json().await.unwrap();
         assert_eq!(err["error"], "invalid_grant", "{err}");
@@ -195,11 +149,7 @@ async fn refresh_grace_window_replays_the_same_pair_then_reuse_revokes() {
     let app = TestApp::start().await;
     let (client_id, _, tokens) = app.tokens_for_new_client().await;
     let rt = tokens["refresh_token"].as_str().unwrap();
-    let form = [
-        ("grant_type", "refresh_token"),
-        ("refresh_token", rt),
-        ("client_id", client_id.as_str()),
-    ];
+    let form = refresh_form(rt, &client_id);
     let a: Value = app.token(&form).await.json().await.unwrap();
     let b: Value = app.token(&form).await.json().await.unwrap();
     assert_eq!(
@@ -214,13 +164,7 @@ async fn refresh_grace_window_replays_the_same_pair_then_reuse_revokes() {
     assert_eq!(err["error"], "invalid_grant");
     // The family is gone: the token the first refresh issued no longer works.
     let next = a["refresh_token"].as_str().unwrap();
-    let res = app
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", next),
-            ("client_id", &client_id),
-        ])
-        .await;
+    let res = app.refresh(next, &client_id).await;
     assert_eq!(res.status(), 400);
 }
 
@@ -237,15 +181,11 @@ async fn concurrent_refresh_has_one_winner_and_identical_answers() {
         tasks.push(tokio::spawn(async move {
             let res = api
                 .post(url)
-                .form(&[
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", rt.as_str()),
-                    ("client_id", cid.as_str()),
-                ])
+                .form(&refresh_form(&rt, &cid))
                 .send()
                 .await
                 .unwrap();
-            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+            status_json(res).await
         }));
     }
     let mut answers = Vec::new();
@@ -261,17 +201,7 @@ async fn concurrent_refresh_has_one_winner_and_identical_answers() {
 #[tokio::test]
 async fn consent_deny_redirects_access_denied_with_iss() {
     let app = TestApp::start().await;
-    let (client_id, redirect) = app.public_client().await;
-    let (_, challenge) = pkce();
-    let resource = app.resource();
-    let html = app
-        .authorize(&TestApp::auth_params(
-            &client_id, &redirect, &challenge, &resource,
-        ))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.consent_page().await;
     let res = app.decide(&html, "deny").await;
     assert_eq!(res.status(), 302);
     let back = location(&res);
@@ -279,38 +209,19 @@ async fn consent_deny_redirects_access_denied_with_iss() {
         query_param(&back, "error").as_deref(),
         Some("access_denied")
     );
-    assert_eq!(
-        query_param(&back, "state").as_deref(),
-        Some("client-state-123")
-    );
-    assert_eq!(
-        query_param(&back, "iss").as_deref(),
-        Some(app.base.as_str())
-    );
+    assert_state_and_iss(&app, &back);
 }
 
 #[tokio::test]
 async fn consent_page_names_client_and_is_unframeable() {
     let app = TestApp::start().await;
-    let (client_id, redirect) = app.public_client().await;
-    let (_, challenge) = pkce();
-    let resource = app.resource();
-    let res = app
-        .authorize(&TestApp::auth_params(
-            &client_id, &redirect, &challenge, &resource,
-        ))
-        .await;
+    let req = app.auth_request().await;
+    let res = app.authorize(&req.params()).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["x-frame-options"], "DENY");
     assert_eq!(res.headers()["referrer-policy"], "same-origin");
-    assert!(res.headers()["content-security-policy"]
-        .to_str()
-        .unwrap()
-        .contains("frame-ancestors 'none'"));
-    assert!(res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .contains("HttpOnly"));
+    assert!(header(&res, "content-security-policy").contains("frame-ancestors 'none'"));
+    assert!(header(&res, "set-cookie").contains("HttpOnly"));
     let html = res.text().await.unwrap();
     assert!(
         html.contains("Test Client")
@@ -333,25 +244,13 @@ async fn upstream_key_rotation_is_picked_up_through_jwks_refetch() {
 #[tokio::test]
 async fn remembered_consent_skips_the_page_only_for_that_browser_and_client() {
     let app = TestApp::start().await;
-    let (client_id, redirect) = app.public_client().await;
-    let (_, challenge) = pkce();
-    let resource = app.resource();
-    let params = TestApp::auth_params(&client_id, &redirect, &challenge, &resource);
+    let req = app.auth_request().await;
+    let params = req.params();
     let html = app.authorize(&params).await.text().await.unwrap();
     assert!(html.contains("name=\"remember\""));
     let res = app
-        .browser
-        .post(app.url("/consent"))
-        .header("origin", &app.base)
-        .form(&[
-            ("consent_id", hidden(&html, "consent_id").as_str()),
-            ("csrf_token", hidden(&html, "csrf_token").as_str()),
-            ("decision", "approve"),
-            ("remember", "1"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .decide_with(&html, "approve", &[("remember", "1")])
+        .await;
     assert_eq!(res.status(), 303);
     let set_cookie: Vec<_> = res
         .headers()
@@ -375,7 +274,7 @@ async fn remembered_consent_skips_the_page_only_for_that_browser_and_client() {
         "{upstream}"
     );
     let callback = app.upstream_login(&upstream, "dev-alice").await;
-    let res = app.browser.get(callback).send().await.unwrap();
+    let res = app.browse(&callback).await;
     assert_eq!(res.status(), 302);
     assert!(query_param(&location(&res), "code").is_some());
 
@@ -385,7 +284,7 @@ async fn remembered_consent_skips_the_page_only_for_that_browser_and_client() {
     assert_eq!(app.authorize(&forced).await.status(), 200);
     // Another client in the same browser: the page.
     let (other, other_redirect) = app.public_client().await;
-    let other_params = TestApp::auth_params(&other, &other_redirect, &challenge, &resource);
+    let other_params = TestApp::auth_params(&other, &other_redirect, &req.challenge, &req.resource);
     assert_eq!(app.authorize(&other_params).await.status(), 200);
     // Another scope for the same client: the page.
     let mut narrower = params.clone();

@@ -1,34 +1,44 @@
 //! Malformed, replayed, oversized and hostile input on every endpoint: the RFC error shape, the
 //! right status, never a redirect to an unvalidated URI, never a 500.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::support::app::{location, pkce, query_param, TestApp};
+use crate::support::app::{header, hidden, location, query_param, status_json, TestApp, FORM};
+
+/// `params` with `key` set to `value` instead.
+fn replaced<'a>(
+    params: &[(&'a str, &'a str)],
+    key: &str,
+    value: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    params
+        .iter()
+        .map(|(k, v)| if *k == key { (*k, value) } else { (*k, *v) })
+        .collect()
+}
 
 #[tokio::test]
 async fn authorize_never_redirects_to_an_untrusted_redirect_uri() {
     let app = TestApp::start().await;
-    let (client_id, _) = app.public_client().await;
-    let (_, challenge) = pkce();
-    let resource = app.resource();
+    let req = app.auth_request().await;
+    let client_id = req.client_id.as_str();
     for (cid, redirect) in [
         ("no-such-client", "http://127.0.0.1:33418/callback"),
-        (client_id.as_str(), "https://evil.example/callback"),
-        (
-            client_id.as_str(),
-            "http://127.0.0.1:33418/callback/../evil",
-        ),
-        (client_id.as_str(), "javascript:alert(1)"),
+        (client_id, "https://evil.example/callback"),
+        (client_id, "http://127.0.0.1:33418/callback/../evil"),
+        (client_id, "javascript:alert(1)"),
     ] {
         let res = app
-            .authorize(&TestApp::auth_params(cid, redirect, &challenge, &resource))
+            .authorize(&TestApp::auth_params(
+                cid,
+                redirect,
+                &req.challenge,
+                &req.resource,
+            ))
             .await;
         assert_eq!(res.status(), 400, "{cid} {redirect}");
         assert!(res.headers().get("location").is_none());
-        assert!(res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html"));
+        assert!(header(&res, "content-type").starts_with("text/html"));
         let html = res.text().await.unwrap();
         assert!(
             html.contains("request id"),
@@ -46,10 +56,8 @@ async fn authorize_never_redirects_to_an_untrusted_redirect_uri() {
 #[tokio::test]
 async fn authorize_errors_after_validation_redirect_with_state_and_iss() {
     let app = TestApp::start().await;
-    let (client_id, redirect) = app.public_client().await;
-    let (_, challenge) = pkce();
-    let resource = app.resource();
-    let base = TestApp::auth_params(&client_id, &redirect, &challenge, &resource);
+    let req = app.auth_request().await;
+    let base = req.params();
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (
             base.iter()
@@ -59,39 +67,15 @@ async fn authorize_errors_after_validation_redirect_with_state_and_iss() {
             "invalid_request",
         ),
         (
-            base.iter()
-                .map(|(k, v)| {
-                    if *k == "code_challenge_method" {
-                        (*k, "plain")
-                    } else {
-                        (*k, *v)
-                    }
-                })
-                .collect(),
+            replaced(&base, "code_challenge_method", "plain"),
             "invalid_request",
         ),
         (
-            base.iter()
-                .map(|(k, v)| {
-                    if *k == "response_type" {
-                        (*k, "token")
-                    } else {
-                        (*k, *v)
-                    }
-                })
-                .collect(),
+            replaced(&base, "response_type", "token"),
             "unsupported_response_type",
         ),
         (
-            base.iter()
-                .map(|(k, v)| {
-                    if *k == "resource" {
-                        (*k, "https://other.example/mcp")
-                    } else {
-                        (*k, *v)
-                    }
-                })
-                .collect(),
+            replaced(&base, "resource", "https://other.example/mcp"),
             "invalid_target",
         ),
         (
@@ -111,7 +95,7 @@ async fn authorize_errors_after_validation_redirect_with_state_and_iss() {
         let res = app.authorize(&params).await;
         assert_eq!(res.status(), 302, "{expected}");
         let to = location(&res);
-        assert!(to.starts_with(&redirect), "{to}");
+        assert!(to.starts_with(&req.redirect), "{to}");
         assert_eq!(query_param(&to, "error").as_deref(), Some(expected), "{to}");
         assert_eq!(query_param(&to, "iss").as_deref(), Some(app.base.as_str()));
     }
@@ -120,58 +104,28 @@ async fn authorize_errors_after_validation_redirect_with_state_and_iss() {
 #[tokio::test]
 async fn consent_rejects_forgery_other_browsers_and_replay() {
     let app = TestApp::start().await;
-    let (client_id, redirect) = app.public_client().await;
-    let (_, challenge) = pkce();
-    let resource = app.resource();
-    let html = app
-        .authorize(&TestApp::auth_params(
-            &client_id, &redirect, &challenge, &resource,
-        ))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let consent_id = crate::support::app::hidden(&html, "consent_id");
-    let csrf = crate::support::app::hidden(&html, "csrf_token");
-    // Another browser (no binding cookie) cannot approve.
-    let res = app
-        .api
-        .post(app.url("/consent"))
-        .form(&[
+    let html = app.consent_page().await;
+    let consent_id = hidden(&html, "consent_id");
+    let csrf = hidden(&html, "csrf_token");
+    let approve = |csrf| {
+        [
             ("consent_id", consent_id.as_str()),
-            ("csrf_token", csrf.as_str()),
+            ("csrf_token", csrf),
             ("decision", "approve"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ]
+    };
+    // Another browser (no binding cookie) cannot approve.
+    let res = app.post_consent(&app.api, None, &approve(&csrf)).await;
     assert_eq!(res.status(), 403);
     // Wrong CSRF token.
     let res = app
-        .browser
-        .post(app.url("/consent"))
-        .form(&[
-            ("consent_id", consent_id.as_str()),
-            ("csrf_token", "forged"),
-            ("decision", "approve"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_consent(&app.browser, None, &approve("forged"))
+        .await;
     assert_eq!(res.status(), 403);
     // Cross-site Origin.
     let res = app
-        .browser
-        .post(app.url("/consent"))
-        .header("origin", "https://evil.example")
-        .form(&[
-            ("consent_id", consent_id.as_str()),
-            ("csrf_token", csrf.as_str()),
-            ("decision", "approve"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_consent(&app.browser, Some("https://evil.example"), &approve(&csrf))
+        .await;
     assert_eq!(res.status(), 403);
     // Malformed.
     let res = app
@@ -192,62 +146,34 @@ async fn consent_rejects_forgery_other_browsers_and_replay() {
 async fn callback_rejects_unknown_state_other_browser_and_replay() {
     let app = TestApp::start().await;
     let res = app
-        .browser
-        .get(app.url("/oauth/callback?code=x&state=unknown"))
-        .send()
-        .await
-        .unwrap();
+        .browse(&app.url("/oauth/callback?code=x&state=unknown"))
+        .await;
     assert_eq!(res.status(), 400);
-    let res = app
-        .browser
-        .get(app.url("/oauth/callback?code=x"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.browse(&app.url("/oauth/callback?code=x")).await;
     assert_eq!(res.status(), 400);
 
-    let (client_id, redirect) = app.public_client().await;
-    let (_, challenge) = pkce();
-    let resource = app.resource();
-    let html = app
-        .authorize(&TestApp::auth_params(
-            &client_id, &redirect, &challenge, &resource,
-        ))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.consent_page().await;
     let upstream = location(&app.decide(&html, "approve").await);
     let callback = app.upstream_login(&upstream, "dev-alice").await;
     // A different browser presenting the callback (login CSRF) is refused...
     let res = app.api.get(&callback).send().await.unwrap();
     assert_eq!(res.status(), 403);
     // ...and the state is spent, so even the right browser cannot use it afterwards.
-    let res = app.browser.get(&callback).send().await.unwrap();
+    let res = app.browse(&callback).await;
     assert_eq!(res.status(), 400);
 }
 
 #[tokio::test]
 async fn upstream_denial_reaches_the_client_as_access_denied() {
     let app = TestApp::start().await;
-    let (client_id, redirect) = app.public_client().await;
-    let (_, challenge) = pkce();
-    let resource = app.resource();
-    let html = app
-        .authorize(&TestApp::auth_params(
-            &client_id, &redirect, &challenge, &resource,
-        ))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.consent_page().await;
     let upstream = location(&app.decide(&html, "approve").await);
     let state = query_param(&upstream, "state").unwrap();
     let url = format!(
         "{}/oauth/callback?error=access_denied&state={state}",
         app.base
     );
-    let res = app.browser.get(url).send().await.unwrap();
+    let res = app.browse(&url).await;
     assert_eq!(res.status(), 400);
     let page = res.text().await.unwrap();
     assert!(
@@ -263,17 +189,9 @@ async fn token_endpoint_rejects_bad_input_in_rfc_shape() {
     let post = |body: &'static str, ctype: &'static str| {
         let app = &app;
         async move {
-            let res = app
-                .api
-                .post(app.url("/token"))
-                .header("content-type", ctype)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let status = res.status().as_u16();
+            let res = app.post_body("/token", ctype, body).await;
             assert_eq!(res.headers()["cache-control"], "no-store");
-            (status, res.json::<Value>().await.unwrap())
+            status_json(res).await
         }
     };
     let (s, e) = post(
@@ -282,15 +200,11 @@ async fn token_endpoint_rejects_bad_input_in_rfc_shape() {
     )
     .await;
     assert_eq!((s, e["error"].as_str().unwrap()), (400, "invalid_request"));
-    let (s, e) = post(
-        "grant_type=authorization_code&code=%ff%fe",
-        "application/x-www-form-urlencoded",
-    )
-    .await;
+    let (s, e) = post("grant_type=authorization_code&code=%ff%fe", FORM).await;
     assert_eq!((s, e["error"].as_str().unwrap()), (400, "invalid_request"));
     let (s, e) = post(
         "grant_type=password&username=a&password=b&client_id=unknown",
-        "application/x-www-form-urlencoded",
+        FORM,
     )
     .await;
     assert_eq!(
@@ -299,43 +213,16 @@ async fn token_endpoint_rejects_bad_input_in_rfc_shape() {
         "unknown clients re-register (COMPAT C12)"
     );
     let body = format!("grant_type=password&client_id={client_id}");
-    let res = app
-        .api
-        .post(app.url("/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
-    assert_eq!(
-        res.json::<Value>().await.unwrap()["error"],
-        "unsupported_grant_type"
-    );
+    let (s, e) = status_json(app.post_body("/token", FORM, body).await).await;
+    assert_eq!(s, 400);
+    assert_eq!(e["error"], "unsupported_grant_type");
     let body =
         format!("grant_type=authorization_code&grant_type=refresh_token&client_id={client_id}");
-    let res = app
-        .api
-        .post(app.url("/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.json::<Value>().await.unwrap()["error"],
-        "invalid_request"
-    );
+    let (_, e) = status_json(app.post_body("/token", FORM, body).await).await;
+    assert_eq!(e["error"], "invalid_request");
     let body = format!("grant_type=authorization_code&code=dcrb_ac_forged&code_verifier={}&redirect_uri=http://127.0.0.1:1/cb&client_id={client_id}", "a".repeat(43));
-    let res = app
-        .api
-        .post(app.url("/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    let (_, e) = status_json(app.post_body("/token", FORM, body).await).await;
+    assert_eq!(e["error"], "invalid_grant");
     // Basic with a bad secret: 401 with a Basic challenge.
     let res = app
         .api
@@ -351,26 +238,13 @@ async fn token_endpoint_rejects_bad_input_in_rfc_shape() {
         "grant_type=refresh_token&refresh_token={}",
         "a".repeat(200_000)
     );
-    let res = app
-        .api
-        .post(app.url("/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(huge)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 413);
-    assert_eq!(
-        res.json::<Value>().await.unwrap()["error"],
-        "invalid_request"
-    );
+    let (s, e) = status_json(app.post_body("/token", FORM, huge).await).await;
+    assert_eq!(s, 413);
+    assert_eq!(e["error"], "invalid_request");
     // Wrong method: JSON too.
-    let res = app.api.get(app.url("/token")).send().await.unwrap();
-    assert_eq!(res.status(), 405);
-    assert_eq!(
-        res.json::<Value>().await.unwrap()["error"],
-        "invalid_request"
-    );
+    let (s, e) = status_json(app.get("/token").await).await;
+    assert_eq!(s, 405);
+    assert_eq!(e["error"], "invalid_request");
 }
 
 #[tokio::test]
@@ -404,47 +278,22 @@ async fn registration_rejects_bad_metadata() {
         ),
     ];
     for (body, expected) in cases {
-        let res = app
-            .api
-            .post(app.url("/register"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 400, "{body}");
-        let err: Value = res.json().await.unwrap();
+        let (status, err) = status_json(app.post_json("/register", &body).await).await;
+        assert_eq!(status, 400, "{body}");
         assert_eq!(err["error"], expected, "{body}: {err}");
     }
-    let res = app
-        .api
-        .post(app.url("/register"))
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
-    assert_eq!(
-        res.json::<Value>().await.unwrap()["error"],
-        "invalid_client_metadata"
-    );
-    let res = app
-        .api
-        .post(app.url("/register"))
-        .header("content-type", "text/plain")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let (s, e) = status_json(
+        app.post_body("/register", "application/json", "{not json")
+            .await,
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert_eq!(e["error"], "invalid_client_metadata");
+    let res = app.post_body("/register", "text/plain", "{}").await;
     assert_eq!(res.status(), 400);
     let res = app
-        .api
-        .post(app.url("/register"))
-        .header("content-type", "application/json")
-        .body(vec![b' '; 100_000])
-        .send()
-        .await
-        .unwrap();
+        .post_body("/register", "application/json", vec![b' '; 100_000])
+        .await;
     assert_eq!(res.status(), 413);
 }
 
@@ -454,21 +303,11 @@ async fn revoke_and_introspect_require_authentication() {
     let (client_id, _, tokens) = app.tokens_for_new_client().await;
     let at = tokens["access_token"].as_str().unwrap();
     // Introspection without credentials, or as a public client: refused.
-    let res = app
-        .api
-        .post(app.url("/introspect"))
-        .form(&[("token", at)])
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_form("/introspect", &[("token", at)]).await;
     assert_eq!(res.status(), 401);
     let res = app
-        .api
-        .post(app.url("/introspect"))
-        .form(&[("token", at), ("client_id", client_id.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .post_form("/introspect", &[("token", at), ("client_id", &client_id)])
+        .await;
     assert_eq!(res.status(), 401);
     let res = app
         .api
@@ -481,21 +320,9 @@ async fn revoke_and_introspect_require_authentication() {
     assert_eq!(res.status(), 401);
     // Revoking someone else's token is a silent no-op (RFC 7009 §2.2).
     let (other, _) = app.public_client().await;
-    let res = app
-        .api
-        .post(app.url("/revoke"))
-        .form(&[("token", at), ("client_id", other.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = app.revoke(at, &other).await;
     assert_eq!(res.status(), 200);
     assert_eq!(app.introspect(at).await["active"], true);
-    let res = app
-        .api
-        .post(app.url("/revoke"))
-        .form(&[("token", "garbage"), ("client_id", client_id.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = app.revoke("garbage", &client_id).await;
     assert_eq!(res.status(), 200);
 }

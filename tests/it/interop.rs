@@ -4,77 +4,26 @@
 
 use serde_json::Value;
 
-use crate::support::app::{jwt_claims, Db, TestApp};
-use crate::support::node::{node_available, run_sdk_flow, OidcProviderProc};
-
-async fn start() -> Option<(TestApp, OidcProviderProc)> {
-    if !node_available().await {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "Node.js is required in CI for the interop tests"
-        );
-        eprintln!("skipping: node is not installed");
-        return None;
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let callback = format!(
-        "http://127.0.0.1:{}/oauth/callback",
-        listener.local_addr().unwrap().port()
-    );
-    let upstream = OidcProviderProc::start_with_args(
-        Some(&callback),
-        "bridge-client",
-        "bridge-secret",
-        // Okta issues refresh tokens for offline_access without prompt=consent.
-        &["--offline-access-without-prompt"],
-    )
-    .await
-    .unwrap();
-    let app = TestApp::start_on(Db::Sqlite, listener, Some(upstream.issuer.clone()), |_| {})
-        .await
-        .unwrap();
-    Some((app, upstream))
-}
+use crate::support::interop::{
+    assert_refreshed, assert_tokens_for_resource, start_with_oidc_provider,
+};
+use crate::support::node::run_sdk_flow;
 
 #[tokio::test]
 async fn mcp_typescript_sdk_auth_flow_against_oidc_provider() {
-    let Some((app, upstream)) = start().await else {
+    let Some((app, upstream)) = start_with_oidc_provider().await else {
         return;
     };
-    let out = match run_sdk_flow(&app.resource(), &["--login", "00u1alice"]).await {
-        Ok(v) => v,
-        Err(e) => panic!("sdk flow failed: {e:#}\nupstream log:\n{}", upstream.logs()),
-    };
-    let tokens = &out["tokens"];
-    let at = tokens["access_token"].as_str().unwrap();
-    let claims = jwt_claims(at);
-    assert_eq!(
-        claims["aud"],
-        app.resource(),
-        "token audience is the MCP resource"
+    let out = upstream.ok_or_panic(
+        run_sdk_flow(&app.resource(), &["--login", "00u1alice"]).await,
+        "sdk flow",
     );
-    assert_eq!(claims["iss"], app.base);
-    assert!(tokens["refresh_token"].is_string(), "{out}");
-    let refreshed = &out["refreshed_tokens"];
-    let new_at = refreshed["access_token"].as_str().unwrap();
-    assert_ne!(
-        refreshed["refresh_token"], tokens["refresh_token"],
-        "refresh rotates"
-    );
-    assert_eq!(jwt_claims(new_at)["aud"], app.resource());
+    assert_tokens_for_resource(&app, &out);
     // The subject is our user for the upstream's 00u1alice.
-    let info = app.introspect(new_at).await;
-    assert_eq!(info["active"], true, "{info}");
-    assert_eq!(info["aud"], app.resource());
+    let (new_at, _) = assert_refreshed(&app, &out).await;
     // Revocation by the client (public, client_id only) makes it inactive.
     let client_id = out["client_information"]["client_id"].as_str().unwrap();
-    let res = app
-        .api
-        .post(app.url("/revoke"))
-        .form(&[("token", new_at), ("client_id", client_id)])
-        .send()
-        .await
-        .unwrap();
+    let res = app.revoke(new_at, client_id).await;
     assert_eq!(res.status(), 200);
     let info: Value = app.introspect(new_at).await;
     assert_eq!(info["active"], false);
@@ -82,7 +31,7 @@ async fn mcp_typescript_sdk_auth_flow_against_oidc_provider() {
 
 #[tokio::test]
 async fn mcp_typescript_sdk_sees_access_denied_when_user_denies_consent() {
-    let Some((app, _upstream)) = start().await else {
+    let Some((app, _upstream)) = start_with_oidc_provider().await else {
         return;
     };
     let out = run_sdk_flow(&app.resource(), &["--deny"]).await.unwrap();

@@ -5,61 +5,25 @@
 //! echo, binds the callback leg to the discovered authorization server (SEP-2352), validates
 //! RFC 9207 `iss` strictly, and refuses a non-https token endpoint unless it is loopback.
 
-use crate::support::app::{jwt_claims, Db, TestApp};
-use crate::support::node::{node_available, run_sdk_v2_flow, OidcProviderProc};
+use crate::support::app::query_param;
+use crate::support::interop::{
+    assert_session_refreshed, assert_tokens_for_resource, assert_whoami_session,
+    start_with_oidc_provider,
+};
+use crate::support::node::run_sdk_v2_flow;
 
 /// The pinned `@modelcontextprotocol/client` (must match `tests/interop/package.json`).
 const SDK_V2_VERSION: &str = "2.4.0";
 
-async fn start() -> Option<(TestApp, OidcProviderProc)> {
-    if !node_available().await {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "Node.js is required in CI for the interop tests"
-        );
-        eprintln!("skipping: node is not installed");
-        return None;
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let callback = format!(
-        "http://127.0.0.1:{}/oauth/callback",
-        listener.local_addr().unwrap().port()
-    );
-    let upstream = OidcProviderProc::start_with_args(
-        Some(&callback),
-        "bridge-client",
-        "bridge-secret",
-        // Okta issues refresh tokens for offline_access without prompt=consent.
-        &["--offline-access-without-prompt"],
-    )
-    .await
-    .unwrap();
-    let app = TestApp::start_on(Db::Sqlite, listener, Some(upstream.issuer.clone()), |_| {})
-        .await
-        .unwrap();
-    Some((app, upstream))
-}
-
-fn query_param(url: &str, name: &str) -> Option<String> {
-    reqwest::Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
 #[tokio::test]
 async fn mcp_typescript_sdk_v2_connects_through_oauth_against_oidc_provider() {
-    let Some((app, upstream)) = start().await else {
+    let Some((app, upstream)) = start_with_oidc_provider().await else {
         return;
     };
-    let out = match run_sdk_v2_flow(&app.resource(), &["--login", "00u1alice"]).await {
-        Ok(v) => v,
-        Err(e) => panic!(
-            "sdk v2 flow failed: {e:#}\nupstream log:\n{}",
-            upstream.logs()
-        ),
-    };
+    let out = upstream.ok_or_panic(
+        run_sdk_v2_flow(&app.resource(), &["--login", "00u1alice"]).await,
+        "sdk v2 flow",
+    );
     assert_eq!(out["sdk_version"], SDK_V2_VERSION);
 
     // The SDK registered itself, filling in its v2 DCR default application_type.
@@ -99,65 +63,26 @@ async fn mcp_typescript_sdk_v2_connects_through_oauth_against_oidc_provider() {
     );
     assert_eq!(out["consent_page"]["client_name_shown"], true, "{out}");
 
-    let tokens = &out["tokens"];
-    let at = tokens["access_token"].as_str().unwrap();
-    let claims = jwt_claims(at);
-    assert_eq!(
-        claims["aud"],
-        app.resource(),
-        "token audience is the MCP resource"
-    );
-    assert_eq!(claims["iss"], app.base);
+    let at = assert_tokens_for_resource(&app, &out);
     // SEP-2352: the SDK stamps the stored credentials with the issuer it validated.
-    assert_eq!(tokens["issuer"], app.base);
-    assert!(tokens["refresh_token"].is_string(), "{out}");
+    assert_eq!(out["tokens"]["issuer"], app.base);
 
     // The SDK's MCP session worked with that token.
-    let tools: Vec<&str> = out["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|t| t.as_str())
-        .collect();
-    assert!(tools.contains(&"whoami"), "{tools:?}");
-    let whoami = out["whoami"].as_str().unwrap();
-    assert!(whoami.contains("alice@example.com"), "{whoami}");
-    assert!(whoami.contains(client_id), "{whoami}");
+    assert_whoami_session(&out, client_id);
 
     // A stale access token made the transport refresh (refresh_token grant) and retry.
-    let refreshed = &out["refreshed_tokens"];
-    let new_at = refreshed["access_token"].as_str().unwrap();
-    assert_ne!(new_at, at, "refresh issues a new access token");
-    assert_ne!(
-        refreshed["refresh_token"], tokens["refresh_token"],
-        "refresh rotates"
-    );
-    assert_eq!(jwt_claims(new_at)["aud"], app.resource());
-    let info = app.introspect(new_at).await;
-    assert_eq!(info["active"], true, "{info}");
-    assert_eq!(info["aud"], app.resource());
-    assert_eq!(info["client_id"], client_id);
-    assert!(
-        out["whoami_after_refresh"]
-            .as_str()
-            .unwrap()
-            .contains("alice@example.com"),
-        "{out}"
-    );
+    assert_session_refreshed(&app, &out, at, client_id).await;
 }
 
 #[tokio::test]
 async fn mcp_typescript_sdk_v2_sees_access_denied_when_user_denies_consent() {
-    let Some((app, upstream)) = start().await else {
+    let Some((app, upstream)) = start_with_oidc_provider().await else {
         return;
     };
-    let out = match run_sdk_v2_flow(&app.resource(), &["--deny"]).await {
-        Ok(v) => v,
-        Err(e) => panic!(
-            "sdk v2 flow failed: {e:#}\nupstream log:\n{}",
-            upstream.logs()
-        ),
-    };
+    let out = upstream.ok_or_panic(
+        run_sdk_v2_flow(&app.resource(), &["--deny"]).await,
+        "sdk v2 flow",
+    );
     // The error redirect carries iss too: the SDK validates it before surfacing the error.
     assert_eq!(
         out["authorization_error"]["error"], "access_denied",

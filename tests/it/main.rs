@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod cli;
+mod client_auth;
 mod conformance;
 mod discovery;
 mod flows;
@@ -7,8 +8,10 @@ mod hostile;
 mod interop;
 mod interop_python;
 mod interop_v2;
+mod introspection;
 mod rate_limit;
+mod redteam; // REDTEAM: security review regression tests
 mod registration;
+mod static_clients;
 mod store_contract;
 mod support;
-mod client_auth;

@@ -84,19 +84,20 @@ async fn forwarded_for_counts_only_when_trusted() {
     );
     assert_limited(register_from(&app, Some("198.51.100.2")).await).await;
 
-    // Trusted (behind a proxy that sets it): each forwarded client has its own bucket.
+    // Trusted (behind one proxy that appends): each forwarded client has its own bucket, keyed
+    // on the right-most entry, so a value the client wrote to the left changes nothing.
     let app = start(|r| {
         r.register_per_minute = 1;
         r.trust_forwarded_for = true;
     })
     .await;
     assert_eq!(
-        register_from(&app, Some("198.51.100.1, 10.0.0.1"))
+        register_from(&app, Some("1.2.3.4, 198.51.100.1"))
             .await
             .status(),
         201
     );
-    assert_limited(register_from(&app, Some("198.51.100.1")).await).await;
+    assert_limited(register_from(&app, Some("9.9.9.9, 198.51.100.1")).await).await;
     assert_eq!(
         register_from(&app, Some("198.51.100.2")).await.status(),
         201
@@ -113,4 +114,25 @@ async fn disabled_means_unlimited() {
     for _ in 0..3 {
         app.register(registration()).await;
     }
+}
+
+#[tokio::test]
+async fn authorize_is_limited_per_address_for_get_and_post() {
+    let app = start(|r| r.authorize_per_minute = 2).await;
+    let (client_id, redirect) = app.public_client().await;
+    let (_, challenge) = crate::support::app::pkce();
+    let resource = app.resource();
+    let params = TestApp::auth_params(&client_id, &redirect, &challenge, &resource);
+    for _ in 0..2 {
+        assert_eq!(app.authorize(&params).await.status(), 200);
+    }
+    assert_limited(app.authorize(&params).await).await;
+    let res = app
+        .browser
+        .post(app.url("/authorize"))
+        .form(&params)
+        .send()
+        .await
+        .unwrap();
+    assert_limited(res).await;
 }

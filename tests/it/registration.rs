@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::app::TestApp;
+use crate::support::app::{refresh_form, status_json, TestApp};
 
 fn assert_no_nulls(v: &Value) {
     if let Some(map) = v.as_object() {
@@ -69,16 +69,7 @@ async fn management_read_update_delete() {
     assert_eq!(res.status(), 401);
     let res = app.api.get(&uri).bearer_auth("wrong").send().await.unwrap();
     assert_eq!(res.status(), 401);
-    let read: Value = app
-        .api
-        .get(&uri)
-        .bearer_auth(&rat)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, read) = status_json(app.api.get(&uri).bearer_auth(&rat).send().await.unwrap()).await;
     assert_eq!(read["client_name"], "Before");
     let res = app.api.put(&uri).bearer_auth(&rat).json(&json!({"client_id": reg["client_id"], "redirect_uris": ["http://127.0.0.1:1/cb"], "token_endpoint_auth_method": "none", "client_name": "After"})).send().await.unwrap();
     assert_eq!(res.status(), 200);
@@ -89,11 +80,7 @@ async fn management_read_update_delete() {
     assert_eq!(res.status(), 401);
     // A deleted client at /token: 401 invalid_client so it re-registers (COMPAT C12).
     let res = app
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", "x"),
-            ("client_id", reg["client_id"].as_str().unwrap()),
-        ])
+        .token(&refresh_form("x", reg["client_id"].as_str().unwrap()))
         .await;
     assert_eq!(res.status(), 401);
     assert_eq!(

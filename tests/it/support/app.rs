@@ -15,6 +15,8 @@ use serde_json::{json, Value};
 use sha2::Digest as _;
 
 pub const RS_SECRET: &str = "resource-server-secret";
+/// The content type of an HTML form post.
+pub const FORM: &str = "application/x-www-form-urlencoded";
 
 pub struct TestApp {
     pub base: String,
@@ -86,6 +88,7 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
             upstream: None,
             introspection_secret: Some(SecretString::from(RS_SECRET.to_owned())),
         }],
+        clients: Vec::new(),
     }
 }
 
@@ -192,17 +195,61 @@ impl TestApp {
         self.url("/mcp")
     }
 
-    /// Registers a client; returns the response JSON (asserts 201).
-    pub async fn register(&self, body: Value) -> Value {
-        let res = self
-            .api
-            .post(self.url("/register"))
-            .json(&body)
+    /// GET `path` with the API client.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.api.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// GET `path` with the API client; the response JSON (whatever the status).
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.get(path).await.json().await.unwrap()
+    }
+
+    /// POSTs `body` as JSON to `path` with the API client.
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.api
+            .post(self.url(path))
+            .json(body)
             .send()
             .await
-            .unwrap();
-        let status = res.status();
-        let json: Value = res.json().await.unwrap();
+            .unwrap()
+    }
+
+    /// POSTs `form` to `path` with the API client.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.api
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POSTs a raw `body` declared as `content_type` (e.g. [`FORM`]) to `path` with the API
+    /// client.
+    pub async fn post_body(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.api
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GET `url` (absolute) with the browser.
+    pub async fn browse(&self, url: &str) -> reqwest::Response {
+        self.browser.get(url).send().await.unwrap()
+    }
+
+    /// Registers a client; returns the response JSON (asserts 201).
+    pub async fn register(&self, body: Value) -> Value {
+        let (status, json) = status_json(self.post_json("/register", &body).await).await;
         assert_eq!(status, 201, "{json}");
         json
     }
@@ -221,6 +268,20 @@ impl TestApp {
             }))
             .await;
         (reg["client_id"].as_str().unwrap().to_owned(), redirect)
+    }
+
+    /// A new public client ([`public_client`](Self::public_client)) and a fresh PKCE pair, for
+    /// the standard authorization request ([`AuthRequest::params`]).
+    pub async fn auth_request(&self) -> AuthRequest {
+        let (client_id, redirect) = self.public_client().await;
+        let (verifier, challenge) = pkce();
+        AuthRequest {
+            client_id,
+            redirect,
+            verifier,
+            challenge,
+            resource: self.resource(),
+        }
     }
 
     pub async fn authorize(&self, params: &[(&str, &str)]) -> reqwest::Response {
@@ -250,27 +311,60 @@ impl TestApp {
         ]
     }
 
-    /// POSTs the consent form in `html` with `decision`; returns the response.
-    pub async fn decide(&self, html: &str, decision: &str) -> reqwest::Response {
+    /// The consent page (HTML) for a new [`auth_request`](Self::auth_request), as the browser
+    /// gets it from `/authorize`.
+    pub async fn consent_page(&self) -> String {
+        let req = self.auth_request().await;
+        self.authorize(&req.params()).await.text().await.unwrap()
+    }
+
+    /// POSTs `form` to `/consent` from `client`, with an `Origin` header if `origin` is given.
+    pub async fn post_consent(
+        &self,
+        client: &reqwest::Client,
+        origin: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = client.post(self.url("/consent"));
+        if let Some(origin) = origin {
+            req = req.header("origin", origin);
+        }
+        req.form(form).send().await.unwrap()
+    }
+
+    /// POSTs the consent form in `html` with `decision` (and `extra` fields) from the browser,
+    /// same-origin; returns the response.
+    pub async fn decide_with(
+        &self,
+        html: &str,
+        decision: &str,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
         let consent_id = hidden(html, "consent_id");
         let csrf = hidden(html, "csrf_token");
-        self.browser
-            .post(self.url("/consent"))
-            .header("origin", &self.base)
-            .form(&[
+        let form = [
+            &[
                 ("consent_id", consent_id.as_str()),
                 ("csrf_token", csrf.as_str()),
                 ("decision", decision),
-            ])
-            .send()
+            ][..],
+            extra,
+        ]
+        .concat();
+        self.post_consent(&self.browser, Some(&self.base), &form)
             .await
-            .unwrap()
+    }
+
+    /// POSTs the consent form in `html` with `decision`; returns the response.
+    pub async fn decide(&self, html: &str, decision: &str) -> reqwest::Response {
+        self.decide_with(html, decision, &[]).await
     }
 
     /// Logs in at the dev IdP (auto-login via login_hint) and returns our callback URL.
     pub async fn upstream_login(&self, upstream_url: &str, user: &str) -> String {
-        let url = format!("{upstream_url}&login_hint={user}");
-        let res = self.browser.get(url).send().await.unwrap();
+        let res = self
+            .browse(&format!("{upstream_url}&login_hint={user}"))
+            .await;
         assert_eq!(
             res.status(),
             302,
@@ -290,44 +384,41 @@ impl TestApp {
         assert_eq!(res.status(), 303);
         let upstream = location(&res);
         let callback = self.upstream_login(&upstream, user).await;
-        let res = self.browser.get(callback).send().await.unwrap();
+        let res = self.browse(&callback).await;
         assert_eq!(res.status(), 302, "callback: {}", res.text().await.unwrap());
         location(&res)
     }
 
+    /// [`login`](Self::login) as `user` with `req`'s standard parameters; returns the code.
+    pub async fn code(&self, req: &AuthRequest, user: &str) -> String {
+        let back = self.login(&req.params(), user).await;
+        query_param(&back, "code").unwrap()
+    }
+
     /// Full flow for a new public client; returns (client_id, redirect, tokens JSON).
     pub async fn tokens_for_new_client(&self) -> (String, String, Value) {
-        let (client_id, redirect) = self.public_client().await;
-        let (verifier, challenge) = pkce();
-        let resource = self.resource();
-        let back = self
-            .login(
-                &Self::auth_params(&client_id, &redirect, &challenge, &resource),
-                "dev-alice",
-            )
-            .await;
-        let code = query_param(&back, "code").unwrap();
-        let res = self
-            .token(&[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", &redirect),
-                ("code_verifier", &verifier),
-                ("client_id", &client_id),
-                ("resource", &resource),
-            ])
-            .await;
+        let req = self.auth_request().await;
+        let code = self.code(&req, "dev-alice").await;
+        let mut form = code_form(&code, &req.redirect, &req.verifier, &req.client_id);
+        form.push(("resource", &req.resource));
+        let res = self.token(&form).await;
         assert_eq!(res.status(), 200);
-        (client_id, redirect, res.json().await.unwrap())
+        (req.client_id, req.redirect, res.json().await.unwrap())
     }
 
     pub async fn token(&self, form: &[(&str, &str)]) -> reqwest::Response {
-        self.api
-            .post(self.url("/token"))
-            .form(form)
-            .send()
+        self.post_form("/token", form).await
+    }
+
+    /// A public client's refresh ([`refresh_form`]) at `/token`.
+    pub async fn refresh(&self, refresh_token: &str, client_id: &str) -> reqwest::Response {
+        self.token(&refresh_form(refresh_token, client_id)).await
+    }
+
+    /// A public client's revocation of `token` (RFC 7009), identified by `client_id` only.
+    pub async fn revoke(&self, token: &str, client_id: &str) -> reqwest::Response {
+        self.post_form("/revoke", &[("token", token), ("client_id", client_id)])
             .await
-            .unwrap()
     }
 
     pub async fn introspect(&self, token: &str) -> Value {
@@ -344,13 +435,66 @@ impl TestApp {
     }
 }
 
+/// A new public client's authorization request ([`TestApp::auth_request`]).
+pub struct AuthRequest {
+    pub client_id: String,
+    pub redirect: String,
+    pub verifier: String,
+    pub challenge: String,
+    /// The MCP resource ([`TestApp::resource`]).
+    pub resource: String,
+}
+
+impl AuthRequest {
+    /// [`TestApp::auth_params`] for this request.
+    pub fn params(&self) -> Vec<(&str, &str)> {
+        TestApp::auth_params(
+            &self.client_id,
+            &self.redirect,
+            &self.challenge,
+            &self.resource,
+        )
+    }
+}
+
+/// An authorization-code grant's `/token` form (no `resource`, no client secret).
+pub fn code_form<'a>(
+    code: &'a str,
+    redirect: &'a str,
+    verifier: &'a str,
+    client_id: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect),
+        ("code_verifier", verifier),
+        ("client_id", client_id),
+    ]
+}
+
+/// A public client's refresh-token grant `/token` form (no `resource`).
+pub fn refresh_form<'a>(refresh_token: &'a str, client_id: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+        ("client_id", client_id),
+    ]
+}
+
+/// The response's status and JSON body.
+pub async fn status_json(res: reqwest::Response) -> (u16, Value) {
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap())
+}
+
+/// The value of the response's `name` header (which must be there, and ASCII).
+pub fn header(res: &reqwest::Response, name: &str) -> String {
+    res.headers()[name].to_str().unwrap().to_owned()
+}
+
 pub fn location(res: &reqwest::Response) -> String {
-    res.headers()
-        .get(LOCATION)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned()
+    header(res, LOCATION.as_str())
 }
 
 pub fn query_param(url: &str, name: &str) -> Option<String> {

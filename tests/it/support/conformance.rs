@@ -6,8 +6,8 @@
 //! package from npm: `npm ci` there puts a Node 22 binary at `node_modules/.bin/node`. The
 //! system Node only has to provide `npm`.
 //!
-//! [`conformance_or_skip`] installs it once (per lockfile, guarded like
-//! [`super::node::ensure_npm_deps`] against parallel tests and test processes);
+//! [`conformance_or_skip`] installs it once (per lockfile, guarded by [`super::install`]
+//! against parallel tests and test processes, like [`super::node::ensure_npm_deps`]);
 //! [`Conformance::run`] runs `conformance authorization …` to completion,
 //! [`Conformance::spawn`] starts it so a test can drive the interactive
 //! `authorization-code-grant` scenario. Both collect every `checks.json` the tool writes.
@@ -18,29 +18,28 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, OnceCell};
 use tokio::task::JoinHandle;
+
+use super::install;
+use super::process::{self, joined, LogBuf};
 
 /// The pinned tool version (must match `tests/conformance/package.json`).
 pub const TOOL_VERSION: &str = "0.2.0-alpha.12";
 /// The Node major the tool needs at least.
 const NODE_MAJOR: u32 = 22;
-const NPM_CI_TIMEOUT: Duration = Duration::from_secs(600);
 const STAMP_FILE: &str = ".dcr-bridge-conformance-stamp";
 const TOOL_PACKAGE: &str = "@modelcontextprotocol/conformance";
 
 /// `<crate>/tests/conformance`.
 pub fn conformance_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("conformance")
+    super::tests_dir("conformance")
 }
 
 /// The installed tool: a Node 22 binary and the tool's CLI script.
@@ -70,7 +69,13 @@ pub async fn conformance_or_skip() -> Option<Conformance> {
 }
 
 async fn install() -> Result<Conformance> {
-    npm_ci(&conformance_dir()).await?;
+    install::npm_ci(
+        &conformance_dir(),
+        &["--loglevel=error"],
+        STAMP_FILE,
+        deps_installed,
+    )
+    .await?;
     let dir = conformance_dir().join("node_modules");
     let node = dir.join(".bin").join("node");
     let cli = dir.join(TOOL_PACKAGE).join("dist").join("index.js");
@@ -120,9 +125,7 @@ fn installed_version(node_modules: &Path, package: &str) -> Result<String> {
 /// npm's hidden lockfile no older than `package-lock.json` and every direct dependency at
 /// the exact version `package.json` pins.
 fn deps_installed(dir: &Path) -> bool {
-    let lock = std::fs::read(dir.join("package-lock.json")).ok();
-    let stamp = std::fs::read(dir.join("node_modules").join(STAMP_FILE)).ok();
-    if lock.is_some() && lock == stamp {
+    if install::npm_stamp_matches(dir, STAMP_FILE) {
         return true;
     }
     let mtime = |p: PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
@@ -145,83 +148,6 @@ fn deps_installed(dir: &Path) -> bool {
             installed_version(&dir.join("node_modules"), name)
                 .is_ok_and(|have| want.as_str() == Some(have.as_str()))
         })
-}
-
-struct LockGuard(PathBuf);
-impl Drop for LockGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// `npm ci` in `dir` unless already installed; one at a time across test processes (an
-/// exclusive lock file in the temp dir, broken when older than the install timeout).
-async fn npm_ci(dir: &Path) -> Result<()> {
-    let tag: String = dir
-        .to_string_lossy()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    let lock = std::env::temp_dir().join(format!("dcr-bridge-npm-ci-{tag}.lock"));
-    let deadline = tokio::time::Instant::now() + NPM_CI_TIMEOUT;
-    let _guard = loop {
-        if deps_installed(dir) {
-            return Ok(());
-        }
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&lock)
-        {
-            Ok(_) => break LockGuard(lock.clone()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let stale = std::fs::metadata(&lock)
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| SystemTime::now().duration_since(t).ok())
-                    .is_some_and(|age| age > NPM_CI_TIMEOUT);
-                if stale {
-                    let _ = std::fs::remove_file(&lock);
-                }
-                if tokio::time::Instant::now() > deadline {
-                    bail!(
-                        "timed out waiting for another `npm ci` (lock {})",
-                        lock.display()
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-            Err(e) => return Err(e).with_context(|| format!("creating {}", lock.display())),
-        }
-    };
-    if deps_installed(dir) {
-        return Ok(());
-    }
-    let mut cmd = Command::new("npm");
-    cmd.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(NPM_CI_TIMEOUT, cmd.output())
-        .await
-        .map_err(|_| anyhow!("`npm ci` in {} timed out", dir.display()))?
-        .with_context(|| format!("spawning `npm ci` in {} (is npm on PATH?)", dir.display()))?;
-    if !output.status.success() {
-        bail!(
-            "`npm ci` in {} failed ({}):\n{}\n{}",
-            dir.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let lock_bytes =
-        std::fs::read(dir.join("package-lock.json")).context("reading package-lock.json")?;
-    std::fs::write(dir.join("node_modules").join(STAMP_FILE), lock_bytes)
-        .context("writing npm stamp")?;
-    Ok(())
 }
 
 /// One check from a `checks.json`.
@@ -288,8 +214,6 @@ impl Outcome {
     }
 }
 
-type LogBuf = Arc<Mutex<Vec<String>>>;
-
 /// A running `conformance authorization …`. Killed on drop.
 pub struct Run {
     child: Child,
@@ -298,36 +222,6 @@ pub struct Run {
     stderr: LogBuf,
     drains: Vec<JoinHandle<()>>,
     out_dir: tempfile::TempDir,
-}
-
-fn drain<R>(
-    reader: R,
-    prefix: &'static str,
-    buf: LogBuf,
-    tx: Option<mpsc::UnboundedSender<String>>,
-) -> JoinHandle<()>
-where
-    R: AsyncRead + Unpin + Send + 'static,
-{
-    let verbose = std::env::var_os("CONFORMANCE_VERBOSE").is_some();
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(reader).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if verbose {
-                eprintln!("{prefix} {line}");
-            }
-            if let Some(tx) = &tx {
-                let _ = tx.send(line.clone());
-            }
-            if let Ok(mut b) = buf.lock() {
-                b.push(line);
-            }
-        }
-    })
-}
-
-fn joined(buf: &LogBuf) -> String {
-    buf.lock().map(|b| b.join("\n")).unwrap_or_default()
 }
 
 impl Conformance {
@@ -356,12 +250,25 @@ impl Conformance {
         let (tx, lines) = mpsc::unbounded_channel();
         let stdout: LogBuf = Arc::default();
         let stderr: LogBuf = Arc::default();
+        let verbose = process::verbose("CONFORMANCE_VERBOSE");
         let mut drains = Vec::new();
         if let Some(out) = child.stdout.take() {
-            drains.push(drain(out, "[conformance]", stdout.clone(), Some(tx)));
+            drains.push(process::drain(
+                out,
+                "[conformance]",
+                stdout.clone(),
+                Some(tx),
+                verbose,
+            ));
         }
         if let Some(err) = child.stderr.take() {
-            drains.push(drain(err, "[conformance stderr]", stderr.clone(), None));
+            drains.push(process::drain(
+                err,
+                "[conformance stderr]",
+                stderr.clone(),
+                None,
+                verbose,
+            ));
         }
         Ok(Run {
             child,

@@ -1,5 +1,15 @@
 pub mod app;
 pub mod conformance;
 pub mod db;
+pub mod install;
+pub mod interop;
 pub mod node;
+pub mod process;
 pub mod python;
+
+/// `<crate>/tests/<name>`.
+pub fn tests_dir(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(name)
+}

@@ -16,30 +16,31 @@
 //! loopback port.)
 //!
 //! Node and npm must be on `PATH`. `npm ci` runs once (per lockfile content) across parallel
-//! tests and test processes.
+//! tests and test processes ([`super::install`]).
 
 #![allow(dead_code)] // not every test uses every helper
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::OnceCell;
 
-const NPM_CI_TIMEOUT: Duration = Duration::from_secs(600);
+use super::install;
+use super::process::{self, LogBuf, ScriptOutput};
+
 const UPSTREAM_START_TIMEOUT: Duration = Duration::from_secs(60);
 const SDK_FLOW_TIMEOUT: Duration = Duration::from_secs(180);
 const STAMP_FILE: &str = ".dcr-bridge-interop-stamp";
+const VERBOSE_VAR: &str = "INTEROP_VERBOSE";
 
 /// `<crate>/tests/interop`.
 pub fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("interop")
+    super::tests_dir("interop")
 }
 
 /// `true` if `node --version` runs. Lets a test skip itself on machines without Node.
@@ -55,6 +56,20 @@ pub async fn node_available() -> bool {
         .unwrap_or(false)
 }
 
+/// [`node_available`], saying so on stderr when it is not; without Node, a test fails in CI
+/// and skips itself elsewhere.
+pub async fn node_or_skip() -> bool {
+    if node_available().await {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "Node.js is required in CI for the interop tests"
+    );
+    eprintln!("skipping: node is not installed");
+    false
+}
+
 static NPM_DEPS: OnceCell<()> = OnceCell::const_new();
 
 /// Runs `npm ci --no-audit --no-fund` in `tests/interop` unless `node_modules` already matches
@@ -64,119 +79,11 @@ pub async fn ensure_npm_deps() -> Result<()> {
     NPM_DEPS.get_or_try_init(install_npm_deps).await.map(|_| ())
 }
 
-fn deps_installed(dir: &Path) -> bool {
-    match (
-        std::fs::read(dir.join("package-lock.json")),
-        std::fs::read(dir.join("node_modules").join(STAMP_FILE)),
-    ) {
-        (Ok(lock), Ok(stamp)) => lock == stamp,
-        _ => false,
-    }
-}
-
-fn lock_path(dir: &Path) -> PathBuf {
-    let tag: String = dir
-        .to_string_lossy()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    std::env::temp_dir().join(format!("dcr-bridge-npm-ci-{tag}.lock"))
-}
-
-struct LockGuard(PathBuf);
-impl Drop for LockGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 async fn install_npm_deps() -> Result<()> {
-    let dir = interop_dir();
-    let lock = lock_path(&dir);
-    let deadline = tokio::time::Instant::now() + NPM_CI_TIMEOUT;
-    let _guard = loop {
-        if deps_installed(&dir) {
-            return Ok(());
-        }
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&lock)
-        {
-            Ok(_) => break LockGuard(lock.clone()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                // Another process is installing. Break a lock left by a crashed run.
-                let stale = std::fs::metadata(&lock)
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| SystemTime::now().duration_since(t).ok())
-                    .is_some_and(|age| age > NPM_CI_TIMEOUT);
-                if stale {
-                    let _ = std::fs::remove_file(&lock);
-                }
-                if tokio::time::Instant::now() > deadline {
-                    bail!(
-                        "timed out waiting for another `npm ci` (lock {})",
-                        lock.display()
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-            Err(e) => return Err(e).with_context(|| format!("creating {}", lock.display())),
-        }
-    };
-    if deps_installed(&dir) {
-        return Ok(());
-    }
-    let mut cmd = Command::new("npm");
-    cmd.args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(NPM_CI_TIMEOUT, cmd.output())
-        .await
-        .map_err(|_| anyhow!("`npm ci` in {} timed out", dir.display()))?
-        .with_context(|| format!("spawning `npm ci` in {} (is npm on PATH?)", dir.display()))?;
-    if !output.status.success() {
-        bail!(
-            "`npm ci` in {} failed ({}):\n{}\n{}",
-            dir.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let lock_bytes =
-        std::fs::read(dir.join("package-lock.json")).context("reading package-lock.json")?;
-    std::fs::write(dir.join("node_modules").join(STAMP_FILE), lock_bytes)
-        .context("writing npm stamp")?;
-    Ok(())
-}
-
-type LogBuf = Arc<Mutex<Vec<String>>>;
-
-fn drain_lines<R>(reader: R, prefix: &'static str, buf: LogBuf)
-where
-    R: AsyncRead + Unpin + Send + 'static,
-{
-    let verbose = std::env::var_os("INTEROP_VERBOSE").is_some();
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(reader).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if verbose {
-                eprintln!("{prefix} {line}");
-            }
-            if let Ok(mut b) = buf.lock() {
-                b.push(line);
-            }
-        }
-    });
-}
-
-fn logs_of(buf: &LogBuf) -> String {
-    buf.lock().map(|b| b.join("\n")).unwrap_or_default()
+    install::npm_ci(&interop_dir(), &[], STAMP_FILE, |dir| {
+        install::npm_stamp_matches(dir, STAMP_FILE)
+    })
+    .await
 }
 
 /// A running `tests/interop/upstream.mjs` (oidc-provider). Killed on drop; it also exits on its
@@ -233,8 +140,9 @@ impl OidcProviderProc {
             .spawn()
             .context("spawning `node upstream.mjs` (is node on PATH?)")?;
         let logs: LogBuf = Arc::default();
+        let verbose = process::verbose(VERBOSE_VAR);
         if let Some(stderr) = child.stderr.take() {
-            drain_lines(stderr, "[upstream]", logs.clone());
+            process::drain(stderr, "[upstream]", logs.clone(), None, verbose);
         }
         let stdout = child
             .stdout
@@ -255,12 +163,18 @@ impl OidcProviderProc {
                         Ok(Err(e)) => e.to_string(),
                         _ => "exited".to_owned(),
                     },
-                    logs_of(&logs)
+                    process::joined(&logs)
                 );
             }
         };
         // Keep draining stdout (it should stay silent) so the pipe never fills.
-        drain_lines(lines.into_inner(), "[upstream stdout]", logs.clone());
+        process::drain(
+            lines.into_inner(),
+            "[upstream stdout]",
+            logs.clone(),
+            None,
+            verbose,
+        );
         let ready: serde_json::Value = serde_json::from_str(&line)
             .with_context(|| format!("upstream.mjs readiness line is not JSON: {line}"))?;
         let issuer = ready["issuer"]
@@ -283,7 +197,15 @@ impl OidcProviderProc {
     /// Everything the process wrote to stderr so far (oidc-provider warnings + one line per
     /// request: `[upstream] GET /auth -> 303`). Handy in assertion messages.
     pub fn logs(&self) -> String {
-        logs_of(&self.logs)
+        process::joined(&self.logs)
+    }
+
+    /// The value of `result`, or a panic naming `what` with the error and [`logs`](Self::logs).
+    pub fn ok_or_panic<T>(&self, result: Result<T>, what: &str) -> T {
+        match result {
+            Ok(v) => v,
+            Err(e) => panic!("{what} failed: {e:#}\nupstream log:\n{}", self.logs()),
+        }
     }
 
     /// Graceful stop: close stdin, wait up to 5 s, then kill.
@@ -302,15 +224,7 @@ impl OidcProviderProc {
 }
 
 /// Raw result of `sdk_flow.mjs`, whether it succeeded or not.
-#[derive(Debug)]
-pub struct SdkFlowOutput {
-    /// exit status 0
-    pub success: bool,
-    /// The single JSON line (`{"error", "steps"}` on failure).
-    pub json: serde_json::Value,
-    /// The script's stderr (SDK warnings etc.).
-    pub stderr: String,
-}
+pub type SdkFlowOutput = ScriptOutput;
 
 /// Runs `node sdk_flow.mjs --server-url <server_url> <extra_args…>` and returns its JSON, or an
 /// error carrying the script's `error`, its `steps` and stderr when it exits non-zero.
@@ -325,16 +239,9 @@ pub struct SdkFlowOutput {
 /// `registration_request`, `consent_page` (`{url, headers, client_name_shown}`),
 /// `mcp_probe` (`{unauthenticated_status, www_authenticate, authenticated_status}`), `steps`.
 pub async fn run_sdk_flow(server_url: &str, extra_args: &[&str]) -> Result<serde_json::Value> {
-    let out = run_sdk_flow_raw(server_url, extra_args).await?;
-    if out.success {
-        return Ok(out.json);
-    }
-    let steps = serde_json::to_string_pretty(&out.json["steps"]).unwrap_or_default();
-    bail!(
-        "sdk_flow.mjs failed: {}\nsteps: {steps}\nstderr:\n{}",
-        out.json["error"].as_str().unwrap_or("<no error field>"),
-        out.stderr
-    )
+    run_sdk_flow_raw(server_url, extra_args)
+        .await?
+        .into_json("sdk_flow.mjs")
 }
 
 /// Like [`run_sdk_flow`] but returns the output even when the script exits non-zero.
@@ -357,16 +264,9 @@ pub async fn run_sdk_flow_raw(server_url: &str, extra_args: &[&str]) -> Result<S
 /// `refreshed_tokens`, `whoami_after_refresh`, `steps`. With `--deny`: `sdk_error`
 /// (`{name, code, message}` that `finishAuth` threw) and `tokens: null`.
 pub async fn run_sdk_v2_flow(server_url: &str, extra_args: &[&str]) -> Result<serde_json::Value> {
-    let out = run_script_raw("sdk_v2_flow.mjs", server_url, extra_args).await?;
-    if out.success {
-        return Ok(out.json);
-    }
-    let steps = serde_json::to_string_pretty(&out.json["steps"]).unwrap_or_default();
-    bail!(
-        "sdk_v2_flow.mjs failed: {}\nsteps: {steps}\nstderr:\n{}",
-        out.json["error"].as_str().unwrap_or("<no error field>"),
-        out.stderr
-    )
+    run_script_raw("sdk_v2_flow.mjs", server_url, extra_args)
+        .await?
+        .into_json("sdk_v2_flow.mjs")
 }
 
 /// Runs `node <script> --server-url <server_url> <extra_args…>` in `tests/interop` and parses
@@ -375,37 +275,16 @@ async fn run_script_raw(
     script: &str,
     server_url: &str,
     extra_args: &[&str],
-) -> Result<SdkFlowOutput> {
+) -> Result<ScriptOutput> {
     ensure_npm_deps().await?;
-    let mut cmd = Command::new("node");
-    cmd.arg(script)
-        .args(["--server-url", server_url])
-        .args(extra_args)
-        .current_dir(interop_dir())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(SDK_FLOW_TIMEOUT, cmd.output())
-        .await
-        .map_err(|_| anyhow!("{script} timed out after {SDK_FLOW_TIMEOUT:?}"))?
-        .with_context(|| format!("spawning `node {script}` (is node on PATH?)"))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
-    let json: serde_json::Value = serde_json::from_str(line).with_context(|| {
-        format!(
-            "{script} ({}) printed no JSON line; stdout: {stdout}\nstderr:\n{stderr}",
-            output.status
-        )
-    })?;
-    Ok(SdkFlowOutput {
-        success: output.status.success(),
-        json,
-        stderr,
-    })
+    process::run_json_script(
+        Command::new("node")
+            .arg(script)
+            .args(["--server-url", server_url])
+            .args(extra_args)
+            .current_dir(interop_dir()),
+        SDK_FLOW_TIMEOUT,
+        &format!("`node {script}`"),
+    )
+    .await
 }

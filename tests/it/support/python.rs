@@ -7,17 +7,20 @@
 //! The interpreter is a virtualenv at `tests/interop/python/.venv` (git-ignored), created with
 //! `python3 -m venv` and `pip install -r requirements.txt` on first use, and rebuilt whenever
 //! `requirements.txt` changes. That runs once across parallel tests (a `OnceCell`) and test
-//! processes (an exclusive lock file in the temp dir), like `npm ci` in [`super::node`].
+//! processes (an exclusive lock file in the temp dir, [`super::install`]), like `npm ci` in
+//! [`super::node`].
 
 #![allow(dead_code)] // not every test uses every helper
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Result};
 use tokio::process::Command;
 use tokio::sync::OnceCell;
+
+use super::install;
+use super::process::{self, ScriptOutput};
 
 const VENV_TIMEOUT: Duration = Duration::from_secs(600);
 const SDK_FLOW_TIMEOUT: Duration = Duration::from_secs(180);
@@ -25,10 +28,7 @@ const STAMP_FILE: &str = ".dcr-bridge-requirements-stamp";
 
 /// `<crate>/tests/interop/python`.
 pub fn python_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("interop")
-        .join("python")
+    super::node::interop_dir().join("python")
 }
 
 fn venv_dir() -> PathBuf {
@@ -90,112 +90,57 @@ pub async fn ensure_venv() -> std::result::Result<(), VenvError> {
     }
 }
 
+/// [`ensure_venv`]; `false` (after saying why on stderr) when Python cannot make a venv, which
+/// fails a test in CI and skips it elsewhere. Any other install failure panics.
+pub async fn venv_or_skip() -> bool {
+    match ensure_venv().await {
+        Ok(()) => true,
+        Err(VenvError::Unavailable(why)) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "Python 3 with venv is required in CI: {why}"
+            );
+            eprintln!("skipping: {why}");
+            false
+        }
+        Err(e @ VenvError::Failed(_)) => panic!("{e}"),
+    }
+}
+
 fn venv_matches(dir: &Path) -> bool {
-    match (
-        std::fs::read(dir.join("requirements.txt")),
-        std::fs::read(dir.join(".venv").join(STAMP_FILE)),
-    ) {
-        (Ok(req), Ok(stamp)) => req == stamp && venv_python().exists(),
-        _ => false,
-    }
-}
-
-fn lock_path(dir: &Path) -> PathBuf {
-    let tag: String = dir
-        .to_string_lossy()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    std::env::temp_dir().join(format!("dcr-bridge-venv-{tag}.lock"))
-}
-
-struct LockGuard(PathBuf);
-impl Drop for LockGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-async fn run(cmd: &mut Command, what: &str) -> Result<std::process::Output> {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    tokio::time::timeout(VENV_TIMEOUT, cmd.output())
-        .await
-        .map_err(|_| anyhow!("`{what}` timed out"))?
-        .with_context(|| format!("spawning `{what}`"))
+    install::stamp_matches(
+        &dir.join("requirements.txt"),
+        &dir.join(".venv").join(STAMP_FILE),
+    ) && venv_python().exists()
 }
 
 async fn create_venv() -> std::result::Result<(), VenvError> {
     let dir = python_dir();
-    if venv_matches(&dir) {
+    let Some(_lock) =
+        install::lock_unless_installed(&dir, "venv", "venv install", VENV_TIMEOUT, || {
+            venv_matches(&dir)
+        })
+        .await?
+    else {
         return Ok(());
-    }
-    let lock = lock_path(&dir);
-    let deadline = tokio::time::Instant::now() + VENV_TIMEOUT;
-    let _guard = loop {
-        if venv_matches(&dir) {
-            return Ok(());
-        }
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&lock)
-        {
-            Ok(_) => break LockGuard(lock.clone()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                // Another process is installing. Break a lock left by a crashed run.
-                let stale = std::fs::metadata(&lock)
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| SystemTime::now().duration_since(t).ok())
-                    .is_some_and(|age| age > VENV_TIMEOUT);
-                if stale {
-                    let _ = std::fs::remove_file(&lock);
-                }
-                if tokio::time::Instant::now() > deadline {
-                    return Err(anyhow!(
-                        "timed out waiting for another venv install (lock {})",
-                        lock.display()
-                    )
-                    .into());
-                }
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-            Err(e) => {
-                return Err(anyhow::Error::new(e)
-                    .context(format!("creating {}", lock.display()))
-                    .into())
-            }
-        }
     };
-    if venv_matches(&dir) {
-        return Ok(());
-    }
 
     // `--clear`: a venv for other pins is rebuilt from scratch, so no stale package survives.
-    let out = match run(
+    let what = format!("`python3 -m venv` in {}", dir.display());
+    let out = process::output(
         Command::new("python3")
             .args(["-m", "venv", "--clear", ".venv"])
             .current_dir(&dir),
-        "python3 -m venv",
+        VENV_TIMEOUT,
+        &what,
     )
     .await
-    {
-        Ok(out) => out,
-        Err(e) => return Err(VenvError::Unavailable(format!("{e:#}"))),
-    };
+    .map_err(|e| VenvError::Unavailable(format!("{e:#}")))?;
     if !out.status.success() || !venv_python().exists() {
-        return Err(VenvError::Unavailable(format!(
-            "`python3 -m venv` in {} failed ({}):\n{}\n{}",
-            dir.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )));
+        return Err(VenvError::Unavailable(process::failure(&what, &out)));
     }
-    let out = run(
+    let what = format!("`pip install -r requirements.txt` in {}", dir.display());
+    let out = process::output(
         Command::new(venv_python())
             .args([
                 "-m",
@@ -208,34 +153,20 @@ async fn create_venv() -> std::result::Result<(), VenvError> {
                 "requirements.txt",
             ])
             .current_dir(&dir),
-        "pip install -r requirements.txt",
+        VENV_TIMEOUT,
+        &what,
     )
     .await?;
-    if !out.status.success() {
-        return Err(anyhow!(
-            "`pip install -r requirements.txt` in {} failed ({}):\n{}\n{}",
-            dir.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    let req = std::fs::read(dir.join("requirements.txt")).context("reading requirements.txt")?;
-    std::fs::write(dir.join(".venv").join(STAMP_FILE), req).context("writing venv stamp")?;
+    process::ensure_success(&what, &out)?;
+    install::write_stamp(
+        &dir.join("requirements.txt"),
+        &dir.join(".venv").join(STAMP_FILE),
+    )?;
     Ok(())
 }
 
 /// Raw result of `sdk_flow.py`, whether it succeeded or not.
-#[derive(Debug)]
-pub struct PySdkFlowOutput {
-    /// exit status 0
-    pub success: bool,
-    /// The single JSON line (`{"error", "steps"}` on failure).
-    pub json: serde_json::Value,
-    /// The script's stderr (SDK logs, tracebacks).
-    pub stderr: String,
-}
+pub type PySdkFlowOutput = ScriptOutput;
 
 /// Runs `sdk_flow.py --server-url <server_url> <extra_args…>` in the venv (which must exist:
 /// call [`ensure_venv`] first) and returns its JSON, or an error carrying the script's `error`,
@@ -252,16 +183,9 @@ pub async fn run_python_sdk_flow(
     server_url: &str,
     extra_args: &[&str],
 ) -> Result<serde_json::Value> {
-    let out = run_python_sdk_flow_raw(server_url, extra_args).await?;
-    if out.success {
-        return Ok(out.json);
-    }
-    let steps = serde_json::to_string_pretty(&out.json["steps"]).unwrap_or_default();
-    bail!(
-        "sdk_flow.py failed: {}\nsteps: {steps}\nstderr:\n{}",
-        out.json["error"].as_str().unwrap_or("<no error field>"),
-        out.stderr
-    )
+    run_python_sdk_flow_raw(server_url, extra_args)
+        .await?
+        .into_json("sdk_flow.py")
 }
 
 /// Like [`run_python_sdk_flow`] but returns the output even when the script exits non-zero.
@@ -269,40 +193,23 @@ pub async fn run_python_sdk_flow_raw(
     server_url: &str,
     extra_args: &[&str],
 ) -> Result<PySdkFlowOutput> {
-    let mut cmd = Command::new(venv_python());
-    cmd.arg("sdk_flow.py")
-        .args(["--server-url", server_url])
-        .args(extra_args)
-        .current_dir(python_dir())
-        .env("PYTHONUNBUFFERED", "1")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(SDK_FLOW_TIMEOUT, cmd.output())
-        .await
-        .map_err(|_| anyhow!("sdk_flow.py timed out after {SDK_FLOW_TIMEOUT:?}"))?
-        .with_context(|| format!("spawning {}", venv_python().display()))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
-    let json: serde_json::Value = serde_json::from_str(line).with_context(|| {
-        format!(
-            "sdk_flow.py ({}) printed no JSON line; stdout: {stdout}\nstderr:\n{stderr}",
-            output.status
-        )
-    })?;
-    if std::env::var_os("INTEROP_VERBOSE").is_some() {
-        eprintln!("[sdk_flow.py stderr]\n{stderr}\n[sdk_flow.py stdout]\n{line}");
+    let out = process::run_json_script(
+        Command::new(venv_python())
+            .arg("sdk_flow.py")
+            .args(["--server-url", server_url])
+            .args(extra_args)
+            .current_dir(python_dir())
+            .env("PYTHONUNBUFFERED", "1")
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
+        SDK_FLOW_TIMEOUT,
+        &format!("`{} sdk_flow.py`", venv_python().display()),
+    )
+    .await?;
+    if process::verbose("INTEROP_VERBOSE") {
+        eprintln!(
+            "[sdk_flow.py stderr]\n{}\n[sdk_flow.py stdout]\n{}",
+            out.stderr, out.json
+        );
     }
-    Ok(PySdkFlowOutput {
-        success: output.status.success(),
-        json,
-        stderr,
-    })
+    Ok(out)
 }

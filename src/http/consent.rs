@@ -171,6 +171,20 @@ pub fn consent_mac(app: &AppState, browser: &str, r: &AuthRequestRecord) -> Stri
     )
 }
 
+/// Whether the client sent `prompt=login` (kept in the pending request's `extra`).
+fn wants_login(request: &AuthRequestRecord) -> bool {
+    request
+        .extra
+        .as_deref()
+        .and_then(|e| serde_json::from_str::<serde_json::Value>(e).ok())
+        .and_then(|v| {
+            v.get("prompt")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        })
+        .is_some_and(|p| p.split(' ').any(|x| x == "login"))
+}
+
 /// Records the upstream leg of an approved request and sends the browser upstream (303).
 pub async fn approve(app: &AppState, request: AuthRequestRecord, rid: Option<&str>) -> Response {
     let Some(idp) = app.upstream(&request.upstream_id) else {
@@ -232,6 +246,7 @@ pub async fn approve(app: &AppState, request: AuthRequestRecord, rid: Option<&st
             state,
             nonce,
             pkce_challenge,
+            force_login: wants_login(&request),
         })
         .await
     {

@@ -27,6 +27,9 @@ pub struct UpstreamAuthRequest {
     pub nonce: String,
     /// S256 challenge of the upstream PKCE verifier (RFC 7636 §4.2).
     pub pkce_challenge: String,
+    /// The MCP client asked for `prompt=login`: make the upstream re-authenticate the user
+    /// (OIDC Core §3.1.2.1) instead of reusing its session.
+    pub force_login: bool,
 }
 
 /// Who logged in upstream, from the verified ID token (and userinfo, if it was needed).

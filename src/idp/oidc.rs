@@ -416,8 +416,21 @@ impl UpstreamIdp for OidcUpstream {
         request = request
             .add_extra_param("code_challenge", req.pkce_challenge.clone())
             .add_extra_param("code_challenge_method", "S256");
+        // `prompt` may come from the configuration (Google needs `consent` for a refresh token)
+        // and from the client (`login`); send one parameter carrying both values.
+        let mut prompt: Vec<String> = Vec::new();
         for (k, v) in &self.extra_params {
-            request = request.add_extra_param(k.clone(), v.clone());
+            if k == "prompt" {
+                prompt.extend(v.split(' ').filter(|p| !p.is_empty()).map(str::to_owned));
+            } else {
+                request = request.add_extra_param(k.clone(), v.clone());
+            }
+        }
+        if req.force_login && !prompt.iter().any(|p| p == "login") {
+            prompt.push("login".to_owned());
+        }
+        if !prompt.is_empty() {
+            request = request.add_extra_param("prompt", prompt.join(" "));
         }
         Ok(request.url().0)
     }

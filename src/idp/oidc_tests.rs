@@ -68,6 +68,7 @@ fn request(nonce: &str) -> (UpstreamAuthRequest, String) {
         state: "state-1".to_owned(),
         nonce: nonce.to_owned(),
         pkce_challenge: challenge,
+        force_login: false,
     };
     (req, verifier)
 }
@@ -138,6 +139,36 @@ async fn authorization_url_carries_pkce_state_nonce_and_no_resource() {
     assert_eq!(q["scope"], "openid email profile offline_access");
     assert!(!q.contains_key("resource"));
     assert!(url.query_pairs().filter(|(k, _)| k == "scope").count() == 1);
+}
+
+#[tokio::test]
+async fn prompt_login_from_the_client_joins_the_configured_prompt() {
+    let idp = dev_idp("").await;
+    let mut c = config(&idp.issuer);
+    c.extra_authorize_params
+        .insert("prompt".to_owned(), "consent".to_owned());
+    let (up, _) = upstream_with(&c);
+    let (mut req, _) = request("n");
+    let prompts = |url: url::Url| -> Vec<String> {
+        url.query_pairs()
+            .filter(|(k, _)| k == "prompt")
+            .map(|(_, v)| v.into_owned())
+            .collect()
+    };
+    assert_eq!(
+        prompts(up.authorization_url(&req).await.unwrap()),
+        vec!["consent"]
+    );
+    req.force_login = true;
+    assert_eq!(
+        prompts(up.authorization_url(&req).await.unwrap()),
+        vec!["consent login"]
+    );
+    let (plain, _) = upstream(&idp);
+    assert_eq!(
+        prompts(plain.authorization_url(&req).await.unwrap()),
+        vec!["login"]
+    );
 }
 
 #[tokio::test]

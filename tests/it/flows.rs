@@ -301,3 +301,26 @@ async fn remembered_consent_skips_the_page_only_for_that_browser_and_client() {
         .unwrap();
     assert_eq!(res.status(), 200);
 }
+
+#[tokio::test]
+async fn prompt_login_is_forwarded_upstream() {
+    let app = TestApp::start().await;
+    let (client_id, redirect) = app.public_client().await;
+    let (_, challenge) = pkce();
+    let resource = app.resource();
+    let mut params = TestApp::auth_params(&client_id, &redirect, &challenge, &resource);
+    params.push(("prompt", "login"));
+    let html = app.authorize(&params).await.text().await.unwrap();
+    let upstream = location(&app.decide(&html, "approve").await);
+    assert_eq!(query_param(&upstream, "prompt").as_deref(), Some("login"));
+    let html = app
+        .authorize(&TestApp::auth_params(
+            &client_id, &redirect, &challenge, &resource,
+        ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let upstream = location(&app.decide(&html, "approve").await);
+    assert_eq!(query_param(&upstream, "prompt"), None);
+}

@@ -17,18 +17,22 @@ pub fn name(secure: bool) -> &'static str {
     }
 }
 
-/// The binding value the browser presented, if any.
-#[must_use]
-pub fn read(headers: &HeaderMap, secure: bool) -> Option<String> {
-    let wanted = name(secure);
+/// The value of the first cookie called `wanted` in the request's `Cookie` headers.
+fn value_of(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| Cookie::parse(pair.trim().to_owned()).ok())
-        .find(|c| c.name() == wanted && c.value().len() >= 32 && c.value().len() <= 128)
+        .find(|c| c.name() == wanted)
         .map(|c| c.value().to_owned())
+}
+
+/// The binding value the browser presented, if any.
+#[must_use]
+pub fn read(headers: &HeaderMap, secure: bool) -> Option<String> {
+    value_of(headers, name(secure)).filter(|v| (32..=128).contains(&v.len()))
 }
 
 /// Returns the browser's binding value, creating one (and the `Set-Cookie` for it) if absent.
@@ -65,17 +69,9 @@ const MAX_REMEMBERED: usize = 20;
 /// cookie is useless in another browser and cannot be forged without the server key.
 #[must_use]
 pub fn remembered(headers: &HeaderMap, secure: bool) -> Vec<String> {
-    let wanted = consent_name(secure);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| Cookie::parse(pair.trim().to_owned()).ok())
-        .find(|c| c.name() == wanted)
-        .map(|c| {
-            c.value()
-                .split('.')
+    value_of(headers, consent_name(secure))
+        .map(|v| {
+            v.split('.')
                 .filter(|m| m.len() == 22)
                 .take(MAX_REMEMBERED)
                 .map(str::to_owned)

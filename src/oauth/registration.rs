@@ -133,6 +133,28 @@ struct Metadata {
     software_version: Option<String>,
 }
 
+impl Metadata {
+    /// `base` with every client-supplied value replaced by the validated one (registration
+    /// and RFC 7592 update share this, so both always store the same fields).
+    fn apply(self, base: ClientRecord) -> ClientRecord {
+        ClientRecord {
+            token_endpoint_auth_method: self.token_endpoint_auth_method,
+            redirect_uris: self.redirect_uris,
+            grant_types: GRANT_TYPES.map(str::to_owned).to_vec(),
+            response_types: vec!["code".to_owned()],
+            application_type: self.application_type,
+            client_name: self.client_name,
+            client_uri: self.client_uri,
+            logo_uri: self.logo_uri,
+            scope: self.scope,
+            contacts: self.contacts,
+            software_id: self.software_id,
+            software_version: self.software_version,
+            ..base
+        }
+    }
+}
+
 /// Registers a client (RFC 7591 §3.1).
 ///
 /// Defaults and replacements (RFC 7591 §3.2.1 lets the server replace requested values):
@@ -159,30 +181,30 @@ pub fn register(
     let client_secret =
         (m.token_endpoint_auth_method != "none").then(|| crypto::new_secret(CLIENT_SECRET_PREFIX));
     let registration_access_token = crypto::new_secret(REGISTRATION_TOKEN_PREFIX);
-    let record = ClientRecord {
+    let record = m.apply(ClientRecord {
         // The server picks the id; a client never influences it (RFC 9700 §4.15.1).
         client_id: format!("{CLIENT_ID_PREFIX}{}", crypto::random_b64(16)),
         kind: ClientKind::Dcr,
         secret_hash: client_secret.as_deref().map(crypto::hash),
-        token_endpoint_auth_method: m.token_endpoint_auth_method,
-        redirect_uris: m.redirect_uris,
-        grant_types: GRANT_TYPES.map(str::to_owned).to_vec(),
-        response_types: vec!["code".to_owned()],
-        application_type: m.application_type,
-        client_name: m.client_name,
-        client_uri: m.client_uri,
-        logo_uri: m.logo_uri,
-        scope: m.scope,
-        contacts: m.contacts,
-        software_id: m.software_id,
-        software_version: m.software_version,
+        token_endpoint_auth_method: String::new(),
+        redirect_uris: Vec::new(),
+        grant_types: Vec::new(),
+        response_types: Vec::new(),
+        application_type: String::new(),
+        client_name: None,
+        client_uri: None,
+        logo_uri: None,
+        scope: None,
+        contacts: Vec::new(),
+        software_id: None,
+        software_version: None,
         registration_token_hash: Some(crypto::hash(&registration_access_token)),
         upstream_id: settings.default_upstream.clone(),
         created_at: now,
         updated_at: now,
         last_used_at: None,
         disabled: false,
-    };
+    });
     Ok(NewClient {
         record,
         client_secret,
@@ -235,22 +257,10 @@ pub fn update(
             "token_endpoint_auth_method cannot change between none (public) and a secret-based method; register a new client",
         ));
     }
-    Ok(ClientRecord {
-        token_endpoint_auth_method: m.token_endpoint_auth_method,
-        redirect_uris: m.redirect_uris,
-        grant_types: GRANT_TYPES.map(str::to_owned).to_vec(),
-        response_types: vec!["code".to_owned()],
-        application_type: m.application_type,
-        client_name: m.client_name,
-        client_uri: m.client_uri,
-        logo_uri: m.logo_uri,
-        scope: m.scope,
-        contacts: m.contacts,
-        software_id: m.software_id,
-        software_version: m.software_version,
+    Ok(m.apply(ClientRecord {
         updated_at: now,
         ..existing.clone()
-    })
+    }))
 }
 
 /// The RFC 7591 §3.2.1 response body: identifiers, the secrets when given, and every kept

@@ -92,13 +92,17 @@ async fn claude_web_style_client_secret_post() {
     assert_eq!(res.status(), 401);
 }
 
-#[tokio::test]
-async fn client_secret_basic_with_body_client_id_like_the_python_sdk() {
-    let app = TestApp::start().await;
+/// A code exchange with HTTP Basic and the code-grant fields plus `extra`.
+async fn basic_exchange(app: &TestApp, method_extra: (&str, &str)) -> reqwest::Response {
     let (id, secret, redirect, code, verifier) =
-        confidential_code(&app, "client_secret_basic").await;
-    let res = app
-        .api
+        confidential_code(app, "client_secret_basic").await;
+    let extra = match method_extra {
+        ("client_secret", _) => ("client_secret", secret.as_str()),
+        ("client_id", _) => ("client_id", id.as_str()),
+        other => other,
+    };
+    let resource = app.resource();
+    app.api
         .post(app.url("/token"))
         .basic_auth(&id, Some(&secret))
         .form(&[
@@ -106,12 +110,18 @@ async fn client_secret_basic_with_body_client_id_like_the_python_sdk() {
             ("code", code.as_str()),
             ("redirect_uri", redirect.as_str()),
             ("code_verifier", verifier.as_str()),
-            ("client_id", id.as_str()),
-            ("resource", app.resource().as_str()),
+            ("resource", resource.as_str()),
+            extra,
         ])
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn client_secret_basic_with_body_client_id_like_the_python_sdk() {
+    let app = TestApp::start().await;
+    let res = basic_exchange(&app, ("client_id", "")).await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     let tokens: Value = res.json().await.unwrap();
     assert_eq!(tokens["token_type"], "bearer");
@@ -133,22 +143,7 @@ async fn client_secret_basic_with_body_client_id_like_the_python_sdk() {
 #[tokio::test]
 async fn basic_and_body_secret_together_is_invalid_request() {
     let app = TestApp::start().await;
-    let (id, secret, redirect, code, verifier) =
-        confidential_code(&app, "client_secret_basic").await;
-    let res = app
-        .api
-        .post(app.url("/token"))
-        .basic_auth(&id, Some(&secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", redirect.as_str()),
-            ("code_verifier", verifier.as_str()),
-            ("client_secret", secret.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = basic_exchange(&app, ("client_secret", "")).await;
     assert_eq!(res.status(), 400);
     assert_eq!(
         res.json::<Value>().await.unwrap()["error"],

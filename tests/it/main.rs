@@ -6,6 +6,7 @@ mod discovery;
 mod flows;
 mod hostile;
 mod interop;
+mod interop_mcp_remote;
 mod interop_python;
 mod interop_v2;
 mod introspection;

@@ -112,6 +112,7 @@ async fn start_server() -> Result<Server> {
             client_auth: UpstreamClientAuth::ClientSecretBasic,
             extra_authorize_params: Default::default(),
             discovery_ttl_seconds: 3600,
+            policy: Default::default(),
         }],
         resources: vec![ResourceConfig {
             id: "tools".into(),

@@ -181,6 +181,21 @@ pub struct UpstreamConfig {
     /// Seconds to cache discovery and JWKS.
     #[serde(default = "default_discovery_ttl")]
     pub discovery_ttl_seconds: u64,
+    /// Who may sign in through this upstream, beyond the upstream's own assignment rules.
+    #[serde(default)]
+    pub policy: AccessPolicy,
+}
+
+/// `[upstreams.policy]`: checked after the ID token verified, before any code is issued.
+/// Empty lists allow everyone the upstream lets sign in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessPolicy {
+    /// Email domains (lowercase, exact, no wildcard) whose users may sign in. The email must be
+    /// present and not marked unverified (`email_verified: false`).
+    pub allowed_email_domains: Vec<String>,
+    /// Groups (from the ID token's groups claim); a user needs at least one of them.
+    pub allowed_groups: Vec<String>,
 }
 
 #[allow(clippy::ref_option)]
@@ -314,6 +329,20 @@ impl Config {
         }
         if !up.scopes.iter().any(|s| s == "openid") {
             return Err(invalid(key("scopes"), "must include openid"));
+        }
+        for d in &up.policy.allowed_email_domains {
+            let ok = !d.is_empty()
+                && *d == d.to_ascii_lowercase()
+                && !d.contains(['@', '*', ' ', '/'])
+                && !d.starts_with('.');
+            if !ok {
+                return Err(invalid(
+                    key("policy.allowed_email_domains"),
+                    format!(
+                        "{d:?}: a lowercase domain such as example.com (exact match, no wildcard)"
+                    ),
+                ));
+            }
         }
         Ok(())
     }

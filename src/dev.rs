@@ -89,6 +89,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             client_auth: crate::config::UpstreamClientAuth::ClientSecretBasic,
             extra_authorize_params: std::collections::BTreeMap::new(),
             discovery_ttl_seconds: 3600,
+            policy: Default::default(),
         }],
         resources: vec![ResourceConfig {
             id: "mcp".into(),

@@ -14,10 +14,10 @@ use crate::http::consent::{secrets_aad, UpstreamSecrets};
 use crate::http::cookies;
 use crate::http::form::{request_id, Params};
 use crate::http::pages::ErrorPage;
-use crate::idp::IdpError;
+use crate::idp::{IdpError, UpstreamLogin};
 use crate::oauth::authorize::{code_redirect_url, error_redirect_url};
 use crate::oauth::login::{finish_login, upstream_tokens_aad, UpstreamUser};
-use crate::oauth::{crypto, Error};
+use crate::oauth::{crypto, policy, Error};
 use crate::store::{AuditEvent, AuthRequestRecord};
 
 /// Callback routes (no CORS).
@@ -129,7 +129,16 @@ async fn callback(
             "This sign-in was started in a different browser. Start again from your application in this browser.",
             None, rid, None);
     }
-    match complete(&app, &request, &params, rid).await {
+    let result = match exchange(&app, &request, &params).await {
+        Ok(login) => match check_policy(&app, &request, &login) {
+            Ok(()) => issue(&app, &request, &login, rid)
+                .await
+                .map_err(Failure::from),
+            Err(refused) => Err(refused),
+        },
+        Err(e) => Err(Failure::from(e)),
+    };
+    match result {
         Ok(code) => {
             let url = code_redirect_url(
                 &request.redirect_uri,
@@ -139,8 +148,8 @@ async fn callback(
             );
             found(&url)
         }
-        Err(e) => {
-            audit_failure(&app, &request, e.code(), rid).await;
+        Err(Failure { error: e, reason }) => {
+            audit_failure(&app, &request, reason.unwrap_or(e.code()), rid).await;
             let return_url = error_redirect_url(
                 &request.redirect_uri,
                 &e,
@@ -171,12 +180,13 @@ async fn callback(
     }
 }
 
-async fn complete(
+/// The upstream half: checks the response's issuer and error, redeems the upstream code, and
+/// verifies the ID token.
+async fn exchange(
     app: &AppState,
     request: &AuthRequestRecord,
     params: &Params,
-    rid: Option<&str>,
-) -> Result<String, Error> {
+) -> Result<UpstreamLogin, Error> {
     let idp = app.upstream(&request.upstream_id).ok_or_else(|| {
         Error::server(anyhow::anyhow!(
             "upstream {} is not configured",
@@ -228,10 +238,47 @@ async fn complete(
         .open(&sealed.sealed, &secrets_aad(&request.id_hash))
         .map_err(Error::server)?;
     let secrets: UpstreamSecrets = serde_json::from_slice(&plain).map_err(Error::server)?;
-    let login = idp
-        .exchange_code(code, &secrets.pkce_verifier, &secrets.nonce)
+    idp.exchange_code(code, &secrets.pkce_verifier, &secrets.nonce)
         .await
-        .map_err(idp_error)?;
+        .map_err(idp_error)
+}
+
+/// The access policy, after the ID token verified and before any code of ours exists.
+fn check_policy(
+    app: &AppState,
+    request: &AuthRequestRecord,
+    login: &UpstreamLogin,
+) -> Result<(), Failure> {
+    let Some(up) = app
+        .config
+        .upstreams
+        .iter()
+        .find(|u| u.id == request.upstream_id)
+    else {
+        return Ok(());
+    };
+    let subject = policy::Subject {
+        email: login.identity.email.as_deref(),
+        email_verified: login.identity.email_verified,
+        groups: &login.identity.groups,
+    };
+    policy::check(&up.policy, subject).map_err(|refusal| {
+        tracing::info!(upstream = %request.upstream_id, reason = refusal.as_str(), "sign-in refused by the access policy");
+        Failure {
+            error: refusal.to_error(),
+            reason: Some(refusal.as_str()),
+        }
+    })
+}
+
+/// Our half: records the user, consent and grant, keeps the upstream tokens sealed, and mints
+/// our code.
+async fn issue(
+    app: &AppState,
+    request: &AuthRequestRecord,
+    login: &UpstreamLogin,
+    rid: Option<&str>,
+) -> Result<String, Error> {
     let user = UpstreamUser {
         upstream_id: request.upstream_id.clone(),
         subject: login.identity.subject.clone(),
@@ -258,6 +305,21 @@ async fn complete(
         rid.map(str::to_owned),
     )
     .await
+}
+
+/// A failed completion: what the client is told, and a more precise reason for the audit log.
+struct Failure {
+    error: Error,
+    reason: Option<&'static str>,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            reason: None,
+        }
+    }
 }
 
 /// Maps upstream failures to what the client is told; the cause is logged, not shown.

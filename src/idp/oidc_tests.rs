@@ -36,6 +36,7 @@ fn config(issuer: &str) -> UpstreamConfig {
         client_auth: UpstreamClientAuth::ClientSecretBasic,
         extra_authorize_params: BTreeMap::from([("access_type".to_owned(), "offline".to_owned())]),
         discovery_ttl_seconds: 3600,
+        policy: Default::default(),
     }
 }
 

@@ -11,6 +11,7 @@ pub mod introspect;
 pub mod keys;
 pub mod login;
 pub mod pkce;
+pub mod policy;
 pub mod redirect_uri;
 pub mod registration;
 pub mod resource;

@@ -10,6 +10,7 @@ mod interop_mcp_remote;
 mod interop_python;
 mod interop_v2;
 mod introspection;
+mod policy;
 mod rate_limit;
 mod redteam; // REDTEAM: security review regression tests
 mod registration;

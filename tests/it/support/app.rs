@@ -80,6 +80,7 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
             client_auth: dcr_bridge::config::UpstreamClientAuth::ClientSecretBasic,
             extra_authorize_params: Default::default(),
             discovery_ttl_seconds: 3600,
+            policy: Default::default(),
         }],
         resources: vec![ResourceConfig {
             id: "tools".into(),

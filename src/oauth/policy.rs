@@ -1,0 +1,157 @@
+//! The access policy of an upstream (`[upstreams.policy]`): who may sign in, decided after the
+//! upstream's ID token verified and before any code of ours exists. A refusal is an
+//! `access_denied` for the client and a `login_failed` audit event with the reason.
+
+use crate::config::AccessPolicy;
+use crate::oauth::Error;
+
+/// The facts about a user the policy looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub email: Option<&'a str>,
+    pub email_verified: Option<bool>,
+    pub groups: &'a [String],
+}
+
+/// Why a user was refused (for the audit log; the client only sees `access_denied`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No email, while domains are restricted.
+    NoEmail,
+    /// The upstream says the email is not verified.
+    UnverifiedEmail,
+    /// The email's domain is not allowed.
+    Domain,
+    /// None of the user's groups is allowed.
+    Groups,
+}
+
+impl Refusal {
+    /// Short reason for the audit log.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoEmail => "policy_no_email",
+            Self::UnverifiedEmail => "policy_unverified_email",
+            Self::Domain => "policy_email_domain",
+            Self::Groups => "policy_groups",
+        }
+    }
+
+    /// The error the client and the user see: what to ask the administrator, nothing more.
+    #[must_use]
+    pub fn to_error(self) -> Error {
+        Error::AccessDenied(match self {
+            Self::NoEmail | Self::UnverifiedEmail | Self::Domain => {
+                "your account's email address is not allowed to use this server".to_owned()
+            }
+            Self::Groups => "your account is not in a group allowed to use this server".to_owned(),
+        })
+    }
+}
+
+/// Checks `subject` against `policy`.
+///
+/// # Errors
+/// The first rule that fails.
+pub fn check(policy: &AccessPolicy, subject: Subject<'_>) -> Result<(), Refusal> {
+    if !policy.allowed_email_domains.is_empty() {
+        let email = subject.email.ok_or(Refusal::NoEmail)?;
+        // Entra sends no email_verified at all; only an explicit `false` refuses.
+        if subject.email_verified == Some(false) {
+            return Err(Refusal::UnverifiedEmail);
+        }
+        let domain = email
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_ascii_lowercase())
+            .ok_or(Refusal::Domain)?;
+        if !policy.allowed_email_domains.iter().any(|d| *d == domain) {
+            return Err(Refusal::Domain);
+        }
+    }
+    if !policy.allowed_groups.is_empty()
+        && !subject
+            .groups
+            .iter()
+            .any(|g| policy.allowed_groups.contains(g))
+    {
+        return Err(Refusal::Groups);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(domains: &[&str], groups: &[&str]) -> AccessPolicy {
+        AccessPolicy {
+            allowed_email_domains: domains.iter().map(|s| (*s).to_owned()).collect(),
+            allowed_groups: groups.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    fn who<'a>(
+        email: Option<&'a str>,
+        verified: Option<bool>,
+        groups: &'a [String],
+    ) -> Subject<'a> {
+        Subject {
+            email,
+            email_verified: verified,
+            groups,
+        }
+    }
+
+    #[test]
+    fn empty_policy_allows_everyone() {
+        assert_eq!(check(&policy(&[], &[]), who(None, None, &[])), Ok(()));
+    }
+
+    #[test]
+    fn email_domains() {
+        let p = policy(&["example.com"], &[]);
+        assert_eq!(
+            check(&p, who(Some("a@example.com"), Some(true), &[])),
+            Ok(())
+        );
+        assert_eq!(check(&p, who(Some("a@EXAMPLE.com"), None, &[])), Ok(()));
+        assert_eq!(
+            check(&p, who(Some("a@evil.com"), Some(true), &[])),
+            Err(Refusal::Domain)
+        );
+        // Suffix tricks: exact domain only.
+        assert_eq!(
+            check(&p, who(Some("a@example.com.evil.com"), None, &[])),
+            Err(Refusal::Domain)
+        );
+        assert_eq!(
+            check(&p, who(Some("a@evil@example.com"), None, &[])),
+            Ok(())
+        );
+        assert_eq!(
+            check(&p, who(Some("a@sub.example.com"), None, &[])),
+            Err(Refusal::Domain)
+        );
+        assert_eq!(
+            check(&p, who(Some("example.com"), None, &[])),
+            Err(Refusal::Domain)
+        );
+        assert_eq!(check(&p, who(None, None, &[])), Err(Refusal::NoEmail));
+        assert_eq!(
+            check(&p, who(Some("a@example.com"), Some(false), &[])),
+            Err(Refusal::UnverifiedEmail)
+        );
+    }
+
+    #[test]
+    fn groups_need_one_match() {
+        let p = policy(&[], &["engineering", "sre"]);
+        let eng = vec!["sales".to_owned(), "sre".to_owned()];
+        assert_eq!(check(&p, who(None, None, &eng)), Ok(()));
+        let sales = vec!["sales".to_owned()];
+        assert_eq!(check(&p, who(None, None, &sales)), Err(Refusal::Groups));
+        assert_eq!(check(&p, who(None, None, &[])), Err(Refusal::Groups));
+        assert!(matches!(Refusal::Groups.to_error(), Error::AccessDenied(_)));
+    }
+}

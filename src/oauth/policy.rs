@@ -65,7 +65,7 @@ pub fn check(policy: &AccessPolicy, subject: Subject<'_>) -> Result<(), Refusal>
             .rsplit_once('@')
             .map(|(_, d)| d.to_ascii_lowercase())
             .ok_or(Refusal::Domain)?;
-        if !policy.allowed_email_domains.iter().any(|d| *d == domain) {
+        if !policy.allowed_email_domains.contains(&domain) {
             return Err(Refusal::Domain);
         }
     }

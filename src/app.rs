@@ -196,6 +196,14 @@ async fn housekeeping(state: AppState) {
         if round % 5 != 1 {
             continue;
         }
+        // A retired key stays published until every token it signed has expired (plus slack
+        // for clock skew), then leaves JWKS at the next reload.
+        let retired_before = core.now() - core.settings.tokens.access_token_ttl - 300;
+        match core.store.prune_retired_signing_keys(retired_before).await {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "pruned retired signing keys"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning retired signing keys failed"),
+        }
         match core.store.purge_expired(core.now()).await {
             Ok(n) if n > 0 => tracing::info!(removed = n, "purged expired rows"),
             Ok(_) => {}

@@ -243,6 +243,9 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
     /// Makes `kid` the current key and the previous current one retired, atomically.
     async fn promote_signing_key(&self, kid: &str, now: i64) -> Result<(), StoreError>;
+    /// Deletes keys retired before `retired_before` (the caller passes now minus the longest
+    /// access-token lifetime, so no valid token still needs them); returns how many.
+    async fn prune_retired_signing_keys(&self, retired_before: i64) -> Result<u64, StoreError>;
 
     // --- upstreams, audit, housekeeping ------------------------------------------------------
     /// Saves the upstream's discovered metadata and its status (`ok` or an error text).

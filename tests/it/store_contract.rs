@@ -338,6 +338,18 @@ async fn signing_keys_single_current(store: Arc<dyn Store>) {
         KeyState::Current,
         "rolled back"
     );
+    // Retired keys go once nothing they signed can be valid; current and next keys never.
+    assert_eq!(store.prune_retired_signing_keys(T0 + 10).await.unwrap(), 0);
+    assert_eq!(store.prune_retired_signing_keys(T0 + 11).await.unwrap(), 1);
+    let kids: Vec<_> = store
+        .list_signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(kids, ["k2"]);
+    assert_eq!(store.prune_retired_signing_keys(i64::MAX).await.unwrap(), 0);
 }
 
 async fn upstream_audit_and_consent(store: Arc<dyn Store>) {

@@ -47,3 +47,15 @@ pub(super) async fn promote(db: &mut dyn Exec, kid: &str, now: i64) -> Result<()
     }
     Ok(())
 }
+
+/// Deletes keys retired before `retired_before`: nothing they signed can still be valid.
+pub(super) async fn prune_retired(
+    db: &mut dyn Exec,
+    retired_before: i64,
+) -> Result<u64, StoreError> {
+    db.execute(
+        "DELETE FROM signing_keys WHERE state = $1 AND retired_at IS NOT NULL AND retired_at < $2",
+        args![KeyState::Retired.as_str(), retired_before],
+    )
+    .await
+}

@@ -339,6 +339,10 @@ where
         in_tx!(self, |tx| keys::promote(tx, kid, now))
     }
 
+    async fn prune_retired_signing_keys(&self, retired_before: i64) -> Result<u64, StoreError> {
+        on_conn!(self, |db| keys::prune_retired(db, retired_before))
+    }
+
     async fn save_upstream_status(&self, upstream: &UpstreamRecord) -> Result<(), StoreError> {
         on_conn!(self, |db| housekeeping::save_upstream(db, upstream))
     }

@@ -42,5 +42,12 @@ pub(super) async fn purge(db: &mut dyn Exec, now: i64) -> Result<u64, StoreError
             )
             .await?;
     }
+    // The sealed replay answer of a rotated refresh token is needed only inside the grace
+    // window (at most 300 s by configuration); drop it well after that.
+    db.execute(
+        "UPDATE refresh_tokens SET replay = NULL WHERE replay IS NOT NULL AND used_at <= $1",
+        args![now - 600],
+    )
+    .await?;
     Ok(removed)
 }

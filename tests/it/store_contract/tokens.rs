@@ -19,6 +19,7 @@ contract!(
     revoke_refresh_family,
     revoke_grant_cascades,
     purge_expired,
+    purge_drops_stale_replay_answers,
 );
 
 async fn code_redeems_once(store: Arc<dyn Store>) {
@@ -361,5 +362,25 @@ async fn purge_expired(store: Arc<dyn Store>) {
     assert!(
         store.get_grant(&iss.grant_id).await.unwrap().is_some(),
         "grants are not expired rows"
+    );
+}
+
+async fn purge_drops_stale_replay_answers(store: Arc<dyn Store>) {
+    let iss = issued(&*store).await;
+    assert_eq!(
+        rotate(&*store, &iss, "rt-0", "rt-1", T0 + 10, b"pair-1").await,
+        RotateOutcome::Rotated
+    );
+    store.purge_expired(T0 + 10 + 599).await.unwrap();
+    assert_eq!(
+        rotate(&*store, &iss, "rt-0", "rt-1b", T0 + 11, b"x").await,
+        RotateOutcome::Replay(b"pair-1".to_vec()),
+        "kept while it may still be needed"
+    );
+    store.purge_expired(T0 + 10 + 600).await.unwrap();
+    // Without the sealed answer a retry cannot be replayed: it is treated as reuse.
+    assert_eq!(
+        rotate(&*store, &iss, "rt-0", "rt-1c", T0 + 11, b"x").await,
+        RotateOutcome::ReuseDetected
     );
 }

@@ -13,6 +13,10 @@ pub struct TokenSettings {
     pub access_token_ttl: i64,
     /// Refresh token lifetime (absolute, per token; rotation issues a fresh one).
     pub refresh_token_ttl: i64,
+    /// Longest a sign-in lasts: no refresh token outlives the upstream login that started its
+    /// family by more than this, so a user disabled at the IdP loses access within this bound
+    /// (the next authorization goes through the IdP again).
+    pub session_max_age: i64,
     /// Window in which a retried refresh with the same old token gets the same new pair.
     pub refresh_grace_seconds: i64,
     /// Authorization code lifetime (RFC 6749 §4.1.2 recommends ≤ 10 minutes).
@@ -26,6 +30,7 @@ impl Default for TokenSettings {
         Self {
             access_token_ttl: 3600,
             refresh_token_ttl: 30 * 24 * 3600,
+            session_max_age: 30 * 24 * 3600,
             refresh_grace_seconds: 60,
             code_ttl: 300,
             authorization_request_ttl: 600,
@@ -38,6 +43,7 @@ impl TokenSettings {
         for (key, value) in [
             ("tokens.access_token_ttl", self.access_token_ttl),
             ("tokens.refresh_token_ttl", self.refresh_token_ttl),
+            ("tokens.session_max_age", self.session_max_age),
             ("tokens.code_ttl", self.code_ttl),
             (
                 "tokens.authorization_request_ttl",

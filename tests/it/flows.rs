@@ -324,3 +324,42 @@ async fn prompt_login_is_forwarded_upstream() {
     let upstream = location(&app.decide(&html, "approve").await);
     assert_eq!(query_param(&upstream, "prompt"), None);
 }
+
+#[tokio::test]
+async fn rotation_never_extends_a_sign_in_past_session_max_age() {
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.tokens.session_max_age = 2 * 3600;
+        c.tokens.refresh_token_ttl = 24 * 3600;
+    })
+    .await
+    .unwrap();
+    let (client_id, _, tokens) = app.tokens_for_new_client().await;
+    let mut rt = tokens["refresh_token"].as_str().unwrap().to_owned();
+    // Refreshing every 50 minutes keeps working until the sign-in is two hours old...
+    for _ in 0..2 {
+        app.clock.advance(50 * 60);
+        let res = app
+            .token(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &rt),
+                ("client_id", &client_id),
+            ])
+            .await;
+        assert_eq!(res.status(), 200);
+        rt = res.json::<Value>().await.unwrap()["refresh_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    }
+    // ...then the client must send the user through the IdP again.
+    app.clock.advance(50 * 60);
+    let res = app
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("client_id", &client_id),
+        ])
+        .await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
+}

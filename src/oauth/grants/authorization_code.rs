@@ -87,7 +87,12 @@ pub async fn exchange(
         family_id: family.id.clone(),
         parent_hash: None,
         created_at: now,
-        expires_at: now + core.settings.tokens.refresh_token_ttl,
+        expires_at: now
+            + core
+                .settings
+                .tokens
+                .refresh_token_ttl
+                .min(core.settings.tokens.session_max_age),
         used_at: None,
     });
     // The code's scope, not the grant's: a later consent may have changed the grant.

@@ -52,7 +52,9 @@ pub async fn refresh(
         family_id: view.family.id.clone(),
         parent_hash: Some(old_hash.clone()),
         created_at: now,
-        expires_at: now + core.settings.tokens.refresh_token_ttl,
+        // Rotation renews the token, never the sign-in: the family ends at session_max_age.
+        expires_at: (now + core.settings.tokens.refresh_token_ttl)
+            .min(view.family.created_at + core.settings.tokens.session_max_age),
         used_at: None,
     };
     let (jwt, access) = mint_access_scoped(

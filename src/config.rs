@@ -40,7 +40,9 @@ pub enum ConfigError {
 }
 
 /// Paths of dcr-bridge's own endpoints, which a resource cannot take.
-const RESERVED_PATHS: [&str; 7] = [
+const RESERVED_PATHS: [&str; 9] = [
+    "/healthz",
+    "/readyz",
     "/authorize",
     "/token",
     "/register",
@@ -376,7 +378,7 @@ impl Config {
                 key("path"),
                 "must start with '/', have no trailing '/', query, fragment or dot segments, \
                  and not be under /.well-known, /oauth or an endpoint path (/authorize, \
-                 /token, /register, /revoke, /introspect, /jwks, /consent)",
+                 /token, /register, /revoke, /introspect, /jwks, /consent, /healthz, /readyz)",
             ));
         }
         if self.resources[..i].iter().any(|o| o.path == r.path) {

@@ -10,6 +10,7 @@ pub mod demo_mcp;
 pub mod discovery;
 pub mod error;
 pub mod form;
+pub mod health;
 pub mod introspect;
 pub mod middleware;
 pub mod pages;
@@ -31,6 +32,7 @@ pub fn routes(state: AppState) -> Router {
     let limits = &state.rate_limits;
     let api = Router::new()
         .merge(discovery::routes())
+        .merge(health::routes())
         .merge(limits.apply(Endpoint::Register, register::routes()))
         .merge(limits.apply(Endpoint::Token, token::routes()))
         .merge(limits.apply(Endpoint::Revoke, revoke::routes()))

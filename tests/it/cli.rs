@@ -1,5 +1,5 @@
 //! The binary's command line: help, configuration errors naming the key, `check-config` against
-//! a live provider, `migrate`, `rotate-keys`.
+//! a live provider, `migrate`, `rotate-keys`, and `serve` itself with environment overrides.
 
 use std::process::Command;
 
@@ -148,4 +148,69 @@ async fn migrate_then_rotate_keys_publishes_both() {
         2,
         "two rotations from an empty key table leave one current and one retired"
     );
+}
+
+/// The real binary: `serve` with a file plus environment overrides (`DCR_BRIDGE_PUBLIC_URL`,
+/// `DCR_BRIDGE_LISTEN`, `DCR_BRIDGE_SECRET_KEY_FILE`), ready on `/readyz`, and a clean exit
+/// on SIGTERM.
+#[tokio::test]
+async fn serve_binary_layers_env_over_file_and_stops_on_sigterm() {
+    let app = TestApp::start().await;
+    let issuer = app.idp.as_ref().unwrap().issuer.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), &issuer, "");
+    let key_file = dir.path().join("secret.key");
+    std::fs::write(&key_file, "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dcr-bridge"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .env_remove("DCR_BRIDGE_CONFIG")
+        .env("DCR_BRIDGE_PUBLIC_URL", &base)
+        .env("DCR_BRIDGE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("DCR_BRIDGE_SECRET_KEY_FILE", &key_file)
+        .env("DCR_BRIDGE_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..150 {
+        if let Ok(res) = http.get(format!("{base}/readyz")).send().await {
+            ready = res.status() == 200;
+            if ready {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(ready, "serve did not become ready");
+    let metadata: serde_json::Value = http
+        .get(format!("{base}/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata["issuer"], base,
+        "the environment overrides the file"
+    );
+    let pid = child.id().unwrap().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(15), child.wait())
+        .await
+        .expect("serve did not stop on SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
 }

@@ -46,6 +46,17 @@ fn page(
     )
 }
 
+/// An error page with no OAuth error code and no way back to the client.
+fn notice(
+    app: &AppState,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    rid: Option<&str>,
+) -> Response {
+    page(app, status, title, message, None, rid, None)
+}
+
 async fn callback(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -54,36 +65,30 @@ async fn callback(
     let rid = request_id(&headers);
     let rid = rid.as_deref();
     let Ok(params) = Params::parse(q.unwrap_or_default().as_bytes()) else {
-        return page(
+        return notice(
             &app,
             StatusCode::BAD_REQUEST,
             "Invalid sign-in response",
             "The response from the identity provider was malformed.",
-            None,
             rid,
-            None,
         );
     };
     if params.reject_duplicates(&[]).is_err() {
-        return page(
+        return notice(
             &app,
             StatusCode::BAD_REQUEST,
             "Invalid sign-in response",
             "The response from the identity provider repeated a parameter.",
-            None,
             rid,
-            None,
         );
     }
     let Some(state) = params.get("state") else {
-        return page(
+        return notice(
             &app,
             StatusCode::BAD_REQUEST,
             "Invalid sign-in response",
             "The response from the identity provider carried no state.",
-            None,
             rid,
-            None,
         );
     };
     let now = app.core.now();
@@ -95,26 +100,22 @@ async fn callback(
     {
         Ok(Some(r)) => r,
         Ok(None) => {
-            return page(
+            return notice(
                 &app,
                 StatusCode::BAD_REQUEST,
                 "This sign-in has expired or was already used",
                 "Start again from your application.",
-                None,
                 rid,
-                None,
             )
         }
         Err(e) => {
             crate::http::error::log(&e.into());
-            return page(
+            return notice(
                 &app,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong",
                 "Try again later.",
-                None,
                 rid,
-                None,
             );
         }
     };
@@ -125,9 +126,7 @@ async fn callback(
     if !bound {
         // Login CSRF / confused deputy: the response reached a browser that did not start it.
         audit_failure(&app, &request, "browser_binding_mismatch", rid).await;
-        return page(&app, StatusCode::FORBIDDEN, "Sign-in refused",
-            "This sign-in was started in a different browser. Start again from your application in this browser.",
-            None, rid, None);
+        return notice(&app, StatusCode::FORBIDDEN, "Sign-in refused", "This sign-in was started in a different browser. Start again from your application in this browser.", rid);
     }
     let result = match exchange(&app, &request, &params).await {
         Ok(login) => match check_policy(&app, &request, &login) {

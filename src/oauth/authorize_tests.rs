@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::config::{RegistrationSettings, TokenSettings};
-use crate::store::ClientKind;
 
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const ISSUER: &str = "https://auth.example.com";
@@ -33,27 +32,9 @@ fn one() -> Settings {
 
 fn client(uris: &[&str]) -> ClientRecord {
     ClientRecord {
-        client_id: "dcrb_c_abc".to_owned(),
-        kind: ClientKind::Dcr,
-        secret_hash: None,
-        token_endpoint_auth_method: "none".to_owned(),
         redirect_uris: uris.iter().map(|s| (*s).to_owned()).collect(),
-        grant_types: vec!["authorization_code".to_owned(), "refresh_token".to_owned()],
-        response_types: vec!["code".to_owned()],
-        application_type: "native".to_owned(),
-        client_name: None,
-        client_uri: None,
-        logo_uri: None,
-        scope: None,
-        contacts: vec![],
-        software_id: None,
-        software_version: None,
-        registration_token_hash: None,
         upstream_id: "okta".to_owned(),
-        created_at: 0,
-        updated_at: 0,
-        last_used_at: None,
-        disabled: false,
+        ..ClientRecord::test_public("dcrb_c_abc")
     }
 }
 

@@ -1,7 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
-use crate::store::ClientKind;
 
 fn basic(raw: &str) -> String {
     format!("Basic {}", STANDARD.encode(raw))
@@ -9,27 +8,9 @@ fn basic(raw: &str) -> String {
 
 fn client(method: &str, secret: Option<&str>) -> ClientRecord {
     ClientRecord {
-        client_id: "dcrb_c_abc".to_owned(),
-        kind: ClientKind::Dcr,
         secret_hash: secret.map(crypto::hash),
         token_endpoint_auth_method: method.to_owned(),
-        redirect_uris: vec!["http://127.0.0.1/cb".to_owned()],
-        grant_types: vec!["authorization_code".to_owned(), "refresh_token".to_owned()],
-        response_types: vec!["code".to_owned()],
-        application_type: "native".to_owned(),
-        client_name: None,
-        client_uri: None,
-        logo_uri: None,
-        scope: None,
-        contacts: vec![],
-        software_id: None,
-        software_version: None,
-        registration_token_hash: None,
-        upstream_id: "okta".to_owned(),
-        created_at: 0,
-        updated_at: 0,
-        last_used_at: None,
-        disabled: false,
+        ..ClientRecord::test_public("dcrb_c_abc")
     }
 }
 

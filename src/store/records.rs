@@ -73,6 +73,38 @@ pub struct ClientRecord {
     pub disabled: bool,
 }
 
+#[cfg(test)]
+impl ClientRecord {
+    /// A public, native DCR client with one loopback redirect, for unit tests; tests override
+    /// only the fields they are about with struct-update syntax.
+    #[must_use]
+    pub fn test_public(client_id: &str) -> Self {
+        Self {
+            client_id: client_id.to_owned(),
+            kind: ClientKind::Dcr,
+            secret_hash: None,
+            token_endpoint_auth_method: "none".to_owned(),
+            redirect_uris: vec!["http://127.0.0.1/cb".to_owned()],
+            grant_types: vec!["authorization_code".to_owned(), "refresh_token".to_owned()],
+            response_types: vec!["code".to_owned()],
+            application_type: "native".to_owned(),
+            client_name: None,
+            client_uri: None,
+            logo_uri: None,
+            scope: None,
+            contacts: Vec::new(),
+            software_id: None,
+            software_version: None,
+            registration_token_hash: None,
+            upstream_id: "corp".to_owned(),
+            created_at: 0,
+            updated_at: 0,
+            last_used_at: None,
+            disabled: false,
+        }
+    }
+}
+
 /// A pending authorization request, from /authorize until the callback consumes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthRequestRecord {

@@ -4,7 +4,7 @@
 
 use dcr_bridge::config::AccessPolicy;
 
-use crate::support::app::{location, pkce, query_param, Db, TestApp};
+use crate::support::app::{location, query_param, Db, TestApp};
 
 async fn app_with(policy: AccessPolicy) -> TestApp {
     TestApp::start_with(Db::Sqlite, |c| c.upstreams[0].policy = policy)
@@ -14,19 +14,7 @@ async fn app_with(policy: AccessPolicy) -> TestApp {
 
 /// Runs the browser leg for `user`; returns the callback response.
 async fn sign_in(app: &TestApp, user: &str) -> reqwest::Response {
-    let (client_id, redirect) = app.public_client().await;
-    let (_, challenge) = pkce();
-    let resource = app.resource();
-    let html = app
-        .authorize(&TestApp::auth_params(
-            &client_id, &redirect, &challenge, &resource,
-        ))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let upstream = location(&app.decide(&html, "approve").await);
-    let callback = app.upstream_login(&upstream, user).await;
+    let callback = app.upstream_callback_for_new_client(user).await;
     app.browser.get(callback).send().await.unwrap()
 }
 

@@ -1,15 +1,13 @@
-//! REDTEAM regression tests: each one reproduces a security finding of the red-team review
-//! (see the review report for the analysis). They are `#[ignore]`d while the bug is open so the
-//! suite stays green for everyone else; run them with
-//! `cargo test --test it redteam -- --include-ignored`, and drop the `#[ignore]` with the fix.
+//! Regression tests for the findings of the red-team review (all three fixed): each reproduces
+//! the attack that used to work. A test for a newly found, still open bug may be added here as
+//! `#[ignore]` with the reason, and un-ignored with the fix.
 
 use serde_json::Value;
 
-use crate::support::app::{location, pkce, query_param, TestApp};
+use crate::support::app::{query_param, TestApp};
 
-/// REDTEAM-1: a refresh token must not be accepted as a bearer access token at a resource path.
-/// `http/resource.rs::protected` runs the full introspection, which also answers `active: true`
-/// (with `aud` = the resource) for refresh tokens, and never looks at `token_type`.
+/// REDTEAM-1: a refresh token must not be accepted as a bearer access token at a resource path
+/// (introspection also describes refresh tokens; the resource now requires `token_type` Bearer).
 #[tokio::test]
 async fn redteam_refresh_token_is_not_a_bearer_access_token() {
     let app = TestApp::start().await;
@@ -42,24 +40,12 @@ async fn redteam_refresh_token_is_not_a_bearer_access_token() {
 
 /// REDTEAM-2: RFC 9207 §2.4: the upstream advertises
 /// `authorization_response_iss_parameter_supported: true` (the dev IdP does), so an
-/// authorization response WITHOUT `iss` must be rejected. `http/callback.rs::complete` only checks
-/// `iss` when it is present.
+/// authorization response WITHOUT `iss` must be rejected (the callback used to check `iss` only
+/// when present).
 #[tokio::test]
 async fn redteam_callback_requires_iss_when_upstream_advertises_it() {
     let app = TestApp::start().await;
-    let (client_id, redirect) = app.public_client().await;
-    let (_, challenge) = pkce();
-    let resource = app.resource();
-    let html = app
-        .authorize(&TestApp::auth_params(
-            &client_id, &redirect, &challenge, &resource,
-        ))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let upstream = location(&app.decide(&html, "approve").await);
-    let callback = app.upstream_login(&upstream, "dev-alice").await;
+    let callback = app.upstream_callback_for_new_client("dev-alice").await;
     assert!(
         query_param(&callback, "iss").is_some(),
         "the dev IdP sends iss"
@@ -85,10 +71,9 @@ async fn redteam_callback_requires_iss_when_upstream_advertises_it() {
     );
 }
 
-/// REDTEAM-3: the consent page shows `client_name`; `oauth/registration.rs::text` strips some
-/// bidi and zero-width characters but not all Bidi_Control (U+061C ARABIC LETTER MARK) nor the
-/// Default_Ignorable code points that render as nothing (U+3164 HANGUL FILLER, U+115F, U+00AD,
-/// U+2060..U+2064, U+180E), so a name can still be blank or visually rearranged.
+/// REDTEAM-3: the consent page shows `client_name`; every Bidi_Control and Default_Ignorable
+/// code point (U+061C, U+3164 HANGUL FILLER, U+115F, U+00AD, U+2060..U+2064, U+180E …) must be
+/// stripped, or a name could be blank or visually rearranged.
 #[tokio::test]
 async fn redteam_client_name_drops_every_bidi_control_and_invisible_character() {
     let app = TestApp::start().await;

@@ -18,7 +18,7 @@ use crate::oauth::login::{finish_login, UpstreamUser};
 use crate::oauth::tokens::TokenResponse;
 use crate::oauth::{grants, Core, Resource, Settings};
 use crate::store::sqlite::SqliteStore;
-use crate::store::{AuditEvent, AuthRequestRecord, ClientKind, ClientRecord, Store};
+use crate::store::{AuditEvent, AuthRequestRecord, ClientRecord, Store};
 
 pub const ISSUER: &str = "https://auth.example.com";
 pub const RESOURCE: &str = "https://auth.example.com/mcp";
@@ -178,26 +178,11 @@ impl Fixture {
 
 pub fn client_record(client_id: &str, grant_types: &[&str]) -> ClientRecord {
     ClientRecord {
-        client_id: client_id.to_owned(),
-        kind: ClientKind::Dcr,
-        secret_hash: None,
-        token_endpoint_auth_method: "none".to_owned(),
         redirect_uris: vec![REDIRECT.to_owned()],
         grant_types: grant_types.iter().map(|g| (*g).to_owned()).collect(),
-        response_types: vec!["code".to_owned()],
-        application_type: "native".to_owned(),
         client_name: Some(client_id.to_owned()),
-        client_uri: None,
-        logo_uri: None,
-        scope: None,
-        contacts: Vec::new(),
-        software_id: None,
-        software_version: None,
-        registration_token_hash: None,
-        upstream_id: "corp".to_owned(),
         created_at: START,
         updated_at: START,
-        last_used_at: None,
-        disabled: false,
+        ..ClientRecord::test_public(client_id)
     }
 }

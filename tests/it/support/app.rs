@@ -375,6 +375,24 @@ impl TestApp {
         location(&res)
     }
 
+    /// For a new public client: authorize → approve → upstream login as `user`; returns our
+    /// callback URL as the upstream sent it (not yet visited).
+    pub async fn upstream_callback_for_new_client(&self, user: &str) -> String {
+        let (client_id, redirect) = self.public_client().await;
+        let (_, challenge) = pkce();
+        let resource = self.resource();
+        let html = self
+            .authorize(&Self::auth_params(
+                &client_id, &redirect, &challenge, &resource,
+            ))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let upstream = location(&self.decide(&html, "approve").await);
+        self.upstream_login(&upstream, user).await
+    }
+
     /// The whole browser leg: authorize → consent → upstream → callback. Returns the client
     /// redirect URL (with code, state and iss).
     pub async fn login(&self, params: &[(&str, &str)], user: &str) -> String {

@@ -213,7 +213,10 @@ async fn exchange(
     }
     if let Some(err) = params.get("error") {
         let detail = params.get("error_description").unwrap_or("");
-        tracing::info!(upstream_error = %err, description = %detail, "upstream returned an error");
+        // Debug formatting: the upstream's text must not forge log lines either.
+        tracing::info!(upstream_error = ?err, description = ?detail, "upstream returned an error");
+        // The upstream's own words stay in the log: its `error_description` is never passed on,
+        // and its error code only when it looks like one (RFC 6749 §4.1.2.1 error codes).
         return Err(match err {
             "access_denied" => Error::AccessDenied(
                 "sign-in was cancelled or refused at the identity provider".into(),
@@ -221,7 +224,10 @@ async fn exchange(
             "temporarily_unavailable" | "server_error" => Error::TemporarilyUnavailable(
                 "the identity provider could not complete the sign-in".into(),
             ),
-            _ => Error::AccessDenied(format!("the identity provider refused the sign-in ({err})")),
+            code if is_error_code(code) => Error::AccessDenied(format!(
+                "the identity provider refused the sign-in ({code})"
+            )),
+            _ => Error::AccessDenied("the identity provider refused the sign-in".into()),
         });
     }
     let code = params.get("code").ok_or_else(|| {
@@ -240,6 +246,12 @@ async fn exchange(
     idp.exchange_code(code, &secrets.pkce_verifier, &secrets.nonce)
         .await
         .map_err(idp_error)
+}
+
+/// An upstream error code worth naming to the client: a short lowercase token, as the RFC 6749
+/// and OIDC codes are.
+fn is_error_code(code: &str) -> bool {
+    (1..=64).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
 }
 
 /// The access policy, after the ID token verified and before any code of ours exists.

@@ -37,12 +37,12 @@ pub fn log(err: &Error) {
     }
 }
 
-/// The JSON error body.
+/// The JSON error body; the description limited to RFC 6749 §5.2's character set.
 #[must_use]
 pub fn body_of(err: &Error) -> serde_json::Value {
-    match err.description() {
-        Some(d) if !d.is_empty() => json!({ "error": err.code(), "error_description": d }),
-        _ => json!({ "error": err.code() }),
+    match err.wire_description() {
+        Some(d) => json!({ "error": err.code(), "error_description": d }),
+        None => json!({ "error": err.code() }),
     }
 }
 

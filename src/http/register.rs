@@ -35,7 +35,7 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<RegistrationRequest, 
         });
     if !body.is_empty() && !json_type {
         return Err(Error::InvalidClientMetadata(
-            "the registration request must be application/json (RFC 7591 §3.1)".into(),
+            "the registration request must be application/json (RFC 7591 section 3.1)".into(),
         ));
     }
     let value: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {

@@ -2,6 +2,10 @@
 //!
 //! The `String` in each variant is the `error_description` shown to the client: it must never
 //! carry an internal cause. Internal failures use `Server`, whose source is logged, not shown.
+//! What reaches the wire goes through [`Error::wire_description`], which keeps it inside the
+//! character set RFC 6749 allows.
+
+use std::borrow::Cow;
 
 use crate::store::StoreError;
 
@@ -109,6 +113,16 @@ impl Error {
         }
     }
 
+    /// The `error_description` as sent to the client (JSON body or error redirect): only
+    /// characters RFC 6749 §4.1.2.1 / §5.2 allow, so text that came from elsewhere (the upstream,
+    /// a client's metadata) cannot break a client's parser. `None` when there is nothing to say.
+    #[must_use]
+    pub fn wire_description(&self) -> Option<Cow<'_, str>> {
+        self.description()
+            .map(sanitize_description)
+            .filter(|d| !d.is_empty())
+    }
+
     /// Shorthand for an `invalid_client` answer to a client that did not use Basic.
     #[must_use]
     pub fn invalid_client(description: impl Into<String>) -> Self {
@@ -130,5 +144,49 @@ impl From<StoreError> for Error {
     }
 }
 
+/// Whether RFC 6749 allows `c` in `error_description`: `%x20-21 / %x23-5B / %x5D-7E`, that is
+/// printable ASCII and space without `"` and `\`.
+#[must_use]
+pub fn is_description_char(c: char) -> bool {
+    matches!(c, ' '..='!' | '#'..='[' | ']'..='~')
+}
+
+/// Maps `text` onto the `error_description` character set (RFC 6749 §4.1.2.1, §5.2): `"` becomes
+/// `'`, `\` becomes `/`, `§` becomes `section`, whitespace and control characters become one
+/// space, anything else outside the set becomes `?`. Borrowed when nothing needs replacing.
+#[must_use]
+pub fn sanitize_description(text: &str) -> Cow<'_, str> {
+    if text.chars().all(is_description_char) {
+        return Cow::Borrowed(text.trim());
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            c if is_description_char(c) => out.push(c),
+            '"' => out.push('\''),
+            '\\' => out.push('/'),
+            // Our own messages cite RFC sections; keep them readable.
+            '§' => {
+                out.push_str("section");
+                if chars.peek().is_some_and(|n| !n.is_whitespace()) {
+                    out.push(' ');
+                }
+            }
+            c if c.is_whitespace() || c.is_control() => {
+                if !out.ends_with(' ') {
+                    out.push(' ');
+                }
+            }
+            _ => out.push('?'),
+        }
+    }
+    Cow::Owned(out.trim().to_owned())
+}
+
 /// Result alias for the protocol core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+#[path = "error_tests.rs"]
+mod tests;

@@ -117,7 +117,50 @@ impl Config {
                     return Err(invalid(key("upstream"), format!("no upstream with id {u}")));
                 }
             }
+            self.check_client_reaches_a_resource(i, c)?;
         }
         Ok(())
     }
+
+    /// A static client may ask only for resources that sign in at its upstream (see
+    /// `oauth::authorize::check_upstream`: the resource's upstream and its policy always decide).
+    /// A client whose upstream no resource uses could never sign in, which is a configuration
+    /// mistake better caught at start than as `invalid_target` at /authorize.
+    fn check_client_reaches_a_resource(
+        &self,
+        i: usize,
+        c: &StaticClientConfig,
+    ) -> Result<(), ConfigError> {
+        let Some(upstream) = c
+            .upstream
+            .as_deref()
+            .or_else(|| self.upstreams.first().map(|u| u.id.as_str()))
+        else {
+            return Ok(());
+        };
+        let reachable = self
+            .resources
+            .iter()
+            .any(|r| self.upstream_for(r).is_some_and(|u| u.id == upstream));
+        if reachable {
+            return Ok(());
+        }
+        let how = if c.upstream.is_some() {
+            "is"
+        } else {
+            "defaults to the first upstream,"
+        };
+        Err(invalid(
+            format!("clients[{i}].upstream"),
+            format!(
+                "the client's upstream {how} {upstream:?}, but no [[resources]] entry signs in \
+                 there, so the client could use no resource; set upstream to the upstream of \
+                 the resources it is for (users always sign in at the resource's upstream)"
+            ),
+        ))
+    }
 }
+
+#[cfg(test)]
+#[path = "clients_tests.rs"]
+mod tests;

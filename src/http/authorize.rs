@@ -1,6 +1,7 @@
 //! `GET|POST /authorize`: validates everything before anything leaves (STYLE 10: errors are
-//! redirected only once client_id and redirect_uri are known good), records the pending request
-//! bound to this browser, and shows the per-client consent page (MCP confused-deputy rule).
+//! redirected only once client_id and redirect_uri are known good, and at once only for static
+//! clients, RFC 9700 §4.11.2), records the pending request bound to this browser, and shows the
+//! per-client consent page (MCP confused-deputy rule).
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -14,7 +15,7 @@ use url::Url;
 use crate::app::AppState;
 use crate::http::cookies;
 use crate::http::form::{request_id, Params};
-use crate::http::pages::{html_response, ErrorPage};
+use crate::http::pages::{html_response, ErrorPage, ReturnLink};
 use crate::oauth::authorize::{self, AuthorizeError, AuthorizeParams, ValidAuthorize};
 use crate::oauth::{crypto, Error};
 use crate::store::AuthRequestRecord;
@@ -81,29 +82,31 @@ async fn handle(app: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
         request: get("request"),
         request_uri: get("request_uri"),
     };
-    match authorize::validate_authorize(request, client, &app.core.settings) {
-        Ok(valid) if valid.prompt.as_deref() == Some("none") => {
-            let e = Error::InteractionRequired(
-                "this server always asks for consent and an upstream sign-in".into(),
-            );
-            redirect_error(app, &valid.redirect_uri, valid.state.as_deref(), &e)
-        }
+    let refused = match authorize::validate_authorize(request, client, &app.core.settings) {
         Ok(valid) => match consent_page(app, headers, &valid, rid.as_deref()).await {
-            Ok(res) => res,
-            Err(e) => redirect_error(app, &valid.redirect_uri, valid.state.as_deref(), &e),
+            Ok(res) => return res,
+            // Still before the user acted: the same rule as for validation errors.
+            Err(e) => authorize::early_error(&valid.client, valid.redirect_uri, valid.state, e),
         },
-        Err(AuthorizeError::Page(e)) => page_for(app, &e, rid.as_deref()),
-        Err(AuthorizeError::Redirect {
+        Err(refused) => refused,
+    };
+    match refused {
+        AuthorizeError::Page(e) => page_for(app, &e, rid.as_deref()),
+        AuthorizeError::Redirect {
             redirect_uri,
             state,
             error,
-        }) => redirect_error(app, &redirect_uri, state.as_deref(), &error),
+        } => redirect_error(app, &redirect_uri, state.as_deref(), &error),
+        AuthorizeError::Inform {
+            redirect_uri,
+            state,
+            error,
+        } => inform(app, &redirect_uri, state.as_deref(), &error, rid.as_deref()),
     }
 }
 
-/// An error that cannot be sent to the client: shown to the user, never redirected.
-fn page_for(app: &AppState, e: &Error, rid: Option<&str>) -> Response {
-    crate::http::error::log(e);
+/// The status and message of an error page.
+fn status_and_message(e: &Error) -> (StatusCode, &str) {
     let status = match e {
         Error::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
@@ -111,6 +114,13 @@ fn page_for(app: &AppState, e: &Error, rid: Option<&str>) -> Response {
     let message = e
         .description()
         .unwrap_or("Something went wrong on our side. Try again later.");
+    (status, message)
+}
+
+/// An error that cannot be sent to the client: shown to the user, never redirected.
+fn page_for(app: &AppState, e: &Error, rid: Option<&str>) -> Response {
+    crate::http::error::log(e);
+    let (status, message) = status_and_message(e);
     app.pages.error(
         status,
         &ErrorPage {
@@ -121,6 +131,48 @@ fn page_for(app: &AppState, e: &Error, rid: Option<&str>) -> Response {
             return_url: None,
         },
     )
+}
+
+/// RFC 9700 §4.11.2 "inform the user": our error page, with the client's error response as a
+/// link the user may choose (showing where it leads), never an automatic redirect (no 302, no
+/// meta refresh, no script), so a link to `/authorize` cannot bounce through us to a host
+/// anyone could register.
+fn inform(
+    app: &AppState,
+    redirect_uri: &str,
+    state: Option<&str>,
+    e: &Error,
+    rid: Option<&str>,
+) -> Response {
+    crate::http::error::log(e);
+    let (status, message) = status_and_message(e);
+    let url = authorize::error_redirect_url(redirect_uri, e, state, &app.core.settings.issuer);
+    let host = display_host(redirect_uri);
+    app.pages.error_with_link(
+        status,
+        &ErrorPage {
+            title: "This sign-in request cannot continue",
+            message,
+            code: Some(e.code()),
+            request_id: rid,
+            return_url: None,
+        },
+        &ReturnLink {
+            url: &url,
+            host: &host,
+        },
+    )
+}
+
+/// `host[:port]` of a redirect URI as shown to the user (`scheme:` for private-use schemes).
+fn display_host(redirect_uri: &str) -> String {
+    Url::parse(redirect_uri)
+        .map(|u| match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            (None, _) => format!("{}:", u.scheme()),
+        })
+        .unwrap_or_default()
 }
 
 /// RFC 6749 §4.1.2.1 error redirect with `iss` (RFC 9207); 302 per COMPAT C7.
@@ -215,17 +267,11 @@ async fn consent_page(
     }
 
     let redirect = Url::parse(&v.redirect_uri).ok();
-    let redirect_host = redirect
-        .as_ref()
-        .map(|u| match (u.host_str(), u.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_owned(),
-            (None, _) => format!("{}:", u.scheme()),
-        })
-        .unwrap_or_default();
+    let redirect_host = display_host(&v.redirect_uri);
     let loopback = redirect
         .as_ref()
         .is_some_and(crate::config::is_loopback_url);
+    // The resource's upstream, which `validate_authorize` checked the client may use.
     let upstream = app
         .config
         .upstreams

@@ -23,6 +23,22 @@ pub struct ErrorPage<'a> {
     pub return_url: Option<&'a str>,
 }
 
+/// A link back to the client that the user must choose (RFC 9700 §4.11.2 "inform the user").
+#[derive(Debug, Serialize)]
+pub struct ReturnLink<'a> {
+    /// The client's error response URL.
+    pub url: &'a str,
+    /// Where it leads, as shown to the user.
+    pub host: &'a str,
+}
+
+#[derive(Serialize)]
+struct WithLink<'a> {
+    #[serde(flatten)]
+    page: &'a ErrorPage<'a>,
+    back: &'a ReturnLink<'a>,
+}
+
 impl Pages {
     /// Loads the templates.
     ///
@@ -54,6 +70,34 @@ impl Pages {
             None => "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'",
         };
         match self.render("error.html", page) {
+            Ok(html) => html_response(status, html, csp),
+            Err(e) => {
+                tracing::error!(error = %e, "error page failed to render");
+                (status, page.message.to_owned()).into_response()
+            }
+        }
+    }
+
+    /// An HTML error page with `status` that offers `link` back to the client, without any
+    /// automatic redirect (`page.return_url` is ignored).
+    #[must_use]
+    pub fn error_with_link(
+        &self,
+        status: StatusCode,
+        page: &ErrorPage<'_>,
+        link: &ReturnLink<'_>,
+    ) -> Response {
+        let page = ErrorPage {
+            return_url: None,
+            ..*page
+        };
+        let view = WithLink {
+            page: &page,
+            back: link,
+        };
+        // A followed link is not subject to CSP; the page itself needs no form or script.
+        let csp = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'";
+        match self.render("error.html", &view) {
             Ok(html) => html_response(status, html, csp),
             Err(e) => {
                 tracing::error!(error = %e, "error page failed to render");

@@ -2,7 +2,9 @@
 //! is stored or sent upstream, and the URLs that answer the client (RFC 6749 §4.1.2, RFC 9207).
 //!
 //! Order matters (RFC 6749 §4.1.2.1, STYLE rule 10): until `client_id` and `redirect_uri` are
-//! known good, errors are shown on our own page; only after that are they redirected.
+//! known good, errors are shown on our own page; only after that may they go back to the client,
+//! and then only at once for a client whose redirect URIs an administrator vetted
+//! ([`redirects_before_interaction`], RFC 9700 §4.11.2).
 
 use url::form_urlencoded;
 
@@ -12,7 +14,7 @@ use super::redirect_uri::{self, describe_value};
 use super::resource::resolve_resource;
 use super::scope::{resolve_scope, ScopeSet};
 use super::settings::{Resource, Settings};
-use crate::store::ClientRecord;
+use crate::store::{ClientKind, ClientRecord};
 
 /// Longest `state` we carry; it is echoed in a URL.
 pub const MAX_STATE_LEN: usize = 2000;
@@ -58,12 +60,62 @@ pub struct ValidAuthorize {
 pub enum AuthorizeError {
     /// Shown as an HTML error page: client_id or redirect_uri not trusted (never redirect).
     Page(Error),
-    /// Redirected to the client's redirect_uri with error, state and iss.
+    /// Redirected at once to the client's redirect_uri with error, state and iss.
     Redirect {
         redirect_uri: String,
         state: Option<String>,
         error: Error,
     },
+    /// Shown as an HTML error page that offers, as a link the user must choose, the same error
+    /// response to the client: the redirect URI is registered, but nobody vetted it
+    /// (RFC 9700 §4.11.2, "inform the user").
+    Inform {
+        redirect_uri: String,
+        state: Option<String>,
+        error: Error,
+    },
+}
+
+/// Whether an error found before the user interacted with our consent page may be redirected
+/// to `kind`'s redirect URI at once (RFC 6749 §4.1.2.1), rather than shown on our page.
+///
+/// RFC 9700 §4.11.2: an authorization server that redirects errors to any registered URI is an
+/// open redirector when anyone can register. Dynamic clients (RFC 7591: registration is open)
+/// and CIMD clients (anyone can host a metadata document) are not vetted, so a link to our
+/// `/authorize` with a bad parameter would start on our host and bounce to the attacker's.
+/// Static clients' redirect URIs were put in the configuration by an administrator, so they
+/// keep the RFC 6749 behaviour. After the user acted (consent decision, upstream sign-in),
+/// every client gets its error redirect: the user chose to go on with that client.
+#[must_use]
+pub fn redirects_before_interaction(kind: ClientKind) -> bool {
+    match kind {
+        ClientKind::Static => true,
+        ClientKind::Dcr | ClientKind::Cimd => false,
+    }
+}
+
+/// The answer to an error found before the user interacted, once `client` and its
+/// `redirect_uri` are established: see [`redirects_before_interaction`].
+#[must_use]
+pub fn early_error(
+    client: &ClientRecord,
+    redirect_uri: String,
+    state: Option<String>,
+    error: Error,
+) -> AuthorizeError {
+    if redirects_before_interaction(client.kind) {
+        AuthorizeError::Redirect {
+            redirect_uri,
+            state,
+            error,
+        }
+    } else {
+        AuthorizeError::Inform {
+            redirect_uri,
+            state,
+            error,
+        }
+    }
 }
 
 /// Validates an authorization request. `client` is what the store holds for
@@ -71,7 +123,7 @@ pub enum AuthorizeError {
 ///
 /// # Errors
 /// [`AuthorizeError::Page`] while client or redirect URI are not established, then
-/// [`AuthorizeError::Redirect`].
+/// [`AuthorizeError::Redirect`] or [`AuthorizeError::Inform`] as [`early_error`] decides.
 pub fn validate_authorize(
     params: AuthorizeParams,
     client: Option<ClientRecord>,
@@ -115,11 +167,10 @@ pub fn validate_authorize(
         },
     };
 
-    // From here on the client and its redirect URI are trusted: errors are redirected.
-    let redirect = |error: Error, state: Option<String>| AuthorizeError::Redirect {
-        redirect_uri: redirect_uri.clone(),
-        state,
-        error,
+    // From here on the client and its redirect URI are established: errors go back to the
+    // client, at once or through the user (RFC 9700 §4.11.2).
+    let redirect = |error: Error, state: Option<String>| {
+        early_error(&client, redirect_uri.clone(), state, error)
     };
     if params
         .state
@@ -171,6 +222,7 @@ pub fn validate_authorize(
     let resource = resolve_resource(&params.resource, settings)
         .map_err(fail)?
         .clone();
+    check_upstream(&client, &resource).map_err(fail)?;
     let scope = resolve_scope(params.scope.as_deref(), &resource).map_err(fail)?;
     let prompt = params.prompt.clone().filter(|p| !p.trim().is_empty());
     // OIDC Core §3.1.2.1: `none` must not be combined with other values.
@@ -179,6 +231,15 @@ pub fn validate_authorize(
     }) {
         return Err(fail(invalid(
             "prompt=none cannot be combined with other prompt values",
+        )));
+    }
+    // OIDC Core §3.1.2.6: the consent page and the upstream sign-in always need the user.
+    if prompt
+        .as_deref()
+        .is_some_and(|p| p.split(' ').any(|v| v == "none"))
+    {
+        return Err(fail(Error::InteractionRequired(
+            "this server always asks for consent and an upstream sign-in".into(),
         )));
     }
     Ok(ValidAuthorize {
@@ -192,8 +253,32 @@ pub fn validate_authorize(
     })
 }
 
+/// Whether `client` may ask for `resource`, given the upstream each is bound to.
+///
+/// The sign-in always happens at the resource's upstream (`ValidAuthorize::resource`), under
+/// that upstream's access policy: the policy protects the resource, so choosing a client must
+/// never choose a laxer policy. A static client is bound to its `[[clients]].upstream` (default:
+/// the first upstream), so it may only ask for resources that sign in there; configuration
+/// loading refuses a static client that could reach no resource at all. Dynamic and CIMD
+/// clients are not bound: the upstream recorded at registration is only the default, and their
+/// users sign in wherever the resource asked for says.
+///
+/// # Errors
+/// `invalid_target` (RFC 8707 §2) for a static client asking for another upstream's resource.
+pub fn check_upstream(client: &ClientRecord, resource: &Resource) -> Result<(), Error> {
+    if client.kind == ClientKind::Static && client.upstream_id != resource.upstream_id {
+        return Err(Error::InvalidTarget(format!(
+            "this pre-registered client may not use resource {}: its users sign in at a \
+             different identity provider than this resource's",
+            describe_value(&resource.uri)
+        )));
+    }
+    Ok(())
+}
+
 /// The error response URL (RFC 6749 §4.1.2.1) with `iss` (RFC 9207 §2). Existing query
-/// parameters of the redirect URI are kept (RFC 6749 §3.1.2).
+/// parameters of the redirect URI are kept (RFC 6749 §3.1.2); the description is limited to the
+/// RFC's character set by [`Error::wire_description`].
 #[must_use]
 pub fn error_redirect_url(
     redirect_uri: &str,
@@ -203,8 +288,8 @@ pub fn error_redirect_url(
 ) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
     q.append_pair("error", error.code());
-    if let Some(d) = error.description().filter(|d| !d.is_empty()) {
-        q.append_pair("error_description", d);
+    if let Some(d) = error.wire_description() {
+        q.append_pair("error_description", &d);
     }
     if let Some(s) = state.filter(|s| !s.is_empty()) {
         q.append_pair("state", s);

@@ -62,14 +62,22 @@ fn page(r: Result<ValidAuthorize, AuthorizeError>) -> Error {
     }
 }
 
+/// An error answered to the client: at once (static) or through the user (dcr, cimd).
 fn redirected(r: Result<ValidAuthorize, AuthorizeError>) -> (String, Option<String>, Error) {
     match r {
-        Err(AuthorizeError::Redirect {
-            redirect_uri,
-            state,
-            error,
-        }) => (redirect_uri, state, error),
-        other => panic!("expected a redirect, got {other:?}"),
+        Err(
+            AuthorizeError::Redirect {
+                redirect_uri,
+                state,
+                error,
+            }
+            | AuthorizeError::Inform {
+                redirect_uri,
+                state,
+                error,
+            },
+        ) => (redirect_uri, state, error),
+        other => panic!("expected an error for the client, got {other:?}"),
     }
 }
 
@@ -369,4 +377,204 @@ fn code_redirect_url_format() {
         code_redirect_url("https://a.example/cb#frag", "c", None, ISSUER),
         "https://a.example/cb?code=c&iss=https%3A%2F%2Fauth.example.com"
     );
+}
+
+/// Every error the RFC would redirect before the user has seen our consent page (finding 1).
+fn early_errors() -> Vec<(&'static str, AuthorizeParams)> {
+    let base = params;
+    vec![
+        (
+            "missing response_type",
+            AuthorizeParams {
+                response_type: None,
+                ..base()
+            },
+        ),
+        (
+            "unsupported response_type",
+            AuthorizeParams {
+                response_type: Some("x".to_owned()),
+                ..base()
+            },
+        ),
+        (
+            "prompt=none",
+            AuthorizeParams {
+                prompt: Some("none".to_owned()),
+                ..base()
+            },
+        ),
+        (
+            "plain PKCE",
+            AuthorizeParams {
+                code_challenge_method: Some("plain".to_owned()),
+                ..base()
+            },
+        ),
+        (
+            "missing PKCE",
+            AuthorizeParams {
+                code_challenge: None,
+                ..base()
+            },
+        ),
+        (
+            "unknown scope",
+            AuthorizeParams {
+                scope: Some("admin".to_owned()),
+                ..base()
+            },
+        ),
+        (
+            "unknown resource",
+            AuthorizeParams {
+                resource: vec!["https://evil.example/mcp".to_owned()],
+                ..base()
+            },
+        ),
+        (
+            "duplicated parameter",
+            AuthorizeParams {
+                duplicated: vec!["scope".to_owned()],
+                ..base()
+            },
+        ),
+        (
+            "request object",
+            AuthorizeParams {
+                request_uri: Some("https://evil.example/req".to_owned()),
+                ..base()
+            },
+        ),
+        (
+            "overlong state",
+            AuthorizeParams {
+                state: Some("s".repeat(MAX_STATE_LEN + 1)),
+                ..base()
+            },
+        ),
+    ]
+}
+
+#[test]
+fn unvetted_clients_get_no_redirect_before_the_user_acted() {
+    for kind in [ClientKind::Dcr, ClientKind::Cimd] {
+        for (case, p) in early_errors() {
+            let c = ClientRecord {
+                kind,
+                ..client(&["http://127.0.0.1:6276/cb"])
+            };
+            match validate_authorize(p, Some(c), &one()) {
+                Err(AuthorizeError::Inform { redirect_uri, .. }) => {
+                    assert_eq!(redirect_uri, "http://127.0.0.1:6276/cb", "{case}");
+                }
+                other => panic!("{kind:?} {case}: expected Inform, got {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn static_clients_keep_the_rfc_6749_error_redirect() {
+    for (case, p) in early_errors() {
+        let c = ClientRecord {
+            kind: ClientKind::Static,
+            ..client(&["http://127.0.0.1:6276/cb"])
+        };
+        assert!(
+            matches!(
+                validate_authorize(p, Some(c), &one()),
+                Err(AuthorizeError::Redirect { .. })
+            ),
+            "{case}"
+        );
+    }
+    assert!(redirects_before_interaction(ClientKind::Static));
+    assert!(!redirects_before_interaction(ClientKind::Dcr));
+    assert!(!redirects_before_interaction(ClientKind::Cimd));
+}
+
+#[test]
+fn prompt_none_alone_needs_interaction() {
+    let p = AuthorizeParams {
+        prompt: Some("none".to_owned()),
+        ..params()
+    };
+    let (_, state, e) = redirected(run(p));
+    assert_eq!(
+        (state.as_deref(), e.code()),
+        (Some("xyz"), "interaction_required")
+    );
+}
+
+/// Two resources on two upstreams: `tools` signs in at okta, `hr` at entra.
+fn two_upstreams() -> Settings {
+    settings(vec![
+        resource("tools", "/mcp"),
+        Resource {
+            upstream_id: "entra".to_owned(),
+            ..resource("hr", "/hr")
+        },
+    ])
+}
+
+#[test]
+fn a_static_client_reaches_only_its_upstreams_resources() {
+    let okta_static = ClientRecord {
+        kind: ClientKind::Static,
+        ..client(&["http://127.0.0.1:6276/cb"])
+    };
+    // Its own upstream's resource: allowed, and the sign-in goes to that upstream.
+    let v = validate_authorize(params(), Some(okta_static.clone()), &two_upstreams()).unwrap();
+    assert_eq!(v.resource.upstream_id, "okta");
+    // Another upstream's resource: refused, never signed in at okta under okta's policy.
+    let p = AuthorizeParams {
+        resource: vec![format!("{ISSUER}/hr")],
+        ..params()
+    };
+    let (_, _, e) = redirected(validate_authorize(p, Some(okta_static), &two_upstreams()));
+    assert_eq!(e.code(), "invalid_target");
+    // The same resource for a client bound to entra: allowed, signed in at entra.
+    let entra_static = ClientRecord {
+        kind: ClientKind::Static,
+        upstream_id: "entra".to_owned(),
+        ..client(&["http://127.0.0.1:6276/cb"])
+    };
+    let p = AuthorizeParams {
+        resource: vec![format!("{ISSUER}/hr")],
+        ..params()
+    };
+    let v = validate_authorize(p, Some(entra_static), &two_upstreams()).unwrap();
+    assert_eq!(v.resource.upstream_id, "entra");
+}
+
+#[test]
+fn dynamic_clients_sign_in_at_the_resources_upstream() {
+    // The upstream recorded at registration (the default, okta) does not choose the policy.
+    let p = AuthorizeParams {
+        resource: vec![format!("{ISSUER}/hr")],
+        ..params()
+    };
+    let v = validate_authorize(
+        p,
+        Some(client(&["http://127.0.0.1:6276/cb"])),
+        &two_upstreams(),
+    )
+    .unwrap();
+    assert_eq!(v.resource.upstream_id, "entra");
+}
+
+#[test]
+fn error_redirect_description_stays_in_the_rfc_character_set() {
+    let e =
+        Error::AccessDenied("bad \"quote\" \\ §3.1 \u{e9}t\u{e9}\r\nX-Injected: 1\u{0}".to_owned());
+    let url = error_redirect_url("https://app.example/cb", &e, None, ISSUER);
+    let d = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "error_description")
+        .unwrap()
+        .1
+        .into_owned();
+    assert_eq!(d, "bad 'quote' / section 3.1 ?t? X-Injected: 1");
 }

@@ -3,7 +3,9 @@
 
 use serde_json::json;
 
-use crate::support::app::{header, hidden, location, query_param, status_json, TestApp, FORM};
+use crate::support::app::{
+    header, hidden, location, meta_refresh, query_param, return_link, status_json, TestApp, FORM,
+};
 
 /// `params` with `key` set to `value` instead.
 fn replaced<'a>(
@@ -53,12 +55,31 @@ async fn authorize_never_redirects_to_an_untrusted_redirect_uri() {
     assert!(!res.text().await.unwrap().contains("<script>alert(1)"));
 }
 
+/// Issue 11 finding 1 (RFC 9700 §4.11.2): for a dynamically registered client, an error found
+/// before the user acted is shown on our page, whose link back (not followed by itself) carries
+/// the RFC 6749 §4.1.2.1 error response with state and iss. On main these were 302s.
 #[tokio::test]
-async fn authorize_errors_after_validation_redirect_with_state_and_iss() {
+async fn authorize_errors_before_consent_inform_the_user_instead_of_redirecting() {
     let app = TestApp::start().await;
     let req = app.auth_request().await;
     let base = req.params();
+    let long_state = "s".repeat(2001);
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (
+            base.iter()
+                .filter(|(k, _)| *k != "response_type")
+                .cloned()
+                .collect(),
+            "invalid_request",
+        ),
+        (
+            [
+                base.clone(),
+                vec![("request_uri", "https://evil.example/r")],
+            ]
+            .concat(),
+            "invalid_request",
+        ),
         (
             base.iter()
                 .filter(|(k, _)| *k != "code_challenge")
@@ -90,14 +111,37 @@ async fn authorize_errors_after_validation_redirect_with_state_and_iss() {
             [base.clone(), vec![("prompt", "none")]].concat(),
             "interaction_required",
         ),
+        (replaced(&base, "state", &long_state), "invalid_request"),
     ];
     for (params, expected) in cases {
         let res = app.authorize(&params).await;
-        assert_eq!(res.status(), 302, "{expected}");
-        let to = location(&res);
+        assert_eq!(res.status(), 400, "{expected}");
+        assert!(res.headers().get("location").is_none(), "{expected}");
+        assert!(header(&res, "content-type").starts_with("text/html"));
+        assert!(header(&res, "content-security-policy").contains("default-src 'none'"));
+        let html = res.text().await.unwrap();
+        assert!(
+            meta_refresh(&html).is_none(),
+            "no automatic redirect: {html}"
+        );
+        assert!(!html.contains("<script"), "{html}");
+        assert!(html.contains("request id"), "{html}");
+        assert!(
+            html.contains("127.0.0.1:33418"),
+            "names where the link leads"
+        );
+        let to = return_link(&html).unwrap_or_else(|| panic!("no link back: {html}"));
         assert!(to.starts_with(&req.redirect), "{to}");
         assert_eq!(query_param(&to, "error").as_deref(), Some(expected), "{to}");
         assert_eq!(query_param(&to, "iss").as_deref(), Some(app.base.as_str()));
+        // An overlong state is not echoed (it would make the URL huge).
+        let long = params.iter().any(|(k, v)| *k == "state" && v.len() > 2000);
+        let state = query_param(&to, "state");
+        assert_eq!(
+            state.as_deref(),
+            (!long).then_some("client-state-123"),
+            "{to}"
+        );
     }
 }
 
@@ -180,6 +224,110 @@ async fn upstream_denial_reaches_the_client_as_access_denied() {
         page.contains("access_denied") && page.contains("33418"),
         "{page}"
     );
+    // The user acted (consented, signed in): the page returns to the client by itself.
+    let back = meta_refresh(&page).unwrap_or_else(|| panic!("no return: {page}"));
+    assert!(
+        back.starts_with("http://127.0.0.1:33418/callback?"),
+        "{back}"
+    );
+    assert_eq!(
+        query_param(&back, "error").as_deref(),
+        Some("access_denied")
+    );
+    assert_eq!(
+        query_param(&back, "iss").as_deref(),
+        Some(app.base.as_str())
+    );
+}
+
+/// Issue 11 finding 1, the attack as reported: a registered attacker URI and a link to our
+/// `/authorize` with a bad or missing `response_type` or `prompt=none` bounced straight to it.
+#[tokio::test]
+async fn authorize_is_no_open_redirector_for_registered_clients() {
+    let app = TestApp::start().await;
+    let reg = app
+        .register(json!({
+            "client_name": "Totally legit",
+            "redirect_uris": ["https://evil.example/phish"],
+            "token_endpoint_auth_method": "none",
+        }))
+        .await;
+    let client_id = reg["client_id"].as_str().unwrap();
+    for extra in [
+        vec![("response_type", "x")],
+        vec![],
+        vec![("response_type", "code"), ("prompt", "none")],
+    ] {
+        let params = [vec![("client_id", client_id)], extra].concat();
+        let res = app.authorize(&params).await;
+        assert_eq!(res.status(), 400, "{params:?}");
+        assert!(res.headers().get("location").is_none(), "{params:?}");
+        let html = res.text().await.unwrap();
+        assert!(meta_refresh(&html).is_none(), "{html}");
+        assert!(
+            html.contains("evil.example"),
+            "the page says where its link leads"
+        );
+    }
+}
+
+/// Issue 11, smaller point: the upstream's raw error text used to reach the client inside
+/// `error_description` (here quotes, backslash, non-ASCII and a line break in the error code).
+#[tokio::test]
+async fn upstream_error_text_never_reaches_the_client_raw() {
+    let app = TestApp::start().await;
+    let html = app.consent_page().await;
+    let upstream = location(&app.decide(&html, "approve").await);
+    let state = query_param(&upstream, "state").unwrap();
+    let url = url::Url::parse_with_params(
+        &app.url("/oauth/callback"),
+        &[
+            ("error", "weird\"code\\\u{e9}\r\nX-Injected: 1"),
+            (
+                "error_description",
+                "\"quoted\" \\ caf\u{e9}\u{0}\r\nSet-Cookie: a=b",
+            ),
+            ("state", &state),
+        ],
+    )
+    .unwrap();
+    let res = app.browse(url.as_str()).await;
+    assert_eq!(res.status(), 400);
+    let page = res.text().await.unwrap();
+    let back = meta_refresh(&page).unwrap_or_else(|| panic!("no return: {page}"));
+    assert_eq!(
+        query_param(&back, "error").as_deref(),
+        Some("access_denied")
+    );
+    let d = query_param(&back, "error_description").unwrap();
+    assert!(
+        d.chars()
+            .all(|c| matches!(c, ' '..='!' | '#'..='[' | ']'..='~')),
+        "outside RFC 6749's error_description set: {d:?}"
+    );
+    for raw in ["weird", "quoted", "Injected", "Set-Cookie"] {
+        assert!(!d.contains(raw), "upstream text passed on: {d:?}");
+        assert!(!page.contains(raw), "upstream text shown: {page}");
+    }
+}
+
+/// Issue 11, smaller point: our own descriptions cited RFC sections with `§`, outside the
+/// RFC 6749 §5.2 character set; every JSON error now stays inside it.
+#[tokio::test]
+async fn json_error_descriptions_stay_in_the_rfc_6749_character_set() {
+    let app = TestApp::start().await;
+    let (status, e) = status_json(app.post_body("/register", "text/plain", "{}").await).await;
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (400, Some("invalid_client_metadata"))
+    );
+    let d = e["error_description"].as_str().unwrap();
+    assert!(
+        d.chars()
+            .all(|c| matches!(c, ' '..='!' | '#'..='[' | ']'..='~')),
+        "{d:?}"
+    );
+    assert!(d.contains("RFC 7591 section 3.1"), "{d}");
 }
 
 #[tokio::test]

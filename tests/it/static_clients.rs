@@ -1,10 +1,10 @@
 //! Clients pre-registered in `[[clients]]` (COMPAT C13), and the IdP's own client_id presented
 //! by a misconfigured MCP client.
 
-use dcr_bridge::config::StaticClientConfig;
+use dcr_bridge::config::{AccessPolicy, ResourceConfig, StaticClientConfig, UpstreamConfig};
 use secrecy::SecretString;
 
-use crate::support::app::{pkce, query_param, Db, TestApp};
+use crate::support::app::{location, pkce, query_param, Db, TestApp};
 
 fn static_clients() -> Vec<StaticClientConfig> {
     vec![
@@ -196,4 +196,135 @@ async fn config_rejects_inconsistent_static_clients() {
         .unwrap_err()
         .to_string()
         .contains("upstream"));
+}
+
+/// Issue 11 finding 1, the decision for static clients: their redirect URIs were vetted by an
+/// administrator, so errors found before consent keep the RFC 6749 §4.1.2.1 redirect.
+#[tokio::test]
+async fn static_client_errors_before_consent_are_still_redirected() {
+    let app = app().await;
+    let (_, challenge) = pkce();
+    let resource = app.resource();
+    let redirect = "https://portal.example.com/oauth/callback";
+    let mut params = TestApp::auth_params("internal-portal", redirect, &challenge, &resource);
+    params.retain(|(k, _)| *k != "response_type");
+    params.push(("response_type", "x"));
+    let res = app.authorize(&params).await;
+    assert_eq!(res.status(), 302);
+    let to = location(&res);
+    assert!(to.starts_with(redirect), "{to}");
+    assert_eq!(
+        query_param(&to, "error").as_deref(),
+        Some("unsupported_response_type")
+    );
+    assert_eq!(
+        query_param(&to, "state").as_deref(),
+        Some("client-state-123")
+    );
+}
+
+/// Two upstreams on the development IdP: `corp` (open) and `strict`, whose policy admits
+/// nobody; resource `tools` (/mcp) signs in at corp and `hr` (/hr) at strict. Client
+/// `corp-portal` is bound to corp (by default), `hr-portal` to strict.
+async fn two_upstreams_app() -> TestApp {
+    TestApp::start_with(Db::Sqlite, |c| {
+        let strict = UpstreamConfig {
+            id: "strict".into(),
+            policy: AccessPolicy {
+                allowed_groups: vec!["no-such-group".into()],
+                ..AccessPolicy::default()
+            },
+            ..c.upstreams[0].clone()
+        };
+        c.upstreams.push(strict);
+        let hr = ResourceConfig {
+            id: "hr".into(),
+            path: "/hr".into(),
+            upstream: Some("strict".into()),
+            ..c.resources[0].clone()
+        };
+        c.resources.push(hr);
+        let portal = |id: &str, upstream: Option<&str>| StaticClientConfig {
+            client_id: id.into(),
+            client_name: Some(id.into()),
+            redirect_uris: vec!["http://127.0.0.1/callback".into()],
+            token_endpoint_auth_method: "none".into(),
+            client_secret: None,
+            client_secret_file: None,
+            upstream: upstream.map(str::to_owned),
+        };
+        c.clients = vec![
+            portal("corp-portal", None),
+            portal("hr-portal", Some("strict")),
+        ];
+    })
+    .await
+    .unwrap()
+}
+
+/// Issue 11 finding 4: `[[clients]].upstream` used to be ignored, the sign-in always going to the
+/// resource's upstream. Now a static client reaches only resources of its own upstream, and the
+/// sign-in goes there, under that upstream's policy: no client choice bypasses a policy.
+#[tokio::test]
+async fn a_static_clients_upstream_binds_it_and_never_bypasses_a_policy() {
+    let app = two_upstreams_app().await;
+    let (_, challenge) = pkce();
+    let hr = app.url("/hr");
+    let redirect = "http://127.0.0.1:45123/callback";
+    let last_login_failure = || async {
+        let events = app.state.core.store.list_audit_events(50).await.unwrap();
+        events
+            .into_iter()
+            .find(|e| e.kind == "login_failed")
+            .and_then(|e| e.detail)
+            .unwrap_or_default()
+    };
+
+    // A client bound to corp asking for strict's resource is refused before anything happens.
+    let res = app
+        .authorize(&TestApp::auth_params(
+            "corp-portal",
+            redirect,
+            &challenge,
+            &hr,
+        ))
+        .await;
+    assert_eq!(res.status(), 302);
+    let to = location(&res);
+    assert_eq!(
+        query_param(&to, "error").as_deref(),
+        Some("invalid_target"),
+        "{to}"
+    );
+
+    // The client bound to strict signs in at strict, and strict's policy refuses alice.
+    let params = TestApp::auth_params("hr-portal", redirect, &challenge, &hr);
+    let html = app.authorize(&params).await.text().await.unwrap();
+    let upstream = location(&app.decide(&html, "approve").await);
+    let callback = app.upstream_login(&upstream, "dev-alice").await;
+    let res = app.browse(&callback).await;
+    assert_eq!(res.status(), 400);
+    let failure = last_login_failure().await;
+    assert!(
+        failure.contains("policy_groups") && failure.contains("strict"),
+        "{failure}"
+    );
+
+    // A dynamic client (recorded with the default upstream, corp) gets the same policy for hr.
+    let (dynamic, dynamic_redirect) = app.public_client().await;
+    let params = TestApp::auth_params(&dynamic, &dynamic_redirect, &challenge, &hr);
+    let html = app.authorize(&params).await.text().await.unwrap();
+    let upstream = location(&app.decide(&html, "approve").await);
+    let callback = app.upstream_login(&upstream, "dev-alice").await;
+    assert_eq!(app.browse(&callback).await.status(), 400);
+
+    // corp's own resource still works for the corp client, signed in at corp.
+    let tools = app.resource();
+    let back = app
+        .login(
+            &TestApp::auth_params("corp-portal", redirect, &challenge, &tools),
+            "dev-alice",
+        )
+        .await;
+    assert!(query_param(&back, "code").is_some(), "{back}");
 }

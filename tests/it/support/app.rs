@@ -545,3 +545,29 @@ pub fn jwt_claims(jwt: &str) -> Value {
     )
     .unwrap()
 }
+
+/// An HTML attribute value with the entities minijinja's autoescape writes decoded.
+fn unescape_attr(v: &str) -> String {
+    v.replace("&#x2f;", "/")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The link back to the client that an `/authorize` error page offers (`id="return"`).
+pub fn return_link(html: &str) -> Option<String> {
+    let marker = "id=\"return\" href=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(unescape_attr(&html[start..end]))
+}
+
+/// Where an error page's meta refresh leads, if it has one.
+pub fn meta_refresh(html: &str) -> Option<String> {
+    let marker = "http-equiv=\"refresh\" content=\"5;url=";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(unescape_attr(&html[start..end]))
+}

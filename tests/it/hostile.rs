@@ -288,6 +288,7 @@ async fn upstream_error_text_never_reaches_the_client_raw() {
                 "\"quoted\" \\ caf\u{e9}\u{0}\r\nSet-Cookie: a=b",
             ),
             ("state", &state),
+            ("iss", &app.idp.as_ref().unwrap().issuer),
         ],
     )
     .unwrap();
@@ -300,6 +301,10 @@ async fn upstream_error_text_never_reaches_the_client_raw() {
         Some("access_denied")
     );
     let d = query_param(&back, "error_description").unwrap();
+    assert!(
+        d.starts_with("the identity provider refused the sign-in"),
+        "{d}"
+    );
     assert!(
         d.chars()
             .all(|c| matches!(c, ' '..='!' | '#'..='[' | ']'..='~')),

@@ -16,7 +16,7 @@ mod load;
 mod sections;
 
 pub use clients::StaticClientConfig;
-pub use sections::{RateLimitSettings, RegistrationSettings, TokenSettings};
+pub use sections::{ClientIpHeader, RateLimitSettings, RegistrationSettings, TokenSettings};
 
 /// Environment prefix for overrides.
 pub const ENV_PREFIX: &str = "DCR_BRIDGE_";

@@ -165,11 +165,11 @@ fn expiry_and_rate_limit_defaults_and_overrides() {
         Some(90 * 86_400)
     );
     let r = &c.rate_limit;
-    assert!(r.enabled && !r.trust_forwarded_for);
+    assert!(r.enabled && r.client_ip_header.is_none());
     assert_eq!((r.register_per_minute, r.token_per_minute), (20, 600));
 
     let c = load(
-        &toml("[rate_limit]\nregister_per_minute = 3\ntrust_forwarded_for = true\n"),
+        &toml("[rate_limit]\nregister_per_minute = 3\nclient_ip_header = \"forwarded\"\n"),
         &[
             ("DCR_BRIDGE_REGISTRATION__UNUSED_CLIENT_TTL_DAYS", "0"),
             ("DCR_BRIDGE_RATE_LIMIT__TOKEN_PER_MINUTE", "60"),
@@ -182,7 +182,7 @@ fn expiry_and_rate_limit_defaults_and_overrides() {
         "0 = never"
     );
     let r = &c.rate_limit;
-    assert!(r.trust_forwarded_for);
+    assert_eq!(r.client_ip_header, Some(ClientIpHeader::Forwarded));
     assert_eq!((r.register_per_minute, r.token_per_minute), (3, 60));
 
     for (extra, key) in [
@@ -199,4 +199,47 @@ fn expiry_and_rate_limit_defaults_and_overrides() {
         let err = load(&toml(extra), &[]).unwrap_err().to_string();
         assert!(err.contains(key), "{key}: {err}");
     }
+}
+
+/// Issue 11, finding 10: `trust_forwarded_for = true` read X-Forwarded-For even behind a proxy
+/// that writes only `Forwarded`; it is refused with the key that replaces it.
+#[test]
+fn client_ip_header_replaces_trust_forwarded_for() {
+    for (value, header) in [
+        ("x-forwarded-for", ClientIpHeader::XForwardedFor),
+        ("forwarded", ClientIpHeader::Forwarded),
+        ("x-real-ip", ClientIpHeader::XRealIp),
+    ] {
+        let c = load(
+            &toml(&format!("[rate_limit]\nclient_ip_header = \"{value}\"\n")),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.rate_limit.client_ip_header, Some(header));
+    }
+    let c = load(
+        &toml(""),
+        &[("DCR_BRIDGE_RATE_LIMIT__CLIENT_IP_HEADER", "x-real-ip")],
+    )
+    .unwrap();
+    assert_eq!(c.rate_limit.client_ip_header, Some(ClientIpHeader::XRealIp));
+    let err = load(&toml("[rate_limit]\ntrust_forwarded_for = true\n"), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("rate_limit.trust_forwarded_for") && err.contains("client_ip_header"),
+        "{err}"
+    );
+    let c = load(&toml("[rate_limit]\ntrust_forwarded_for = false\n"), &[]).unwrap();
+    assert!(c.rate_limit.client_ip_header.is_none());
+    let err = load(
+        &toml("[rate_limit]\nclient_ip_header = \"x-client-ip\"\n"),
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("client_ip_header") || err.contains("x-client-ip"),
+        "{err}"
+    );
 }

@@ -112,6 +112,30 @@ impl RegistrationSettings {
     }
 }
 
+/// The one header the reverse proxy in front of dcr-bridge writes with the client's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientIpHeader {
+    /// `X-Forwarded-For` (nginx `$proxy_add_x_forwarded_for`, cloud load balancers).
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=…` (Envoy, HAProxy, Traefik and nginx when configured so).
+    Forwarded,
+    /// `X-Real-IP` (nginx `$remote_addr`).
+    XRealIp,
+}
+
+impl ClientIpHeader {
+    /// The header name, lowercase.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::XForwardedFor => "x-forwarded-for",
+            Self::Forwarded => "forwarded",
+            Self::XRealIp => "x-real-ip",
+        }
+    }
+}
+
 /// Per client IP limits on the endpoints anyone can call without a session: registration and
 /// the token, revocation and introspection endpoints.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,9 +150,16 @@ pub struct RateLimitSettings {
     /// `GET|POST /authorize` requests per minute from one address (each stores a pending
     /// authorization).
     pub authorize_per_minute: u32,
-    /// Key on the right-most `X-Forwarded-For` (or `Forwarded: for=`) address, the one the
-    /// single trusted proxy in front of dcr-bridge saw, instead of the TCP peer.
-    pub trust_forwarded_for: bool,
+    /// The header the single trusted proxy in front of dcr-bridge writes; its right-most entry
+    /// is the key instead of the TCP peer. Every other forwarding header is ignored, so a client
+    /// cannot pick its own key by sending one the proxy does not overwrite. `None`: TCP peer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_ip_header: Option<ClientIpHeader>,
+    /// Replaced by `client_ip_header` (it read `X-Forwarded-For` even behind a proxy that
+    /// writes only `Forwarded`); `false` is accepted and means nothing, `true` is refused with a
+    /// message that names the new key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust_forwarded_for: Option<bool>,
 }
 
 impl Default for RateLimitSettings {
@@ -138,7 +169,8 @@ impl Default for RateLimitSettings {
             register_per_minute: 20,
             token_per_minute: 600,
             authorize_per_minute: 120,
-            trust_forwarded_for: false,
+            client_ip_header: None,
+            trust_forwarded_for: None,
         }
     }
 }
@@ -156,6 +188,14 @@ impl RateLimitSettings {
                     "must be at least 1 (set rate_limit.enabled = false to turn limits off)",
                 ));
             }
+        }
+        if self.trust_forwarded_for == Some(true) {
+            return Err(invalid(
+                "rate_limit.trust_forwarded_for",
+                "was replaced by rate_limit.client_ip_header: remove trust_forwarded_for and set \
+                 client_ip_header to the one header your proxy writes, \"x-forwarded-for\", \
+                 \"forwarded\" or \"x-real-ip\"",
+            ));
         }
         Ok(())
     }

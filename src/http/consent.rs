@@ -125,11 +125,21 @@ async fn decide(State(app): State<AppState>, headers: HeaderMap, body: Bytes) ->
     match decision {
         "approve" => {
             let remember = form.get("remember") == Some("1");
-            let mac = cookies::read(&headers, secure).map(|b| consent_mac(&app, &b, &request));
+            let browser = cookies::read(&headers, secure);
+            let mac = browser.as_ref().map(|b| consent_mac(&app, b, &request));
             let mut res = approve(&app, request, rid).await;
-            if let (true, true, Some(mac)) = (remember, res.status() == StatusCode::SEE_OTHER, mac)
-            {
-                if let Some(c) = cookies::remember(&headers, secure, &mac) {
+            if let (true, true, Some(mac), Some(browser)) = (
+                remember,
+                res.status() == StatusCode::SEE_OTHER,
+                mac,
+                browser,
+            ) {
+                // Both cookies get the same lifetime: the approval is keyed to the binding value.
+                let cookies = [
+                    cookies::remember(&headers, secure, &mac),
+                    cookies::persist(&browser, secure),
+                ];
+                for c in cookies.into_iter().flatten() {
                     res.headers_mut().append(header::SET_COOKIE, c);
                 }
             }

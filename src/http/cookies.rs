@@ -1,6 +1,13 @@
 //! The browser-binding cookie: a random per-browser value whose hash is stored with each pending
 //! authorization, so the consent POST and the upstream callback are accepted only from the browser
 //! that started the flow (login CSRF and confused-deputy defence, MCP security best practices).
+//!
+//! Lifetimes: the binding cookie is a session cookie until the user ticks "don't ask again";
+//! then it is set again with the same value and the remembered-consent cookie's lifetime
+//! ([`REMEMBER_SECONDS`]), because the remembered approvals are MACs over the binding value and
+//! would be useless once a browser restart dropped it (issue 11, finding 9). Only an explicit
+//! choice makes it outlive the browser session: on a shared computer, a user who never ticked
+//! the box leaves nothing behind that skips the consent page.
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -35,21 +42,53 @@ pub fn read(headers: &HeaderMap, secure: bool) -> Option<String> {
     value_of(headers, name(secure)).filter(|v| (32..=128).contains(&v.len()))
 }
 
-/// Returns the browser's binding value, creating one (and the `Set-Cookie` for it) if absent.
-#[must_use]
-pub fn ensure(headers: &HeaderMap, secure: bool) -> (String, Option<HeaderValue>) {
-    if let Some(v) = read(headers, secure) {
-        return (v, None);
-    }
-    let value = crypto::random_b64(32);
-    let cookie = Cookie::build((name(secure), value.clone()))
+/// How long a remembered approval, and then the binding cookie it is keyed to, lasts: 30 days.
+pub const REMEMBER_SECONDS: i64 = 30 * 24 * 3600;
+
+/// A `Set-Cookie` value: `Path=/`, `HttpOnly`, `SameSite=Lax`, `Secure` over https (required by
+/// the `__Host-` prefix), and `Max-Age` when given (else a session cookie).
+fn set_cookie(
+    name: &'static str,
+    value: String,
+    secure: bool,
+    max_age: Option<i64>,
+) -> Option<HeaderValue> {
+    let cookie = Cookie::build((name, value))
         .path("/")
         .http_only(true)
         .secure(secure)
         // Lax: sent on the top-level GET redirect back from the upstream to our callback.
         .same_site(SameSite::Lax)
         .build();
-    (value, HeaderValue::from_str(&cookie.to_string()).ok())
+    let text = match max_age {
+        Some(seconds) => format!("{cookie}; Max-Age={seconds}"),
+        None => cookie.to_string(),
+    };
+    HeaderValue::from_str(&text).ok()
+}
+
+/// Returns the browser's binding value, creating one (and the `Set-Cookie` for it, a session
+/// cookie) if absent.
+#[must_use]
+pub fn ensure(headers: &HeaderMap, secure: bool) -> (String, Option<HeaderValue>) {
+    if let Some(v) = read(headers, secure) {
+        return (v, None);
+    }
+    let value = crypto::random_b64(32);
+    let cookie = set_cookie(name(secure), value.clone(), secure, None);
+    (value, cookie)
+}
+
+/// The `Set-Cookie` that keeps the binding value `browser` for [`REMEMBER_SECONDS`], sent with
+/// [`remember`] so both cookies expire together.
+#[must_use]
+pub fn persist(browser: &str, secure: bool) -> Option<HeaderValue> {
+    set_cookie(
+        name(secure),
+        browser.to_owned(),
+        secure,
+        Some(REMEMBER_SECONDS),
+    )
 }
 
 /// Name of the remembered-consent cookie.
@@ -80,17 +119,20 @@ pub fn remembered(headers: &HeaderMap, secure: bool) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The `Set-Cookie` that adds `mac` to the remembered approvals (30 days).
+/// The `Set-Cookie` that adds `mac` to the remembered approvals ([`REMEMBER_SECONDS`]).
 #[must_use]
 pub fn remember(headers: &HeaderMap, secure: bool, mac: &str) -> Option<HeaderValue> {
     let mut macs = vec![mac.to_owned()];
     macs.extend(remembered(headers, secure).into_iter().filter(|m| m != mac));
     macs.truncate(MAX_REMEMBERED);
-    let cookie = Cookie::build((consent_name(secure), macs.join(".")))
-        .path("/")
-        .http_only(true)
-        .secure(secure)
-        .same_site(SameSite::Lax)
-        .build();
-    HeaderValue::from_str(&format!("{cookie}; Max-Age={}", 30 * 24 * 3600)).ok()
+    set_cookie(
+        consent_name(secure),
+        macs.join("."),
+        secure,
+        Some(REMEMBER_SECONDS),
+    )
 }
+
+#[cfg(test)]
+#[path = "cookies_tests.rs"]
+mod tests;

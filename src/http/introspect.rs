@@ -9,7 +9,6 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use base64::Engine as _;
 use secrecy::ExposeSecret as _;
 use serde_json::{json, Value};
 
@@ -17,6 +16,7 @@ use crate::app::AppState;
 use crate::http::error::no_store;
 use crate::http::form::{authorization, require_form, Params};
 use crate::http::token::authenticate_client;
+use crate::oauth::client_auth::BasicCredentials;
 use crate::oauth::{crypto, introspect, Error};
 
 /// Introspection routes.
@@ -32,23 +32,29 @@ enum Caller {
     Client(String),
 }
 
-fn resource_caller(app: &AppState, headers: &HeaderMap) -> Option<String> {
-    let basic = authorization(headers, "Basic")?;
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(basic)
-        .ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let (id, secret) = text.split_once(':')?;
-    let id = url::form_urlencoded::parse(id.as_bytes())
-        .next()
-        .map_or_else(|| id.to_owned(), |(k, _)| k.into_owned());
-    let secret = url::form_urlencoded::parse(secret.as_bytes())
-        .next()
-        .map_or_else(|| secret.to_owned(), |(k, _)| k.into_owned());
-    let resource = app.config.resources.iter().find(|r| r.id == id)?;
-    let expected = resource.introspection_secret.as_ref()?;
-    crypto::ct_eq(expected.expose_secret().as_bytes(), secret.as_bytes())
-        .then(|| format!("{}{}", app.core.settings.issuer, resource.path))
+/// Resource-server credentials in HTTP Basic, the secret taken raw (RFC 7617) or form-decoded
+/// (RFC 6749 §2.3.1). `None` when there is no Basic header or its id names no configured
+/// resource (the caller may then be a client); an error when it names one and the secret is
+/// wrong or the resource has none. The wire answer never says which part was wrong; the log
+/// does.
+fn resource_caller(app: &AppState, headers: &HeaderMap) -> Option<Result<String, Error>> {
+    let basic = BasicCredentials::parse(authorization(headers, "Basic")?).ok()?;
+    let resource = app.config.resources.iter().find(|r| r.id == basic.id)?;
+    let refused = || Error::InvalidClient {
+        description: "client authentication failed".to_owned(),
+        basic: true,
+    };
+    let Some(expected) = resource.introspection_secret.as_ref() else {
+        tracing::warn!(resource = %resource.id, "introspection refused: this resource has no introspection_secret");
+        return Some(Err(refused()));
+    };
+    let expected = expected.expose_secret().as_bytes();
+    if basic.secret_matches(|s| crypto::ct_eq(expected, s.as_bytes())) {
+        Some(Ok(format!("{}{}", app.core.settings.issuer, resource.path)))
+    } else {
+        tracing::warn!(resource = %resource.id, "introspection refused: wrong introspection_secret for this resource");
+        Some(Err(refused()))
+    }
 }
 
 async fn introspect_token(
@@ -60,7 +66,7 @@ async fn introspect_token(
     let form = Params::parse(&body)?;
     form.reject_duplicates(&[])?;
     let caller = match resource_caller(&app, &headers) {
-        Some(uri) => Caller::Resource(uri),
+        Some(uri) => Caller::Resource(uri?),
         None => {
             let client = authenticate_client(&app, &headers, &form).await?;
             if client.secret_hash.is_none() {

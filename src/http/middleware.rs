@@ -1,5 +1,8 @@
 //! Cross-cutting layers: request ids (STYLE 19), tracing spans without secrets (STYLE 20), a body
 //! size limit, CORS for the JSON endpoints (COMPAT C4), and security headers on every response.
+//! An incoming `X-Request-Id` is kept only when it is short and plain (see
+//! [`plain_request_id`]); anything else is replaced by a fresh one before any span, handler,
+//! audit row or response sees it.
 
 use std::time::Duration;
 
@@ -67,6 +70,38 @@ pub fn common(router: Router) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        // Outermost: drops an unacceptable incoming id so that SetRequestIdLayer (which keeps an
+        // id that is present) generates one. Rate limiters are route layers, further in, so a
+        // refused request is logged with the clean id too.
+        .layer(axum::middleware::from_fn(drop_unplain_request_id))
+}
+
+/// Longest incoming request id kept.
+pub const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// Whether an incoming request id may be kept: 1 to 64 of `A-Z a-z 0-9 . _ -`. The id goes into
+/// every log line of the request, the response and `audit_events.request_id`, so a client must
+/// not be able to put 350 KB, line breaks or look-alike characters there (issue 11, finding 2).
+#[must_use]
+pub fn plain_request_id(value: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID_LEN).contains(&value.len())
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Removes every incoming `X-Request-Id` unless there is exactly one and it is plain.
+async fn drop_unplain_request_id(mut req: Request<Body>, next: Next) -> Response {
+    let mut values = req.headers().get_all(&REQUEST_ID).iter();
+    let keep = match (values.next(), values.next()) {
+        (Some(v), None) => plain_request_id(v.as_bytes()),
+        (None, _) => true,
+        (Some(_), Some(_)) => false,
+    };
+    if !keep {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    next.run(req).await
 }
 
 /// COMPAT C4: browsers and some clients expect a CORS preflight to be 204 No Content.
@@ -138,3 +173,7 @@ async fn security_headers(req: Request<Body>, next: Next) -> Response {
         ));
     res
 }
+
+#[cfg(test)]
+#[path = "middleware_tests.rs"]
+mod tests;

@@ -20,7 +20,7 @@ use tower_governor::key_extractor::KeyExtractor;
 use tower_governor::{GovernorError, GovernorLayer};
 
 use crate::app::AppState;
-use crate::config::RateLimitSettings;
+use crate::config::{ClientIpHeader, RateLimitSettings};
 
 /// The endpoints that are limited, each with a bucket of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,8 +38,6 @@ pub enum Endpoint {
 }
 
 type Limit = GovernorConfig<ClientIp, NoOpMiddleware>;
-
-static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// The configured limiters; empty when `rate_limit.enabled` is false.
 #[derive(Debug, Clone, Default)]
@@ -59,7 +57,7 @@ impl RateLimits {
             return Self::default();
         }
         let key = ClientIp {
-            trust_forwarded_for: settings.trust_forwarded_for,
+            header: settings.client_ip_header,
         };
         let per_minute = |n: u32| limit(n, key, vec![Method::POST]);
         Self {
@@ -153,18 +151,15 @@ fn too_many(err: GovernorError) -> Response {
 /// allocation, which an attacker could otherwise cycle through for fresh buckets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp {
-    /// Use the right-most `X-Forwarded-For` / `Forwarded: for=` address when present.
-    pub trust_forwarded_for: bool,
+    /// The header the trusted proxy writes (`rate_limit.client_ip_header`); `None`: the peer.
+    pub header: Option<ClientIpHeader>,
 }
 
 impl KeyExtractor for ClientIp {
     type Key = IpAddr;
 
     fn extract<T>(&self, req: &Request<T>) -> Result<IpAddr, GovernorError> {
-        let forwarded = self
-            .trust_forwarded_for
-            .then(|| forwarded_for(req.headers()))
-            .flatten();
+        let forwarded = self.header.and_then(|h| forwarded_for(req.headers(), h));
         // Without a peer address (a router driven without `ConnectInfo`), all such requests
         // share one bucket rather than escape the limit.
         let peer = || {
@@ -188,33 +183,32 @@ pub fn bucket(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The right-most entry of `X-Forwarded-For`, else of `Forwarded` (RFC 7239 `for=`): the address
-/// the one trusted proxy in front of us saw. Entries to its left were written by the client or by
-/// proxies we do not know, so they are never used (a proxy that appends, as nginx's
-/// `$proxy_add_x_forwarded_for` and cloud load balancers do, would otherwise let the client pick
-/// its own rate-limit key). An unparseable right-most entry means no forwarded address.
+/// The right-most entry of the `which` header, and only of that header: the address the one trusted proxy
+/// in front of us saw. Entries to its left were written by the client or by proxies we do not
+/// know, so they are never used (a proxy that appends, as nginx's `$proxy_add_x_forwarded_for`
+/// and cloud load balancers do, would otherwise let the client pick its own rate-limit key).
+/// Other forwarding headers are ignored: a proxy that writes only RFC 7239 `Forwarded` passes a
+/// client-sent `X-Forwarded-For` through untouched. An unparseable right-most entry means no
+/// forwarded address.
 #[must_use]
-pub fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
-    let last = |name: &HeaderName| {
-        headers
-            .get_all(name)
-            .into_iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .last()
-            .map(str::to_owned)
-    };
-    if let Some(entry) = last(&X_FORWARDED_FOR) {
-        return parse_node(&entry);
+pub fn forwarded_for(headers: &HeaderMap, which: ClientIpHeader) -> Option<IpAddr> {
+    let last = headers
+        .get_all(HeaderName::from_static(which.name()))
+        .into_iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .last()?;
+    match which {
+        ClientIpHeader::XForwardedFor | ClientIpHeader::XRealIp => parse_node(last),
+        // RFC 7239 §4: `forwarded-element = [ forwarded-pair ] *( ";" [ forwarded-pair ] )`.
+        ClientIpHeader::Forwarded => last.split(';').find_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            name.trim()
+                .eq_ignore_ascii_case("for")
+                .then(|| parse_node(value))
+                .flatten()
+        }),
     }
-    let element = last(&header::FORWARDED)?;
-    element.split(';').find_map(|pair| {
-        let (name, value) = pair.split_once('=')?;
-        name.trim()
-            .eq_ignore_ascii_case("for")
-            .then(|| parse_node(value))
-            .flatten()
-    })
 }
 
 /// `192.0.2.1`, `192.0.2.1:443`, `2001:db8::1`, `[2001:db8::1]`, `"[2001:db8::1]:443"`.

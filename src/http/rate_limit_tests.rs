@@ -35,13 +35,16 @@ fn ipv6_is_keyed_by_its_64_and_mapped_ipv4_by_the_ipv4() {
 }
 
 #[test]
-fn right_most_forwarded_address() {
-    let cases: &[(Pairs<'_>, Option<&str>)] = &[
+fn right_most_entry_of_the_configured_header() {
+    use ClientIpHeader::{Forwarded, XForwardedFor, XRealIp};
+    let cases: &[(ClientIpHeader, Pairs<'_>, Option<&str>)] = &[
         (
+            XForwardedFor,
             &[("x-forwarded-for", "203.0.113.9, 10.0.0.2")],
             Some("10.0.0.2"),
         ),
         (
+            XForwardedFor,
             &[
                 ("x-forwarded-for", "unknown, 203.0.113.9"),
                 ("x-forwarded-for", "10.0.0.2"),
@@ -50,19 +53,29 @@ fn right_most_forwarded_address() {
         ),
         // A client-written entry to the left never wins; garbage on the right means none.
         (
+            XForwardedFor,
             &[("x-forwarded-for", "1.2.3.4, 203.0.113.9")],
             Some("203.0.113.9"),
         ),
-        (&[("x-forwarded-for", "203.0.113.9, unknown")], None),
         (
+            XForwardedFor,
+            &[("x-forwarded-for", "203.0.113.9, unknown")],
+            None,
+        ),
+        (
+            XForwardedFor,
             &[("x-forwarded-for", "[2001:db8::1]:443")],
             Some("2001:db8::1"),
         ),
         (
+            XForwardedFor,
             &[("x-forwarded-for", "203.0.113.9:5000")],
             Some("203.0.113.9"),
         ),
+        (XForwardedFor, &[("x-forwarded-for", "garbage")], None),
+        (XForwardedFor, &[], None),
         (
+            Forwarded,
             &[(
                 "forwarded",
                 "for=_hidden, For=\"[2001:db8::17]:4711\";proto=https",
@@ -70,30 +83,69 @@ fn right_most_forwarded_address() {
             Some("2001:db8::17"),
         ),
         (
+            Forwarded,
             &[("forwarded", "proto=https;for=198.51.100.3;by=10.0.0.1")],
             Some("198.51.100.3"),
         ),
+        (Forwarded, &[("forwarded", "for=unknown")], None),
         (
-            &[
-                ("forwarded", "for=198.51.100.3"),
-                ("x-forwarded-for", "203.0.113.9"),
-            ],
-            Some("203.0.113.9"),
+            XRealIp,
+            &[("x-real-ip", "198.51.100.4")],
+            Some("198.51.100.4"),
         ),
-        (&[("x-forwarded-for", "garbage")], None),
-        (&[], None),
+        (
+            XRealIp,
+            &[("x-real-ip", "[2001:db8::5]")],
+            Some("2001:db8::5"),
+        ),
     ];
-    for (pairs, expected) in cases {
+    for (which, pairs, expected) in cases {
         assert_eq!(
-            forwarded_for(&headers(pairs)),
+            forwarded_for(&headers(pairs), *which),
             expected.map(ip),
-            "{pairs:?}"
+            "{which:?} {pairs:?}"
         );
     }
 }
 
+/// Issue 11, finding 10: behind a proxy that writes only RFC 7239 `Forwarded`, a client-sent
+/// `X-Forwarded-For` passes through untouched and must not become the key (it did: XFF won).
 #[test]
-fn forwarded_headers_count_only_when_trusted() {
+fn only_the_configured_header_counts() {
+    let both = headers(&[
+        ("forwarded", "for=198.51.100.3"),
+        ("x-forwarded-for", "203.0.113.9"),
+        ("x-real-ip", "192.0.2.55"),
+    ]);
+    assert_eq!(
+        forwarded_for(&both, ClientIpHeader::Forwarded),
+        Some(ip("198.51.100.3"))
+    );
+    assert_eq!(
+        forwarded_for(&both, ClientIpHeader::XForwardedFor),
+        Some(ip("203.0.113.9"))
+    );
+    assert_eq!(
+        forwarded_for(&both, ClientIpHeader::XRealIp),
+        Some(ip("192.0.2.55"))
+    );
+    // The configured header missing: the peer, never another header.
+    let xff_only = headers(&[("x-forwarded-for", "203.0.113.9")]);
+    assert_eq!(forwarded_for(&xff_only, ClientIpHeader::Forwarded), None);
+    let mut req = Request::builder()
+        .header("x-forwarded-for", "203.0.113.9")
+        .body(())
+        .unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 4000))));
+    let behind_forwarded = ClientIp {
+        header: Some(ClientIpHeader::Forwarded),
+    };
+    assert_eq!(behind_forwarded.extract(&req).unwrap(), ip("10.0.0.1"));
+}
+
+#[test]
+fn forwarded_headers_count_only_when_configured() {
     let mut req = Request::builder()
         .header("x-forwarded-for", "203.0.113.9")
         .body(())
@@ -101,11 +153,9 @@ fn forwarded_headers_count_only_when_trusted() {
     req.extensions_mut()
         .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000))));
     let trusted = ClientIp {
-        trust_forwarded_for: true,
+        header: Some(ClientIpHeader::XForwardedFor),
     };
-    let untrusted = ClientIp {
-        trust_forwarded_for: false,
-    };
+    let untrusted = ClientIp { header: None };
     assert_eq!(trusted.extract(&req).unwrap(), ip("203.0.113.9"));
     assert_eq!(untrusted.extract(&req).unwrap(), ip("127.0.0.1"));
     let bare = Request::builder().body(()).unwrap();

@@ -1,5 +1,11 @@
 //! RFC 7591 dynamic client registration and RFC 7592 client configuration (read, update,
 //! delete with the registration access token).
+//!
+//! RFC 7592 §3 makes `registration_access_token` and `registration_client_uri` REQUIRED in the
+//! read and update responses too. We store only the token's hash, so those responses echo the
+//! token the request presented rather than rotate it: a rotation on every read would let two
+//! concurrent reads lock the client out of its own configuration, and the echo shows the
+//! client nothing it did not just send (the response is `no-store`).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -74,11 +80,7 @@ async fn register(
         .actor(new.record.client_id.clone())
         .client(new.record.client_id.clone())
         .request(request_id(&headers))
-        .detail(&serde_json::json!({
-            "client_name": new.record.client_name,
-            "redirect_uris": new.record.redirect_uris,
-            "token_endpoint_auth_method": new.record.token_endpoint_auth_method,
-        }));
+        .detail(&registration::audit_summary(&new.record));
     app.core.store.insert_client(&new.record, &audit).await?;
     tracing::info!(client_id = %new.record.client_id, "client registered");
     let body = registration::registration_response(
@@ -92,11 +94,12 @@ async fn register(
 
 /// RFC 7592 §2: the registration access token authorises access to one client's configuration.
 /// Unknown clients and bad tokens both answer 401 so that client ids cannot be probed.
-async fn authorize_management(
+/// Returns the client and the token that authorised the request.
+async fn authorize_management<'h>(
     app: &AppState,
-    headers: &HeaderMap,
+    headers: &'h HeaderMap,
     client_id: &str,
-) -> Result<ClientRecord, Error> {
+) -> Result<(ClientRecord, &'h str), Error> {
     let token = authorization(headers, "Bearer")
         .ok_or_else(|| Error::InvalidToken("a registration access token is required".into()))?;
     let client = app
@@ -111,7 +114,7 @@ async fn authorize_management(
         .as_deref()
         .is_some_and(|h| crypto::ct_eq(h.as_bytes(), crypto::hash(token).as_bytes()));
     if valid {
-        Ok(client)
+        Ok((client, token))
     } else {
         Err(Error::InvalidToken(
             "invalid registration access token".into(),
@@ -124,8 +127,9 @@ async fn read(
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
-    let client = authorize_management(&app, &headers, &client_id).await?;
-    let body = registration::registration_response(&client, None, None, &app.core.settings.issuer);
+    let (client, token) = authorize_management(&app, &headers, &client_id).await?;
+    let body =
+        registration::registration_response(&client, None, Some(token), &app.core.settings.issuer);
     Ok(no_store(Json(body).into_response()))
 }
 
@@ -135,7 +139,7 @@ async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Error> {
-    let client = authorize_management(&app, &headers, &client_id).await?;
+    let (client, token) = authorize_management(&app, &headers, &client_id).await?;
     let req = parse_body(&headers, &body)?;
     let now = app.core.now();
     let updated = registration::update(
@@ -148,7 +152,8 @@ async fn update(
     let audit = AuditEvent::new("client_updated", now)
         .actor(client_id.clone())
         .client(client_id.clone())
-        .request(request_id(&headers));
+        .request(request_id(&headers))
+        .detail(&registration::audit_summary(&updated));
     app.core
         .store
         .update_client(&updated, &audit)
@@ -157,7 +162,8 @@ async fn update(
             StoreError::NotFound => Error::InvalidToken("invalid registration access token".into()),
             other => other.into(),
         })?;
-    let body = registration::registration_response(&updated, None, None, &app.core.settings.issuer);
+    let body =
+        registration::registration_response(&updated, None, Some(token), &app.core.settings.issuer);
     Ok(no_store(Json(body).into_response()))
 }
 

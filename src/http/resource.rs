@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use crate::app::AppState;
 use crate::http::discovery::protected_resource_metadata_url;
+use crate::http::error::no_store;
 use crate::http::form::authorization;
 use crate::oauth::{introspect, Resource};
 
@@ -53,6 +54,9 @@ pub fn challenge(app: &AppState, r: &Resource, error: Option<&str>) -> String {
     value
 }
 
+/// 401 with the challenge and `Cache-Control: no-store`, like every other answer about
+/// credentials here (RFC 6749 §5.1 asks it of token responses): a shared cache must never replay
+/// one request's refusal to another.
 fn unauthorized(app: &AppState, r: &Resource, error: Option<&str>, description: &str) -> Response {
     // RFC 6750 §3.1: a request without credentials gets no error code, only the challenge.
     let body = match error {
@@ -63,7 +67,7 @@ fn unauthorized(app: &AppState, r: &Resource, error: Option<&str>, description: 
     if let Ok(v) = HeaderValue::from_str(&challenge(app, r, error)) {
         res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
-    res
+    no_store(res)
 }
 
 async fn protected(

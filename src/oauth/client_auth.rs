@@ -18,10 +18,14 @@ pub enum ClientCredentials {
         client_id: String,
         client_secret: String,
     },
-    /// `Authorization: Basic` (RFC 6749 §2.3.1).
+    /// `Authorization: Basic` (RFC 6749 §2.3.1, RFC 7617).
     Basic {
         client_id: String,
+        /// The secret form-decoded, as RFC 6749 §2.3.1 asks clients to encode it.
         client_secret: String,
+        /// The secret exactly as sent, when form-decoding changed it: plain RFC 7617 Basic
+        /// clients send `+`, `/`, `=` and `%` unencoded (see [`BasicCredentials`]).
+        raw_secret: Option<String>,
     },
 }
 
@@ -81,6 +85,74 @@ impl ClientCredentials {
             }
         }
     }
+
+    /// Every reading of the presented secret, the raw Basic value first.
+    fn secret_candidates(&self) -> Vec<&str> {
+        match self {
+            Self::None { .. } => Vec::new(),
+            Self::Post { client_secret, .. } => vec![client_secret.as_str()],
+            Self::Basic {
+                client_secret,
+                raw_secret,
+                ..
+            } => raw_secret
+                .as_deref()
+                .into_iter()
+                .chain([client_secret.as_str()])
+                .collect(),
+        }
+    }
+}
+
+/// The two parts of an HTTP Basic `Authorization` header.
+///
+/// RFC 6749 §2.3.1 has clients form-encode id and secret before Basic, RFC 7617 has them send
+/// both raw, and real clients (and resource servers with a secret from `openssl rand -base64`,
+/// full of `+`, `/` and `=`) do either. The id is form-decoded (it cannot hold a raw `:`, and
+/// ours never hold `+` or `%`); the secret is kept both ways and a match of either is accepted
+/// (issue 11, finding 8). Both readings are checked in constant time, with no early exit.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BasicCredentials {
+    /// The form-decoded id.
+    pub id: String,
+    /// The secret as sent (RFC 7617).
+    pub raw_secret: String,
+    /// The secret form-decoded (RFC 6749 §2.3.1); equal to `raw_secret` when nothing was encoded.
+    pub decoded_secret: String,
+}
+
+impl std::fmt::Debug for BasicCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicCredentials")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BasicCredentials {
+    /// Parses `Basic base64(id ":" secret)`, given the whole header value or only the part
+    /// after `Basic `.
+    ///
+    /// # Errors
+    /// `invalid_client` with `basic: true` when malformed or another scheme.
+    pub fn parse(header: &str) -> Result<Self, Error> {
+        parse_basic(header)
+    }
+
+    /// Whether `matches` accepts the raw or the decoded secret; both are always tried, so the
+    /// time taken does not tell which reading was closer.
+    pub fn secret_matches(&self, matches: impl Fn(&str) -> bool) -> bool {
+        let raw = matches(&self.raw_secret);
+        let decoded = matches(&self.decoded_secret);
+        raw | decoded
+    }
+}
+
+/// Whether any of `candidates` hashes to `hash`, each compared in constant time.
+fn any_hash_matches(candidates: &[&str], hash: &str) -> bool {
+    candidates.iter().fold(false, |found, secret| {
+        found | crypto::ct_eq(crypto::hash(secret).as_bytes(), hash.as_bytes())
+    })
 }
 
 fn invalid_client(description: &str, basic: bool) -> Error {
@@ -108,7 +180,11 @@ pub fn from_parts(
     let body_client_id = body_client_id.filter(|s| !s.is_empty());
     let body_secret = body_secret.filter(|s| !s.is_empty());
     if let Some(header) = basic_header {
-        let (client_id, client_secret) = parse_basic(header)?;
+        let BasicCredentials {
+            id: client_id,
+            raw_secret,
+            decoded_secret: client_secret,
+        } = parse_basic(header)?;
         if body_secret.is_some() {
             return Err(Error::InvalidRequest(
                 "use one client authentication method: HTTP Basic or client_secret in the body, not both"
@@ -124,6 +200,7 @@ pub fn from_parts(
         }
         return Ok(ClientCredentials::Basic {
             client_id,
+            raw_secret: (raw_secret != client_secret).then_some(raw_secret),
             client_secret,
         });
     }
@@ -143,9 +220,10 @@ pub fn from_parts(
     })
 }
 
-/// Parses `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1, RFC 7617),
-/// given the whole header value or only the part after `Basic `.
-fn parse_basic(header: &str) -> Result<(String, String), Error> {
+/// Parses `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1) or
+/// `Basic base64(id ":" secret)` (RFC 7617), given the whole header value or only the part after
+/// `Basic `.
+fn parse_basic(header: &str) -> Result<BasicCredentials, Error> {
     let malformed = || invalid_client("malformed HTTP Basic credentials", true);
     let header = header.trim();
     // Either the whole header value or just its credentials (a token68 has no space).
@@ -169,11 +247,16 @@ fn parse_basic(header: &str) -> Result<(String, String), Error> {
     // The id cannot contain a raw ':' (it is form-encoded), the secret may.
     let (id, secret) = text.split_once(':').ok_or_else(malformed)?;
     let id = form_decode(id).ok_or_else(malformed)?;
-    let secret = form_decode(secret).ok_or_else(malformed)?;
+    // A raw secret that does not form-decode (`%ff`) is still a valid RFC 7617 secret.
+    let decoded_secret = form_decode(secret).unwrap_or_else(|| secret.to_owned());
     if id.is_empty() {
         return Err(malformed());
     }
-    Ok((id, secret))
+    Ok(BasicCredentials {
+        id,
+        raw_secret: secret.to_owned(),
+        decoded_secret,
+    })
 }
 
 /// `application/x-www-form-urlencoded` decoding (RFC 6749 Appendix B): `+` is a space and
@@ -228,13 +311,14 @@ pub fn authenticate(client: Option<&ClientRecord>, creds: &ClientCredentials) ->
         };
         return Err(invalid_client(&description, basic));
     }
-    let Some(secret) = creds.secret() else {
+    let candidates = creds.secret_candidates();
+    if candidates.is_empty() {
         return Ok(());
-    };
+    }
     let matches = client
         .secret_hash
         .as_deref()
-        .is_some_and(|h| crypto::ct_eq(crypto::hash(secret).as_bytes(), h.as_bytes()));
+        .is_some_and(|h| any_hash_matches(&candidates, h));
     if matches {
         Ok(())
     } else {

@@ -66,7 +66,8 @@ fn basic_is_parsed_with_case_insensitive_scheme() {
             c,
             ClientCredentials::Basic {
                 client_id: "id".to_owned(),
-                client_secret: "secret".to_owned()
+                client_secret: "secret".to_owned(),
+                raw_secret: None,
             }
         );
         assert!(c.is_basic());
@@ -176,6 +177,7 @@ fn creds(method: &str, id: &str, secret: &str) -> ClientCredentials {
         _ => ClientCredentials::Basic {
             client_id,
             client_secret,
+            raw_secret: None,
         },
     }
 }
@@ -246,4 +248,38 @@ fn unknown_disabled_or_mismatched_client_is_unknown() {
     let other = client("none", None);
     let e = authenticate(Some(&other), &creds("none", "dcrb_c_other", "")).unwrap_err();
     assert_eq!(e.description(), Some("unknown client"));
+}
+
+/// Issue 11, finding 8: a secret from `openssl rand -base64 32` (with `+`, `/`, `=`) sent raw in
+/// Basic (RFC 7617) used to be form-decoded (`+` became a space) and never matched.
+#[test]
+fn basic_secret_is_accepted_raw_and_form_encoded() {
+    let secret = "q+3/Xk9=ab+cd/ef%2B0=";
+    let c = client("client_secret_basic", Some(secret));
+    let raw = from_parts(Some(&basic(&format!("dcrb_c_abc:{secret}"))), None, None).unwrap();
+    authenticate(Some(&c), &raw).unwrap();
+    let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let form = from_parts(Some(&basic(&format!("dcrb_c_abc:{encoded}"))), None, None).unwrap();
+    authenticate(Some(&c), &form).unwrap();
+    // A secret with a bare '%' that does not decode is still a valid raw secret.
+    let odd = client("client_secret_basic", Some("a%zz+b"));
+    let creds = from_parts(Some(&basic("dcrb_c_abc:a%zz+b")), None, None).unwrap();
+    authenticate(Some(&odd), &creds).unwrap();
+    // Neither reading of a wrong secret passes, and the error is not "unknown client".
+    let wrong = from_parts(Some(&basic("dcrb_c_abc:q 3/Xk9=")), None, None).unwrap();
+    let e = authenticate(Some(&c), &wrong).unwrap_err();
+    assert!(is_invalid_client(&e, true));
+    assert_eq!(e.description(), Some("client authentication failed"));
+}
+
+#[test]
+fn basic_credentials_keep_both_readings_and_hide_the_secret() {
+    let b = BasicCredentials::parse(&basic("my%3Aid:a+b%2Fc=")).unwrap();
+    assert_eq!(b.id, "my:id");
+    assert_eq!(b.raw_secret, "a+b%2Fc=");
+    assert_eq!(b.decoded_secret, "a b/c=");
+    assert!(b.secret_matches(|s| s == "a+b%2Fc="));
+    assert!(b.secret_matches(|s| s == "a b/c="));
+    assert!(!b.secret_matches(|s| s == "a+b/c="));
+    assert!(!format!("{b:?}").contains("a+b"));
 }

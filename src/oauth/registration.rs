@@ -21,6 +21,13 @@ const MAX_URI: usize = 2000;
 /// Most `contacts`, and the longest one (an email address is at most 254 octets).
 const MAX_CONTACTS: usize = 10;
 const MAX_CONTACT_LEN: usize = 320;
+/// Most bytes all redirect URIs of one client take together. Real clients register one to
+/// four URIs of under 100 bytes each (claude.ai, Cursor, VS Code, mcp-remote: COMPAT C10, C11);
+/// without a total, ten URIs of 2000 bytes made a 20 KB row (issue 11, finding 3).
+pub const MAX_REDIRECT_URI_BYTES: usize = 4096;
+/// Most bytes a client's kept metadata takes, as the JSON of the RFC 7591 response without
+/// secrets. Real clients stay under 1 KB.
+pub const MAX_METADATA_BYTES: usize = 8192;
 /// The grant types every client gets (see [`register`] for why both, always).
 const GRANT_TYPES: [&str; 2] = ["authorization_code", "refresh_token"];
 const AUTH_METHODS: [&str; 3] = ["none", "client_secret_basic", "client_secret_post"];
@@ -205,6 +212,7 @@ pub fn register(
         last_used_at: None,
         disabled: false,
     });
+    check_size(&record)?;
     Ok(NewClient {
         record,
         client_secret,
@@ -257,10 +265,12 @@ pub fn update(
             "token_endpoint_auth_method cannot change between none (public) and a secret-based method; register a new client",
         ));
     }
-    Ok(m.apply(ClientRecord {
+    let record = m.apply(ClientRecord {
         updated_at: now,
         ..existing.clone()
-    }))
+    });
+    check_size(&record)?;
+    Ok(record)
 }
 
 /// The RFC 7591 §3.2.1 response body: identifiers, the secrets when given, and every kept
@@ -324,6 +334,53 @@ pub fn registration_response(
         }
     }
     Value::Object(out)
+}
+
+/// The kept metadata as JSON: what [`MAX_METADATA_BYTES`] bounds and the audit hash covers.
+fn metadata_json(record: &ClientRecord) -> String {
+    registration_response(record, None, None, "").to_string()
+}
+
+/// Refuses a record whose kept metadata is larger than [`MAX_METADATA_BYTES`].
+fn check_size(record: &ClientRecord) -> Result<(), Error> {
+    let size = metadata_json(record).len();
+    if size > MAX_METADATA_BYTES {
+        return Err(meta(format!(
+            "the client metadata takes {size} bytes; at most {MAX_METADATA_BYTES} are accepted"
+        )));
+    }
+    Ok(())
+}
+
+/// What the audit trail keeps of a registration or update: counts, the redirect URIs' hosts
+/// (or schemes, for private-use URIs) and a SHA-256 of the full kept metadata, never every URI,
+/// so an audit row stays small however large the registration (issue 11, finding 3). The hash
+/// matches the metadata of the client row as it was written.
+#[must_use]
+pub fn audit_summary(record: &ClientRecord) -> Value {
+    let mut hosts: Vec<String> = Vec::new();
+    for uri in &record.redirect_uris {
+        let host = match url::Url::parse(uri) {
+            Ok(u) => match u.host_str() {
+                Some(h) if !h.is_empty() => h.to_owned(),
+                _ => format!("{}:", u.scheme()),
+            },
+            Err(_) => "?".to_owned(),
+        };
+        if !hosts.contains(&host) {
+            hosts.push(host);
+        }
+    }
+    serde_json::json!({
+        "client_name": record.client_name,
+        "token_endpoint_auth_method": record.token_endpoint_auth_method,
+        "application_type": record.application_type,
+        "redirect_uri_count": record.redirect_uris.len(),
+        "redirect_hosts": hosts,
+        "contacts_count": record.contacts.len(),
+        "metadata_bytes": metadata_json(record).len(),
+        "metadata_sha256": crypto::hash(&metadata_json(record)),
+    })
 }
 
 fn validate(
@@ -425,6 +482,12 @@ fn redirect_uris(uris: Option<&[String]>, max: usize) -> Result<Vec<RedirectUri>
         if !out.contains(&uri) {
             out.push(uri);
         }
+    }
+    let total: usize = out.iter().map(|u| u.as_str().len()).sum();
+    if total > MAX_REDIRECT_URI_BYTES {
+        return Err(Error::InvalidRedirectUri(format!(
+            "redirect_uris take {total} bytes together; at most {MAX_REDIRECT_URI_BYTES} are accepted"
+        )));
     }
     Ok(out)
 }

@@ -553,3 +553,76 @@ fn debug_of_new_client_hides_secrets() {
     let r = req(json!({"client_secret":"hunter2"}));
     assert!(!format!("{r:?}").contains("hunter2"));
 }
+
+/// Issue 11, finding 3: ten 2000-byte redirect URIs (20 KB) were accepted; the URIs together
+/// are now capped, and the error names the limit.
+#[test]
+fn redirect_uris_are_capped_in_total() {
+    let uri = |i: usize| format!("https://app.example.com/{i}/{}", "a".repeat(1470));
+    let two = json!({"redirect_uris": [uri(1), uri(2)], "token_endpoint_auth_method": "none"});
+    reg(two).unwrap();
+    let three =
+        json!({"redirect_uris": [uri(1), uri(2), uri(3)], "token_endpoint_auth_method": "none"});
+    let (code, d) = reg_err(three.clone());
+    assert_eq!(code, "invalid_redirect_uri");
+    assert!(d.contains(&MAX_REDIRECT_URI_BYTES.to_string()), "{d}");
+    // An update cannot grow a client past the cap either.
+    let c = reg(json!({"redirect_uris": [uri(1)], "token_endpoint_auth_method": "none"}))
+        .unwrap()
+        .record;
+    let e = update(&c, req(three), &settings(), 10, 1_700_000_001).unwrap_err();
+    assert_eq!(e.code(), "invalid_redirect_uri");
+}
+
+#[test]
+fn kept_metadata_is_capped_in_total() {
+    let contacts: Vec<String> = (0..10)
+        .map(|i| format!("{i}{}@example.com", "c".repeat(290)))
+        .collect();
+    let long_uri = |p: &str| format!("https://app.example.com/{p}/{}", "u".repeat(1900));
+    let big = json!({
+        "redirect_uris": [format!("https://app.example.com/cb/{}", "r".repeat(1900))],
+        "token_endpoint_auth_method": "none",
+        "contacts": contacts,
+        "client_uri": long_uri("home"),
+        "logo_uri": long_uri("logo"),
+        "client_name": "n".repeat(200),
+    });
+    let (code, d) = reg_err(big);
+    assert_eq!(code, "invalid_client_metadata");
+    assert!(d.contains(&MAX_METADATA_BYTES.to_string()), "{d}");
+    // A real client is far below both limits.
+    let n = reg(inspector()).unwrap();
+    assert!(metadata_json(&n.record).len() < 1024);
+}
+
+/// The audit detail keeps counts, hosts and a hash, never the URIs themselves.
+#[test]
+fn audit_summary_is_small_and_hashes_the_metadata() {
+    let uris: Vec<String> = (0..2)
+        .map(|i| format!("https://app.example.com/{i}/{}", "a".repeat(1900)))
+        .chain(["cursor://anysphere.cursor-retrieval/cb".to_owned()])
+        .chain(["http://127.0.0.1:33418/callback".to_owned()])
+        .collect();
+    let n = reg(
+        json!({"redirect_uris": uris, "token_endpoint_auth_method": "none", "client_name": "Big"}),
+    )
+    .unwrap();
+    let summary = audit_summary(&n.record);
+    let text = summary.to_string();
+    assert!(text.len() < 600, "{text}");
+    assert!(
+        !text.contains("aaaa") && !text.contains("/callback"),
+        "{text}"
+    );
+    assert_eq!(summary["redirect_uri_count"], 4);
+    assert_eq!(
+        summary["redirect_hosts"],
+        json!(["app.example.com", "anysphere.cursor-retrieval", "127.0.0.1"])
+    );
+    assert_eq!(summary["client_name"], "Big");
+    assert_eq!(
+        summary["metadata_sha256"],
+        crypto::hash(&metadata_json(&n.record))
+    );
+}

@@ -108,6 +108,33 @@ async fn resource_answers_401_with_resource_metadata() {
     assert!(header(&res, "www-authenticate").contains("error=\"invalid_token\""));
 }
 
+/// Issue 11, finding 11: every 401 from a resource path is `no-store`, challenge kept.
+#[tokio::test]
+async fn resource_401s_are_never_cached() {
+    let app = TestApp::start().await;
+    let (_, _, tokens) = app.tokens_for_new_client().await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    for (method, bearer) in [
+        (reqwest::Method::GET, None),
+        (reqwest::Method::POST, None),
+        (reqwest::Method::POST, Some("not-a-token")),
+        (reqwest::Method::POST, Some(refresh)),
+    ] {
+        let mut req = app.api.request(method.clone(), app.resource()).body("{}");
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 401, "{method} {bearer:?}");
+        assert_eq!(
+            header(&res, "cache-control"),
+            "no-store",
+            "{method} {bearer:?}"
+        );
+        assert!(header(&res, "www-authenticate").starts_with("Bearer resource_metadata="));
+    }
+}
+
 #[tokio::test]
 async fn cors_preflight_is_204_and_exposes_www_authenticate() {
     let app = TestApp::start().await;

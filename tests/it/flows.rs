@@ -302,6 +302,49 @@ async fn remembered_consent_skips_the_page_only_for_that_browser_and_client() {
     assert_eq!(res.status(), 200);
 }
 
+/// Issue 11, finding 9: "don't ask again" outlives a browser restart. A restart keeps only the
+/// cookies with a lifetime; before, the binding cookie was a session cookie, so the remembered
+/// approval (keyed to it) was useless after a restart.
+#[tokio::test]
+async fn remembered_consent_survives_a_browser_restart() {
+    let app = TestApp::start().await;
+    let req = app.auth_request().await;
+    let params = req.params();
+    let html = app.authorize(&params).await.text().await.unwrap();
+    let res = app
+        .decide_with(&html, "approve", &[("remember", "1")])
+        .await;
+    assert_eq!(res.status(), 303);
+    let persistent: Vec<String> = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .filter(|c| c.contains("Max-Age=2592000"))
+        .collect();
+    assert!(
+        persistent.iter().any(|c| c.starts_with("dcrb-browser=")),
+        "{persistent:?}"
+    );
+    assert!(
+        persistent.iter().any(|c| c.starts_with("dcrb-consent=")),
+        "{persistent:?}"
+    );
+    let jar: Vec<&str> = persistent
+        .iter()
+        .map(|c| c.split(';').next().unwrap())
+        .collect();
+    let res = app
+        .api
+        .get(app.url("/authorize"))
+        .query(&params)
+        .header("cookie", jar.join("; "))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "the consent page again after a restart");
+}
+
 #[tokio::test]
 async fn prompt_login_is_forwarded_upstream() {
     let app = TestApp::start().await;

@@ -14,6 +14,7 @@ mod policy;
 mod rate_limit;
 mod redteam; // REDTEAM: security review regression tests
 mod registration;
+mod request_id;
 mod static_clients;
 mod store_contract;
 mod support;

@@ -88,7 +88,7 @@ async fn forwarded_for_counts_only_when_trusted() {
     // on the right-most entry, so a value the client wrote to the left changes nothing.
     let app = start(|r| {
         r.register_per_minute = 1;
-        r.trust_forwarded_for = true;
+        r.client_ip_header = Some(dcr_bridge::config::ClientIpHeader::XForwardedFor);
     })
     .await;
     assert_eq!(
@@ -100,6 +100,40 @@ async fn forwarded_for_counts_only_when_trusted() {
     assert_limited(register_from(&app, Some("9.9.9.9, 198.51.100.1")).await).await;
     assert_eq!(
         register_from(&app, Some("198.51.100.2")).await.status(),
+        201
+    );
+}
+
+/// Issue 11, finding 10: behind a proxy that writes only RFC 7239 `Forwarded`, the
+/// `X-Forwarded-For` a client sends passes through and must not pick the bucket.
+#[tokio::test]
+async fn only_the_configured_forwarding_header_counts() {
+    let app = start(|r| {
+        r.register_per_minute = 1;
+        r.client_ip_header = Some(dcr_bridge::config::ClientIpHeader::Forwarded);
+    })
+    .await;
+    let send = |forwarded: &'static str, xff: &'static str| {
+        app.api
+            .post(app.url("/register"))
+            .header("forwarded", forwarded)
+            .header("x-forwarded-for", xff)
+            .json(&registration())
+            .send()
+    };
+    assert_eq!(
+        send("for=198.51.100.1", "203.0.113.1")
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    assert_limited(send("for=198.51.100.1", "203.0.113.2").await.unwrap()).await;
+    assert_eq!(
+        send("for=198.51.100.2", "203.0.113.2")
+            .await
+            .unwrap()
+            .status(),
         201
     );
 }

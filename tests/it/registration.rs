@@ -88,3 +88,78 @@ async fn management_read_update_delete() {
         "invalid_client"
     );
 }
+
+/// Issue 11, finding 7: RFC 7592 §3 makes `registration_access_token` and
+/// `registration_client_uri` REQUIRED in read and update responses. The token is echoed, not
+/// rotated, so it keeps working.
+#[tokio::test]
+async fn management_responses_carry_the_token_and_uri() {
+    let app = TestApp::start().await;
+    let reg = app.register(json!({"redirect_uris": ["http://127.0.0.1:1/cb"], "token_endpoint_auth_method": "none"})).await;
+    let uri = reg["registration_client_uri"].as_str().unwrap().to_owned();
+    let rat = reg["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, read) =
+        status_json(app.api.get(&uri).bearer_auth(&rat).send().await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(read["registration_access_token"], rat.as_str());
+    assert_eq!(read["registration_client_uri"], uri.as_str());
+    assert_no_nulls(&read);
+    let res = app
+        .api
+        .put(&uri)
+        .bearer_auth(&rat)
+        .json(&json!({"client_id": reg["client_id"], "redirect_uris": ["http://127.0.0.1:2/cb"], "token_endpoint_auth_method": "none"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let (status, updated) = status_json(res).await;
+    assert_eq!(status, 200);
+    assert_eq!(updated["registration_access_token"], rat.as_str());
+    assert_eq!(updated["registration_client_uri"], uri.as_str());
+    // Not rotated: the same token still reads.
+    let res = app.api.get(&uri).bearer_auth(&rat).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+/// Issue 11, finding 3: a maximum-size registration is refused with the limit named, and the
+/// audit row of an accepted one keeps a summary and a hash, not every URI.
+#[tokio::test]
+async fn oversized_metadata_is_refused_and_audit_keeps_a_summary() {
+    let app = TestApp::start().await;
+    let uris: Vec<String> = (0..10)
+        .map(|i| format!("https://app.example.com/{i}/{}", "a".repeat(1900)))
+        .collect();
+    let (status, err) = status_json(
+        app.post_json(
+            "/register",
+            &json!({"redirect_uris": uris, "token_endpoint_auth_method": "none"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(err["error"], "invalid_redirect_uri");
+    assert!(
+        err["error_description"].as_str().unwrap().contains("4096"),
+        "{err}"
+    );
+
+    let two = &uris[..2];
+    let reg = app
+        .register(json!({"redirect_uris": two, "token_endpoint_auth_method": "none", "client_name": "Two"}))
+        .await;
+    let events = app.state.core.store.list_audit_events(1).await.unwrap();
+    assert_eq!(events[0].kind, "registered");
+    assert_eq!(events[0].client_id.as_deref(), reg["client_id"].as_str());
+    let detail = events[0].detail.clone().unwrap();
+    assert!(detail.len() < 600, "{}", detail.len());
+    assert!(!detail.contains("aaaa"), "{detail}");
+    let detail: Value = serde_json::from_str(&detail).unwrap();
+    assert_eq!(detail["redirect_uri_count"], 2);
+    assert_eq!(detail["redirect_hosts"], json!(["app.example.com"]));
+    assert_eq!(detail["metadata_sha256"].as_str().unwrap().len(), 64);
+}

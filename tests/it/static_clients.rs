@@ -328,3 +328,37 @@ async fn a_static_clients_upstream_binds_it_and_never_bypasses_a_policy() {
         .await;
     assert!(query_param(&back, "code").is_some(), "{back}");
 }
+
+/// Issue 11, finding 8 (client side): an administrator-chosen secret from
+/// `openssl rand -base64 32` works in plain RFC 7617 Basic (raw `+`, `/`, `=`) and
+/// form-encoded; before, the raw form was form-decoded (`+` to space) and refused.
+#[tokio::test]
+async fn static_client_secret_with_base64_characters_works_raw_in_basic() {
+    const SECRET: &str = "Zq+8/Lm0Pw3+xY7/vB2nKc9dR4tE1sU6hJ5oA0iF=";
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.clients = vec![StaticClientConfig {
+            client_id: "ops-portal".into(),
+            client_name: None,
+            redirect_uris: vec!["https://ops.example.com/cb".into()],
+            token_endpoint_auth_method: "client_secret_basic".into(),
+            client_secret: Some(SecretString::from(SECRET.to_owned())),
+            client_secret_file: None,
+            upstream: None,
+        }];
+    })
+    .await
+    .unwrap();
+    let encoded: String = url::form_urlencoded::byte_serialize(SECRET.as_bytes()).collect();
+    for secret in [SECRET, encoded.as_str(), "wrong"] {
+        let res = app
+            .api
+            .post(app.url("/introspect"))
+            .basic_auth("ops-portal", Some(secret))
+            .form(&[("token", "dcrb_rt_unknown")])
+            .send()
+            .await
+            .unwrap();
+        let want = if secret == "wrong" { 401 } else { 200 };
+        assert_eq!(res.status(), want, "{secret}");
+    }
+}

@@ -17,3 +17,4 @@ mod registration;
 mod static_clients;
 mod store_contract;
 mod support;
+mod token_bindings;

@@ -99,6 +99,7 @@ async fn start_server() -> Result<Server> {
             enabled: false,
             ..Default::default()
         },
+        audit: Default::default(),
         upstreams: vec![UpstreamConfig {
             id: "corp".into(),
             kind: UpstreamKind::Oidc,

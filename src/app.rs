@@ -176,8 +176,8 @@ async fn check_upstreams(state: AppState) {
 
 /// Every minute reloads the signing keys (another replica or `rotate-keys` may have rotated
 /// them) and forgets rate-limit buckets that are full again; every five minutes deletes expired
-/// pending requests, codes and tokens, and dynamic clients unused for longer than
-/// `registration.unused_client_ttl_days`.
+/// pending requests, codes and tokens, dynamic clients unused for longer than
+/// `registration.unused_client_ttl_days`, and audit events older than `audit.retention_days`.
 async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     let mut round: u64 = 0;
@@ -210,7 +210,50 @@ async fn housekeeping(state: AppState) {
             Err(e) => tracing::warn!(error = %e, "purge of expired rows failed"),
         }
         expire_unused_clients(&state).await;
+        purge_old_audit_events(&state).await;
     }
+}
+
+/// Audit events deleted per statement: small enough that one batch holds the write lock (all of
+/// SQLite, or the rows under Postgres) only briefly.
+const AUDIT_PURGE_BATCH: i64 = 1_000;
+/// Batches per housekeeping round: a large first backlog is worked off over several rounds
+/// instead of in one long burst.
+const AUDIT_PURGE_MAX_BATCHES: u32 = 100;
+
+/// Deletes audit events older than `audit.retention_days`, in bounded batches.
+async fn purge_old_audit_events(state: &AppState) {
+    let Some(retention) = state.config.audit.retention_seconds() else {
+        return;
+    };
+    let before = state.core.now().saturating_sub(retention);
+    match purge_audit_batches(state.core.store.as_ref(), before).await {
+        Ok(n) if n > 0 => tracing::info!(removed = n, "purged audit events past retention"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "purging old audit events failed"),
+    }
+}
+
+/// Repeats [`Store::purge_audit_events`] until a batch comes back short (or the round's budget
+/// is spent); returns how many events were deleted.
+///
+/// # Errors
+/// The first store failure (the batches already done stay done).
+pub async fn purge_audit_batches(
+    store: &dyn Store,
+    before: i64,
+) -> Result<u64, crate::store::StoreError> {
+    let mut removed = 0;
+    for _ in 0..AUDIT_PURGE_MAX_BATCHES {
+        let n = store.purge_audit_events(before, AUDIT_PURGE_BATCH).await?;
+        removed += n;
+        if n < AUDIT_PURGE_BATCH.unsigned_abs() {
+            break;
+        }
+        // Let other writers in between batches.
+        tokio::task::yield_now().await;
+    }
+    Ok(removed)
 }
 
 /// Deletes dynamic registrations unused for `registration.unused_client_ttl_days` (COMPAT C12:

@@ -16,7 +16,9 @@ mod load;
 mod sections;
 
 pub use clients::StaticClientConfig;
-pub use sections::{ClientIpHeader, RateLimitSettings, RegistrationSettings, TokenSettings};
+pub use sections::{
+    AuditSettings, ClientIpHeader, RateLimitSettings, RegistrationSettings, TokenSettings,
+};
 
 /// Environment prefix for overrides.
 pub const ENV_PREFIX: &str = "DCR_BRIDGE_";
@@ -93,6 +95,9 @@ pub struct Config {
     /// Per-IP request limits on the unauthenticated write endpoints.
     #[serde(default)]
     pub rate_limit: RateLimitSettings,
+    /// Retention of the audit trail.
+    #[serde(default)]
+    pub audit: AuditSettings,
     /// The upstream identity providers; the first is the default.
     #[serde(default)]
     pub upstreams: Vec<UpstreamConfig>,
@@ -255,6 +260,7 @@ impl Config {
         self.tokens.validate()?;
         self.registration.validate()?;
         self.rate_limit.validate()?;
+        self.audit.validate()?;
         if self.upstreams.is_empty() {
             return Err(invalid("upstreams", "configure at least one [[upstreams]]"));
         }

@@ -243,3 +243,22 @@ fn client_ip_header_replaces_trust_forwarded_for() {
         "{err}"
     );
 }
+
+#[test]
+fn audit_retention_defaults_overrides_and_limits() {
+    let c = load(&toml(""), &[]).unwrap();
+    assert_eq!(c.audit.retention_days, 365);
+    assert_eq!(c.audit.retention_seconds(), Some(365 * 86_400));
+    let c = load(&toml("[audit]\nretention_days = 30\n"), &[]).unwrap();
+    assert_eq!(c.audit.retention_seconds(), Some(30 * 86_400));
+    let c = load(&toml(""), &[("DCR_BRIDGE_AUDIT__RETENTION_DAYS", "0")]).unwrap();
+    assert_eq!(c.audit.retention_seconds(), None, "0 = keep forever");
+    for (extra, key) in [
+        ("[audit]\nretention_days = -1\n", "audit.retention_days"),
+        ("[audit]\nretention_days = 36501\n", "audit.retention_days"),
+        ("[audit]\nretention = 30\n", "retention"),
+    ] {
+        let err = load(&toml(extra), &[]).unwrap_err().to_string();
+        assert!(err.contains(key), "{key}: {err}");
+    }
+}

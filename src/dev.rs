@@ -76,6 +76,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         tokens: crate::config::TokenSettings::default(),
         registration: crate::config::RegistrationSettings::default(),
         rate_limit: crate::config::RateLimitSettings::default(),
+        audit: crate::config::AuditSettings::default(),
         upstreams: vec![UpstreamConfig {
             id: "dev".into(),
             kind: crate::config::UpstreamKind::Oidc,

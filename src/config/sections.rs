@@ -1,5 +1,5 @@
-//! The `[tokens]`, `[registration]` and `[rate_limit]` sections: plain values with defaults,
-//! each checking itself when the configuration is loaded.
+//! The `[tokens]`, `[registration]`, `[rate_limit]` and `[audit]` sections: plain values with
+//! defaults, each checking itself when the configuration is loaded.
 
 use serde::{Deserialize, Serialize};
 
@@ -109,6 +109,46 @@ impl RegistrationSettings {
     #[must_use]
     pub fn unused_client_ttl_seconds(&self) -> Option<i64> {
         (self.unused_client_ttl_days > 0).then(|| self.unused_client_ttl_days * 24 * 3600)
+    }
+}
+
+/// The audit trail.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// Days an audit event is kept; older ones are deleted by housekeeping. 0 keeps them forever.
+    pub retention_days: i64,
+}
+
+impl Default for AuditSettings {
+    /// A year: long enough to answer "who authorized what" across an annual review or a slow
+    /// incident investigation, bounded so that registration spam cannot grow the table forever.
+    fn default() -> Self {
+        Self {
+            retention_days: 365,
+        }
+    }
+}
+
+/// Longest accepted `retention_days` (about 100 years): keeps the cutoff arithmetic far from
+/// overflow.
+const MAX_AUDIT_RETENTION_DAYS: i64 = 36_500;
+
+impl AuditSettings {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if !(0..=MAX_AUDIT_RETENTION_DAYS).contains(&self.retention_days) {
+            return Err(invalid(
+                "audit.retention_days",
+                format!("must be 0 (keep forever) to {MAX_AUDIT_RETENTION_DAYS} days"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// How old in seconds an audit event gets before it is deleted, if events expire at all.
+    #[must_use]
+    pub fn retention_seconds(&self) -> Option<i64> {
+        (self.retention_days > 0).then(|| self.retention_days * 24 * 3600)
     }
 }
 

@@ -235,6 +235,7 @@ async fn consent_page(
         id_hash: crypto::hash(&consent_id),
         client_id: v.client.client_id.clone(),
         redirect_uri: v.redirect_uri.clone(),
+        redirect_uri_sent: v.redirect_uri_sent,
         client_state: v.state.clone(),
         code_challenge: v.code_challenge.clone(),
         scope: v.scope.to_string(),

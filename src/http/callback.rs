@@ -292,6 +292,7 @@ async fn issue(
 ) -> Result<String, Error> {
     let user = UpstreamUser {
         upstream_id: request.upstream_id.clone(),
+        issuer: login.identity.issuer.clone(),
         subject: login.identity.subject.clone(),
         email: login.identity.email.clone(),
         name: login.identity.name.clone(),

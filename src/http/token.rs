@@ -91,13 +91,6 @@ async fn token(
         }
         None => return Err(Error::InvalidRequest("grant_type is required".into())),
     };
-    if let Err(e) = app
-        .core
-        .store
-        .touch_client(&client.client_id, app.core.now())
-        .await
-    {
-        tracing::warn!(error = %e, "touch_client failed");
-    }
+    // Client use (last_used_at) is recorded once, by the grant that issued the tokens.
     Ok(no_store(Json(response).into_response()))
 }

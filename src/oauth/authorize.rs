@@ -47,6 +47,9 @@ pub struct ValidAuthorize {
     pub client: ClientRecord,
     /// Where to send the answer: the registered URI, with the requested port for loopback.
     pub redirect_uri: String,
+    /// The request carried `redirect_uri` (rather than relying on the one registered URI), so
+    /// the token request must repeat it (RFC 6749 §4.1.3).
+    pub redirect_uri_sent: bool,
     pub state: Option<String>,
     pub scope: ScopeSet,
     pub resource: Resource,
@@ -245,6 +248,10 @@ pub fn validate_authorize(
     Ok(ValidAuthorize {
         client,
         redirect_uri,
+        redirect_uri_sent: params
+            .redirect_uri
+            .as_deref()
+            .is_some_and(|r| !r.is_empty()),
         state,
         scope,
         resource,

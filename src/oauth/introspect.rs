@@ -61,7 +61,8 @@ async fn introspect_refresh(core: &Core, token: &str) -> Result<Value> {
     let mut out = Map::new();
     out.insert("active".into(), true.into());
     out.insert("token_type".into(), "refresh_token".into());
-    out.insert("scope".into(), view.grant.scope.clone().into());
+    // The family's scope: what this refresh token can still obtain (RFC 9700 §4.14.2).
+    out.insert("scope".into(), view.family.scope.clone().into());
     out.insert("client_id".into(), view.family.client_id.clone().into());
     out.insert("sub".into(), view.grant.user_id.clone().into());
     out.insert("aud".into(), view.grant.resource.clone().into());

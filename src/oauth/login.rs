@@ -14,6 +14,9 @@ use crate::store::{
 pub struct UpstreamUser {
     /// Configured id of the upstream the user logged in at.
     pub upstream_id: String,
+    /// The issuer that vouched for the user (the ID token's `iss`): with `subject`, the user's
+    /// key (OIDC Core §5.7), so re-pointing an upstream id at another IdP never merges people.
+    pub issuer: String,
     /// The upstream's stable subject (never the email).
     pub subject: String,
     pub email: Option<String>,
@@ -42,6 +45,7 @@ pub async fn finish_login(
         .upsert_user(&UserRecord {
             id: uuid::Uuid::new_v4().to_string(),
             upstream_id: user.upstream_id.clone(),
+            issuer: user.issuer.clone(),
             subject: user.subject.clone(),
             email: user.email.clone(),
             name: user.name.clone(),
@@ -87,8 +91,10 @@ pub async fn finish_login(
         grant_id: grant.id.clone(),
         client_id: request.client_id.clone(),
         user_id: user_id.clone(),
-        // Exactly the URI used at /authorize: the token request must repeat it (RFC 6749 §4.1.3).
+        // Exactly the URI used at /authorize: the token request must repeat it if the client
+        // sent it there (RFC 6749 §4.1.3).
         redirect_uri: request.redirect_uri.clone(),
+        redirect_uri_sent: request.redirect_uri_sent,
         code_challenge: request.code_challenge.clone(),
         scope: request.scope.clone(),
         resource: request.resource.clone(),

@@ -99,3 +99,44 @@ async fn upstream_tokens_are_sealed_to_the_grant_identity() {
     let other = upstream_tokens_aad("corp", "00u-bob", "dcrb_c_main", RESOURCE);
     assert!(open_upstream_tokens(&f.core, &sealed, &other).is_err());
 }
+
+/// OIDC Core §5.7: `sub` is unique per issuer. The same subject from another issuer through the
+/// same configured upstream id (the id re-pointed at another IdP) is another person; the same
+/// issuer through another upstream id is the same person.
+#[tokio::test]
+async fn users_are_keyed_by_issuer_and_subject() {
+    let f = Fixture::new().await;
+    let alice = crate::oauth::grants::fixture_tests::alice();
+    let user_of = |code: String| {
+        let store = f.store.clone();
+        async move {
+            store
+                .get_auth_code(&crypto::hash(&code))
+                .await
+                .unwrap()
+                .unwrap()
+                .user_id
+        }
+    };
+    let first = user_of(f.code_with(&f.client, SCOPE, &alice, true).await).await;
+    let repointed = UpstreamUser {
+        issuer: "https://other-idp.example.com".to_owned(),
+        ..alice.clone()
+    };
+    let other = user_of(f.code_with(&f.client, SCOPE, &repointed, true).await).await;
+    assert_ne!(first, other, "another issuer's subject is another person");
+    let renamed = UpstreamUser {
+        upstream_id: "corp-eu".to_owned(),
+        ..alice.clone()
+    };
+    let same = user_of(f.code_with(&f.client, SCOPE, &renamed, true).await).await;
+    assert_eq!(
+        first, same,
+        "same issuer and subject, whatever the upstream id"
+    );
+    let user = f.store.get_user(&other).await.unwrap().unwrap();
+    assert_eq!(
+        (user.issuer.as_str(), user.subject.as_str()),
+        ("https://other-idp.example.com", "00u-alice")
+    );
+}

@@ -16,6 +16,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use records::*;
+/// The statement housekeeping runs to drop stale refresh replay answers; public so the
+/// contract tests can check that both databases serve it from an index.
+pub use sql::STALE_REPLAY_PURGE;
 
 /// Errors of the storage layer. Internal causes are logged by the caller, never shown.
 #[derive(Debug, thiserror::Error)]
@@ -155,7 +158,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<AuthRequestRecord>, StoreError>;
 
     // --- users, consents, grants ---------------------------------------------------------------
-    /// Inserts or updates the user identified by (upstream_id, subject); returns its id.
+    /// Inserts or updates the user identified by (issuer, subject); returns its id.
     async fn upsert_user(&self, user: &UserRecord) -> Result<String, StoreError>;
     /// Loads a user by id.
     async fn get_user(&self, user_id: &str) -> Result<Option<UserRecord>, StoreError>;
@@ -262,4 +265,7 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes expired pending requests, codes, refresh tokens and access tokens; returns the
     /// number removed.
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
+    /// Deletes at most `limit` audit events recorded before `before`, oldest first; returns
+    /// how many. The caller repeats while full batches come back (`audit.retention_days`).
+    async fn purge_audit_events(&self, before: i64, limit: i64) -> Result<u64, StoreError>;
 }

@@ -112,6 +112,9 @@ pub struct AuthRequestRecord {
     pub id_hash: String,
     pub client_id: String,
     pub redirect_uri: String,
+    /// Whether the client sent `redirect_uri` (it may be left out when exactly one is
+    /// registered); if so, the token request must repeat it (RFC 6749 §4.1.3).
+    pub redirect_uri_sent: bool,
     /// The client's own `state`, echoed back verbatim.
     pub client_state: Option<String>,
     /// The client's S256 `code_challenge`.
@@ -144,11 +147,15 @@ pub struct UpstreamLeg {
     pub expires_at: i64,
 }
 
-/// A person, as identified by an upstream.
+/// A person, as identified by an upstream: keyed by (issuer, subject), since a `sub` is unique
+/// only per issuer (OIDC Core §5.7).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
     pub id: String,
+    /// The configured upstream the user last signed in through.
     pub upstream_id: String,
+    /// The issuer that vouched for `subject` (the ID token's `iss`).
+    pub issuer: String,
     /// The upstream's stable subject (never email).
     pub subject: String,
     pub email: Option<String>,
@@ -191,6 +198,9 @@ pub struct AuthCodeRecord {
     pub client_id: String,
     pub user_id: String,
     pub redirect_uri: String,
+    /// Whether the authorization request carried `redirect_uri`: then the token request must
+    /// repeat it, identical (RFC 6749 §4.1.3).
+    pub redirect_uri_sent: bool,
     pub code_challenge: String,
     pub scope: String,
     pub resource: String,
@@ -207,6 +217,9 @@ pub struct FamilyRecord {
     pub id: String,
     pub grant_id: String,
     pub client_id: String,
+    /// The scope consented for this family (its code's scope). Refreshes may narrow it, never
+    /// widen it, whatever later authorizations do to the grant (RFC 9700 §4.14.2).
+    pub scope: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
 }

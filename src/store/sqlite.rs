@@ -79,10 +79,17 @@ impl Dialect for Sqlite {
     /// per-migration transactions become savepoints inside it. A crash or error rolls back and
     /// releases the lock; nothing like `locking_mode=EXCLUSIVE` can be left behind on a pooled
     /// connection.
+    ///
+    /// The connection runs with foreign keys off: SQLite changes a constraint only by rebuilding
+    /// the table, and with them on, dropping the old table would cascade into its children
+    /// (<https://sqlite.org/lang_altertable.html#otheralter>). The pragma cannot change inside a
+    /// transaction, hence on the connection; `foreign_key_check` then vets the result before
+    /// the commit, so a migration cannot leave dangling references behind.
     async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
         let options = (*pool.connect_options())
             .clone()
-            .busy_timeout(MIGRATION_LOCK_WAIT);
+            .busy_timeout(MIGRATION_LOCK_WAIT)
+            .foreign_keys(false);
         let mut conn = options.connect().await.map_err(db_error::<Sqlite>)?;
         let mut tx = conn
             .begin_with("BEGIN IMMEDIATE")
@@ -91,7 +98,39 @@ impl Dialect for Sqlite {
         // `run_direct` is `run` minus the `Acquire` indirection, whose higher-ranked bound
         // makes this future fail the `Send` check ("Acquire is not general enough").
         MIGRATOR.run_direct(&mut *tx).await?;
+        // Only when something was applied (each applied migration writes its bookkeeping row):
+        // the check reads every table, too much for every start of a large database.
+        let applied: i64 = sqlx::query_scalar("SELECT total_changes()")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error::<Sqlite>)?;
+        let dangling = if applied > 0 {
+            sqlx::query("PRAGMA foreign_key_check")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error::<Sqlite>)?
+        } else {
+            None
+        };
+        if dangling.is_some() {
+            return Err(StoreError::Corrupt(
+                "migrations left a foreign key violation; rolled back".to_owned(),
+            ));
+        }
         tx.commit().await.map_err(db_error::<Sqlite>)?;
-        conn.close().await.map_err(db_error::<Sqlite>)
+        conn.close().await.map_err(db_error::<Sqlite>)?;
+        if applied > 0 {
+            // A pooled connection opened before the change (the pool opens one at connect)
+            // keeps the old schema until its next statement runs, and would expand a `SELECT *`
+            // prepared now to the old columns while the step returns the new ones. Closing the
+            // idle ones makes every later statement run on a connection that read the new schema.
+            for _ in 0..pool.size() {
+                let Some(idle) = pool.try_acquire() else {
+                    break;
+                };
+                idle.close().await.map_err(db_error::<Sqlite>)?;
+            }
+        }
+        Ok(())
     }
 }

@@ -18,3 +18,4 @@ mod request_id;
 mod static_clients;
 mod store_contract;
 mod support;
+mod token_bindings;

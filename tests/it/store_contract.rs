@@ -49,16 +49,19 @@ macro_rules! contract {
 
 mod expiry;
 mod fixtures;
+mod migration;
+mod retention;
 mod tokens;
 
 use fixtures::{
-    audit, audit_kinds, auth_request, client, code, grant, granted, user, RESOURCE, T0,
+    audit, audit_kinds, auth_request, client, code, grant, granted, user, ISSUER, RESOURCE, T0,
 };
 
 contract!(
     client_lifecycle,
     auth_request_lifecycle,
     upsert_user_is_idempotent,
+    users_are_keyed_by_issuer,
     grant_is_reused_while_active,
     signing_keys_single_current,
     upstream_audit_and_consent,
@@ -236,6 +239,39 @@ async fn upsert_user_is_idempotent(store: Arc<dyn Store>) {
         }
     );
     assert_ne!(store.upsert_user(&user("bob")).await.unwrap(), id);
+}
+
+/// OIDC Core §5.7: a `sub` is unique only per issuer. Re-pointing the upstream id `dev` at
+/// another IdP yields another user; the same issuer reached through another upstream id is the
+/// same user, now recorded as signing in through that id.
+async fn users_are_keyed_by_issuer(store: Arc<dyn Store>) {
+    let first = user("alice");
+    let id = store.upsert_user(&first).await.unwrap();
+    let other_idp = UserRecord {
+        id: "other-id".into(),
+        issuer: "https://other-idp.example.com".into(),
+        ..user("alice")
+    };
+    assert_eq!(
+        store.upsert_user(&other_idp).await.unwrap(),
+        "other-id",
+        "same upstream id and subject, another issuer: another person"
+    );
+    let renamed = UserRecord {
+        upstream_id: "dev-renamed".into(),
+        last_login_at: T0 + 5,
+        ..user("alice")
+    };
+    assert_eq!(store.upsert_user(&renamed).await.unwrap(), id);
+    let got = store.get_user(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            got.upstream_id.as_str(),
+            got.issuer.as_str(),
+            got.last_login_at
+        ),
+        ("dev-renamed", ISSUER, T0 + 5)
+    );
 }
 
 async fn grant_is_reused_while_active(store: Arc<dyn Store>) {
@@ -426,7 +462,7 @@ async fn concurrent_migrate(db: TestDb) {
     stores[0].migrate().await.unwrap();
     assert_eq!(
         applied_migrations(&db.url).await,
-        [1],
+        [1, 2],
         "each migration once"
     );
     stores[1]

@@ -4,14 +4,17 @@ use super::check_resource;
 use crate::oauth::crypto::{self, REFRESH_PREFIX};
 use crate::oauth::tokens::{mint_access_scoped, TokenResponse};
 use crate::oauth::{pkce, Core, Error, Result};
-use crate::store::{AuditEvent, ClientRecord, FamilyRecord, RedeemOutcome, RefreshTokenRecord};
+use crate::store::{
+    AuditEvent, AuthCodeRecord, ClientRecord, FamilyRecord, RedeemOutcome, RefreshTokenRecord,
+};
 
 /// Redeems an authorization code for an access token (and a refresh token if the client may
 /// use the `refresh_token` grant). `client` is already authenticated.
 ///
 /// # Errors
-/// `invalid_grant` for an unknown, expired, used or foreign code, a wrong `redirect_uri` or a
-/// PKCE mismatch; `invalid_request` when `redirect_uri` or `code_verifier` is missing;
+/// `invalid_grant` for an unknown, expired, used or foreign code, a wrong or (when /authorize
+/// had one) missing `redirect_uri`, or a PKCE mismatch; `invalid_request` when `code_verifier`
+/// is missing;
 /// `invalid_target` for a `resource` other than the code's.
 pub async fn exchange(
     core: &Core,
@@ -41,15 +44,7 @@ pub async fn exchange(
         if record.client_id != client.client_id {
             return Err(bad_code());
         }
-        // RFC 6749 §4.1.3: the redirect_uri must be present and identical to the authorize one.
-        let redirect_uri = redirect_uri
-            .filter(|r| !r.is_empty())
-            .ok_or_else(|| Error::InvalidRequest("redirect_uri is required".to_owned()))?;
-        if redirect_uri != record.redirect_uri {
-            return Err(Error::InvalidGrant(
-                "redirect_uri does not match the authorization request".to_owned(),
-            ));
-        }
+        check_redirect_uri(redirect_uri, &record)?;
         // RFC 7636 §4.6: a missing verifier is a malformed request; a wrong one invalid_grant.
         let verifier = code_verifier
             .filter(|v| !v.is_empty())
@@ -73,6 +68,7 @@ pub async fn exchange(
         id: uuid::Uuid::new_v4().to_string(),
         grant_id: grant.id.clone(),
         client_id: client.client_id.clone(),
+        scope: record.scope.clone(),
         created_at: now,
         revoked_at: None,
     };
@@ -136,6 +132,24 @@ pub async fn exchange(
             "authorization code already used".to_owned(),
         )),
         RedeemOutcome::Invalid => Err(bad_code()),
+    }
+}
+
+/// RFC 6749 §4.1.3: `redirect_uri` is REQUIRED at the token endpoint if it was included in
+/// the authorization request, and then identical to it. When the client left it out there (one
+/// URI registered), it may leave it out here too; if it sends one anyway, it must still be the
+/// URI the code was issued to. Missing or different, the code does not fit the request:
+/// `invalid_grant` (RFC 6749 §5.2).
+fn check_redirect_uri(sent: Option<&str>, record: &AuthCodeRecord) -> Result<()> {
+    match sent.filter(|r| !r.is_empty()) {
+        None if !record.redirect_uri_sent => Ok(()),
+        None => Err(Error::InvalidGrant(
+            "redirect_uri is required: the authorization request included it".to_owned(),
+        )),
+        Some(uri) if uri == record.redirect_uri => Ok(()),
+        Some(_) => Err(Error::InvalidGrant(
+            "redirect_uri does not match the authorization request".to_owned(),
+        )),
     }
 }
 

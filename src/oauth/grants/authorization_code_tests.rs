@@ -123,15 +123,15 @@ async fn pkce_verifier_is_required_and_must_match() {
     grant_err(exchange_with(&f, &code, Some(REDIRECT), Some(&challenge), &[]).await);
 }
 
+/// RFC 6749 §4.1.3: sent at /authorize, so required at /token, and identical.
 #[tokio::test]
 async fn redirect_uri_is_required_and_must_be_identical() {
     let f = Fixture::new().await;
     let code = f.code_for(&f.client, SCOPE).await;
-    let missing = exchange_with(&f, &code, None, Some(VERIFIER), &[]).await;
-    assert!(
-        matches!(missing, Err(Error::InvalidRequest(_))),
-        "{missing:?}"
-    );
+    for missing in [None, Some("")] {
+        let why = grant_err(exchange_with(&f, &code, missing, Some(VERIFIER), &[]).await);
+        assert!(why.contains("redirect_uri is required"), "{why}");
+    }
     for wrong in [
         "http://127.0.0.1:9999/callback",
         "http://127.0.0.1:33418/callback/",
@@ -144,6 +144,40 @@ async fn redirect_uri_is_required_and_must_be_identical() {
         exchange_with(&f, &code, Some(REDIRECT), Some(VERIFIER), &[])
             .await
             .is_ok()
+    );
+}
+
+/// RFC 6749 §4.1.3: a client that left `redirect_uri` out at /authorize (it has one registered
+/// URI) may leave it out at /token; if it sends one anyway, it must be that URI.
+#[tokio::test]
+async fn redirect_uri_is_optional_when_the_authorization_request_had_none() {
+    let f = Fixture::new().await;
+    let alice = crate::oauth::grants::fixture_tests::alice();
+    let code = f.code_with(&f.client, SCOPE, &alice, false).await;
+    let why = grant_err(
+        exchange_with(
+            &f,
+            &code,
+            Some("http://127.0.0.1:9999/callback"),
+            Some(VERIFIER),
+            &[],
+        )
+        .await,
+    );
+    assert!(why.contains("redirect_uri"), "{why}");
+    assert_eq!(
+        exchange_with(&f, &code, None, Some(VERIFIER), &[])
+            .await
+            .unwrap()
+            .scope,
+        SCOPE
+    );
+    let code = f.code_with(&f.client, SCOPE, &alice, false).await;
+    assert!(
+        exchange_with(&f, &code, Some(REDIRECT), Some(VERIFIER), &[])
+            .await
+            .is_ok(),
+        "the registered URI, repeated, is fine"
     );
 }
 

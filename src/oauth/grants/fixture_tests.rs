@@ -112,15 +112,28 @@ impl Fixture {
 
     /// Runs a login for `client` (user `alice`) and returns our authorization code.
     pub async fn code_for(&self, client: &ClientRecord, scope: &str) -> String {
+        self.code_with(client, scope, &alice(), true).await
+    }
+
+    /// Runs a login of `user` for `client`; `redirect_uri_sent` says whether the authorization
+    /// request carried `redirect_uri`. Returns our authorization code.
+    pub async fn code_with(
+        &self,
+        client: &ClientRecord,
+        scope: &str,
+        user: &UpstreamUser,
+        redirect_uri_sent: bool,
+    ) -> String {
         let request = AuthRequestRecord {
             id_hash: crate::oauth::crypto::hash("consent-id"),
             client_id: client.client_id.clone(),
             redirect_uri: REDIRECT.to_owned(),
+            redirect_uri_sent,
             client_state: Some("xyz".to_owned()),
             code_challenge: challenge(VERIFIER),
             scope: scope.to_owned(),
             resource: RESOURCE.to_owned(),
-            upstream_id: "corp".to_owned(),
+            upstream_id: user.upstream_id.clone(),
             browser_hash: crate::oauth::crypto::hash("browser"),
             csrf_hash: crate::oauth::crypto::hash("csrf"),
             extra: None,
@@ -128,17 +141,10 @@ impl Fixture {
             expires_at: self.core.now() + 600,
             upstream: None,
         };
-        let user = UpstreamUser {
-            upstream_id: "corp".to_owned(),
-            subject: "00u-alice".to_owned(),
-            email: Some("alice@example.com".to_owned()),
-            name: Some("Alice".to_owned()),
-            groups: vec!["eng".to_owned()],
-        };
         finish_login(
             &self.core,
             &request,
-            &user,
+            user,
             None,
             Some("req-login".to_owned()),
         )
@@ -173,6 +179,18 @@ impl Fixture {
     /// Refreshes with the main client, no scope or resource.
     pub async fn refresh(&self, token: &str) -> crate::oauth::Result<TokenResponse> {
         grants::refresh(&self.core, &self.client, token, None, &[], None).await
+    }
+}
+
+/// The fixture's user: `00u-alice` at upstream `corp`.
+pub fn alice() -> UpstreamUser {
+    UpstreamUser {
+        upstream_id: "corp".to_owned(),
+        issuer: "https://corp.example.com".to_owned(),
+        subject: "00u-alice".to_owned(),
+        email: Some("alice@example.com".to_owned()),
+        name: Some("Alice".to_owned()),
+        groups: vec!["eng".to_owned()],
     }
 }
 

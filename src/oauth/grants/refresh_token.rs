@@ -14,7 +14,7 @@ use crate::store::{AuditEvent, ClientRecord, RefreshTokenRecord, RotateOutcome};
 ///
 /// # Errors
 /// `invalid_grant` for an unknown, expired, revoked, foreign or reused token; `invalid_scope`
-/// for a scope beyond the grant's; `invalid_target` for a resource other than the grant's.
+/// for a scope beyond the family's; `invalid_target` for a resource other than the grant's.
 pub async fn refresh(
     core: &Core,
     client: &ClientRecord,
@@ -42,9 +42,11 @@ pub async fn refresh(
     if view.token.used_at.is_none() && view.token.expires_at <= now {
         return Err(Error::InvalidGrant("refresh token expired".to_owned()));
     }
-    // RFC 9700 §4.14.2: refresh tokens are bound to the consented resource and scope.
+    // RFC 9700 §4.14.2: refresh tokens are bound to the consented resource and scope. The
+    // scope is the family's, consented when its code was issued: a later authorization of the
+    // same client rewrites the grant's scope but must not widen (or narrow) older families.
     check_resource(resource, &view.grant.resource, &core.settings)?;
-    let access_scope = narrow_scope(scope, &view.grant.scope)?;
+    let access_scope = narrow_scope(scope, &view.family.scope)?;
 
     let new_token = crypto::new_secret(REFRESH_PREFIX);
     let new_record = RefreshTokenRecord {
@@ -108,8 +110,9 @@ pub async fn refresh(
     }
 }
 
-/// RFC 6749 §6: a requested scope must be within the grant's; it narrows this access token
-/// only (the new refresh token keeps the full grant). Absent or empty means the grant's scope.
+/// RFC 6749 §6: a requested scope must be within the family's; it narrows this access token
+/// only (the new refresh token keeps the family's full scope). Absent or empty means the
+/// family's scope.
 fn narrow_scope(requested: Option<&str>, granted: &str) -> Result<String> {
     let requested = ScopeSet::parse(requested.unwrap_or_default())?;
     if requested.is_empty() {

@@ -209,3 +209,42 @@ async fn expired_unknown_and_revoked_tokens_are_invalid_grant() {
         .unwrap();
     assert_eq!(grant_err(f.refresh(rt(&t)).await), "refresh token revoked");
 }
+
+/// RFC 9700 §4.14.2: each family keeps the scope consented for it. A second authorization of the
+/// same client with less scope rewrites the shared grant, but neither narrows the first family
+/// nor lets the second one widen back.
+#[tokio::test]
+async fn each_family_keeps_the_scope_consented_for_it() {
+    let f = Fixture::new().await;
+    let wide = f.tokens().await;
+    f.clock.advance(10);
+    let code = f.code_for(&f.client, "mcp:read").await;
+    let narrow = f.redeem(&f.client, &code).await.unwrap();
+    assert_eq!(narrow.scope, "mcp:read");
+
+    f.clock.advance(10);
+    let wide2 = f.refresh(rt(&wide)).await.unwrap();
+    assert_eq!(wide2.scope, SCOPE, "the first family is not narrowed");
+    assert_eq!(
+        introspect(&f.core, rt(&wide2)).await.unwrap()["scope"],
+        SCOPE
+    );
+    let widen = grants_refresh(&f, rt(&narrow), Some("mcp:read mcp:write")).await;
+    assert!(matches!(widen, Err(Error::InvalidScope(_))), "{widen:?}");
+    let narrow2 = f.refresh(rt(&narrow)).await.unwrap();
+    assert_eq!(
+        narrow2.scope, "mcp:read",
+        "the second family is not widened"
+    );
+    let claims = verify_access(&f.core, &narrow2.access_token).unwrap();
+    assert_eq!(claims.scope, "mcp:read");
+    assert_eq!(
+        introspect(&f.core, rt(&narrow2)).await.unwrap()["scope"],
+        "mcp:read"
+    );
+    // Down-scoping within the family still works.
+    let down = grants_refresh(&f, rt(&wide2), Some("mcp:write"))
+        .await
+        .unwrap();
+    assert_eq!(down.scope, "mcp:write");
+}

@@ -21,7 +21,7 @@ pub const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
     ("users_pk", "users.id", "user id"),
     (
         "users_subject_uq",
-        "users.upstream_id, users.subject",
+        "users.issuer, users.subject",
         "user subject",
     ),
     (

@@ -7,17 +7,20 @@ use crate::store::{
     AuditEvent, AuthCodeRecord, ConsentRecord, GrantRecord, StoreError, UserRecord,
 };
 
-/// Keyed by (upstream, subject): a returning user keeps the id of the first login.
+/// Keyed by (issuer, subject), OIDC Core §5.7: a returning user keeps the id of the first login,
+/// whichever configured upstream id they came through; the same subject from another issuer is
+/// another person.
 pub(super) async fn upsert_user(db: &mut dyn Exec, u: &UserRecord) -> Result<String, StoreError> {
     let groups = json_list(&u.groups)?;
     let row = db
         .fetch_optional(
-            "INSERT INTO users (id, upstream_id, subject, email, name, groups, created_at, last_login_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (upstream_id, subject) DO UPDATE SET email = excluded.email, \
-             name = excluded.name, groups = excluded.groups, last_login_at = excluded.last_login_at \
+            "INSERT INTO users (id, upstream_id, issuer, subject, email, name, groups, created_at, last_login_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (issuer, subject) DO UPDATE SET upstream_id = excluded.upstream_id, \
+             email = excluded.email, name = excluded.name, groups = excluded.groups, \
+             last_login_at = excluded.last_login_at \
              RETURNING id",
-            args![&u.id, &u.upstream_id, &u.subject, &u.email, &u.name, &groups, u.created_at, u.last_login_at],
+            args![&u.id, &u.upstream_id, &u.issuer, &u.subject, &u.email, &u.name, &groups, u.created_at, u.last_login_at],
         )
         .await?;
     row.ok_or(StoreError::NotFound)?.text("id")
@@ -66,14 +69,15 @@ pub(super) async fn grant_and_issue_code(
     let grant_id = row.ok_or(StoreError::NotFound)?.text("id")?;
     db.execute(
         "INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, redirect_uri, \
-         code_challenge, scope, resource, created_at, expires_at, used_at, family_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL)",
+         redirect_uri_sent, code_challenge, scope, resource, created_at, expires_at, used_at, \
+         family_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL)",
         args![
             &code.code_hash,
             &grant_id,
             &code.client_id,
             &code.user_id,
             &code.redirect_uri,
+            code.redirect_uri_sent,
             &code.code_challenge,
             &code.scope,
             &code.resource,

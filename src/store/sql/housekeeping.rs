@@ -1,4 +1,4 @@
-//! Upstream status cache and removal of expired rows.
+//! Upstream status cache and removal of expired rows and of audit events past retention.
 
 use super::exec::{args, Exec};
 use super::rows;
@@ -44,10 +44,28 @@ pub(super) async fn purge(db: &mut dyn Exec, now: i64) -> Result<u64, StoreError
     }
     // The sealed replay answer of a rotated refresh token is needed only inside the grace
     // window (at most 300 s by configuration); drop it well after that.
-    db.execute(
-        "UPDATE refresh_tokens SET replay = NULL WHERE replay IS NOT NULL AND used_at <= $1",
-        args![now - 600],
-    )
-    .await?;
+    db.execute(STALE_REPLAY_PURGE, args![now - 600]).await?;
     Ok(removed)
+}
+
+/// Drops the replay answers of tokens rotated at or before `$1`. The partial index
+/// `refresh_tokens_replay_idx (used_at) WHERE replay IS NOT NULL` serves exactly this predicate,
+/// so the statement reads only rows that still hold an answer, not the whole table.
+pub const STALE_REPLAY_PURGE: &str =
+    "UPDATE refresh_tokens SET replay = NULL WHERE replay IS NOT NULL AND used_at <= $1";
+
+/// Deletes at most `limit` audit events older than `before`, oldest first, and returns how many.
+/// One bounded batch per call (through `audit_events_at_idx`), so a first purge of a large
+/// backlog never holds one long lock: the caller repeats until a batch comes back short.
+pub(super) async fn purge_audit(
+    db: &mut dyn Exec,
+    before: i64,
+    limit: i64,
+) -> Result<u64, StoreError> {
+    db.execute(
+        "DELETE FROM audit_events WHERE seq IN \
+         (SELECT seq FROM audit_events WHERE at < $1 ORDER BY at, seq LIMIT $2)",
+        args![before, limit],
+    )
+    .await
 }

@@ -24,6 +24,7 @@ use sqlx::{Database, Pool, Transaction};
 
 pub(crate) use self::constraints::{db_error, UNIQUE_CONSTRAINTS};
 use self::exec::{Conn, Exec, TxExec};
+pub use self::housekeeping::STALE_REPLAY_PURGE;
 use super::{
     AccessTokenRecord, AccessTokenView, AuditEvent, AuthCodeRecord, AuthRequestRecord,
     ClientRecord, ConsentRecord, FamilyRecord, GrantRecord, RedeemOutcome, RefreshTokenRecord,
@@ -364,5 +365,9 @@ where
 
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
         in_tx!(self, |tx| housekeeping::purge(tx, now))
+    }
+
+    async fn purge_audit_events(&self, before: i64, limit: i64) -> Result<u64, StoreError> {
+        on_conn!(self, |db| housekeeping::purge_audit(db, before, limit))
     }
 }

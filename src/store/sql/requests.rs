@@ -16,8 +16,8 @@ pub(super) async fn insert(db: &mut dyn Exec, r: &AuthRequestRecord) -> Result<(
     db.execute(
         "INSERT INTO authorization_requests (id_hash, client_id, redirect_uri, client_state, \
          code_challenge, scope, resource, upstream_id, browser_hash, csrf_hash, extra, created_at, \
-         expires_at, state_hash, upstream_sealed) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         expires_at, state_hash, upstream_sealed, redirect_uri_sent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         args![
             &r.id_hash,
             &r.client_id,
@@ -34,6 +34,7 @@ pub(super) async fn insert(db: &mut dyn Exec, r: &AuthRequestRecord) -> Result<(
             expires_at,
             state_hash,
             sealed,
+            r.redirect_uri_sent,
         ],
     )
     .await?;

@@ -23,7 +23,7 @@ pub(crate) use grant_cols;
 /// Columns of `token_families f`, aliased `f_*`.
 macro_rules! family_cols {
     () => {
-        "f.id AS f_id, f.grant_id AS f_grant_id, f.client_id AS f_client_id, \
+        "f.id AS f_id, f.grant_id AS f_grant_id, f.client_id AS f_client_id, f.scope AS f_scope, \
          f.created_at AS f_created_at, f.revoked_at AS f_revoked_at"
     };
 }
@@ -100,6 +100,7 @@ pub(super) fn auth_request(r: &dyn SqlRow) -> Result<AuthRequestRecord, StoreErr
         id_hash: r.text("id_hash")?,
         client_id: r.text("client_id")?,
         redirect_uri: r.text("redirect_uri")?,
+        redirect_uri_sent: r.flag("redirect_uri_sent")?,
         client_state: r.opt_text("client_state")?,
         code_challenge: r.text("code_challenge")?,
         scope: r.text("scope")?,
@@ -118,6 +119,7 @@ pub(super) fn user(r: &dyn SqlRow) -> Result<UserRecord, StoreError> {
     Ok(UserRecord {
         id: r.text("id")?,
         upstream_id: r.text("upstream_id")?,
+        issuer: r.text("issuer")?,
         subject: r.text("subject")?,
         email: r.opt_text("email")?,
         name: r.opt_text("name")?,
@@ -148,6 +150,7 @@ pub(super) fn family(r: &dyn SqlRow) -> Result<FamilyRecord, StoreError> {
         id: r.text("f_id")?,
         grant_id: r.text("f_grant_id")?,
         client_id: r.text("f_client_id")?,
+        scope: r.text("f_scope")?,
         created_at: r.int("f_created_at")?,
         revoked_at: r.opt_int("f_revoked_at")?,
     })
@@ -185,6 +188,7 @@ pub(super) fn auth_code(r: &dyn SqlRow) -> Result<AuthCodeRecord, StoreError> {
         client_id: r.text("client_id")?,
         user_id: r.text("user_id")?,
         redirect_uri: r.text("redirect_uri")?,
+        redirect_uri_sent: r.flag("redirect_uri_sent")?,
         code_challenge: r.text("code_challenge")?,
         scope: r.text("scope")?,
         resource: r.text("resource")?,

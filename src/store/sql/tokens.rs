@@ -28,7 +28,8 @@ pub(super) async fn get_auth_code(
 }
 
 /// The tokens passed in are stored under the code's own grant and the new family, whatever ids
-/// the caller put in them, so a token can never hang off a grant the code was not for.
+/// the caller put in them, so a token can never hang off a grant the code was not for; likewise
+/// the family takes the code's scope, whatever `family.scope` says.
 pub(super) async fn redeem_code(
     db: &mut dyn Exec,
     code_hash: &str,
@@ -50,9 +51,18 @@ pub(super) async fn redeem_code(
         return code_replay(db, code_hash, now, audit).await;
     };
     let mut code = rows::auth_code(row.as_ref())?;
+    // The family's scope is the code's: what the user consented to in this authorization
+    // (RFC 9700 §4.14.2), not whatever the shared grant row says by the time of a refresh.
     db.execute(
-        "INSERT INTO token_families (id, grant_id, client_id, created_at, revoked_at) VALUES ($1, $2, $3, $4, NULL)",
-        args![&family.id, &code.grant_id, &code.client_id, family.created_at],
+        "INSERT INTO token_families (id, grant_id, client_id, scope, created_at, revoked_at) \
+         VALUES ($1, $2, $3, $4, $5, NULL)",
+        args![
+            &family.id,
+            &code.grant_id,
+            &code.client_id,
+            &code.scope,
+            family.created_at
+        ],
     )
     .await?;
     db.execute(

@@ -9,6 +9,8 @@ use dcr_bridge::store::{
 pub const T0: i64 = 1_700_000_000;
 pub const GRACE: i64 = 30;
 pub const RESOURCE: &str = "https://mcp.example.com/";
+/// The issuer users come from, unless a test says otherwise.
+pub const ISSUER: &str = "https://idp.example.com";
 
 pub fn audit(kind: &str) -> AuditEvent {
     AuditEvent::new(kind, T0)
@@ -44,6 +46,7 @@ pub fn user(subject: &str) -> UserRecord {
     UserRecord {
         id: uuid::Uuid::new_v4().to_string(),
         upstream_id: "dev".into(),
+        issuer: ISSUER.into(),
         subject: subject.into(),
         email: Some(format!("{subject}@example.com")),
         name: None,
@@ -74,6 +77,7 @@ pub fn code(hash: &str, g: &GrantRecord, expires_at: i64) -> AuthCodeRecord {
         client_id: g.client_id.clone(),
         user_id: g.user_id.clone(),
         redirect_uri: "http://127.0.0.1/callback".into(),
+        redirect_uri_sent: true,
         code_challenge: "challenge".into(),
         scope: g.scope.clone(),
         resource: g.resource.clone(),
@@ -89,6 +93,7 @@ pub fn family(grant_id: &str) -> FamilyRecord {
         id: uuid::Uuid::new_v4().to_string(),
         grant_id: grant_id.into(),
         client_id: "c1".into(),
+        scope: String::new(),
         created_at: T0,
         revoked_at: None,
     }
@@ -197,6 +202,7 @@ pub fn auth_request(id_hash: &str, expires_at: i64) -> AuthRequestRecord {
         id_hash: id_hash.into(),
         client_id: "c1".into(),
         redirect_uri: "http://127.0.0.1/callback".into(),
+        redirect_uri_sent: true,
         client_state: Some("xyz".into()),
         code_challenge: "challenge".into(),
         scope: "read".into(),

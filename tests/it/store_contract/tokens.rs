@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use dcr_bridge::store::{RedeemOutcome, RotateOutcome, Store};
+use dcr_bridge::store::{FamilyRecord, GrantRecord, RedeemOutcome, RotateOutcome, Store};
 
 use super::fixtures::{
-    access, audit, audit_kinds, auth_request, code, family, issued, rotate, GRACE, T0,
+    access, audit, audit_kinds, auth_request, code, family, issued, refresh, rotate, GRACE, T0,
 };
 
 contract!(
@@ -20,6 +20,7 @@ contract!(
     revoke_grant_cascades,
     purge_expired,
     purge_drops_stale_replay_answers,
+    families_keep_their_code_scope,
 );
 
 async fn code_redeems_once(store: Arc<dyn Store>) {
@@ -383,4 +384,68 @@ async fn purge_drops_stale_replay_answers(store: Arc<dyn Store>) {
         rotate(&*store, &iss, "rt-0", "rt-1c", T0 + 11, b"x").await,
         RotateOutcome::ReuseDetected
     );
+}
+
+/// RFC 9700 §4.14.2: a family takes the scope of the code it was redeemed from, whatever the
+/// caller put in `family.scope`, and keeps it when a later authorization rewrites the grant's
+/// scope; revoking the grant still kills every family.
+async fn families_keep_their_code_scope(store: Arc<dyn Store>) {
+    let iss = issued(&*store).await; // code-1 with scope "read"
+    let g = store.get_grant(&iss.grant_id).await.unwrap().unwrap();
+    let wider = GrantRecord {
+        scope: "read write".into(),
+        ..g.clone()
+    };
+    store
+        .grant_and_issue_code(
+            &wider,
+            &code("code-2", &wider, T0 + 60),
+            &audit("consented"),
+        )
+        .await
+        .unwrap();
+    let fam2 = FamilyRecord {
+        scope: "ignored".into(),
+        ..family(&iss.grant_id)
+    };
+    let redeemed = store
+        .redeem_code(
+            "code-2",
+            T0 + 2,
+            &fam2,
+            Some(&refresh("rt-2", &fam2.id, T0 + 2)),
+            &access("at-2", &fam2.id, &iss.grant_id, T0 + 2),
+            &audit("token_issued"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(redeemed, RedeemOutcome::Redeemed(_)),
+        "{redeemed:?}"
+    );
+
+    let first = store.get_refresh_token("rt-0").await.unwrap().unwrap();
+    assert_eq!(
+        (first.family.scope.as_str(), first.grant.scope.as_str()),
+        ("read", "read write"),
+        "the older family keeps what was consented for it"
+    );
+    let second = store.get_refresh_token("rt-2").await.unwrap().unwrap();
+    assert_eq!(second.family.scope, "read write");
+    // Rotation stays in the family, and so does its scope.
+    assert_eq!(
+        rotate(&*store, &iss, "rt-0", "rt-1", T0 + 3, b"x").await,
+        RotateOutcome::Rotated
+    );
+    let rotated = store.get_refresh_token("rt-1").await.unwrap().unwrap();
+    assert_eq!(rotated.family.scope, "read");
+
+    assert!(store
+        .revoke_grant(&iss.grant_id, T0 + 4, &audit("revoked"))
+        .await
+        .unwrap());
+    for rt in ["rt-1", "rt-2"] {
+        let view = store.get_refresh_token(rt).await.unwrap().unwrap();
+        assert_eq!(view.family.revoked_at, Some(T0 + 4), "{rt}");
+    }
 }

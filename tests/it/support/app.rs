@@ -67,6 +67,7 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
         tokens: dcr_bridge::config::TokenSettings::default(),
         registration: dcr_bridge::config::RegistrationSettings::default(),
         rate_limit: dcr_bridge::config::RateLimitSettings::default(),
+        audit: dcr_bridge::config::AuditSettings::default(),
         upstreams: vec![UpstreamConfig {
             id: "corp".into(),
             kind: dcr_bridge::config::UpstreamKind::Oidc,

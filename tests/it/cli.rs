@@ -73,6 +73,58 @@ fn unknown_config_key_is_named() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("listn"));
 }
 
+/// Issue 11 #13, through the real binary: one line per error naming the key (or variable), the
+/// problem and the fix, once; no figment internals, no source locations.
+#[test]
+fn config_errors_name_the_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), "https://idp.example.com", "");
+    let missing_key = dir.path().join("no-key.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &missing_key,
+        text.lines()
+            .filter(|l| !l.starts_with("secret_key"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .unwrap();
+    let cases: [(&std::path::Path, Option<(&str, &str)>, &str); 3] = [
+        (
+            &missing_key,
+            None,
+            "secret_key: required but not set; set it in the configuration file or with \
+             DCR_BRIDGE_SECRET_KEY (or DCR_BRIDGE_SECRET_KEY_FILE naming a file that holds it)",
+        ),
+        (
+            &path,
+            Some(("DCR_BRIDGE_UPSTREAMS__0__KIND", "okta")),
+            "upstreams[0].kind: unknown value \"okta\" (from environment variable \
+             DCR_BRIDGE_UPSTREAMS__0__KIND); use one of: \"oidc\"",
+        ),
+        (
+            &path,
+            Some(("DCR_BRIDGE_UPSTREAMS__2__CLIENT_ID", "x")),
+            "invalid configuration: DCR_BRIDGE_UPSTREAMS__2__CLIENT_ID: `upstreams` has 1 \
+             entry (indexes start at 0), so [2] does not exist",
+        ),
+    ];
+    for (config, env, expected) in cases {
+        let mut cmd = bin();
+        cmd.args(["check-config", "--config"]).arg(config);
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.trim_end(),
+            format!("dcr-bridge: loading configuration: {expected}")
+        );
+    }
+}
+
 #[tokio::test]
 async fn check_config_reaches_the_upstream_and_prints_the_callback() {
     let app = TestApp::start().await;

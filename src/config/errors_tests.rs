@@ -138,7 +138,10 @@ fn wrong_types_name_the_source() {
 #[test]
 fn env_overrides_reach_list_elements() {
     let f = file(&config_text(&format!("secret_key = \"{KEY}\""), ""));
+    let secret = file("rs-secret\n");
+    let secret_path = secret.path().to_str().unwrap();
     let env = [
+        ("DCR_BRIDGE_RESOURCES__0__INTROSPECTION_SECRET_FILE", secret_path),
         ("DCR_BRIDGE_UPSTREAMS__0__CLIENT_ID", "from-env"),
         (
             "DCR_BRIDGE_UPSTREAMS__0__POLICY__ALLOWED_GROUPS",
@@ -155,6 +158,8 @@ fn env_overrides_reach_list_elements() {
     assert_eq!(c.upstreams[0].issuer.as_str(), "https://idp.example.com/");
     assert_eq!(c.upstreams[0].policy.allowed_groups, ["eng"]);
     assert_eq!(c.resources[0].scopes, ["a", "b"]);
+    let rs = c.resources[0].introspection_secret.as_ref().unwrap();
+    assert_eq!(secrecy::ExposeSecret::expose_secret(rs), "rs-secret");
 }
 
 #[test]

@@ -89,7 +89,8 @@ fn config_errors_name_the_key_once() {
             .join("\n"),
     )
     .unwrap();
-    let cases: [(&std::path::Path, Option<(&str, &str)>, &str); 3] = [
+    type Case<'a> = (&'a std::path::Path, Option<(&'a str, &'a str)>, &'a str);
+    let cases: [Case; 3] = [
         (
             &missing_key,
             None,

@@ -141,7 +141,10 @@ fn env_overrides_reach_list_elements() {
     let secret = file("rs-secret\n");
     let secret_path = secret.path().to_str().unwrap();
     let env = [
-        ("DCR_BRIDGE_RESOURCES__0__INTROSPECTION_SECRET_FILE", secret_path),
+        (
+            "DCR_BRIDGE_RESOURCES__0__INTROSPECTION_SECRET_FILE",
+            secret_path,
+        ),
         ("DCR_BRIDGE_UPSTREAMS__0__CLIENT_ID", "from-env"),
         (
             "DCR_BRIDGE_UPSTREAMS__0__POLICY__ALLOWED_GROUPS",

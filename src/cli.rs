@@ -29,7 +29,8 @@ pub enum Command {
     /// Load and validate the configuration, reach the database and every upstream, and print
     /// what was found (including the callback URL to register upstream).
     CheckConfig,
-    /// Start everything on loopback with SQLite and a built-in development identity provider.
+    /// Start everything on loopback with SQLite and a built-in development identity provider
+    /// (takes no configuration file).
     Dev(crate::dev::DevArgs),
     /// Rotate the JWT signing key: publish a new key (`--stage`), make it sign (`--promote`),
     /// or both (default). Running servers pick the change up within a minute; the old key stays
@@ -57,7 +58,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(cli.config).await,
         Command::Migrate => migrate(cli.config).await,
         Command::CheckConfig => check_config(cli.config).await,
-        Command::Dev(args) => crate::dev::run(args).await,
+        Command::Dev(args) => {
+            // `dev` builds its own loopback setup; silently ignoring a file would let a user
+            // believe their configuration was tried.
+            if let Some(path) = cli.config {
+                anyhow::bail!(
+                    "dev does not read a configuration file (it runs its own loopback setup with the development identity provider), but {} was given with --config or DCR_BRIDGE_CONFIG; to run that file use `dcr-bridge serve --config {}`, or for dev drop --config and unset DCR_BRIDGE_CONFIG",
+                    path.display(),
+                    path.display()
+                );
+            }
+            crate::dev::run(args).await
+        }
         Command::RotateKeys(args) => rotate_keys(cli.config, &args).await,
     }
 }

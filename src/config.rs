@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 mod clients;
+mod errors;
 mod load;
 mod sections;
 
@@ -26,14 +27,16 @@ pub const ENV_PREFIX: &str = "DCR_BRIDGE_";
 /// Errors while loading or validating configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// Parsing failed (syntax, type, unknown key); figment names the key and the source.
-    #[error("{0}")]
-    Parse(#[from] Box<figment::Error>),
+    /// Parsing failed (syntax, type, unknown key): the key, the problem, where the value came
+    /// from. Not a `#[source]`: figment's chain would print every message twice.
+    #[error("{}", errors::describe(.0))]
+    Parse(Box<figment::Error>),
     /// A value parsed but is not acceptable.
     #[error("invalid configuration: {key}: {message}")]
     Invalid { key: String, message: String },
-    /// A `*_FILE` secret could not be read.
-    #[error("cannot read {var} from {path}: {source}")]
+    /// A `*_FILE` secret could not be read. The I/O error is the `source`, printed once by the
+    /// error chain (`{e:#}`), not also in this message.
+    #[error("cannot read {var} from {path}")]
     SecretFile {
         var: String,
         path: PathBuf,
@@ -53,6 +56,12 @@ const RESERVED_PATHS: [&str; 9] = [
     "/jwks",
     "/consent",
 ];
+
+impl From<Box<figment::Error>> for ConfigError {
+    fn from(e: Box<figment::Error>) -> Self {
+        Self::Parse(e)
+    }
+}
 
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {

@@ -1,6 +1,7 @@
 //! `dcr-bridge dev`: everything on loopback for a first look. SQLite in the working directory,
-//! a persisted random secret key, the built-in development identity provider as the upstream,
-//! and one resource at `/mcp`. Never used by `serve`.
+//! a persisted random secret key, the built-in development identity provider as the upstream
+//! (its users have the passwords the banner prints, so a wrong password can be tried), and one
+//! resource at `/mcp`. It takes no configuration file. Never used by `serve`.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -51,7 +52,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let public_url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
     let idp_issuer = format!("http://127.0.0.1:{}", idp_listener.local_addr()?.port());
     let client_secret = crate::oauth::crypto::random_b64(24);
-    let users = DevUser::defaults();
+    let users = dev_users();
     let idp = crate::devidp::spawn(
         idp_listener,
         DevIdpConfig {
@@ -110,6 +111,21 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     crate::app::serve(state, listener, crate::app::shutdown_signal()).await
 }
 
+/// The default dev users, each with the password `<name>-dev-password` (printed in the banner).
+/// Fixed rather than random so that the docs and a restarted `dev` agree; `dev` listens on
+/// loopback only.
+#[must_use]
+pub fn dev_users() -> Vec<DevUser> {
+    DevUser::defaults()
+        .into_iter()
+        .map(|mut u| {
+            let name = u.sub.trim_start_matches("dev-").to_owned();
+            u.password = Some(format!("{name}-dev-password"));
+            u
+        })
+        .collect()
+}
+
 fn load_or_create_key(path: &std::path::Path) -> anyhow::Result<SecretString> {
     if let Ok(existing) = std::fs::read_to_string(path) {
         return Ok(SecretString::from(existing.trim().to_owned()));
@@ -132,11 +148,7 @@ fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
 }
 
 fn print_banner(public_url: &str, idp: &str, users: &[DevUser], db: &std::path::Path) {
-    let names: Vec<String> = users
-        .iter()
-        .map(|u| format!("{} <{}>", u.sub, u.email))
-        .collect();
-    let lines = [
+    let mut lines = vec![
         String::new(),
         "dcr-bridge dev is running (loopback only, NOT for production)".to_owned(),
         String::new(),
@@ -146,13 +158,30 @@ fn print_banner(public_url: &str, idp: &str, users: &[DevUser], db: &std::path::
             "  Metadata:                   {public_url}/.well-known/oauth-authorization-server"
         ),
         format!("  Dev identity provider:      {idp}"),
-        format!("  Dev users:                  {}", names.join(", ")),
         format!("  Database:                   {}", db.display()),
+        "  Dev users (user / password, a wrong password is refused):".to_owned(),
+    ];
+    for u in users {
+        lines.push(format!(
+            "    {} <{}>  /  {}",
+            u.sub,
+            u.email,
+            u.password.as_deref().unwrap_or("(no password)")
+        ));
+    }
+    lines.extend([
         String::new(),
         "Next steps:".to_owned(),
         format!("  1. Point an MCP client at {public_url}/mcp, for example"),
-        "       npx @modelcontextprotocol/inspector      (transport: Streamable HTTP)".to_owned(),
+        format!(
+            "       npx -y mcp-remote {public_url}/mcp          (stdio bridge; opens a browser)"
+        ),
         format!("       claude mcp add --transport http dev {public_url}/mcp"),
+        "       npx @modelcontextprotocol/inspector   (its OAuth support needs Node >= 22.19;"
+            .to_owned(),
+        "         without a terminal also set MCP_AUTO_OPEN_ENABLED=true)".to_owned(),
+        "     or the official MCP SDKs (TypeScript, Python) with their OAuth client provider."
+            .to_owned(),
         "     It registers itself; approve it on the consent page and sign in as a dev user."
             .to_owned(),
         "     The built-in demo MCP server at /mcp then answers tools/list and the `whoami` tool."
@@ -163,6 +192,6 @@ fn print_banner(public_url: &str, idp: &str, users: &[DevUser], db: &std::path::
         "       dcr-bridge serve --config dcr-bridge.toml".to_owned(),
         String::new(),
         "Press Ctrl-C to stop.".to_owned(),
-    ];
+    ]);
     println!("{}", lines.join("\n"));
 }

@@ -1,4 +1,8 @@
 //! Logging setup: `RUST_LOG`-style filter from `DCR_BRIDGE_LOG` (default `info`), text or JSON.
+//! Text logs are coloured only on a terminal: in a file, a pipe or a log collector the escape
+//! codes are noise.
+
+use std::io::IsTerminal as _;
 
 use tracing_subscriber::EnvFilter;
 
@@ -10,7 +14,8 @@ pub fn init(format: LogFormat) {
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal());
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),

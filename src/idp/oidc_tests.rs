@@ -107,6 +107,74 @@ async fn check_reports_discovered_metadata() {
     );
     assert_eq!(summary["jwks_keys"], 1);
     assert_eq!(summary["warnings"], serde_json::json!([]));
+    // Issue 11 #14: openidconnect drops this RFC 8414 field unless we keep it ourselves.
+    assert_eq!(
+        summary["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+}
+
+/// Serves `doc` (with `issuer` and endpoints filled in) as a discovery document, plus a JWKS
+/// with no keys. Returns the issuer.
+async fn serve_discovery(mut doc: serde_json::Value) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    doc["issuer"] = base.clone().into();
+    doc["authorization_endpoint"] = format!("{base}/authorize").into();
+    doc["token_endpoint"] = format!("{base}/token").into();
+    doc["jwks_uri"] = format!("{base}/jwks").into();
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(move || async move { axum::Json(doc) }),
+        )
+        .route(
+            "/jwks",
+            axum::routing::get(|| async { axum::Json(serde_json::json!({"keys": []})) }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+#[tokio::test]
+async fn check_warns_when_pkce_methods_lack_s256() {
+    let base_doc = serde_json::json!({
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    });
+    let pkce_warning = "code_challenge_methods_supported does not list S256";
+    let mut doc = base_doc.clone();
+    doc["code_challenge_methods_supported"] = serde_json::json!(["plain"]);
+    let (up, _) = upstream_with(&config(&serve_discovery(doc).await));
+    let summary = up.check().await.unwrap();
+    assert_eq!(
+        summary["code_challenge_methods_supported"],
+        serde_json::json!(["plain"])
+    );
+    assert!(
+        summary["warnings"].to_string().contains(pkce_warning),
+        "{summary}"
+    );
+    // Listing S256, or no list at all (Entra), is no warning.
+    let mut doc = base_doc.clone();
+    doc["code_challenge_methods_supported"] = serde_json::json!(["plain", "S256"]);
+    let (up, _) = upstream_with(&config(&serve_discovery(doc).await));
+    let summary = up.check().await.unwrap();
+    assert!(
+        !summary["warnings"].to_string().contains(pkce_warning),
+        "{summary}"
+    );
+    let (up, _) = upstream_with(&config(&serve_discovery(base_doc).await));
+    let summary = up.check().await.unwrap();
+    assert_eq!(
+        summary["code_challenge_methods_supported"],
+        serde_json::Value::Null
+    );
+    assert!(
+        !summary["warnings"].to_string().contains(pkce_warning),
+        "{summary}"
+    );
 }
 
 #[tokio::test]

@@ -38,15 +38,53 @@ pub fn check_challenge(challenge: Option<&str>, method: Option<&str>) -> Result<
         }
         Some(_) => return bad("unsupported code_challenge_method; use S256"),
     }
-    // Decoding also refuses non-canonical trailing bits, so a challenge that could never
-    // equal BASE64URL(SHA256(verifier)) is caught here rather than at /token.
-    let digest_len = URL_SAFE_NO_PAD.decode(challenge).map(|d| d.len());
-    if challenge.len() != CHALLENGE_LEN || digest_len.ok() != Some(32) {
-        return bad(
-            "code_challenge must be 43 base64url characters: BASE64URL(SHA256(code_verifier))",
-        );
+    if let Some(problem) = challenge_problem(challenge) {
+        return Err(Error::InvalidRequest(problem));
     }
     Ok(challenge.to_owned())
+}
+
+/// What is wrong with an S256 `code_challenge`, said so that whoever computed it by hand can
+/// fix it (issue 11 #13: a bare "must be 43 base64url characters" hid the real cause). The
+/// text stays within RFC 6749 §5.2's `error_description` characters, so it quotes the input
+/// only where it is known to be plain base64url.
+fn challenge_problem(challenge: &str) -> Option<String> {
+    const HOW: &str =
+        "compute it as BASE64URL(SHA256(code_verifier)) without padding (RFC 7636 section 4.2)";
+    if challenge.ends_with('=') {
+        return Some(format!(
+            "code_challenge ends in = padding, which RFC 7636 Appendix B leaves out: drop it; {HOW}"
+        ));
+    }
+    if challenge.contains(['+', '/']) {
+        return Some(format!(
+            "code_challenge uses + or / of standard base64: use the base64url alphabet (- for +, _ for /); {HOW}"
+        ));
+    }
+    if let Some(pos) = challenge
+        .chars()
+        .position(|c| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    {
+        return Some(format!(
+            "code_challenge character {} is not base64url (A-Z a-z 0-9 - _); {HOW}",
+            pos + 1
+        ));
+    }
+    if challenge.len() != CHALLENGE_LEN {
+        return Some(format!(
+            "code_challenge has {} characters, an S256 challenge has exactly {CHALLENGE_LEN}; {HOW}",
+            challenge.len()
+        ));
+    }
+    // 43 characters carry 258 bits for a 256-bit digest: the last one's two low bits must be
+    // zero. Refusing here catches a challenge no verifier could ever match before /token.
+    if URL_SAFE_NO_PAD.decode(challenge).map(|d| d.len()).ok() != Some(32) {
+        let last = challenge.chars().last().unwrap_or('?');
+        return Some(format!(
+            "code_challenge ends in {last}, which no SHA-256 digest encodes to (the 43rd character is one of A E I M Q U Y c g k o s w 0 4 8); {HOW}"
+        ));
+    }
+    None
 }
 
 /// Whether `verifier` is well-formed (RFC 7636 §4.1) and `BASE64URL(SHA256(verifier))` equals

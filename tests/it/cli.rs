@@ -73,6 +73,59 @@ fn unknown_config_key_is_named() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("listn"));
 }
 
+/// Issue 11 #13, through the real binary: one line per error naming the key (or variable), the
+/// problem and the fix, once; no figment internals, no source locations.
+#[test]
+fn config_errors_name_the_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), "https://idp.example.com", "");
+    let missing_key = dir.path().join("no-key.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &missing_key,
+        text.lines()
+            .filter(|l| !l.starts_with("secret_key"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .unwrap();
+    type Case<'a> = (&'a std::path::Path, Option<(&'a str, &'a str)>, &'a str);
+    let cases: [Case; 3] = [
+        (
+            &missing_key,
+            None,
+            "secret_key: required but not set; set it in the configuration file or with \
+             DCR_BRIDGE_SECRET_KEY (or DCR_BRIDGE_SECRET_KEY_FILE naming a file that holds it)",
+        ),
+        (
+            &path,
+            Some(("DCR_BRIDGE_UPSTREAMS__0__KIND", "okta")),
+            "upstreams[0].kind: unknown value \"okta\" (from environment variable \
+             DCR_BRIDGE_UPSTREAMS__0__KIND); use one of: \"oidc\"",
+        ),
+        (
+            &path,
+            Some(("DCR_BRIDGE_UPSTREAMS__2__CLIENT_ID", "x")),
+            "invalid configuration: DCR_BRIDGE_UPSTREAMS__2__CLIENT_ID: `upstreams` has 1 \
+             entry (indexes start at 0), so [2] does not exist",
+        ),
+    ];
+    for (config, env, expected) in cases {
+        let mut cmd = bin();
+        cmd.args(["check-config", "--config"]).arg(config);
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.trim_end(),
+            format!("dcr-bridge: loading configuration: {expected}")
+        );
+    }
+}
+
 #[tokio::test]
 async fn check_config_reaches_the_upstream_and_prints_the_callback() {
     let app = TestApp::start().await;
@@ -213,4 +266,123 @@ async fn serve_binary_layers_env_over_file_and_stops_on_sigterm() {
         .expect("serve did not stop on SIGTERM")
         .unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+/// Issue 11 #15: `dev` refuses a configuration file instead of ignoring it (before, it started
+/// and ran until killed: the timeout turns that into a failure).
+#[tokio::test]
+async fn dev_refuses_a_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_dcr-bridge"))
+        .args([
+            "dev",
+            "--port",
+            "0",
+            "--idp-port",
+            "0",
+            "--config",
+            "dcr-bridge.toml",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_remove("DCR_BRIDGE_CONFIG")
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), run)
+        .await
+        .expect("dev --config started instead of refusing")
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("dev does not read a configuration file")
+            && stderr.contains("dcr-bridge serve --config dcr-bridge.toml"),
+        "{stderr}"
+    );
+}
+
+/// Issue 11 #15, through the real `dev` binary writing to a pipe: the banner gives each dev
+/// user a password, the dev IdP refuses a wrong one with a page that says so and accepts the
+/// right one, and log lines carry no ANSI colour codes.
+#[tokio::test]
+async fn dev_users_have_passwords_and_logs_to_a_pipe_are_plain() {
+    use tokio::io::AsyncBufReadExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dcr-bridge"))
+        .args(["dev", "--port", "0", "--idp-port", "0", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("DCR_BRIDGE_CONFIG")
+        .env("DCR_BRIDGE_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut output = String::new();
+    let read_banner = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            output.push_str(&line);
+            output.push('\n');
+            if line.contains("Press Ctrl-C to stop.") {
+                return;
+            }
+        }
+        panic!("dev exited before its banner:\n{output}");
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), read_banner)
+        .await
+        .expect("no banner within 60 s");
+    assert!(
+        !output.contains('\u{1b}'),
+        "ANSI escape in piped output:\n{output}"
+    );
+    assert!(output.contains("INFO"), "no log line seen:\n{output}");
+    let after = |label: &str| {
+        output
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .unwrap_or_else(|| panic!("no {label} in\n{output}"))
+            .trim()
+            .to_owned()
+    };
+    let idp = after("Dev identity provider:");
+    let public = after("Authorization server:");
+    let password = after("dev-alice <alice@example.com>  /");
+    assert_eq!(password, "alice-dev-password");
+    assert!(output.contains("MCP_AUTO_OPEN_ENABLED=true"), "{output}");
+
+    let (_, challenge) = crate::support::app::pkce();
+    let callback = format!("{public}/oauth/callback");
+    let form = |password: &str| {
+        vec![
+            ("client_id", "dcr-bridge-dev".to_owned()),
+            ("redirect_uri", callback.clone()),
+            ("response_type", "code".to_owned()),
+            ("scope", "openid".to_owned()),
+            ("state", "s".to_owned()),
+            ("code_challenge", challenge.clone()),
+            ("code_challenge_method", "S256".to_owned()),
+            ("login", "dev-alice".to_owned()),
+            ("password", password.to_owned()),
+        ]
+    };
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = format!("{idp}/authorize");
+    let wrong = http.post(&url).form(&form("wrong")).send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let page = wrong.text().await.unwrap();
+    assert!(page.contains("Wrong password: sign-in refused."), "{page}");
+    let empty = http.post(&url).form(&form("")).send().await.unwrap();
+    assert_eq!(empty.status(), 401);
+    let right = http.post(&url).form(&form(&password)).send().await.unwrap();
+    assert_eq!(right.status(), 302);
+    let location = right.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with(&format!("{callback}?code=")),
+        "{location}"
+    );
+    child.kill().await.unwrap();
 }

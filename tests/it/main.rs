@@ -11,6 +11,7 @@ mod interop_python;
 mod interop_v2;
 mod introspection;
 mod policy;
+mod prerequisites;
 mod rate_limit;
 mod redteam; // REDTEAM: security review regression tests
 mod registration;

@@ -99,7 +99,8 @@ impl TestApp {
         Self::start_with(Db::Sqlite, |_| {}).await.unwrap()
     }
 
-    /// `None` when Postgres was asked for but is not configured (and not in CI).
+    /// `None` when Postgres was asked for and is opted out (`DCR_BRIDGE_TEST_SKIP=postgres`);
+    /// a missing Postgres server fails the test.
     pub async fn start_with(db: Db, tweak: impl FnOnce(&mut Config)) -> Option<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         Self::start_on(db, listener, None, tweak).await

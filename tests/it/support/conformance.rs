@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, OnceCell};
 use tokio::task::JoinHandle;
 
 use super::install;
+use super::prereq::{self, Prereq};
 use super::process::{self, joined, LogBuf};
 
 /// The pinned tool version (must match `tests/conformance/package.json`).
@@ -52,20 +53,20 @@ pub struct Conformance {
 
 static TOOL: OnceCell<Conformance> = OnceCell::const_new();
 
-/// The tool, installing it on first use. `None` (after saying why on stderr) when it cannot be
-/// installed (no npm, no registry, no Node 22 for this platform) and `CI` is not set; in CI
-/// that is a test failure.
+/// The tool, installing it on first use. When it cannot be installed (no npm, no registry, no
+/// Node 22 for this platform) the test fails naming it, unless it is opted out
+/// ([`prereq::SKIP_VAR`] with `conformance` or `node`): then `None`, after a visible notice.
 pub async fn conformance_or_skip() -> Option<Conformance> {
-    match TOOL.get_or_try_init(install).await {
-        Ok(tool) => Some(tool.clone()),
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!(
-                "skipping: the MCP conformance tool (Node {NODE_MAJOR}) is not available: {e:#}"
-            );
-            None
-        }
-        Err(e) => panic!("CI needs the MCP conformance tool (Node {NODE_MAJOR}): {e:#}"),
+    let probe = || async {
+        TOOL.get_or_try_init(install)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{e:#}"))
+    };
+    if !prereq::require(Prereq::Conformance, probe).await {
+        return None;
     }
+    TOOL.get().cloned()
 }
 
 async fn install() -> Result<Conformance> {

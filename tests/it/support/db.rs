@@ -1,13 +1,49 @@
 //! Throwaway databases for tests: a SQLite file in a temp dir, or a fresh Postgres database on
-//! the server named by `DCR_BRIDGE_TEST_POSTGRES_URL`, dropped again when the handle is dropped.
+//! the server named by `DCR_BRIDGE_TEST_POSTGRES_URL` (default: the local server at
+//! [`DEFAULT_POSTGRES_URL`]), dropped again when the handle is dropped.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use dcr_bridge::store::{self, Store};
 use sqlx::{Connection, PgConnection};
+use tokio::sync::OnceCell;
+
+use super::prereq::{self, Prereq};
 
 /// Env var naming a maintenance connection of a Postgres server the tests may create databases on.
 pub const POSTGRES_URL_VAR: &str = "DCR_BRIDGE_TEST_POSTGRES_URL";
+/// Used when [`POSTGRES_URL_VAR`] is unset: the server `.ci/run` and the README set up.
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The maintenance URL that answered, or why none did; probed once per test process.
+static ADMIN_URL: OnceCell<Result<String, String>> = OnceCell::const_new();
+
+async fn probe_admin_url() -> Result<String, String> {
+    let (url, named) = match std::env::var(POSTGRES_URL_VAR) {
+        Ok(url) => (url, true),
+        Err(_) => (DEFAULT_POSTGRES_URL.to_owned(), false),
+    };
+    let connected =
+        tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(&url)).await;
+    let why = match connected {
+        Ok(Ok(conn)) => {
+            conn.close().await.ok();
+            return Ok(url);
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "no answer within 10 s".to_owned(),
+    };
+    Err(if named {
+        format!("{POSTGRES_URL_VAR} is set, but that server does not answer: {why}")
+    } else {
+        format!(
+            "{POSTGRES_URL_VAR} is unset and {DEFAULT_POSTGRES_URL} does not answer ({why}); \
+             start Postgres there or set {POSTGRES_URL_VAR} to a server the tests may create \
+             databases on"
+        )
+    })
+}
 
 /// One empty database (not migrated). Dropping it deletes it.
 pub struct TestDb {
@@ -32,17 +68,22 @@ impl TestDb {
         }
     }
 
-    /// A fresh Postgres database, or `None` (with a note on stderr) when no server is configured.
-    /// Panics when none is configured under CI, so the Postgres half is never silently skipped.
+    /// A fresh Postgres database. Without a server that answers, the test fails naming the
+    /// prerequisite, unless Postgres is opted out ([`prereq::SKIP_VAR`]): then `None`, after
+    /// a visible notice.
     pub async fn postgres() -> Option<TestDb> {
-        let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "Postgres tests must run in CI: set {POSTGRES_URL_VAR}"
-            );
-            eprintln!("skipping Postgres: {POSTGRES_URL_VAR} is not set");
-            return None;
+        let probe = || async {
+            ADMIN_URL
+                .get_or_init(probe_admin_url)
+                .await
+                .as_ref()
+                .map(|_| ())
+                .map_err(Clone::clone)
         };
+        if !prereq::require(Prereq::Postgres, probe).await {
+            return None;
+        }
+        let admin_url = ADMIN_URL.get()?.clone().ok()?;
         let name = format!("dcr_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::connect(&admin_url)
             .await

@@ -8,8 +8,8 @@ use serde_json::Value;
 use super::app::{jwt_claims, Db, TestApp};
 use super::node::{node_or_skip, OidcProviderProc};
 
-/// dcr-bridge (SQLite) with `upstream.mjs` as its upstream, or `None` when Node is missing
-/// (outside CI; see [`node_or_skip`]).
+/// dcr-bridge (SQLite) with `upstream.mjs` as its upstream, or `None` when Node is opted out
+/// (see [`node_or_skip`]).
 pub async fn start_with_oidc_provider() -> Option<(TestApp, OidcProviderProc)> {
     if !node_or_skip().await {
         return None;

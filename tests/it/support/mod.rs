@@ -4,6 +4,7 @@ pub mod db;
 pub mod install;
 pub mod interop;
 pub mod node;
+pub mod prereq;
 pub mod process;
 pub mod python;
 

@@ -31,6 +31,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::OnceCell;
 
 use super::install;
+use super::prereq::{self, Prereq};
 use super::process::{self, LogBuf, ScriptOutput};
 
 const UPSTREAM_START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -56,18 +57,27 @@ pub async fn node_available() -> bool {
         .unwrap_or(false)
 }
 
-/// [`node_available`], saying so on stderr when it is not; without Node, a test fails in CI
-/// and skips itself elsewhere.
+/// [`node_available`] (and `npm`), as a test prerequisite: missing, the test fails naming it
+/// unless Node is opted out ([`prereq::SKIP_VAR`]), when this returns `false` after a
+/// visible notice.
 pub async fn node_or_skip() -> bool {
-    if node_available().await {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "Node.js is required in CI for the interop tests"
-    );
-    eprintln!("skipping: node is not installed");
-    false
+    prereq::require(Prereq::Node, || async {
+        if !node_available().await {
+            return Err("`node --version` does not run".to_owned());
+        }
+        let npm = Command::new("npm")
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await;
+        match npm {
+            Ok(s) if s.success() => Ok(()),
+            _ => Err("`npm --version` does not run".to_owned()),
+        }
+    })
+    .await
 }
 
 static NPM_DEPS: OnceCell<()> = OnceCell::const_new();

@@ -20,6 +20,7 @@ use tokio::process::Command;
 use tokio::sync::OnceCell;
 
 use super::install;
+use super::prereq::{self, Prereq};
 use super::process::{self, ScriptOutput};
 
 const VENV_TIMEOUT: Duration = Duration::from_secs(600);
@@ -48,7 +49,7 @@ pub fn venv_python() -> PathBuf {
 #[derive(Debug)]
 pub enum VenvError {
     /// No `python3`, or it cannot create a virtualenv (e.g. Debian without `python3-venv`).
-    /// Tests skip on this outside CI.
+    /// Tests fail on this unless Python is opted out ([`super::prereq::SKIP_VAR`]).
     Unavailable(String),
     /// Anything else, e.g. `pip install` failed. Always a test failure.
     Failed(anyhow::Error),
@@ -90,21 +91,18 @@ pub async fn ensure_venv() -> std::result::Result<(), VenvError> {
     }
 }
 
-/// [`ensure_venv`]; `false` (after saying why on stderr) when Python cannot make a venv, which
-/// fails a test in CI and skips it elsewhere. Any other install failure panics.
+/// [`ensure_venv`], as a test prerequisite: when Python cannot make a venv, the test fails
+/// naming it unless Python is opted out ([`prereq::SKIP_VAR`]), when this returns `false`
+/// after a visible notice. Any other install failure panics.
 pub async fn venv_or_skip() -> bool {
-    match ensure_venv().await {
-        Ok(()) => true,
-        Err(VenvError::Unavailable(why)) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "Python 3 with venv is required in CI: {why}"
-            );
-            eprintln!("skipping: {why}");
-            false
+    prereq::require(Prereq::Python, || async {
+        match ensure_venv().await {
+            Ok(()) => Ok(()),
+            Err(VenvError::Unavailable(why)) => Err(why),
+            Err(e @ VenvError::Failed(_)) => panic!("{e}"),
         }
-        Err(e @ VenvError::Failed(_)) => panic!("{e}"),
-    }
+    })
+    .await
 }
 
 fn venv_matches(dir: &Path) -> bool {

@@ -5,18 +5,20 @@
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
 use url::Url;
 
 use crate::app::AppState;
+use crate::http::browser::{approve, redirect_error};
 use crate::http::cookies;
 use crate::http::form::{request_id, Params};
 use crate::http::pages::{html_response, ErrorPage, ReturnLink};
 use crate::oauth::authorize::{self, AuthorizeError, AuthorizeParams, ValidAuthorize};
+use crate::oauth::flow::secrets::consent_mac;
 use crate::oauth::{crypto, Error};
 use crate::store::AuthRequestRecord;
 
@@ -45,9 +47,9 @@ async fn handle(app: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
         Err(e) => return page_for(app, &e, rid.as_deref()),
     };
     let client = match params.get("client_id") {
-        Some(id) => match app.core.store.get_client(id).await {
+        Some(id) => match app.core.clients.resolve(id).await {
             Ok(c) => c,
-            Err(e) => return page_for(app, &e.into(), rid.as_deref()),
+            Err(e) => return page_for(app, &e, rid.as_deref()),
         },
         None => None,
     };
@@ -55,7 +57,7 @@ async fn handle(app: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
     // gets an explanation instead of a bare "unknown client".
     if client.is_none() {
         if let Some(id) = params.get("client_id") {
-            if app.config.upstreams.iter().any(|u| u.client_id == id) {
+            if app.core.upstreams.is_upstream_client_id(id) {
                 let e = Error::invalid_client(
                     "this is the identity provider's client id, which only dcr-bridge uses; \
                      leave the client id empty so the application registers itself, or ask \
@@ -175,33 +177,6 @@ fn display_host(redirect_uri: &str) -> String {
         .unwrap_or_default()
 }
 
-/// RFC 6749 §4.1.2.1 error redirect with `iss` (RFC 9207); 302 per COMPAT C7.
-pub fn redirect_error(
-    app: &AppState,
-    redirect_uri: &str,
-    state: Option<&str>,
-    e: &Error,
-) -> Response {
-    crate::http::error::log(e);
-    let url = authorize::error_redirect_url(redirect_uri, e, state, &app.core.settings.issuer);
-    found(&url)
-}
-
-/// A 302 Found to `url` (COMPAT C7: claude.ai needs 302, not 303 or 307).
-#[must_use]
-pub fn found(url: &str) -> Response {
-    match HeaderValue::from_str(url) {
-        Ok(v) => {
-            let mut res = StatusCode::FOUND.into_response();
-            res.headers_mut().insert(header::LOCATION, v);
-            res.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            res
-        }
-        Err(_) => Redirect::to("/").into_response(),
-    }
-}
-
 #[derive(Serialize)]
 struct ConsentView<'a> {
     client_name: &'a str,
@@ -261,10 +236,10 @@ async fn consent_page(
         .prompt
         .as_deref()
         .is_some_and(|p| p.split(' ').any(|x| x == "consent" || x == "login"));
-    let mac = crate::http::consent::consent_mac(app, &browser, &record);
+    let mac = consent_mac(&app.core.cipher, &browser, &record);
     if !forced && cookies::remembered(headers, secure).contains(&mac) {
         tracing::info!(client_id = %v.client.client_id, "consent remembered in this browser");
-        return Ok(crate::http::consent::approve(app, record, rid).await);
+        return Ok(approve(app, record, rid).await);
     }
 
     let redirect = Url::parse(&v.redirect_uri).ok();
@@ -273,14 +248,10 @@ async fn consent_page(
         .as_ref()
         .is_some_and(crate::config::is_loopback_url);
     // The resource's upstream, which `validate_authorize` checked the client may use.
-    let upstream = app
-        .config
-        .upstreams
-        .iter()
-        .find(|u| u.id == v.resource.upstream_id);
-    let upstream_name = upstream
-        .and_then(|u| u.issuer.host_str().map(str::to_owned))
-        .unwrap_or_else(|| v.resource.upstream_id.clone());
+    let upstream_name = app.core.upstreams.get(&v.resource.upstream_id).map_or_else(
+        || v.resource.upstream_id.clone(),
+        |u| u.display_name.clone(),
+    );
     let scopes: Vec<&str> = v.scope.iter().collect();
     let view = ConsentView {
         client_name: v

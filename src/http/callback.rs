@@ -9,13 +9,13 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::app::AppState;
-use crate::http::authorize::{found, redirect_error};
-use crate::http::consent::{secrets_aad, UpstreamSecrets};
+use crate::http::browser::{found, redirect_error};
 use crate::http::cookies;
 use crate::http::form::{request_id, Params};
 use crate::http::pages::ErrorPage;
 use crate::idp::{IdpError, UpstreamLogin};
 use crate::oauth::authorize::{code_redirect_url, error_redirect_url};
+use crate::oauth::flow::secrets::{secrets_aad, UpstreamSecrets};
 use crate::oauth::login::{finish_login, upstream_tokens_aad, UpstreamUser};
 use crate::oauth::{crypto, policy, Error};
 use crate::store::{AuditEvent, AuthRequestRecord};
@@ -186,12 +186,17 @@ async fn exchange(
     request: &AuthRequestRecord,
     params: &Params,
 ) -> Result<UpstreamLogin, Error> {
-    let idp = app.upstream(&request.upstream_id).ok_or_else(|| {
-        Error::server(anyhow::anyhow!(
-            "upstream {} is not configured",
-            request.upstream_id
-        ))
-    })?;
+    let idp = &app
+        .core
+        .upstreams
+        .get(&request.upstream_id)
+        .ok_or_else(|| {
+            Error::server(anyhow::anyhow!(
+                "upstream {} is not configured",
+                request.upstream_id
+            ))
+        })?
+        .idp;
     // RFC 9207 §2.4 (mix-up defence), for error responses too: `iss`, when sent, must equal the
     // issuer of the upstream's discovery document; when that document advertises
     // `authorization_response_iss_parameter_supported`, a response without `iss` is refused.
@@ -260,12 +265,7 @@ fn check_policy(
     request: &AuthRequestRecord,
     login: &UpstreamLogin,
 ) -> Result<(), Failure> {
-    let Some(up) = app
-        .config
-        .upstreams
-        .iter()
-        .find(|u| u.id == request.upstream_id)
-    else {
+    let Some(up) = app.core.upstreams.get(&request.upstream_id) else {
         return Ok(());
     };
     let subject = policy::Subject {

@@ -1,0 +1,3 @@
+//! The authorization flow: /authorize → consent decision → upstream callback → our code.
+
+pub mod secrets;

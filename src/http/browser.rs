@@ -1,34 +1,228 @@
-//! Browser-facing answers shared by the flow's endpoints (authorize, consent, callback): error
-//! redirects to the client, error pages, and sending the browser upstream.
+//! The one place the authorization flow's answers become browser responses: every
+//! [`FlowError`] to a page or a redirect (logged here, once, inside the request span), and the
+//! flow's redirects (302 to the client, 303 upstream).
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::app::AppState;
-use crate::http::pages::ErrorPage;
-use crate::idp::UpstreamAuthRequest;
-use crate::oauth::flow::secrets::{secrets_aad, UpstreamSecrets};
-use crate::oauth::{authorize, crypto, Error};
-use crate::store::{AuthRequestRecord, UpstreamLeg};
+use crate::http::pages::{ErrorPage, ReturnLink};
+use crate::oauth::authorize::error_redirect_url;
+use crate::oauth::flow::{display_host, FlowError, Notice};
+use crate::oauth::Error;
 
-/// RFC 6749 §4.1.2.1 error redirect with `iss` (RFC 9207); 302 per COMPAT C7.
-pub fn redirect_error(
+/// The browser's answer to a flow that cannot go on.
+pub fn answer(app: &AppState, rid: Option<&str>, refused: FlowError) -> Response {
+    let issuer = &app.core.settings.issuer;
+    match refused {
+        FlowError::Notice(notice) => {
+            tracing::debug!(?notice, "flow refused");
+            let (status, title, message) = notice_text(notice);
+            page(app, status, title, message, None, rid, None)
+        }
+        FlowError::Page(e) => {
+            log(&e);
+            let (status, message) = status_and_message(&e);
+            page(
+                app,
+                status,
+                CANNOT_CONTINUE,
+                message,
+                Some(e.code()),
+                rid,
+                None,
+            )
+        }
+        FlowError::Internal(e) => {
+            log(&e);
+            page(
+                app,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "The request could not be completed. Try again later.",
+                None,
+                rid,
+                None,
+            )
+        }
+        FlowError::Redirect {
+            redirect_uri,
+            state,
+            error,
+        } => {
+            log(&error);
+            found(&error_redirect_url(
+                &redirect_uri,
+                &error,
+                state.as_deref(),
+                issuer,
+            ))
+        }
+        // RFC 9700 §4.11.2 "inform the user": our error page, with the client's error response
+        // as a link the user may choose (showing where it leads), never an automatic redirect
+        // (no 302, no meta refresh, no script), so a link to `/authorize` cannot bounce
+        // through us to a host anyone could register.
+        FlowError::Inform {
+            redirect_uri,
+            state,
+            error,
+        } => {
+            log(&error);
+            let (status, message) = status_and_message(&error);
+            let url = error_redirect_url(&redirect_uri, &error, state.as_deref(), issuer);
+            app.pages.error_with_link(
+                status,
+                &ErrorPage {
+                    title: CANNOT_CONTINUE,
+                    message,
+                    code: Some(error.code()),
+                    request_id: rid,
+                    return_url: None,
+                },
+                &ReturnLink {
+                    url: &url,
+                    host: &display_host(&redirect_uri),
+                },
+            )
+        }
+        // After the upstream sign-in the user chose this client: the page returns to it.
+        FlowError::Return {
+            redirect_uri,
+            state,
+            error,
+        } => {
+            log(&error);
+            let url = error_redirect_url(&redirect_uri, &error, state.as_deref(), issuer);
+            let message = error.description().unwrap_or("The sign-in failed.");
+            page(
+                app,
+                StatusCode::BAD_REQUEST,
+                "Sign-in did not complete",
+                message,
+                Some(error.code()),
+                rid,
+                Some(&url),
+            )
+        }
+    }
+}
+
+const CANNOT_CONTINUE: &str = "This sign-in request cannot continue";
+
+/// Internal causes at error level; everything else is the client's or the user's business (the
+/// flow logged any upstream cause where it happened).
+fn log(e: &Error) {
+    match e {
+        Error::Server(source) => tracing::error!(error = %format!("{source:#}"), "internal error"),
+        other => tracing::debug!(
+            error = other.code(),
+            description = other.description(),
+            "flow refused"
+        ),
+    }
+}
+
+fn notice_text(notice: Notice) -> (StatusCode, &'static str, &'static str) {
+    const BAD: StatusCode = StatusCode::BAD_REQUEST;
+    const FORBIDDEN: StatusCode = StatusCode::FORBIDDEN;
+    const INVALID_RESPONSE: &str = "Invalid sign-in response";
+    match notice {
+        Notice::MalformedForm => (BAD, "Invalid form", "The consent form was malformed."),
+        Notice::IncompleteForm => (BAD, "Invalid form", "The consent form was incomplete."),
+        Notice::UnknownDecision => (BAD, "Invalid form", "Unknown decision."),
+        Notice::CrossSite => (
+            FORBIDDEN,
+            "Request refused",
+            "The form was submitted from another site.",
+        ),
+        Notice::NotThisBrowser => (
+            FORBIDDEN,
+            "Request refused",
+            "This consent form does not belong to this browser session. Start again from your application.",
+        ),
+        Notice::RequestExpired => (
+            BAD,
+            "This sign-in request has expired",
+            "It was already answered or is too old. Start again from your application.",
+        ),
+        Notice::MalformedResponse => (
+            BAD,
+            INVALID_RESPONSE,
+            "The response from the identity provider was malformed.",
+        ),
+        Notice::RepeatedParameter => (
+            BAD,
+            INVALID_RESPONSE,
+            "The response from the identity provider repeated a parameter.",
+        ),
+        Notice::NoState => (
+            BAD,
+            INVALID_RESPONSE,
+            "The response from the identity provider carried no state.",
+        ),
+        Notice::SignInExpired => (
+            BAD,
+            "This sign-in has expired or was already used",
+            "Start again from your application.",
+        ),
+        Notice::OtherBrowser => (
+            FORBIDDEN,
+            "Sign-in refused",
+            "This sign-in was started in a different browser. Start again from your application in this browser.",
+        ),
+    }
+}
+
+/// The status and message of a page naming an OAuth error.
+fn status_and_message(e: &Error) -> (StatusCode, &str) {
+    let status = match e {
+        Error::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let message = e
+        .description()
+        .unwrap_or("Something went wrong on our side. Try again later.");
+    (status, message)
+}
+
+fn page(
     app: &AppState,
-    redirect_uri: &str,
-    state: Option<&str>,
-    e: &Error,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    code: Option<&str>,
+    rid: Option<&str>,
+    return_url: Option<&str>,
 ) -> Response {
-    crate::http::error::log(e);
-    let url = authorize::error_redirect_url(redirect_uri, e, state, &app.core.settings.issuer);
-    found(&url)
+    app.pages.error(
+        status,
+        &ErrorPage {
+            title,
+            message,
+            code,
+            request_id: rid,
+            return_url,
+        },
+    )
 }
 
 /// A 302 Found to `url` (COMPAT C7: claude.ai needs 302, not 303 or 307).
 #[must_use]
 pub fn found(url: &str) -> Response {
+    redirect(StatusCode::FOUND, url)
+}
+
+/// A 303 See Other to the upstream (RFC 9700 §4.12: after a POST, so the form body is not
+/// re-sent).
+#[must_use]
+pub fn see_other(url: &str) -> Response {
+    redirect(StatusCode::SEE_OTHER, url)
+}
+
+fn redirect(status: StatusCode, url: &str) -> Response {
     match HeaderValue::from_str(url) {
         Ok(v) => {
-            let mut res = StatusCode::FOUND.into_response();
+            let mut res = status.into_response();
             res.headers_mut().insert(header::LOCATION, v);
             res.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -36,139 +230,4 @@ pub fn found(url: &str) -> Response {
         }
         Err(_) => Redirect::to("/").into_response(),
     }
-}
-
-/// An error page with no OAuth error code and no way back to the client.
-pub fn refuse(
-    app: &AppState,
-    status: StatusCode,
-    title: &str,
-    message: &str,
-    rid: Option<&str>,
-) -> Response {
-    app.pages.error(
-        status,
-        &ErrorPage {
-            title,
-            message,
-            code: None,
-            request_id: rid,
-            return_url: None,
-        },
-    )
-}
-
-/// An internal failure as a page (the cause is logged, not shown).
-pub fn page_error(app: &AppState, e: &Error, rid: Option<&str>) -> Response {
-    crate::http::error::log(e);
-    refuse(
-        app,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "The request could not be completed. Try again later.",
-        rid,
-    )
-}
-
-/// Whether the client sent `prompt=login` (kept in the pending request's `extra`).
-fn wants_login(request: &AuthRequestRecord) -> bool {
-    request
-        .extra
-        .as_deref()
-        .and_then(|e| serde_json::from_str::<serde_json::Value>(e).ok())
-        .and_then(|v| {
-            v.get("prompt")
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned)
-        })
-        .is_some_and(|p| p.split(' ').any(|x| x == "login"))
-}
-
-/// Records the upstream leg of an approved request and sends the browser upstream (303).
-pub async fn approve(app: &AppState, request: AuthRequestRecord, rid: Option<&str>) -> Response {
-    let Some(idp) = app.core.upstreams.get(&request.upstream_id).map(|u| &u.idp) else {
-        let e = Error::server(anyhow::anyhow!(
-            "upstream {} is not configured",
-            request.upstream_id
-        ));
-        return redirect_error(
-            app,
-            &request.redirect_uri,
-            request.client_state.as_deref(),
-            &e,
-        );
-    };
-    let now = app.core.now();
-    let state = crypto::random_b64(32);
-    let nonce = crypto::random_b64(32);
-    let (pkce_verifier, pkce_challenge) = crate::idp::new_pkce();
-    let secrets = UpstreamSecrets {
-        pkce_verifier,
-        nonce: nonce.clone(),
-    };
-    let sealed = match serde_json::to_vec(&secrets)
-        .map_err(Error::server)
-        .and_then(|plain| {
-            app.core
-                .cipher
-                .seal(&plain, &secrets_aad(&request.id_hash))
-                .map_err(Error::server)
-        }) {
-        Ok(s) => s,
-        Err(e) => return page_error(app, &e, rid),
-    };
-    let leg = UpstreamLeg {
-        state_hash: crypto::hash(&state),
-        sealed,
-        expires_at: now + app.core.settings.tokens.authorization_request_ttl,
-    };
-    match app
-        .core
-        .store
-        .approve_auth_request(&request.id_hash, &leg, now)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            return refuse(
-                app,
-                StatusCode::BAD_REQUEST,
-                "This sign-in request has expired",
-                "It was already answered or is too old. Start again from your application.",
-                rid,
-            )
-        }
-        Err(e) => return page_error(app, &e.into(), rid),
-    }
-    let url = match idp
-        .authorization_url(&UpstreamAuthRequest {
-            state,
-            nonce,
-            pkce_challenge,
-            force_login: wants_login(&request),
-        })
-        .await
-    {
-        Ok(u) => u,
-        Err(e) => {
-            let err = Error::TemporarilyUnavailable(
-                "the identity provider cannot be reached right now".into(),
-            );
-            tracing::warn!(upstream = %request.upstream_id, error = %e, "upstream authorization URL failed");
-            return redirect_error(
-                app,
-                &request.redirect_uri,
-                request.client_state.as_deref(),
-                &err,
-            );
-        }
-    };
-    // RFC 9700 §4.12: after a POST, redirect with 303 so the form body is not re-sent.
-    let mut res = StatusCode::SEE_OTHER.into_response();
-    if let Ok(v) = HeaderValue::from_str(url.as_str()) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
 }

@@ -123,3 +123,7 @@ impl From<Notice> for FlowError {
         Self::Notice(n)
     }
 }
+
+#[cfg(test)]
+#[path = "flow_tests.rs"]
+mod tests;

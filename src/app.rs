@@ -1,7 +1,6 @@
 //! Composition: builds the application state from configuration, assembles the routers, and
 //! serves them with graceful shutdown. `router(state)` is what the tests drive.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -12,9 +11,10 @@ use tokio::net::TcpListener;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::idp::UpstreamIdp;
+use crate::oauth::clients::StoreClients;
 use crate::oauth::crypto::Cipher;
 use crate::oauth::keys::KeyRing;
+use crate::oauth::upstreams::{Upstream, Upstreams};
 use crate::oauth::{Core, Settings};
 use crate::store::Store;
 
@@ -22,10 +22,8 @@ use crate::store::Store;
 pub struct App {
     /// The validated configuration.
     pub config: Arc<Config>,
-    /// The protocol core (store, clock, cipher, keys, settings).
+    /// The protocol core (store, clock, cipher, keys, settings, upstreams, client resolver).
     pub core: Core,
-    /// Upstream identity providers by id.
-    pub upstreams: HashMap<String, Arc<dyn UpstreamIdp>>,
     /// HTML page renderer.
     pub pages: crate::http::pages::Pages,
     /// Serve the demo MCP server on resource paths (`dcr-bridge dev` only).
@@ -42,14 +40,6 @@ impl Deref for AppState {
     type Target = App;
     fn deref(&self) -> &App {
         &self.0
-    }
-}
-
-impl App {
-    /// The upstream for an id.
-    #[must_use]
-    pub fn upstream(&self, id: &str) -> Option<&Arc<dyn UpstreamIdp>> {
-        self.upstreams.get(id)
     }
 }
 
@@ -85,28 +75,29 @@ pub async fn build_with(
     let keys = KeyRing::load_or_create(store.as_ref(), &cipher, clock.now())
         .await
         .map_err(|e| anyhow::anyhow!("loading signing keys: {e}"))?;
-    let mut upstreams: HashMap<String, Arc<dyn UpstreamIdp>> = HashMap::new();
+    let mut upstreams = Vec::new();
     for up in &config.upstreams {
         let idp = crate::idp::build(up, &config.callback_url(), clock.clone())
             .with_context(|| format!("upstream {}", up.id))?;
-        upstreams.insert(up.id.clone(), idp);
+        upstreams.push(Upstream::new(up, idp));
     }
     let settings = Settings::from_config(&config);
     crate::oauth::static_clients::sync(store.as_ref(), &config.clients, &settings, clock.now())
         .await
         .map_err(|e| anyhow::Error::from(e).context("configured [[clients]]"))?;
     let core = Core {
+        clients: Arc::new(StoreClients::new(store.clone())),
         store,
         clock,
         cipher,
         keys: Arc::new(keys),
         settings: Arc::new(settings),
+        upstreams: Arc::new(Upstreams::new(upstreams)),
     };
     let rate_limits = crate::http::rate_limit::RateLimits::new(&config.rate_limit);
     Ok(AppState(Arc::new(App {
         config: Arc::new(config),
         core,
-        upstreams,
         pages: crate::http::pages::Pages::new()?,
         demo_mcp,
         rate_limits,
@@ -143,15 +134,9 @@ pub async fn serve(
 /// unreachable or misconfigured IdP shows in the log (and later the admin API) before the first
 /// user hits it. Failures do not stop the server: logins retry discovery lazily.
 async fn check_upstreams(state: AppState) {
-    for (id, idp) in &state.upstreams {
-        let issuer = state
-            .config
-            .upstreams
-            .iter()
-            .find(|u| &u.id == id)
-            .map(|u| u.issuer.to_string())
-            .unwrap_or_default();
-        let (status, metadata) = match idp.check().await {
+    for upstream in state.core.upstreams.iter() {
+        let id = &upstream.id;
+        let (status, metadata) = match upstream.idp.check().await {
             Ok(found) => {
                 tracing::info!(upstream = %id, "upstream discovery ok");
                 ("ok".to_owned(), Some(found.to_string()))
@@ -163,7 +148,7 @@ async fn check_upstreams(state: AppState) {
         };
         let record = crate::store::UpstreamRecord {
             id: id.clone(),
-            issuer,
+            issuer: upstream.issuer.clone(),
             metadata,
             status,
             checked_at: state.core.now(),

@@ -138,15 +138,6 @@ pub fn protected_resource_metadata(s: &Settings, r: &Resource) -> Value {
     })
 }
 
-/// The metadata URL of a resource (what `WWW-Authenticate: resource_metadata` points to).
-#[must_use]
-pub fn protected_resource_metadata_url(s: &Settings, r: &Resource) -> String {
-    format!(
-        "{}/.well-known/oauth-protected-resource{}",
-        s.issuer, r.path
-    )
-}
-
 /// Root form: describes the first resource (clients that probe only the root, COMPAT C1).
 async fn prm_root(State(app): State<AppState>) -> Response {
     match app.core.settings.resources.first() {

@@ -3,6 +3,7 @@
 
 use axum::http::{header, HeaderMap};
 
+use crate::oauth::client_auth::ClientCredentials;
 use crate::oauth::Error;
 
 /// Parsed `application/x-www-form-urlencoded` pairs, in order.
@@ -121,6 +122,19 @@ pub fn authorization<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (given, rest) = value.split_once(' ')?;
     given.eq_ignore_ascii_case(scheme).then(|| rest.trim())
+}
+
+/// The client credentials of a token, revocation or introspection request: HTTP Basic and the
+/// form's `client_id` / `client_secret` (RFC 6749 §2.3.1).
+///
+/// # Errors
+/// As [`ClientCredentials::from_parts`].
+pub fn client_credentials(headers: &HeaderMap, form: &Params) -> Result<ClientCredentials, Error> {
+    ClientCredentials::from_parts(
+        authorization(headers, "Basic"),
+        form.get("client_id"),
+        form.get("client_secret"),
+    )
 }
 
 #[cfg(test)]

@@ -10,26 +10,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use secrecy::ExposeSecret as _;
-use serde_json::{json, Value};
 
 use crate::app::AppState;
 use crate::http::error::no_store;
-use crate::http::form::{authorization, require_form, Params};
-use crate::http::token::authenticate_client;
-use crate::oauth::client_auth::BasicCredentials;
-use crate::oauth::{crypto, introspect, Error};
+use crate::http::form::{authorization, client_credentials, require_form, Params};
+use crate::oauth::client_auth::{authenticate_client, BasicCredentials};
+use crate::oauth::introspect::{self, Caller};
+use crate::oauth::{crypto, Error};
 
 /// Introspection routes.
 pub fn routes() -> Router<AppState> {
     Router::new().route("/introspect", post(introspect_token))
-}
-
-/// Who is asking.
-enum Caller {
-    /// A resource server; sees tokens whose audience is this URI.
-    Resource(String),
-    /// A confidential client; sees its own tokens.
-    Client(String),
 }
 
 /// Resource-server credentials in HTTP Basic, the secret taken raw (RFC 7617) or form-decoded
@@ -68,7 +59,8 @@ async fn introspect_token(
     let caller = match resource_caller(&app, &headers) {
         Some(uri) => Caller::Resource(uri?),
         None => {
-            let client = authenticate_client(&app, &headers, &form).await?;
+            let creds = client_credentials(&headers, &form)?;
+            let client = authenticate_client(app.core.clients.as_ref(), &creds).await?;
             if client.secret_hash.is_none() {
                 return Err(Error::invalid_client(
                     "introspection requires a confidential client or resource credentials",
@@ -81,19 +73,6 @@ async fn introspect_token(
         .get("token")
         .ok_or_else(|| Error::InvalidRequest("token is required".into()))?;
     let answer = introspect::introspect(&app.core, token).await?;
-    let visible = match &caller {
-        // A resource server validates access tokens; refresh tokens are none of its business.
-        Caller::Resource(uri) => {
-            answer.get("aud").and_then(Value::as_str) == Some(uri.as_str())
-                && answer.get("token_type").and_then(Value::as_str)
-                    == Some(introspect::ACCESS_TOKEN_TYPE)
-        }
-        Caller::Client(id) => answer.get("client_id").and_then(Value::as_str) == Some(id.as_str()),
-    };
-    let body = if visible && answer.get("active") == Some(&Value::Bool(true)) {
-        answer
-    } else {
-        json!({ "active": false })
-    };
+    let body = caller.visible(answer);
     Ok(no_store(Json(body).into_response()))
 }

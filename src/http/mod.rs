@@ -3,6 +3,7 @@
 //! map the result.
 
 pub mod authorize;
+pub mod browser;
 pub mod callback;
 pub mod consent;
 pub mod cookies;

@@ -104,8 +104,8 @@ async fn authorize_management<'h>(
         .ok_or_else(|| Error::InvalidToken("a registration access token is required".into()))?;
     let client = app
         .core
-        .store
-        .get_client(client_id)
+        .clients
+        .resolve(client_id)
         .await?
         .filter(|c| !c.disabled)
         .ok_or_else(|| Error::InvalidToken("invalid registration access token".into()))?;

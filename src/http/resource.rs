@@ -12,7 +12,6 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::app::AppState;
-use crate::http::discovery::protected_resource_metadata_url;
 use crate::http::error::no_store;
 use crate::http::form::authorization;
 use crate::oauth::{introspect, Resource};
@@ -43,7 +42,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 pub fn challenge(app: &AppState, r: &Resource, error: Option<&str>) -> String {
     let mut value = format!(
         "Bearer resource_metadata=\"{}\"",
-        protected_resource_metadata_url(&app.core.settings, r)
+        app.core.settings.resource_metadata_url(r)
     );
     if !r.scopes.is_empty() {
         value.push_str(&format!(", scope=\"{}\"", r.scopes.join(" ")));

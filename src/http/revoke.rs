@@ -10,8 +10,8 @@ use axum::Router;
 
 use crate::app::AppState;
 use crate::http::error::no_store;
-use crate::http::form::{request_id, require_form, Params};
-use crate::http::token::authenticate_client;
+use crate::http::form::{client_credentials, request_id, require_form, Params};
+use crate::oauth::client_auth::authenticate_client;
 use crate::oauth::{revoke, Error};
 
 /// Revocation routes.
@@ -27,7 +27,8 @@ async fn revoke_token(
     require_form(&headers)?;
     let form = Params::parse(&body)?;
     form.reject_duplicates(&[])?;
-    let client = authenticate_client(&app, &headers, &form).await?;
+    let creds = client_credentials(&headers, &form)?;
+    let client = authenticate_client(app.core.clients.as_ref(), &creds).await?;
     let token = form
         .get("token")
         .ok_or_else(|| Error::InvalidRequest("token is required".into()))?;

@@ -10,39 +10,14 @@ use axum::{Json, Router};
 
 use crate::app::AppState;
 use crate::http::error::no_store;
-use crate::http::form::{authorization, request_id, require_form, Params};
-use crate::oauth::client_auth::{self, ClientCredentials};
+use crate::http::form::{client_credentials, request_id, require_form, Params};
+use crate::oauth::client_auth::authenticate_client;
 use crate::oauth::grants::{authorization_code, refresh_token};
 use crate::oauth::Error;
-use crate::store::ClientRecord;
 
 /// Token routes.
 pub fn routes() -> Router<AppState> {
     Router::new().route("/token", post(token))
-}
-
-/// Authenticates the client of a token, revocation or introspection request.
-///
-/// # Errors
-/// `invalid_request` for conflicting credentials, `invalid_client` otherwise.
-pub async fn authenticate_client(
-    app: &AppState,
-    headers: &HeaderMap,
-    form: &Params,
-) -> Result<ClientRecord, Error> {
-    let creds = ClientCredentials::from_parts(
-        authorization(headers, "Basic"),
-        form.get("client_id"),
-        form.get("client_secret"),
-    )?;
-    let id = match &creds {
-        ClientCredentials::None { client_id }
-        | ClientCredentials::Post { client_id, .. }
-        | ClientCredentials::Basic { client_id, .. } => client_id.clone(),
-    };
-    let client = app.core.store.get_client(&id).await?;
-    client_auth::authenticate(client.as_ref(), &creds)?;
-    client.ok_or_else(|| Error::invalid_client("unknown client"))
 }
 
 async fn token(
@@ -53,7 +28,8 @@ async fn token(
     require_form(&headers)?;
     let form = Params::parse(&body)?;
     form.reject_duplicates(&["resource"])?;
-    let client = authenticate_client(&app, &headers, &form).await?;
+    let creds = client_credentials(&headers, &form)?;
+    let client = authenticate_client(app.core.clients.as_ref(), &creds).await?;
     let rid = request_id(&headers);
     let resource = form.all("resource");
     let response = match form.get("grant_type") {

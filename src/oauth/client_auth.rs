@@ -4,6 +4,7 @@
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine as _;
 
+use super::clients::ClientResolver;
 use super::crypto;
 use super::error::Error;
 use crate::store::ClientRecord;
@@ -324,6 +325,20 @@ pub fn authenticate(client: Option<&ClientRecord>, creds: &ClientCredentials) ->
     } else {
         Err(invalid_client("client authentication failed", basic))
     }
+}
+
+/// Resolves the client the credentials name and authenticates them against it: the one client
+/// check of the token, revocation and introspection endpoints.
+///
+/// # Errors
+/// As [`authenticate`]; lookup failures are internal.
+pub async fn authenticate_client(
+    clients: &dyn ClientResolver,
+    creds: &ClientCredentials,
+) -> Result<ClientRecord, Error> {
+    let client = clients.resolve(creds.client_id()).await?;
+    authenticate(client.as_ref(), creds)?;
+    client.ok_or_else(|| invalid_client("unknown client", creds.is_basic()))
 }
 
 #[cfg(test)]

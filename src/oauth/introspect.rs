@@ -1,5 +1,6 @@
-//! Token introspection (RFC 7662) of our access tokens and refresh tokens. Who may introspect is
-//! decided by the HTTP layer; this only answers what the token is.
+//! Token introspection (RFC 7662) of our access tokens and refresh tokens. The HTTP layer
+//! authenticates the caller; what that caller may see of the answer is decided here
+//! ([`Caller::visible`]).
 
 use serde_json::{json, Map, Value};
 
@@ -9,6 +10,39 @@ use super::{Core, Result};
 
 /// `token_type` of an access token in introspection answers (the RFC 6749 §7.1 type).
 pub const ACCESS_TOKEN_TYPE: &str = "Bearer";
+
+/// Who is asking (RFC 7662 §2.1 requires the caller to be authorised).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A resource server, by its resource URI; sees access tokens whose audience it is.
+    Resource(String),
+    /// A confidential client, by its id; sees its own tokens.
+    Client(String),
+}
+
+impl Caller {
+    /// What this caller may see of `answer`: the answer itself when the token is active and
+    /// theirs, `{"active": false}` otherwise, so callers cannot scan other parties' tokens
+    /// (RFC 7662 §4).
+    #[must_use]
+    pub fn visible(&self, answer: Value) -> Value {
+        let theirs = match self {
+            // A resource server validates access tokens; refresh tokens are none of its business.
+            Self::Resource(uri) => {
+                answer.get("aud").and_then(Value::as_str) == Some(uri.as_str())
+                    && answer.get("token_type").and_then(Value::as_str) == Some(ACCESS_TOKEN_TYPE)
+            }
+            Self::Client(id) => {
+                answer.get("client_id").and_then(Value::as_str) == Some(id.as_str())
+            }
+        };
+        if theirs && answer.get("active") == Some(&Value::Bool(true)) {
+            answer
+        } else {
+            inactive()
+        }
+    }
+}
 
 /// Introspects `token`.
 ///

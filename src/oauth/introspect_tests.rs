@@ -109,3 +109,29 @@ async fn refresh_tokens_are_introspectable_until_used() {
         true
     );
 }
+
+#[tokio::test]
+async fn callers_see_only_their_own_active_tokens() {
+    let f = Fixture::new().await;
+    let t = f.tokens().await;
+    let access = introspect(&f.core, &t.access_token).await.unwrap();
+    let refresh = introspect(&f.core, t.refresh_token.as_deref().unwrap())
+        .await
+        .unwrap();
+    let inactive = json!({ "active": false });
+    let own = Caller::Client(f.client.client_id.clone());
+    assert_eq!(own.visible(access.clone()), access);
+    assert_eq!(own.visible(refresh.clone()), refresh);
+    let other = Caller::Client("dcrb_c_other".to_owned());
+    assert_eq!(other.visible(access.clone()), inactive);
+    let resource = Caller::Resource(RESOURCE.to_owned());
+    assert_eq!(resource.visible(access.clone()), access);
+    assert_eq!(
+        resource.visible(refresh),
+        inactive,
+        "a resource server sees no refresh token"
+    );
+    let elsewhere = Caller::Resource("https://auth.example.com/other".to_owned());
+    assert_eq!(elsewhere.visible(access), inactive);
+    assert_eq!(own.visible(inactive.clone()), inactive);
+}

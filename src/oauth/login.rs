@@ -40,8 +40,10 @@ pub async fn finish_login(
     request_id: Option<String>,
 ) -> Result<String> {
     let now = core.now();
-    let user_id = core
-        .store
+    // One transaction for the whole login: if the grant cannot be stored, neither the `login`
+    // audit row nor the consent stays behind (STYLE 16, 21).
+    let mut tx = core.store.begin().await?;
+    let user_id = tx
         .upsert_user(&UserRecord {
             id: uuid::Uuid::new_v4().to_string(),
             upstream_id: user.upstream_id.clone(),
@@ -54,24 +56,22 @@ pub async fn finish_login(
             last_login_at: now,
         })
         .await?;
-    core.store
-        .insert_audit_event(
-            &AuditEvent::new("login", now)
-                .actor(user_id.clone())
-                .client(request.client_id.clone())
-                .request(request_id.clone())
-                .detail(&serde_json::json!({ "upstream": user.upstream_id })),
-        )
-        .await?;
-    core.store
-        .upsert_consent(&ConsentRecord {
-            user_id: user_id.clone(),
-            client_id: request.client_id.clone(),
-            scope: request.scope.clone(),
-            resource: request.resource.clone(),
-            created_at: now,
-        })
-        .await?;
+    tx.insert_audit_event(
+        &AuditEvent::new("login", now)
+            .actor(user_id.clone())
+            .client(request.client_id.clone())
+            .request(request_id.clone())
+            .detail(&serde_json::json!({ "upstream": user.upstream_id })),
+    )
+    .await?;
+    tx.upsert_consent(&ConsentRecord {
+        user_id: user_id.clone(),
+        client_id: request.client_id.clone(),
+        scope: request.scope.clone(),
+        resource: request.resource.clone(),
+        created_at: now,
+    })
+    .await?;
 
     // The store keeps one active grant per (user, client, resource) and attaches the code to it.
     let grant = GrantRecord {
@@ -108,9 +108,9 @@ pub async fn finish_login(
         .client(request.client_id.clone())
         .request(request_id)
         .detail(&serde_json::json!({ "scope": request.scope, "resource": request.resource }));
-    core.store
-        .grant_and_issue_code(&grant, &code_record, &audit)
+    tx.grant_and_issue_code(&grant, &code_record, &audit)
         .await?;
+    tx.commit().await?;
     Ok(code)
 }
 

@@ -140,3 +140,41 @@ async fn users_are_keyed_by_issuer_and_subject() {
         ("https://other-idp.example.com", "00u-alice")
     );
 }
+
+/// The login runs in one transaction: when a later step fails (here the consent, for a client
+/// that no longer exists), neither the user nor the `login` audit row stays behind. Before the
+/// store had transactions, each step committed on its own.
+#[tokio::test]
+async fn a_failed_login_commits_nothing() {
+    let f = Fixture::new().await;
+    let gone = crate::oauth::grants::fixture_tests::client_record("dcrb_c_gone", &[]);
+    let request = AuthRequestRecord {
+        id_hash: crypto::hash("consent-id"),
+        client_id: gone.client_id.clone(),
+        redirect_uri: REDIRECT.to_owned(),
+        redirect_uri_sent: true,
+        client_state: None,
+        code_challenge: challenge(VERIFIER),
+        scope: SCOPE.to_owned(),
+        resource: RESOURCE.to_owned(),
+        upstream_id: "corp".to_owned(),
+        browser_hash: crypto::hash("browser"),
+        csrf_hash: crypto::hash("csrf"),
+        extra: None,
+        created_at: f.core.now(),
+        expires_at: f.core.now() + 600,
+        upstream: None,
+    };
+    let user = crate::oauth::grants::fixture_tests::alice();
+    let failed = finish_login(&f.core, &request, &user, None, None).await;
+    assert!(failed.is_err(), "{failed:?}");
+    let kinds: Vec<String> = f
+        .store
+        .list_audit_events(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, ["registered"], "no login row without its grant");
+}

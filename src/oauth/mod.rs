@@ -4,8 +4,10 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod clients;
 pub mod crypto;
 pub mod error;
+pub mod flow;
 pub mod grants;
 pub mod introspect;
 pub mod keys;
@@ -20,6 +22,7 @@ pub mod scope;
 pub mod settings;
 pub mod static_clients;
 pub mod tokens;
+pub mod upstreams;
 
 use std::sync::Arc;
 
@@ -29,7 +32,8 @@ pub use settings::{Resource, Settings};
 use crate::clock::Clock;
 use crate::store::Store;
 
-/// What every protocol service needs: storage, time, sealing, signing and settings.
+/// What every protocol service needs: storage, time, sealing, signing, settings, the upstream
+/// identity providers and the one way to resolve a client id.
 #[derive(Clone)]
 pub struct Core {
     /// Persistence.
@@ -42,6 +46,10 @@ pub struct Core {
     pub keys: Arc<keys::KeyRing>,
     /// Issuer, resources, lifetimes.
     pub settings: Arc<Settings>,
+    /// The configured upstream identity providers.
+    pub upstreams: Arc<upstreams::Upstreams>,
+    /// Resolves client ids (store today; CIMD next).
+    pub clients: Arc<dyn clients::ClientResolver>,
 }
 
 impl Core {

@@ -70,6 +70,16 @@ impl Settings {
         self.resources.iter().find(|r| r.uri == uri)
     }
 
+    /// The metadata URL of a resource (RFC 9728 §3.1), what `WWW-Authenticate:
+    /// resource_metadata` points to.
+    #[must_use]
+    pub fn resource_metadata_url(&self, r: &Resource) -> String {
+        format!(
+            "{}/.well-known/oauth-protected-resource{}",
+            self.issuer, r.path
+        )
+    }
+
     /// Every scope any resource understands, plus `offline_access`, for metadata.
     #[must_use]
     pub fn scopes_supported(&self) -> Vec<String> {

@@ -1,12 +1,15 @@
 //! Persistence: the `Store` trait every backend implements, the records it moves, and its errors.
 //!
-//! Only this module (and its submodules) contains SQL or imports sqlx. Each trait method is one
-//! atomic unit of work: a backend runs it in one transaction, so security side effects (revoking a
-//! family on refresh-token reuse, the audit row for a fact) commit together with the fact.
+//! Only this module (and its submodules) contains SQL or imports sqlx. Each one-shot trait method
+//! is one atomic unit of work: a backend runs it in one transaction, so security side effects
+//! (revoking a family on refresh-token reuse, the audit row for a fact) commit together with the
+//! fact. A service that decides across several writes opens a [`StoreTx`] with
+//! [`Store::begin`] instead and commits once.
 //! Timestamps are Unix seconds (`i64`) in both databases so that the Clock alone decides time.
 
 mod records;
 mod sql;
+mod transaction;
 
 pub mod postgres;
 pub mod sqlite;
@@ -19,6 +22,7 @@ pub use records::*;
 /// The statement housekeeping runs to drop stale refresh replay answers; public so the
 /// contract tests can check that both databases serve it from an index.
 pub use sql::STALE_REPLAY_PURGE;
+pub use transaction::StoreTx;
 
 /// Errors of the storage layer. Internal causes are logged by the caller, never shown.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +99,9 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
     /// Name of the backend, for logs and `check-config`.
     fn backend(&self) -> &'static str;
+    /// Opens a write transaction (SQLite: `BEGIN IMMEDIATE`), which the caller commits; dropped
+    /// uncommitted, it rolls back.
+    async fn begin(&self) -> Result<Box<dyn StoreTx>, StoreError>;
 
     // --- clients -----------------------------------------------------------------------------
     /// Inserts a new client. `Conflict` if the client_id exists.

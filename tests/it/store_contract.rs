@@ -52,6 +52,7 @@ mod fixtures;
 mod migration;
 mod retention;
 mod tokens;
+mod transaction;
 
 use fixtures::{
     audit, audit_kinds, auth_request, client, code, grant, granted, user, ISSUER, RESOURCE, T0,

@@ -81,6 +81,8 @@ impl Fixture {
                 .unwrap(),
         );
         let core = Core {
+            clients: Arc::new(crate::oauth::clients::StoreClients::new(store.clone())),
+            upstreams: Arc::default(),
             store: store.clone(),
             clock: clock.clone(),
             cipher,

@@ -4,7 +4,8 @@
 //! (how a write transaction starts, how a unique violation names its constraint, the migrator)
 //! is the [`Dialect`] each backend module implements. Every mutating trait method runs in one
 //! write transaction that the method commits, so a fact, its side effects and its audit row
-//! commit together; reads use a pooled connection.
+//! commit together; reads use a pooled connection. [`Store::begin`] hands the same kind of
+//! transaction to a service as a [`tx::SqlTx`], running the same query functions.
 
 mod audit;
 mod clients;
@@ -16,6 +17,7 @@ mod keys;
 mod requests;
 mod rows;
 mod tokens;
+mod tx;
 
 use async_trait::async_trait;
 use sqlx::error::DatabaseError;
@@ -28,7 +30,7 @@ pub use self::housekeeping::STALE_REPLAY_PURGE;
 use super::{
     AccessTokenRecord, AccessTokenView, AuditEvent, AuthCodeRecord, AuthRequestRecord,
     ClientRecord, ConsentRecord, FamilyRecord, GrantRecord, RedeemOutcome, RefreshTokenRecord,
-    RefreshTokenView, RotateOutcome, SigningKeyRecord, Store, StoreError, UpstreamLeg,
+    RefreshTokenView, RotateOutcome, SigningKeyRecord, Store, StoreError, StoreTx, UpstreamLeg,
     UpstreamRecord, UserRecord,
 };
 
@@ -103,7 +105,7 @@ where
 /// when the body succeeded; on error the transaction is dropped, which rolls it back.
 macro_rules! in_tx {
     ($self:ident, |$tx:ident| $body:expr) => {{
-        let mut conn = $self.begin().await?;
+        let mut conn = Open::begin($self).await?;
         let $tx: &mut dyn Exec = conn.exec();
         let out = $body.await?;
         conn.commit().await?;
@@ -135,6 +137,10 @@ where
 
     fn backend(&self) -> &'static str {
         DB::BACKEND
+    }
+
+    async fn begin(&self) -> Result<Box<dyn StoreTx>, StoreError> {
+        Ok(Box::new(tx::SqlTx(Open::begin(self).await?)))
     }
 
     async fn insert_client(

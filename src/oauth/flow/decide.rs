@@ -1,0 +1,188 @@
+//! Step two, the user's decision on the consent page: checked against the pending request's
+//! CSRF token and browser binding; approve seals a fresh upstream PKCE verifier, state and nonce
+//! into the request and sends the browser upstream, deny answers the client `access_denied`.
+
+use super::secrets::{consent_mac, secrets_aad, UpstreamSecrets};
+use super::{Flow, FlowError, Notice};
+use crate::idp::UpstreamAuthRequest;
+use crate::oauth::{crypto, Error};
+use crate::store::{AuditEvent, AuthRequestRecord, UpstreamLeg};
+
+/// The consent form, as the HTTP layer read it.
+#[derive(Debug)]
+pub struct Decision {
+    pub consent_id: String,
+    pub csrf_token: String,
+    /// `approve`, `deny`, or whatever else the form said.
+    pub decision: String,
+    /// The user ticked "don't ask again".
+    pub remember: bool,
+    /// The browser-binding value from the cookie, if any.
+    pub browser: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// An approval: where the browser goes, and the approval to remember in it, if asked.
+#[derive(Debug)]
+pub struct Approved {
+    /// The upstream authorization URL.
+    pub upstream_url: String,
+    /// The MAC to add to the browser's remembered approvals ("don't ask again").
+    pub remember: Option<String>,
+}
+
+impl Flow<'_> {
+    /// Applies the user's decision.
+    ///
+    /// # Errors
+    /// Notices for a stale, foreign or malformed form; deny is a [`FlowError::Redirect`] with
+    /// `access_denied`; failures to go upstream as [`Flow::send_upstream`].
+    pub async fn decide(&self, d: Decision) -> Result<Approved, FlowError> {
+        let now = self.core.now();
+        let id_hash = crypto::hash(&d.consent_id);
+        let request = match self.core.store.get_auth_request(&id_hash, now).await {
+            Ok(Some(r)) if r.upstream.is_none() => r,
+            Ok(_) => return Err(Notice::RequestExpired.into()),
+            Err(e) => return Err(FlowError::Internal(e.into())),
+        };
+        let browser_ok = d.browser.as_deref().is_some_and(|b| {
+            crypto::ct_eq(crypto::hash(b).as_bytes(), request.browser_hash.as_bytes())
+        });
+        let csrf_ok = crypto::ct_eq(
+            crypto::hash(&d.csrf_token).as_bytes(),
+            request.csrf_hash.as_bytes(),
+        );
+        if !browser_ok || !csrf_ok {
+            tracing::warn!(client_id = %request.client_id, browser_ok, csrf_ok, "consent refused: binding check failed");
+            return Err(Notice::NotThisBrowser.into());
+        }
+        match d.decision.as_str() {
+            "approve" => {
+                let mac = d
+                    .browser
+                    .as_deref()
+                    .filter(|_| d.remember)
+                    .map(|b| consent_mac(&self.core.cipher, b, &request));
+                let upstream_url = self.send_upstream(request).await?;
+                Ok(Approved {
+                    upstream_url,
+                    remember: mac,
+                })
+            }
+            "deny" => Err(self.deny(&id_hash, request, d.request_id).await),
+            _ => Err(Notice::UnknownDecision.into()),
+        }
+    }
+
+    /// Consumes the pending request and records the refusal, together.
+    async fn deny(
+        &self,
+        id_hash: &str,
+        request: AuthRequestRecord,
+        request_id: Option<String>,
+    ) -> FlowError {
+        let audit = AuditEvent::new("consent_denied", self.core.now())
+            .client(request.client_id.clone())
+            .request(request_id);
+        let done = async {
+            let mut tx = self.core.store.begin().await?;
+            tx.take_auth_request(id_hash).await?;
+            tx.insert_audit_event(&audit).await?;
+            tx.commit().await
+        };
+        if let Err(e) = done.await {
+            return FlowError::Internal(e.into());
+        }
+        FlowError::Redirect {
+            redirect_uri: request.redirect_uri,
+            state: request.client_state,
+            error: Error::AccessDenied("the user denied the request".into()),
+        }
+    }
+
+    /// Records the upstream leg of an approved request (single use) and returns the upstream
+    /// authorization URL.
+    ///
+    /// # Errors
+    /// The request was approved meanwhile or expired (notice); the upstream is unknown
+    /// (`server_error`) or unreachable (`temporarily_unavailable`) on the client's redirect URI:
+    /// the user chose to go on with this client.
+    pub(super) async fn send_upstream(
+        &self,
+        request: AuthRequestRecord,
+    ) -> Result<String, FlowError> {
+        let back = |error: Error| FlowError::Redirect {
+            redirect_uri: request.redirect_uri.clone(),
+            state: request.client_state.clone(),
+            error,
+        };
+        let Some(upstream) = self.core.upstreams.get(&request.upstream_id) else {
+            return Err(back(Error::server(anyhow::anyhow!(
+                "upstream {} is not configured",
+                request.upstream_id
+            ))));
+        };
+        let now = self.core.now();
+        let state = crypto::random_b64(32);
+        let nonce = crypto::random_b64(32);
+        let (pkce_verifier, pkce_challenge) = crate::idp::new_pkce();
+        let secrets = UpstreamSecrets {
+            pkce_verifier,
+            nonce: nonce.clone(),
+        };
+        let sealed = serde_json::to_vec(&secrets)
+            .map_err(Error::server)
+            .and_then(|plain| {
+                self.core
+                    .cipher
+                    .seal(&plain, &secrets_aad(&request.id_hash))
+                    .map_err(Error::server)
+            })
+            .map_err(FlowError::Internal)?;
+        let leg = UpstreamLeg {
+            state_hash: crypto::hash(&state),
+            sealed,
+            expires_at: now + self.core.settings.tokens.authorization_request_ttl,
+        };
+        match self
+            .core
+            .store
+            .approve_auth_request(&request.id_hash, &leg, now)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return Err(Notice::RequestExpired.into()),
+            Err(e) => return Err(FlowError::Internal(e.into())),
+        }
+        let url = upstream
+            .idp
+            .authorization_url(&UpstreamAuthRequest {
+                state,
+                nonce,
+                pkce_challenge,
+                force_login: wants_login(&request),
+            })
+            .await
+            .map_err(|e| {
+                tracing::warn!(upstream = %request.upstream_id, error = %e, "upstream authorization URL failed");
+                back(Error::TemporarilyUnavailable(
+                    "the identity provider cannot be reached right now".into(),
+                ))
+            })?;
+        Ok(url.to_string())
+    }
+}
+
+/// Whether the client sent `prompt=login` (kept in the pending request's `extra`).
+fn wants_login(request: &AuthRequestRecord) -> bool {
+    request
+        .extra
+        .as_deref()
+        .and_then(|e| serde_json::from_str::<serde_json::Value>(e).ok())
+        .and_then(|v| {
+            v.get("prompt")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        })
+        .is_some_and(|p| p.split(' ').any(|x| x == "login"))
+}

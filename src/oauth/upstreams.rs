@@ -1,0 +1,75 @@
+//! The upstream identity providers as the core sees them: each configured upstream's
+//! [`UpstreamIdp`] (the only door to openidconnect, in idp/) with what the flow needs to know
+//! about it beside the protocol (its access policy, the name the consent page shows, the client
+//! id registered there). Held by [`super::Core`], so services reach an IdP without the HTTP
+//! layer.
+
+use std::sync::Arc;
+
+use crate::config::{AccessPolicy, UpstreamConfig};
+use crate::idp::UpstreamIdp;
+
+/// One configured upstream.
+#[derive(Clone)]
+pub struct Upstream {
+    /// Configured id (stored on clients and pending requests).
+    pub id: String,
+    /// The configured issuer, for status records.
+    pub issuer: String,
+    /// How the consent page names the upstream: the issuer's host.
+    pub display_name: String,
+    /// The ONE client id dcr-bridge is registered under there (COMPAT C13 recognises it).
+    pub client_id: String,
+    /// Who may sign in, beyond the upstream's own rules.
+    pub policy: AccessPolicy,
+    /// The implementation.
+    pub idp: Arc<dyn UpstreamIdp>,
+}
+
+impl Upstream {
+    /// An upstream from its configuration and its built implementation.
+    #[must_use]
+    pub fn new(config: &UpstreamConfig, idp: Arc<dyn UpstreamIdp>) -> Self {
+        Self {
+            id: config.id.clone(),
+            issuer: config.issuer.to_string(),
+            display_name: config
+                .issuer
+                .host_str()
+                .map_or_else(|| config.id.clone(), str::to_owned),
+            client_id: config.client_id.clone(),
+            policy: config.policy.clone(),
+            idp,
+        }
+    }
+}
+
+/// Every configured upstream, in configuration order.
+#[derive(Clone, Default)]
+pub struct Upstreams(Vec<Upstream>);
+
+impl Upstreams {
+    /// The set, from upstreams in configuration order.
+    #[must_use]
+    pub fn new(upstreams: Vec<Upstream>) -> Self {
+        Self(upstreams)
+    }
+
+    /// The upstream with this id.
+    #[must_use]
+    pub fn get(&self, id: &str) -> Option<&Upstream> {
+        self.0.iter().find(|u| u.id == id)
+    }
+
+    /// All of them.
+    pub fn iter(&self) -> impl Iterator<Item = &Upstream> {
+        self.0.iter()
+    }
+
+    /// Whether `client_id` is the id dcr-bridge itself is registered under at some upstream
+    /// (COMPAT C13: users paste it into their MCP client by mistake).
+    #[must_use]
+    pub fn is_upstream_client_id(&self, client_id: &str) -> bool {
+        self.0.iter().any(|u| u.client_id == client_id)
+    }
+}

@@ -262,3 +262,37 @@ fn audit_retention_defaults_overrides_and_limits() {
         assert!(err.contains(key), "{key}: {err}");
     }
 }
+
+#[test]
+fn extra_redirect_uri_schemes_are_checked_at_load() {
+    let c = load(
+        &toml("[registration]\nredirect_uri_schemes = [\"windsurf\", \"my-app+x\"]\n"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        c.registration.redirect_uri_schemes,
+        ["windsurf", "my-app+x"]
+    );
+    for (bad, says) in [
+        ("\"Windsurf\"", "lowercase"),
+        ("\"windsurf:\"", "RFC 3986"),
+        ("\"\"", "RFC 3986"),
+        ("\"1app\"", "RFC 3986"),
+        ("\"javascript\"", "never redirect targets"),
+        ("\"data\"", "never redirect targets"),
+        ("\"http\"", "own rules"),
+        ("\"https\"", "own rules"),
+    ] {
+        let err = load(
+            &toml(&format!("[registration]\nredirect_uri_schemes = [{bad}]\n")),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("registration.redirect_uri_schemes[0]") && err.contains(says),
+            "{bad}: {err}"
+        );
+    }
+}

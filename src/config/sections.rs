@@ -78,6 +78,10 @@ pub struct RegistrationSettings {
     /// Days after its last use (or registration, if never used) that a dynamically registered
     /// client without an active grant is deleted; 0 keeps them forever.
     pub unused_client_ttl_days: i64,
+    /// Private-use redirect URI schemes accepted beyond the built-in allow-list (https,
+    /// loopback http, reverse-DNS schemes, `cursor`, `vscode`, `vscode-insiders`), for a client
+    /// whose scheme is neither reverse-DNS nor known. Lowercase, checked at load.
+    pub redirect_uri_schemes: Vec<String>,
 }
 
 impl Default for RegistrationSettings {
@@ -86,6 +90,7 @@ impl Default for RegistrationSettings {
             enabled: true,
             max_redirect_uris: 10,
             unused_client_ttl_days: 90,
+            redirect_uri_schemes: Vec::new(),
         }
     }
 }
@@ -101,6 +106,30 @@ impl RegistrationSettings {
                 "registration.unused_client_ttl_days",
                 format!("must be 0 (never expire) to {MAX_UNUSED_CLIENT_TTL_DAYS} days"),
             ));
+        }
+        for (i, scheme) in self.redirect_uri_schemes.iter().enumerate() {
+            let key = format!("registration.redirect_uri_schemes[{i}]");
+            if !crate::oauth::redirect_uri::is_scheme(scheme)
+                || scheme.len() > 64
+                || scheme.bytes().any(|b| b.is_ascii_uppercase())
+            {
+                return Err(invalid(
+                    key,
+                    "a URI scheme (RFC 3986 section 3.1) in lowercase, at most 64 characters, \
+                     without ':'",
+                ));
+            }
+            if matches!(scheme.as_str(), "http" | "https")
+                || crate::oauth::redirect_uri::FORBIDDEN_SCHEMES.contains(&scheme.as_str())
+            {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "{scheme} cannot be allowed here: http and https have their own rules, \
+                         and script, file and non-HTTP schemes are never redirect targets"
+                    ),
+                ));
+            }
         }
         Ok(())
     }

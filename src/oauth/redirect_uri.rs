@@ -14,9 +14,18 @@ pub const MAX_LEN: usize = 2000;
 /// RECOMMENDED by RFC 8252 §8.3, but VS Code and the Inspector web client register it.
 const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "[::1]", "localhost"];
 
+/// Private-use schemes of known MCP clients that are not in reverse-DNS form, accepted without
+/// configuration: `cursor` (COMPAT C11/C20: `cursor://anysphere.cursor-mcp/oauth/callback`),
+/// `vscode` and `vscode-insiders` (COMPAT C11; VS Code's URL handler scheme is the product's
+/// `vscode.env.uriScheme`, `vscode-insiders` for the Insiders build). Other editors' schemes are
+/// left to `registration.redirect_uri_schemes`: we found no public record of what they register.
+pub const KNOWN_CLIENT_SCHEMES: [&str; 3] = ["cursor", "vscode", "vscode-insiders"];
+
 /// Schemes that can never be a redirect target: script execution (`javascript`, `vbscript`,
-/// `data`, `blob`), local or browser-internal documents, and non-HTTP transports.
-const FORBIDDEN_SCHEMES: [&str; 12] = [
+/// `data`, `blob`), local or browser-internal documents, and non-HTTP transports. The allow-list
+/// already refuses them; this list also keeps an administrator from adding one to
+/// `registration.redirect_uri_schemes`, and gives them a plain message.
+pub const FORBIDDEN_SCHEMES: [&str; 12] = [
     "javascript",
     "data",
     "vbscript",
@@ -51,11 +60,24 @@ pub struct RedirectUri {
 }
 
 impl RedirectUri {
-    /// Validates a redirect URI a client wants to register.
+    /// Validates a redirect URI a client wants to register, with the built-in scheme allow-list
+    /// only (see [`Self::for_registration_with`]).
     ///
     /// # Errors
     /// `invalid_redirect_uri` (RFC 7591 §3.2.2) saying what is wrong.
     pub fn for_registration(raw: &str) -> Result<Self, Error> {
+        Self::for_registration_with(raw, &[])
+    }
+
+    /// Validates a redirect URI a client wants to register. The scheme must be on the
+    /// allow-list: `https`; `http` on a loopback host; a reverse-DNS private-use scheme
+    /// (RFC 8252 §7.1, "a reverse domain name ... e.g. com.example.app", so it contains a
+    /// period); one of [`KNOWN_CLIENT_SCHEMES`]; or one of `extra_schemes`, lowercase, from
+    /// `registration.redirect_uri_schemes`. Everything else is refused, naming the rule.
+    ///
+    /// # Errors
+    /// `invalid_redirect_uri` (RFC 7591 §3.2.2) saying what is wrong.
+    pub fn for_registration_with(raw: &str, extra_schemes: &[String]) -> Result<Self, Error> {
         let bad = |m: String| Err(Error::InvalidRedirectUri(m));
         if raw.is_empty() {
             return bad("redirect URI is empty".to_owned());
@@ -134,7 +156,22 @@ impl RedirectUri {
                 }
                 RedirectKind::Loopback
             }
-            _ => RedirectKind::PrivateUse,
+            other
+                if is_reverse_dns_scheme(other)
+                    || KNOWN_CLIENT_SCHEMES.contains(&other)
+                    || extra_schemes.iter().any(|s| s == other) =>
+            {
+                RedirectKind::PrivateUse
+            }
+            other => {
+                return bad(format!(
+                    "the {other} scheme is not allowed for redirect URIs: use https, http on a \
+                     loopback host, a reverse-DNS private-use scheme such as com.example.app \
+                     (RFC 8252 section 7.1), a known client scheme ({}), or a scheme the \
+                     administrator allowed",
+                    KNOWN_CLIENT_SCHEMES.join(", ")
+                ));
+            }
         };
         Ok(Self {
             raw: raw.to_owned(),
@@ -266,8 +303,15 @@ fn parse_port(s: &str) -> Option<u16> {
     s.parse::<u16>().ok().filter(|p| *p != 0)
 }
 
+/// RFC 8252 §7.1: a private-use scheme based on a domain name the app controls, in reverse
+/// order: at least two labels separated by periods, none empty (`com.example.app`, not `.app`
+/// or `app.`). Applied to a scheme that already passed [`is_scheme`], lowercased.
+fn is_reverse_dns_scheme(scheme: &str) -> bool {
+    scheme.contains('.') && scheme.split('.').all(|l| !l.is_empty())
+}
+
 /// RFC 3986 §3.1: `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
-fn is_scheme(s: &str) -> bool {
+pub(crate) fn is_scheme(s: &str) -> bool {
     let mut bytes = s.bytes();
     bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))

@@ -293,3 +293,82 @@ fn is_http_loopback_works_on_raw_strings() {
     assert!(!is_http_loopback("https://localhost/x"));
     assert!(!is_http_loopback("http://127.0.0.1.nip.io/x"));
 }
+
+#[test]
+fn scheme_allow_list_refuses_unknown_schemes_naming_the_rule() {
+    for raw in [
+        "myapp://cb",
+        "claude://callback",
+        "windsurf://codeium.windsurf/cb",
+        "intent://cb",
+        "chrome-extension://abc/cb",
+        "ms-settings:cb",
+        "tel:123",
+        "sms:123",
+        "irc://example.com/cb",
+        "gopher://example.com/cb",
+        "ssh://example.com",
+        "ldap://example.com",
+        "market://details",
+        "x-apple-data-detectors://0",
+    ] {
+        let d = refused(raw);
+        assert!(d.contains("not allowed"), "{raw}: {d}");
+        assert!(d.contains("reverse-DNS"), "{raw}: {d}");
+        assert!(d.contains("cursor, vscode, vscode-insiders"), "{raw}: {d}");
+    }
+}
+
+#[test]
+fn reverse_dns_schemes_need_a_period_and_non_empty_labels() {
+    assert_eq!(
+        ok("com.example.app:/oauth2redirect"),
+        RedirectKind::PrivateUse
+    );
+    assert_eq!(ok("com.example.app://cb"), RedirectKind::PrivateUse);
+    assert_eq!(ok("COM.Example.App:/cb"), RedirectKind::PrivateUse);
+    assert_eq!(ok("io.my-app+dev:/cb"), RedirectKind::PrivateUse);
+    for raw in ["com..app:/cb", "com.:/cb", "com.example.:/cb"] {
+        assert!(refused(raw).contains("not allowed"), "{raw}");
+    }
+    // A leading period is not even a scheme (RFC 3986 section 3.1: ALPHA first).
+    assert!(refused(".com.app:/cb").contains("scheme"));
+}
+
+#[test]
+fn known_client_schemes_are_accepted() {
+    // COMPAT C20 (Cursor) and C11 (VS Code, stable and Insiders).
+    assert_eq!(
+        ok("cursor://anysphere.cursor-mcp/oauth/callback"),
+        RedirectKind::PrivateUse
+    );
+    assert_eq!(
+        ok("vscode-insiders://vscode.github-authentication/did-authenticate"),
+        RedirectKind::PrivateUse
+    );
+    assert_eq!(ok("VSCode://cb"), RedirectKind::PrivateUse);
+}
+
+#[test]
+fn extra_schemes_come_from_the_administrator() {
+    let extra = vec!["windsurf".to_owned(), "myapp".to_owned()];
+    let with = |raw: &str| RedirectUri::for_registration_with(raw, &extra);
+    assert_eq!(
+        with("windsurf://codeium.windsurf/cb")
+            .map(|r| r.kind())
+            .ok(),
+        Some(RedirectKind::PrivateUse)
+    );
+    assert_eq!(
+        with("MyApp://cb").map(|r| r.kind()).ok(),
+        Some(RedirectKind::PrivateUse)
+    );
+    assert!(with("otherapp://cb").is_err());
+    // The other rules still apply to an allowed scheme.
+    for raw in ["myapp://me@cb", "myapp://cb#x", "myapp:", "myapp://cb/\\x"] {
+        assert!(with(raw).is_err(), "{raw}");
+    }
+    // Dangerous schemes stay refused even if someone slipped them into the list.
+    let bad = vec!["javascript".to_owned()];
+    assert!(RedirectUri::for_registration_with("javascript://x/%0aalert(1)", &bad).is_err());
+}

@@ -184,7 +184,12 @@ pub fn register(
     max_redirect_uris: usize,
     now: i64,
 ) -> Result<NewClient, Error> {
-    let m = validate(&req, max_redirect_uris, None)?;
+    let m = validate(
+        &req,
+        max_redirect_uris,
+        &settings.registration.redirect_uri_schemes,
+        None,
+    )?;
     let client_secret =
         (m.token_endpoint_auth_method != "none").then(|| crypto::new_secret(CLIENT_SECRET_PREFIX));
     let registration_access_token = crypto::new_secret(REGISTRATION_TOKEN_PREFIX);
@@ -231,7 +236,7 @@ pub fn register(
 pub fn update(
     existing: &ClientRecord,
     req: RegistrationRequest,
-    _settings: &Settings,
+    settings: &Settings,
     max_redirect_uris: usize,
     now: i64,
 ) -> Result<ClientRecord, Error> {
@@ -258,6 +263,7 @@ pub fn update(
     let m = validate(
         &req,
         max_redirect_uris,
+        &settings.registration.redirect_uri_schemes,
         Some(&existing.token_endpoint_auth_method),
     )?;
     if (m.token_endpoint_auth_method == "none") != (existing.token_endpoint_auth_method == "none") {
@@ -386,6 +392,7 @@ pub fn audit_summary(record: &ClientRecord) -> Value {
 fn validate(
     req: &RegistrationRequest,
     max_redirect_uris: usize,
+    extra_schemes: &[String],
     current_method: Option<&str>,
 ) -> Result<Metadata, Error> {
     if req.jwks.is_some() || req.jwks_uri.as_deref().is_some_and(|u| !u.is_empty()) {
@@ -393,7 +400,11 @@ fn validate(
             "jwks and jwks_uri are not supported: use token_endpoint_auth_method none, client_secret_basic or client_secret_post",
         ));
     }
-    let uris = redirect_uris(req.redirect_uris.as_deref(), max_redirect_uris)?;
+    let uris = redirect_uris(
+        req.redirect_uris.as_deref(),
+        max_redirect_uris,
+        extra_schemes,
+    )?;
     let application_type = application_type(req.application_type.as_deref(), &uris)?;
     let token_endpoint_auth_method =
         match req.token_endpoint_auth_method.as_deref().or(current_method) {
@@ -459,7 +470,11 @@ fn validate(
     })
 }
 
-fn redirect_uris(uris: Option<&[String]>, max: usize) -> Result<Vec<RedirectUri>, Error> {
+fn redirect_uris(
+    uris: Option<&[String]>,
+    max: usize,
+    extra_schemes: &[String],
+) -> Result<Vec<RedirectUri>, Error> {
     let uris = uris.unwrap_or_default();
     if uris.is_empty() {
         return Err(Error::InvalidRedirectUri(
@@ -473,7 +488,7 @@ fn redirect_uris(uris: Option<&[String]>, max: usize) -> Result<Vec<RedirectUri>
     }
     let mut out: Vec<RedirectUri> = Vec::with_capacity(uris.len());
     for (i, raw) in uris.iter().enumerate() {
-        let uri = RedirectUri::for_registration(raw).map_err(|e| {
+        let uri = RedirectUri::for_registration_with(raw, extra_schemes).map_err(|e| {
             Error::InvalidRedirectUri(format!(
                 "redirect_uris[{i}]: {}",
                 e.description().unwrap_or_default()

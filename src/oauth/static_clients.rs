@@ -19,7 +19,10 @@ pub fn record(
 ) -> Result<ClientRecord, Error> {
     let mut kinds = Vec::new();
     for raw in &c.redirect_uris {
-        kinds.push(RedirectUri::for_registration(raw)?.kind());
+        kinds.push(
+            RedirectUri::for_registration_with(raw, &settings.registration.redirect_uri_schemes)?
+                .kind(),
+        );
     }
     let native = kinds.iter().all(|k| *k != RedirectKind::Https);
     Ok(ClientRecord {

@@ -183,7 +183,7 @@ async fn housekeeping(state: AppState) {
         }
         // A retired key stays published until every token it signed has expired (plus slack
         // for clock skew), then leaves JWKS at the next reload.
-        let retired_before = core.now() - core.settings.tokens.access_token_ttl - 300;
+        let retired_before = core.now() - core.settings.max_access_token_ttl() - 300;
         match core.store.prune_retired_signing_keys(retired_before).await {
             Ok(n) if n > 0 => tracing::info!(removed = n, "pruned retired signing keys"),
             Ok(_) => {}

@@ -11,11 +11,13 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+mod client_rules;
 mod clients;
 mod errors;
 mod load;
 mod sections;
 
+pub use client_rules::{ClientMatch, ClientRuleConfig};
 pub use clients::StaticClientConfig;
 pub use sections::{
     AuditSettings, ClientIpHeader, RateLimitSettings, RegistrationSettings, TokenSettings,
@@ -116,6 +118,10 @@ pub struct Config {
     /// Clients pre-registered by the admin (COMPAT C13).
     #[serde(default)]
     pub clients: Vec<StaticClientConfig>,
+    /// Per-client quirks: `iss` in authorization responses, access-token lifetime (COMPAT C9,
+    /// C22).
+    #[serde(default)]
+    pub client_rules: Vec<ClientRuleConfig>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -283,6 +289,7 @@ impl Config {
             self.validate_resource(i, r)?;
         }
         self.validate_clients()?;
+        self.validate_client_rules()?;
         Ok(())
     }
 

@@ -296,3 +296,89 @@ fn extra_redirect_uri_schemes_are_checked_at_load() {
         );
     }
 }
+
+#[test]
+fn client_rules_are_read_and_checked() {
+    let c = load(
+        &toml(
+            "[[client_rules]]\nmatch = { redirect_host = \"claude.ai\" }\nsend_iss = false\naccess_token_ttl = 86400\n\n[[client_rules]]\nmatch = { software_id = \"x\", cimd_domain = \"app.example.com\" }\nsend_iss = true\n",
+        ),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.client_rules.len(), 2);
+    assert_eq!(
+        c.client_rules[0].matches.redirect_host.as_deref(),
+        Some("claude.ai")
+    );
+    assert_eq!(c.client_rules[0].send_iss, Some(false));
+    assert_eq!(c.client_rules[0].access_token_ttl, Some(86_400));
+    assert_eq!(
+        c.client_rules[1].matches.cimd_domain.as_deref(),
+        Some("app.example.com")
+    );
+    assert_eq!(c.client_rules[1].access_token_ttl, None);
+
+    for (rule, key, says) in [
+        (
+            "match = {}\nsend_iss = false",
+            "client_rules[0].match",
+            "at least one",
+        ),
+        (
+            "match = { redirect_host = \"claude.ai\" }",
+            "client_rules[0].match",
+            "changes nothing",
+        ),
+        (
+            "match = { redirect_host = \"https://claude.ai\" }\nsend_iss = false",
+            "match.redirect_host",
+            "host name",
+        ),
+        (
+            "match = { redirect_host = \"Claude.ai\" }\nsend_iss = false",
+            "match.redirect_host",
+            "lowercase",
+        ),
+        (
+            "match = { redirect_host = \"claude.ai:443\" }\nsend_iss = false",
+            "match.redirect_host",
+            "port",
+        ),
+        (
+            "match = { cimd_domain = \"a..b\" }\nsend_iss = false",
+            "match.cimd_domain",
+            "host name",
+        ),
+        (
+            "match = { software_id = \"\" }\nsend_iss = false",
+            "match.software_id",
+            "1-255",
+        ),
+        (
+            "match = { redirect_host = \"claude.ai\" }\naccess_token_ttl = 0",
+            "access_token_ttl",
+            "session_max_age",
+        ),
+        (
+            "match = { redirect_host = \"claude.ai\" }\naccess_token_ttl = 99999999",
+            "access_token_ttl",
+            "session_max_age",
+        ),
+        (
+            "match = { redirect_host = \"claude.ai\", client_name = \"x\" }\nsend_iss = false",
+            "client_name",
+            "",
+        ),
+        (
+            "match = { redirect_host = \"claude.ai\" }\nsend_iss = false\nttl = 5",
+            "ttl",
+            "",
+        ),
+    ] {
+        let err = load(&toml(&format!("[[client_rules]]\n{rule}\n")), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key) && err.contains(says), "{rule}: {err}");
+    }
+}

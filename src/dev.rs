@@ -101,6 +101,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             introspection_secret: None,
         }],
         clients: Vec::new(),
+        client_rules: Vec::new(),
     };
     config.validate()?;
     let store = crate::store::connect(&config.database_url).await?;

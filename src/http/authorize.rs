@@ -70,7 +70,7 @@ async fn handle(app: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
         Ok(Started::Upstream(url)) => see_other(&url),
         Ok(Started::Consent(prompt)) => match consent_page(app, &prompt, rid) {
             Ok(res) => res,
-            Err(e) => answer(app, rid, (*prompt).refuse(e)),
+            Err(e) => answer(app, rid, (*prompt).refuse(&app.core.settings, e)),
         },
         Err(refused) => answer(app, rid, refused),
     };

@@ -49,13 +49,14 @@ pub fn answer(app: &AppState, rid: Option<&str>, refused: FlowError) -> Response
             redirect_uri,
             state,
             error,
+            iss,
         } => {
             log(&error);
             found(&error_redirect_url(
                 &redirect_uri,
                 &error,
                 state.as_deref(),
-                issuer,
+                iss.then_some(issuer.as_str()),
             ))
         }
         // RFC 9700 §4.11.2 "inform the user": our error page, with the client's error response
@@ -66,10 +67,16 @@ pub fn answer(app: &AppState, rid: Option<&str>, refused: FlowError) -> Response
             redirect_uri,
             state,
             error,
+            iss,
         } => {
             log(&error);
             let (status, message) = status_and_message(&error);
-            let url = error_redirect_url(&redirect_uri, &error, state.as_deref(), issuer);
+            let url = error_redirect_url(
+                &redirect_uri,
+                &error,
+                state.as_deref(),
+                iss.then_some(issuer.as_str()),
+            );
             app.pages.error_with_link(
                 status,
                 &ErrorPage {
@@ -90,9 +97,15 @@ pub fn answer(app: &AppState, rid: Option<&str>, refused: FlowError) -> Response
             redirect_uri,
             state,
             error,
+            iss,
         } => {
             log(&error);
-            let url = error_redirect_url(&redirect_uri, &error, state.as_deref(), issuer);
+            let url = error_redirect_url(
+                &redirect_uri,
+                &error,
+                state.as_deref(),
+                iss.then_some(issuer.as_str()),
+            );
             let message = error.description().unwrap_or("The sign-in failed.");
             page(
                 app,

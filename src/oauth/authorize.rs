@@ -68,6 +68,8 @@ pub enum AuthorizeError {
         redirect_uri: String,
         state: Option<String>,
         error: Error,
+        /// Whether the response carries `iss` ([`Settings::sends_iss`]).
+        iss: bool,
     },
     /// Shown as an HTML error page that offers, as a link the user must choose, the same error
     /// response to the client: the redirect URI is registered, but nobody vetted it
@@ -76,6 +78,8 @@ pub enum AuthorizeError {
         redirect_uri: String,
         state: Option<String>,
         error: Error,
+        /// Whether the response carries `iss` ([`Settings::sends_iss`]).
+        iss: bool,
     },
 }
 
@@ -101,22 +105,26 @@ pub fn redirects_before_interaction(kind: ClientKind) -> bool {
 /// `redirect_uri` are established: see [`redirects_before_interaction`].
 #[must_use]
 pub fn early_error(
+    settings: &Settings,
     client: &ClientRecord,
     redirect_uri: String,
     state: Option<String>,
     error: Error,
 ) -> AuthorizeError {
+    let iss = settings.sends_iss(client);
     if redirects_before_interaction(client.kind) {
         AuthorizeError::Redirect {
             redirect_uri,
             state,
             error,
+            iss,
         }
     } else {
         AuthorizeError::Inform {
             redirect_uri,
             state,
             error,
+            iss,
         }
     }
 }
@@ -173,7 +181,7 @@ pub fn validate_authorize(
     // From here on the client and its redirect URI are established: errors go back to the
     // client, at once or through the user (RFC 9700 §4.11.2).
     let redirect = |error: Error, state: Option<String>| {
-        early_error(&client, redirect_uri.clone(), state, error)
+        early_error(settings, &client, redirect_uri.clone(), state, error)
     };
     if params
         .state
@@ -283,7 +291,8 @@ pub fn check_upstream(client: &ClientRecord, resource: &Resource) -> Result<(), 
     Ok(())
 }
 
-/// The error response URL (RFC 6749 §4.1.2.1) with `iss` (RFC 9207 §2). Existing query
+/// The error response URL (RFC 6749 §4.1.2.1) with `iss` (RFC 9207 §2) unless a client rule
+/// turned it off for this client (`None`, COMPAT C9). Existing query
 /// parameters of the redirect URI are kept (RFC 6749 §3.1.2); the description is limited to the
 /// RFC's character set by [`Error::wire_description`].
 #[must_use]
@@ -291,7 +300,7 @@ pub fn error_redirect_url(
     redirect_uri: &str,
     error: &Error,
     state: Option<&str>,
-    issuer: &str,
+    issuer: Option<&str>,
 ) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
     q.append_pair("error", error.code());
@@ -301,24 +310,29 @@ pub fn error_redirect_url(
     if let Some(s) = state.filter(|s| !s.is_empty()) {
         q.append_pair("state", s);
     }
-    q.append_pair("iss", issuer);
+    if let Some(issuer) = issuer {
+        q.append_pair("iss", issuer);
+    }
     append_query(redirect_uri, &q.finish())
 }
 
-/// The success response URL (RFC 6749 §4.1.2) with `iss` (RFC 9207 §2).
+/// The success response URL (RFC 6749 §4.1.2) with `iss` (RFC 9207 §2) unless a client rule
+/// turned it off for this client (`None`, COMPAT C9).
 #[must_use]
 pub fn code_redirect_url(
     redirect_uri: &str,
     code: &str,
     state: Option<&str>,
-    issuer: &str,
+    issuer: Option<&str>,
 ) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
     q.append_pair("code", code);
     if let Some(s) = state.filter(|s| !s.is_empty()) {
         q.append_pair("state", s);
     }
-    q.append_pair("iss", issuer);
+    if let Some(issuer) = issuer {
+        q.append_pair("iss", issuer);
+    }
     append_query(redirect_uri, &q.finish())
 }
 

@@ -23,6 +23,7 @@ fn settings(resources: Vec<Resource>) -> Settings {
         tokens: TokenSettings::default(),
         registration: RegistrationSettings::default(),
         default_upstream: "okta".to_owned(),
+        client_rules: Vec::new(),
     }
 }
 
@@ -70,11 +71,13 @@ fn redirected(r: Result<ValidAuthorize, AuthorizeError>) -> (String, Option<Stri
                 redirect_uri,
                 state,
                 error,
+                ..
             }
             | AuthorizeError::Inform {
                 redirect_uri,
                 state,
                 error,
+                ..
             },
         ) => (redirect_uri, state, error),
         other => panic!("expected an error for the client, got {other:?}"),
@@ -343,7 +346,7 @@ fn prompt_none_cannot_be_combined() {
 fn error_redirect_url_keeps_query_and_adds_iss() {
     let e = Error::InvalidScope("scope 'x' & more".to_owned());
     assert_eq!(
-        error_redirect_url("https://app.example/cb?tenant=a", &e, Some("st ate&="), ISSUER),
+        error_redirect_url("https://app.example/cb?tenant=a", &e, Some("st ate&="), Some(ISSUER)),
         "https://app.example/cb?tenant=a&error=invalid_scope&error_description=scope+%27x%27+%26+more&state=st+ate%26%3D&iss=https%3A%2F%2Fauth.example.com"
     );
     assert_eq!(
@@ -351,12 +354,12 @@ fn error_redirect_url_keeps_query_and_adds_iss() {
             "cursor://cb",
             &Error::AccessDenied("no".to_owned()),
             None,
-            ISSUER
+            Some(ISSUER)
         ),
         "cursor://cb?error=access_denied&error_description=no&iss=https%3A%2F%2Fauth.example.com"
     );
     let server = Error::server(anyhow::anyhow!("db password is hunter2"));
-    let url = error_redirect_url("http://127.0.0.1:1/cb?", &server, Some(""), ISSUER);
+    let url = error_redirect_url("http://127.0.0.1:1/cb?", &server, Some(""), Some(ISSUER));
     assert_eq!(
         url,
         "http://127.0.0.1:1/cb?error=server_error&iss=https%3A%2F%2Fauth.example.com"
@@ -366,15 +369,20 @@ fn error_redirect_url_keeps_query_and_adds_iss() {
 #[test]
 fn code_redirect_url_format() {
     assert_eq!(
-        code_redirect_url("http://127.0.0.1:5/cb", "dcrb_ac_x", Some("s1"), ISSUER),
+        code_redirect_url(
+            "http://127.0.0.1:5/cb",
+            "dcrb_ac_x",
+            Some("s1"),
+            Some(ISSUER)
+        ),
         "http://127.0.0.1:5/cb?code=dcrb_ac_x&state=s1&iss=https%3A%2F%2Fauth.example.com"
     );
     assert_eq!(
-        code_redirect_url("https://a.example/cb?x=1&", "c", None, ISSUER),
+        code_redirect_url("https://a.example/cb?x=1&", "c", None, Some(ISSUER)),
         "https://a.example/cb?x=1&code=c&iss=https%3A%2F%2Fauth.example.com"
     );
     assert_eq!(
-        code_redirect_url("https://a.example/cb#frag", "c", None, ISSUER),
+        code_redirect_url("https://a.example/cb#frag", "c", None, Some(ISSUER)),
         "https://a.example/cb?code=c&iss=https%3A%2F%2Fauth.example.com"
     );
 }
@@ -568,7 +576,7 @@ fn dynamic_clients_sign_in_at_the_resources_upstream() {
 fn error_redirect_description_stays_in_the_rfc_character_set() {
     let e =
         Error::AccessDenied("bad \"quote\" \\ §3.1 \u{e9}t\u{e9}\r\nX-Injected: 1\u{0}".to_owned());
-    let url = error_redirect_url("https://app.example/cb", &e, None, ISSUER);
+    let url = error_redirect_url("https://app.example/cb", &e, None, Some(ISSUER));
     let d = url::Url::parse(&url)
         .unwrap()
         .query_pairs()
@@ -577,4 +585,22 @@ fn error_redirect_description_stays_in_the_rfc_character_set() {
         .1
         .into_owned();
     assert_eq!(d, "bad 'quote' / section 3.1 ?t? X-Injected: 1");
+}
+
+/// COMPAT C9: a client rule may turn `iss` off; the rest of the response is unchanged.
+#[test]
+fn response_urls_without_iss() {
+    assert_eq!(
+        code_redirect_url("http://127.0.0.1:5/cb", "c", Some("s1"), None),
+        "http://127.0.0.1:5/cb?code=c&state=s1"
+    );
+    let e = Error::AccessDenied("no".into());
+    let url = error_redirect_url(
+        "https://claude.ai/api/mcp/auth_callback",
+        &e,
+        Some("s"),
+        None,
+    );
+    assert!(!url.contains("iss="), "{url}");
+    assert!(url.starts_with("https://claude.ai/api/mcp/auth_callback?error=access_denied"));
 }

@@ -4,6 +4,7 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod client_rules;
 pub mod clients;
 pub mod crypto;
 pub mod error;

@@ -1,6 +1,7 @@
 //! The protocol view of configuration: issuer, resources with their URIs, lifetimes.
 
-use crate::config::{Config, RegistrationSettings, TokenSettings};
+use crate::config::{ClientRuleConfig, Config, RegistrationSettings, TokenSettings};
+use crate::store::ClientRecord;
 
 /// A protected resource tokens can be issued for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +31,8 @@ pub struct Settings {
     pub registration: RegistrationSettings,
     /// Upstream that new dynamic clients map to (the first configured).
     pub default_upstream: String,
+    /// Per-client quirks (COMPAT C9, C22), first match wins.
+    pub client_rules: Vec<ClientRuleConfig>,
 }
 
 impl Settings {
@@ -61,7 +64,45 @@ impl Settings {
             tokens: config.tokens.clone(),
             registration: config.registration.clone(),
             default_upstream,
+            client_rules: config.client_rules.clone(),
         }
+    }
+
+    /// Whether authorization responses to `client` carry `iss` (RFC 9207 §2; COMPAT C9).
+    /// Default yes: the TS SDK 2.x, the Python SDK and mcp-remote check it when present, and
+    /// since our metadata advertises `authorization_response_iss_parameter_supported` the TS SDK
+    /// 2.x and the Python SDK refuse a response without it. A rule turns it off only for
+    /// clients known to choke on it.
+    #[must_use]
+    pub fn sends_iss(&self, client: &ClientRecord) -> bool {
+        crate::oauth::client_rules::rule_for(&self.client_rules, client)
+            .and_then(|r| r.send_iss)
+            .unwrap_or(true)
+    }
+
+    /// The issuer to put in an authorization response to `client`, if any.
+    #[must_use]
+    pub fn response_iss(&self, client: &ClientRecord) -> Option<&str> {
+        self.sends_iss(client).then_some(self.issuer.as_str())
+    }
+
+    /// Access-token lifetime for `client` (COMPAT C22: a connector that never refreshes gets
+    /// a longer one without lengthening everyone's).
+    #[must_use]
+    pub fn access_token_ttl(&self, client: &ClientRecord) -> i64 {
+        crate::oauth::client_rules::rule_for(&self.client_rules, client)
+            .and_then(|r| r.access_token_ttl)
+            .unwrap_or(self.tokens.access_token_ttl)
+    }
+
+    /// The longest access-token lifetime any client gets: how long a retired signing key must
+    /// stay published.
+    #[must_use]
+    pub fn max_access_token_ttl(&self) -> i64 {
+        self.client_rules
+            .iter()
+            .filter_map(|r| r.access_token_ttl)
+            .fold(self.tokens.access_token_ttl, i64::max)
     }
 
     /// The resource whose canonical URI is exactly `uri`.

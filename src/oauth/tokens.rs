@@ -74,11 +74,13 @@ pub fn mint_access(
     family_id: &str,
     client_id: &str,
 ) -> Result<(String, AccessTokenRecord)> {
-    mint_access_scoped(core, grant, family_id, client_id, &grant.scope)
+    let ttl = core.settings.tokens.access_token_ttl;
+    mint_access_scoped(core, grant, family_id, client_id, &grant.scope, ttl)
 }
 
-/// Mints an access token with an explicit `scope` (a code's scope, or a down-scoped refresh).
-/// The caller has checked that `scope` is within what the grant allows.
+/// Mints an access token with an explicit `scope` (a code's scope, or a down-scoped refresh),
+/// valid for `ttl` seconds ([`crate::oauth::Settings::access_token_ttl`] for the client). The
+/// caller has checked that `scope` is within what the grant allows.
 ///
 /// # Errors
 /// Signing failure (internal).
@@ -88,9 +90,10 @@ pub fn mint_access_scoped(
     family_id: &str,
     client_id: &str,
     scope: &str,
+    ttl: i64,
 ) -> Result<(String, AccessTokenRecord)> {
     let now = core.now();
-    let exp = now + core.settings.tokens.access_token_ttl;
+    let exp = now + ttl;
     let claims = AccessClaims {
         iss: core.settings.issuer.clone(),
         sub: grant.user_id.clone(),

@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod cli;
 mod client_auth;
+mod client_emulations;
 mod conformance;
 mod discovery;
 mod flows;

@@ -67,12 +67,15 @@ impl Flow<'_> {
                 .await;
             return Err(Notice::OtherBrowser.into());
         }
-        match self.complete(&request, &p).await {
+        let result = self.complete(&request, &p).await;
+        let iss = self.sends_iss(&request.client_id).await;
+        let issuer = iss.then_some(self.core.settings.issuer.as_str());
+        match result {
             Ok(code) => Ok(code_redirect_url(
                 &request.redirect_uri,
                 &code,
                 request.client_state.as_deref(),
-                &self.core.settings.issuer,
+                issuer,
             )),
             Err(Failure { error, reason }) => {
                 self.audit_failure(&request, reason.unwrap_or(error.code()), &p.request_id)
@@ -83,12 +86,14 @@ impl Flow<'_> {
                         redirect_uri,
                         state,
                         error,
+                        iss,
                     }
                 } else {
                     FlowError::Return {
                         redirect_uri,
                         state,
                         error,
+                        iss,
                     }
                 })
             }

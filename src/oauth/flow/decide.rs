@@ -94,6 +94,7 @@ impl Flow<'_> {
             return FlowError::Internal(e.into());
         }
         FlowError::Redirect {
+            iss: self.sends_iss(&request.client_id).await,
             redirect_uri: request.redirect_uri,
             state: request.client_state,
             error: Error::AccessDenied("the user denied the request".into()),
@@ -111,10 +112,12 @@ impl Flow<'_> {
         &self,
         request: AuthRequestRecord,
     ) -> Result<String, FlowError> {
+        let iss = self.sends_iss(&request.client_id).await;
         let back = |error: Error| FlowError::Redirect {
             redirect_uri: request.redirect_uri.clone(),
             state: request.client_state.clone(),
             error,
+            iss,
         };
         let Some(upstream) = self.core.upstreams.get(&request.upstream_id) else {
             return Err(back(Error::server(anyhow::anyhow!(

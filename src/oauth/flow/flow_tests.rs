@@ -100,6 +100,7 @@ async fn deny_consumes_the_request_and_audits_it_together() {
             redirect_uri,
             state,
             error: Error::AccessDenied(_),
+            iss: true,
         }) => assert_eq!(
             (redirect_uri.as_str(), state.as_deref()),
             (REDIRECT, Some("xyz"))

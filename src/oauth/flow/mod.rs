@@ -49,6 +49,8 @@ pub enum FlowError {
         redirect_uri: String,
         state: Option<String>,
         error: Error,
+        /// Whether the response carries `iss` (a client rule may turn it off, COMPAT C9).
+        iss: bool,
     },
     /// A page offering the error response as a link the user must choose (unvetted client
     /// before the user acted, RFC 9700 §4.11.2 "inform the user").
@@ -56,12 +58,16 @@ pub enum FlowError {
         redirect_uri: String,
         state: Option<String>,
         error: Error,
+        /// As for `Redirect`.
+        iss: bool,
     },
     /// After the upstream sign-in: a page naming the error that returns to the client by itself.
     Return {
         redirect_uri: String,
         state: Option<String>,
         error: Error,
+        /// As for `Redirect`.
+        iss: bool,
     },
 }
 
@@ -92,6 +98,17 @@ pub enum Notice {
     OtherBrowser,
 }
 
+impl Flow<'_> {
+    /// Whether authorization responses to `client_id` carry `iss` (COMPAT C9): the client's
+    /// rule, or the default (yes) when the client cannot be looked up any more.
+    pub(crate) async fn sends_iss(&self, client_id: &str) -> bool {
+        match self.core.clients.resolve(client_id).await {
+            Ok(Some(client)) => self.core.settings.sends_iss(&client),
+            _ => true,
+        }
+    }
+}
+
 impl From<AuthorizeError> for FlowError {
     fn from(e: AuthorizeError) -> Self {
         match e {
@@ -100,19 +117,23 @@ impl From<AuthorizeError> for FlowError {
                 redirect_uri,
                 state,
                 error,
+                iss,
             } => Self::Redirect {
                 redirect_uri,
                 state,
                 error,
+                iss,
             },
             AuthorizeError::Inform {
                 redirect_uri,
                 state,
                 error,
+                iss,
             } => Self::Inform {
                 redirect_uri,
                 state,
                 error,
+                iss,
             },
         }
     }

@@ -8,7 +8,7 @@ use url::Url;
 use super::secrets::consent_mac;
 use super::{Flow, FlowError};
 use crate::oauth::authorize::{self, AuthorizeParams, ValidAuthorize};
-use crate::oauth::{crypto, Error};
+use crate::oauth::{crypto, Error, Settings};
 use crate::store::{AuthRequestRecord, ClientKind, ClientRecord};
 
 /// An authorization request as the HTTP layer read it, with the browser it came from.
@@ -60,8 +60,8 @@ impl ConsentPrompt {
     /// The answer when the page itself cannot be shown: still before the user acted, so the
     /// same rule as for validation errors.
     #[must_use]
-    pub fn refuse(self, error: Error) -> FlowError {
-        authorize::early_error(&self.client, self.redirect_uri, self.state, error).into()
+    pub fn refuse(self, settings: &Settings, error: Error) -> FlowError {
+        authorize::early_error(settings, &self.client, self.redirect_uri, self.state, error).into()
     }
 }
 
@@ -104,12 +104,14 @@ impl Flow<'_> {
                 self.prompt(valid, consent_id, csrf_token),
             ))),
             // Still before the user acted: the same rule as for validation errors.
-            Err(e) => {
-                Err(
-                    authorize::early_error(&valid.client, valid.redirect_uri, valid.state, e)
-                        .into(),
-                )
-            }
+            Err(e) => Err(authorize::early_error(
+                &self.core.settings,
+                &valid.client,
+                valid.redirect_uri,
+                valid.state,
+                e,
+            )
+            .into()),
         }
     }
 

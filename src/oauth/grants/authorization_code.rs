@@ -91,9 +91,17 @@ pub async fn exchange(
                 .min(core.settings.tokens.session_max_age),
         used_at: None,
     });
+    // COMPAT C22: the client's rule may give it a longer (or shorter) access token.
+    let ttl = core.settings.access_token_ttl(client);
     // The code's scope, not the grant's: a later consent may have changed the grant.
-    let (jwt, access) =
-        mint_access_scoped(core, &grant, &family.id, &client.client_id, &record.scope)?;
+    let (jwt, access) = mint_access_scoped(
+        core,
+        &grant,
+        &family.id,
+        &client.client_id,
+        &record.scope,
+        ttl,
+    )?;
     let audit = AuditEvent::new("token_issued", now)
         .actor(grant.user_id.clone())
         .client(client.client_id.clone())
@@ -121,12 +129,7 @@ pub async fn exchange(
     {
         RedeemOutcome::Redeemed(_) => {
             super::touch_client(core, &client.client_id, now).await;
-            Ok(TokenResponse::new(
-                jwt,
-                core.settings.tokens.access_token_ttl,
-                refresh,
-                record.scope,
-            ))
+            Ok(TokenResponse::new(jwt, ttl, refresh, record.scope))
         }
         RedeemOutcome::Replayed => Err(Error::InvalidGrant(
             "authorization code already used".to_owned(),

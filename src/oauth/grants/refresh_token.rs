@@ -59,19 +59,17 @@ pub async fn refresh(
             .min(view.family.created_at + core.settings.tokens.session_max_age),
         used_at: None,
     };
+    // COMPAT C22: the client's rule may give it a longer (or shorter) access token.
+    let ttl = core.settings.access_token_ttl(client);
     let (jwt, access) = mint_access_scoped(
         core,
         &view.grant,
         &view.family.id,
         &client.client_id,
         &access_scope,
+        ttl,
     )?;
-    let response = TokenResponse::new(
-        jwt,
-        core.settings.tokens.access_token_ttl,
-        Some(new_token),
-        access_scope,
-    );
+    let response = TokenResponse::new(jwt, ttl, Some(new_token), access_scope);
     let json = serde_json::to_vec(&response).map_err(Error::server)?;
     // Only a holder of the old token can read the saved response.
     let replay = crypto::seal_with_token(refresh_token, &json).map_err(Error::server)?;

@@ -123,6 +123,7 @@ async fn start_server() -> Result<Server> {
             introspection_secret: None,
         }],
         clients: Vec::new(),
+        cimd: dcr_bridge::config::CimdSettings::default(),
     };
     config.validate()?;
     let store = dcr_bridge::store::connect(&config.database_url).await?;

@@ -11,11 +11,13 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+mod cimd;
 mod clients;
 mod errors;
 mod load;
 mod sections;
 
+pub use cimd::CimdSettings;
 pub use clients::StaticClientConfig;
 pub use sections::{
     AuditSettings, ClientIpHeader, RateLimitSettings, RegistrationSettings, TokenSettings,
@@ -116,6 +118,9 @@ pub struct Config {
     /// Clients pre-registered by the admin (COMPAT C13).
     #[serde(default)]
     pub clients: Vec<StaticClientConfig>,
+    /// Client ID Metadata Documents (URL client ids).
+    #[serde(default)]
+    pub cimd: CimdSettings,
 }
 
 fn default_listen() -> SocketAddr {
@@ -270,6 +275,7 @@ impl Config {
         self.registration.validate()?;
         self.rate_limit.validate()?;
         self.audit.validate()?;
+        self.cimd.validate()?;
         if self.upstreams.is_empty() {
             return Err(invalid("upstreams", "configure at least one [[upstreams]]"));
         }

@@ -101,6 +101,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             introspection_secret: None,
         }],
         clients: Vec::new(),
+        cimd: crate::config::CimdSettings::default(),
     };
     config.validate()?;
     let store = crate::store::connect(&config.database_url).await?;

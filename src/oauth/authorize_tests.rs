@@ -23,6 +23,7 @@ fn settings(resources: Vec<Resource>) -> Settings {
         tokens: TokenSettings::default(),
         registration: RegistrationSettings::default(),
         default_upstream: "okta".to_owned(),
+        cimd: crate::config::CimdSettings::default(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The protocol view of configuration: issuer, resources with their URIs, lifetimes.
 
-use crate::config::{Config, RegistrationSettings, TokenSettings};
+use crate::config::{CimdSettings, Config, RegistrationSettings, TokenSettings};
 
 /// A protected resource tokens can be issued for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,8 @@ pub struct Settings {
     pub registration: RegistrationSettings,
     /// Upstream that new dynamic clients map to (the first configured).
     pub default_upstream: String,
+    /// Client ID Metadata Documents.
+    pub cimd: CimdSettings,
 }
 
 impl Settings {
@@ -61,6 +63,7 @@ impl Settings {
             tokens: config.tokens.clone(),
             registration: config.registration.clone(),
             default_upstream,
+            cimd: config.cimd.clone(),
         }
     }
 

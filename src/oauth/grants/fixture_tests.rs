@@ -67,6 +67,7 @@ pub fn settings() -> Settings {
         tokens: TokenSettings::default(),
         registration: RegistrationSettings::default(),
         default_upstream: "corp".to_owned(),
+        cimd: crate::config::CimdSettings::default(),
     }
 }
 

@@ -91,6 +91,7 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
             introspection_secret: Some(SecretString::from(RS_SECRET.to_owned())),
         }],
         clients: Vec::new(),
+        cimd: dcr_bridge::config::CimdSettings::default(),
     }
 }
 

@@ -124,6 +124,7 @@ async fn start_server() -> Result<Server> {
         }],
         clients: Vec::new(),
         client_rules: Vec::new(),
+        cimd: dcr_bridge::config::CimdSettings::default(),
     };
     config.validate()?;
     let store = dcr_bridge::store::connect(&config.database_url).await?;

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::oauth::clients::StoreClients;
+use crate::oauth::clients::CimdClients;
 use crate::oauth::crypto::Cipher;
 use crate::oauth::keys::KeyRing;
 use crate::oauth::upstreams::{Upstream, Upstreams};
@@ -85,13 +85,21 @@ pub async fn build_with(
     crate::oauth::static_clients::sync(store.as_ref(), &config.clients, &settings, clock.now())
         .await
         .map_err(|e| anyhow::Error::from(e).context("configured [[clients]]"))?;
+    let settings = Arc::new(settings);
+    let fetcher = crate::idp::cimd_fetch::CimdFetcher::new(&config.cimd)
+        .context("the [cimd] document fetcher")?;
     let core = Core {
-        clients: Arc::new(StoreClients::new(store.clone())),
+        clients: Arc::new(CimdClients::new(
+            store.clone(),
+            Arc::new(fetcher),
+            settings.clone(),
+            clock.clone(),
+        )),
         store,
         clock,
         cipher,
         keys: Arc::new(keys),
-        settings: Arc::new(settings),
+        settings,
         upstreams: Arc::new(Upstreams::new(upstreams)),
     };
     let rate_limits = crate::http::rate_limit::RateLimits::new(&config.rate_limit);

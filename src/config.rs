@@ -11,12 +11,14 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+mod cimd;
 mod client_rules;
 mod clients;
 mod errors;
 mod load;
 mod sections;
 
+pub use cimd::CimdSettings;
 pub use client_rules::{ClientMatch, ClientRuleConfig};
 pub use clients::StaticClientConfig;
 pub use sections::{
@@ -122,6 +124,9 @@ pub struct Config {
     /// C22).
     #[serde(default)]
     pub client_rules: Vec<ClientRuleConfig>,
+    /// Client ID Metadata Documents (URL client ids).
+    #[serde(default)]
+    pub cimd: CimdSettings,
 }
 
 fn default_listen() -> SocketAddr {
@@ -276,6 +281,7 @@ impl Config {
         self.registration.validate()?;
         self.rate_limit.validate()?;
         self.audit.validate()?;
+        self.cimd.validate()?;
         if self.upstreams.is_empty() {
             return Err(invalid("upstreams", "configure at least one [[upstreams]]"));
         }

@@ -102,6 +102,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         }],
         clients: Vec::new(),
         client_rules: Vec::new(),
+        cimd: crate::config::CimdSettings::default(),
     };
     config.validate()?;
     let store = crate::store::connect(&config.database_url).await?;

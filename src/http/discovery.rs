@@ -60,6 +60,11 @@ pub fn authorization_server_metadata(s: &Settings, registration_enabled: bool) -
     if registration_enabled {
         m["registration_endpoint"] = json!(format!("{i}/register"));
     }
+    // CIMD-00 §AS Metadata: an AS that supports URL client ids MUST say so; MCP clients pick
+    // CIMD over DCR on it.
+    if s.cimd.enabled {
+        m["client_id_metadata_document_supported"] = json!(true);
+    }
     m
 }
 

@@ -1,6 +1,7 @@
 //! Upstream identity providers: the `UpstreamIdp` trait the rest of dcr-bridge talks to, its
 //! plain data types, and the generic OIDC implementation. Only this module knows openidconnect.
 
+pub mod cimd_fetch;
 pub mod error;
 pub mod http_client;
 pub mod oidc;

@@ -24,6 +24,7 @@ fn settings(resources: Vec<Resource>) -> Settings {
         registration: RegistrationSettings::default(),
         default_upstream: "okta".to_owned(),
         client_rules: Vec::new(),
+        cimd: crate::config::CimdSettings::default(),
     }
 }
 

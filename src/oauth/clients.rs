@@ -1,17 +1,22 @@
 //! The one way from a `client_id` to a client, used by /authorize, /token (and revocation and
 //! introspection) and registration management alike.
 //!
-//! Today every client lives in the store: dynamic registrations and the static `[[clients]]`
-//! (synced into the store at startup, `static_clients::sync`). Client ID Metadata Documents come
-//! next as another [`ClientResolver`] that fetches `https` client ids and falls back to this one
-//! for the rest, so the endpoints do not change when it arrives.
+//! Dynamic registrations and the static `[[clients]]` (synced into the store at startup,
+//! `static_clients::sync`) live in the store ([`StoreClients`]). [`CimdClients`] adds Client ID
+//! Metadata Documents: an `https` client id is fetched, validated and stored as a `cimd` client,
+//! so grants, tokens and consents reference it like any other client.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::Result;
-use crate::store::{ClientRecord, Store};
+use super::cimd::{self, ClientMetadataFetcher};
+use super::registration::audit_summary;
+use super::settings::Settings;
+use super::{Error, Result};
+use crate::clock::Clock;
+use crate::store::{AuditEvent, ClientKind, ClientRecord, Store, StoreError};
 
 /// Resolves a client id to the client it names, disabled or not (callers decide what a disabled
 /// client may still do).
@@ -20,7 +25,8 @@ pub trait ClientResolver: Send + Sync {
     /// The client, or `None` for an unknown id.
     ///
     /// # Errors
-    /// Lookup failures (internal).
+    /// Lookup failures (internal); for a URL client id, `invalid_client` when its metadata
+    /// document cannot be fetched or is invalid.
     async fn resolve(&self, client_id: &str) -> Result<Option<ClientRecord>>;
 }
 
@@ -41,5 +47,140 @@ impl StoreClients {
 impl ClientResolver for StoreClients {
     async fn resolve(&self, client_id: &str) -> Result<Option<ClientRecord>> {
         Ok(self.store.get_client(client_id).await?)
+    }
+}
+
+/// Most documents remembered as fresh at once; an evicted one is simply fetched again.
+const CACHE_CAPACITY: u64 = 10_000;
+
+/// The store's clients, plus Client ID Metadata Documents for URL client ids.
+///
+/// A document is fetched when no fresh copy is cached, validated (`cimd::document_record`),
+/// and written to the store when new or changed; then trusted for its `Cache-Control: max-age`
+/// within `[cimd] cache_min_seconds..=cache_max_seconds`. Fetch failures and invalid documents
+/// are never cached (CIMD-00 §Metadata Caching): the next request fetches again. The cache
+/// holds only freshness; the record always comes from the store, so an administrator's
+/// `disabled` takes effect at once.
+pub struct CimdClients {
+    store: Arc<dyn Store>,
+    fetcher: Arc<dyn ClientMetadataFetcher>,
+    settings: Arc<Settings>,
+    clock: Arc<dyn Clock>,
+    /// client id → when its stored record stops being fresh.
+    fresh_until: moka::future::Cache<String, Instant>,
+}
+
+impl CimdClients {
+    /// A resolver over `store` that fetches documents with `fetcher` under `settings.cimd`.
+    #[must_use]
+    pub fn new(
+        store: Arc<dyn Store>,
+        fetcher: Arc<dyn ClientMetadataFetcher>,
+        settings: Arc<Settings>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let max = Duration::from_secs(settings.cimd.cache_max_seconds.max(1));
+        Self {
+            store,
+            fetcher,
+            settings,
+            clock,
+            fresh_until: moka::future::Cache::builder()
+                .max_capacity(CACHE_CAPACITY)
+                .time_to_live(max)
+                .build(),
+        }
+    }
+
+    /// Fetches, validates and stores the document of `client_id`.
+    async fn refresh(
+        &self,
+        client_id: &str,
+        url: &url::Url,
+        stored: Option<ClientRecord>,
+    ) -> Result<ClientRecord> {
+        let fetched = self.fetcher.fetch(url).await.map_err(|e| {
+            tracing::info!(client_id, error = %e, "client metadata document refused");
+            Error::invalid_client(e.to_string())
+        })?;
+        let now = self.clock.now();
+        let record = cimd::document_record(
+            client_id,
+            &fetched.body,
+            &self.settings,
+            stored.as_ref(),
+            now,
+        )
+        .inspect_err(|e| {
+            tracing::info!(client_id, error = ?e.description(), "client metadata document invalid");
+        })?;
+        match &stored {
+            None => {
+                let audit = AuditEvent::new("cimd_client_added", now)
+                    .client(client_id)
+                    .detail(&audit_summary(&record));
+                match self.store.insert_client(&record, &audit).await {
+                    Ok(()) => {}
+                    // Another request stored it meanwhile: update it to what we fetched.
+                    Err(StoreError::Conflict(_)) => self.update(&record, now).await?,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Some(old) if cimd::metadata_changed(old, &record) => {
+                self.update(&record, now).await?;
+            }
+            Some(_) => {}
+        }
+        let s = &self.settings.cimd;
+        let ttl = fetched
+            .max_age
+            .unwrap_or(0)
+            .clamp(s.cache_min_seconds, s.cache_max_seconds);
+        if ttl > 0 {
+            self.fresh_until
+                .insert(
+                    client_id.to_owned(),
+                    Instant::now() + Duration::from_secs(ttl),
+                )
+                .await;
+        }
+        Ok(record)
+    }
+
+    async fn update(&self, record: &ClientRecord, now: i64) -> Result<()> {
+        let audit = AuditEvent::new("cimd_client_updated", now)
+            .client(record.client_id.clone())
+            .detail(&audit_summary(record));
+        Ok(self.store.update_client(record, &audit).await?)
+    }
+}
+
+#[async_trait]
+impl ClientResolver for CimdClients {
+    async fn resolve(&self, client_id: &str) -> Result<Option<ClientRecord>> {
+        let stored = self.store.get_client(client_id).await?;
+        if !cimd::is_url_client_id(client_id) {
+            return Ok(stored);
+        }
+        // A static client an administrator configured with a URL as its id stays static.
+        if stored.as_ref().is_some_and(|c| c.kind != ClientKind::Cimd) {
+            return Ok(stored);
+        }
+        if !self.settings.cimd.enabled {
+            return Ok(None);
+        }
+        // Checked on every resolution, not only on fetch: `allowed_domains` may have changed.
+        let url = cimd::check_client_id(client_id, &self.settings.cimd)?;
+        if let Some(record) = stored.as_ref() {
+            let fresh = self
+                .fresh_until
+                .get(client_id)
+                .await
+                .is_some_and(|until| Instant::now() < until);
+            if fresh {
+                return Ok(Some(record.clone()));
+            }
+        }
+        self.refresh(client_id, &url, stored).await.map(Some)
     }
 }

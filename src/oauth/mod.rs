@@ -3,6 +3,7 @@
 //! `Store`, `UpstreamIdp` and `Clock` traits passed in.
 
 pub mod authorize;
+pub mod cimd;
 pub mod client_auth;
 pub mod client_rules;
 pub mod clients;

@@ -225,6 +225,22 @@ pub fn register(
     })
 }
 
+/// The record of a Client ID Metadata Document's client: the document's metadata checked by the
+/// same rules as a registration (redirect URIs, sanitized display text, sizes), a public client
+/// (`none`; the caller refused every other method), over `base` (id, kind, upstream, times).
+///
+/// # Errors
+/// As [`register`].
+pub(super) fn document_record(
+    req: &RegistrationRequest,
+    max_redirect_uris: usize,
+    base: ClientRecord,
+) -> Result<ClientRecord, Error> {
+    let record = validate(req, max_redirect_uris, Some("none"))?.apply(base);
+    check_size(&record)?;
+    Ok(record)
+}
+
 /// Applies an RFC 7592 §2.2 update: the request replaces the metadata (omitted fields revert to
 /// their defaults), except that an omitted `token_endpoint_auth_method` keeps the current one.
 /// The id, secret, registration token, upstream and timestamps of creation are kept.

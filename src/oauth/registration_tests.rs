@@ -15,6 +15,7 @@ fn settings() -> Settings {
         registration: RegistrationSettings::default(),
         default_upstream: "okta".to_owned(),
         client_rules: Vec::new(),
+        cimd: crate::config::CimdSettings::default(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The protocol view of configuration: issuer, resources with their URIs, lifetimes.
 
-use crate::config::{ClientRuleConfig, Config, RegistrationSettings, TokenSettings};
+use crate::config::{CimdSettings, ClientRuleConfig, Config, RegistrationSettings, TokenSettings};
 use crate::store::ClientRecord;
 
 /// A protected resource tokens can be issued for.
@@ -33,6 +33,8 @@ pub struct Settings {
     pub default_upstream: String,
     /// Per-client quirks (COMPAT C9, C22), first match wins.
     pub client_rules: Vec<ClientRuleConfig>,
+    /// Client ID Metadata Documents.
+    pub cimd: CimdSettings,
 }
 
 impl Settings {
@@ -65,6 +67,7 @@ impl Settings {
             registration: config.registration.clone(),
             default_upstream,
             client_rules: config.client_rules.clone(),
+            cimd: config.cimd.clone(),
         }
     }
 

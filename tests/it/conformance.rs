@@ -38,16 +38,12 @@ fn assert_passed(out: &Outcome, label: &str, started: Instant) {
     assert!(out.status.success(), "{}", out.report());
 }
 
-/// The CIMD check warns until dcr-bridge supports client ID metadata documents.
-fn assert_cimd_warns_or_passes(out: &Outcome) {
+/// The CIMD check passes: dcr-bridge advertises client ID metadata documents (`[cimd]`).
+fn assert_cimd_passes(out: &Outcome) {
     let cimd = out
         .check("authorization-server-metadata-cimd")
         .unwrap_or_else(|| panic!("no CIMD check:\n{}", out.report()));
-    assert!(
-        cimd.status == "WARNING" || cimd.status == "SUCCESS",
-        "{}",
-        out.report()
-    );
+    assert_eq!(cimd.status, "SUCCESS", "{}", out.report());
 }
 
 #[tokio::test]
@@ -70,7 +66,7 @@ async fn official_tool_authorization_server_metadata() {
         .unwrap_or_else(|| panic!("no metadata check:\n{}", out.report()));
     assert_eq!(metadata.status, "SUCCESS", "{}", out.report());
     assert_eq!(metadata.raw["details"]["body"]["issuer"], app.base);
-    assert_cimd_warns_or_passes(&out);
+    assert_cimd_passes(&out);
 }
 
 #[tokio::test]
@@ -168,5 +164,5 @@ async fn official_tool_full_authorization_run_with_code_grant() {
             .unwrap_or_else(|| panic!("no {id} check:\n{}", out.report()));
         assert_eq!(check.status, "SUCCESS", "{id}:\n{}", out.report());
     }
-    assert_cimd_warns_or_passes(&out);
+    assert_cimd_passes(&out);
 }

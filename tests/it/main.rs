@@ -1,4 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod cimd;
 mod cli;
 mod client_auth;
 mod client_emulations;

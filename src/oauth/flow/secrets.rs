@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::oauth::crypto::Cipher;
-use crate::store::AuthRequestRecord;
+use crate::oauth::crypto::{self, Cipher};
+use crate::store::{AuthRequestRecord, ClientRecord};
 
 /// The upstream leg's secrets, sealed into the pending request.
 #[derive(Serialize, Deserialize)]
@@ -25,17 +25,53 @@ pub fn secrets_aad(id_hash: &str) -> Vec<u8> {
 
 /// The MAC that remembers an approval of this request's client, redirect URI, scope and
 /// resource in the browser whose binding value is `browser`: a changed redirect URI, scope or
-/// resource asks again.
+/// resource asks again. So does a changed client: the digest of the client's metadata taken
+/// when the request was made ([`client_digest`], kept in the pending request) is part of the
+/// MAC, so a Client ID Metadata Document that changed its redirect URIs or name never rides on
+/// an approval given to the old one (COMPAT C23; SPEC A11: key CIMD consent on the client id
+/// URL plus the redirect URIs).
 #[must_use]
 pub fn consent_mac(cipher: &Cipher, browser: &str, r: &AuthRequestRecord) -> String {
     cipher.mac(
-        "remembered-consent v1",
+        "remembered-consent v2",
         &[
             browser,
             &r.client_id,
             &r.redirect_uri,
             &r.scope,
             &r.resource,
+            &recorded_client_digest(r),
         ],
     )
+}
+
+/// Key of the client digest in the pending request's `extra` JSON.
+pub const CLIENT_DIGEST_KEY: &str = "client_digest";
+
+/// A digest of what the user is shown about a client and where its answers may go: kind,
+/// redirect URIs, name, URIs. Any change makes remembered approvals ask again.
+#[must_use]
+pub fn client_digest(c: &ClientRecord) -> String {
+    let v = serde_json::json!([
+        c.kind.as_str(),
+        c.redirect_uris,
+        c.client_name,
+        c.client_uri,
+        c.logo_uri,
+        c.token_endpoint_auth_method,
+    ]);
+    crypto::hash(&v.to_string())
+}
+
+/// The client digest stored in the pending request (empty when absent).
+fn recorded_client_digest(r: &AuthRequestRecord) -> String {
+    r.extra
+        .as_deref()
+        .and_then(|e| serde_json::from_str::<serde_json::Value>(e).ok())
+        .and_then(|v| {
+            v.get(CLIENT_DIGEST_KEY)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        })
+        .unwrap_or_default()
 }

@@ -5,10 +5,10 @@
 use serde::Serialize;
 use url::Url;
 
-use super::secrets::consent_mac;
+use super::secrets::{client_digest, consent_mac, CLIENT_DIGEST_KEY};
 use super::{Flow, FlowError};
 use crate::oauth::authorize::{self, AuthorizeParams, ValidAuthorize};
-use crate::oauth::{crypto, Error, Settings};
+use crate::oauth::{cimd, crypto, Error, Settings};
 use crate::store::{AuthRequestRecord, ClientKind, ClientRecord};
 
 /// An authorization request as the HTTP layer read it, with the browser it came from.
@@ -35,8 +35,11 @@ pub enum Started {
 #[derive(Debug, Serialize)]
 pub struct ConsentPrompt {
     pub client_name: String,
-    /// Not a client an administrator configured: the page says so.
+    /// A dynamically registered client: its name is its own claim, and the page says so.
     pub unverified: bool,
+    /// For a Client ID Metadata Document client, the `host[:port]` of its client id URL: whoever
+    /// controls it published the metadata (CIMD-00 §OAuth Phishing Attacks).
+    pub verified_domain: Option<String>,
     pub client_id: String,
     pub redirect_uri: String,
     /// `host[:port]` of the redirect URI (`scheme:` for private-use schemes).
@@ -137,10 +140,13 @@ impl Flow<'_> {
             upstream_id: v.resource.upstream_id.clone(),
             browser_hash: crypto::hash(browser),
             csrf_hash: crypto::hash(&csrf_token),
-            extra: v
-                .prompt
-                .as_ref()
-                .map(|p| serde_json::json!({ "prompt": p }).to_string()),
+            extra: Some({
+                let mut extra = serde_json::json!({ CLIENT_DIGEST_KEY: client_digest(&v.client) });
+                if let Some(p) = &v.prompt {
+                    extra["prompt"] = serde_json::json!(p);
+                }
+                extra.to_string()
+            }),
             created_at: now,
             expires_at: now + self.core.settings.tokens.authorization_request_ttl,
             upstream: None,
@@ -187,7 +193,10 @@ impl Flow<'_> {
                 .client_name
                 .clone()
                 .unwrap_or_else(|| "An unnamed application".to_owned()),
-            unverified: v.client.kind != ClientKind::Static,
+            unverified: v.client.kind == ClientKind::Dcr,
+            verified_domain: (v.client.kind == ClientKind::Cimd)
+                .then(|| cimd::verified_domain(&v.client.client_id))
+                .flatten(),
             client_id: v.client.client_id.clone(),
             redirect_host: display_host(&v.redirect_uri),
             redirect_uri: v.redirect_uri,

@@ -68,6 +68,7 @@ pub fn settings() -> Settings {
         registration: RegistrationSettings::default(),
         default_upstream: "corp".to_owned(),
         client_rules: Vec::new(),
+        cimd: crate::config::CimdSettings::default(),
     }
 }
 

@@ -382,3 +382,30 @@ fn client_rules_are_read_and_checked() {
         assert!(err.contains(key) && err.contains(says), "{rule}: {err}");
     }
 }
+
+#[test]
+fn client_rules_can_be_overridden_from_the_environment() {
+    let c = load(
+        &toml("[[client_rules]]\nmatch = { redirect_host = \"claude.ai\" }\nsend_iss = false\n"),
+        &[
+            ("DCR_BRIDGE_CLIENT_RULES__0__ACCESS_TOKEN_TTL", "7200"),
+            (
+                "DCR_BRIDGE_CLIENT_RULES__0__MATCH__REDIRECT_HOST",
+                "claude.com",
+            ),
+        ],
+    )
+    .unwrap();
+    let r = &c.client_rules[0];
+    assert_eq!(r.matches.redirect_host.as_deref(), Some("claude.com"));
+    assert_eq!((r.send_iss, r.access_token_ttl), (Some(false), Some(7200)));
+    let c = load(
+        &toml(""),
+        &[(
+            "DCR_BRIDGE_CLIENT_RULES",
+            "[{match = {software_id = \"x\"}, access_token_ttl = 60}]",
+        )],
+    )
+    .unwrap();
+    assert_eq!(c.client_rules[0].matches.software_id.as_deref(), Some("x"));
+}

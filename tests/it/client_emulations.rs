@@ -747,3 +747,56 @@ async fn register_codes_only(app: &TestApp, redirect: &str) -> Value {
     );
     reg
 }
+
+/// Redirect-URI scheme allow-list at `/register`: a scheme that is neither reverse-DNS nor a
+/// known client's is refused with `invalid_redirect_uri` naming the rule, until the
+/// administrator adds it (`registration.redirect_uri_schemes`), e.g. for a VS Code fork.
+#[tokio::test]
+async fn unknown_redirect_scheme_needs_the_administrator() {
+    let body = json!({
+        "client_name": "Windsurf",
+        "redirect_uris": ["windsurf://codeium.windsurf/oauth/callback"],
+        "token_endpoint_auth_method": "none",
+    });
+    let app = TestApp::start().await;
+    let (status, err) = status_json(app.post_json("/register", &body).await).await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["error"], "invalid_redirect_uri");
+    let d = err["error_description"].as_str().unwrap();
+    assert!(
+        d.contains("windsurf scheme is not allowed") && d.contains("reverse-DNS"),
+        "{d}"
+    );
+    // Reverse-DNS needs no configuration.
+    let (status, _) = status_json(
+        app.post_json(
+            "/register",
+            &json!({"redirect_uris": ["com.example.agent:/oauth/callback"], "token_endpoint_auth_method": "none"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201);
+
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.registration.redirect_uri_schemes = vec!["windsurf".to_owned()];
+    })
+    .await
+    .unwrap();
+    let reg = register(&app, body, None).await;
+    let client_id = reg["client_id"].as_str().unwrap();
+    let redirect = "windsurf://codeium.windsurf/oauth/callback";
+    let (verifier, challenge) = pkce();
+    let back = browser_leg(&app, client_id, redirect, &challenge, None).await;
+    let code = query_param(&back, "code").unwrap();
+    tokens_and_refresh(
+        &app,
+        client_id,
+        Auth::None,
+        None,
+        &code,
+        redirect,
+        &verifier,
+    )
+    .await;
+}

@@ -237,7 +237,7 @@ pub fn document_record(
         last_used_at: existing.and_then(|e| e.last_used_at),
         disabled: existing.is_some_and(|e| e.disabled),
     };
-    registration::document_record(&req, settings.registration.max_redirect_uris, base)
+    registration::document_record(&req, settings, base)
         .map_err(document_error)
 }
 

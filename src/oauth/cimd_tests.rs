@@ -14,6 +14,7 @@ fn settings() -> Settings {
         tokens: TokenSettings::default(),
         registration: RegistrationSettings::default(),
         default_upstream: "okta".to_owned(),
+        client_rules: Vec::new(),
         cimd: CimdSettings::default(),
     }
 }

@@ -233,10 +233,16 @@ pub fn register(
 /// As [`register`].
 pub(super) fn document_record(
     req: &RegistrationRequest,
-    max_redirect_uris: usize,
+    settings: &Settings,
     base: ClientRecord,
 ) -> Result<ClientRecord, Error> {
-    let record = validate(req, max_redirect_uris, Some("none"))?.apply(base);
+    let record = validate(
+        req,
+        settings.registration.max_redirect_uris,
+        &settings.registration.redirect_uri_schemes,
+        Some("none"),
+    )?
+    .apply(base);
     check_size(&record)?;
     Ok(record)
 }

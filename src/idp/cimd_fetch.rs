@@ -32,6 +32,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The CIMD fetcher: one pooled client whose DNS goes through [`GuardedResolver`].
 pub struct CimdFetcher {
     client: reqwest::Client,
+    /// Under `allow_loopback_for_tests` only: the same client without certificate checks, used
+    /// for loopback hosts alone, so tests (and the official SDKs, which insist on an `https`
+    /// client id) can serve documents with a throwaway certificate.
+    loopback_client: Option<reqwest::Client>,
     allow_loopback: bool,
     max_bytes: usize,
 }
@@ -43,22 +47,30 @@ impl CimdFetcher {
     /// `IdpError::Config` when the TLS backend cannot be initialised.
     pub fn new(s: &CimdSettings) -> Result<Self, IdpError> {
         let timeout = Duration::from_millis(s.fetch_timeout_ms);
-        let client = builder()
-            .no_proxy()
-            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
-            .timeout(timeout)
-            .dns_resolver(Arc::new(GuardedResolver {
-                allow_loopback: s.allow_loopback_for_tests,
-            }))
-            .build()
-            .map_err(|e| {
-                IdpError::Config(format!(
-                    "building the CIMD HTTP client: {}",
-                    error_chain(&e)
-                ))
-            })?;
+        let build = |accept_any_cert: bool| {
+            builder()
+                .no_proxy()
+                .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+                .timeout(timeout)
+                .dns_resolver(Arc::new(GuardedResolver {
+                    allow_loopback: s.allow_loopback_for_tests,
+                }))
+                .danger_accept_invalid_certs(accept_any_cert)
+                .build()
+                .map_err(|e| {
+                    IdpError::Config(format!(
+                        "building the CIMD HTTP client: {}",
+                        error_chain(&e)
+                    ))
+                })
+        };
         Ok(Self {
-            client,
+            client: build(false)?,
+            loopback_client: if s.allow_loopback_for_tests {
+                Some(build(true)?)
+            } else {
+                None
+            },
             allow_loopback: s.allow_loopback_for_tests,
             max_bytes: s.max_document_bytes,
         })
@@ -77,8 +89,11 @@ impl ClientMetadataFetcher for CimdFetcher {
         if literal.is_some_and(|ip| !address_allowed(ip, self.allow_loopback)) {
             return Err(FetchError::ForbiddenAddress);
         }
-        let mut response = self
-            .client
+        let client = match &self.loopback_client {
+            Some(lax) if crate::config::is_loopback_url(url) => lax,
+            _ => &self.client,
+        };
+        let mut response = client
             .get(url.clone())
             .header(reqwest::header::ACCEPT, "application/json")
             .send()

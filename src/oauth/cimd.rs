@@ -210,6 +210,14 @@ pub fn document_record(
         }
         Some(_) => return Err(refuse("token_endpoint_auth_method must be a string")),
     }
+    // CIMD-00 allows jwks/jwks_uri for private_key_jwt only, which is refused above; say so
+    // rather than the registration rule's advice to use a client secret.
+    if ["jwks", "jwks_uri"].iter().any(|k| map.contains_key(*k)) {
+        return Err(refuse(
+            "jwks and jwks_uri are not supported: publish the document with \
+             token_endpoint_auth_method none and without keys",
+        ));
+    }
     let req = RegistrationRequest::from_json(doc.clone()).map_err(document_error)?;
     let base = ClientRecord {
         client_id: client_id.to_owned(),

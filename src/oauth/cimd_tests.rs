@@ -206,6 +206,11 @@ fn hostile_documents_are_refused_as_invalid_client() {
             "must be a string",
         ),
         (
+            doc(json!({"jwks_uri": "https://client.example.com/jwks"})),
+            "without keys",
+        ),
+        (doc(json!({"jwks": {"keys": []}})), "without keys"),
+        (
             doc(json!({"redirect_uris": []})),
             "redirect_uris is required",
         ),

@@ -11,6 +11,8 @@
 //       [--expect-error]    any error redirect to the client counts as success (e.g. unknown --login)
 //       [--redirect-uri http://127.0.0.1:33418/callback] [--scope "..."] [--client-name sdk-interop]
 //       [--no-refresh] [--no-probe] [--lenient-cookies] [--timeout-ms 15000]
+//       [--client-metadata-url https://…/client.json]   use CIMD instead of DCR when the AS
+//                           advertises client_id_metadata_document_supported
 //
 // stdout: exactly ONE JSON line.
 //   success: {"client_information":…, "tokens":…, "refreshed_tokens":…, "authorization_response_url":"…",
@@ -41,6 +43,7 @@ const {
     'expect-error': { type: 'boolean', default: false },
     scope: { type: 'string' },
     'no-probe': { type: 'boolean', default: false },
+    'client-metadata-url': { type: 'string' },
   },
 });
 
@@ -99,6 +102,7 @@ async function main() {
   const provider = new MemoryProvider({
     redirectUrl: args['redirect-uri'],
     clientMetadata,
+    clientMetadataUrl: args['client-metadata-url'],
     onRedirect: async (url) => {
       if (!allowRedirect) {
         throw new Error('auth() started a new authorization instead of refreshing the tokens (see steps for the failed refresh)');

@@ -99,8 +99,10 @@ export function publicClientMetadata(args) {
 
 // ---------------------------------------------------------------- in-memory OAuthClientProvider
 export class MemoryProvider {
-  constructor({ redirectUrl, clientMetadata, onRedirect }) {
+  constructor({ redirectUrl, clientMetadata, clientMetadataUrl, onRedirect }) {
     this._redirectUrl = redirectUrl;
+    // Read by the SDK: with it, and an AS that advertises CIMD, the URL is the client_id.
+    this.clientMetadataUrl = clientMetadataUrl;
     this._clientMetadata = clientMetadata;
     this._onRedirect = onRedirect;
     this._client = undefined;

@@ -75,3 +75,7 @@ fn recorded_client_digest(r: &AuthRequestRecord) -> String {
         })
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+#[path = "secrets_tests.rs"]
+mod tests;

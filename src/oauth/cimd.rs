@@ -245,8 +245,7 @@ pub fn document_record(
         last_used_at: existing.and_then(|e| e.last_used_at),
         disabled: existing.is_some_and(|e| e.disabled),
     };
-    registration::document_record(&req, settings, base)
-        .map_err(document_error)
+    registration::document_record(&req, settings, base).map_err(document_error)
 }
 
 /// A registration-rule failure, reported as the document's fault (`invalid_client`).

@@ -100,6 +100,7 @@ async fn start_server() -> Result<Server> {
             ..Default::default()
         },
         audit: Default::default(),
+        gateway: Default::default(),
         upstreams: vec![UpstreamConfig {
             id: "corp".into(),
             kind: UpstreamKind::Oidc,
@@ -121,6 +122,8 @@ async fn start_server() -> Result<Server> {
             scopes: vec!["mcp:read".into(), "mcp:write".into()],
             upstream: None,
             introspection_secret: None,
+            upstream_url: None,
+            required_scopes: Vec::new(),
         }],
         clients: Vec::new(),
     };

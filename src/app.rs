@@ -30,6 +30,8 @@ pub struct App {
     pub demo_mcp: bool,
     /// Per client IP limits on registration, token, revocation and introspection.
     pub rate_limits: crate::http::rate_limit::RateLimits,
+    /// The proxied resources (gateway mode).
+    pub gateway: Arc<crate::gateway::Gateway>,
 }
 
 /// Cheaply cloneable handle to [`App`], the axum state.
@@ -82,6 +84,7 @@ pub async fn build_with(
         upstreams.push(Upstream::new(up, idp));
     }
     let settings = Settings::from_config(&config);
+    let gateway = Arc::new(crate::gateway::Gateway::new(&config, &settings)?);
     crate::oauth::static_clients::sync(store.as_ref(), &config.clients, &settings, clock.now())
         .await
         .map_err(|e| anyhow::Error::from(e).context("configured [[clients]]"))?;
@@ -101,6 +104,7 @@ pub async fn build_with(
         pages: crate::http::pages::Pages::new()?,
         demo_mcp,
         rate_limits,
+        gateway,
     })))
 }
 
@@ -120,6 +124,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     tokio::spawn(check_upstreams(state.clone()));
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
+    let revocations = start_revocation_polling(&state).await;
     // The peer address is the rate-limiting key (unless forwarded headers are trusted).
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
@@ -127,7 +132,28 @@ pub async fn serve(
         .await
         .context("serving HTTP");
     housekeeping.abort();
+    if let Some(task) = revocations {
+        task.abort();
+    }
     result
+}
+
+/// With proxied resources: learns the revoked access tokens once before serving (so a restart
+/// does not reopen them), then polls every `gateway.revocation_poll_seconds`.
+async fn start_revocation_polling(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
+    let gateway = &state.gateway;
+    if gateway.routes.is_empty() {
+        return None;
+    }
+    if let Err(e) = gateway.revocations.poll(&state.core).await {
+        tracing::warn!(error = %e, "first poll of revoked access tokens failed; will retry");
+    }
+    let every = std::time::Duration::from_secs(gateway.settings.revocation_poll_seconds);
+    Some(tokio::spawn(crate::gateway::revocation::run(
+        state.core.clone(),
+        gateway.revocations.clone(),
+        every,
+    )))
 }
 
 /// Fetches every upstream's discovery document once at start and records the result, so an

@@ -262,3 +262,65 @@ fn audit_retention_defaults_overrides_and_limits() {
         assert!(err.contains(key), "{key}: {err}");
     }
 }
+
+#[test]
+fn gateway_upstream_url_must_be_absolute_http_or_https() {
+    let with = |line: &str| load(&format!("{}{line}\n", toml("")), &[]);
+    let c = with("upstream_url = \"http://10.0.0.5:9000/mcp\"").unwrap();
+    assert_eq!(
+        c.resources[0].upstream_url.as_ref().map(Url::as_str),
+        Some("http://10.0.0.5:9000/mcp")
+    );
+    assert!(load(&toml(""), &[]).unwrap().resources[0]
+        .upstream_url
+        .is_none());
+    for (bad, why) in [
+        ("ftp://mcp.internal/mcp", "http or https"),
+        ("file:///etc/passwd", "http or https"),
+        ("https://user:pw@mcp.internal/mcp", "credentials"),
+        ("https://mcp.internal/mcp?x=1", "query"),
+        ("https://mcp.internal/mcp#f", "fragment"),
+    ] {
+        let err = with(&format!("upstream_url = \"{bad}\""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("resources[0].upstream_url"), "{bad}: {err}");
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+    // Not absolute: refused when parsed.
+    let err = with("upstream_url = \"/mcp\"").unwrap_err().to_string();
+    assert!(err.contains("upstream_url"), "{err}");
+    let err = with("required_scopes = [\"admin\"]")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("resources[0].required_scopes"), "{err}");
+}
+
+#[test]
+fn gateway_section_defaults_and_limits() {
+    let c = load(&toml(""), &[]).unwrap();
+    assert_eq!(c.gateway.max_body_bytes, 4 * 1024 * 1024);
+    assert_eq!(c.gateway.revocation_poll_seconds, 10);
+    assert_eq!(c.gateway.connect_timeout_seconds, 5);
+    assert_eq!(c.gateway.response_timeout_seconds, 30);
+    let c = load(
+        &toml("[gateway]\nmax_body_bytes = 1048576\nrevocation_poll_seconds = 2\n"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.gateway.max_body_bytes, 1_048_576);
+    assert_eq!(c.gateway.revocation_poll_seconds, 2);
+    for bad in [
+        "max_body_bytes = 0",
+        "max_body_bytes = 1073741824",
+        "revocation_poll_seconds = 0",
+        "revocation_poll_seconds = 31",
+        "connect_timeout_seconds = 0",
+        "response_timeout_seconds = 0",
+    ] {
+        let err = load(&toml(&format!("[gateway]\n{bad}\n")), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("gateway."), "{bad}: {err}");
+    }
+}

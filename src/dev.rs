@@ -78,6 +78,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         registration: crate::config::RegistrationSettings::default(),
         rate_limit: crate::config::RateLimitSettings::default(),
         audit: crate::config::AuditSettings::default(),
+        gateway: Default::default(),
         upstreams: vec![UpstreamConfig {
             id: "dev".into(),
             kind: crate::config::UpstreamKind::Oidc,
@@ -99,6 +100,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             scopes: vec!["mcp".into()],
             upstream: None,
             introspection_secret: None,
+            upstream_url: None,
+            required_scopes: Vec::new(),
         }],
         clients: Vec::new(),
     };

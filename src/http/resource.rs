@@ -20,6 +20,9 @@ use crate::oauth::{introspect, Resource};
 pub fn routes(state: &AppState) -> Router<AppState> {
     let mut router = Router::new();
     for r in &state.core.settings.resources {
+        if state.gateway.serves(&r.path) {
+            continue;
+        }
         let resource = r.clone();
         router = router.route(
             &r.path,

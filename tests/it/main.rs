@@ -4,6 +4,7 @@ mod client_auth;
 mod conformance;
 mod discovery;
 mod flows;
+mod gateway;
 mod hostile;
 mod interop;
 mod interop_mcp_remote;

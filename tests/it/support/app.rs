@@ -68,6 +68,7 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
         registration: dcr_bridge::config::RegistrationSettings::default(),
         rate_limit: dcr_bridge::config::RateLimitSettings::default(),
         audit: dcr_bridge::config::AuditSettings::default(),
+        gateway: Default::default(),
         upstreams: vec![UpstreamConfig {
             id: "corp".into(),
             kind: dcr_bridge::config::UpstreamKind::Oidc,
@@ -89,6 +90,8 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
             scopes: vec!["mcp:read".into(), "mcp:write".into()],
             upstream: None,
             introspection_secret: Some(SecretString::from(RS_SECRET.to_owned())),
+            upstream_url: None,
+            required_scopes: Vec::new(),
         }],
         clients: Vec::new(),
     }

@@ -1,0 +1,161 @@
+//! Gateway mode: a resource with `upstream_url` is served at `public_url + path` (and below it)
+//! and proxied to its MCP server once the caller's access token checks out.
+//!
+//! The gateway has its own router and layers: none of the authorization server's middleware
+//! (64 KiB body limit, the rewriting of framework 405/413/415 answers into OAuth JSON) or its
+//! discovery catch-all touches proxied traffic; only request ids, tracing, security headers and
+//! CORS are shared. The per-request token check touches no database ([`auth`]); revocations
+//! arrive by polling ([`revocation`]).
+
+pub mod auth;
+pub mod proxy;
+pub mod revocation;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Request};
+use axum::response::Response;
+use axum::routing::any;
+use axum::Router;
+use url::Url;
+
+use crate::app::AppState;
+use crate::config::{Config, GatewaySettings};
+use crate::oauth::{Resource, Settings};
+
+use self::revocation::Revocations;
+
+/// One proxied resource.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The resource (its URI is the token audience).
+    pub resource: Resource,
+    /// The MCP server.
+    pub upstream_url: Url,
+    /// Scopes every request needs.
+    pub required_scopes: Vec<String>,
+}
+
+/// The gateway's shared parts.
+#[derive(Debug)]
+pub struct Gateway {
+    /// The proxied resources.
+    pub routes: Vec<Arc<Route>>,
+    /// Limits and timings.
+    pub settings: GatewaySettings,
+    /// Revoked access tokens, as of the last poll.
+    pub revocations: Arc<Revocations>,
+    client: reqwest::Client,
+}
+
+impl Gateway {
+    /// The gateway for every resource of `config` that names an `upstream_url`.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built (TLS backend failure).
+    pub fn new(config: &Config, settings: &Settings) -> anyhow::Result<Self> {
+        let mut routes = Vec::new();
+        for rc in &config.resources {
+            let (Some(url), Some(resource)) = (
+                &rc.upstream_url,
+                settings.resources.iter().find(|r| r.id == rc.id),
+            ) else {
+                continue;
+            };
+            routes.push(Arc::new(Route {
+                resource: resource.clone(),
+                upstream_url: url.clone(),
+                required_scopes: rc.required_scopes.clone(),
+            }));
+        }
+        let g = &config.gateway;
+        // Not the IdP client of idp/: that one has a total timeout and a small response cap,
+        // which would cut SSE streams; this one times only the connection (the response
+        // headers are timed per request in `proxy::forward`), keeps a pool of warm connections
+        // to the MCP servers, keeps no cookies, and passes redirects back to the MCP client
+        // rather than following them on the client's behalf. No environment proxy: the MCP
+        // server is named explicitly by the admin.
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(g.connect_timeout_seconds))
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .no_proxy()
+            .build()
+            .context("building the gateway HTTP client")?;
+        Ok(Self {
+            routes,
+            settings: g.clone(),
+            revocations: Arc::new(Revocations::new(settings.tokens.access_token_ttl)),
+            client,
+        })
+    }
+
+    /// Whether `path` is a proxied resource path or below one.
+    #[must_use]
+    pub fn serves(&self, path: &str) -> bool {
+        self.routes.iter().any(|r| under(&r.resource.path, path))
+    }
+}
+
+fn under(resource_path: &str, path: &str) -> bool {
+    path.strip_prefix(resource_path)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The routes of every proxied resource: its path and everything below it.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let mut router = Router::new();
+    for route in &state.gateway.routes {
+        let handler = {
+            let route = route.clone();
+            move |State(app): State<AppState>, req: Request<Body>| {
+                let route = route.clone();
+                async move { handle(&app, &route, req).await }
+            }
+        };
+        router = router
+            .route(&route.resource.path, any(handler.clone()))
+            .route(&format!("{}/{{*rest}}", route.resource.path), any(handler));
+    }
+    router.layer(crate::http::middleware::cors())
+}
+
+async fn handle(app: &AppState, route: &Route, req: Request<Body>) -> Response {
+    let core = &app.core;
+    let gw = &app.gateway;
+    let claims = match auth::check(
+        core,
+        &gw.revocations,
+        &route.resource,
+        req.headers(),
+        &route.required_scopes,
+    ) {
+        Ok(c) => c,
+        Err(refusal) => return auth::refuse(core, &route.resource, &refusal),
+    };
+    tracing::debug!(client_id = %claims.client_id, "proxying to the MCP server");
+    let url = proxy::target(
+        &route.upstream_url,
+        &route.resource.path,
+        req.uri().path(),
+        req.uri().query(),
+    );
+    proxy::forward(
+        proxy::Upstream {
+            client: &gw.client,
+            url,
+            max_body: gw.settings.max_body_bytes,
+            response_timeout: Duration::from_secs(gw.settings.response_timeout_seconds),
+            add: HeaderMap::new(),
+            strip: &[],
+        },
+        req,
+    )
+    .await
+}

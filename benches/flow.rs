@@ -124,6 +124,7 @@ async fn start_server() -> Result<Server> {
             introspection_secret: None,
             upstream_url: None,
             required_scopes: Vec::new(),
+            identity_headers: Default::default(),
         }],
         clients: Vec::new(),
     };

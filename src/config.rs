@@ -18,7 +18,7 @@ mod load;
 mod sections;
 
 pub use clients::StaticClientConfig;
-pub use gateway::GatewaySettings;
+pub use gateway::{GatewaySettings, IdentityHeaders};
 pub use sections::{
     AuditSettings, ClientIpHeader, RateLimitSettings, RegistrationSettings, TokenSettings,
 };
@@ -285,6 +285,9 @@ pub struct ResourceConfig {
     /// empty: any token issued for this resource.
     #[serde(default)]
     pub required_scopes: Vec<String>,
+    /// Gateway mode: the headers that tell the MCP server who is calling.
+    #[serde(default)]
+    pub identity_headers: IdentityHeaders,
 }
 
 impl Config {
@@ -450,6 +453,13 @@ impl Config {
         }
         if let Some(u) = &r.upstream_url {
             check_upstream_url(u).map_err(|m| invalid(key("upstream_url"), m))?;
+        }
+        r.identity_headers.validate(&key("identity_headers"))?;
+        if r.upstream_url.is_none() && r.identity_headers != IdentityHeaders::default() {
+            return Err(invalid(
+                key("identity_headers"),
+                "only a resource with upstream_url (gateway mode) sends identity headers",
+            ));
         }
         for s in &r.required_scopes {
             if !r.scopes.contains(s) {

@@ -324,3 +324,48 @@ fn gateway_section_defaults_and_limits() {
         assert!(err.contains("gateway."), "{bad}: {err}");
     }
 }
+
+#[test]
+fn identity_header_names_are_checked() {
+    let with = |lines: &str| {
+        load(
+            &format!(
+                "{}upstream_url = \"http://127.0.0.1:9000/mcp\"\n{lines}\n",
+                toml("")
+            ),
+            &[],
+        )
+    };
+    let c = with("[resources.identity_headers]\nuser_id = \"X-User-Id\"\njwt = \"X-Identity\"")
+        .unwrap();
+    assert_eq!(
+        c.resources[0].identity_headers.user_id.as_deref(),
+        Some("X-User-Id")
+    );
+    for (bad, why) in [
+        ("user_id = \"Authorization\"", "reserved"),
+        ("email = \"cookie\"", "reserved"),
+        ("scopes = \"Mcp-Session-Id\"", "reserved"),
+        ("groups = \"X Groups\"", "header name"),
+        ("groups = \"\"", "header name"),
+        ("user_id = \"X-A\"\nemail = \"x-a\"", "twice"),
+        ("unknown = \"X-A\"", "unknown"),
+    ] {
+        let err = with(&format!("[resources.identity_headers]\n{bad}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("identity_headers"), "{bad}: {err}");
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+    // Only a proxied resource sends them.
+    let err = load(
+        &format!(
+            "{}[resources.identity_headers]\nuser_id = \"X-User-Id\"\n",
+            toml("")
+        ),
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("upstream_url"), "{err}");
+}

@@ -102,6 +102,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             introspection_secret: None,
             upstream_url: None,
             required_scopes: Vec::new(),
+            identity_headers: Default::default(),
         }],
         clients: Vec::new(),
     };

@@ -67,3 +67,97 @@ impl GatewaySettings {
         Ok(())
     }
 }
+
+/// `[resources.identity_headers]`: the request headers through which the MCP server learns
+/// who is calling. Each key names a header; unset keys send nothing. Incoming copies of every
+/// named header are removed first, so a client cannot forge them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityHeaders {
+    /// Our stable user id (the token's `sub`).
+    pub user_id: Option<String>,
+    /// The user's email, when the upstream gave one.
+    pub email: Option<String>,
+    /// The user's display name, when the upstream gave one.
+    pub name: Option<String>,
+    /// The user's groups from the upstream, joined with `,`.
+    pub groups: Option<String>,
+    /// The client the token was issued to.
+    pub client_id: Option<String>,
+    /// The token's scopes, space-separated.
+    pub scopes: Option<String>,
+    /// A short-lived identity JWT signed with our keys (verify with `/jwks`), audience the
+    /// resource's `upstream_url`, `typ` `identity+jwt`.
+    pub jwt: Option<String>,
+}
+
+/// Header names an identity header must not take: credentials, framing, and what MCP itself
+/// carries.
+const RESERVED_HEADERS: [&str; 18] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "host",
+    "content-length",
+    "content-type",
+    "content-encoding",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+    "accept",
+    "last-event-id",
+    "forwarded",
+    "x-request-id",
+];
+
+impl IdentityHeaders {
+    /// Every named header, lowercase, with its key.
+    #[must_use]
+    pub fn named(&self) -> Vec<(&'static str, String)> {
+        [
+            ("user_id", &self.user_id),
+            ("email", &self.email),
+            ("name", &self.name),
+            ("groups", &self.groups),
+            ("client_id", &self.client_id),
+            ("scopes", &self.scopes),
+            ("jwt", &self.jwt),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k, v.to_ascii_lowercase())))
+        .collect()
+    }
+
+    pub(super) fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        let named = self.named();
+        for (i, (k, name)) in named.iter().enumerate() {
+            let key = format!("{key}.{k}");
+            let token = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+            if !token {
+                return Err(invalid(key, "a header name: 1 to 64 of A-Z a-z 0-9 - _"));
+            }
+            if RESERVED_HEADERS.contains(&name.as_str())
+                || name.starts_with("mcp-")
+                || name.starts_with("proxy-")
+                || name.starts_with("sec-")
+            {
+                return Err(invalid(
+                    key,
+                    format!("{name} is reserved (credentials, framing or MCP headers)"),
+                ));
+            }
+            if named[..i].iter().any(|(_, other)| other == name) {
+                return Err(invalid(key, format!("{name} is named twice")));
+            }
+        }
+        Ok(())
+    }
+}

@@ -8,6 +8,7 @@
 //! arrive by polling ([`revocation`]).
 
 pub mod auth;
+pub mod identity;
 pub mod proxy;
 pub mod revocation;
 
@@ -17,14 +18,14 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Request};
-use axum::response::Response;
+use axum::http::{HeaderName, Request};
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::any;
 use axum::Router;
 use url::Url;
 
 use crate::app::AppState;
-use crate::config::{Config, GatewaySettings};
+use crate::config::{Config, GatewaySettings, IdentityHeaders};
 use crate::oauth::{Resource, Settings};
 
 use self::revocation::Revocations;
@@ -38,6 +39,10 @@ pub struct Route {
     pub upstream_url: Url,
     /// Scopes every request needs.
     pub required_scopes: Vec<String>,
+    /// The identity headers to send.
+    pub identity: IdentityHeaders,
+    /// Incoming headers removed (the identity header names).
+    pub strip: Vec<HeaderName>,
 }
 
 /// The gateway's shared parts.
@@ -49,6 +54,8 @@ pub struct Gateway {
     pub settings: GatewaySettings,
     /// Revoked access tokens, as of the last poll.
     pub revocations: Arc<Revocations>,
+    /// Users' email, name and groups for identity headers.
+    pub users: identity::Users,
     client: reqwest::Client,
 }
 
@@ -70,6 +77,8 @@ impl Gateway {
                 resource: resource.clone(),
                 upstream_url: url.clone(),
                 required_scopes: rc.required_scopes.clone(),
+                identity: rc.identity_headers.clone(),
+                strip: identity::strip_list(&rc.identity_headers),
             }));
         }
         let g = &config.gateway;
@@ -92,6 +101,7 @@ impl Gateway {
             routes,
             settings: g.clone(),
             revocations: Arc::new(Revocations::new(settings.tokens.access_token_ttl)),
+            users: identity::Users::default(),
             client,
         })
     }
@@ -140,6 +150,24 @@ async fn handle(app: &AppState, route: &Route, req: Request<Body>) -> Response {
         Err(refusal) => return auth::refuse(core, &route.resource, &refusal),
     };
     tracing::debug!(client_id = %claims.client_id, "proxying to the MCP server");
+    let user = if identity::needs_user(&route.identity) {
+        match gw.users.get(core, &claims.sub).await {
+            Ok(u) => u,
+            Err(e) => return crate::oauth::Error::from(e).into_response(),
+        }
+    } else {
+        Arc::default()
+    };
+    let add = match identity::headers(
+        core,
+        &route.identity,
+        route.upstream_url.as_str(),
+        &claims,
+        &user,
+    ) {
+        Ok(h) => h,
+        Err(e) => return e.into_response(),
+    };
     let url = proxy::target(
         &route.upstream_url,
         &route.resource.path,
@@ -152,8 +180,8 @@ async fn handle(app: &AppState, route: &Route, req: Request<Body>) -> Response {
             url,
             max_body: gw.settings.max_body_bytes,
             response_timeout: Duration::from_secs(gw.settings.response_timeout_seconds),
-            add: HeaderMap::new(),
-            strip: &[],
+            add,
+            strip: &route.strip,
         },
         req,
     )

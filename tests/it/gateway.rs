@@ -448,3 +448,87 @@ async fn gateway_revoked_grant_stops_working_within_the_poll_bound() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn gateway_sends_identity_headers_and_strips_forged_copies() {
+    let echo = McpEcho::start().await;
+    let app = gateway_app(&echo.url, |c| {
+        c.resources[0].identity_headers = dcr_bridge::config::IdentityHeaders {
+            user_id: Some("X-User-Id".into()),
+            email: Some("X-User-Email".into()),
+            name: Some("X-User-Name".into()),
+            groups: Some("X-User-Groups".into()),
+            client_id: Some("X-Client-Id".into()),
+            scopes: Some("X-Scopes".into()),
+            jwt: Some("X-Identity-Token".into()),
+        };
+    })
+    .await;
+    let at = access_token(&app).await;
+    let claims = crate::support::app::jwt_claims(&at);
+    let res = app
+        .api
+        .post(app.url("/mcp"))
+        .bearer_auth(&at)
+        .header("x-user-id", "admin")
+        .header("X-User-Email", "ceo@example.com")
+        .header("x-user-groups", "admins")
+        .header("x-identity-token", "forged")
+        .header("x-scopes", "everything")
+        .json(&rpc("tools/list"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let seen = echo.seen();
+    let h = &seen[0].headers;
+    let one = |name: &str| {
+        let all: Vec<_> = h.get_all(name).iter().collect();
+        assert_eq!(all.len(), 1, "{name}: {all:?}");
+        all[0].to_str().unwrap().to_owned()
+    };
+    assert_eq!(one("x-user-id"), claims["sub"].as_str().unwrap());
+    assert_eq!(one("x-user-email"), "alice@example.com");
+    assert_eq!(one("x-user-name"), "Alice Example");
+    assert_eq!(one("x-user-groups"), "engineering");
+    assert_eq!(one("x-client-id"), claims["client_id"].as_str().unwrap());
+    assert_eq!(one("x-scopes"), "mcp:read mcp:write");
+
+    // The identity JWT verifies with our JWKS, for the MCP server's audience, and is no
+    // access token.
+    let jwt = one("x-identity-token");
+    let header = jsonwebtoken::decode_header(&jwt).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("identity+jwt"));
+    let jwks = app.get_json("/jwks").await;
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"].as_str() == header.kid.as_deref())
+        .unwrap();
+    let decoding = jsonwebtoken::DecodingKey::from_rsa_components(
+        key["n"].as_str().unwrap(),
+        key["e"].as_str().unwrap(),
+    )
+    .unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[echo.url.as_str()]);
+    validation.set_issuer(&[app.base.as_str()]);
+    // The test server's Clock is a ManualClock set to the wall clock at start.
+    validation.leeway = 5;
+    let data = jsonwebtoken::decode::<Value>(&jwt, &decoding, &validation).unwrap();
+    let c = data.claims;
+    assert_eq!(c["sub"], claims["sub"]);
+    assert_eq!(c["email"], "alice@example.com");
+    assert_eq!(c["groups"], json!(["engineering"]));
+    assert!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap() <= 60);
+    let res = app
+        .api
+        .post(app.url("/mcp"))
+        .bearer_auth(&jwt)
+        .json(&rpc("tools/list"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "an identity JWT is not an access token");
+}

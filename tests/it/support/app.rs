@@ -92,6 +92,7 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
             introspection_secret: Some(SecretString::from(RS_SECRET.to_owned())),
             upstream_url: None,
             required_scopes: Vec::new(),
+            identity_headers: Default::default(),
         }],
         clients: Vec::new(),
     }

@@ -131,7 +131,7 @@ async fn start_server() -> Result<Server> {
     config.validate()?;
     let store = dcr_bridge::store::connect(&config.database_url).await?;
     store.migrate().await?;
-    let state = dcr_bridge::app::build_with(config, store, Arc::new(SystemClock), false).await?;
+    let state = dcr_bridge::app::build_with(config, store, Arc::new(SystemClock)).await?;
     let task = tokio::spawn(async move {
         if let Err(e) = dcr_bridge::app::serve(state, listener, std::future::pending()).await {
             eprintln!("server stopped: {e:#}");

@@ -26,8 +26,6 @@ pub struct App {
     pub core: Core,
     /// HTML page renderer.
     pub pages: crate::http::pages::Pages,
-    /// Serve the demo MCP server on resource paths (`dcr-bridge dev` only).
-    pub demo_mcp: bool,
     /// Per client IP limits on registration, token, revocation and introspection.
     pub rate_limits: crate::http::rate_limit::RateLimits,
     /// The proxied resources (gateway mode).
@@ -56,11 +54,10 @@ pub async fn build(config: Config) -> anyhow::Result<AppState> {
         .await
         .context("connecting to the database")?;
     store.migrate().await.context("applying migrations")?;
-    build_with(config, store, Arc::new(SystemClock), false).await
+    build_with(config, store, Arc::new(SystemClock)).await
 }
 
-/// As [`build`], with the store and clock supplied (tests use a `ManualClock`), and whether the
-/// demo MCP server answers on resource paths (`dcr-bridge dev`).
+/// As [`build`], with the store and clock supplied (tests use a `ManualClock`).
 ///
 /// # Errors
 /// As [`build`].
@@ -68,7 +65,6 @@ pub async fn build_with(
     config: Config,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    demo_mcp: bool,
 ) -> anyhow::Result<AppState> {
     let cipher = Arc::new(Cipher::new(
         &config.secret_key_bytes()?,
@@ -102,7 +98,6 @@ pub async fn build_with(
         config: Arc::new(config),
         core,
         pages: crate::http::pages::Pages::new()?,
-        demo_mcp,
         rate_limits,
         gateway,
     })))

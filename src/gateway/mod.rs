@@ -3,7 +3,8 @@
 //!
 //! The gateway has its own router and layers: none of the authorization server's middleware
 //! (64 KiB body limit, the rewriting of framework 405/413/415 answers into OAuth JSON) or its
-//! discovery catch-all touches proxied traffic; only request ids, tracing, security headers and
+//! discovery catch-all touches proxied traffic (the one exception is the OIDC discovery document
+//! at `{path}/.well-known/openid-configuration`, COMPAT C2); only request ids, tracing, security headers and
 //! CORS are shared. The per-request token check touches no database ([`auth`]); revocations
 //! arrive by polling ([`revocation`]).
 
@@ -20,7 +21,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderName, Request};
 use axum::response::{IntoResponse as _, Response};
-use axum::routing::any;
+use axum::routing::{any, get};
 use axum::Router;
 use url::Url;
 
@@ -129,9 +130,17 @@ pub fn routes(state: &AppState) -> Router<AppState> {
                 async move { handle(&app, &route, req).await }
             }
         };
+        let path = &route.resource.path;
         router = router
-            .route(&route.resource.path, any(handler.clone()))
-            .route(&format!("{}/{{*rest}}", route.resource.path), any(handler));
+            .route(path, any(handler.clone()))
+            .route(&format!("{path}/{{*rest}}"), any(handler))
+            // OIDC path appending: the third metadata URL MCP clients derive from the MCP URL
+            // (COMPAT C2) stays the authorization server's, the only path below a proxied
+            // resource that is.
+            .route(
+                &format!("{path}/.well-known/openid-configuration"),
+                get(crate::http::discovery::oidc_metadata),
+            );
     }
     router.layer(crate::http::middleware::cors())
 }

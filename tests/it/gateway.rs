@@ -19,6 +19,7 @@ async fn gateway_app(upstream: &str, tweak: impl FnOnce(&mut Config)) -> TestApp
             id: "other".into(),
             path: "/other".into(),
             upstream_url: None,
+            identity_headers: Default::default(),
             ..c.resources[0].clone()
         };
         c.resources.push(other);

@@ -31,6 +31,7 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
     _db: Option<super::db::TestDb>,
     _server: tokio::task::JoinHandle<()>,
+    _demo: tokio::task::JoinHandle<()>,
 }
 
 /// Which database backs the server.
@@ -156,6 +157,11 @@ impl TestApp {
             }
         };
         let mut config = base_config(&base, db_url, &issuer);
+        // `/mcp` is proxied by the gateway to the demo MCP server, as under `dcr-bridge dev`.
+        let demo_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (demo_url, demo) = dcr_bridge::http::demo_mcp::spawn(demo_listener).unwrap();
+        config.resources[0].upstream_url = Some(demo_url.parse().unwrap());
+        config.resources[0].identity_headers = dcr_bridge::http::demo_mcp::identity_headers();
         tweak(&mut config);
         config.validate().unwrap();
         let store = dcr_bridge::store::connect(&config.database_url)
@@ -163,7 +169,7 @@ impl TestApp {
             .unwrap();
         store.migrate().await.unwrap();
         let clock = Arc::new(ManualClock::new(now()));
-        let state = dcr_bridge::app::build_with(config, store, clock.clone(), true)
+        let state = dcr_bridge::app::build_with(config, store, clock.clone())
             .await
             .unwrap();
         let server_state = state.clone();
@@ -191,6 +197,7 @@ impl TestApp {
             _dir: dir,
             _db: test_db,
             _server: server,
+            _demo: demo,
         })
     }
 

@@ -125,6 +125,7 @@ async fn start_server() -> Result<Server> {
             upstream_url: None,
             required_scopes: Vec::new(),
             identity_headers: Default::default(),
+            tool_scopes: Default::default(),
         }],
         clients: Vec::new(),
     };

@@ -288,6 +288,9 @@ pub struct ResourceConfig {
     /// Gateway mode: the headers that tell the MCP server who is calling.
     #[serde(default)]
     pub identity_headers: IdentityHeaders,
+    /// Gateway mode: scopes a `tools/call` of the named tool needs, beyond `required_scopes`.
+    #[serde(default)]
+    pub tool_scopes: BTreeMap<String, Vec<String>>,
 }
 
 impl Config {
@@ -465,6 +468,26 @@ impl Config {
             if !r.scopes.contains(s) {
                 return Err(invalid(
                     key("required_scopes"),
+                    format!("{s:?} is not one of this resource's scopes"),
+                ));
+            }
+        }
+        if r.upstream_url.is_none() && !r.tool_scopes.is_empty() {
+            return Err(invalid(
+                key("tool_scopes"),
+                "only a resource with upstream_url (gateway mode) checks tool scopes",
+            ));
+        }
+        for (tool, scopes) in &r.tool_scopes {
+            if tool.is_empty() || tool.len() > 128 {
+                return Err(invalid(
+                    key("tool_scopes"),
+                    "tool names are 1 to 128 characters",
+                ));
+            }
+            if let Some(s) = scopes.iter().find(|s| !r.scopes.contains(s)) {
+                return Err(invalid(
+                    key(&format!("tool_scopes.{tool}")),
                     format!("{s:?} is not one of this resource's scopes"),
                 ));
             }

@@ -369,3 +369,28 @@ fn identity_header_names_are_checked() {
     .to_string();
     assert!(err.contains("upstream_url"), "{err}");
 }
+
+#[test]
+fn tool_scopes_must_be_resource_scopes_on_a_proxied_resource() {
+    let base = format!("{}upstream_url = \"http://127.0.0.1:9000/mcp\"\n", toml(""));
+    let c = load(
+        &format!("{base}[resources.tool_scopes]\ndeploy = [\"mcp\"]\n"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.resources[0].tool_scopes["deploy"], ["mcp"]);
+    let err = load(
+        &format!("{base}[resources.tool_scopes]\ndeploy = [\"admin\"]\n"),
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("resources[0].tool_scopes.deploy"), "{err}");
+    let err = load(
+        &format!("{}[resources.tool_scopes]\ndeploy = [\"mcp\"]\n", toml("")),
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("upstream_url"), "{err}");
+}

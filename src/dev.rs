@@ -108,6 +108,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             upstream_url: Some(demo_url.parse()?),
             required_scopes: Vec::new(),
             identity_headers: crate::http::demo_mcp::identity_headers(),
+            tool_scopes: Default::default(),
         }],
         clients: Vec::new(),
     };

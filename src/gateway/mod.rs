@@ -12,14 +12,16 @@ pub mod auth;
 pub mod identity;
 pub mod proxy;
 pub mod revocation;
+pub mod tools;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderName, Request};
+use axum::http::{HeaderName, Method, Request, StatusCode};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::{any, get};
 use axum::Router;
@@ -44,6 +46,8 @@ pub struct Route {
     pub identity: IdentityHeaders,
     /// Incoming headers removed (the identity header names).
     pub strip: Vec<HeaderName>,
+    /// Scopes per tool, beyond `required_scopes`.
+    pub tool_scopes: BTreeMap<String, Vec<String>>,
 }
 
 /// The gateway's shared parts.
@@ -80,6 +84,7 @@ impl Gateway {
                 required_scopes: rc.required_scopes.clone(),
                 identity: rc.identity_headers.clone(),
                 strip: identity::strip_list(&rc.identity_headers),
+                tool_scopes: rc.tool_scopes.clone(),
             }));
         }
         let g = &config.gateway;
@@ -158,6 +163,14 @@ async fn handle(app: &AppState, route: &Route, req: Request<Body>) -> Response {
         Ok(c) => c,
         Err(refusal) => return auth::refuse(core, &route.resource, &refusal),
     };
+    let req = if route.tool_scopes.is_empty() || req.method() != Method::POST {
+        req
+    } else {
+        match check_tools(app, route, &claims, req).await {
+            Ok(req) => req,
+            Err(res) => return *res,
+        }
+    };
     tracing::debug!(client_id = %claims.client_id, "proxying to the MCP server");
     let user = if identity::needs_user(&route.identity) {
         match gw.users.get(core, &claims.sub).await {
@@ -195,4 +208,53 @@ async fn handle(app: &AppState, route: &Route, req: Request<Body>) -> Response {
         req,
     )
     .await
+}
+
+/// Per-tool scopes: reads the body (bounded), finds the tools it calls, and refuses with the
+/// step-up challenge when the token lacks a scope one of them needs. Returns the request with
+/// its body restored.
+async fn check_tools(
+    app: &AppState,
+    route: &Route,
+    claims: &crate::oauth::tokens::AccessClaims,
+    req: Request<Body>,
+) -> Result<Request<Body>, Box<Response>> {
+    let limit = app.gateway.settings.max_body_bytes;
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        Box::new(proxy::gateway_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            &format!("the request body is larger than {limit} bytes"),
+        ))
+    })?;
+    let bad = |why: &str| {
+        Box::new(proxy::gateway_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            why,
+        ))
+    };
+    let names = tools::called(&bytes).map_err(bad)?;
+    // MCP 2026-07-28: `Mcp-Name` mirrors the body; a mismatch is refused, never trusted.
+    let header_name = parts.headers.get("mcp-name").and_then(|v| v.to_str().ok());
+    let header_method = parts
+        .headers
+        .get("mcp-method")
+        .and_then(|v| v.to_str().ok());
+    if header_method == Some("tools/call")
+        && header_name.is_some_and(|h| names.len() != 1 || names[0] != h)
+    {
+        return Err(bad("Mcp-Name does not match the tool the body calls"));
+    }
+    let needed = tools::needed(&route.required_scopes, &route.tool_scopes, &names);
+    let held: Vec<&str> = claims.scope.split(' ').collect();
+    if needed.iter().any(|s| !held.contains(&s.as_str())) {
+        return Err(Box::new(auth::refuse(
+            &app.core,
+            &route.resource,
+            &auth::Refusal::Scope(needed),
+        )));
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }

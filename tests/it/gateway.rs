@@ -533,3 +533,70 @@ async fn gateway_sends_identity_headers_and_strips_forged_copies() {
         .unwrap();
     assert_eq!(res.status(), 401, "an identity JWT is not an access token");
 }
+
+#[tokio::test]
+async fn gateway_per_tool_scopes_challenge_with_every_needed_scope() {
+    let echo = McpEcho::start().await;
+    let app = gateway_app(&echo.url, |c| {
+        c.resources[0].required_scopes = vec!["mcp:read".into()];
+        c.resources[0].tool_scopes =
+            std::collections::BTreeMap::from([("deploy".into(), vec!["mcp:write".into()])]);
+    })
+    .await;
+    let narrow = tokens(&app, &app.resource(), Some("mcp:read")).await;
+    let narrow = narrow["access_token"].as_str().unwrap();
+    let call = |tool: &str, id: u32| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+               "params": {"name": tool, "arguments": {}}})
+    };
+    let post = |token: &str, body: Value, name: Option<&str>| {
+        let mut req = app.api.post(app.url("/mcp")).bearer_auth(token).json(&body);
+        if let Some(n) = name {
+            req = req.header("mcp-method", "tools/call").header("mcp-name", n);
+        }
+        async move { req.send().await.unwrap() }
+    };
+    // A tool without a mapping needs only required_scopes.
+    assert_eq!(post(narrow, call("echo", 1), None).await.status(), 200);
+    assert_eq!(
+        post(narrow, call("echo", 1), Some("echo")).await.status(),
+        200
+    );
+    // The mapped tool: 403 naming every scope the call needs, in one challenge.
+    for (what, body) in [
+        ("single", call("deploy", 2)),
+        ("batch", json!([call("echo", 3), call("deploy", 4)])),
+    ] {
+        let res = post(narrow, body, None).await;
+        assert_eq!(res.status(), 403, "{what}");
+        let challenge = header(&res, "www-authenticate");
+        assert!(
+            challenge.contains("error=\"insufficient_scope\""),
+            "{challenge}"
+        );
+        assert!(
+            challenge.contains("scope=\"mcp:read mcp:write\""),
+            "{challenge}"
+        );
+    }
+    // Mcp-Name must match the body, never stand in for it.
+    let res = post(narrow, call("deploy", 5), Some("echo")).await;
+    let (status, body) = status_json(res).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_request");
+    let res = post(
+        narrow,
+        json!({"jsonrpc": "2.0", "id": 6, "method": "tools/call"}),
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    let before = echo.seen().len();
+    assert_eq!(before, 2, "refused calls never reach the MCP server");
+    // With the scope, the call goes through, body intact.
+    let full = access_token(&app).await;
+    let res = post(&full, call("deploy", 7), Some("deploy")).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["id"], 7);
+}

@@ -94,6 +94,7 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
             upstream_url: None,
             required_scopes: Vec::new(),
             identity_headers: Default::default(),
+            tool_scopes: Default::default(),
         }],
         clients: Vec::new(),
     }

@@ -52,6 +52,9 @@ const FLOW_STEPS: [&str; 6] = [
 struct Server {
     base: String,
     resource: String,
+    /// The demo MCP server behind `/mcp`, called directly (the gateway's baseline).
+    mcp_direct: String,
+    mcp: tokio::task::JoinHandle<()>,
     _idp: DevIdpHandle,
     _dir: tempfile::TempDir,
     task: tokio::task::JoinHandle<()>,
@@ -60,6 +63,7 @@ struct Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.task.abort();
+        self.mcp.abort();
     }
 }
 
@@ -84,6 +88,10 @@ async fn start_server() -> Result<Server> {
     )
     .await?;
 
+    // The demo MCP server (as under `dcr-bridge dev`) behind the gateway at `/mcp`.
+    let mcp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let (mcp_direct, mcp) = dcr_bridge::http::demo_mcp::spawn(mcp_listener)?;
+
     let config = Config {
         public_url: base.parse()?,
         listen: "127.0.0.1:0".parse()?,
@@ -100,6 +108,7 @@ async fn start_server() -> Result<Server> {
             ..Default::default()
         },
         audit: Default::default(),
+        gateway: Default::default(),
         upstreams: vec![UpstreamConfig {
             id: "corp".into(),
             kind: UpstreamKind::Oidc,
@@ -121,6 +130,10 @@ async fn start_server() -> Result<Server> {
             scopes: vec!["mcp:read".into(), "mcp:write".into()],
             upstream: None,
             introspection_secret: None,
+            upstream_url: Some(mcp_direct.parse()?),
+            required_scopes: Vec::new(),
+            identity_headers: dcr_bridge::http::demo_mcp::identity_headers(),
+            tool_scopes: Default::default(),
         }],
         clients: Vec::new(),
         client_rules: Vec::new(),
@@ -129,7 +142,7 @@ async fn start_server() -> Result<Server> {
     config.validate()?;
     let store = dcr_bridge::store::connect(&config.database_url).await?;
     store.migrate().await?;
-    let state = dcr_bridge::app::build_with(config, store, Arc::new(SystemClock), false).await?;
+    let state = dcr_bridge::app::build_with(config, store, Arc::new(SystemClock)).await?;
     let task = tokio::spawn(async move {
         if let Err(e) = dcr_bridge::app::serve(state, listener, std::future::pending()).await {
             eprintln!("server stopped: {e:#}");
@@ -137,6 +150,8 @@ async fn start_server() -> Result<Server> {
     });
     Ok(Server {
         resource: format!("{base}/mcp"),
+        mcp_direct,
+        mcp,
         base,
         _idp: idp,
         _dir: dir,
@@ -146,6 +161,23 @@ async fn start_server() -> Result<Server> {
 
 // ---------------------------------------------------------------------------------------------
 // Clients and one unit of work per scenario
+
+/// One MCP `tools/call whoami` at `url`, with `token` as bearer if given.
+async fn tools_call(c: &Clients, url: &str, token: Option<&str>) -> Result<()> {
+    let mut req = c.api.post(url).json(&json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "whoami", "arguments": {}},
+    }));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = expect(req.send().await?, 200, "tools/call whoami").await?;
+    let body: Value = res.json().await?;
+    if body.get("result").is_none() {
+        bail!("tools/call whoami: {body}");
+    }
+    Ok(())
+}
 
 /// What every request needs: the server's addresses.
 struct Target {
@@ -522,8 +554,16 @@ async fn main() -> Result<()> {
     // Warm-up, untimed: one flow per worker (upstream discovery, signing key, connections)
     // also gives each worker the first refresh token of its chain.
     let mut chains = Vec::with_capacity(workers);
+    let mut callers = Vec::with_capacity(workers);
     for clients in &pool {
         let (tokens, _) = full_flow(&target, clients).await?;
+        let access_token = tokens["access_token"]
+            .as_str()
+            .context("no access_token from the code exchange")?
+            .to_owned();
+        tools_call(clients, &target.resource, Some(&access_token)).await?;
+        tools_call(clients, &server.mcp_direct, None).await?;
+        callers.push((clients.clone(), Arc::new(access_token)));
         chains.push(Chain {
             clients: clients.clone(),
             client_id: tokens["client_id"]
@@ -576,6 +616,35 @@ async fn main() -> Result<()> {
             async move {
                 let (_, steps) = full_flow(&t, &c).await?;
                 Ok((c, steps))
+            }
+        },
+    )
+    .await?;
+
+    let direct_url = Arc::new(server.mcp_direct.clone());
+    let direct = drive(
+        "D  MCP tools/call, direct to the MCP server",
+        callers.clone(),
+        per_scenario,
+        move |(c, at)| {
+            let url = Arc::clone(&direct_url);
+            async move {
+                tools_call(&c, &url, None).await?;
+                Ok(((c, at), Vec::new()))
+            }
+        },
+    )
+    .await?;
+    let t = Arc::clone(&target);
+    let gateway = drive(
+        "5  MCP tools/call through the gateway",
+        callers,
+        per_scenario,
+        move |(c, at)| {
+            let t = Arc::clone(&t);
+            async move {
+                tools_call(&c, &t.resource, Some(&at)).await?;
+                Ok(((c, at), Vec::new()))
             }
         },
     )
@@ -637,6 +706,16 @@ async fn main() -> Result<()> {
         &b,
         &format!("1.00x B (baseline B; {})", cost_vs(&b, &a, "A")),
     );
+    run_row(
+        &gateway,
+        &format!(
+            "{:.2} of D throughput; +{:.2} ms p50, +{:.2} ms p99",
+            gateway.ops_per_sec() / direct.ops_per_sec(),
+            percentile_ms(&gateway.latencies, 50.0) - percentile_ms(&direct.latencies, 50.0),
+            percentile_ms(&gateway.latencies, 99.0) - percentile_ms(&direct.latencies, 99.0),
+        ),
+    );
+    run_row(&direct, "1.00x D (baseline D)");
     println!();
     println!("ratio: baseline ops/s / scenario ops/s at equal concurrency = how many baseline");
     println!("operations one scenario operation costs. Row 3 (no own throughput) compares p50s.");

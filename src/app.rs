@@ -26,10 +26,10 @@ pub struct App {
     pub core: Core,
     /// HTML page renderer.
     pub pages: crate::http::pages::Pages,
-    /// Serve the demo MCP server on resource paths (`dcr-bridge dev` only).
-    pub demo_mcp: bool,
     /// Per client IP limits on registration, token, revocation and introspection.
     pub rate_limits: crate::http::rate_limit::RateLimits,
+    /// The proxied resources (gateway mode).
+    pub gateway: Arc<crate::gateway::Gateway>,
 }
 
 /// Cheaply cloneable handle to [`App`], the axum state.
@@ -54,11 +54,10 @@ pub async fn build(config: Config) -> anyhow::Result<AppState> {
         .await
         .context("connecting to the database")?;
     store.migrate().await.context("applying migrations")?;
-    build_with(config, store, Arc::new(SystemClock), false).await
+    build_with(config, store, Arc::new(SystemClock)).await
 }
 
-/// As [`build`], with the store and clock supplied (tests use a `ManualClock`), and whether the
-/// demo MCP server answers on resource paths (`dcr-bridge dev`).
+/// As [`build`], with the store and clock supplied (tests use a `ManualClock`).
 ///
 /// # Errors
 /// As [`build`].
@@ -66,7 +65,6 @@ pub async fn build_with(
     config: Config,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    demo_mcp: bool,
 ) -> anyhow::Result<AppState> {
     let cipher = Arc::new(Cipher::new(
         &config.secret_key_bytes()?,
@@ -82,6 +80,7 @@ pub async fn build_with(
         upstreams.push(Upstream::new(up, idp));
     }
     let settings = Settings::from_config(&config);
+    let gateway = Arc::new(crate::gateway::Gateway::new(&config, &settings)?);
     crate::oauth::static_clients::sync(store.as_ref(), &config.clients, &settings, clock.now())
         .await
         .map_err(|e| anyhow::Error::from(e).context("configured [[clients]]"))?;
@@ -107,8 +106,8 @@ pub async fn build_with(
         config: Arc::new(config),
         core,
         pages: crate::http::pages::Pages::new()?,
-        demo_mcp,
         rate_limits,
+        gateway,
     })))
 }
 
@@ -128,6 +127,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     tokio::spawn(check_upstreams(state.clone()));
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
+    let revocations = start_revocation_polling(&state).await;
     // The peer address is the rate-limiting key (unless forwarded headers are trusted).
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
@@ -135,7 +135,28 @@ pub async fn serve(
         .await
         .context("serving HTTP");
     housekeeping.abort();
+    if let Some(task) = revocations {
+        task.abort();
+    }
     result
+}
+
+/// With proxied resources: learns the revoked access tokens once before serving (so a restart
+/// does not reopen them), then polls every `gateway.revocation_poll_seconds`.
+async fn start_revocation_polling(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
+    let gateway = &state.gateway;
+    if gateway.routes.is_empty() {
+        return None;
+    }
+    if let Err(e) = gateway.revocations.poll(&state.core).await {
+        tracing::warn!(error = %e, "first poll of revoked access tokens failed; will retry");
+    }
+    let every = std::time::Duration::from_secs(gateway.settings.revocation_poll_seconds);
+    Some(tokio::spawn(crate::gateway::revocation::run(
+        state.core.clone(),
+        gateway.revocations.clone(),
+        every,
+    )))
 }
 
 /// Fetches every upstream's discovery document once at start and records the result, so an

@@ -15,12 +15,14 @@ mod cimd;
 mod client_rules;
 mod clients;
 mod errors;
+mod gateway;
 mod load;
 mod sections;
 
 pub use cimd::CimdSettings;
 pub use client_rules::{ClientMatch, ClientRuleConfig};
 pub use clients::StaticClientConfig;
+pub use gateway::{GatewaySettings, IdentityHeaders};
 pub use sections::{
     AuditSettings, ClientIpHeader, RateLimitSettings, RegistrationSettings, TokenSettings,
 };
@@ -111,6 +113,9 @@ pub struct Config {
     /// Retention of the audit trail.
     #[serde(default)]
     pub audit: AuditSettings,
+    /// How resources with an `upstream_url` are proxied.
+    #[serde(default)]
+    pub gateway: GatewaySettings,
     /// The upstream identity providers; the first is the default.
     #[serde(default)]
     pub upstreams: Vec<UpstreamConfig>,
@@ -127,6 +132,25 @@ pub struct Config {
     /// Client ID Metadata Documents (URL client ids).
     #[serde(default)]
     pub cimd: CimdSettings,
+}
+
+/// An MCP server URL: absolute http or https with a host, no credentials, query or fragment
+/// (the request's own path and query are appended). Plain http is allowed: the MCP server
+/// usually sits next to dcr-bridge on a private network.
+fn check_upstream_url(u: &Url) -> Result<(), String> {
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err(format!("must be http or https, not {}", u.scheme()));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err("must be an absolute URL with a host".to_owned());
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err("must not contain credentials".to_owned());
+    }
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err("must not contain a query or fragment".to_owned());
+    }
+    Ok(())
 }
 
 fn default_listen() -> SocketAddr {
@@ -264,6 +288,20 @@ pub struct ResourceConfig {
     /// introspection (RFC 7662 §2.1) for tokens issued for this resource.
     #[serde(default, serialize_with = "serialize_opt_secret")]
     pub introspection_secret: Option<SecretString>,
+    /// The MCP server this resource proxies to (gateway mode). Without it the resource is
+    /// metadata only: the MCP server validates our tokens itself.
+    #[serde(default)]
+    pub upstream_url: Option<Url>,
+    /// Scopes every request through the gateway needs (403 `insufficient_scope` otherwise);
+    /// empty: any token issued for this resource.
+    #[serde(default)]
+    pub required_scopes: Vec<String>,
+    /// Gateway mode: the headers that tell the MCP server who is calling.
+    #[serde(default)]
+    pub identity_headers: IdentityHeaders,
+    /// Gateway mode: scopes a `tools/call` of the named tool needs, beyond `required_scopes`.
+    #[serde(default)]
+    pub tool_scopes: BTreeMap<String, Vec<String>>,
 }
 
 impl Config {
@@ -282,6 +320,7 @@ impl Config {
         self.rate_limit.validate()?;
         self.audit.validate()?;
         self.cimd.validate()?;
+        self.gateway.validate()?;
         if self.upstreams.is_empty() {
             return Err(invalid("upstreams", "configure at least one [[upstreams]]"));
         }
@@ -426,6 +465,44 @@ impl Config {
         if let Some(u) = &r.upstream {
             if !self.upstreams.iter().any(|o| &o.id == u) {
                 return Err(invalid(key("upstream"), format!("no upstream with id {u}")));
+            }
+        }
+        if let Some(u) = &r.upstream_url {
+            check_upstream_url(u).map_err(|m| invalid(key("upstream_url"), m))?;
+        }
+        r.identity_headers.validate(&key("identity_headers"))?;
+        if r.upstream_url.is_none() && r.identity_headers != IdentityHeaders::default() {
+            return Err(invalid(
+                key("identity_headers"),
+                "only a resource with upstream_url (gateway mode) sends identity headers",
+            ));
+        }
+        for s in &r.required_scopes {
+            if !r.scopes.contains(s) {
+                return Err(invalid(
+                    key("required_scopes"),
+                    format!("{s:?} is not one of this resource's scopes"),
+                ));
+            }
+        }
+        if r.upstream_url.is_none() && !r.tool_scopes.is_empty() {
+            return Err(invalid(
+                key("tool_scopes"),
+                "only a resource with upstream_url (gateway mode) checks tool scopes",
+            ));
+        }
+        for (tool, scopes) in &r.tool_scopes {
+            if tool.is_empty() || tool.len() > 128 {
+                return Err(invalid(
+                    key("tool_scopes"),
+                    "tool names are 1 to 128 characters",
+                ));
+            }
+            if let Some(s) = scopes.iter().find(|s| !r.scopes.contains(s)) {
+                return Err(invalid(
+                    key(&format!("tool_scopes.{tool}")),
+                    format!("{s:?} is not one of this resource's scopes"),
+                ));
             }
         }
         Ok(())

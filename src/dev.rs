@@ -65,6 +65,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         },
     )
     .await?;
+    // The demo MCP server sits behind the gateway like any protected MCP server would.
+    let demo_listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+        .context("binding the demo MCP server on 127.0.0.1")?;
+    let (demo_url, _demo) = crate::http::demo_mcp::spawn(demo_listener)?;
     let db = args.data_dir.join("dcr-bridge.db");
     let config = Config {
         public_url: public_url.parse()?,
@@ -78,6 +83,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         registration: crate::config::RegistrationSettings::default(),
         rate_limit: crate::config::RateLimitSettings::default(),
         audit: crate::config::AuditSettings::default(),
+        gateway: Default::default(),
         upstreams: vec![UpstreamConfig {
             id: "dev".into(),
             kind: crate::config::UpstreamKind::Oidc,
@@ -99,6 +105,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             scopes: vec!["mcp".into()],
             upstream: None,
             introspection_secret: None,
+            upstream_url: Some(demo_url.parse()?),
+            required_scopes: Vec::new(),
+            identity_headers: crate::http::demo_mcp::identity_headers(),
+            tool_scopes: Default::default(),
         }],
         clients: Vec::new(),
         client_rules: Vec::new(),
@@ -108,7 +118,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let store = crate::store::connect(&config.database_url).await?;
     store.migrate().await?;
     let clock = std::sync::Arc::new(crate::clock::SystemClock);
-    let state = crate::app::build_with(config, store, clock, true).await?;
+    let state = crate::app::build_with(config, store, clock).await?;
     print_banner(&public_url, &idp_issuer, &users, &db);
     crate::app::serve(state, listener, crate::app::shutdown_signal()).await
 }
@@ -186,8 +196,9 @@ fn print_banner(public_url: &str, idp: &str, users: &[DevUser], db: &std::path::
             .to_owned(),
         "     It registers itself; approve it on the consent page and sign in as a dev user."
             .to_owned(),
-        "     The built-in demo MCP server at /mcp then answers tools/list and the `whoami` tool."
+        "     The built-in demo MCP server (behind the gateway at /mcp) then answers tools/list"
             .to_owned(),
+        "     and the `whoami` tool.".to_owned(),
         "  2. For a real identity provider, write dcr-bridge.toml (docs/configuration.md), then"
             .to_owned(),
         "       dcr-bridge check-config --config dcr-bridge.toml".to_owned(),

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod dev;
 pub mod devidp;
+pub mod gateway;
 pub mod http;
 pub mod idp;
 pub mod oauth;

@@ -1,21 +1,77 @@
-//! A tiny MCP server (Streamable HTTP, JSON responses only) that `dcr-bridge dev` puts behind the
-//! resource path, so a first-time user sees a client connect end to end. It knows `initialize`,
-//! `ping`, `tools/list` and one tool, `whoami`, which echoes the validated token's claims.
-//! Written by hand because it is a demo of the product, not an MCP server library; `serve`
-//! never enables it (gateway mode will proxy real MCP servers instead).
+//! A tiny MCP server (Streamable HTTP, JSON responses only) that `dcr-bridge dev` runs on its
+//! own loopback listener and puts behind the resource path through the gateway, like any MCP
+//! server an admin would protect, so a first-time user sees a client connect end to end. It
+//! knows `initialize`, `ping`, `tools/list` and one tool, `whoami`, which echoes who the
+//! gateway says is calling (its identity headers, [`identity_headers`]). Written by hand
+//! because it is a demo of the product, not an MCP server library; `serve` never starts it.
 
 use axum::body::Bytes;
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
+
+use crate::config::IdentityHeaders;
+
+/// The identity headers the demo server reads; the dev resource names them.
+#[must_use]
+pub fn identity_headers() -> IdentityHeaders {
+    IdentityHeaders {
+        user_id: Some("x-dcr-user-id".into()),
+        email: Some("x-dcr-user-email".into()),
+        client_id: Some("x-dcr-client-id".into()),
+        scopes: Some("x-dcr-scopes".into()),
+        ..IdentityHeaders::default()
+    }
+}
+
+/// Serves the demo on `listener` (loopback) until the task is aborted. Returns its MCP URL.
+///
+/// # Errors
+/// When the listener has no local address.
+pub fn spawn(
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<(String, tokio::task::JoinHandle<()>)> {
+    let url = format!("http://{}/mcp", listener.local_addr()?);
+    let app = axum::Router::new().route(
+        "/mcp",
+        axum::routing::any(
+            |method: Method, headers: HeaderMap, body: Bytes| async move {
+                handle(&method, &body, &caller(&headers))
+            },
+        ),
+    );
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::warn!(error = %e, "demo MCP server stopped");
+        }
+    });
+    Ok((url, task))
+}
+
+/// Who the gateway says is calling, in the shape `whoami` shows.
+fn caller(headers: &HeaderMap) -> Value {
+    let h = identity_headers();
+    let get = |name: &Option<String>| {
+        name.as_deref()
+            .and_then(|n| headers.get(n))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    json!({
+        "sub": get(&h.user_id),
+        "username": get(&h.email),
+        "client_id": get(&h.client_id),
+        "scope": get(&h.scopes),
+    })
+}
 
 fn rpc_error(id: &Value, code: i64, message: &str) -> Response {
     Json(json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}))
         .into_response()
 }
 
-/// Answers one MCP request for a caller whose token introspected to `token_info`.
+/// Answers one MCP request for `token_info` (`sub`, `username`, `client_id`, `scope`).
 pub fn handle(method: &Method, body: &Bytes, token_info: &Value) -> Response {
     if method != Method::POST {
         // No server-initiated stream in the demo (MCP Streamable HTTP allows 405 here).
@@ -57,8 +113,6 @@ pub fn handle(method: &Method, body: &Bytes, token_info: &Value) -> Response {
                 "username": token_info.get("username"),
                 "client_id": token_info.get("client_id"),
                 "scope": token_info.get("scope"),
-                "aud": token_info.get("aud"),
-                "exp": token_info.get("exp"),
             });
             json!({"content": [{"type": "text", "text": who.to_string()}], "isError": false})
         }

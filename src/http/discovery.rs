@@ -102,7 +102,8 @@ fn oidc_doc(app: &AppState) -> Value {
     m
 }
 
-async fn oidc_metadata(State(app): State<AppState>) -> Response {
+/// OIDC discovery document (the gateway also answers it below a proxied resource path).
+pub async fn oidc_metadata(State(app): State<AppState>) -> Response {
     json_ok(oidc_doc(&app))
 }
 

@@ -39,6 +39,8 @@ pub fn cors() -> CorsLayer {
             HeaderName::from_static("mcp-session-id"),
             HeaderName::from_static("mcp-protocol-version"),
             HeaderName::from_static("last-event-id"),
+            HeaderName::from_static("mcp-method"),
+            HeaderName::from_static("mcp-name"),
         ])
         .expose_headers([
             header::WWW_AUTHENTICATE,
@@ -49,13 +51,20 @@ pub fn cors() -> CorsLayer {
         .max_age(Duration::from_secs(3600))
 }
 
-/// Layers every route gets: request id, trace span, body limit, security headers.
-pub fn common(router: Router) -> Router {
+/// Layers of the authorization server's own routes (not the proxied resources): preflight
+/// status, body limit, and JSON for framework errors.
+pub fn inner<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
     router
         .layer(axum::middleware::from_fn(preflight_no_content))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         // Outside the body limit, so its own 413 answers get the JSON shape and headers too.
         .layer(axum::middleware::from_fn(json_framework_errors))
+}
+
+/// Layers every route gets, the proxied resources included: request id, trace span, security
+/// headers.
+pub fn common(router: Router) -> Router {
+    router
         .layer(axum::middleware::from_fn(security_headers))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(
@@ -105,7 +114,7 @@ async fn drop_unplain_request_id(mut req: Request<Body>, next: Next) -> Response
 }
 
 /// COMPAT C4: browsers and some clients expect a CORS preflight to be 204 No Content.
-async fn preflight_no_content(req: Request<Body>, next: Next) -> Response {
+pub async fn preflight_no_content(req: Request<Body>, next: Next) -> Response {
     let preflight = req.method() == Method::OPTIONS
         && req
             .headers()

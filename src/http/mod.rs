@@ -44,6 +44,9 @@ pub fn routes(state: AppState) -> Router {
         .merge(limits.apply(Endpoint::Authorize, authorize::routes()))
         .merge(consent::routes())
         .merge(callback::routes());
-    let router = api.merge(browser).fallback(discovery::not_found);
-    middleware::common(router.with_state(state))
+    let own = middleware::inner(api.merge(browser).fallback(discovery::not_found));
+    // Proxied resources get their own layers (gateway/mod.rs): none of the inner ones above.
+    let gateway = crate::gateway::routes(&state)
+        .layer(axum::middleware::from_fn(middleware::preflight_no_content));
+    middleware::common(own.merge(gateway).with_state(state))
 }

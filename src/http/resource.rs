@@ -1,11 +1,11 @@
-//! The resource paths (`public_url + path`) themselves. Until gateway mode proxies them to an MCP
-//! server, they do the part every MCP client needs first (COMPAT C3): an unauthenticated or
-//! invalid request gets 401 with `WWW-Authenticate: Bearer resource_metadata=…, scope=…`
-//! (RFC 9728 §5.1, RFC 6750 §3); a valid token for another resource gets 401 `invalid_token`.
+//! The paths of metadata-only resources (no `upstream_url`; gateway/ serves the others). The MCP
+//! server validates our tokens itself, but these paths still do the part every MCP client needs
+//! first (COMPAT C3): an unauthenticated or invalid request gets 401 with
+//! `WWW-Authenticate: Bearer resource_metadata=…, scope=…` (RFC 9728 §5.1, RFC 6750 §3); a valid
+//! token for another resource gets 401 `invalid_token`; a valid token 501.
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
@@ -20,18 +20,16 @@ use crate::oauth::{introspect, Resource};
 pub fn routes(state: &AppState) -> Router<AppState> {
     let mut router = Router::new();
     for r in &state.core.settings.resources {
+        if state.gateway.serves(&r.path) {
+            continue;
+        }
         let resource = r.clone();
         router = router.route(
             &r.path,
-            any(
-                move |State(app): State<AppState>,
-                      method: Method,
-                      headers: HeaderMap,
-                      body: Bytes| {
-                    let resource = resource.clone();
-                    async move { protected(&app, &resource, &method, &headers, &body).await }
-                },
-            ),
+            any(move |State(app): State<AppState>, headers: HeaderMap| {
+                let resource = resource.clone();
+                async move { protected(&app, &resource, &headers).await }
+            }),
         );
     }
     router
@@ -69,13 +67,7 @@ fn unauthorized(app: &AppState, r: &Resource, error: Option<&str>, description: 
     no_store(res)
 }
 
-async fn protected(
-    app: &AppState,
-    r: &Resource,
-    method: &Method,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Response {
+async fn protected(app: &AppState, r: &Resource, headers: &HeaderMap) -> Response {
     let Some(token) = authorization(headers, "Bearer") else {
         return unauthorized(app, r, None, "authorization required");
     };
@@ -96,14 +88,11 @@ async fn protected(
             "the access token is invalid, expired, revoked or for another resource",
         );
     }
-    if app.demo_mcp {
-        return crate::http::demo_mcp::handle(method, body, &info);
-    }
     (
         StatusCode::NOT_IMPLEMENTED,
         Json(json!({
             "error": "not_implemented",
-            "error_description": "the token is valid, but no MCP server is configured behind this path yet (gateway mode)",
+            "error_description": "the token is valid, but this resource has no upstream_url: its MCP server validates tokens itself",
         })),
     )
         .into_response()

@@ -275,4 +275,13 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes at most `limit` audit events recorded before `before`, oldest first; returns
     /// how many. The caller repeats while full batches come back (`audit.retention_days`).
     async fn purge_audit_events(&self, before: i64, limit: i64) -> Result<u64, StoreError>;
+    /// The `jti`s of access tokens unexpired at `now` that were revoked (themselves, their
+    /// family or their grant) at or after `since`, at most `limit`. The gateway polls this to
+    /// learn revocations without a database round trip per request.
+    async fn revoked_access_tokens(
+        &self,
+        since: i64,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError>;
 }

@@ -6,6 +6,7 @@ mod client_emulations;
 mod conformance;
 mod discovery;
 mod flows;
+mod gateway;
 mod hostile;
 mod interop;
 mod interop_mcp_remote;

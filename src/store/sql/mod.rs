@@ -376,4 +376,13 @@ where
     async fn purge_audit_events(&self, before: i64, limit: i64) -> Result<u64, StoreError> {
         on_conn!(self, |db| housekeeping::purge_audit(db, before, limit))
     }
+
+    async fn revoked_access_tokens(
+        &self,
+        since: i64,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        on_conn!(self, |db| tokens::revoked_access(db, since, now, limit))
+    }
 }

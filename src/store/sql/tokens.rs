@@ -318,3 +318,26 @@ pub(super) async fn revoke_refresh_family(
     insert_audit(db, audit).await?;
     Ok(true)
 }
+
+/// Unexpired access tokens revoked since `since`, directly or through their family or grant.
+/// Scans the unexpired tokens (`access_tokens_expires_idx`), so its cost follows the number of
+/// live access tokens, once per gateway poll.
+pub(super) async fn revoked_access(
+    db: &mut dyn Exec,
+    since: i64,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<String>, StoreError> {
+    let rows = db
+        .fetch_all(
+            "SELECT a.jti FROM access_tokens a \
+             JOIN token_families f ON f.id = a.family_id \
+             JOIN grants g ON g.id = a.grant_id \
+             WHERE a.expires_at > $2 \
+             AND (a.revoked_at >= $1 OR f.revoked_at >= $1 OR g.revoked_at >= $1) \
+             LIMIT $3",
+            args![since, now, limit],
+        )
+        .await?;
+    rows.iter().map(|r| r.text("jti")).collect()
+}

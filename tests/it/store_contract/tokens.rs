@@ -21,6 +21,9 @@ contract!(
     purge_expired,
     purge_drops_stale_replay_answers,
     families_keep_their_code_scope,
+    revoked_access_tokens_direct,
+    revoked_access_tokens_by_family,
+    revoked_access_tokens_by_grant,
 );
 
 async fn code_redeems_once(store: Arc<dyn Store>) {
@@ -448,4 +451,61 @@ async fn families_keep_their_code_scope(store: Arc<dyn Store>) {
         let view = store.get_refresh_token(rt).await.unwrap().unwrap();
         assert_eq!(view.family.revoked_at, Some(T0 + 4), "{rt}");
     }
+}
+
+/// The gateway's poll (`revoked_access_tokens`): unexpired tokens revoked at or after `since`.
+async fn revoked_access_tokens_direct(store: Arc<dyn Store>) {
+    issued(&*store).await;
+    let list = |since: i64, now: i64| {
+        let store = store.clone();
+        async move { store.revoked_access_tokens(since, now, 100).await.unwrap() }
+    };
+    assert!(list(T0, T0 + 2).await.is_empty(), "nothing revoked yet");
+    assert!(store
+        .revoke_access_token("at-0", T0 + 5, &audit("revoked"))
+        .await
+        .unwrap());
+    assert_eq!(list(T0 + 5, T0 + 6).await, ["at-0"]);
+    assert_eq!(list(T0, T0 + 6).await, ["at-0"]);
+    assert!(
+        list(T0 + 6, T0 + 7).await.is_empty(),
+        "revoked before `since`"
+    );
+    // `access` tokens live 300 s: an expired token is refused anyway, so it is not listed.
+    assert!(list(T0, T0 + 400).await.is_empty());
+    assert!(store
+        .revoked_access_tokens(T0, T0 + 6, 0)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn revoked_access_tokens_by_family(store: Arc<dyn Store>) {
+    issued(&*store).await;
+    assert!(store
+        .revoke_refresh_family("rt-0", T0 + 5, &audit("revoked"))
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .revoked_access_tokens(T0 + 5, T0 + 6, 100)
+            .await
+            .unwrap(),
+        ["at-0"]
+    );
+}
+
+async fn revoked_access_tokens_by_grant(store: Arc<dyn Store>) {
+    let iss = issued(&*store).await;
+    assert!(store
+        .revoke_grant(&iss.grant_id, T0 + 5, &audit("revoked"))
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .revoked_access_tokens(T0 + 5, T0 + 6, 100)
+            .await
+            .unwrap(),
+        ["at-0"]
+    );
 }

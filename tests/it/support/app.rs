@@ -31,6 +31,7 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
     _db: Option<super::db::TestDb>,
     _server: tokio::task::JoinHandle<()>,
+    _demo: tokio::task::JoinHandle<()>,
 }
 
 /// Which database backs the server.
@@ -68,6 +69,7 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
         registration: dcr_bridge::config::RegistrationSettings::default(),
         rate_limit: dcr_bridge::config::RateLimitSettings::default(),
         audit: dcr_bridge::config::AuditSettings::default(),
+        gateway: Default::default(),
         upstreams: vec![UpstreamConfig {
             id: "corp".into(),
             kind: dcr_bridge::config::UpstreamKind::Oidc,
@@ -89,6 +91,10 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
             scopes: vec!["mcp:read".into(), "mcp:write".into()],
             upstream: None,
             introspection_secret: Some(SecretString::from(RS_SECRET.to_owned())),
+            upstream_url: None,
+            required_scopes: Vec::new(),
+            identity_headers: Default::default(),
+            tool_scopes: Default::default(),
         }],
         clients: Vec::new(),
         client_rules: Vec::new(),
@@ -154,6 +160,11 @@ impl TestApp {
             }
         };
         let mut config = base_config(&base, db_url, &issuer);
+        // `/mcp` is proxied by the gateway to the demo MCP server, as under `dcr-bridge dev`.
+        let demo_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (demo_url, demo) = dcr_bridge::http::demo_mcp::spawn(demo_listener).unwrap();
+        config.resources[0].upstream_url = Some(demo_url.parse().unwrap());
+        config.resources[0].identity_headers = dcr_bridge::http::demo_mcp::identity_headers();
         tweak(&mut config);
         config.validate().unwrap();
         let store = dcr_bridge::store::connect(&config.database_url)
@@ -161,7 +172,7 @@ impl TestApp {
             .unwrap();
         store.migrate().await.unwrap();
         let clock = Arc::new(ManualClock::new(now()));
-        let state = dcr_bridge::app::build_with(config, store, clock.clone(), true)
+        let state = dcr_bridge::app::build_with(config, store, clock.clone())
             .await
             .unwrap();
         let server_state = state.clone();
@@ -189,6 +200,7 @@ impl TestApp {
             _dir: dir,
             _db: test_db,
             _server: server,
+            _demo: demo,
         })
     }
 

@@ -3,6 +3,7 @@ pub mod conformance;
 pub mod db;
 pub mod install;
 pub mod interop;
+pub mod mcp_echo;
 pub mod node;
 pub mod prereq;
 pub mod process;

@@ -1,0 +1,260 @@
+//! Gateway mode: a resource with `upstream_url` is served at `public_url + path` (and below it)
+//! and proxied to its MCP server once the caller's access token checks out.
+//!
+//! The gateway has its own router and layers: none of the authorization server's middleware
+//! (64 KiB body limit, the rewriting of framework 405/413/415 answers into OAuth JSON) or its
+//! discovery catch-all touches proxied traffic (the one exception is the OIDC discovery document
+//! at `{path}/.well-known/openid-configuration`, COMPAT C2); only request ids, tracing, security headers and
+//! CORS are shared. The per-request token check touches no database ([`auth`]); revocations
+//! arrive by polling ([`revocation`]).
+
+pub mod auth;
+pub mod identity;
+pub mod proxy;
+pub mod revocation;
+pub mod tools;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderName, Method, Request, StatusCode};
+use axum::response::{IntoResponse as _, Response};
+use axum::routing::{any, get};
+use axum::Router;
+use url::Url;
+
+use crate::app::AppState;
+use crate::config::{Config, GatewaySettings, IdentityHeaders};
+use crate::oauth::{Resource, Settings};
+
+use self::revocation::Revocations;
+
+/// One proxied resource.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The resource (its URI is the token audience).
+    pub resource: Resource,
+    /// The MCP server.
+    pub upstream_url: Url,
+    /// Scopes every request needs.
+    pub required_scopes: Vec<String>,
+    /// The identity headers to send.
+    pub identity: IdentityHeaders,
+    /// Incoming headers removed (the identity header names).
+    pub strip: Vec<HeaderName>,
+    /// Scopes per tool, beyond `required_scopes`.
+    pub tool_scopes: BTreeMap<String, Vec<String>>,
+}
+
+/// The gateway's shared parts.
+#[derive(Debug)]
+pub struct Gateway {
+    /// The proxied resources.
+    pub routes: Vec<Arc<Route>>,
+    /// Limits and timings.
+    pub settings: GatewaySettings,
+    /// Revoked access tokens, as of the last poll.
+    pub revocations: Arc<Revocations>,
+    /// Users' email, name and groups for identity headers.
+    pub users: identity::Users,
+    client: reqwest::Client,
+}
+
+impl Gateway {
+    /// The gateway for every resource of `config` that names an `upstream_url`.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built (TLS backend failure).
+    pub fn new(config: &Config, settings: &Settings) -> anyhow::Result<Self> {
+        let mut routes = Vec::new();
+        for rc in &config.resources {
+            let (Some(url), Some(resource)) = (
+                &rc.upstream_url,
+                settings.resources.iter().find(|r| r.id == rc.id),
+            ) else {
+                continue;
+            };
+            routes.push(Arc::new(Route {
+                resource: resource.clone(),
+                upstream_url: url.clone(),
+                required_scopes: rc.required_scopes.clone(),
+                identity: rc.identity_headers.clone(),
+                strip: identity::strip_list(&rc.identity_headers),
+                tool_scopes: rc.tool_scopes.clone(),
+            }));
+        }
+        let g = &config.gateway;
+        // Not the IdP client of idp/: that one has a total timeout and a small response cap,
+        // which would cut SSE streams; this one times only the connection (the response
+        // headers are timed per request in `proxy::forward`), keeps a pool of warm connections
+        // to the MCP servers, keeps no cookies, and passes redirects back to the MCP client
+        // rather than following them on the client's behalf. No environment proxy: the MCP
+        // server is named explicitly by the admin.
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(g.connect_timeout_seconds))
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .no_proxy()
+            .build()
+            .context("building the gateway HTTP client")?;
+        Ok(Self {
+            routes,
+            settings: g.clone(),
+            revocations: Arc::new(Revocations::new(settings.tokens.access_token_ttl)),
+            users: identity::Users::default(),
+            client,
+        })
+    }
+
+    /// Whether `path` is a proxied resource path or below one.
+    #[must_use]
+    pub fn serves(&self, path: &str) -> bool {
+        self.routes.iter().any(|r| under(&r.resource.path, path))
+    }
+}
+
+fn under(resource_path: &str, path: &str) -> bool {
+    path.strip_prefix(resource_path)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The routes of every proxied resource: its path and everything below it.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let mut router = Router::new();
+    for route in &state.gateway.routes {
+        let handler = {
+            let route = route.clone();
+            move |State(app): State<AppState>, req: Request<Body>| {
+                let route = route.clone();
+                async move { handle(&app, &route, req).await }
+            }
+        };
+        let path = &route.resource.path;
+        router = router
+            .route(path, any(handler.clone()))
+            .route(&format!("{path}/{{*rest}}"), any(handler))
+            // OIDC path appending: the third metadata URL MCP clients derive from the MCP URL
+            // (COMPAT C2) stays the authorization server's, the only path below a proxied
+            // resource that is.
+            .route(
+                &format!("{path}/.well-known/openid-configuration"),
+                get(crate::http::discovery::oidc_metadata),
+            );
+    }
+    router.layer(crate::http::middleware::cors())
+}
+
+async fn handle(app: &AppState, route: &Route, req: Request<Body>) -> Response {
+    let core = &app.core;
+    let gw = &app.gateway;
+    let claims = match auth::check(
+        core,
+        &gw.revocations,
+        &route.resource,
+        req.headers(),
+        &route.required_scopes,
+    ) {
+        Ok(c) => c,
+        Err(refusal) => return auth::refuse(core, &route.resource, &refusal),
+    };
+    let req = if route.tool_scopes.is_empty() || req.method() != Method::POST {
+        req
+    } else {
+        match check_tools(app, route, &claims, req).await {
+            Ok(req) => req,
+            Err(res) => return *res,
+        }
+    };
+    tracing::debug!(client_id = %claims.client_id, "proxying to the MCP server");
+    let user = if identity::needs_user(&route.identity) {
+        match gw.users.get(core, &claims.sub).await {
+            Ok(u) => u,
+            Err(e) => return crate::oauth::Error::from(e).into_response(),
+        }
+    } else {
+        Arc::default()
+    };
+    let add = match identity::headers(
+        core,
+        &route.identity,
+        route.upstream_url.as_str(),
+        &claims,
+        &user,
+    ) {
+        Ok(h) => h,
+        Err(e) => return e.into_response(),
+    };
+    let url = proxy::target(
+        &route.upstream_url,
+        &route.resource.path,
+        req.uri().path(),
+        req.uri().query(),
+    );
+    proxy::forward(
+        proxy::Upstream {
+            client: &gw.client,
+            url,
+            max_body: gw.settings.max_body_bytes,
+            response_timeout: Duration::from_secs(gw.settings.response_timeout_seconds),
+            add,
+            strip: &route.strip,
+        },
+        req,
+    )
+    .await
+}
+
+/// Per-tool scopes: reads the body (bounded), finds the tools it calls, and refuses with the
+/// step-up challenge when the token lacks a scope one of them needs. Returns the request with
+/// its body restored.
+async fn check_tools(
+    app: &AppState,
+    route: &Route,
+    claims: &crate::oauth::tokens::AccessClaims,
+    req: Request<Body>,
+) -> Result<Request<Body>, Box<Response>> {
+    let limit = app.gateway.settings.max_body_bytes;
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        Box::new(proxy::gateway_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            &format!("the request body is larger than {limit} bytes"),
+        ))
+    })?;
+    let bad = |why: &str| {
+        Box::new(proxy::gateway_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            why,
+        ))
+    };
+    let names = tools::called(&bytes).map_err(bad)?;
+    // MCP 2026-07-28: `Mcp-Name` mirrors the body; a mismatch is refused, never trusted.
+    let header_name = parts.headers.get("mcp-name").and_then(|v| v.to_str().ok());
+    let header_method = parts
+        .headers
+        .get("mcp-method")
+        .and_then(|v| v.to_str().ok());
+    if header_method == Some("tools/call")
+        && header_name.is_some_and(|h| names.len() != 1 || names[0] != h)
+    {
+        return Err(bad("Mcp-Name does not match the tool the body calls"));
+    }
+    let needed = tools::needed(&route.required_scopes, &route.tool_scopes, &names);
+    let held: Vec<&str> = claims.scope.split(' ').collect();
+    if needed.iter().any(|s| !held.contains(&s.as_str())) {
+        return Err(Box::new(auth::refuse(
+            &app.core,
+            &route.resource,
+            &auth::Refusal::Scope(needed),
+        )));
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}

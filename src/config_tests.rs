@@ -541,3 +541,19 @@ fn tool_scopes_must_be_resource_scopes_on_a_proxied_resource() {
     .to_string();
     assert!(err.contains("upstream_url"), "{err}");
 }
+
+#[test]
+fn cimd_stale_if_error_default_override_and_limit() {
+    let c = load(&toml(""), &[]).unwrap();
+    assert_eq!(c.cimd.stale_if_error_seconds, 86_400);
+    let c = load(&toml("[cimd]\nstale_if_error_seconds = 0\n"), &[]).unwrap();
+    assert_eq!(c.cimd.stale_if_error_seconds, 0);
+    let e = load(&toml("[cimd]\nstale_if_error_seconds = 604801\n"), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cimd.stale_if_error_seconds"), "{e}");
+    assert!(
+        load(&toml("[cimd]\nstale_if_error_seconds = -1\n"), &[]).is_err(),
+        "negative"
+    );
+}

@@ -24,6 +24,10 @@ pub struct CimdSettings {
     /// kept for the minimum.
     pub cache_min_seconds: u64,
     pub cache_max_seconds: u64,
+    /// How long a stored document may still be used when refetching it fails transiently
+    /// (unreachable host, timeout, HTTP 5xx or 429), counted from its last successful fetch
+    /// (RFC 5861 `stale-if-error` spirit). 0 refuses the client at the first failure.
+    pub stale_if_error_seconds: u64,
     /// UNSAFE, for tests only: accept `http` client ids on loopback hosts and fetch from loopback
     /// addresses. Never enable it in production: any local service becomes fetchable.
     pub allow_loopback_for_tests: bool,
@@ -38,6 +42,7 @@ impl Default for CimdSettings {
             fetch_timeout_ms: 5_000,
             cache_min_seconds: 60,
             cache_max_seconds: 3_600,
+            stale_if_error_seconds: 86_400,
             allow_loopback_for_tests: false,
         }
     }
@@ -50,6 +55,8 @@ const DOCUMENT_BYTES: std::ops::RangeInclusive<usize> = 1024..=64 * 1024;
 const FETCH_TIMEOUT_MS: std::ops::RangeInclusive<u64> = 100..=30_000;
 /// Longest `cache_max_seconds`: a day, so a changed or withdrawn document takes effect daily.
 const MAX_CACHE_SECONDS: u64 = 86_400;
+/// Longest `stale_if_error_seconds`: a week, so an unreachable host keeps a client at most that.
+const MAX_STALE_SECONDS: u64 = 7 * 86_400;
 
 impl CimdSettings {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
@@ -75,6 +82,12 @@ impl CimdSettings {
             return Err(invalid(
                 "cimd.cache_min_seconds",
                 "must not exceed cache_max_seconds",
+            ));
+        }
+        if self.stale_if_error_seconds > MAX_STALE_SECONDS {
+            return Err(invalid(
+                "cimd.stale_if_error_seconds",
+                format!("must be at most {MAX_STALE_SECONDS} seconds"),
             ));
         }
         for (i, d) in self.allowed_domains.iter().enumerate() {

@@ -55,6 +55,21 @@ pub enum FetchError {
     TooLarge(usize),
 }
 
+impl FetchError {
+    /// Whether the failure says nothing about the document itself (the host may answer again
+    /// shortly): unreachable, timed out, HTTP 5xx or 429 (RFC 9110 §15.6, RFC 6585 §4). A
+    /// stored record may then still be used for a bounded time. Every other outcome is the
+    /// publisher's (or our policy's) definitive answer.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unreachable | Self::Timeout => true,
+            Self::Status(code) => *code >= 500 || *code == 429,
+            Self::ForbiddenAddress | Self::NotJson | Self::TooLarge(_) => false,
+        }
+    }
+}
+
 /// Fetches a client metadata document under the SSRF, size and time rules of CIMD-00 §6.
 #[async_trait]
 pub trait ClientMetadataFetcher: Send + Sync {

@@ -258,3 +258,30 @@ fn verified_domain_is_host_and_port() {
     );
     assert_eq!(verified_domain("nope"), None);
 }
+
+#[test]
+fn only_failures_that_say_nothing_about_the_document_are_transient() {
+    for e in [
+        FetchError::Unreachable,
+        FetchError::Timeout,
+        FetchError::Status(500),
+        FetchError::Status(503),
+        FetchError::Status(599),
+        FetchError::Status(429),
+    ] {
+        assert!(e.is_transient(), "{e:?}");
+    }
+    for e in [
+        FetchError::ForbiddenAddress,
+        FetchError::NotJson,
+        FetchError::TooLarge(5120),
+        FetchError::Status(404),
+        FetchError::Status(410),
+        FetchError::Status(401),
+        FetchError::Status(302),
+        FetchError::Status(204),
+        FetchError::Status(499),
+    ] {
+        assert!(!e.is_transient(), "{e:?}");
+    }
+}

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::cimd::{self, ClientMetadataFetcher};
+use super::cimd::{self, ClientMetadataFetcher, FetchedDocument};
 use super::registration::audit_summary;
 use super::settings::Settings;
 use super::{Error, Result};
@@ -58,7 +58,12 @@ const CACHE_CAPACITY: u64 = 10_000;
 /// A document is fetched when no fresh copy is cached, validated (`cimd::document_record`),
 /// and written to the store when new or changed; then trusted for its `Cache-Control: max-age`
 /// within `[cimd] cache_min_seconds..=cache_max_seconds`. Fetch failures and invalid documents
-/// are never cached (CIMD-00 §Metadata Caching): the next request fetches again. The cache
+/// are never cached (CIMD-00 §Metadata Caching): the next request fetches again. A TRANSIENT
+/// failure (unreachable host, timeout, 5xx or 429) with a stored record confirmed within
+/// `[cimd] stale_if_error_seconds` keeps that record in use, so a client whose document host is
+/// briefly down can still refresh; a definitive answer (another status, an invalid document, a
+/// client id or domain no longer acceptable) refuses at once, and a client without a stored
+/// record always needs a successful fetch. The cache
 /// holds only freshness; the record always comes from the store, so an administrator's
 /// `disabled` takes effect at once.
 pub struct CimdClients {
@@ -68,6 +73,9 @@ pub struct CimdClients {
     clock: Arc<dyn Clock>,
     /// client id → when its stored record stops being fresh.
     fresh_until: moka::future::Cache<String, Instant>,
+    /// client id → when (clock seconds) this process last fetched its document successfully;
+    /// bounds the use of the stored record when the document host fails transiently.
+    confirmed_at: moka::future::Cache<String, i64>,
 }
 
 impl CimdClients {
@@ -89,20 +97,19 @@ impl CimdClients {
                 .max_capacity(CACHE_CAPACITY)
                 .time_to_live(max)
                 .build(),
+            confirmed_at: moka::future::Cache::builder()
+                .max_capacity(CACHE_CAPACITY)
+                .build(),
         }
     }
 
-    /// Fetches, validates and stores the document of `client_id`.
-    async fn refresh(
+    /// Validates and stores a fetched document of `client_id`, and remembers it as fresh.
+    async fn accept(
         &self,
         client_id: &str,
-        url: &url::Url,
+        fetched: &FetchedDocument,
         stored: Option<ClientRecord>,
     ) -> Result<ClientRecord> {
-        let fetched = self.fetcher.fetch(url).await.map_err(|e| {
-            tracing::info!(client_id, error = %e, "client metadata document refused");
-            Error::invalid_client(e.to_string())
-        })?;
         let now = self.clock.now();
         let record = cimd::document_record(
             client_id,
@@ -121,8 +128,14 @@ impl CimdClients {
                     .detail(&audit_summary(&record));
                 match self.store.insert_client(&record, &audit).await {
                     Ok(()) => {}
-                    // Another request stored it meanwhile: update it to what we fetched.
-                    Err(StoreError::Conflict(_)) => self.update(&record, now).await?,
+                    // Another request stored it meanwhile: update it if it differs from what
+                    // we fetched (concurrent first requests must not each log an update).
+                    Err(StoreError::Conflict(_)) => {
+                        let current = self.store.get_client(client_id).await?;
+                        if current.is_none_or(|c| cimd::metadata_changed(&c, &record)) {
+                            self.update(&record, now).await?;
+                        }
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -131,6 +144,7 @@ impl CimdClients {
             }
             Some(_) => {}
         }
+        self.confirmed_at.insert(client_id.to_owned(), now).await;
         let s = &self.settings.cimd;
         let ttl = fetched
             .max_age
@@ -145,6 +159,22 @@ impl CimdClients {
                 .await;
         }
         Ok(record)
+    }
+
+    /// Whether `stored` may still be used after a transient fetch failure: it was last confirmed
+    /// by a successful fetch at most `stale_if_error_seconds` ago (RFC 5861 §4 `stale-if-error`,
+    /// applied by us rather than the publisher). The last confirmation is the later of this
+    /// process's last successful fetch and the record's `updated_at` (its last stored change, a
+    /// lower bound after a restart), so the window is never longer than configured.
+    async fn usable_stale(&self, stored: &ClientRecord) -> bool {
+        let confirmed = self
+            .confirmed_at
+            .get(&stored.client_id)
+            .await
+            .unwrap_or(stored.updated_at)
+            .max(stored.updated_at);
+        let age = self.clock.now().saturating_sub(confirmed);
+        u64::try_from(age).is_ok_and(|age| age <= self.settings.cimd.stale_if_error_seconds)
     }
 
     async fn update(&self, record: &ClientRecord, now: i64) -> Result<()> {
@@ -181,6 +211,23 @@ impl ClientResolver for CimdClients {
                 return Ok(Some(record.clone()));
             }
         }
-        self.refresh(client_id, &url, stored).await.map(Some)
+        let fetched = match self.fetcher.fetch(&url).await {
+            Ok(fetched) => fetched,
+            Err(e) => {
+                if let Some(record) = stored {
+                    if e.is_transient() && self.usable_stale(&record).await {
+                        tracing::warn!(
+                            client_id,
+                            error = %e,
+                            "client metadata document unavailable; using the stored copy"
+                        );
+                        return Ok(Some(record));
+                    }
+                }
+                tracing::info!(client_id, error = %e, "client metadata document refused");
+                return Err(Error::invalid_client(e.to_string()));
+            }
+        };
+        self.accept(client_id, &fetched, stored).await.map(Some)
     }
 }

@@ -29,6 +29,7 @@ struct DocServer {
     base: String,
     answer: Arc<Mutex<Answer>>,
     hits: Arc<AtomicUsize>,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl DocServer {
@@ -61,8 +62,20 @@ impl DocServer {
                 (StatusCode::from_u16(a.status).unwrap(), headers, a.body).into_response()
             }
         });
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        let server = Self { base, answer, hits };
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+        });
+        let server = Self {
+            base,
+            answer,
+            hits,
+            stop,
+        };
         server.publish(&server.document(&["http://127.0.0.1/callback"]));
         server
     }
@@ -94,6 +107,13 @@ impl DocServer {
 
     fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
+    }
+
+    /// Stops listening and closes idle connections: the host is down (connection refused).
+    async fn stop(&self) {
+        let _ = self.stop.send(true);
+        // Graceful shutdown closes keep-alive connections asynchronously.
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -186,6 +206,103 @@ async fn cimd_client_full_flow_sqlite() {
 #[tokio::test]
 async fn cimd_client_full_flow_postgres() {
     full_flow(Db::Postgres).await;
+}
+
+/// Runs the flow for `docs`' client id; returns its token response.
+async fn cimd_tokens(app: &TestApp, docs: &DocServer) -> Value {
+    let client_id = docs.client_id();
+    let (verifier, challenge) = pkce();
+    let resource = app.resource();
+    let params = TestApp::auth_params(&client_id, REDIRECT, &challenge, &resource);
+    let res = app.authorize(&params).await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    let res = app.decide(&html, "approve").await;
+    assert_eq!(res.status(), 303);
+    let callback = app.upstream_login(&location(&res), "dev-alice").await;
+    let back = location(&app.browse(&callback).await);
+    let code = query_param(&back, "code").unwrap();
+    let mut form = code_form(&code, REDIRECT, &verifier, &client_id);
+    form.push(("resource", &resource));
+    let (status, tokens) = status_json(app.token(&form).await).await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens
+}
+
+/// A refresh with the stored record while the document host fails transiently (stopped,
+/// then 503) within `stale_if_error_seconds`; refused after the window, and at once on a
+/// definitive answer (404). A NEW client from a down host is refused: no stored record.
+#[tokio::test]
+async fn stored_document_is_used_while_its_host_is_down() {
+    let docs = DocServer::start().await;
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        cimd_for_tests(c);
+        c.cimd.stale_if_error_seconds = 600;
+    })
+    .await
+    .unwrap();
+    let client_id = docs.client_id();
+    let tokens = cimd_tokens(&app, &docs).await;
+    let mut refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    // The next refresh token of a successful refresh.
+    let ok = |(status, body): (u16, Value)| {
+        assert_eq!(status, 200, "{body}");
+        body["refresh_token"].as_str().unwrap().to_owned()
+    };
+
+    // 5xx: transient.
+    docs.set(|a| a.status = 503);
+    refresh = ok(status_json(app.refresh(&refresh, &client_id).await).await);
+    // 429: transient too.
+    docs.set(|a| a.status = 429);
+    refresh = ok(status_json(app.refresh(&refresh, &client_id).await).await);
+
+    // A definitive answer refuses at once, stored record or not.
+    docs.set(|a| a.status = 404);
+    let (status, err) = status_json(app.refresh(&refresh, &client_id).await).await;
+    assert_eq!(status, 401, "{err}");
+    assert_eq!(err["error"], "invalid_client");
+    docs.set(|a| a.status = 200);
+    refresh = ok(status_json(app.refresh(&refresh, &client_id).await).await);
+
+    // The host down (connection refused), inside the window: still served, with the
+    // document's redirect URIs as stored.
+    app.clock.advance(500);
+    docs.stop().await;
+    let hits = docs.hits();
+    refresh = ok(status_json(app.refresh(&refresh, &client_id).await).await);
+    assert_eq!(docs.hits(), hits, "the host was down");
+    // Past the window counted from the last successful fetch: refused.
+    app.clock.advance(101);
+    let (status, err) = status_json(app.refresh(&refresh, &client_id).await).await;
+    assert_eq!(status, 401, "{err}");
+    assert_eq!(err["error"], "invalid_client");
+
+    // A client never fetched before, from a down host: refused on our page.
+    let down = DocServer::start().await;
+    down.stop().await;
+    let (status, html) = authorize_page(&app, &down.client_id(), REDIRECT).await;
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("could not be retrieved"), "{html}");
+}
+
+/// `stale_if_error_seconds = 0`: the first transient failure refuses.
+#[tokio::test]
+async fn stale_window_zero_refuses_at_the_first_failure() {
+    let docs = DocServer::start().await;
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        cimd_for_tests(c);
+        c.cimd.stale_if_error_seconds = 0;
+    })
+    .await
+    .unwrap();
+    let tokens = cimd_tokens(&app, &docs).await;
+    docs.set(|a| a.status = 502);
+    app.clock.advance(1);
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let (status, err) = status_json(app.refresh(refresh, &docs.client_id()).await).await;
+    assert_eq!(status, 401, "{err}");
+    assert_eq!(err["error"], "invalid_client");
 }
 
 /// Changes the document server's answer for one hostile case.

@@ -76,6 +76,8 @@ pub struct CimdClients {
     /// client id → when (clock seconds) this process last fetched its document successfully;
     /// bounds the use of the stored record when the document host fails transiently.
     confirmed_at: moka::future::Cache<String, i64>,
+    /// client id → the document just fetched, while concurrent resolutions wait for it.
+    in_flight: moka::future::Cache<String, FetchedDocument>,
 }
 
 impl CimdClients {
@@ -99,6 +101,11 @@ impl CimdClients {
                 .build(),
             confirmed_at: moka::future::Cache::builder()
                 .max_capacity(CACHE_CAPACITY)
+                .build(),
+            // A safety net only: every entry is invalidated as soon as its fetch returns.
+            in_flight: moka::future::Cache::builder()
+                .max_capacity(CACHE_CAPACITY)
+                .time_to_live(Duration::from_secs(1))
                 .build(),
         }
     }
@@ -211,7 +218,15 @@ impl ClientResolver for CimdClients {
                 return Ok(Some(record.clone()));
             }
         }
-        let fetched = match self.fetcher.fetch(&url).await {
+        // Concurrent resolutions of one URL share one fetch: moka runs one initialiser per key
+        // and hands its result (or error) to every waiter. The entry is dropped right after, so
+        // it coalesces only fetches in flight and never stands in for the freshness cache.
+        let fetched = self
+            .in_flight
+            .try_get_with_by_ref(client_id, async { self.fetcher.fetch(&url).await })
+            .await;
+        self.in_flight.invalidate(client_id).await;
+        let fetched = match fetched {
             Ok(fetched) => fetched,
             Err(e) => {
                 if let Some(record) = stored {

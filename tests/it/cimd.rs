@@ -305,6 +305,40 @@ async fn stale_window_zero_refuses_at_the_first_failure() {
     assert_eq!(err["error"], "invalid_client");
 }
 
+/// Concurrent first requests for one URL client id share one fetch, and the client is stored
+/// once (one `cimd_client_added`, no spurious update).
+#[tokio::test]
+async fn concurrent_first_requests_fetch_once() {
+    let docs = DocServer::start().await;
+    let app = TestApp::start_with(Db::Sqlite, cimd_for_tests)
+        .await
+        .unwrap();
+    // Slow enough that every request arrives while the first fetch is in flight.
+    docs.set(|a| a.delay = Duration::from_millis(300));
+    let id = docs.client_id();
+    let pages =
+        futures_util::future::join_all((0..8).map(|_| authorize_page(&app, &id, REDIRECT))).await;
+    for (status, body) in pages {
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(docs.hits(), 1);
+    let events = app.state.core.store.list_audit_events(50).await.unwrap();
+    let count = |kind: &str| events.iter().filter(|e| e.kind == kind).count();
+    assert_eq!(count("cimd_client_added"), 1);
+    assert_eq!(count("cimd_client_updated"), 0);
+    // No freshness is kept (max-age=0): the next request fetches again.
+    assert_eq!(authorize_page(&app, &id, REDIRECT).await.0, 200);
+    assert_eq!(docs.hits(), 2);
+    // Failures are shared too, and not remembered.
+    docs.set(|a| a.status = 404);
+    let pages =
+        futures_util::future::join_all((0..4).map(|_| authorize_page(&app, &id, REDIRECT))).await;
+    for (status, body) in pages {
+        assert_eq!(status, 400, "{body}");
+    }
+    assert_eq!(docs.hits(), 3);
+}
+
 /// Changes the document server's answer for one hostile case.
 type Setup = Box<dyn Fn(&mut Answer)>;
 

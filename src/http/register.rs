@@ -19,7 +19,7 @@ use crate::http::error::no_store;
 use crate::http::form::{authorization, request_id};
 use crate::oauth::registration::{self, RegistrationRequest};
 use crate::oauth::{crypto, Error};
-use crate::store::{AuditEvent, ClientRecord, StoreError};
+use crate::store::{AuditEvent, ClientKind, ClientRecord, StoreError};
 
 /// Registration routes.
 pub fn routes() -> Router<AppState> {
@@ -95,6 +95,13 @@ async fn register(
 /// RFC 7592 §2: the registration access token authorises access to one client's configuration.
 /// Unknown clients and bad tokens both answer 401 so that client ids cannot be probed.
 /// Returns the client and the token that authorised the request.
+///
+/// Only dynamically registered clients are managed here, and they are read from the store
+/// alone, never through the client resolver: a percent-encoded URL in the path must not make
+/// us fetch a metadata document, and CIMD clients (managed by their document) and static
+/// clients (managed by configuration) have no registration access token. They answer like an
+/// unknown client: RFC 7592 §2.1–§2.3 prescribe 401 `invalid_token` when the client does not
+/// exist on this server for that token.
 async fn authorize_management<'h>(
     app: &AppState,
     headers: &'h HeaderMap,
@@ -104,10 +111,10 @@ async fn authorize_management<'h>(
         .ok_or_else(|| Error::InvalidToken("a registration access token is required".into()))?;
     let client = app
         .core
-        .clients
-        .resolve(client_id)
+        .store
+        .get_client(client_id)
         .await?
-        .filter(|c| !c.disabled)
+        .filter(|c| c.kind == ClientKind::Dcr && !c.disabled)
         .ok_or_else(|| Error::InvalidToken("invalid registration access token".into()))?;
     let valid = client
         .registration_token_hash

@@ -339,6 +339,55 @@ async fn concurrent_first_requests_fetch_once() {
     assert_eq!(docs.hits(), 3);
 }
 
+/// RFC 7592 management (`/register/{id}`) is a store-only lookup of registered clients: a
+/// percent-encoded URL id never triggers a fetch, and a stored CIMD client is not managed
+/// there (401 `invalid_token`, as for an unknown client; RFC 7592 §2.1-§2.3).
+#[tokio::test]
+async fn registration_management_never_fetches_and_refuses_cimd_clients() {
+    let docs = DocServer::start().await;
+    let app = TestApp::start_with(Db::Sqlite, cimd_for_tests)
+        .await
+        .unwrap();
+    let id = docs.client_id();
+    let encoded: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    let uri = app.url(&format!("/register/{encoded}"));
+    let refused = |res: reqwest::Response| async move {
+        let (status, body) = status_json(res).await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(body["error"], "invalid_token");
+    };
+    let update = json!({"client_id": id, "redirect_uris": ["http://127.0.0.1/x"]});
+    // Unknown URL id: no fetch.
+    refused(app.api.get(&uri).bearer_auth("t").send().await.unwrap()).await;
+    refused(
+        app.api
+            .put(&uri)
+            .bearer_auth("t")
+            .json(&update)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    refused(app.api.delete(&uri).bearer_auth("t").send().await.unwrap()).await;
+    assert_eq!(docs.hits(), 0);
+
+    // Stored as a cimd client: still not managed here, still no fetch, not deleted.
+    assert_eq!(authorize_page(&app, &id, REDIRECT).await.0, 200);
+    assert_eq!(docs.hits(), 1);
+    refused(app.api.get(&uri).bearer_auth("t").send().await.unwrap()).await;
+    refused(app.api.delete(&uri).bearer_auth("t").send().await.unwrap()).await;
+    assert_eq!(docs.hits(), 1);
+    assert!(app
+        .state
+        .core
+        .store
+        .get_client(&id)
+        .await
+        .unwrap()
+        .is_some());
+}
+
 /// Changes the document server's answer for one hostile case.
 type Setup = Box<dyn Fn(&mut Answer)>;
 

@@ -340,14 +340,17 @@ pub(super) async fn revoked_access(
 ///
 /// One branch per place a revocation is recorded, so each starts from the partial index on that
 /// table's `revoked_at` (migration 0003) and reaches the tokens through the family/grant index:
-/// it reads the rows revoked in the window, not every unexpired token. `UNION` drops a token
+/// it reads the rows revoked in the window, not every unexpired token. `CROSS JOIN` makes
+/// SQLite, which has no statistics, keep the revoked table as the outer loop instead of
+/// walking `access_tokens` by `expires_at` or `jti` (sqlite.org/optoverview.html, "Manual
+/// Control Of Query Plans Using CROSS JOIN"); Postgres plans it as the inner join it is. `UNION` drops a token
 /// revoked twice (itself and its grant). Ordered by `jti` so the caller pages by keyset
 /// (`$3` = the last `jti` of the previous page) without skipping or repeating a row.
 pub const REVOKED_ACCESS_TOKENS: &str = "SELECT jti FROM (\
      SELECT a.jti FROM access_tokens a \
       WHERE a.revoked_at >= $1 AND a.expires_at > $2 AND a.jti > $3 \
-     UNION SELECT a.jti FROM token_families f JOIN access_tokens a ON a.family_id = f.id \
-      WHERE f.revoked_at >= $1 AND a.expires_at > $2 AND a.jti > $3 \
-     UNION SELECT a.jti FROM grants g JOIN access_tokens a ON a.grant_id = g.id \
-      WHERE g.revoked_at >= $1 AND a.expires_at > $2 AND a.jti > $3\
+     UNION SELECT a.jti FROM token_families f CROSS JOIN access_tokens a \
+      WHERE a.family_id = f.id AND f.revoked_at >= $1 AND a.expires_at > $2 AND a.jti > $3 \
+     UNION SELECT a.jti FROM grants g CROSS JOIN access_tokens a \
+      WHERE a.grant_id = g.id AND g.revoked_at >= $1 AND a.expires_at > $2 AND a.jti > $3\
      ) r ORDER BY jti LIMIT $4";

@@ -48,7 +48,9 @@ impl std::fmt::Debug for Revocations {
 }
 
 impl Revocations {
-    /// An empty set whose entries expire after `access_token_ttl` seconds.
+    /// An empty set whose entries expire 5 minutes after `access_token_ttl` seconds, which must
+    /// be the longest lifetime of any access token (`Settings::max_access_token_ttl`, client
+    /// rules included): an entry that expired before its token would let the token in again.
     #[must_use]
     pub fn new(access_token_ttl: i64) -> Self {
         Self::with_paging(access_token_ttl, PAGE, MAX_PER_POLL)
@@ -84,7 +86,9 @@ impl Revocations {
         let now = core.now();
         let last = self.polled_at.load(Ordering::Acquire);
         let since = if last == 0 {
-            now - core.settings.tokens.access_token_ttl - OVERLAP_SECONDS
+            // A `[[client_rules]]` lifetime may be longer than `tokens.access_token_ttl`: reach
+            // back as far as the longest-lived token anyone holds.
+            now - core.settings.max_access_token_ttl() - OVERLAP_SECONDS
         } else {
             last - OVERLAP_SECONDS
         };
@@ -186,6 +190,25 @@ mod tests {
             assert!(r.is_revoked(jti), "{jti}");
         }
         assert!(!r.is_revoked("not-a-jti"));
+    }
+
+    /// A token that lives longer than `tokens.access_token_ttl` (a client rule) and was revoked
+    /// longer ago than that is still loaded by a replica's first poll.
+    #[tokio::test]
+    async fn first_poll_reaches_back_to_the_longest_token_lifetime() {
+        let mut f = Fixture::new().await;
+        let mut settings = (*f.core.settings).clone();
+        settings.client_rules = vec![crate::config::ClientRuleConfig {
+            matches: crate::config::ClientMatch::default(),
+            send_iss: None,
+            access_token_ttl: Some(3 * 3600),
+        }];
+        f.core.settings = std::sync::Arc::new(settings);
+        let jtis = revoked(&f, 1).await;
+        f.clock.advance(2 * 3600);
+        let r = Revocations::new(f.core.settings.max_access_token_ttl());
+        assert_eq!(r.poll(&f.core).await.unwrap(), 1);
+        assert!(r.is_revoked(&jtis[0]));
     }
 
     /// A page exactly full is followed by an empty one, not taken as the end.

@@ -106,7 +106,7 @@ impl Gateway {
         Ok(Self {
             routes,
             settings: g.clone(),
-            revocations: Arc::new(Revocations::new(settings.tokens.access_token_ttl)),
+            revocations: Arc::new(Revocations::new(settings.max_access_token_ttl())),
             users: identity::Users::default(),
             client,
         })

@@ -3,10 +3,11 @@
 //!
 //! Bound: a token revoked at time T (itself, its family or its grant) is refused by every
 //! replica from the first poll that starts after T commits, so within
-//! `gateway.revocation_poll_seconds` plus one store query. Each poll asks for revocations since
+//! `gateway.revocation_poll_seconds` plus the poll's store queries. Each poll asks for revocations since
 //! the previous poll's start minus [`OVERLAP_SECONDS`], so a revocation that committed late with
 //! an earlier timestamp is not missed. Entries live as long as an access token can (after that
-//! the token is refused as expired anyway).
+//! the token is refused as expired anyway). A poll reads the window page by page ([`PAGE`]
+//! ids a query) up to [`MAX_PER_POLL`], the most the set can hold.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -19,12 +20,21 @@ pub const OVERLAP_SECONDS: i64 = 60;
 /// Most revoked token ids kept. Past it moka evicts the least used; sized for a mass
 /// revocation (every token of a large tenant) at about 100 bytes an entry (~25 MB).
 pub const CAPACITY: u64 = 250_000;
-/// Most ids one poll reads.
-const BATCH: i64 = 100_000;
+/// Ids one store query returns; a poll reads page after page until one comes back short.
+pub const PAGE: i64 = 10_000;
+/// Most ids one poll reads: as many as the set can hold, since past that moka evicts what was
+/// read anyway. A poll that reaches it logs a warning (more tokens revoked in the window than
+/// the gateway can remember: some of them are accepted until they expire).
+pub const MAX_PER_POLL: usize = 250_000;
+const _: () = assert!(MAX_PER_POLL as u64 == CAPACITY);
 
 /// The revoked access token ids.
 pub struct Revocations {
     revoked: moka::future::Cache<String, ()>,
+    /// Ids per store query ([`PAGE`]; smaller in tests).
+    page: i64,
+    /// Most ids per poll ([`MAX_PER_POLL`]; smaller in tests).
+    max_per_poll: usize,
     /// The Clock time the last successful poll started; 0 before the first.
     polled_at: AtomicI64,
 }
@@ -38,15 +48,25 @@ impl std::fmt::Debug for Revocations {
 }
 
 impl Revocations {
-    /// An empty set whose entries expire after `access_token_ttl` seconds.
+    /// An empty set whose entries expire 5 minutes after `access_token_ttl` seconds, which must
+    /// be the longest lifetime of any access token (`Settings::max_access_token_ttl`, client
+    /// rules included): an entry that expired before its token would let the token in again.
     #[must_use]
     pub fn new(access_token_ttl: i64) -> Self {
+        Self::with_paging(access_token_ttl, PAGE, MAX_PER_POLL)
+    }
+
+    /// Like [`Revocations::new`] with another page size and per-poll bound.
+    #[must_use]
+    pub fn with_paging(access_token_ttl: i64, page: i64, max_per_poll: usize) -> Self {
         let ttl = u64::try_from(access_token_ttl).unwrap_or(3600).max(1);
         Self {
             revoked: moka::future::Cache::builder()
                 .max_capacity(CAPACITY)
                 .time_to_live(Duration::from_secs(ttl + 300))
                 .build(),
+            page: page.max(1),
+            max_per_poll,
             polled_at: AtomicI64::new(0),
         }
     }
@@ -66,14 +86,41 @@ impl Revocations {
         let now = core.now();
         let last = self.polled_at.load(Ordering::Acquire);
         let since = if last == 0 {
-            now - core.settings.tokens.access_token_ttl - OVERLAP_SECONDS
+            // A `[[client_rules]]` lifetime may be longer than `tokens.access_token_ttl`: reach
+            // back as far as the longest-lived token anyone holds.
+            now - core.settings.max_access_token_ttl() - OVERLAP_SECONDS
         } else {
             last - OVERLAP_SECONDS
         };
-        let jtis = core.store.revoked_access_tokens(since, now, BATCH).await?;
-        let n = jtis.len();
-        for jti in jtis {
-            self.revoked.insert(jti, ()).await;
+        // Keyset paging in `jti` order: each page starts after the last id of the one before,
+        // so a window holding more than one page is read whole, none skipped or read twice.
+        let mut after = String::new();
+        let mut n = 0;
+        loop {
+            let jtis = core
+                .store
+                .revoked_access_tokens(since, now, &after, self.page)
+                .await?;
+            let full = i64::try_from(jtis.len()).unwrap_or(i64::MAX) >= self.page;
+            n += jtis.len();
+            if let Some(last) = jtis.last() {
+                after.clone_from(last);
+            }
+            for jti in jtis {
+                self.revoked.insert(jti, ()).await;
+            }
+            if !full {
+                break;
+            }
+            if n >= self.max_per_poll {
+                tracing::warn!(
+                    read = n,
+                    bound = self.max_per_poll,
+                    "more access tokens revoked in the poll window than the gateway keeps; \
+                     the rest are accepted until they expire"
+                );
+                break;
+            }
         }
         self.polled_at.store(now, Ordering::Release);
         Ok(n)
@@ -89,5 +136,98 @@ pub async fn run(core: Core, revocations: Arc<Revocations>, every: Duration) {
         if let Err(e) = revocations.poll(&core).await {
             tracing::warn!(error = %e, "polling revoked access tokens failed; will retry");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+
+    use super::Revocations;
+    use crate::oauth::grants::fixture_tests::Fixture;
+    use crate::store::AuditEvent;
+
+    fn jti(access_token: &str) -> String {
+        let payload = access_token.split('.').nth(1).unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        claims["jti"].as_str().unwrap().to_owned()
+    }
+
+    /// `n` access tokens of one grant (a code exchange, then refreshes), all revoked with the
+    /// grant; returns their ids.
+    async fn revoked(f: &Fixture, n: usize) -> Vec<String> {
+        let mut t = f.tokens().await;
+        let mut jtis = vec![jti(&t.access_token)];
+        for _ in 1..n {
+            t = f
+                .refresh(t.refresh_token.as_deref().unwrap())
+                .await
+                .unwrap();
+            jtis.push(jti(&t.access_token));
+        }
+        let view = f.store.get_access_token(&jtis[0]).await.unwrap().unwrap();
+        let now = f.core.now();
+        assert!(f
+            .store
+            .revoke_grant(&view.grant.id, now, &AuditEvent::new("grant_revoked", now))
+            .await
+            .unwrap());
+        jtis
+    }
+
+    /// Five revocations, two ids a page: three queries (2, 2, 1), none missed.
+    #[tokio::test]
+    async fn poll_reads_every_page() {
+        let f = Fixture::new().await;
+        let jtis = revoked(&f, 5).await;
+        let r = Revocations::with_paging(3600, 2, 100);
+        assert_eq!(r.poll(&f.core).await.unwrap(), 5);
+        for jti in &jtis {
+            assert!(r.is_revoked(jti), "{jti}");
+        }
+        assert!(!r.is_revoked("not-a-jti"));
+    }
+
+    /// A token that lives longer than `tokens.access_token_ttl` (a client rule) and was revoked
+    /// longer ago than that is still loaded by a replica's first poll.
+    #[tokio::test]
+    async fn first_poll_reaches_back_to_the_longest_token_lifetime() {
+        let mut f = Fixture::new().await;
+        let mut settings = (*f.core.settings).clone();
+        settings.client_rules = vec![crate::config::ClientRuleConfig {
+            matches: crate::config::ClientMatch::default(),
+            send_iss: None,
+            access_token_ttl: Some(3 * 3600),
+        }];
+        f.core.settings = std::sync::Arc::new(settings);
+        let jtis = revoked(&f, 1).await;
+        f.clock.advance(2 * 3600);
+        let r = Revocations::new(f.core.settings.max_access_token_ttl());
+        assert_eq!(r.poll(&f.core).await.unwrap(), 1);
+        assert!(r.is_revoked(&jtis[0]));
+    }
+
+    /// A page exactly full is followed by an empty one, not taken as the end.
+    #[tokio::test]
+    async fn poll_reads_past_an_exactly_full_page() {
+        let f = Fixture::new().await;
+        let jtis = revoked(&f, 4).await;
+        let r = Revocations::with_paging(3600, 2, 100);
+        assert_eq!(r.poll(&f.core).await.unwrap(), 4);
+        assert!(jtis.iter().all(|j| r.is_revoked(j)));
+    }
+
+    /// The per-poll bound stops reading after the page that reaches it.
+    #[tokio::test]
+    async fn poll_stops_at_its_bound() {
+        let f = Fixture::new().await;
+        let jtis = revoked(&f, 5).await;
+        let r = Revocations::with_paging(3600, 2, 3);
+        assert_eq!(r.poll(&f.core).await.unwrap(), 4);
+        assert_eq!(jtis.iter().filter(|j| r.is_revoked(j)).count(), 4);
     }
 }

@@ -21,7 +21,7 @@ use async_trait::async_trait;
 pub use records::*;
 /// The statement housekeeping runs to drop stale refresh replay answers; public so the
 /// contract tests can check that both databases serve it from an index.
-pub use sql::STALE_REPLAY_PURGE;
+pub use sql::{REVOKED_ACCESS_TOKENS, STALE_REPLAY_PURGE};
 pub use transaction::StoreTx;
 
 /// Errors of the storage layer. Internal causes are logged by the caller, never shown.
@@ -276,12 +276,14 @@ pub trait Store: Send + Sync + 'static {
     /// how many. The caller repeats while full batches come back (`audit.retention_days`).
     async fn purge_audit_events(&self, before: i64, limit: i64) -> Result<u64, StoreError>;
     /// The `jti`s of access tokens unexpired at `now` that were revoked (themselves, their
-    /// family or their grant) at or after `since`, at most `limit`. The gateway polls this to
-    /// learn revocations without a database round trip per request.
+    /// family or their grant) at or after `since`, each once, in `jti` order after `after` (""
+    /// for the first page), at most `limit`. The gateway polls this page by page to learn
+    /// revocations without a database round trip per request.
     async fn revoked_access_tokens(
         &self,
         since: i64,
         now: i64,
+        after: &str,
         limit: i64,
     ) -> Result<Vec<String>, StoreError>;
 }

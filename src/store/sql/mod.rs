@@ -27,6 +27,7 @@ use sqlx::{Database, Pool, Transaction};
 pub(crate) use self::constraints::{db_error, UNIQUE_CONSTRAINTS};
 use self::exec::{Conn, Exec, TxExec};
 pub use self::housekeeping::STALE_REPLAY_PURGE;
+pub use self::tokens::REVOKED_ACCESS_TOKENS;
 use super::{
     AccessTokenRecord, AccessTokenView, AuditEvent, AuthCodeRecord, AuthRequestRecord,
     ClientRecord, ConsentRecord, FamilyRecord, GrantRecord, RedeemOutcome, RefreshTokenRecord,
@@ -381,8 +382,11 @@ where
         &self,
         since: i64,
         now: i64,
+        after: &str,
         limit: i64,
     ) -> Result<Vec<String>, StoreError> {
-        on_conn!(self, |db| tokens::revoked_access(db, since, now, limit))
+        on_conn!(self, |db| tokens::revoked_access(
+            db, since, now, after, limit
+        ))
     }
 }

@@ -24,6 +24,7 @@ contract!(
     revoked_access_tokens_direct,
     revoked_access_tokens_by_family,
     revoked_access_tokens_by_grant,
+    revoked_access_tokens_in_pages,
 );
 
 async fn code_redeems_once(store: Arc<dyn Store>) {
@@ -458,7 +459,12 @@ async fn revoked_access_tokens_direct(store: Arc<dyn Store>) {
     issued(&*store).await;
     let list = |since: i64, now: i64| {
         let store = store.clone();
-        async move { store.revoked_access_tokens(since, now, 100).await.unwrap() }
+        async move {
+            store
+                .revoked_access_tokens(since, now, "", 100)
+                .await
+                .unwrap()
+        }
     };
     assert!(list(T0, T0 + 2).await.is_empty(), "nothing revoked yet");
     assert!(store
@@ -474,7 +480,7 @@ async fn revoked_access_tokens_direct(store: Arc<dyn Store>) {
     // `access` tokens live 300 s: an expired token is refused anyway, so it is not listed.
     assert!(list(T0, T0 + 400).await.is_empty());
     assert!(store
-        .revoked_access_tokens(T0, T0 + 6, 0)
+        .revoked_access_tokens(T0, T0 + 6, "", 0)
         .await
         .unwrap()
         .is_empty());
@@ -488,7 +494,7 @@ async fn revoked_access_tokens_by_family(store: Arc<dyn Store>) {
         .unwrap());
     assert_eq!(
         store
-            .revoked_access_tokens(T0 + 5, T0 + 6, 100)
+            .revoked_access_tokens(T0 + 5, T0 + 6, "", 100)
             .await
             .unwrap(),
         ["at-0"]
@@ -503,9 +509,53 @@ async fn revoked_access_tokens_by_grant(store: Arc<dyn Store>) {
         .unwrap());
     assert_eq!(
         store
-            .revoked_access_tokens(T0 + 5, T0 + 6, 100)
+            .revoked_access_tokens(T0 + 5, T0 + 6, "", 100)
             .await
             .unwrap(),
         ["at-0"]
+    );
+}
+
+/// Keyset pages in `jti` order: each page starts after the last id of the previous one, a
+/// token revoked twice (itself, then its grant) is listed once, and paging ends on a short page.
+async fn revoked_access_tokens_in_pages(store: Arc<dyn Store>) {
+    let iss = issued(&*store).await;
+    for (i, (old, new)) in [("rt-0", "rt-1"), ("rt-1", "rt-2"), ("rt-2", "rt-3")]
+        .into_iter()
+        .enumerate()
+    {
+        let at = T0 + 2 + i64::try_from(i).unwrap();
+        assert_eq!(
+            rotate(&*store, &iss, old, new, at, b"x").await,
+            RotateOutcome::Rotated
+        );
+    }
+    assert!(store
+        .revoke_access_token("at-0", T0 + 5, &audit("revoked"))
+        .await
+        .unwrap());
+    assert!(store
+        .revoke_grant(&iss.grant_id, T0 + 6, &audit("revoked"))
+        .await
+        .unwrap());
+    let page = |after: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .revoked_access_tokens(T0 + 5, T0 + 7, after, 2)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(page("").await, ["at-0", "at-rt-1"]);
+    assert_eq!(page("at-rt-1").await, ["at-rt-2", "at-rt-3"]);
+    assert!(page("at-rt-3").await.is_empty());
+    // A `since` after the direct revocation still finds at-0 through its grant.
+    assert_eq!(
+        store
+            .revoked_access_tokens(T0 + 6, T0 + 7, "", 10)
+            .await
+            .unwrap(),
+        ["at-0", "at-rt-1", "at-rt-2", "at-rt-3"]
     );
 }

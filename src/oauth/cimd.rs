@@ -234,31 +234,15 @@ pub fn document_record(
         ));
     }
     let req = RegistrationRequest::from_json(doc.clone()).map_err(document_error)?;
+    let upstream_id = existing.map_or_else(
+        || settings.default_upstream.clone(),
+        |e| e.upstream_id.clone(),
+    );
     let base = ClientRecord {
-        client_id: client_id.to_owned(),
-        kind: ClientKind::Cimd,
-        secret_hash: None,
-        token_endpoint_auth_method: String::new(),
-        redirect_uris: Vec::new(),
-        grant_types: Vec::new(),
-        response_types: Vec::new(),
-        application_type: String::new(),
-        client_name: None,
-        client_uri: None,
-        logo_uri: None,
-        scope: None,
-        contacts: Vec::new(),
-        software_id: None,
-        software_version: None,
-        registration_token_hash: None,
-        upstream_id: existing.map_or_else(
-            || settings.default_upstream.clone(),
-            |e| e.upstream_id.clone(),
-        ),
         created_at: existing.map_or(now, |e| e.created_at),
-        updated_at: now,
         last_used_at: existing.and_then(|e| e.last_used_at),
         disabled: existing.is_some_and(|e| e.disabled),
+        ..ClientRecord::blank(client_id.to_owned(), ClientKind::Cimd, upstream_id, now)
     };
     registration::document_record(&req, settings, base).map_err(document_error)
 }

@@ -193,29 +193,17 @@ pub fn register(
     let client_secret =
         (m.token_endpoint_auth_method != "none").then(|| crypto::new_secret(CLIENT_SECRET_PREFIX));
     let registration_access_token = crypto::new_secret(REGISTRATION_TOKEN_PREFIX);
+    // The server picks the id; a client never influences it (RFC 9700 §4.15.1).
+    let client_id = format!("{CLIENT_ID_PREFIX}{}", crypto::random_b64(16));
     let record = m.apply(ClientRecord {
-        // The server picks the id; a client never influences it (RFC 9700 §4.15.1).
-        client_id: format!("{CLIENT_ID_PREFIX}{}", crypto::random_b64(16)),
-        kind: ClientKind::Dcr,
         secret_hash: client_secret.as_deref().map(crypto::hash),
-        token_endpoint_auth_method: String::new(),
-        redirect_uris: Vec::new(),
-        grant_types: Vec::new(),
-        response_types: Vec::new(),
-        application_type: String::new(),
-        client_name: None,
-        client_uri: None,
-        logo_uri: None,
-        scope: None,
-        contacts: Vec::new(),
-        software_id: None,
-        software_version: None,
         registration_token_hash: Some(crypto::hash(&registration_access_token)),
-        upstream_id: settings.default_upstream.clone(),
-        created_at: now,
-        updated_at: now,
-        last_used_at: None,
-        disabled: false,
+        ..ClientRecord::blank(
+            client_id,
+            ClientKind::Dcr,
+            settings.default_upstream.clone(),
+            now,
+        )
     });
     check_size(&record)?;
     Ok(NewClient {

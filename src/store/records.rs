@@ -73,6 +73,37 @@ pub struct ClientRecord {
     pub disabled: bool,
 }
 
+impl ClientRecord {
+    /// A client with identity, kind, upstream and times set and no metadata yet: registration
+    /// and CIMD fill the metadata in from what the client sent or published.
+    #[must_use]
+    pub fn blank(client_id: String, kind: ClientKind, upstream_id: String, now: i64) -> Self {
+        Self {
+            client_id,
+            kind,
+            secret_hash: None,
+            token_endpoint_auth_method: String::new(),
+            redirect_uris: Vec::new(),
+            grant_types: Vec::new(),
+            response_types: Vec::new(),
+            application_type: String::new(),
+            client_name: None,
+            client_uri: None,
+            logo_uri: None,
+            scope: None,
+            contacts: Vec::new(),
+            software_id: None,
+            software_version: None,
+            registration_token_hash: None,
+            upstream_id,
+            created_at: now,
+            updated_at: now,
+            last_used_at: None,
+            disabled: false,
+        }
+    }
+}
+
 #[cfg(test)]
 impl ClientRecord {
     /// A public, native DCR client with one loopback redirect, for unit tests; tests override

@@ -134,6 +134,7 @@ async fn start_server() -> Result<Server> {
             required_scopes: Vec::new(),
             identity_headers: dcr_bridge::http::demo_mcp::identity_headers(),
             tool_scopes: Default::default(),
+            filter_tools_list: None,
         }],
         clients: Vec::new(),
         client_rules: Vec::new(),

@@ -302,6 +302,21 @@ pub struct ResourceConfig {
     /// Gateway mode: scopes a `tools/call` of the named tool needs, beyond `required_scopes`.
     #[serde(default)]
     pub tool_scopes: BTreeMap<String, Vec<String>>,
+    /// Gateway mode: whether `tools/list` answers leave out the tools of `tool_scopes` the
+    /// token may not call. Unset: yes (see [`ResourceConfig::filters_tools_list`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter_tools_list: Option<bool>,
+}
+
+impl ResourceConfig {
+    /// Whether `tools/list` answers are filtered. On unless set to false: a user should not be
+    /// offered a tool that answers 403 (what Keycloak- and Hydra-style authorization leads
+    /// people to expect); an admin whose clients discover step-up scopes by calling a listed
+    /// tool turns it off.
+    #[must_use]
+    pub fn filters_tools_list(&self) -> bool {
+        self.filter_tools_list.unwrap_or(true)
+    }
 }
 
 impl Config {
@@ -489,6 +504,12 @@ impl Config {
             return Err(invalid(
                 key("tool_scopes"),
                 "only a resource with upstream_url (gateway mode) checks tool scopes",
+            ));
+        }
+        if r.upstream_url.is_none() && r.filter_tools_list.is_some() {
+            return Err(invalid(
+                key("filter_tools_list"),
+                "only a resource with upstream_url (gateway mode) filters tools/list",
             ));
         }
         for (tool, scopes) in &r.tool_scopes {

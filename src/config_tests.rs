@@ -450,16 +450,20 @@ fn gateway_section_defaults_and_limits() {
     assert_eq!(c.gateway.revocation_poll_seconds, 10);
     assert_eq!(c.gateway.connect_timeout_seconds, 5);
     assert_eq!(c.gateway.response_timeout_seconds, 30);
+    assert_eq!(c.gateway.max_tools_list_bytes, 4 * 1024 * 1024);
     let c = load(
-        &toml("[gateway]\nmax_body_bytes = 1048576\nrevocation_poll_seconds = 2\n"),
+        &toml("[gateway]\nmax_body_bytes = 1048576\nrevocation_poll_seconds = 2\nmax_tools_list_bytes = 65536\n"),
         &[],
     )
     .unwrap();
     assert_eq!(c.gateway.max_body_bytes, 1_048_576);
+    assert_eq!(c.gateway.max_tools_list_bytes, 65_536);
     assert_eq!(c.gateway.revocation_poll_seconds, 2);
     for bad in [
         "max_body_bytes = 0",
         "max_body_bytes = 1073741824",
+        "max_tools_list_bytes = 0",
+        "max_tools_list_bytes = 1073741824",
         "revocation_poll_seconds = 0",
         "revocation_poll_seconds = 31",
         "connect_timeout_seconds = 0",
@@ -493,6 +497,9 @@ fn identity_header_names_are_checked() {
         ("user_id = \"Authorization\"", "reserved"),
         ("email = \"cookie\"", "reserved"),
         ("scopes = \"Mcp-Session-Id\"", "reserved"),
+        ("user_id = \"X-Forwarded-For\"", "reserved"),
+        ("email = \"x-forwarded-host\"", "reserved"),
+        ("name = \"X-Real-IP\"", "reserved"),
         ("groups = \"X Groups\"", "header name"),
         ("groups = \"\"", "header name"),
         ("user_id = \"X-A\"\nemail = \"x-a\"", "twice"),
@@ -540,6 +547,23 @@ fn tool_scopes_must_be_resource_scopes_on_a_proxied_resource() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("upstream_url"), "{err}");
+}
+
+#[test]
+fn filter_tools_list_defaults_on_and_only_on_a_proxied_resource() {
+    let base = format!("{}upstream_url = \"http://127.0.0.1:9000/mcp\"\n", toml(""));
+    let c = load(&base, &[]).unwrap();
+    assert_eq!(c.resources[0].filter_tools_list, None);
+    assert!(c.resources[0].filters_tools_list());
+    let c = load(&format!("{base}filter_tools_list = false\n"), &[]).unwrap();
+    assert!(!c.resources[0].filters_tools_list());
+    let err = load(&format!("{}filter_tools_list = true\n", toml("")), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("resources[0].filter_tools_list") && err.contains("upstream_url"),
+        "{err}"
+    );
 }
 
 #[test]

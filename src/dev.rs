@@ -109,6 +109,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             required_scopes: Vec::new(),
             identity_headers: crate::http::demo_mcp::identity_headers(),
             tool_scopes: Default::default(),
+            filter_tools_list: None,
         }],
         clients: Vec::new(),
         client_rules: Vec::new(),

@@ -16,6 +16,10 @@ pub struct GatewaySettings {
     /// Seconds to wait for the MCP server's response headers (then 504). The body is not
     /// timed: an SSE stream may stay open as long as both sides want.
     pub response_timeout_seconds: u64,
+    /// Largest `tools/list` answer (JSON), or event of one (SSE), held to leave out the tools a
+    /// token may not call (`filter_tools_list`); a larger one is refused, never passed on
+    /// unfiltered.
+    pub max_tools_list_bytes: usize,
     /// Seconds between polls of the store for revoked access tokens. A revoked token stops
     /// opening a proxied resource within this bound (plus one store query).
     pub revocation_poll_seconds: u64,
@@ -25,6 +29,7 @@ impl Default for GatewaySettings {
     fn default() -> Self {
         Self {
             max_body_bytes: 4 * 1024 * 1024,
+            max_tools_list_bytes: 4 * 1024 * 1024,
             connect_timeout_seconds: 5,
             response_timeout_seconds: 30,
             revocation_poll_seconds: 10,
@@ -32,16 +37,18 @@ impl Default for GatewaySettings {
     }
 }
 
-/// Largest accepted `max_body_bytes` (256 MiB): a typo should not remove the limit.
+/// Largest accepted `max_body_bytes` and `max_tools_list_bytes` (256 MiB): a typo should not remove the limit.
 const MAX_BODY_CEILING: usize = 256 * 1024 * 1024;
 
 impl GatewaySettings {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        if !(1..=MAX_BODY_CEILING).contains(&self.max_body_bytes) {
-            return Err(invalid(
-                "gateway.max_body_bytes",
-                format!("must be 1 to {MAX_BODY_CEILING}"),
-            ));
+        for (key, value) in [
+            ("gateway.max_body_bytes", self.max_body_bytes),
+            ("gateway.max_tools_list_bytes", self.max_tools_list_bytes),
+        ] {
+            if !(1..=MAX_BODY_CEILING).contains(&value) {
+                return Err(invalid(key, format!("must be 1 to {MAX_BODY_CEILING}")));
+            }
         }
         for (key, value, max) in [
             (
@@ -91,9 +98,9 @@ pub struct IdentityHeaders {
     pub jwt: Option<String>,
 }
 
-/// Header names an identity header must not take: credentials, framing, and what MCP itself
-/// carries.
-const RESERVED_HEADERS: [&str; 18] = [
+/// Header names an identity header must not take: credentials, framing, forwarding (which the
+/// gateway writes itself), and what MCP itself carries.
+const RESERVED_HEADERS: [&str; 19] = [
     "authorization",
     "proxy-authorization",
     "cookie",
@@ -111,6 +118,7 @@ const RESERVED_HEADERS: [&str; 18] = [
     "accept",
     "last-event-id",
     "forwarded",
+    "x-real-ip",
     "x-request-id",
 ];
 
@@ -148,10 +156,11 @@ impl IdentityHeaders {
                 || name.starts_with("mcp-")
                 || name.starts_with("proxy-")
                 || name.starts_with("sec-")
+                || name.starts_with("x-forwarded-")
             {
                 return Err(invalid(
                     key,
-                    format!("{name} is reserved (credentials, framing or MCP headers)"),
+                    format!("{name} is reserved (credentials, framing, forwarding or MCP headers)"),
                 ));
             }
             if named[..i].iter().any(|(_, other)| other == name) {

@@ -6,22 +6,29 @@
 //! discovery catch-all touches proxied traffic (the one exception is the OIDC discovery document
 //! at `{path}/.well-known/openid-configuration`, COMPAT C2); only request ids, tracing, security headers and
 //! CORS are shared. The per-request token check touches no database ([`auth`]); revocations
-//! arrive by polling ([`revocation`]).
+//! arrive by polling ([`revocation`]). On resources with `tool_scopes`, `tools/call` needs the
+//! tool's scopes ([`tools`]) and `tools/list` answers leave out what the token may not call
+//! ([`tools_list`]). The MCP server learns the caller's address from headers we write
+//! ([`forwarded`]).
 
 pub mod auth;
+pub mod forwarded;
 pub mod identity;
 pub mod proxy;
 pub mod revocation;
+pub mod sse;
 pub mod tools;
+pub mod tools_list;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderName, Method, Request, StatusCode};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderName, Method, Request, StatusCode};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::{any, get};
 use axum::Router;
@@ -44,10 +51,13 @@ pub struct Route {
     pub required_scopes: Vec<String>,
     /// The identity headers to send.
     pub identity: IdentityHeaders,
-    /// Incoming headers removed (the identity header names).
+    /// Incoming headers removed (the identity header names and every forwarding header).
     pub strip: Vec<HeaderName>,
     /// Scopes per tool, beyond `required_scopes`.
     pub tool_scopes: BTreeMap<String, Vec<String>>,
+    /// Whether `tools/list` answers leave out the tools the token may not call (only ever
+    /// true with `tool_scopes`: without them every tool is callable).
+    pub filter_tools_list: bool,
 }
 
 /// The gateway's shared parts.
@@ -61,6 +71,8 @@ pub struct Gateway {
     pub revocations: Arc<Revocations>,
     /// Users' email, name and groups for identity headers.
     pub users: identity::Users,
+    /// The `X-Forwarded-*` headers sent to every MCP server.
+    pub forwarding: forwarded::Forwarding,
     client: reqwest::Client,
 }
 
@@ -83,8 +95,12 @@ impl Gateway {
                 upstream_url: url.clone(),
                 required_scopes: rc.required_scopes.clone(),
                 identity: rc.identity_headers.clone(),
-                strip: identity::strip_list(&rc.identity_headers),
+                strip: identity::strip_list(&rc.identity_headers)
+                    .into_iter()
+                    .chain(forwarded::FROM_CLIENT)
+                    .collect(),
                 tool_scopes: rc.tool_scopes.clone(),
+                filter_tools_list: rc.filters_tools_list() && !rc.tool_scopes.is_empty(),
             }));
         }
         let g = &config.gateway;
@@ -108,6 +124,10 @@ impl Gateway {
             settings: g.clone(),
             revocations: Arc::new(Revocations::new(settings.max_access_token_ttl())),
             users: identity::Users::default(),
+            forwarding: forwarded::Forwarding::new(
+                &config.public_url,
+                config.rate_limit.client_ip_header,
+            )?,
             client,
         })
     }
@@ -163,14 +183,25 @@ async fn handle(app: &AppState, route: &Route, req: Request<Body>) -> Response {
         Ok(c) => c,
         Err(refusal) => return auth::refuse(core, &route.resource, &refusal),
     };
-    let req = if route.tool_scopes.is_empty() || req.method() != Method::POST {
-        req
+    let (mut req, list) = if route.tool_scopes.is_empty() || req.method() != Method::POST {
+        (req, None)
     } else {
         match check_tools(app, route, &claims, req).await {
-            Ok(req) => req,
+            Ok(checked) => checked,
             Err(res) => return *res,
         }
     };
+    // A resumed stream (MCP Streamable HTTP: GET with Last-Event-ID) may replay the answer to
+    // an earlier tools/list: filtered the same way, event by event.
+    let list = list.or_else(|| {
+        (req.method() == Method::GET && req.headers().contains_key("last-event-id"))
+            .then(|| list_filter(app, route, &claims, Vec::new()))
+            .flatten()
+    });
+    if list.is_some() {
+        // The answer is read to be filtered: ask for it uncompressed.
+        req.headers_mut().remove(header::ACCEPT_ENCODING);
+    }
     tracing::debug!(client_id = %claims.client_id, "proxying to the MCP server");
     let user = if identity::needs_user(&route.identity) {
         match gw.users.get(core, &claims.sub).await {
@@ -180,7 +211,7 @@ async fn handle(app: &AppState, route: &Route, req: Request<Body>) -> Response {
     } else {
         Arc::default()
     };
-    let add = match identity::headers(
+    let mut add = match identity::headers(
         core,
         &route.identity,
         route.upstream_url.as_str(),
@@ -190,13 +221,18 @@ async fn handle(app: &AppState, route: &Route, req: Request<Body>) -> Response {
         Ok(h) => h,
         Err(e) => return e.into_response(),
     };
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    add.extend(gw.forwarding.headers(req.headers(), peer));
     let url = proxy::target(
         &route.upstream_url,
         &route.resource.path,
         req.uri().path(),
         req.uri().query(),
     );
-    proxy::forward(
+    let res = proxy::forward(
         proxy::Upstream {
             client: &gw.client,
             url,
@@ -207,18 +243,23 @@ async fn handle(app: &AppState, route: &Route, req: Request<Body>) -> Response {
         },
         req,
     )
-    .await
+    .await;
+    match list {
+        Some(filter) => tools_list::apply(filter, res).await,
+        None => res,
+    }
 }
 
 /// Per-tool scopes: reads the body (bounded), finds the tools it calls, and refuses with the
 /// step-up challenge when the token lacks a scope one of them needs. Returns the request with
-/// its body restored.
+/// its body restored, and the filter for its answer when it lists tools (by its body, or by
+/// `Mcp-Method: tools/list`) and some are hidden from this token.
 async fn check_tools(
     app: &AppState,
     route: &Route,
     claims: &crate::oauth::tokens::AccessClaims,
     req: Request<Body>,
-) -> Result<Request<Body>, Box<Response>> {
+) -> Result<(Request<Body>, Option<tools_list::Filter>), Box<Response>> {
     let limit = app.gateway.settings.max_body_bytes;
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
@@ -235,7 +276,8 @@ async fn check_tools(
             why,
         ))
     };
-    let names = tools::called(&bytes).map_err(bad)?;
+    let asked = tools::read(&bytes).map_err(bad)?;
+    let names = asked.called;
     // MCP 2026-07-28: `Mcp-Name` mirrors the body; a mismatch is refused, never trusted.
     let header_name = parts.headers.get("mcp-name").and_then(|v| v.to_str().ok());
     let header_method = parts
@@ -256,5 +298,28 @@ async fn check_tools(
             &auth::Refusal::Scope(needed),
         )));
     }
-    Ok(Request::from_parts(parts, Body::from(bytes)))
+    let lists = !asked.list_ids.is_empty() || header_method == Some("tools/list");
+    let list = lists
+        .then(|| list_filter(app, route, claims, asked.list_ids))
+        .flatten();
+    Ok((Request::from_parts(parts, Body::from(bytes)), list))
+}
+
+/// The filter for an answer that may carry tool lists (`list_ids`: the request's tools/list
+/// ids), when the resource filters and this token has tools hidden from it.
+fn list_filter(
+    app: &AppState,
+    route: &Route,
+    claims: &crate::oauth::tokens::AccessClaims,
+    list_ids: Vec<serde_json::Value>,
+) -> Option<tools_list::Filter> {
+    if !route.filter_tools_list {
+        return None;
+    }
+    let hidden = tools::hidden(&route.tool_scopes, &claims.scope);
+    (!hidden.is_empty()).then(|| tools_list::Filter {
+        hidden,
+        list_ids,
+        max_bytes: app.gateway.settings.max_tools_list_bytes,
+    })
 }

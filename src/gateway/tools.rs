@@ -1,39 +1,52 @@
-//! Per-tool authorization (`tool_scopes`): which tools a JSON-RPC request body calls, and the
-//! scopes that takes. The body is read whole for this, bounded by `gateway.max_body_bytes`, and
+//! Per-tool authorization (`tool_scopes`): which tools a JSON-RPC request body calls (and
+//! whether it lists them), and the scopes that takes. The body is read whole for this, bounded by `gateway.max_body_bytes`, and
 //! only on resources that map tools; `Mcp-Name` (MCP 2026-07-28) is checked against the body
 //! rather than trusted, since an older MCP server would not notice a header that names a
 //! harmless tool while the body calls another.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde_json::Value;
 
-/// The names of the tools `body` calls (`tools/call`, `params.name`), in a single JSON-RPC
-/// message or a batch. A body that is not JSON calls nothing the gateway can see; the MCP
-/// server refuses it.
+/// What a JSON-RPC request body asks of the tools, as far as the gateway cares.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ToolRequests {
+    /// The names of the tools it calls (`tools/call`, `params.name`), in order.
+    pub called: Vec<String>,
+    /// The ids of its `tools/list` requests (whose answers [`super::tools_list`] filters).
+    pub list_ids: Vec<Value>,
+}
+
+/// The tools `body` calls and lists, in a single JSON-RPC message or a batch. A body that is
+/// not JSON calls nothing the gateway can see; the MCP server refuses it.
 ///
 /// # Errors
 /// A `tools/call` without a string `params.name`.
-pub fn called(body: &[u8]) -> Result<Vec<String>, &'static str> {
+pub fn read(body: &[u8]) -> Result<ToolRequests, &'static str> {
+    let mut out = ToolRequests::default();
     let Ok(msg) = serde_json::from_slice::<Value>(body) else {
-        return Ok(Vec::new());
+        return Ok(out);
     };
     let messages = match &msg {
         Value::Array(batch) => batch.iter().collect(),
         one => vec![one],
     };
-    let mut names = Vec::new();
     for m in messages {
-        if m.get("method").and_then(Value::as_str) != Some("tools/call") {
-            continue;
+        match m.get("method").and_then(Value::as_str) {
+            Some("tools/call") => {
+                let name = m
+                    .pointer("/params/name")
+                    .and_then(Value::as_str)
+                    .ok_or("tools/call without a tool name")?;
+                out.called.push(name.to_owned());
+            }
+            Some("tools/list") => out
+                .list_ids
+                .push(m.get("id").cloned().unwrap_or(Value::Null)),
+            _ => {}
         }
-        let name = m
-            .pointer("/params/name")
-            .and_then(Value::as_str)
-            .ok_or("tools/call without a tool name")?;
-        names.push(name.to_owned());
     }
-    Ok(names)
+    Ok(out)
 }
 
 /// `required` plus the scopes of every tool in `names`, each once, in that order.
@@ -52,20 +65,38 @@ pub fn needed(
     out
 }
 
+/// The mapped tools that a token with the space-separated `held` scopes may not call: those
+/// `tools/list` answers leave out. Unmapped tools need only `required_scopes`, which every
+/// request that gets this far already holds.
+#[must_use]
+pub fn hidden(map: &BTreeMap<String, Vec<String>>, held: &str) -> HashSet<String> {
+    let held: Vec<&str> = held.split(' ').collect();
+    map.iter()
+        .filter(|(_, needs)| needs.iter().any(|s| !held.contains(&s.as_str())))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn finds_tool_calls_in_single_messages_and_batches() {
+    fn finds_tool_calls_and_lists_in_single_messages_and_batches() {
+        let called = |body: &[u8]| read(body).map(|r| r.called);
         let one = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"deploy"}}"#;
         assert_eq!(called(one).unwrap(), ["deploy"]);
         let batch = br#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"},
             {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"a"}},
+            {"jsonrpc":"2.0","id":"x","method":"tools/list"},
             {"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"b"}}]"#;
-        assert_eq!(called(batch).unwrap(), ["a", "b"]);
-        assert!(called(br#"{"method":"tools/list"}"#).unwrap().is_empty());
-        assert!(called(b"not json").unwrap().is_empty());
+        let r = read(batch).unwrap();
+        assert_eq!(r.called, ["a", "b"]);
+        assert_eq!(r.list_ids, [serde_json::json!(1), serde_json::json!("x")]);
+        let list = read(br#"{"method":"tools/list"}"#).unwrap();
+        assert!(list.called.is_empty());
+        assert_eq!(list.list_ids, [Value::Null]);
+        assert_eq!(read(b"not json").unwrap(), ToolRequests::default());
         assert!(called(br#"{"method":"tools/call","params":{"name":7}}"#).is_err());
         assert!(called(br#"{"method":"tools/call"}"#).is_err());
     }
@@ -89,5 +120,27 @@ mod tests {
             ["mcp:read", "mcp:write", "mcp:admin"]
         );
         assert_eq!(needed(&req, &map, &[]), ["mcp:read"]);
+    }
+
+    #[test]
+    fn hidden_are_the_mapped_tools_a_scope_is_missing_for() {
+        let map = BTreeMap::from([
+            ("deploy".to_owned(), vec!["mcp:write".to_owned()]),
+            (
+                "nuke".to_owned(),
+                vec!["mcp:write".to_owned(), "mcp:admin".to_owned()],
+            ),
+            ("read".to_owned(), vec!["mcp:read".to_owned()]),
+        ]);
+        let names = |held: &str| {
+            let mut v: Vec<String> = hidden(&map, held).into_iter().collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names("mcp:read"), ["deploy", "nuke"]);
+        assert_eq!(names("mcp:read mcp:write"), ["nuke"]);
+        assert!(names("mcp:admin mcp:read mcp:write").is_empty());
+        // A scope is a whole token, never a prefix.
+        assert_eq!(names("mcp:rea mcp:writer"), ["deploy", "nuke", "read"]);
     }
 }

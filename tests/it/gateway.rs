@@ -10,10 +10,20 @@ use serde_json::{json, Value};
 use crate::support::app::{code_form, header, query_param, status_json, Db, TestApp};
 use crate::support::mcp_echo::{McpEcho, SSE_GAP_MS};
 
-/// dcr-bridge with `/mcp` proxied to `upstream` and a metadata-only second resource `/other`.
-async fn gateway_app(upstream: &str, tweak: impl FnOnce(&mut Config)) -> TestApp {
+/// dcr-bridge on SQLite with `/mcp` proxied to `upstream` and a metadata-only second resource
+/// `/other`.
+pub(crate) async fn gateway_app(upstream: &str, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    gateway_app_on(Db::Sqlite, upstream, tweak).await.unwrap()
+}
+
+/// [`gateway_app`] on `db`; `None` when Postgres is opted out (`DCR_BRIDGE_TEST_SKIP`).
+pub(crate) async fn gateway_app_on(
+    db: Db,
+    upstream: &str,
+    tweak: impl FnOnce(&mut Config),
+) -> Option<TestApp> {
     let upstream = upstream.to_owned();
-    TestApp::start_with(Db::Sqlite, move |c| {
+    TestApp::start_with(db, move |c| {
         c.resources[0].upstream_url = Some(upstream.parse().unwrap());
         let other = ResourceConfig {
             id: "other".into(),
@@ -26,11 +36,10 @@ async fn gateway_app(upstream: &str, tweak: impl FnOnce(&mut Config)) -> TestApp
         tweak(c);
     })
     .await
-    .unwrap()
 }
 
 /// Tokens for a new public client, for `resource`, with `scope` if given.
-async fn tokens(app: &TestApp, resource: &str, scope: Option<&str>) -> Value {
+pub(crate) async fn tokens(app: &TestApp, resource: &str, scope: Option<&str>) -> Value {
     let mut req = app.auth_request().await;
     req.resource = resource.to_owned();
     let mut params = req.params();
@@ -46,14 +55,26 @@ async fn tokens(app: &TestApp, resource: &str, scope: Option<&str>) -> Value {
     res.json().await.unwrap()
 }
 
-async fn access_token(app: &TestApp) -> String {
+pub(crate) async fn access_token(app: &TestApp) -> String {
     tokens(app, &app.resource(), None).await["access_token"]
         .as_str()
         .unwrap()
         .to_owned()
 }
 
-fn rpc(method: &str) -> Value {
+/// `GET /mcp` for the MCP server's SSE stream, resumed after `last_event_id`.
+pub(crate) async fn resume(app: &TestApp, token: &str, last_event_id: &str) -> reqwest::Response {
+    app.api
+        .get(app.url("/mcp"))
+        .bearer_auth(token)
+        .header("accept", "text/event-stream")
+        .header("last-event-id", last_event_id)
+        .send()
+        .await
+        .unwrap()
+}
+
+pub(crate) fn rpc(method: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": {}})
 }
 
@@ -145,15 +166,7 @@ async fn gateway_streams_sse_as_it_arrives() {
     let app = gateway_app(&echo.url, |_| {}).await;
     let at = access_token(&app).await;
     let started = Instant::now();
-    let mut res = app
-        .api
-        .get(app.url("/mcp"))
-        .bearer_auth(&at)
-        .header("accept", "text/event-stream")
-        .header("last-event-id", "41")
-        .send()
-        .await
-        .unwrap();
+    let mut res = resume(&app, &at, "41").await;
     assert_eq!(res.status(), 200);
     assert_eq!(header(&res, "content-type"), "text/event-stream");
     let first = res.chunk().await.unwrap().unwrap();
@@ -173,9 +186,20 @@ async fn gateway_streams_sse_as_it_arrives() {
 }
 
 #[tokio::test]
-async fn gateway_refuses_missing_malformed_expired_and_foreign_tokens() {
+async fn gateway_refuses_missing_malformed_expired_and_foreign_tokens_sqlite() {
+    refuses_missing_malformed_expired_and_foreign_tokens(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn gateway_refuses_missing_malformed_expired_and_foreign_tokens_postgres() {
+    refuses_missing_malformed_expired_and_foreign_tokens(Db::Postgres).await;
+}
+
+async fn refuses_missing_malformed_expired_and_foreign_tokens(db: Db) {
     let echo = McpEcho::start().await;
-    let app = gateway_app(&echo.url, |_| {}).await;
+    let Some(app) = gateway_app_on(db, &echo.url, |_| {}).await else {
+        return;
+    };
     let tokens_mcp = tokens(&app, &app.resource(), None).await;
     let at = tokens_mcp["access_token"].as_str().unwrap();
     let rt = tokens_mcp["refresh_token"].as_str().unwrap();
@@ -407,9 +431,24 @@ async fn gateway_answers_504_in_bounded_time_when_the_mcp_server_hangs() {
 }
 
 #[tokio::test]
-async fn gateway_revoked_grant_stops_working_within_the_poll_bound() {
+async fn gateway_revoked_grant_stops_working_within_the_poll_bound_sqlite() {
+    revoked_grant_stops_working_within_the_poll_bound(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn gateway_revoked_grant_stops_working_within_the_poll_bound_postgres() {
+    revoked_grant_stops_working_within_the_poll_bound(Db::Postgres).await;
+}
+
+async fn revoked_grant_stops_working_within_the_poll_bound(db: Db) {
     let echo = McpEcho::start().await;
-    let app = gateway_app(&echo.url, |c| c.gateway.revocation_poll_seconds = 1).await;
+    let Some(app) = gateway_app_on(db, &echo.url, |c| {
+        c.gateway.revocation_poll_seconds = 1;
+    })
+    .await
+    else {
+        return;
+    };
     let at = access_token(&app).await;
     let call = || async {
         app.api
@@ -451,9 +490,18 @@ async fn gateway_revoked_grant_stops_working_within_the_poll_bound() {
 }
 
 #[tokio::test]
-async fn gateway_sends_identity_headers_and_strips_forged_copies() {
+async fn gateway_sends_identity_headers_and_strips_forged_copies_sqlite() {
+    sends_identity_headers_and_strips_forged_copies(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn gateway_sends_identity_headers_and_strips_forged_copies_postgres() {
+    sends_identity_headers_and_strips_forged_copies(Db::Postgres).await;
+}
+
+async fn sends_identity_headers_and_strips_forged_copies(db: Db) {
     let echo = McpEcho::start().await;
-    let app = gateway_app(&echo.url, |c| {
+    let Some(app) = gateway_app_on(db, &echo.url, |c| {
         c.resources[0].identity_headers = dcr_bridge::config::IdentityHeaders {
             user_id: Some("X-User-Id".into()),
             email: Some("X-User-Email".into()),
@@ -464,7 +512,10 @@ async fn gateway_sends_identity_headers_and_strips_forged_copies() {
             jwt: Some("X-Identity-Token".into()),
         };
     })
-    .await;
+    .await
+    else {
+        return;
+    };
     let at = access_token(&app).await;
     let claims = crate::support::app::jwt_claims(&at);
     let res = app

@@ -7,6 +7,8 @@ mod conformance;
 mod discovery;
 mod flows;
 mod gateway;
+mod gateway_forwarded;
+mod gateway_tools_list;
 mod hostile;
 mod interop;
 mod interop_mcp_remote;

@@ -95,6 +95,7 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
             required_scopes: Vec::new(),
             identity_headers: Default::default(),
             tool_scopes: Default::default(),
+            filter_tools_list: None,
         }],
         clients: Vec::new(),
         client_rules: Vec::new(),

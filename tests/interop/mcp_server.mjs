@@ -17,11 +17,12 @@
 //   echo    {text: string}  -> text: the same text
 //
 // Side endpoint, not under /mcp so the gateway never forwards to it:
-//   GET /_seen -> {"mode", "requests": [{method, path, rpc, session_id, credential_headers,
-//                  identity}], "credential_headers": [names]}: every request that reached the
-//                  server (its JSON-RPC method(s), whether it carried the user id identity
-//                  header), and every credential header (authorization, proxy-authorization,
-//                  cookie) that came with any of them. dcr-bridge must never forward one.
+//   GET /_seen -> {"mode", "requests": [{method, path, rpc, session_id, protocol_version,
+//                  mcp_method, credential_headers, identity}], "credential_headers": [names]}:
+//                  every request that reached the server (its JSON-RPC method(s), its MCP
+//                  headers, whether it carried the user id identity header), and every
+//                  credential header (authorization, proxy-authorization, cookie) that came
+//                  with any of them. dcr-bridge must never forward one.
 //
 // Once listening on 127.0.0.1 (a free port), prints exactly one JSON line to stdout:
 //   {"url":"http://127.0.0.1:N/mcp","seen_url":"http://127.0.0.1:N/_seen","mode":"…","sdk_version":"…"}
@@ -194,6 +195,8 @@ const server = http.createServer((req, res) => {
     path,
     rpc: null,
     session_id: req.headers['mcp-session-id'] ?? null,
+    protocol_version: req.headers['mcp-protocol-version'] ?? null,
+    mcp_method: req.headers['mcp-method'] ?? null,
     credential_headers: CREDENTIAL_HEADERS.filter((h) => req.headers[h] !== undefined),
     identity: req.headers[IDENTITY_HEADERS.user_id] !== undefined,
   };

@@ -52,7 +52,7 @@ impl HttpsDocServer {
             .arg("-out")
             .arg(&cert)
             .output()
-            .expect("the CIMD interop test needs the openssl command to make a certificate");
+            .expect("the CIMD interop tests need the openssl command to make a certificate");
         assert!(made.status.success(), "{made:?}");
         let document = json!({
             "client_id": "{{URL}}",

@@ -89,7 +89,8 @@ impl McpServerProc {
     }
 
     /// What the server recorded (`GET /_seen`): `{mode, requests: [{method, path, rpc,
-    /// session_id, credential_headers, identity}], credential_headers}`.
+    /// session_id, protocol_version, mcp_method, credential_headers, identity}],
+    /// credential_headers}`.
     pub async fn seen(&self) -> Result<Value> {
         let res = reqwest::get(&self.seen_url)
             .await
@@ -103,6 +104,9 @@ impl McpServerProc {
     /// or `Cookie`. Returns what it recorded.
     pub async fn assert_reached_without_credentials(&self) -> Value {
         let seen = self.seen().await.unwrap();
+        if super::process::verbose("INTEROP_VERBOSE") {
+            eprintln!("[mcp-server seen] {seen:#}");
+        }
         let requests = seen["requests"].as_array().unwrap();
         assert_eq!(seen["mode"], self.mode.name(), "{seen}");
         assert!(!requests.is_empty(), "no request reached the MCP server");

@@ -57,8 +57,9 @@ async fn mcp_typescript_sdk_sees_access_denied_when_user_denies_consent() {
 }
 
 /// The SDK server's record is trustworthy, and the gateway strips what a client sends: a
-/// session through the gateway with a bearer token and a cookie reaches the server with identity
-/// headers only, while the same credentials sent to the server directly are recorded.
+/// session through the gateway with a bearer token, a cookie and forged identity headers
+/// reaches the server with the token's identity headers only, while the same credentials sent
+/// to the server directly are recorded.
 #[tokio::test]
 async fn stateful_sdk_server_behind_the_gateway_never_sees_authorization_or_cookie() {
     if !node_or_skip().await {
@@ -76,6 +77,9 @@ async fn stateful_sdk_server_behind_the_gateway_never_sees_authorization_or_cook
             .post(url)
             .header("authorization", format!("Bearer {at}"))
             .header("cookie", "mcp_client=should-not-pass")
+            // A client posing as someone else through the identity headers.
+            .header("x-dcr-user-email", "mallory@example.com")
+            .header("x-dcr-client-id", "forged-client")
             .header("accept", "application/json, text/event-stream")
             .header("mcp-protocol-version", "2025-06-18")
             .json(&body);
@@ -107,6 +111,12 @@ async fn stateful_sdk_server_behind_the_gateway_never_sees_authorization_or_cook
     let text = call.text().await.unwrap();
     assert!(text.contains(&client_id), "{text}");
     assert!(text.contains(&session), "whoami names the session: {text}");
+    // The gateway replaced the forged identity headers with the token's.
+    assert!(text.contains("alice@example.com"), "{text}");
+    assert!(
+        !text.contains("mallory") && !text.contains("forged-client"),
+        "{text}"
+    );
     mcp.assert_reached_without_credentials().await;
 
     // Sent straight to the server, the same headers are recorded.

@@ -10,8 +10,9 @@
 //! delivers the code to mcp-remote's loopback callback. mcp-remote exchanges it, and the test
 //! speaks MCP (newline-delimited JSON-RPC) through mcp-remote's stdin/stdout and dcr-bridge's
 //! gateway to a real MCP server built with the official TypeScript SDK
-//! (`tests/interop/mcp_server.mjs`, stateless here). Once the access token has expired (the
-//! server's clock moved on), the gateway answers 401 and mcp-remote refreshes and retries.
+//! (`tests/interop/mcp_server.mjs`, stateful or stateless as each test's name says). Once the
+//! access token has expired (the server's clock moved on), the gateway answers 401 and
+//! mcp-remote refreshes and retries.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

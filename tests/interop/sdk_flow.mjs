@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// Drives the official MCP TypeScript SDK (v1) `auth()` against dcr-bridge, headless.
+// Drives the official MCP TypeScript SDK (v1) `auth()` against dcr-bridge, headless, then talks
+// MCP (initialize, tools/list, tools/call whoami) through its StreamableHTTPClientTransport with
+// the tokens, refreshes them with auth() and calls whoami again on the same session.
 // A scripted "browser" (fetch, redirect: 'manual', per-origin cookie jar) stands in for the user:
 // dcr-bridge consent page -> upstream (oidc-provider devInteractions) login + consent ->
 // dcr-bridge /oauth/callback -> redirect to the client's redirect_uri (captured, never fetched).
@@ -17,7 +19,8 @@
 // stdout: exactly ONE JSON line.
 //   success: {"client_information":…, "tokens":…, "refreshed_tokens":…, "authorization_response_url":"…",
 //             "authorization_error":null, "authorization_server_metadata":…, "resource_metadata":…,
-//             "registration_request":…, "consent_page":{…}, "mcp_probe":{…}, "steps":[…]}   exit 0
+//             "registration_request":…, "consent_page":{…}, "server_info":…, "tools":[names],
+//             "whoami":"…", "whoami_after_refresh":"…", "mcp_probe":{…}, "steps":[…]}    exit 0
 //   error-mode success (--deny/--upstream-deny/--expect-error): same shape, tokens null,
 //             "authorization_error":{"error","error_description","state","iss"}            exit 0
 //   failure:  {"error":"…", "steps":[…]}                                                     exit 1
@@ -28,7 +31,7 @@
 
 import { Browser, errMessage, redactUrl, runBrowser, steps } from './browser_leg.mjs';
 import {
-  authorizationError, checkState, MemoryProvider, publicClientMetadata, recordDiscovery, runMain, startScript,
+  authorizationError, checkState, MemoryProvider, publicClientMetadata, recordDiscovery, runMain, startScript, toolText,
 } from './sdk_script.mjs';
 
 const out = {};
@@ -84,8 +87,12 @@ let phase = 'init';
 async function main() {
   let sdkAuth;
   let extractWWWAuthenticateParams;
+  let Client;
+  let StreamableHTTPClientTransport;
   try {
     ({ auth: sdkAuth, extractWWWAuthenticateParams } = await import('@modelcontextprotocol/sdk/client/auth.js'));
+    ({ Client } = await import('@modelcontextprotocol/sdk/client/index.js'));
+    ({ StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js'));
   } catch (e) {
     throw new Error(`cannot load @modelcontextprotocol/sdk (run npm ci in tests/interop): ${errMessage(e)}`);
   }
@@ -176,7 +183,16 @@ async function main() {
   if (r2 !== 'AUTHORIZED') throw new Error(`code exchange auth() returned ${r2}`);
   out.tokens = provider.tokens() ?? null;
 
-  // 5. Refresh: auth() with a stored refresh_token and no code runs grant_type=refresh_token first.
+  // 5. MCP session with that token, through the SDK's own transport (which reads the provider's
+  //    tokens for every request): initialize, tools/list, tools/call whoami.
+  phase = 'MCP session (initialize, tools/list, tools/call whoami)';
+  const client = new Client({ name: args['client-name'], version: '0.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(serverUrl, { authProvider: provider, fetch: sdkFetch }));
+  out.server_info = client.getServerVersion() ?? null;
+  out.tools = (await client.listTools()).tools.map((t) => t.name);
+  out.whoami = toolText(await client.callTool({ name: 'whoami', arguments: {} }));
+
+  // 6. Refresh: auth() with a stored refresh_token and no code runs grant_type=refresh_token first.
   out.refreshed_tokens = null;
   if (!args['no-refresh']) {
     phase = 'refresh';
@@ -188,9 +204,13 @@ async function main() {
       throw new Error('auth() did not perform a successful refresh_token grant');
     }
     out.refreshed_tokens = refreshed ?? null;
+    // The same session goes on with the refreshed access token.
+    phase = 'MCP session after the refresh (tools/call whoami)';
+    out.whoami_after_refresh = toolText(await client.callTool({ name: 'whoami', arguments: {} }));
   }
+  await client.close().catch(() => {});
 
-  // 6. Authenticated MCP request (informational; dcr-bridge may not serve /mcp itself).
+  // 7. A raw authenticated initialize (what a client without the SDK's transport would send).
   phase = 'authenticated probe';
   if (!args['no-probe']) {
     const tok = (out.refreshed_tokens ?? out.tokens)?.access_token;

@@ -160,6 +160,11 @@ export function checkState(q, provider) {
   }
 }
 
+/** The text parts of an MCP tool result, joined with newlines. */
+export function toolText(result) {
+  return (result?.content ?? []).filter((c) => c.type === 'text').map((c) => c.text).join('\n');
+}
+
 /** `{error, error_description, state, iss}` of an error authorization response. */
 export function authorizationError(q) {
   return {

@@ -2,12 +2,13 @@
 // Drives the official MCP TypeScript SDK v2 client (`@modelcontextprotocol/client`) against
 // dcr-bridge, headless, the way an interactive MCP client uses it:
 //
-//   1. `Client.connect()` over `StreamableHTTPClientTransport` with an `OAuthClientProvider`: the
-//      demo MCP server behind dcr-bridge answers 401, the transport hands the challenge to the
-//      SDK's `auth()`, which discovers PRM + AS metadata (issuer echo check), registers (DCR),
-//      persists its discovery state and calls `redirectToAuthorization()`. There the scripted
-//      browser (browser_leg.mjs) walks consent -> upstream login -> /oauth/callback and captures
-//      the redirect to the client. `connect()` then rejects with `UnauthorizedError`.
+//   1. `Client.connect()` over `StreamableHTTPClientTransport` with an `OAuthClientProvider`:
+//      dcr-bridge's gateway in front of the MCP server answers 401, the transport hands the
+//      challenge to the SDK's `auth()`, which discovers PRM + AS metadata (issuer echo check),
+//      registers (DCR, or CIMD with --client-metadata-url), persists its discovery state and
+//      calls `redirectToAuthorization()`. There the scripted browser (browser_leg.mjs) walks
+//      consent -> upstream login -> /oauth/callback and captures the redirect to the client.
+//      `connect()` then rejects with `UnauthorizedError`.
 //   2. `transport.finishAuth(callbackUrl.searchParams)`: the SDK checks the callback-leg AS
 //      binding (SEP-2352) and RFC 9207 `iss` (strict) and redeems the code (https-or-loopback
 //      token endpoint check). `state` is compared here: the SDK leaves that to the host.
@@ -21,6 +22,8 @@
 //                  callback's OAuth error (after the SDK validated its iss)
 //       [--redirect-uri http://127.0.0.1:33420/callback] [--client-name sdk-v2-interop]
 //       [--no-refresh] [--lenient-cookies] [--timeout-ms 15000]
+//       [--client-metadata-url https://…/client.json]   use CIMD instead of DCR when the AS
+//                  advertises client_id_metadata_document_supported
 //
 // stdout: exactly ONE JSON line.
 //   success: {"sdk_version":"2.x", "client_information":…, "registration_request":…,
@@ -38,14 +41,18 @@ import { readFileSync } from 'node:fs';
 
 import { Browser, errMessage, redactUrl, runBrowser, steps } from './browser_leg.mjs';
 import {
-  authorizationError, checkState, MemoryProvider, publicClientMetadata, recordDiscovery, runMain, startScript,
+  authorizationError, checkState, MemoryProvider, publicClientMetadata, recordDiscovery, runMain, startScript, toolText,
 } from './sdk_script.mjs';
 
 const out = {};
 
 const {
   args, timeoutMs: TIMEOUT_MS, fetch: sdkFetch, records,
-} = startScript({ redirectUri: 'http://127.0.0.1:33420/callback', clientName: 'sdk-v2-interop' });
+} = startScript({
+  redirectUri: 'http://127.0.0.1:33420/callback',
+  clientName: 'sdk-v2-interop',
+  options: { 'client-metadata-url': { type: 'string' } },
+});
 
 // ---------------------------------------------------------------- in-memory OAuthClientProvider (v2)
 // One credential set, so the SEP-2352 `ctx.issuer` argument is ignored (allowed by the
@@ -75,10 +82,6 @@ function sdkVersion() {
   }
 }
 
-function toolText(result) {
-  return (result?.content ?? []).filter((c) => c.type === 'text').map((c) => c.text).join('\n');
-}
-
 // ---------------------------------------------------------------- main
 let phase = 'init';
 async function main() {
@@ -101,6 +104,9 @@ async function main() {
     // AS's scopes_supported) the SDK appends offline_access to the scope, and then adds
     // prompt=consent. application_type is left to the SDK's DCR default.
     clientMetadata: publicClientMetadata(args),
+    // With it, and client_id_metadata_document_supported in the AS metadata, the SDK skips DCR
+    // and uses the URL as its client_id (CIMD).
+    clientMetadataUrl: args['client-metadata-url'],
     onRedirect: async (url) => {
       if (!allowRedirect) {
         throw new Error('the SDK started a new authorization instead of using/refreshing its tokens (see steps)');

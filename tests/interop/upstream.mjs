@@ -25,6 +25,8 @@
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 
+import { exitWithParent } from './service.mjs';
+
 // oidc-provider writes NOTICEs with console.info (stdout). stdout is reserved for the
 // single JSON line, so route every console channel to stderr BEFORE importing it.
 for (const m of ['log', 'info', 'debug']) console[m] = (...a) => console.error(...a);
@@ -204,18 +206,4 @@ function addConsentPromptForOffline(req) {
 
 process.stdout.write(`${JSON.stringify({ issuer, port: actualPort })}\n`);
 
-let exiting = false;
-function shutdown(why) {
-  if (exiting) return;
-  exiting = true;
-  console.error(`[upstream] exiting (${why})`);
-  server.close();
-  server.closeAllConnections?.();
-  setTimeout(() => process.exit(0), 200).unref();
-}
-process.stdin.on('end', () => shutdown('stdin closed'));
-process.stdin.on('close', () => shutdown('stdin closed'));
-process.stdin.on('error', () => shutdown('stdin error'));
-process.stdin.resume();
-process.on('SIGTERM', () => shutdown('SIGTERM'));
-process.on('SIGINT', () => shutdown('SIGINT'));
+exitWithParent(server, 'upstream');

@@ -2,12 +2,17 @@
 //! bridge Claude Desktop, Cursor and Windsurf launch for remote MCP servers) as a child process,
 //! `mcp-remote <dcr-bridge>/mcp <callback-port> --host 127.0.0.1`, with its own config dir.
 //!
-//! It discovers dcr-bridge, registers itself (RFC 7591), starts its loopback callback server and
+//! It discovers dcr-bridge, registers itself (RFC 7591; or, with `--client-metadata-url`, uses its
+//! client ID metadata document's URL as client id), starts its loopback callback server and
 //! opens the authorization URL with the `open` npm package. That "browser" is
 //! `tests/interop/fake-browser/xdg-open`, which only records the URL; the test then walks it as
 //! the user (consent, the development IdP's login as dev-alice, dcr-bridge's callback) and
 //! delivers the code to mcp-remote's loopback callback. mcp-remote exchanges it, and the test
-//! speaks MCP (newline-delimited JSON-RPC) to the demo server through mcp-remote's stdin/stdout.
+//! speaks MCP (newline-delimited JSON-RPC) through mcp-remote's stdin/stdout and dcr-bridge's
+//! gateway to a real MCP server built with the official TypeScript SDK
+//! (`tests/interop/mcp_server.mjs`, stateful or stateless as each test's name says). Once the
+//! access token has expired (the server's clock moved on), the gateway answers 401 and
+//! mcp-remote refreshes and retries.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -19,7 +24,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
-use crate::support::app::{jwt_claims, location, query_param, TestApp};
+use crate::support::app::{jwt_claims, location, query_param, Db, TestApp};
+use crate::support::cimd_doc::HttpsDocServer;
+use crate::support::interop::{assert_cimd_client, assert_sdk_server_session};
+use crate::support::mcp_server::{McpMode, McpServerProc};
 use crate::support::node::{ensure_npm_deps, interop_dir, node_or_skip};
 use crate::support::process::{self, LogBuf};
 
@@ -57,7 +65,7 @@ struct McpRemote {
 impl McpRemote {
     /// `node node_modules/mcp-remote/dist/proxy.js <server_url> <callback_port> --host 127.0.0.1`
     /// in a fresh HOME and config dir, without a desktop, with the fake browser.
-    async fn start(server_url: &str, callback_port: u16) -> Result<Self> {
+    async fn start(server_url: &str, callback_port: u16, extra_args: &[&str]) -> Result<Self> {
         ensure_npm_deps().await?;
         let dir = interop_dir();
         let pkg: Value = serde_json::from_slice(&std::fs::read(
@@ -81,7 +89,8 @@ impl McpRemote {
         cmd.arg(&entry)
             .arg(server_url)
             .arg(callback_port.to_string())
-            .args(["--host", "127.0.0.1", "--auth-timeout", "120"]);
+            .args(["--host", "127.0.0.1", "--auth-timeout", "120"])
+            .args(extra_args);
         if process::verbose("INTEROP_VERBOSE") {
             // Writes `<config dir>/mcp-remote-v1/<hash>_debug.log`.
             cmd.arg("--debug");
@@ -230,25 +239,73 @@ fn free_port() -> u16 {
 }
 
 #[tokio::test]
-async fn mcp_remote_signs_in_and_proxies_mcp_over_stdio() {
+async fn mcp_remote_signs_in_and_proxies_mcp_over_stdio_to_stateless_sdk_server() {
     if !node_or_skip().await {
         return;
     }
+    end_to_end(McpMode::Stateless, None).await;
+}
+
+/// With `--client-metadata-url` mcp-remote identifies itself by its client ID metadata document
+/// (CIMD) instead of registering, and keeps no client_info.json.
+#[tokio::test]
+async fn mcp_remote_uses_cimd_with_stateful_sdk_server() {
+    if !node_or_skip().await {
+        return;
+    }
+    let docs = HttpsDocServer::start_with_redirect(
+        CIMD_CLIENT_NAME,
+        // Port-less loopback: mcp-remote's callback port is chosen per run (COMPAT C19).
+        "http://127.0.0.1/oauth/callback",
+    )
+    .await;
+    end_to_end(McpMode::Stateful, Some(&docs)).await;
+}
+
+/// The `client_name` of [`mcp_remote_uses_cimd_with_stateful_sdk_server`]'s document.
+const CIMD_CLIENT_NAME: &str = "mcp-remote-cimd-interop";
+
+/// dcr-bridge (dev IdP) with the SDK server in `mode` behind `/mcp`, and mcp-remote (with
+/// `--client-metadata-url` when `cimd` is given) through the whole [`run`].
+async fn end_to_end(mode: McpMode, cimd: Option<&HttpsDocServer>) {
     let started = Instant::now();
-    let app = TestApp::start().await;
+    let mcp = McpServerProc::start(mode).await.unwrap();
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        mcp.protect(c);
+        c.cimd.allow_loopback_for_tests = cimd.is_some();
+    })
+    .await
+    .unwrap();
     let port = free_port();
     let redirect_uri = format!("http://127.0.0.1:{port}/oauth/callback");
-    let mut remote = McpRemote::start(&app.resource(), port).await.unwrap();
+    let args = match cimd {
+        Some(docs) => vec!["--client-metadata-url", docs.url.as_str()],
+        None => Vec::new(),
+    };
+    let mut remote = McpRemote::start(&app.resource(), port, &args)
+        .await
+        .unwrap();
     // On failure, `remote`'s drop prints mcp-remote's stderr.
-    run(&app, &mut remote, &redirect_uri).await.unwrap();
+    let whoami = run(&app, &mut remote, &redirect_uri, cimd).await.unwrap();
     remote.stop().await;
+    assert_sdk_server_session(&mcp, &whoami).await;
+    if let Some(docs) = cimd {
+        assert_cimd_client(&app, docs).await;
+    }
     eprintln!(
         "mcp-remote {MCP_REMOTE_VERSION}: end to end in {:?}",
         started.elapsed()
     );
 }
 
-async fn run(app: &TestApp, remote: &mut McpRemote, redirect_uri: &str) -> Result<()> {
+/// The whole run, with DCR or (given `cimd`) the document's URL as client id; returns the
+/// `whoami` texts before and after the refresh (as `{whoami, whoami_after_refresh}`).
+async fn run(
+    app: &TestApp,
+    remote: &mut McpRemote,
+    redirect_uri: &str,
+    cimd: Option<&HttpsDocServer>,
+) -> Result<Value> {
     // mcp-remote discovered dcr-bridge, registered and sent the "browser" to our /authorize.
     let authorize_url = remote.opened_url().await?;
     let param = |name: &str| query_param(&authorize_url, name);
@@ -257,7 +314,10 @@ async fn run(app: &TestApp, remote: &mut McpRemote, redirect_uri: &str) -> Resul
         "{authorize_url}"
     );
     let client_id = param("client_id").ok_or_else(|| anyhow!("no client_id"))?;
-    assert!(client_id.starts_with("dcrb_c_"), "{authorize_url}");
+    match cimd {
+        Some(docs) => assert_eq!(client_id, docs.url, "{authorize_url}"),
+        None => assert!(client_id.starts_with("dcrb_c_"), "{authorize_url}"),
+    }
     assert_eq!(param("redirect_uri").as_deref(), Some(redirect_uri));
     assert_eq!(param("response_type").as_deref(), Some("code"));
     assert_eq!(param("code_challenge_method").as_deref(), Some("S256"));
@@ -270,11 +330,16 @@ async fn run(app: &TestApp, remote: &mut McpRemote, redirect_uri: &str) -> Resul
         assert!(scope.split(' ').any(|x| x == s), "{authorize_url}");
     }
 
-    // The registration mcp-remote made (and stored) is ours: a public client for that loopback
-    // redirect.
-    let info = remote.stored("client_info.json")?;
-    assert_eq!(info["client_id"], client_id.as_str(), "{info}");
-    assert_eq!(info["redirect_uris"], json!([redirect_uri]), "{info}");
+    if cimd.is_some() {
+        // A client id from a metadata document is not cached as a registration.
+        assert!(remote.stored("client_info.json").is_err(), "no DCR");
+    } else {
+        // The registration mcp-remote made (and stored) is ours: a public client for that
+        // loopback redirect.
+        let info = remote.stored("client_info.json")?;
+        assert_eq!(info["client_id"], client_id.as_str(), "{info}");
+        assert_eq!(info["redirect_uris"], json!([redirect_uri]), "{info}");
+    }
     let redirect = url::Url::parse(redirect_uri)?;
     assert_eq!(redirect.scheme(), "http");
     assert_eq!(redirect.host_str(), Some("127.0.0.1"), "loopback redirect");
@@ -283,10 +348,12 @@ async fn run(app: &TestApp, remote: &mut McpRemote, redirect_uri: &str) -> Resul
     let res = app.browse(&authorize_url).await;
     assert_eq!(res.status(), 200, "authorize");
     let html = res.text().await?;
-    assert!(
-        html.contains("MCP CLI Proxy"),
-        "consent page names the client"
-    );
+    let name = if cimd.is_some() {
+        CIMD_CLIENT_NAME
+    } else {
+        "MCP CLI Proxy"
+    };
+    assert!(html.contains(name), "consent page names the client");
     let res = app.decide(&html, "approve").await;
     assert_eq!(res.status(), 303, "consent");
     let upstream = location(&res);
@@ -310,7 +377,7 @@ async fn run(app: &TestApp, remote: &mut McpRemote, redirect_uri: &str) -> Resul
     assert_eq!(status, 200, "loopback callback: {body}");
     assert!(body.contains("Authorization successful"), "{body}");
 
-    // MCP over stdio, through mcp-remote to the demo server, with our token.
+    // MCP over stdio, through mcp-remote and the gateway to the SDK server, with our token.
     let init = remote
         .request(
             1,
@@ -323,7 +390,7 @@ async fn run(app: &TestApp, remote: &mut McpRemote, redirect_uri: &str) -> Resul
         )
         .await?;
     assert_eq!(
-        init["result"]["serverInfo"]["name"], "dcr-bridge-dev-demo",
+        init["result"]["serverInfo"]["name"], "dcr-bridge-interop-sdk-server",
         "{init}"
     );
     assert_eq!(init["result"]["protocolVersion"], "2025-06-18", "{init}");
@@ -337,15 +404,7 @@ async fn run(app: &TestApp, remote: &mut McpRemote, redirect_uri: &str) -> Resul
         .ok_or_else(|| anyhow!("tools/list: {list}"))?;
     assert!(tools.iter().any(|t| t["name"] == "whoami"), "{list}");
 
-    let call = remote
-        .request(3, "tools/call", json!({"name": "whoami", "arguments": {}}))
-        .await?;
-    assert_eq!(call["result"]["isError"], false, "{call}");
-    let text = call["result"]["content"][0]["text"]
-        .as_str()
-        .ok_or_else(|| anyhow!("whoami: {call}"))?;
-    assert!(text.contains("alice@example.com"), "{text}");
-    assert!(text.contains(&client_id), "{text}");
+    let first = call_whoami(remote, 3, &client_id).await?;
 
     // What mcp-remote keeps in its own config dir: our access token for the MCP resource.
     let tokens = remote.stored("tokens.json")?;
@@ -354,5 +413,38 @@ async fn run(app: &TestApp, remote: &mut McpRemote, redirect_uri: &str) -> Resul
         .ok_or_else(|| anyhow!("tokens.json: {tokens}"))?;
     assert_eq!(jwt_claims(at)["aud"], app.resource());
     assert!(tokens["refresh_token"].is_string(), "refresh token stored");
-    Ok(())
+
+    // The access token expires: the gateway answers 401 `invalid_token`, and mcp-remote's
+    // transport refreshes (refresh_token grant), stores the new tokens and retries the call.
+    let exp = jwt_claims(at)["exp"]
+        .as_i64()
+        .ok_or_else(|| anyhow!("no exp in the access token"))?;
+    app.clock.set(exp + 1);
+    let after_refresh = call_whoami(remote, 4, &client_id).await?;
+    let refreshed = remote.stored("tokens.json")?;
+    assert_ne!(
+        refreshed["access_token"], tokens["access_token"],
+        "refreshed"
+    );
+    assert_ne!(
+        refreshed["refresh_token"], tokens["refresh_token"],
+        "rotated"
+    );
+    let new_at = refreshed["access_token"].as_str().unwrap_or_default();
+    assert_eq!(app.introspect(new_at).await["active"], true);
+    Ok(json!({"whoami": first, "whoami_after_refresh": after_refresh}))
+}
+
+/// Calls `whoami` (request `id`) through mcp-remote; its text names alice and `client_id`.
+async fn call_whoami(remote: &mut McpRemote, id: u64, client_id: &str) -> Result<String> {
+    let call = remote
+        .request(id, "tools/call", json!({"name": "whoami", "arguments": {}}))
+        .await?;
+    assert_eq!(call["result"]["isError"], false, "{call}");
+    let text = call["result"]["content"][0]["text"]
+        .as_str()
+        .ok_or_else(|| anyhow!("whoami: {call}"))?;
+    assert!(text.contains("alice@example.com"), "{text}");
+    assert!(text.contains(client_id), "{text}");
+    Ok(text.to_owned())
 }

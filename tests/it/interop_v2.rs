@@ -3,21 +3,27 @@
 //! to dcr-bridge, whose upstream is `oidc-provider` (an OpenID Certified provider) configured like
 //! Okta's custom authorization server. Beyond v1, the SDK itself checks the metadata `issuer`
 //! echo, binds the callback leg to the discovered authorization server (SEP-2352), validates
-//! RFC 9207 `iss` strictly, and refuses a non-https token endpoint unless it is loopback.
+//! RFC 9207 `iss` strictly, and refuses a non-https token endpoint unless it is loopback. Its MCP
+//! calls go through dcr-bridge's gateway to a real MCP server built with the official TypeScript
+//! SDK (`tests/interop/mcp_server.mjs`), stateful or stateless as each test's name says.
 
 use crate::support::app::query_param;
 use crate::support::interop::{
-    assert_session_refreshed, assert_tokens_for_resource, assert_whoami_session,
-    start_with_oidc_provider,
+    assert_cimd_session, assert_sdk_server_session, assert_session_refreshed,
+    assert_tokens_for_resource, assert_whoami_session, start_with_cimd_document,
+    start_with_oidc_provider, Interop,
 };
+use crate::support::mcp_server::McpMode;
 use crate::support::node::run_sdk_v2_flow;
 
 /// The pinned `@modelcontextprotocol/client` (must match `tests/interop/package.json`).
 const SDK_V2_VERSION: &str = "2.4.0";
 
 #[tokio::test]
-async fn mcp_typescript_sdk_v2_connects_through_oauth_against_oidc_provider() {
-    let Some((app, upstream)) = start_with_oidc_provider().await else {
+async fn mcp_typescript_sdk_v2_connects_through_oauth_against_oidc_provider_to_stateful_sdk_server()
+{
+    let Some(Interop { app, upstream, mcp }) = start_with_oidc_provider(McpMode::Stateful).await
+    else {
         return;
     };
     let out = upstream.ok_or_panic(
@@ -72,11 +78,13 @@ async fn mcp_typescript_sdk_v2_connects_through_oauth_against_oidc_provider() {
 
     // A stale access token made the transport refresh (refresh_token grant) and retry.
     assert_session_refreshed(&app, &out, at, client_id).await;
+    assert_sdk_server_session(&mcp, &out).await;
 }
 
 #[tokio::test]
 async fn mcp_typescript_sdk_v2_sees_access_denied_when_user_denies_consent() {
-    let Some((app, upstream)) = start_with_oidc_provider().await else {
+    let Some(Interop { app, upstream, mcp }) = start_with_oidc_provider(McpMode::Stateless).await
+    else {
         return;
     };
     let out = upstream.ok_or_panic(
@@ -91,4 +99,28 @@ async fn mcp_typescript_sdk_v2_sees_access_denied_when_user_denies_consent() {
     assert_eq!(out["authorization_error"]["iss"], app.base, "{out}");
     assert_eq!(out["sdk_error"]["code"], "access_denied", "{out}");
     assert!(out["tokens"].is_null());
+    // connect() stopped at the gateway's 401.
+    mcp.assert_untouched().await;
+}
+
+/// The v2 client with `clientMetadataUrl` (CIMD): no DCR, the document's URL is its client id
+/// through consent, upstream login, token, MCP calls to the stateless SDK server and refresh.
+#[tokio::test]
+async fn mcp_typescript_sdk_v2_uses_cimd_with_stateless_sdk_server() {
+    let Some((env, docs)) =
+        start_with_cimd_document(McpMode::Stateless, "sdk-v2-cimd-interop").await
+    else {
+        return;
+    };
+    let out = env.upstream.ok_or_panic(
+        run_sdk_v2_flow(&env.app.resource(), &docs.script_args()).await,
+        "sdk v2 CIMD flow",
+    );
+    // The SDK sent the document's URL as client_id in the authorization request.
+    let request_url = out["authorization_request_url"].as_str().unwrap();
+    assert_eq!(
+        query_param(request_url, "client_id").as_deref(),
+        Some(docs.url.as_str())
+    );
+    assert_cimd_session(&env, &docs, &out, "client_information").await;
 }

@@ -4,20 +4,23 @@
 The SDK does everything an MCP client does on its own: its streamable HTTP transport gets a 401
 from the MCP server, and its `OAuthClientProvider` (an httpx2 auth flow) discovers the protected
 resource metadata and the authorization server metadata (validating the issuer), registers the
-client (RFC 7591), builds the authorization request (PKCE, state, resource, scope), validates the
-authorization response (state, RFC 9207 iss) and exchanges the code. Only the user's part is
+client (RFC 7591, or uses its client ID metadata document URL as the client_id), builds the
+authorization request (PKCE, state, resource, scope), validates the authorization response
+(state, RFC 9207 iss) and exchanges the code. Only the user's part is
 scripted: `redirect_handler` walks the browser leg with its own httpx2 client (a per-origin cookie
 jar, redirects followed by hand) through dcr-bridge's consent page, the upstream oidc-provider's
 devInteractions login + consent, and dcr-bridge's /oauth/callback, up to the redirect to the
 client's redirect_uri, whose code/state/iss go to `callback_handler`.
 
-Then the session initializes, lists tools and calls `whoami` on dcr-bridge's demo MCP server, the
-stored token is marked expired and another request makes the SDK refresh it.
+Then the session initializes, lists tools and calls `whoami` on the MCP server behind dcr-bridge's
+gateway, the stored token is marked expired and another request makes the SDK refresh it.
 
 Usage:
   python sdk_flow.py --server-url http://127.0.0.1:PORT/mcp [--login 00u1alice] [--password x]
       [--redirect-uri http://127.0.0.1:33419/callback] [--client-name python-sdk-interop]
       [--no-refresh] [--timeout 15]
+      [--client-metadata-url https://…/client.json]   use CIMD instead of DCR when the AS
+                          advertises client_id_metadata_document_supported
 
 stdout: exactly ONE JSON line.
   success: {"tokens":…, "refreshed_tokens":…, "tools":[…], "whoami":"…", "client_info":…,
@@ -332,6 +335,9 @@ def parse_args() -> Any:
     p.add_argument("--client-name", default="python-sdk-interop")
     p.add_argument("--no-refresh", action="store_true")
     p.add_argument("--timeout", type=float, default=15.0)
+    # With it, and client_id_metadata_document_supported in the AS metadata, the SDK skips DCR
+    # and uses the URL as its client_id (CIMD).
+    p.add_argument("--client-metadata-url")
     return p.parse_args()
 
 
@@ -402,6 +408,7 @@ async def main(args: Any, out: dict[str, Any]) -> dict[str, Any]:
         storage=storage,
         redirect_handler=redirect_handler,
         callback_handler=callback_handler,
+        client_metadata_url=args.client_metadata_url,
     )
 
     # Record what the SDK sends and receives (redacted): every request of the auth flow and the

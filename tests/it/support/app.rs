@@ -161,7 +161,9 @@ impl TestApp {
             }
         };
         let mut config = base_config(&base, db_url, &issuer);
-        // `/mcp` is proxied by the gateway to the demo MCP server, as under `dcr-bridge dev`.
+        // `/mcp` is proxied by the gateway to the demo MCP server, as under `dcr-bridge dev`,
+        // unless `tweak` puts another one there (the interop tests' SDK server:
+        // `McpServerProc::protect`).
         let demo_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (demo_url, demo) = dcr_bridge::http::demo_mcp::spawn(demo_listener).unwrap();
         config.resources[0].upstream_url = Some(demo_url.parse().unwrap());

@@ -1,46 +1,113 @@
 //! What the interop tests (`interop*.rs`) share: dcr-bridge behind `oidc-provider` configured like
-//! Okta's custom authorization server, and the checks every MCP SDK's run must pass.
+//! Okta's custom authorization server, in front of a real MCP server built with the official
+//! TypeScript SDK ([`McpServerProc`]), and the checks every MCP client's run must pass.
 
 #![allow(dead_code)] // not every test uses every helper
 
+use dcr_bridge::config::Config;
 use serde_json::Value;
 
 use super::app::{jwt_claims, Db, TestApp};
+use super::cimd_doc::HttpsDocServer;
+use super::mcp_server::{McpMode, McpServerProc};
 use super::node::{node_or_skip, OidcProviderProc};
 
-/// dcr-bridge (SQLite) with `upstream.mjs` as its upstream, or `None` when Node is opted out
-/// (see [`node_or_skip`]).
-pub async fn start_with_oidc_provider() -> Option<(TestApp, OidcProviderProc)> {
+/// The parts of an interop test: dcr-bridge, its upstream OP, and the MCP server behind its
+/// `/mcp` resource.
+pub struct Interop {
+    pub app: TestApp,
+    pub upstream: OidcProviderProc,
+    pub mcp: McpServerProc,
+}
+
+/// [`start_behind_oidc_provider`] with the MCP server in `mode`, or `None` when Node is opted
+/// out (see [`node_or_skip`]).
+pub async fn start_with_oidc_provider(mode: McpMode) -> Option<Interop> {
     if !node_or_skip().await {
         return None;
     }
-    Some(start_behind_oidc_provider().await)
+    Some(start_behind_oidc_provider(mode, |_| {}).await)
 }
 
-/// Like [`start_with_oidc_provider`], for a test that has checked its own prerequisites, Node
-/// included.
+/// dcr-bridge (SQLite, then `tweak`ed) with `upstream.mjs` as its upstream and `mcp_server.mjs`
+/// in `mode` behind `/mcp`, for a test that has checked its own prerequisites, Node included.
 ///
 /// dcr-bridge's listener is bound first so the upstream can be started with its exact
 /// `/oauth/callback`; the upstream's client is `bridge-client` / `bridge-secret`.
-pub async fn start_behind_oidc_provider() -> (TestApp, OidcProviderProc) {
+pub async fn start_behind_oidc_provider(mode: McpMode, tweak: impl FnOnce(&mut Config)) -> Interop {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let callback = format!(
         "http://127.0.0.1:{}/oauth/callback",
         listener.local_addr().unwrap().port()
     );
-    let upstream = OidcProviderProc::start_with_args(
-        Some(&callback),
-        "bridge-client",
-        "bridge-secret",
-        // Okta issues refresh tokens for offline_access without prompt=consent.
-        &["--offline-access-without-prompt"],
-    )
+    let (upstream, mcp) = tokio::join!(
+        OidcProviderProc::start_with_args(
+            Some(&callback),
+            "bridge-client",
+            "bridge-secret",
+            // Okta issues refresh tokens for offline_access without prompt=consent.
+            &["--offline-access-without-prompt"],
+        ),
+        McpServerProc::start(mode),
+    );
+    let (upstream, mcp) = (upstream.unwrap(), mcp.unwrap());
+    let app = TestApp::start_on(Db::Sqlite, listener, Some(upstream.issuer.clone()), |c| {
+        mcp.protect(c);
+        tweak(c);
+    })
     .await
     .unwrap();
-    let app = TestApp::start_on(Db::Sqlite, listener, Some(upstream.issuer.clone()), |_| {})
-        .await
-        .unwrap();
-    (app, upstream)
+    Interop { app, upstream, mcp }
+}
+
+/// [`start_behind_oidc_provider`] that accepts client ID metadata documents on loopback
+/// (`[cimd] allow_loopback_for_tests`), and an [`HttpsDocServer`] publishing the one of
+/// `client_name`; `None` when Node is opted out.
+pub async fn start_with_cimd_document(
+    mode: McpMode,
+    client_name: &str,
+) -> Option<(Interop, HttpsDocServer)> {
+    if !node_or_skip().await {
+        return None;
+    }
+    Some(start_behind_cimd_document(mode, client_name).await)
+}
+
+/// Like [`start_with_cimd_document`], for a test that has checked its own prerequisites.
+pub async fn start_behind_cimd_document(
+    mode: McpMode,
+    client_name: &str,
+) -> (Interop, HttpsDocServer) {
+    let docs = HttpsDocServer::start(client_name).await;
+    let env = start_behind_oidc_provider(mode, |c| c.cimd.allow_loopback_for_tests = true).await;
+    (env, docs)
+}
+
+/// dcr-bridge stored the client of `docs` as a CIMD client (it fetched the document; no DCR).
+pub async fn assert_cimd_client(app: &TestApp, docs: &HttpsDocServer) {
+    let stored = app.state.core.store.get_client(&docs.url).await.unwrap();
+    assert_eq!(stored.unwrap().kind, dcr_bridge::store::ClientKind::Cimd);
+}
+
+/// An SDK script's run with `docs`' [`script_args`](HttpsDocServer::script_args): the client
+/// id (`out[client_key]["client_id"]`) was the document's URL and no DCR was made, the consent
+/// page named the document's client, and the whole session held
+/// ([`assert_tokens_for_resource`], [`assert_whoami_session`], [`assert_session_refreshed`],
+/// [`assert_sdk_server_session`], [`assert_cimd_client`]).
+pub async fn assert_cimd_session(
+    env: &Interop,
+    docs: &HttpsDocServer,
+    out: &Value,
+    client_key: &str,
+) {
+    assert_eq!(out[client_key]["client_id"], docs.url.as_str(), "{out}");
+    assert!(out["registration_request"].is_null(), "no DCR: {out}");
+    assert_eq!(out["consent_page"]["client_name_shown"], true, "{out}");
+    let at = assert_tokens_for_resource(&env.app, out);
+    assert_whoami_session(out, &docs.url);
+    assert_session_refreshed(&env.app, out, at, &docs.url).await;
+    assert_sdk_server_session(&env.mcp, out).await;
+    assert_cimd_client(&env.app, docs).await;
 }
 
 /// The SDK's first tokens (`out["tokens"]`): an access token of ours for the MCP resource, and
@@ -104,4 +171,21 @@ pub async fn assert_session_refreshed(app: &TestApp, out: &Value, at: &str, clie
             .contains("alice@example.com"),
         "{out}"
     );
+}
+
+/// The client's MCP session (`tools`, `whoami`, `whoami_after_refresh` in `out`) ran against
+/// `mcp` in its mode, before and after the refresh, and `mcp` never saw a credential
+/// ([`McpServerProc::assert_reached_without_credentials`]).
+pub async fn assert_sdk_server_session(mcp: &McpServerProc, out: &Value) {
+    let mode = format!("\"mode\":\"{}\"", mcp.mode.name());
+    for key in ["whoami", "whoami_after_refresh"] {
+        let text = out[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {key}: {out}"));
+        assert!(
+            text.contains(&mode),
+            "{key} not from the SDK server: {text}"
+        );
+    }
+    mcp.assert_reached_without_credentials().await;
 }

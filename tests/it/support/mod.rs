@@ -1,9 +1,11 @@
 pub mod app;
+pub mod cimd_doc;
 pub mod conformance;
 pub mod db;
 pub mod install;
 pub mod interop;
 pub mod mcp_echo;
+pub mod mcp_server;
 pub mod node;
 pub mod prereq;
 pub mod process;

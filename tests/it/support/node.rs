@@ -1,5 +1,7 @@
 //! Node.js interop harness for the integration tests (see `tests/interop/`).
 //!
+//! * [`NodeService`]: a long-lived script that prints one readiness line, like
+//!   [`OidcProviderProc`] here and `McpServerProc` ([`super::mcp_server`]).
 //! * [`OidcProviderProc`] runs `tests/interop/upstream.mjs`: the certified `oidc-provider`
 //!   (pinned 9.13.3) as an Okta-like upstream OP at `http://127.0.0.1:<port>/oauth2/default`.
 //! * [`run_sdk_flow`] runs `tests/interop/sdk_flow.mjs`: the MCP TypeScript SDK v1 `auth()`
@@ -34,7 +36,8 @@ use super::install;
 use super::prereq::{self, Prereq};
 use super::process::{self, LogBuf, ScriptOutput};
 
-const UPSTREAM_START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a [`NodeService`] may take to print its readiness line.
+const SERVICE_START_TIMEOUT: Duration = Duration::from_secs(60);
 const SDK_FLOW_TIMEOUT: Duration = Duration::from_secs(180);
 const STAMP_FILE: &str = ".dcr-bridge-interop-stamp";
 const VERBOSE_VAR: &str = "INTEROP_VERBOSE";
@@ -96,15 +99,95 @@ async fn install_npm_deps() -> Result<()> {
     .await
 }
 
-/// A running `tests/interop/upstream.mjs` (oidc-provider). Killed on drop; it also exits on its
-/// own when its stdin (held here) closes, so a crashed test leaves no orphan.
+/// A long-lived `node <script>` in `tests/interop` that prints one JSON line on stdout once it
+/// is ready (and nothing else there), logs to stderr, and exits when its stdin closes. Killed on
+/// drop; closing stdin (held here) also ends it, so a crashed test leaves no orphan.
+pub struct NodeService {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    logs: LogBuf,
+}
+
+impl NodeService {
+    /// Runs `node <script> <args…>` and waits up to [`SERVICE_START_TIMEOUT`] for its readiness
+    /// line; `prefix` marks its log lines (`[upstream]`). Returns the service and that line.
+    pub async fn start(
+        script: &str,
+        args: &[&str],
+        prefix: &'static str,
+    ) -> Result<(Self, serde_json::Value)> {
+        ensure_npm_deps().await?;
+        let mut child = Command::new("node")
+            .arg(script)
+            .args(args)
+            .current_dir(interop_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("spawning `node {script}` (is node on PATH?)"))?;
+        let logs: LogBuf = Arc::default();
+        let verbose = process::verbose(VERBOSE_VAR);
+        if let Some(stderr) = child.stderr.take() {
+            process::drain(stderr, prefix, logs.clone(), None, verbose);
+        }
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow!("{script} stdout not piped"))?;
+        let stdin = child.stdin.take();
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(SERVICE_START_TIMEOUT, lines.next_line()).await;
+        let line = match first {
+            Ok(Ok(Some(line))) => line,
+            other => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let _ = child.start_kill();
+                bail!(
+                    "{script} did not report readiness ({}); stderr:\n{}",
+                    match other {
+                        Err(_) => "timeout".to_owned(),
+                        Ok(Err(e)) => e.to_string(),
+                        _ => "exited".to_owned(),
+                    },
+                    process::joined(&logs)
+                );
+            }
+        };
+        // Keep draining stdout (it should stay silent) so the pipe never fills.
+        process::drain(lines.into_inner(), prefix, logs.clone(), None, verbose);
+        let ready = serde_json::from_str(&line)
+            .with_context(|| format!("{script} readiness line is not JSON: {line}"))?;
+        Ok((Self { child, stdin, logs }, ready))
+    }
+
+    /// Everything the process wrote to stderr so far.
+    pub fn logs(&self) -> String {
+        process::joined(&self.logs)
+    }
+
+    /// Graceful stop: close stdin, wait up to 5 s, then kill.
+    pub async fn stop(mut self) -> Result<()> {
+        drop(self.stdin.take());
+        match tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await {
+            Ok(status) => {
+                status?;
+            }
+            Err(_) => {
+                self.child.kill().await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A running `tests/interop/upstream.mjs` (oidc-provider), a [`NodeService`].
 pub struct OidcProviderProc {
     /// `http://127.0.0.1:{port}/oauth2/default`
     pub issuer: String,
     pub port: u16,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    logs: LogBuf,
+    service: NodeService,
 }
 
 impl OidcProviderProc {
@@ -126,88 +209,38 @@ impl OidcProviderProc {
         client_secret: &str,
         extra_args: &[&str],
     ) -> Result<Self> {
-        ensure_npm_deps().await?;
-        let dir = interop_dir();
-        let mut cmd = Command::new("node");
-        cmd.arg("upstream.mjs").args([
+        let mut args = vec![
             "--port",
             "0",
             "--client-id",
             client_id,
             "--client-secret",
             client_secret,
-        ]);
+        ];
         if let Some(cb) = callback {
-            cmd.args(["--callback", cb]);
+            args.extend(["--callback", cb]);
         }
-        cmd.args(extra_args)
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd
-            .spawn()
-            .context("spawning `node upstream.mjs` (is node on PATH?)")?;
-        let logs: LogBuf = Arc::default();
-        let verbose = process::verbose(VERBOSE_VAR);
-        if let Some(stderr) = child.stderr.take() {
-            process::drain(stderr, "[upstream]", logs.clone(), None, verbose);
-        }
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| anyhow!("upstream stdout not piped"))?;
-        let stdin = child.stdin.take();
-        let mut lines = BufReader::new(stdout).lines();
-        let first = tokio::time::timeout(UPSTREAM_START_TIMEOUT, lines.next_line()).await;
-        let line = match first {
-            Ok(Ok(Some(line))) => line,
-            other => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                let _ = child.start_kill();
-                bail!(
-                    "upstream.mjs did not report readiness ({}); stderr:\n{}",
-                    match other {
-                        Err(_) => "timeout".to_owned(),
-                        Ok(Err(e)) => e.to_string(),
-                        _ => "exited".to_owned(),
-                    },
-                    process::joined(&logs)
-                );
-            }
-        };
-        // Keep draining stdout (it should stay silent) so the pipe never fills.
-        process::drain(
-            lines.into_inner(),
-            "[upstream stdout]",
-            logs.clone(),
-            None,
-            verbose,
-        );
-        let ready: serde_json::Value = serde_json::from_str(&line)
-            .with_context(|| format!("upstream.mjs readiness line is not JSON: {line}"))?;
+        args.extend(extra_args);
+        let (service, ready) = NodeService::start("upstream.mjs", &args, "[upstream]").await?;
         let issuer = ready["issuer"]
             .as_str()
-            .ok_or_else(|| anyhow!("no issuer in {line}"))?
+            .ok_or_else(|| anyhow!("no issuer in {ready}"))?
             .to_owned();
         let port = ready["port"]
             .as_u64()
             .and_then(|p| u16::try_from(p).ok())
-            .ok_or_else(|| anyhow!("no port in {line}"))?;
+            .ok_or_else(|| anyhow!("no port in {ready}"))?;
         Ok(Self {
             issuer,
             port,
-            child,
-            stdin,
-            logs,
+            service,
         })
     }
 
     /// Everything the process wrote to stderr so far (oidc-provider warnings + one line per
     /// request: `[upstream] GET /auth -> 303`). Handy in assertion messages.
     pub fn logs(&self) -> String {
-        process::joined(&self.logs)
+        self.service.logs()
     }
 
     /// The value of `result`, or a panic naming `what` with the error and [`logs`](Self::logs).
@@ -219,17 +252,8 @@ impl OidcProviderProc {
     }
 
     /// Graceful stop: close stdin, wait up to 5 s, then kill.
-    pub async fn stop(mut self) -> Result<()> {
-        drop(self.stdin.take());
-        match tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await {
-            Ok(status) => {
-                status?;
-            }
-            Err(_) => {
-                self.child.kill().await?;
-            }
-        }
-        Ok(())
+    pub async fn stop(self) -> Result<()> {
+        self.service.stop().await
     }
 }
 

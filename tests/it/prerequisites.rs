@@ -54,16 +54,18 @@ fn an_opt_out_skips_without_probing_and_says_so() {
         decide(Prereq::Python, Some("python"), false, probe),
         Decision::Skip(_)
     ));
-    // The conformance tool runs on Node: opting out of Node opts out of it too.
-    assert!(matches!(
-        decide(Prereq::Conformance, Some("node"), false, probe),
-        Decision::Skip(_)
-    ));
+    // The conformance tool and the Inspector run on Node: opting out of Node opts out of them.
+    for p in [Prereq::Conformance, Prereq::Inspector] {
+        assert!(matches!(
+            decide(p, Some("node"), false, probe),
+            Decision::Skip(_)
+        ));
+    }
     // Other names leave a prerequisite alone.
     assert_eq!(
         decide(
             Prereq::Node,
-            Some("postgres,python,conformance"),
+            Some("postgres,python,conformance,inspector"),
             false,
             || { Ok(()) }
         ),
@@ -83,7 +85,7 @@ fn ci_refuses_opt_outs_and_misses() {
 fn unknown_names_in_the_opt_out_fail() {
     let msg = fail_message(decide(Prereq::Node, Some("nodejs"), false, || Ok(())));
     assert!(
-        msg.contains("`nodejs`") && msg.contains("postgres, node, python, conformance"),
+        msg.contains("`nodejs`") && msg.contains("postgres, node, python, conformance, inspector"),
         "{msg}"
     );
 }

@@ -1,10 +1,12 @@
 pub mod app;
 pub mod conformance;
 pub mod db;
+pub mod fake_browser;
 pub mod install;
 pub mod interop;
 pub mod mcp_echo;
 pub mod node;
+pub mod pinned_node;
 pub mod prereq;
 pub mod process;
 pub mod python;

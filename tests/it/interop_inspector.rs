@@ -269,6 +269,22 @@ async fn run(app: &TestApp, inspector: &Inspector) -> Result<()> {
         "{authorize_url}"
     );
     let state = param("state").ok_or_else(|| anyhow!("no state"))?;
+    // What it registered: a public native client for its loopback callback.
+    let client = app
+        .state
+        .core
+        .store
+        .get_client(&client_id)
+        .await?
+        .ok_or_else(|| anyhow!("{client_id} is not stored"))?;
+    assert_eq!(client.client_name.as_deref(), Some("MCP Inspector"));
+    assert_eq!(client.token_endpoint_auth_method, "none");
+    assert_eq!(client.application_type, "native");
+    assert_eq!(
+        client.redirect_uris,
+        std::slice::from_ref(&inspector.callback_url)
+    );
+    assert!(client.grant_types.iter().any(|g| g == "refresh_token"));
 
     // The user's part: consent, upstream login as dev-alice, our callback.
     let response_url = app

@@ -1,6 +1,7 @@
-//! Issue 11 #12: a test whose prerequisite (Postgres, Node.js, Python, the conformance tool) is
-//! missing fails, naming it and the opt-out `DCR_BRIDGE_TEST_SKIP`; only an explicit opt-out
-//! skips, and CI refuses opt-outs. Before, such tests returned early and reported `ok`.
+//! Issue 11 #12: a test whose prerequisite (Postgres, Node.js, Python, the conformance tool, the
+//! Inspector) is missing fails, naming it and the opt-out `DCR_BRIDGE_TEST_SKIP`; only an
+//! explicit opt-out skips, and CI refuses opt-outs. Before, such tests returned early and
+//! reported `ok`.
 
 use crate::support::db::{TestDb, DEFAULT_POSTGRES_URL, POSTGRES_URL_VAR};
 use crate::support::prereq::{decide, Decision, Prereq, SKIP_VAR};

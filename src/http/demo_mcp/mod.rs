@@ -7,6 +7,7 @@
 //! hand because it is a demo of the product, not an MCP server library; `serve` never starts
 //! it.
 
+pub mod catalog;
 pub mod protocol;
 
 use axum::body::Bytes;

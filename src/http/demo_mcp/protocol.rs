@@ -12,6 +12,8 @@ use axum::http::StatusCode;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
+use super::catalog::{call_tool, capabilities, server_info, tools, INSTRUCTIONS};
+
 /// The modern revision this server speaks.
 pub const MODERN_VERSION: &str = "2026-07-28";
 /// The handshake-based revisions it answers `initialize` with, newest first.
@@ -231,38 +233,6 @@ fn decode_header_value(value: &str) -> Option<String> {
         .decode(encoded)
         .ok()?;
     String::from_utf8(bytes).ok()
-}
-
-/// `tools/call`: the `whoami` result, `None` for any other tool.
-fn call_tool(msg: &Value, caller: &Value) -> Option<Value> {
-    if msg.pointer("/params/name").and_then(Value::as_str) != Some("whoami") {
-        return None;
-    }
-    let who = json!({
-        "sub": caller.get("sub"),
-        "username": caller.get("username"),
-        "client_id": caller.get("client_id"),
-        "scope": caller.get("scope"),
-    });
-    Some(json!({"content": [{"type": "text", "text": who.to_string()}], "isError": false}))
-}
-
-const INSTRUCTIONS: &str = "Demo MCP server of `dcr-bridge dev`: call the whoami tool.";
-
-fn capabilities() -> Value {
-    json!({"tools": {}})
-}
-
-fn server_info() -> Value {
-    json!({"name": "dcr-bridge-dev-demo", "version": env!("CARGO_PKG_VERSION")})
-}
-
-fn tools() -> Value {
-    json!([{
-        "name": "whoami",
-        "description": "Shows who the access token says you are (subject, client, scopes, audience).",
-        "inputSchema": {"type": "object", "properties": {}},
-    }])
 }
 
 fn accepted() -> Reply {

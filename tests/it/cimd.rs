@@ -662,92 +662,19 @@ async fn documents_are_cached_for_their_max_age() {
     assert_eq!(docs.hits(), 1);
 }
 
-/// The document server of [`mcp_typescript_sdk_uses_cimd`]: `cimd_doc_server.mjs` over HTTPS
-/// with a throwaway certificate (the SDKs accept only an `https` `clientMetadataUrl`).
-struct HttpsDocServer {
-    url: String,
-    _child: tokio::process::Child,
-    _dir: tempfile::TempDir,
-}
-
-impl HttpsDocServer {
-    async fn start(client_name: &str) -> Self {
-        use tokio::io::AsyncBufReadExt;
-        let dir = tempfile::tempdir().unwrap();
-        let (cert, key, doc) = (
-            dir.path().join("cert.pem"),
-            dir.path().join("key.pem"),
-            dir.path().join("doc.json"),
-        );
-        let made = std::process::Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-            .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
-            .args([
-                "-subj",
-                "/CN=127.0.0.1",
-                "-addext",
-                "subjectAltName=IP:127.0.0.1",
-            ])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .output()
-            .expect("the CIMD interop test needs the openssl command to make a certificate");
-        assert!(made.status.success(), "{made:?}");
-        let document = json!({
-            "client_id": "{{URL}}",
-            "client_name": client_name,
-            // Port-less: the SDK's redirect uses port 33418 (COMPAT C19).
-            "redirect_uris": ["http://127.0.0.1/callback"],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-            "token_endpoint_auth_method": "none",
-        });
-        std::fs::write(&doc, document.to_string()).unwrap();
-        let mut child = tokio::process::Command::new("node")
-            .arg("cimd_doc_server.mjs")
-            .arg("--cert")
-            .arg(&cert)
-            .arg("--key")
-            .arg(&key)
-            .arg("--doc")
-            .arg(&doc)
-            .current_dir(crate::support::node::interop_dir())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
-            .await
-            .expect("cimd_doc_server.mjs did not start")
-            .unwrap()
-            .unwrap();
-        let port = serde_json::from_str::<Value>(&line).unwrap()["port"]
-            .as_u64()
-            .unwrap();
-        Self {
-            url: format!("https://127.0.0.1:{port}/client.json"),
-            _child: child,
-            _dir: dir,
-        }
-    }
-}
-
 /// The official MCP TypeScript SDK (v1) with `clientMetadataUrl`: it sees
 /// `client_id_metadata_document_supported`, skips DCR and uses the URL as its client id through
 /// consent, upstream login, code exchange and refresh.
 #[tokio::test]
 async fn mcp_typescript_sdk_uses_cimd() {
+    use crate::support::cimd_docs::HttpsDocServer;
     use crate::support::interop::{assert_refreshed, assert_tokens_for_resource};
     use crate::support::node::{node_or_skip, run_sdk_flow, OidcProviderProc};
     if !node_or_skip().await {
         return;
     }
-    let docs = HttpsDocServer::start("sdk-cimd-interop").await;
+    // Port-less: the SDK's redirect uses port 33418 (COMPAT C19).
+    let docs = HttpsDocServer::start("sdk-cimd-interop", "http://127.0.0.1/callback").await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let callback = format!(
         "http://127.0.0.1:{}/oauth/callback",

@@ -17,6 +17,8 @@
 //! upstream login → token), `tools/call whoami` with `--stored-auth-only` (no second login),
 //! and, after dcr-bridge's clock passes the access token's expiry, `tools/call whoami` again
 //! (401 → refresh → retry). Every MCP call goes through the gateway to the demo MCP server.
+//! A third test does the same with `--client-metadata-url` (CIMD, a document served over
+//! HTTPS on loopback by [`HttpsDocServer`]) instead of DCR.
 //!
 //! The Inspector needs Node ≥ 22.19: `tests/inspector/package.json` pins it with the `node`
 //! npm package ([`pinned_node`]). `INTEROP_VERBOSE=1` echoes the Inspector's output.
@@ -30,7 +32,10 @@ use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 use tokio::sync::OnceCell;
 
-use crate::support::app::{jwt_claims, query_param, TestApp};
+use dcr_bridge::store::ClientKind;
+
+use crate::support::app::{jwt_claims, query_param, Db, TestApp};
+use crate::support::cimd_docs::HttpsDocServer;
 use crate::support::fake_browser;
 use crate::support::pinned_node::{self, Installed};
 use crate::support::prereq::{self, Prereq};
@@ -75,6 +80,8 @@ struct Inspector {
     tool: Installed,
     server_url: String,
     era: &'static str,
+    /// `--client-metadata-url`: CIMD instead of DCR.
+    client_metadata_url: Option<String>,
     callback_url: String,
     home: tempfile::TempDir,
 }
@@ -99,7 +106,12 @@ impl Run {
 }
 
 impl Inspector {
-    fn new(tool: Installed, server_url: String, era: &'static str) -> Result<Self> {
+    fn new(
+        tool: Installed,
+        server_url: String,
+        era: &'static str,
+        client_metadata_url: Option<String>,
+    ) -> Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -107,6 +119,7 @@ impl Inspector {
             tool,
             server_url,
             era,
+            client_metadata_url,
             callback_url: format!("http://127.0.0.1:{port}/oauth/callback"),
             home: tempfile::tempdir()?,
         })
@@ -127,8 +140,11 @@ impl Inspector {
         cmd.arg(launcher)
             .args(["--cli", &self.server_url, "--transport", "http"])
             .args(["--protocol-era", self.era, "--format", "json"])
-            .args(["--callback-url", &self.callback_url])
-            .args(args);
+            .args(["--callback-url", &self.callback_url]);
+        if let Some(url) = &self.client_metadata_url {
+            cmd.args(["--client-metadata-url", url]);
+        }
+        cmd.args(args);
         fake_browser::install(&mut cmd, &self.browser_log())?;
         cmd.env("HOME", self.home.path())
             .env("MCP_AUTO_OPEN_ENABLED", "true")
@@ -214,30 +230,50 @@ async fn finish(mut child: Child, stderr: &LogBuf) -> Result<Run> {
 
 #[tokio::test]
 async fn mcp_inspector_cli_legacy_era_signs_in_and_calls_whoami() {
-    inspector_flow("legacy").await;
+    inspector_flow("legacy", false).await;
 }
 
 #[tokio::test]
 async fn mcp_inspector_cli_modern_era_signs_in_and_calls_whoami() {
-    inspector_flow("modern").await;
+    inspector_flow("modern", false).await;
 }
 
-async fn inspector_flow(era: &'static str) {
+/// With `--client-metadata-url` the Inspector skips DCR: the document's URL is its client id
+/// (MCP 2026-07-28 prefers CIMD; DCR is deprecated there).
+#[tokio::test]
+async fn mcp_inspector_cli_modern_era_uses_cimd() {
+    inspector_flow("modern", true).await;
+}
+
+/// The client name the CIMD document declares, shown on the consent page.
+const CIMD_CLIENT_NAME: &str = "MCP Inspector (CIMD interop)";
+/// The document's redirect URI: port-less loopback, matched on any port (COMPAT C19).
+const CIMD_REDIRECT: &str = "http://127.0.0.1/oauth/callback";
+
+async fn inspector_flow(era: &'static str, cimd: bool) {
     let Some(tool) = inspector_or_skip().await else {
         return;
     };
     let started = Instant::now();
-    let app = TestApp::start().await;
-    let inspector = Inspector::new(tool, app.resource(), era).unwrap();
+    let docs = match cimd {
+        true => Some(HttpsDocServer::start(CIMD_CLIENT_NAME, CIMD_REDIRECT).await),
+        false => None,
+    };
+    let app = TestApp::start_with(Db::Sqlite, |c| c.cimd.allow_loopback_for_tests = cimd)
+        .await
+        .unwrap();
+    let url = docs.as_ref().map(|d| d.url.clone());
+    let inspector = Inspector::new(tool, app.resource(), era, url).unwrap();
     run(&app, &inspector).await.unwrap();
     eprintln!(
-        "MCP Inspector {INSPECTOR_VERSION} ({era}): end to end in {:?}",
+        "MCP Inspector {INSPECTOR_VERSION} ({era}, {}): end to end in {:?}",
+        if cimd { "CIMD" } else { "DCR" },
         started.elapsed()
     );
 }
 
 async fn run(app: &TestApp, inspector: &Inspector) -> Result<()> {
-    // 1. tools/list: 401 → discovery → DCR → the browser is sent to our /authorize.
+    // 1. tools/list: 401 → discovery → DCR (or CIMD) → the browser is sent to our /authorize.
     let (mut child, stderr) = inspector.spawn(&["--method", "tools/list"])?;
     let authorize_url = inspector.opened_url(&mut child, &stderr).await?;
     assert!(
@@ -250,10 +286,10 @@ async fn run(app: &TestApp, inspector: &Inspector) -> Result<()> {
         "{authorize_url}"
     );
     let client_id = param("client_id").ok_or_else(|| anyhow!("no client_id"))?;
-    assert!(
-        client_id.starts_with("dcrb_c_"),
-        "registered by DCR: {authorize_url}"
-    );
+    match &inspector.client_metadata_url {
+        None => assert!(client_id.starts_with("dcrb_c_"), "DCR: {authorize_url}"),
+        Some(url) => assert_eq!(&client_id, url, "CIMD, no DCR: {authorize_url}"),
+    }
     assert_eq!(param("redirect_uri"), Some(inspector.callback_url.clone()));
     assert_eq!(param("code_challenge_method").as_deref(), Some("S256"));
     assert_eq!(param("resource"), Some(app.resource()));
@@ -269,27 +305,14 @@ async fn run(app: &TestApp, inspector: &Inspector) -> Result<()> {
         "{authorize_url}"
     );
     let state = param("state").ok_or_else(|| anyhow!("no state"))?;
-    // What it registered: a public native client for its loopback callback.
-    let client = app
-        .state
-        .core
-        .store
-        .get_client(&client_id)
-        .await?
-        .ok_or_else(|| anyhow!("{client_id} is not stored"))?;
-    assert_eq!(client.client_name.as_deref(), Some("MCP Inspector"));
-    assert_eq!(client.token_endpoint_auth_method, "none");
-    assert_eq!(client.application_type, "native");
-    assert_eq!(
-        client.redirect_uris,
-        std::slice::from_ref(&inspector.callback_url)
-    );
-    assert!(client.grant_types.iter().any(|g| g == "refresh_token"));
 
     // The user's part: consent, upstream login as dev-alice, our callback.
-    let response_url = app
-        .login_at(&authorize_url, "MCP Inspector", "dev-alice")
-        .await;
+    let client_name = match inspector.client_metadata_url {
+        None => "MCP Inspector",
+        Some(_) => CIMD_CLIENT_NAME,
+    };
+    let response_url = app.login_at(&authorize_url, client_name, "dev-alice").await;
+    check_client(app, inspector, &client_id).await?;
     assert!(
         response_url.starts_with(&format!("{}?", inspector.callback_url)),
         "{response_url}"
@@ -347,6 +370,32 @@ async fn run(app: &TestApp, inspector: &Inspector) -> Result<()> {
     assert_ne!(second["refresh_token"], first["refresh_token"], "rotated");
     let log = std::fs::read_to_string(inspector.browser_log())?;
     assert_eq!(log.lines().count(), 1, "one browser visit in all: {log}");
+    Ok(())
+}
+
+/// What dcr-bridge stored for the client: a public client for the Inspector's loopback
+/// callback, registered (DCR) or from the document (CIMD).
+async fn check_client(app: &TestApp, inspector: &Inspector, client_id: &str) -> Result<()> {
+    let store = &app.state.core.store;
+    let client = store
+        .get_client(client_id)
+        .await?
+        .ok_or_else(|| anyhow!("{client_id} is not stored"))?;
+    assert_eq!(client.token_endpoint_auth_method, "none");
+    assert!(client.grant_types.iter().any(|g| g == "refresh_token"));
+    if inspector.client_metadata_url.is_some() {
+        assert_eq!(client.kind, ClientKind::Cimd);
+        assert_eq!(client.client_name.as_deref(), Some(CIMD_CLIENT_NAME));
+        assert_eq!(client.redirect_uris, [CIMD_REDIRECT]);
+        return Ok(());
+    }
+    assert_eq!(client.kind, ClientKind::Dcr);
+    assert_eq!(client.client_name.as_deref(), Some("MCP Inspector"));
+    assert_eq!(client.application_type, "native");
+    assert_eq!(
+        client.redirect_uris,
+        std::slice::from_ref(&inspector.callback_url)
+    );
     Ok(())
 }
 

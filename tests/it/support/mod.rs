@@ -1,4 +1,5 @@
 pub mod app;
+pub mod cimd_docs;
 pub mod conformance;
 pub mod db;
 pub mod fake_browser;

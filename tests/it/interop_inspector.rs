@@ -276,10 +276,16 @@ async fn run(app: &TestApp, inspector: &Inspector) -> Result<()> {
     // 1. tools/list: 401 → discovery → DCR (or CIMD) → the browser is sent to our /authorize.
     let (mut child, stderr) = inspector.spawn(&["--method", "tools/list"])?;
     let authorize_url = inspector.opened_url(&mut child, &stderr).await?;
-    assert!(
-        process::joined(&stderr).contains(&format!("Please navigate to: {authorize_url}")),
-        "the Inspector prints the URL it opens"
-    );
+    // It prints the URL before opening it; the stderr drain may still be catching up.
+    let prompt = format!("Please navigate to: {authorize_url}");
+    let printed = async {
+        while !process::joined(&stderr).contains(&prompt) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), printed)
+        .await
+        .map_err(|_| anyhow!("the Inspector did not print the URL it opened"))?;
     let param = |name: &str| query_param(&authorize_url, name);
     assert!(
         authorize_url.starts_with(&app.url("/authorize?")),

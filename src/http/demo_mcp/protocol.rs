@@ -78,7 +78,8 @@ pub fn answer(headers: &McpHeaders<'_>, body: &[u8], caller: &Value) -> Reply {
     match msg.pointer(META_VERSION_POINTER) {
         Some(version) => modern(headers, &msg, method, version, caller),
         // Streamable HTTP 2026-07-28 "Protocol Version Header": the header must match the
-        // body's `_meta`, which this body does not carry.
+        // body's `_meta`, which this body does not carry: `HeaderMismatch` as the spec words
+        // it (the TS SDK 2.3 server answers -32602 here).
         None if headers.protocol_version == Some(MODERN_VERSION) => mismatch(
             &id,
             "MCP-Protocol-Version is 2026-07-28 but params._meta has no protocolVersion",
@@ -183,7 +184,8 @@ fn modern(
             (discover, Some("public"))
         }
         "ping" => (json!({}), None),
-        // `private`: the gateway in front may trim the list to what a token may call.
+        // `private`: a gateway in front may trim the list to what each token may call
+        // (dcr-bridge's does not yet, docs/gateway.md), so shared caches must not reuse it.
         "tools/list" => (json!({ "tools": tools() }), Some("private")),
         "tools/call" => match call_tool(msg, caller) {
             Some(r) => (r, None),

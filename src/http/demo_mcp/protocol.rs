@@ -184,8 +184,8 @@ fn modern(
             (discover, Some("public"))
         }
         "ping" => (json!({}), None),
-        // `private`: a gateway in front may trim the list to what each token may call
-        // (dcr-bridge's does not yet, docs/gateway.md), so shared caches must not reuse it.
+        // `private`: dcr-bridge's gateway trims the list to what each token may call
+        // (`filter_tools_list`), so shared caches must not reuse it across tokens.
         "tools/list" => (json!({ "tools": tools() }), Some("private")),
         "tools/call" => match call_tool(msg, caller) {
             Some(r) => (r, None),

@@ -5,7 +5,8 @@
 //! It discovers dcr-bridge, registers itself (RFC 7591; or, with `--client-metadata-url`, uses its
 //! client ID metadata document's URL as client id), starts its loopback callback server and
 //! opens the authorization URL with the `open` npm package. That "browser" is
-//! `tests/interop/fake-browser/xdg-open`, which only records the URL; the test then walks it as
+//! `tests/interop/fake-browser/xdg-open` ([`fake_browser`]), which only records the URL; the
+//! test then walks it as
 //! the user (consent, the development IdP's login as dev-alice, dcr-bridge's callback) and
 //! delivers the code to mcp-remote's loopback callback. mcp-remote exchanges it, and the test
 //! speaks MCP (newline-delimited JSON-RPC) through mcp-remote's stdin/stdout and dcr-bridge's
@@ -24,8 +25,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
-use crate::support::app::{jwt_claims, location, query_param, Db, TestApp};
+use crate::support::app::{jwt_claims, query_param, Db, TestApp};
 use crate::support::cimd_doc::HttpsDocServer;
+use crate::support::fake_browser;
 use crate::support::interop::{assert_cimd_client, assert_sdk_server_session};
 use crate::support::mcp_server::{McpMode, McpServerProc};
 use crate::support::node::{ensure_npm_deps, interop_dir, node_or_skip};
@@ -37,17 +39,6 @@ const MCP_REMOTE_VERSION: &str = "0.15.1";
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long one JSON-RPC answer may take.
 const RPC_TIMEOUT: Duration = Duration::from_secs(60);
-/// What mcp-remote's `open` looks at to decide how to open a URL; removed from its environment.
-const DESKTOP_VARS: &[&str] = &[
-    "DISPLAY",
-    "WAYLAND_DISPLAY",
-    "DBUS_SESSION_BUS_ADDRESS",
-    "XDG_RUNTIME_DIR",
-    "KDE_FULL_SESSION",
-    "GNOME_DESKTOP_SESSION_ID",
-    "MATE_DESKTOP_SESSION_ID",
-    "DESKTOP_SESSION",
-];
 
 /// A running `mcp-remote` with a headless browser; killed on drop.
 struct McpRemote {
@@ -80,10 +71,6 @@ impl McpRemote {
         let home = tempfile::tempdir()?;
         let config_dir = home.path().join("mcp-auth");
         let browser_log = home.path().join("browser.log");
-        let fake_browser = dir.join("fake-browser");
-        let path = std::env::join_paths(std::iter::once(fake_browser.clone()).chain(
-            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-        ))?;
 
         let mut cmd = Command::new("node");
         cmd.arg(&entry)
@@ -95,16 +82,9 @@ impl McpRemote {
             // Writes `<config dir>/mcp-remote-v1/<hash>_debug.log`.
             cmd.arg("--debug");
         }
-        for var in DESKTOP_VARS {
-            cmd.env_remove(var);
-        }
+        fake_browser::install(&mut cmd, &browser_log)?;
         cmd.env("HOME", home.path())
             .env("MCP_REMOTE_CONFIG_DIR", &config_dir)
-            .env("PATH", path)
-            // `open` runs its bundled xdg-open; without a desktop that one runs $BROWSER.
-            .env("XDG_CURRENT_DESKTOP", "X-Generic")
-            .env("BROWSER", fake_browser.join("xdg-open"))
-            .env("DCRB_FAKE_BROWSER_LOG", &browser_log)
             .current_dir(home.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -151,19 +131,8 @@ impl McpRemote {
 
     /// The first URL mcp-remote asked the browser to open.
     async fn opened_url(&mut self) -> Result<String> {
-        let deadline = Instant::now() + BROWSER_TIMEOUT;
-        loop {
-            let text = std::fs::read_to_string(&self.browser_log).unwrap_or_default();
-            // Only whole lines: the script may be half-way through writing one.
-            if let Some((first, _)) = text.split_once('\n') {
-                return Ok(first.to_owned());
-            }
-            self.ensure_running()?;
-            if Instant::now() > deadline {
-                bail!("mcp-remote opened no browser within {BROWSER_TIMEOUT:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let log = self.browser_log.clone();
+        fake_browser::first_url(&log, BROWSER_TIMEOUT, || self.ensure_running()).await
     }
 
     /// Writes one JSON-RPC message to mcp-remote's stdin.
@@ -345,22 +314,12 @@ async fn run(
     assert_eq!(redirect.host_str(), Some("127.0.0.1"), "loopback redirect");
 
     // The user's part: consent, upstream login as dev-alice, our callback.
-    let res = app.browse(&authorize_url).await;
-    assert_eq!(res.status(), 200, "authorize");
-    let html = res.text().await?;
     let name = if cimd.is_some() {
         CIMD_CLIENT_NAME
     } else {
         "MCP CLI Proxy"
     };
-    assert!(html.contains(name), "consent page names the client");
-    let res = app.decide(&html, "approve").await;
-    assert_eq!(res.status(), 303, "consent");
-    let upstream = location(&res);
-    let callback = app.upstream_login(&upstream, "dev-alice").await;
-    let res = app.browse(&callback).await;
-    assert_eq!(res.status(), 302, "callback: {}", res.text().await?);
-    let response_url = location(&res);
+    let response_url = app.login_at(&authorize_url, name, "dev-alice").await;
     assert!(
         response_url.starts_with(&format!("{redirect_uri}?")),
         "{response_url}"

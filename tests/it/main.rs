@@ -11,6 +11,7 @@ mod gateway_forwarded;
 mod gateway_tools_list;
 mod hostile;
 mod interop;
+mod interop_inspector;
 mod interop_mcp_remote;
 mod interop_python;
 mod interop_v2;

@@ -1,6 +1,7 @@
-//! Issue 11 #12: a test whose prerequisite (Postgres, Node.js, Python, the conformance tool) is
-//! missing fails, naming it and the opt-out `DCR_BRIDGE_TEST_SKIP`; only an explicit opt-out
-//! skips, and CI refuses opt-outs. Before, such tests returned early and reported `ok`.
+//! Issue 11 #12: a test whose prerequisite (Postgres, Node.js, Python, the conformance tool, the
+//! Inspector) is missing fails, naming it and the opt-out `DCR_BRIDGE_TEST_SKIP`; only an
+//! explicit opt-out skips, and CI refuses opt-outs. Before, such tests returned early and
+//! reported `ok`.
 
 use crate::support::db::{TestDb, DEFAULT_POSTGRES_URL, POSTGRES_URL_VAR};
 use crate::support::prereq::{decide, Decision, Prereq, SKIP_VAR};
@@ -54,16 +55,18 @@ fn an_opt_out_skips_without_probing_and_says_so() {
         decide(Prereq::Python, Some("python"), false, probe),
         Decision::Skip(_)
     ));
-    // The conformance tool runs on Node: opting out of Node opts out of it too.
-    assert!(matches!(
-        decide(Prereq::Conformance, Some("node"), false, probe),
-        Decision::Skip(_)
-    ));
+    // The conformance tool and the Inspector run on Node: opting out of Node opts out of them.
+    for p in [Prereq::Conformance, Prereq::Inspector] {
+        assert!(matches!(
+            decide(p, Some("node"), false, probe),
+            Decision::Skip(_)
+        ));
+    }
     // Other names leave a prerequisite alone.
     assert_eq!(
         decide(
             Prereq::Node,
-            Some("postgres,python,conformance"),
+            Some("postgres,python,conformance,inspector"),
             false,
             || { Ok(()) }
         ),
@@ -83,7 +86,7 @@ fn ci_refuses_opt_outs_and_misses() {
 fn unknown_names_in_the_opt_out_fail() {
     let msg = fail_message(decide(Prereq::Node, Some("nodejs"), false, || Ok(())));
     assert!(
-        msg.contains("`nodejs`") && msg.contains("postgres, node, python, conformance"),
+        msg.contains("`nodejs`") && msg.contains("postgres, node, python, conformance, inspector"),
         "{msg}"
     );
 }

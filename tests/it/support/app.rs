@@ -416,10 +416,31 @@ impl TestApp {
     /// redirect URL (with code, state and iss).
     pub async fn login(&self, params: &[(&str, &str)], user: &str) -> String {
         let res = self.authorize(params).await;
-        assert_eq!(res.status(), 200);
+        self.approve_and_sign_in(res, None, user).await
+    }
+
+    /// [`login`](Self::login) from the authorization URL a real client opened, checking that
+    /// the consent page names `client_name`.
+    pub async fn login_at(&self, authorize_url: &str, client_name: &str, user: &str) -> String {
+        let res = self.browse(authorize_url).await;
+        self.approve_and_sign_in(res, Some(client_name), user).await
+    }
+
+    /// From the consent page `res`: approve, sign in upstream as `user`, visit our callback;
+    /// returns where it redirects.
+    async fn approve_and_sign_in(
+        &self,
+        res: reqwest::Response,
+        client_name: Option<&str>,
+        user: &str,
+    ) -> String {
+        assert_eq!(res.status(), 200, "authorize");
         let html = res.text().await.unwrap();
+        if let Some(name) = client_name {
+            assert!(html.contains(name), "the consent page names {name}");
+        }
         let res = self.decide(&html, "approve").await;
-        assert_eq!(res.status(), 303);
+        assert_eq!(res.status(), 303, "consent");
         let upstream = location(&res);
         let callback = self.upstream_login(&upstream, user).await;
         let res = self.browse(&callback).await;

@@ -6,8 +6,7 @@
 //! package from npm: `npm ci` there puts a Node 22 binary at `node_modules/.bin/node`. The
 //! system Node only has to provide `npm`.
 //!
-//! [`conformance_or_skip`] installs it once (per lockfile, guarded by [`super::install`]
-//! against parallel tests and test processes, like [`super::node::ensure_npm_deps`]);
+//! [`conformance_or_skip`] installs it once ([`super::pinned_node`]);
 //! [`Conformance::run`] runs `conformance authorization …` to completion,
 //! [`Conformance::spawn`] starts it so a test can drive the interactive
 //! `authorization-code-grant` scenario. Both collect every `checks.json` the tool writes.
@@ -21,13 +20,13 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, OnceCell};
 use tokio::task::JoinHandle;
 
-use super::install;
+use super::pinned_node;
 use super::prereq::{self, Prereq};
 use super::process::{self, joined, LogBuf};
 
@@ -70,85 +69,19 @@ pub async fn conformance_or_skip() -> Option<Conformance> {
 }
 
 async fn install() -> Result<Conformance> {
-    install::npm_ci(
-        &conformance_dir(),
-        &["--loglevel=error"],
-        STAMP_FILE,
-        deps_installed,
-    )
-    .await?;
-    let dir = conformance_dir().join("node_modules");
-    let node = dir.join(".bin").join("node");
-    let cli = dir.join(TOOL_PACKAGE).join("dist").join("index.js");
-    let version = installed_version(&dir, TOOL_PACKAGE)?;
-    if version != TOOL_VERSION {
-        bail!("installed {TOOL_PACKAGE} is {version}, expected {TOOL_VERSION}");
-    }
-    let out = Command::new(&node)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .with_context(|| format!("running {} --version", node.display()))?;
-    let node_version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let major: u32 = node_version
-        .trim_start_matches('v')
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .ok_or_else(|| anyhow!("unexpected `node --version` output {node_version:?}"))?;
-    if !out.status.success() || major < NODE_MAJOR {
-        bail!(
-            "{} is {node_version:?}, need Node ≥ {NODE_MAJOR}",
-            node.display()
-        );
-    }
-    Ok(Conformance {
-        node,
-        cli,
-        node_version,
+    let tool = pinned_node::install(&pinned_node::Pins {
+        dir: conformance_dir(),
+        stamp_file: STAMP_FILE,
+        package: TOOL_PACKAGE,
+        version: TOOL_VERSION,
+        min_node: (NODE_MAJOR, 0),
     })
-}
-
-fn installed_version(node_modules: &Path, package: &str) -> Result<String> {
-    let path = node_modules.join(package).join("package.json");
-    let json: Value = serde_json::from_slice(
-        &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
-    )?;
-    json["version"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow!("no version in {}", path.display()))
-}
-
-/// `node_modules` matches the lockfile: either our stamp (written after our own `npm ci`)
-/// equals `package-lock.json`, or an `npm ci` that ran outside the tests (`.ci/run`) left
-/// npm's hidden lockfile no older than `package-lock.json` and every direct dependency at
-/// the exact version `package.json` pins.
-fn deps_installed(dir: &Path) -> bool {
-    if install::npm_stamp_matches(dir, STAMP_FILE) {
-        return true;
-    }
-    let mtime = |p: PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let fresh = match (
-        mtime(dir.join("node_modules").join(".package-lock.json")),
-        mtime(dir.join("package-lock.json")),
-    ) {
-        (Some(hidden), Some(lock)) => hidden >= lock,
-        _ => false,
-    };
-    let Some(pins) = std::fs::read(dir.join("package.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        .and_then(|j| j["dependencies"].as_object().cloned())
-    else {
-        return false;
-    };
-    fresh
-        && pins.iter().all(|(name, want)| {
-            installed_version(&dir.join("node_modules"), name)
-                .is_ok_and(|have| want.as_str() == Some(have.as_str()))
-        })
+    .await?;
+    Ok(Conformance {
+        node: tool.node,
+        cli: tool.package_dir.join("dist").join("index.js"),
+        node_version: tool.node_version,
+    })
 }
 
 /// One check from a `checks.json`.

@@ -1,5 +1,5 @@
 //! What the integration tests need from the machine (a Postgres server, Node.js, Python 3 with
-//! `venv`, the MCP conformance tool), and what a test does when one is missing: it FAILS,
+//! `venv`, the MCP conformance tool, the MCP Inspector CLI), and what a test does when one is missing: it FAILS,
 //! naming the prerequisite and the one variable that opts out, `DCR_BRIDGE_TEST_SKIP`. Before
 //! issue 11 #12 such tests returned early and `cargo test` printed `... ok` for tests that never
 //! ran.
@@ -27,11 +27,19 @@ pub enum Prereq {
     Python,
     /// The official MCP conformance tool and the Node 22 it installs (npm and registry access).
     Conformance,
+    /// The MCP Inspector CLI and the Node 22 it installs (npm and registry access).
+    Inspector,
 }
 
 impl Prereq {
     /// Every prerequisite, in the order they are documented.
-    pub const ALL: [Self; 4] = [Self::Postgres, Self::Node, Self::Python, Self::Conformance];
+    pub const ALL: [Self; 5] = [
+        Self::Postgres,
+        Self::Node,
+        Self::Python,
+        Self::Conformance,
+        Self::Inspector,
+    ];
 
     /// Its name in [`SKIP_VAR`].
     pub fn name(self) -> &'static str {
@@ -40,6 +48,7 @@ impl Prereq {
             Self::Node => "node",
             Self::Python => "python",
             Self::Conformance => "conformance",
+            Self::Inspector => "inspector",
         }
     }
 
@@ -49,12 +58,15 @@ impl Prereq {
             Self::Node => "Node.js (`node` and `npm` on PATH)",
             Self::Python => "Python 3 with venv (`python3 -m venv`)",
             Self::Conformance => "the MCP conformance tool (npm, registry access, Node 22)",
+            Self::Inspector => "the MCP Inspector CLI (npm, registry access, Node 22)",
         }
     }
 
-    /// The conformance tool runs on Node, so opting out of Node opts out of it too.
+    /// The conformance tool and the Inspector run on Node, so opting out of Node opts out of
+    /// them too.
     fn opted_out_by(self, name: &str) -> bool {
-        name == self.name() || (self == Self::Conformance && name == Self::Node.name())
+        name == self.name()
+            || (matches!(self, Self::Conformance | Self::Inspector) && name == Self::Node.name())
     }
 }
 

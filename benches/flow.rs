@@ -67,7 +67,43 @@ impl Drop for Server {
     }
 }
 
-async fn start_server() -> Result<Server> {
+/// The official SDK's MCP server (`tests/interop/mcp_server.mjs --stateless`, Node), the
+/// realistic baseline of rows S and 6: a separate process doing real MCP work per call.
+struct SdkServer {
+    url: String,
+    _child: tokio::process::Child,
+}
+
+/// Starts [`SdkServer`], or says why not (no Node, or `npm ci` not run in tests/interop).
+async fn start_sdk_server() -> std::result::Result<SdkServer, String> {
+    use tokio::io::AsyncBufReadExt as _;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+    if !dir.join("node_modules/@modelcontextprotocol/sdk").is_dir() {
+        return Err(format!("run `npm ci` in {}", dir.display()));
+    }
+    let mut child = tokio::process::Command::new("node")
+        .arg("mcp_server.mjs")
+        .arg("--stateless")
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("node: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .map_err(|_| "mcp_server.mjs did not start within 30 s".to_owned())?
+        .map_err(|e| e.to_string())?
+        .ok_or("mcp_server.mjs exited")?;
+    let started: Value = serde_json::from_str(&line).map_err(|e| e.to_string())?;
+    let url = started["url"].as_str().ok_or("no url")?.to_owned();
+    Ok(SdkServer { url, _child: child })
+}
+
+async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
     let dir = tempfile::tempdir().context("temp dir")?;
     let db_url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -92,7 +128,7 @@ async fn start_server() -> Result<Server> {
     let mcp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let (mcp_direct, mcp) = dcr_bridge::http::demo_mcp::spawn(mcp_listener)?;
 
-    let config = Config {
+    let mut config = Config {
         public_url: base.parse()?,
         listen: "127.0.0.1:0".parse()?,
         database_url: db_url,
@@ -140,6 +176,13 @@ async fn start_server() -> Result<Server> {
         client_rules: Vec::new(),
         cimd: dcr_bridge::config::CimdSettings::default(),
     };
+    if let Some(url) = sdk_url {
+        let mut sdk = config.resources[0].clone();
+        sdk.id = "sdk".into();
+        sdk.path = "/sdk".into();
+        sdk.upstream_url = Some(url.parse()?);
+        config.resources.push(sdk);
+    }
     config.validate()?;
     let store = dcr_bridge::store::connect(&config.database_url).await?;
     store.migrate().await?;
@@ -165,15 +208,34 @@ async fn start_server() -> Result<Server> {
 
 /// One MCP `tools/call whoami` at `url`, with `token` as bearer if given.
 async fn tools_call(c: &Clients, url: &str, token: Option<&str>) -> Result<()> {
-    let mut req = c.api.post(url).json(&json!({
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {"name": "whoami", "arguments": {}},
-    }));
+    let mut req = c
+        .api
+        .post(url)
+        // What MCP Streamable HTTP clients send (the SDK server refuses anything less).
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "whoami", "arguments": {}},
+        }));
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
     let res = expect(req.send().await?, 200, "tools/call whoami").await?;
-    let body: Value = res.json().await?;
+    let sse = res
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/event-stream"));
+    let text = res.text().await?;
+    // The SDK server answers a POST with a one-event SSE stream.
+    let json = if sse {
+        text.lines()
+            .find_map(|l| l.strip_prefix("data:"))
+            .context("an SSE answer without data")?
+    } else {
+        text.as_str()
+    };
+    let body: Value = serde_json::from_str(json.trim())?;
     if body.get("result").is_none() {
         bail!("tools/call whoami: {body}");
     }
@@ -489,6 +551,88 @@ where
     Ok(run)
 }
 
+/// One MCP server measured twice with the same workers: `tools/call whoami` straight to it
+/// (the baseline), then through the gateway at `target.resource` with each worker's token.
+/// `names`: the baseline's row label, the gateway's, and what the server is.
+async fn gateway_pair(
+    names: (&str, &str, &str),
+    target: &Arc<Target>,
+    direct_url: &str,
+    callers: &[(Clients, Arc<String>)],
+    budget: Budget,
+) -> Result<(Run, Run)> {
+    let (base, row, what) = names;
+    let direct_url = Arc::new(direct_url.to_owned());
+    let direct = drive(
+        &format!("{base:<3}tools/call, direct to the {what}"),
+        callers.to_vec(),
+        budget,
+        move |(c, at)| {
+            let url = Arc::clone(&direct_url);
+            async move {
+                tools_call(&c, &url, None).await?;
+                Ok(((c, at), Vec::new()))
+            }
+        },
+    )
+    .await?;
+    let t = Arc::clone(target);
+    let gateway = drive(
+        &format!("{row:<3}tools/call through the gateway"),
+        callers.to_vec(),
+        budget,
+        move |(c, at)| {
+            let t = Arc::clone(&t);
+            async move {
+                tools_call(&c, &t.resource, Some(&at)).await?;
+                Ok(((c, at), Vec::new()))
+            }
+        },
+    )
+    .await?;
+    Ok((gateway, direct))
+}
+
+/// The gateway table: each pair as the gateway's share of the direct throughput and the
+/// latency it adds.
+fn gateway_table(
+    workers: usize,
+    demo: &(Run, Run),
+    demo_alone: &(Run, Run),
+    sdk: &std::result::Result<(Run, Run), String>,
+) {
+    println!();
+    println!("gateway: authenticated MCP tools/call through dcr-bridge vs the same MCP server called directly");
+    println!(
+        "{:<46} | {:>6} | {:>8} | {:>7} | {:>7} | vs direct, same run",
+        "scenario", "ops", "ops/s", "p50 ms", "p99 ms"
+    );
+    println!("{}", "-".repeat(110));
+    let pair = |(gateway, direct): &(Run, Run), label: &str| {
+        run_row(
+            gateway,
+            &format!(
+                "{:.2} of {label} throughput; +{:.2} ms p50, +{:.2} ms p99",
+                gateway.ops_per_sec() / direct.ops_per_sec(),
+                percentile_ms(&gateway.latencies, 50.0) - percentile_ms(&direct.latencies, 50.0),
+                percentile_ms(&gateway.latencies, 99.0) - percentile_ms(&direct.latencies, 99.0),
+            ),
+        );
+        run_row(direct, &format!("baseline {label}"));
+    };
+    match sdk {
+        Ok(p) => pair(p, "S"),
+        Err(why) => println!("S/6 (official SDK MCP server, Node) NOT RUN: {why}"),
+    }
+    pair(demo, "D");
+    pair(demo_alone, "D1");
+    println!(
+        "S: tests/interop/mcp_server.mjs --stateless (official TypeScript SDK, its own process); \
+         D: the in-process demo server (almost no work per call: the ratio is the gateway's \
+         whole cost against nearly nothing). {workers} workers, D1: one."
+    );
+}
+
 /// Nearest-rank percentile of sorted latencies, in milliseconds.
 fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -543,7 +687,8 @@ async fn main() -> Result<()> {
     let per_scenario = Budget::Time(Duration::from_secs(seconds as u64));
     let rss_start = peak_rss_mib();
 
-    let server = start_server().await?;
+    let sdk = start_sdk_server().await;
+    let server = start_server(sdk.as_ref().ok().map(|s| s.url.as_str())).await?;
     let target = Arc::new(Target {
         base: server.base.clone(),
         resource: server.resource.clone(),
@@ -578,7 +723,57 @@ async fn main() -> Result<()> {
         });
         metadata(&target, clients).await?;
     }
+    // Tokens for the SDK server's resource, one more flow per worker.
+    let sdk_target = Arc::new(Target {
+        base: server.base.clone(),
+        resource: format!("{}/sdk", server.base),
+    });
+    let mut sdk_callers = Vec::new();
+    if let Ok(sdk) = &sdk {
+        for clients in &pool {
+            let (tokens, _) = full_flow(&sdk_target, clients).await?;
+            let at = tokens["access_token"].as_str().context("access_token")?;
+            tools_call(clients, &sdk_target.resource, Some(at)).await?;
+            tools_call(clients, &sdk.url, None).await?;
+            sdk_callers.push((clients.clone(), Arc::new(at.to_owned())));
+        }
+    }
     let rss_ready = peak_rss_mib();
+
+    let demo_pair = gateway_pair(
+        ("D", "5", "demo MCP server"),
+        &target,
+        &server.mcp_direct,
+        &callers,
+        per_scenario,
+    )
+    .await?;
+    let sdk_pair = match &sdk {
+        Ok(sdk) => Ok(gateway_pair(
+            ("S", "6", "SDK MCP server"),
+            &sdk_target,
+            &sdk.url,
+            &sdk_callers,
+            per_scenario,
+        )
+        .await?),
+        Err(why) => Err(why.clone()),
+    };
+    // Added latency of one request alone (no queueing behind other workers).
+    let alone = Budget::Time(Duration::from_secs(seconds.min(3) as u64));
+    let demo_alone = gateway_pair(
+        ("D1", "5-1", "demo MCP, 1 worker"),
+        &target,
+        &server.mcp_direct,
+        &callers[..1],
+        alone,
+    )
+    .await?;
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "gateway") {
+        // For profiling the gateway alone (`perf record` on this binary).
+        gateway_table(workers, &demo_pair, &demo_alone, &sdk_pair);
+        return Ok(());
+    }
 
     let t = Arc::clone(&target);
     let a = drive(
@@ -617,35 +812,6 @@ async fn main() -> Result<()> {
             async move {
                 let (_, steps) = full_flow(&t, &c).await?;
                 Ok((c, steps))
-            }
-        },
-    )
-    .await?;
-
-    let direct_url = Arc::new(server.mcp_direct.clone());
-    let direct = drive(
-        "D  MCP tools/call, direct to the MCP server",
-        callers.clone(),
-        per_scenario,
-        move |(c, at)| {
-            let url = Arc::clone(&direct_url);
-            async move {
-                tools_call(&c, &url, None).await?;
-                Ok(((c, at), Vec::new()))
-            }
-        },
-    )
-    .await?;
-    let t = Arc::clone(&target);
-    let gateway = drive(
-        "5  MCP tools/call through the gateway",
-        callers,
-        per_scenario,
-        move |(c, at)| {
-            let t = Arc::clone(&t);
-            async move {
-                tools_call(&c, &t.resource, Some(&at)).await?;
-                Ok(((c, at), Vec::new()))
             }
         },
     )
@@ -707,16 +873,6 @@ async fn main() -> Result<()> {
         &b,
         &format!("1.00x B (baseline B; {})", cost_vs(&b, &a, "A")),
     );
-    run_row(
-        &gateway,
-        &format!(
-            "{:.2} of D throughput; +{:.2} ms p50, +{:.2} ms p99",
-            gateway.ops_per_sec() / direct.ops_per_sec(),
-            percentile_ms(&gateway.latencies, 50.0) - percentile_ms(&direct.latencies, 50.0),
-            percentile_ms(&gateway.latencies, 99.0) - percentile_ms(&direct.latencies, 99.0),
-        ),
-    );
-    run_row(&direct, "1.00x D (baseline D)");
     println!();
     println!("ratio: baseline ops/s / scenario ops/s at equal concurrency = how many baseline");
     println!("operations one scenario operation costs. Row 3 (no own throughput) compares p50s.");
@@ -735,6 +891,7 @@ async fn main() -> Result<()> {
             share * 100.0
         );
     }
+    gateway_table(workers, &demo_pair, &demo_alone, &sdk_pair);
     println!();
     let mib = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |m| format!("{m:.1} MiB"));
     println!(

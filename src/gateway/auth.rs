@@ -1,12 +1,18 @@
 //! The token check of a proxied request, without a database round trip: our JWT verified
 //! against the keys in memory (refreshed by the key reload of housekeeping), its audience, its
 //! lifetime against the Clock, the revocations learned by polling ([`super::revocation`]), and
-//! the scopes the request needs.
+//! the scopes the request needs. A token's signature is checked once: the claims of verified
+//! tokens are kept in memory ([`Verified`]) and every later request still checks their lifetime,
+//! audience, revocation and scopes.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use sha2::{Digest as _, Sha256};
 
 use super::revocation::Revocations;
 use crate::http::error::no_store;
@@ -25,6 +31,59 @@ pub enum Refusal {
     Scope(Vec<String>),
 }
 
+/// How many verified tokens are remembered (a few hundred bytes each: a miss costs one
+/// verification, not a refusal).
+const VERIFIED_CAPACITY: u64 = 10_000;
+/// How long a verified token is remembered: also the longest a token signed by a key that was
+/// withdrawn since (a key is only pruned once its tokens have expired) is still accepted.
+const VERIFIED_TTL: Duration = Duration::from_secs(60);
+
+/// The claims of access tokens whose signature checked out, by the token's SHA-256 (not the
+/// token: smaller, and no bearer token kept in memory longer than needed). An RS256
+/// verification is the largest CPU cost of a proxied request, and an MCP client sends the same
+/// token for minutes. Failed verifications are not kept (a flood of garbage tokens cannot
+/// evict good ones).
+#[derive(Clone)]
+pub struct Verified(moka::sync::Cache<[u8; 32], Arc<AccessClaims>>);
+
+impl std::fmt::Debug for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verified")
+            .field("entries", &self.0.entry_count())
+            .finish()
+    }
+}
+
+impl Default for Verified {
+    fn default() -> Self {
+        Self(
+            moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_CAPACITY)
+                .time_to_live(VERIFIED_TTL)
+                .build(),
+        )
+    }
+}
+
+impl Verified {
+    /// The claims of `token`: remembered, or verified now (signature by one of our published
+    /// keys, RS256, typ at+jwt, iss, exp, nbf) and remembered. The lifetime is checked against
+    /// `now` either way.
+    fn claims(&self, core: &Core, token: &str) -> Result<Arc<AccessClaims>, Refusal> {
+        let now = core.now();
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(c) = self.0.get(&key) {
+            let live = c.exp > now && c.nbf.is_none_or(|nbf| nbf <= now);
+            return if live { Ok(c) } else { Err(Refusal::Invalid) };
+        }
+        let claims = crate::oauth::tokens::verify_access(core, token)
+            .map(Arc::new)
+            .map_err(|_| Refusal::Invalid)?;
+        self.0.insert(key, claims.clone());
+        Ok(claims)
+    }
+}
+
 /// Checks the bearer token of `headers` for resource `r`; `needed` are the scopes this
 /// request needs. Returns the token's claims.
 ///
@@ -32,16 +91,16 @@ pub enum Refusal {
 /// The [`Refusal`].
 pub fn check(
     core: &Core,
+    verified: &Verified,
     revocations: &Revocations,
     r: &Resource,
     headers: &HeaderMap,
     needed: &[String],
-) -> Result<AccessClaims, Refusal> {
+) -> Result<Arc<AccessClaims>, Refusal> {
     let Some(token) = authorization(headers, "Bearer") else {
         return Err(Refusal::Missing);
     };
-    // verify_access: signature by one of our published keys, RS256, typ at+jwt, iss, exp, nbf.
-    let claims = crate::oauth::tokens::verify_access(core, token).map_err(|_| Refusal::Invalid)?;
+    let claims = verified.claims(core, token)?;
     // RFC 8707 / MCP authorization: a token is accepted only by the resource it was issued for.
     if claims.aud != r.uri || revocations.is_revoked(&claims.jti) {
         return Err(Refusal::Invalid);

@@ -71,6 +71,8 @@ pub struct Gateway {
     pub revocations: Arc<Revocations>,
     /// Users' email, name and groups for identity headers.
     pub users: identity::Users,
+    /// Access tokens whose signature checked out.
+    pub verified: auth::Verified,
     /// The `X-Forwarded-*` headers sent to every MCP server.
     pub forwarding: forwarded::Forwarding,
     client: reqwest::Client,
@@ -124,6 +126,7 @@ impl Gateway {
             settings: g.clone(),
             revocations: Arc::new(Revocations::new(settings.max_access_token_ttl())),
             users: identity::Users::default(),
+            verified: auth::Verified::default(),
             forwarding: forwarded::Forwarding::new(
                 &config.public_url,
                 config.rate_limit.client_ip_header,
@@ -175,13 +178,17 @@ async fn handle(app: &AppState, route: &Route, req: Request<Body>) -> Response {
     let gw = &app.gateway;
     let claims = match auth::check(
         core,
+        &gw.verified,
         &gw.revocations,
         &route.resource,
         req.headers(),
         &route.required_scopes,
     ) {
         Ok(c) => c,
-        Err(refusal) => return auth::refuse(core, &route.resource, &refusal),
+        Err(refusal) => {
+            let res = auth::refuse(core, &route.resource, &refusal);
+            return proxy::after_unread_body(req.into_body(), res).await;
+        }
     };
     let (mut req, list) = if route.tool_scopes.is_empty() || req.method() != Method::POST {
         (req, None)

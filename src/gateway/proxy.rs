@@ -1,13 +1,15 @@
 //! Forwarding one authorised request to the MCP server and its answer back, streamed both ways
 //! (MCP Streamable HTTP: POST with JSON or SSE answers, GET for the server's SSE stream, DELETE
-//! to end a session). Neither body is ever held whole in memory.
+//! to end a session). Neither body is held whole in memory, except a body that declares a
+//! length of at most 64 KiB (a JSON-RPC message, not a stream), which is read first so that it
+//! goes out with its headers in one write.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderName, Request, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::StreamExt as _;
@@ -23,6 +25,9 @@ const NEVER_FORWARDED: [HeaderName; 4] = [
     header::HOST,
     header::PROXY_AUTHORIZATION,
 ];
+
+/// Largest body of declared length read whole before it is passed on (see [`forward`]).
+const SMALL_BODY: usize = 64 * 1024;
 
 /// RFC 9110 §7.6.1: connection-specific headers, meaningful for one hop only.
 const HOP_BY_HOP: [&str; 8] = [
@@ -84,11 +89,37 @@ pub fn gateway_error(status: StatusCode, error: &str, description: &str) -> Resp
 }
 
 fn too_large(limit: usize) -> Response {
-    gateway_error(
+    closing(gateway_error(
         StatusCode::PAYLOAD_TOO_LARGE,
         "invalid_request",
         &format!("the request body is larger than {limit} bytes"),
-    )
+    ))
+}
+
+/// Most of a request body read (and dropped) before an answer that did not need it.
+const DRAIN_LIMIT: usize = 64 * 1024;
+/// Longest wait for that body.
+const DRAIN_TIME: Duration = Duration::from_millis(500);
+
+/// `res` marked as the connection's last answer.
+fn closing(mut res: Response) -> Response {
+    res.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    res
+}
+
+/// `res` (a refusal) for a request whose body was not read. The body is read and dropped first,
+/// up to [`DRAIN_LIMIT`] within [`DRAIN_TIME`], so the connection stays usable. Otherwise the
+/// answer says `Connection: close`: hyper closes a connection whose request body was left
+/// unread, and without that header a keep-alive client (httpx in the Python SDK sends headers
+/// and body apart) reuses it and loses its next request.
+pub async fn after_unread_body(body: Body, res: Response) -> Response {
+    let drained = tokio::time::timeout(DRAIN_TIME, axum::body::to_bytes(body, DRAIN_LIMIT)).await;
+    if matches!(drained, Ok(Ok(_))) {
+        res
+    } else {
+        closing(res)
+    }
 }
 
 /// What [`forward`] needs besides the request.
@@ -134,7 +165,19 @@ pub async fn forward(up: Upstream<'_>, req: Request<Body>) -> Response {
 
     let over = Arc::new(AtomicBool::new(false));
     let mut builder = up.client.request(parts.method, up.url).headers(headers);
-    if has_body {
+    if let Some(len) = declared.filter(|&n| n > 0 && n <= SMALL_BODY as u64) {
+        // A small body of declared length (nearly every JSON-RPC message) is read first and
+        // sent with the headers in one write, instead of a write per frame: on loopback the
+        // system calls, not the bytes, are the gateway's main cost. The declared length bounds it.
+        let Ok(bytes) = axum::body::to_bytes(body, len as usize).await else {
+            return gateway_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the request body does not match its Content-Length",
+            );
+        };
+        builder = builder.body(bytes);
+    } else if has_body {
         // Counts as it streams: a body without (or lying about) Content-Length is cut off at
         // the limit, and the failure below turns into 413, not 502.
         let limit = up.max_body;
@@ -191,7 +234,36 @@ pub async fn forward(up: Upstream<'_>, req: Request<Body>) -> Response {
     // The MCP server shares our origin through the gateway: a cookie it sets would be sent to
     // our authorization endpoints, and it never gets cookies back anyway.
     headers.remove(header::SET_COOKIE);
-    let mut out = Response::new(Body::from_stream(res.bytes_stream()));
+    let small = res.content_length().is_some_and(|n| n <= SMALL_BODY as u64)
+        && !headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("text/event-stream"));
+    let body = if small {
+        // Same reason as for requests: one write for head and body. Bounded by the declared
+        // length and timed like the headers (an SSE stream is never read this way).
+        match tokio::time::timeout(up.response_timeout, res.bytes()).await {
+            Ok(Ok(bytes)) => Body::from(bytes),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "MCP server response cut off");
+                return gateway_error(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream_unavailable",
+                    "the MCP server's answer was cut off",
+                );
+            }
+            Err(_) => {
+                return gateway_error(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "upstream_timeout",
+                    "the MCP server did not finish its answer in time",
+                )
+            }
+        }
+    } else {
+        Body::from_stream(res.bytes_stream())
+    };
+    let mut out = Response::new(body);
     *out.status_mut() = status;
     *out.headers_mut() = headers;
     out

@@ -21,6 +21,7 @@ use crate::store::{ClientFilter, ClientKind, ClientRecord};
 /// How a client came to exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = ClientKind)]
 pub enum Kind {
     /// RFC 7591 dynamic registration.
     Dcr,
@@ -117,6 +118,7 @@ pub struct ClientListQuery {
     /// Only disabled (`true`) or enabled (`false`) clients.
     pub disabled: Option<bool>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -144,7 +146,7 @@ pub struct ClientId {
 }
 
 /// List clients, newest first.
-#[utoipa::path(get, path = "/admin/v1/clients", tag = "clients",
+#[utoipa::path(get, path = "/admin/v1/clients", operation_id = "list_clients", tag = "clients",
     params(ClientListQuery),
     responses(
         (status = 200, description = "One page of clients", body = Page<ClientView>),
@@ -170,7 +172,7 @@ pub async fn list(
 }
 
 /// Get one client.
-#[utoipa::path(get, path = "/admin/v1/clients/{client_id}", tag = "clients",
+#[utoipa::path(get, path = "/admin/v1/clients/{client_id}", operation_id = "get_client", tag = "clients",
     params(ClientId),
     responses(
         (status = 200, description = "The client", body = ClientView),
@@ -192,7 +194,7 @@ pub async fn get(
 /// Change a client: disable or enable it; rename it or replace its redirect URIs (dynamic
 /// clients only: a static client's metadata comes from `[[clients]]`, a CIMD client's from
 /// its document).
-#[utoipa::path(patch, path = "/admin/v1/clients/{client_id}", tag = "clients",
+#[utoipa::path(patch, path = "/admin/v1/clients/{client_id}", operation_id = "update_client", tag = "clients",
     params(ClientId),
     request_body = ClientPatch,
     responses(
@@ -259,7 +261,7 @@ pub async fn patch(
 /// Delete a client and revoke every grant it holds (its refresh tokens stop working at once,
 /// its access tokens at the gateway within the revocation poll bound). A static client still
 /// in `[[clients]]` comes back, without grants, at the next start.
-#[utoipa::path(delete, path = "/admin/v1/clients/{client_id}", tag = "clients",
+#[utoipa::path(delete, path = "/admin/v1/clients/{client_id}", operation_id = "delete_client", tag = "clients",
     params(ClientId),
     responses(
         (status = 204, description = "Deleted"),
@@ -282,7 +284,7 @@ pub async fn delete(
 }
 
 /// Revoke every active grant of a client (the client stays registered).
-#[utoipa::path(delete, path = "/admin/v1/clients/{client_id}/grants", tag = "clients",
+#[utoipa::path(delete, path = "/admin/v1/clients/{client_id}/grants", operation_id = "revoke_client_grants", tag = "clients",
     params(ClientId),
     responses(
         (status = 200, description = "How many grants were revoked", body = RevokedCount),

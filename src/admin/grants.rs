@@ -78,6 +78,7 @@ pub struct GrantListQuery {
     /// Only active (`true`) or revoked (`false`) grants.
     pub active: Option<bool>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -91,7 +92,7 @@ pub struct GrantId {
 }
 
 /// List grants, newest first.
-#[utoipa::path(get, path = "/admin/v1/grants", tag = "grants",
+#[utoipa::path(get, path = "/admin/v1/grants", operation_id = "list_grants", tag = "grants",
     params(GrantListQuery),
     responses(
         (status = 200, description = "One page of grants", body = Page<GrantView>),
@@ -129,7 +130,7 @@ pub(super) async fn list_page(
 }
 
 /// Get one grant.
-#[utoipa::path(get, path = "/admin/v1/grants/{grant_id}", tag = "grants",
+#[utoipa::path(get, path = "/admin/v1/grants/{grant_id}", operation_id = "get_grant", tag = "grants",
     params(GrantId),
     responses(
         (status = 200, description = "The grant", body = GrantView),
@@ -150,7 +151,7 @@ pub async fn get(
 
 /// Revoke one grant and every token under it. Revoking a revoked grant changes nothing and
 /// answers 204 too.
-#[utoipa::path(delete, path = "/admin/v1/grants/{grant_id}", tag = "grants",
+#[utoipa::path(delete, path = "/admin/v1/grants/{grant_id}", operation_id = "revoke_grant", tag = "grants",
     params(GrantId),
     responses(
         (status = 204, description = "Revoked"),

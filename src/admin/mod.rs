@@ -103,12 +103,6 @@ fn documented(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .split_for_parts()
 }
 
-/// The OpenAPI document of the admin API.
-#[must_use]
-pub fn openapi(state: &AppState) -> utoipa::openapi::OpenApi {
-    documented(state).1
-}
-
 /// The admin router, state applied: the documented routes, the document itself, and problem
 /// answers for unknown paths, wrong methods and oversized bodies.
 pub fn router(state: AppState) -> Router {

@@ -86,7 +86,7 @@ pub struct TokenRef {
 }
 
 /// List admin tokens.
-#[utoipa::path(get, path = "/admin/v1/admin-tokens", tag = "admin-tokens",
+#[utoipa::path(get, path = "/admin/v1/admin-tokens", operation_id = "list_admin_tokens", tag = "admin-tokens",
     responses(
         (status = 200, description = "Every admin token", body = AdminTokenList),
         Unauthorized,
@@ -99,7 +99,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<AdminTokenList>,
 }
 
 /// Create an admin token.
-#[utoipa::path(post, path = "/admin/v1/admin-tokens", tag = "admin-tokens",
+#[utoipa::path(post, path = "/admin/v1/admin-tokens", operation_id = "create_admin_token", tag = "admin-tokens",
     request_body = NewAdminToken,
     responses(
         (status = 201, description = "Created; the token is shown this once", body = CreatedAdminToken),
@@ -131,7 +131,7 @@ pub async fn create(
 }
 
 /// Revoke an admin token (by id, or by the name of an unrevoked token).
-#[utoipa::path(delete, path = "/admin/v1/admin-tokens/{id_or_name}", tag = "admin-tokens",
+#[utoipa::path(delete, path = "/admin/v1/admin-tokens/{id_or_name}", operation_id = "revoke_admin_token", tag = "admin-tokens",
     params(TokenRef),
     responses(
         (status = 204, description = "Revoked"),

@@ -60,6 +60,7 @@ impl From<UserRecord> for UserView {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -73,7 +74,7 @@ pub struct UserId {
 }
 
 /// List users, newest first.
-#[utoipa::path(get, path = "/admin/v1/users", tag = "users",
+#[utoipa::path(get, path = "/admin/v1/users", operation_id = "list_users", tag = "users",
     params(PageQuery),
     responses(
         (status = 200, description = "One page of users", body = Page<UserView>),
@@ -95,7 +96,7 @@ pub async fn list(
 }
 
 /// Get one user.
-#[utoipa::path(get, path = "/admin/v1/users/{user_id}", tag = "users",
+#[utoipa::path(get, path = "/admin/v1/users/{user_id}", operation_id = "get_user", tag = "users",
     params(UserId),
     responses(
         (status = 200, description = "The user", body = UserView),
@@ -110,7 +111,7 @@ pub async fn get(
 }
 
 /// List a user's grants, newest first.
-#[utoipa::path(get, path = "/admin/v1/users/{user_id}/grants", tag = "users",
+#[utoipa::path(get, path = "/admin/v1/users/{user_id}/grants", operation_id = "list_user_grants", tag = "users",
     params(UserId, PageQuery),
     responses(
         (status = 200, description = "One page of the user's grants", body = Page<GrantView>),
@@ -131,7 +132,7 @@ pub async fn grants(
 
 /// Revoke every active grant of a user: their refresh tokens fail at once, their access tokens
 /// at the gateway within its revocation bound.
-#[utoipa::path(delete, path = "/admin/v1/users/{user_id}/grants", tag = "users",
+#[utoipa::path(delete, path = "/admin/v1/users/{user_id}/grants", operation_id = "revoke_user_grants", tag = "users",
     params(UserId),
     responses(
         (status = 200, description = "How many grants were revoked", body = RevokedCount),

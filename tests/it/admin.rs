@@ -948,6 +948,16 @@ async fn admin_openapi_document_matches_the_router() {
         }
     }
     assert_eq!(operations, 15);
+    // Operation ids are unique, as OpenAPI requires (client generators name methods by them).
+    let mut ids: Vec<_> = paths
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|op| op.get("operationId").and_then(Value::as_str))
+        .collect();
+    assert_eq!(ids.len(), 15);
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 15, "duplicate operationId");
     // The routes are registered with the document (utoipa-axum): a path outside it is not one.
     for stray in [
         "/admin/v1/clients/x/y",

@@ -111,6 +111,19 @@ async fn expect_problem(app: &TestApp, method: Method, path: &str, want: u16, co
     assert_problem(s, &h, &b, want, code);
 }
 
+/// As [`expect_problem`], with a JSON body.
+async fn expect_problem_with(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    body: Value,
+    want: u16,
+    code: &str,
+) {
+    let (s, h, b) = call(app, method, path, Some(BOOT), Some(body)).await;
+    assert_problem(s, &h, &b, want, code);
+}
+
 /// Creates an admin token through the API with the bootstrap token; returns (token, id).
 async fn create_token(app: &TestApp, name: &str, read_only: bool) -> (String, String) {
     let (s, _, b) = call(
@@ -1040,4 +1053,58 @@ async fn admin_listen_serves_the_admin_api_on_its_own_listener() {
         .unwrap()
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn admin_static_client_stays_disabled_across_a_restart_and_keeps_its_metadata() {
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.admin_token = Some(SecretString::from(BOOT.to_owned()));
+        c.clients = vec![dcr_bridge::config::StaticClientConfig {
+            client_id: "vscode-static".into(),
+            client_name: Some("VS Code (pre-registered)".into()),
+            redirect_uris: vec!["http://127.0.0.1/callback".into()],
+            token_endpoint_auth_method: "none".into(),
+            client_secret: None,
+            client_secret_file: None,
+            upstream: None,
+        }];
+    })
+    .await
+    .unwrap();
+    let path = "/admin/v1/clients/vscode-static";
+    assert_eq!(
+        walk(&app, "/admin/v1/clients?kind=static", "client_id", 5).await,
+        ["vscode-static"]
+    );
+    // Its metadata belongs to [[clients]]: 409, nothing changed.
+    expect_problem_with(
+        &app,
+        Method::PATCH,
+        path,
+        json!({"client_name": "Renamed"}),
+        409,
+        "conflict",
+    )
+    .await;
+    let (s, _, b) = call(
+        &app,
+        Method::PATCH,
+        path,
+        Some(BOOT),
+        Some(json!({"disabled": true})),
+    )
+    .await;
+    assert_eq!((s, &b["disabled"]), (200, &json!(true)), "{b}");
+    assert_eq!(b["client_name"], "VS Code (pre-registered)");
+    // The sync every start runs keeps the administrator's decision.
+    let core = &app.state.core;
+    dcr_bridge::oauth::static_clients::sync(
+        core.store.as_ref(),
+        &app.state.config.clients,
+        &core.settings,
+        core.now() + 10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(get(&app, path, BOOT).await.1["disabled"], true);
 }

@@ -36,6 +36,9 @@ async fn admin_token_cli_creates_lists_and_revokes() {
         "{token}"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("shown once"));
+    // Read while this process holds no connection to the file: closing a descriptor of a
+    // SQLite file drops every POSIX lock the process holds on it, after which a pool here was
+    // seen to keep reading an old snapshot (sqlite.org/howtocorrupt.html, section 2.2).
     let on_disk = || {
         let mut bytes = std::fs::read(dir.path().join("cli.db")).unwrap();
         if let Ok(wal) = std::fs::read(dir.path().join("cli.db-wal")) {
@@ -86,9 +89,7 @@ async fn admin_token_cli_creates_lists_and_revokes() {
     let list = stdout(&admin_token(&config, &["list"]));
     assert_eq!(list.matches("revoked").count(), 2, "{list}");
 
-    // The store, read once every write is done: the hash only, who created it, the audit trail.
-    // (A pool held open across another process's writes was seen to keep reading an old
-    // snapshot: see the report.)
+    // The store: the hash only, who created it, the audit trail.
     let db = format!("sqlite://{}", dir.path().join("cli.db").display());
     let store = dcr_bridge::store::connect(&db).await.unwrap();
     let tokens = store.list_admin_tokens().await.unwrap();

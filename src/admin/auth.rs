@@ -151,7 +151,14 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<AdminCall
         .find_admin_token(&hashed)
         .await
         .map_err(|e| AdminError::Internal(e.into()))?
-        .ok_or_else(|| unauthorized(true, "unknown or revoked admin token"))?;
+        .ok_or_else(|| {
+            // STYLE 20: a fingerprint of the presented value, never the value.
+            tracing::warn!(
+                token = %crypto::fingerprint(token),
+                "admin request with an unknown or revoked token"
+            );
+            unauthorized(true, "unknown or revoked admin token")
+        })?;
     if let Err(e) = store.touch_admin_token(&found.id, state.core.now()).await {
         tracing::warn!(error = %e, "recording the admin token's last use failed");
     }

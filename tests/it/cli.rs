@@ -40,10 +40,24 @@ scopes = ["mcp"]
 fn help_lists_every_command() {
     let out = bin().arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["serve", "migrate", "check-config", "dev", "rotate-keys"] {
+    for cmd in [
+        "serve",
+        "migrate",
+        "check-config",
+        "dev",
+        "rotate-keys",
+        "admin-token",
+    ] {
         assert!(text.contains(cmd), "{cmd} missing from --help: {text}");
     }
-    for cmd in ["serve", "migrate", "check-config", "dev", "rotate-keys"] {
+    for cmd in [
+        "serve",
+        "migrate",
+        "check-config",
+        "dev",
+        "rotate-keys",
+        "admin-token",
+    ] {
         assert!(
             bin()
                 .args([cmd, "--help"])

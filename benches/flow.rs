@@ -131,6 +131,8 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
     let mut config = Config {
         public_url: base.parse()?,
         listen: "127.0.0.1:0".parse()?,
+        admin_listen: None,
+        admin_token: None,
         database_url: db_url,
         secret_key: SecretString::from(base64::engine::general_purpose::STANDARD.encode([7u8; 32])),
         old_secret_keys: vec![],

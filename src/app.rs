@@ -116,7 +116,8 @@ pub fn router(state: AppState) -> Router {
     crate::http::routes(state)
 }
 
-/// Serves until `shutdown` resolves, then drains in-flight requests.
+/// Serves until `shutdown` resolves, then drains in-flight requests. With `admin_listen`
+/// configured, the admin API is not served here: see [`serve_all`].
 ///
 /// # Errors
 /// When the listener fails.
@@ -125,15 +126,53 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_all(state, listener, None, shutdown).await
+}
+
+/// As [`serve`], plus the admin API alone on `admin_listener` (bound to `admin_listen`); both
+/// stop on the same `shutdown`, and a failure of either ends both.
+///
+/// # Errors
+/// When a listener fails.
+pub async fn serve_all(
+    state: AppState,
+    listener: TcpListener,
+    admin_listener: Option<TcpListener>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use futures_util::FutureExt as _;
+    if state.config.admin_listen.is_some() && admin_listener.is_none() {
+        tracing::warn!(
+            "admin_listen is set but no admin listener was bound: the admin API is not served"
+        );
+    }
     tokio::spawn(check_upstreams(state.clone()));
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
     let revocations = start_revocation_polling(&state).await;
+    let shutdown = shutdown.boxed().shared();
+    let admin = admin_listener.map(|admin_listener| {
+        let app = crate::http::middleware::common(crate::admin::router(state.clone()))
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            axum::serve(admin_listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        })
+    });
     // The peer address is the rate-limiting key (unless forwarded headers are trusted).
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP");
+    let public = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+    let result = match admin {
+        None => public.await.context("serving HTTP"),
+        Some(mut admin) => tokio::select! {
+            r = public => r.context("serving HTTP"),
+            r = &mut admin => match r {
+                Ok(inner) => inner.context("serving the admin API"),
+                Err(e) => Err(anyhow::Error::from(e).context("the admin API task")),
+            },
+        },
+    };
     housekeeping.abort();
     if let Some(task) = revocations {
         task.abort();

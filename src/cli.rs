@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `check-config`, `dev`.
+//! The command line: `serve` (default), `migrate`, `check-config`, `dev`, `rotate-keys`,
+//! `admin-token`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,6 +37,10 @@ pub enum Command {
     /// or both (default). Running servers pick the change up within a minute; the old key stays
     /// in JWKS as retired so tokens it signed keep verifying.
     RotateKeys(RotateArgs),
+    /// Admin API tokens: `create --name N [--read-only]` prints a new token once, `list`,
+    /// `revoke <name-or-id>`.
+    #[command(subcommand)]
+    AdminToken(crate::admin::cli::AdminTokenCommand),
 }
 
 /// Options of `rotate-keys`.
@@ -71,6 +76,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::dev::run(args).await
         }
         Command::RotateKeys(args) => rotate_keys(cli.config, &args).await,
+        Command::AdminToken(command) => admin_token(cli.config, command).await,
     }
 }
 
@@ -92,7 +98,23 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {listen}"))?;
     tracing::info!(%listen, "dcr-bridge listening");
-    crate::app::serve(state, listener, crate::app::shutdown_signal()).await
+    let admin_listener = match state.config.admin_listen {
+        Some(admin) => {
+            let bound = tokio::net::TcpListener::bind(admin)
+                .await
+                .with_context(|| format!("binding admin_listen {admin}"))?;
+            tracing::info!(%admin, "admin API listening");
+            Some(bound)
+        }
+        None => None,
+    };
+    crate::app::serve_all(
+        state,
+        listener,
+        admin_listener,
+        crate::app::shutdown_signal(),
+    )
+    .await
 }
 
 async fn migrate(path: Option<PathBuf>) -> anyhow::Result<()> {
@@ -181,6 +203,19 @@ async fn rotate_keys(path: Option<PathBuf>, args: &RotateArgs) -> anyhow::Result
         }
     }
     Ok(())
+}
+
+async fn admin_token(
+    path: Option<PathBuf>,
+    command: crate::admin::cli::AdminTokenCommand,
+) -> anyhow::Result<()> {
+    use crate::clock::Clock as _;
+    let config = load(path)?;
+    let store = crate::store::connect(&config.database_url)
+        .await
+        .context("connecting to the database")?;
+    store.migrate().await.context("applying migrations")?;
+    crate::admin::cli::run(store.as_ref(), command, crate::clock::SystemClock.now()).await
 }
 
 fn indent(s: &str) -> String {

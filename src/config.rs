@@ -50,8 +50,13 @@ pub enum ConfigError {
     },
 }
 
+/// Shortest bootstrap admin token accepted: it guards every admin action, so a guessable
+/// value is refused at start rather than discovered later.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
+
 /// Paths of dcr-bridge's own endpoints, which a resource cannot take.
-const RESERVED_PATHS: [&str; 9] = [
+const RESERVED_PATHS: [&str; 10] = [
+    "/admin",
     "/healthz",
     "/readyz",
     "/authorize",
@@ -86,6 +91,14 @@ pub struct Config {
     /// Address to listen on.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// A second address that serves only the admin API (`/admin/v1`); unset, the admin API is
+    /// on `listen`. Bind it to a private interface to keep the admin API off the public one.
+    #[serde(default)]
+    pub admin_listen: Option<SocketAddr>,
+    /// A bootstrap admin token (`DCR_BRIDGE_ADMIN_TOKEN` or `DCR_BRIDGE_ADMIN_TOKEN_FILE`), for
+    /// the first start and for automation: full access, audited as `bootstrap`, never stored.
+    #[serde(default, serialize_with = "serialize_opt_secret")]
+    pub admin_token: Option<SecretString>,
     /// `postgres://…` or `sqlite://path.db`.
     #[serde(default = "default_database_url")]
     pub database_url: String,
@@ -326,6 +339,7 @@ impl Config {
     /// The first invalid value, with its key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.validate_public_url()?;
+        self.validate_admin()?;
         decode_key(&self.secret_key).map_err(|m| invalid("secret_key", m))?;
         for (i, k) in self.old_secret_keys.iter().enumerate() {
             decode_key(k).map_err(|m| invalid(format!("old_secret_keys[{i}]"), m))?;
@@ -350,6 +364,28 @@ impl Config {
         }
         self.validate_clients()?;
         self.validate_client_rules()?;
+        Ok(())
+    }
+
+    fn validate_admin(&self) -> Result<(), ConfigError> {
+        if let Some(token) = &self.admin_token {
+            let len = token.expose_secret().chars().count();
+            if len < MIN_ADMIN_TOKEN_CHARS {
+                return Err(invalid(
+                    "admin_token",
+                    format!(
+                        "must be at least {MIN_ADMIN_TOKEN_CHARS} characters (got {len}); \
+                         try: openssl rand -base64 32"
+                    ),
+                ));
+            }
+        }
+        if self.admin_listen.is_some_and(|a| a == self.listen) {
+            return Err(invalid(
+                "admin_listen",
+                "must differ from listen (leave it unset to serve the admin API on listen)",
+            ));
+        }
         Ok(())
     }
 
@@ -460,7 +496,7 @@ impl Config {
                 key("path"),
                 "must start with '/', have no trailing '/', query, fragment or dot segments, \
                  and not be under /.well-known, /oauth or an endpoint path (/authorize, \
-                 /token, /register, /revoke, /introspect, /jwks, /consent, /healthz, /readyz)",
+                 /token, /register, /revoke, /introspect, /jwks, /consent, /admin, /healthz, /readyz)",
             ));
         }
         if self.resources[..i].iter().any(|o| o.path == r.path) {

@@ -74,6 +74,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let config = Config {
         public_url: public_url.parse()?,
         listen: listener.local_addr()?,
+        admin_listen: None,
+        admin_token: None,
         database_url: format!("sqlite://{}", db.display()),
         secret_key,
         old_secret_keys: Vec::new(),

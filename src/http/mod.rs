@@ -48,5 +48,15 @@ pub fn routes(state: AppState) -> Router {
     // Proxied resources get their own layers (gateway/mod.rs): none of the inner ones above.
     let gateway = crate::gateway::routes(&state)
         .layer(axum::middleware::from_fn(middleware::preflight_no_content));
-    middleware::common(own.merge(gateway).with_state(state))
+    // The admin API: here unless it has a listener of its own (`admin_listen`, app::serve).
+    let admin = state
+        .config
+        .admin_listen
+        .is_none()
+        .then(|| crate::admin::router(state.clone()));
+    let mut all = own.merge(gateway).with_state(state);
+    if let Some(admin) = admin {
+        all = all.merge(admin);
+    }
+    middleware::common(all)
 }

@@ -289,6 +289,40 @@ pub fn update(
     Ok(record)
 }
 
+/// An administrator's change of a dynamic client (admin API): a new `client_name` (an empty or
+/// blank one removes it) and/or new `redirect_uris`, checked by the rules of a registration
+/// (display-text cleaning, scheme allow-list, count and size limits, the client's
+/// `application_type`). Everything else is kept.
+///
+/// # Errors
+/// `invalid_redirect_uri` or `invalid_client_metadata` saying what is wrong.
+pub fn admin_update(
+    existing: &ClientRecord,
+    client_name: Option<&str>,
+    new_redirect_uris: Option<&[String]>,
+    settings: &Settings,
+    now: i64,
+) -> Result<ClientRecord, Error> {
+    let mut record = ClientRecord {
+        updated_at: now,
+        ..existing.clone()
+    };
+    if let Some(name) = client_name {
+        record.client_name = text("client_name", Some(name), MAX_TEXT)?;
+    }
+    if let Some(uris) = new_redirect_uris {
+        let uris = redirect_uris(
+            Some(uris),
+            settings.registration.max_redirect_uris,
+            &settings.registration.redirect_uri_schemes,
+        )?;
+        application_type(Some(&existing.application_type), &uris)?;
+        record.redirect_uris = uris.into_iter().map(RedirectUri::into_string).collect();
+    }
+    check_size(&record)?;
+    Ok(record)
+}
+
 /// The RFC 7591 §3.2.1 response body: identifiers, the secrets when given, and every kept
 /// metadata value. Never a `null`, never an empty string or list.
 #[must_use]

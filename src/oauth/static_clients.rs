@@ -78,9 +78,12 @@ pub async fn sync(
                 store.insert_client(&wanted, &audit).await?;
             }
             Some(existing) if existing.kind == ClientKind::Static => {
+                // `disabled` is an admin's decision (admin API), not the file's: a restart must
+                // not re-enable a client someone switched off.
                 let updated = ClientRecord {
                     created_at: existing.created_at,
                     last_used_at: existing.last_used_at,
+                    disabled: existing.disabled,
                     ..wanted
                 };
                 if updated != existing {

@@ -286,4 +286,44 @@ pub trait Store: Send + Sync + 'static {
         after: &str,
         limit: i64,
     ) -> Result<Vec<String>, StoreError>;
+
+    // --- admin API -----------------------------------------------------------------------------
+    /// One keyset page of clients, newest first (see [`PageRequest`]).
+    async fn list_clients(
+        &self,
+        filter: &ClientFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<ClientRecord>, StoreError>;
+    /// One keyset page of users, newest first.
+    async fn list_users(&self, page: &PageRequest) -> Result<Vec<UserRecord>, StoreError>;
+    /// One keyset page of grants, newest first.
+    async fn list_grants(
+        &self,
+        filter: &GrantFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<GrantRecord>, StoreError>;
+    /// Stores a new admin token (by hash). `Conflict` when an unrevoked token has its name.
+    async fn insert_admin_token(
+        &self,
+        token: &AdminTokenRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// Every admin token, revoked ones included, newest first.
+    async fn list_admin_tokens(&self) -> Result<Vec<AdminTokenRecord>, StoreError>;
+    /// The unrevoked admin token with this hash.
+    async fn find_admin_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<AdminTokenRecord>, StoreError>;
+    /// Records that a token was used at `now` (at most once a minute is written).
+    async fn touch_admin_token(&self, id: &str, now: i64) -> Result<(), StoreError>;
+    /// Revokes the unrevoked admin token with this id, else with this name; returns it.
+    /// `NotFound` when none matches. The audit event's detail gains the revoked token's id and
+    /// name (`revoked_token_id`, `revoked_token_name`).
+    async fn revoke_admin_token(
+        &self,
+        id_or_name: &str,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<AdminTokenRecord, StoreError>;
 }

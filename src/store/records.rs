@@ -424,3 +424,54 @@ impl AuditEvent {
         self
     }
 }
+
+/// A bearer token of the admin API. The plain token is shown once at creation; only its hash
+/// is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminTokenRecord {
+    /// Opaque id (`adm_…`), stable across renames of nothing: the handle to revoke it by.
+    pub id: String,
+    /// Who or what holds the token; recorded as the actor of every action taken with it.
+    pub name: String,
+    /// SHA-256 hex of the token.
+    pub token_hash: String,
+    /// A read-only token may only read (GET); any write answers 403.
+    pub read_only: bool,
+    pub created_at: i64,
+    /// Actor that created it (`cli`, or `admin:<name>` of the creating token).
+    pub created_by: String,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// Where a keyset page starts: after the row with this `(created_at, id)` in the list's
+/// newest-first order. `None` is the first page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageAfter {
+    pub created_at: i64,
+    pub id: String,
+}
+
+/// One page of a list: rows after `after`, at most `limit` of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    pub after: Option<PageAfter>,
+    pub limit: i64,
+}
+
+/// Filters of the client list; `None` means any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientFilter {
+    pub kind: Option<ClientKind>,
+    pub disabled: Option<bool>,
+}
+
+/// Filters of the grant list; `None` means any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrantFilter {
+    pub user_id: Option<String>,
+    pub client_id: Option<String>,
+    pub resource: Option<String>,
+    /// `Some(true)`: only grants not revoked; `Some(false)`: only revoked ones.
+    pub active: Option<bool>,
+}

@@ -9,9 +9,9 @@
 use async_trait::async_trait;
 
 use super::{
-    AccessTokenRecord, AuditEvent, AuthCodeRecord, AuthRequestRecord, ClientRecord, ConsentRecord,
-    FamilyRecord, GrantRecord, RedeemOutcome, RefreshTokenRecord, RotateOutcome, StoreError,
-    UpstreamLeg, UserRecord,
+    AccessTokenRecord, AdminTokenRecord, AuditEvent, AuthCodeRecord, AuthRequestRecord,
+    ClientRecord, ConsentRecord, FamilyRecord, GrantRecord, RedeemOutcome, RefreshTokenRecord,
+    RotateOutcome, StoreError, UpstreamLeg, UserRecord,
 };
 
 /// An open write transaction (on SQLite it holds the database's write lock until it ends, so
@@ -138,6 +138,30 @@ pub trait StoreTx: Send {
         now: i64,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
+
+    // --- admin API -----------------------------------------------------------------------------
+    /// As [`super::Store::get_grant`].
+    async fn get_grant(&mut self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError>;
+    /// The ids of every active grant of `user_id` and/or `client_id`, oldest first (all of them,
+    /// not a page: the caller revokes them in this transaction).
+    async fn active_grant_ids(
+        &mut self,
+        user_id: Option<&str>,
+        client_id: Option<&str>,
+    ) -> Result<Vec<String>, StoreError>;
+    /// As [`super::Store::insert_admin_token`].
+    async fn insert_admin_token(
+        &mut self,
+        token: &AdminTokenRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// As [`super::Store::revoke_admin_token`].
+    async fn revoke_admin_token(
+        &mut self,
+        id_or_name: &str,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<AdminTokenRecord, StoreError>;
 
     // --- audit ---------------------------------------------------------------------------------
     /// Appends an audit event; it commits (or rolls back) with the rest of the transaction.

@@ -5,13 +5,13 @@ use std::process::Command;
 
 use crate::support::app::TestApp;
 
-fn bin() -> Command {
+pub(crate) fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_dcr-bridge"));
     c.env_remove("DCR_BRIDGE_CONFIG");
     c
 }
 
-fn write_config(dir: &std::path::Path, issuer: &str, extra: &str) -> std::path::PathBuf {
+pub(crate) fn write_config(dir: &std::path::Path, issuer: &str, extra: &str) -> std::path::PathBuf {
     let path = dir.join("dcr-bridge.toml");
     let text = format!(
         r#"public_url = "http://127.0.0.1:9"
@@ -40,10 +40,24 @@ scopes = ["mcp"]
 fn help_lists_every_command() {
     let out = bin().arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["serve", "migrate", "check-config", "dev", "rotate-keys"] {
+    for cmd in [
+        "serve",
+        "migrate",
+        "check-config",
+        "dev",
+        "rotate-keys",
+        "admin-token",
+    ] {
         assert!(text.contains(cmd), "{cmd} missing from --help: {text}");
     }
-    for cmd in ["serve", "migrate", "check-config", "dev", "rotate-keys"] {
+    for cmd in [
+        "serve",
+        "migrate",
+        "check-config",
+        "dev",
+        "rotate-keys",
+        "admin-token",
+    ] {
         assert!(
             bin()
                 .args([cmd, "--help"])

@@ -1,4 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod admin;
+mod admin_cli;
 mod cimd;
 mod cli;
 mod client_auth;

@@ -47,6 +47,7 @@ macro_rules! contract {
     )*};
 }
 
+mod admin;
 mod expiry;
 mod fixtures;
 mod migration;

@@ -59,6 +59,17 @@ pub const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
         "current signing key",
     ),
     ("audit_events_id_uq", "audit_events.id", "audit event id"),
+    ("admin_tokens_pk", "admin_tokens.id", "admin token id"),
+    (
+        "admin_tokens_hash_uq",
+        "admin_tokens.token_hash",
+        "admin token",
+    ),
+    (
+        "admin_tokens_active_name_uq",
+        "admin_tokens.name",
+        "an admin token with this name exists",
+    ),
 ];
 
 /// Maps a driver error: unique violations of known constraints become `Conflict`.

@@ -7,6 +7,7 @@
 //! commit together; reads use a pooled connection. [`Store::begin`] hands the same kind of
 //! transaction to a service as a [`tx::SqlTx`], running the same query functions.
 
+mod admin_tokens;
 mod audit;
 mod clients;
 mod constraints;
@@ -14,6 +15,7 @@ mod exec;
 mod grants;
 mod housekeeping;
 mod keys;
+mod lists;
 mod requests;
 mod rows;
 mod tokens;
@@ -29,10 +31,10 @@ use self::exec::{Conn, Exec, TxExec};
 pub use self::housekeeping::STALE_REPLAY_PURGE;
 pub use self::tokens::REVOKED_ACCESS_TOKENS;
 use super::{
-    AccessTokenRecord, AccessTokenView, AuditEvent, AuthCodeRecord, AuthRequestRecord,
-    ClientRecord, ConsentRecord, FamilyRecord, GrantRecord, RedeemOutcome, RefreshTokenRecord,
-    RefreshTokenView, RotateOutcome, SigningKeyRecord, Store, StoreError, StoreTx, UpstreamLeg,
-    UpstreamRecord, UserRecord,
+    AccessTokenRecord, AccessTokenView, AdminTokenRecord, AuditEvent, AuthCodeRecord,
+    AuthRequestRecord, ClientFilter, ClientRecord, ConsentRecord, FamilyRecord, GrantFilter,
+    GrantRecord, PageRequest, RedeemOutcome, RefreshTokenRecord, RefreshTokenView, RotateOutcome,
+    SigningKeyRecord, Store, StoreError, StoreTx, UpstreamLeg, UpstreamRecord, UserRecord,
 };
 
 /// What a database must tell the shared SQL about itself.
@@ -388,5 +390,57 @@ where
         on_conn!(self, |db| tokens::revoked_access(
             db, since, now, after, limit
         ))
+    }
+
+    async fn list_clients(
+        &self,
+        filter: &ClientFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<ClientRecord>, StoreError> {
+        on_conn!(self, |db| lists::clients(db, filter, page))
+    }
+
+    async fn list_users(&self, page: &PageRequest) -> Result<Vec<UserRecord>, StoreError> {
+        on_conn!(self, |db| lists::users(db, page))
+    }
+
+    async fn list_grants(
+        &self,
+        filter: &GrantFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        on_conn!(self, |db| lists::grants(db, filter, page))
+    }
+
+    async fn insert_admin_token(
+        &self,
+        token: &AdminTokenRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |tx| admin_tokens::insert(tx, token, audit))
+    }
+
+    async fn list_admin_tokens(&self) -> Result<Vec<AdminTokenRecord>, StoreError> {
+        on_conn!(self, |db| admin_tokens::list(db))
+    }
+
+    async fn find_admin_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<AdminTokenRecord>, StoreError> {
+        on_conn!(self, |db| admin_tokens::find_active(db, token_hash))
+    }
+
+    async fn touch_admin_token(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        on_conn!(self, |db| admin_tokens::touch(db, id, now))
+    }
+
+    async fn revoke_admin_token(
+        &self,
+        id_or_name: &str,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<AdminTokenRecord, StoreError> {
+        in_tx!(self, |tx| admin_tokens::revoke(tx, id_or_name, now, audit))
     }
 }

@@ -4,11 +4,11 @@
 use async_trait::async_trait;
 
 use super::exec::TxExec;
-use super::{audit, clients, grants, requests, tokens};
+use super::{admin_tokens, audit, clients, grants, lists, requests, tokens};
 use crate::store::{
-    AccessTokenRecord, AuditEvent, AuthCodeRecord, AuthRequestRecord, ClientRecord, ConsentRecord,
-    FamilyRecord, GrantRecord, RedeemOutcome, RefreshTokenRecord, RotateOutcome, StoreError,
-    StoreTx, UpstreamLeg, UserRecord,
+    AccessTokenRecord, AdminTokenRecord, AuditEvent, AuthCodeRecord, AuthRequestRecord,
+    ClientRecord, ConsentRecord, FamilyRecord, GrantRecord, RedeemOutcome, RefreshTokenRecord,
+    RotateOutcome, StoreError, StoreTx, UpstreamLeg, UserRecord,
 };
 
 /// A write transaction of a [`super::SqlStore`]; dropping it rolls back.
@@ -184,6 +184,35 @@ impl StoreTx for SqlTx {
         audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
         tokens::revoke_refresh_family(self.0.exec(), token_hash, now, audit).await
+    }
+
+    async fn get_grant(&mut self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError> {
+        grants::get_grant(self.0.exec(), grant_id).await
+    }
+
+    async fn active_grant_ids(
+        &mut self,
+        user_id: Option<&str>,
+        client_id: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        lists::active_grant_ids(self.0.exec(), user_id, client_id).await
+    }
+
+    async fn insert_admin_token(
+        &mut self,
+        token: &AdminTokenRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        admin_tokens::insert(self.0.exec(), token, audit).await
+    }
+
+    async fn revoke_admin_token(
+        &mut self,
+        id_or_name: &str,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<AdminTokenRecord, StoreError> {
+        admin_tokens::revoke(self.0.exec(), id_or_name, now, audit).await
     }
 
     async fn insert_audit_event(&mut self, event: &AuditEvent) -> Result<(), StoreError> {

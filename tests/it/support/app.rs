@@ -60,6 +60,8 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
     Config {
         public_url: public_url.parse().unwrap(),
         listen: "127.0.0.1:0".parse().unwrap(),
+        admin_listen: None,
+        admin_token: None,
         database_url: db_url,
         secret_key: SecretString::from(key),
         old_secret_keys: vec![],

@@ -1,0 +1,165 @@
+//! The admin REST API at `/admin/v1`: its router (one file per resource), bearer-token auth,
+//! the problem+json error shape, cursor pagination, and the OpenAPI 3.1 document generated from
+//! the same handlers (utoipa-axum registers each handler once, for the route and the document).
+//!
+//! It is a router of its own (STYLE 4): merged into the public listener, or served alone on
+//! `admin_listen`. None of the public routes' layers apply (OAuth JSON error rewriting, CORS,
+//! rate limits): the admin API has its own body limit and error shape, and no browser origin
+//! needs it.
+
+pub mod auth;
+pub mod cli;
+pub mod clients;
+pub mod error;
+pub mod grants;
+pub mod pagination;
+pub mod responses;
+pub mod tokens;
+pub mod users;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_http::limit::RequestBodyLimitLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use self::error::{AdminError, PROBLEM_JSON};
+use crate::app::AppState;
+
+/// Path prefix of every admin route.
+pub const PREFIX: &str = "/admin/v1";
+/// Where the OpenAPI document is served (without a token: it holds nothing secret, and tools
+/// that generate clients or fuzz the API start from it).
+pub const OPENAPI_PATH: &str = "/admin/v1/openapi.json";
+/// Largest admin request body (the API takes small JSON objects only).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "dcr-bridge admin API",
+        version = "1",
+        description = "Clients, users, grants and admin tokens of a dcr-bridge. Every request \
+            needs an admin bearer token (`dcr-bridge admin-token create`, or the bootstrap \
+            token `DCR_BRIDGE_ADMIN_TOKEN`); read-only tokens may only GET. Every error is an \
+            RFC 9457 problem (application/problem+json) with a `code`. Lists are newest first, \
+            in pages: pass `next_cursor` back as `cursor`. Times are Unix seconds."
+    ),
+    modifiers(&BearerAuth),
+    security(("admin_token" = [])),
+    components(schemas(error::Problem)),
+    tags(
+        (name = "clients", description = "Registered, CIMD and configured clients"),
+        (name = "users", description = "People who signed in, and their grants"),
+        (name = "grants", description = "Authorizations and their revocation"),
+        (name = "admin-tokens", description = "Tokens of this API"),
+    )
+)]
+struct ApiDoc;
+
+/// Declares the `admin_token` bearer scheme the document's `security` refers to.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An admin token (dcrb_adm_…) or the bootstrap token"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The authenticated routes and the OpenAPI document describing exactly them.
+fn documented(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(clients::list))
+        .routes(routes!(clients::get, clients::patch, clients::delete))
+        .routes(routes!(clients::revoke_grants))
+        .routes(routes!(users::list))
+        .routes(routes!(users::get))
+        .routes(routes!(users::grants, users::revoke_grants))
+        .routes(routes!(grants::list))
+        .routes(routes!(grants::get, grants::revoke))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::revoke))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
+        .split_for_parts()
+}
+
+/// The admin router, state applied: the documented routes, the document itself, and problem
+/// answers for unknown paths, wrong methods and oversized bodies.
+pub fn router(state: AppState) -> Router {
+    let (routes, doc) = documented(&state);
+    let doc = Arc::new(serde_json::to_value(&doc).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "serialising the admin OpenAPI document failed");
+        serde_json::Value::Null
+    }));
+    routes
+        .route(
+            OPENAPI_PATH,
+            get(move || {
+                let doc = doc.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+        .route(PREFIX, axum::routing::any(not_found))
+        .route(
+            &format!("{PREFIX}/{{*rest}}"),
+            axum::routing::any(not_found),
+        )
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(problem_framework_errors))
+        .with_state(state)
+}
+
+async fn not_found() -> AdminError {
+    AdminError::NotFound("no such admin API path".to_owned())
+}
+
+/// Answers the framework gives without a handler (405 wrong method, 413 from the body limit)
+/// get the problem shape too; the `Allow` header of a 405 is kept.
+async fn problem_framework_errors(req: Request<Body>, next: Next) -> Response {
+    let res = next.run(req).await;
+    let (code, detail) = match res.status() {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this method is not allowed on this path",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+        _ => return res,
+    };
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    if is_problem {
+        return res;
+    }
+    let mut out = AdminError::Status {
+        status: res.status(),
+        code,
+        detail: detail.to_owned(),
+    }
+    .into_response();
+    if let Some(allow) = res.headers().get(header::ALLOW) {
+        out.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    out
+}

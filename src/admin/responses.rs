@@ -1,0 +1,53 @@
+//! The error answers the OpenAPI document lists for each operation: every one an RFC 9457
+//! problem ([`Problem`]), declared once here and named in each `#[utoipa::path]`.
+// The tuple fields are never read: these types exist for the document only.
+#![allow(dead_code)]
+
+use utoipa::IntoResponses;
+
+use super::error::Problem;
+
+/// 400: malformed body, query, path or cursor, or an invalid value.
+#[derive(IntoResponses)]
+#[response(
+    status = 400,
+    description = "Malformed input: body, query string, cursor or a value",
+    content_type = "application/problem+json"
+)]
+pub struct BadRequest(Problem);
+
+/// 401: no admin token, or an unknown or revoked one.
+#[derive(IntoResponses)]
+#[response(
+    status = 401,
+    description = "No admin token, or an unknown or revoked one (WWW-Authenticate: Bearer)",
+    content_type = "application/problem+json"
+)]
+pub struct Unauthorized(Problem);
+
+/// 403: a read-only token tried to write.
+#[derive(IntoResponses)]
+#[response(
+    status = 403,
+    description = "The admin token is read-only",
+    content_type = "application/problem+json"
+)]
+pub struct Forbidden(Problem);
+
+/// 404: the thing named does not exist.
+#[derive(IntoResponses)]
+#[response(
+    status = 404,
+    description = "No such thing",
+    content_type = "application/problem+json"
+)]
+pub struct NotFound(Problem);
+
+/// 409: the change conflicts with the current state.
+#[derive(IntoResponses)]
+#[response(
+    status = 409,
+    description = "Conflicts with the current state",
+    content_type = "application/problem+json"
+)]
+pub struct Conflict(Problem);

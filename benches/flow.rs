@@ -565,6 +565,24 @@ async fn gateway_pair(
 ) -> Result<(Run, Run)> {
     let (base, row, what) = names;
     let direct_url = Arc::new(direct_url.to_owned());
+    // Untimed: both paths once for a second first, so neither timed run pays for warming up the
+    // other (Node's JIT, connection pools): the direct run used to go first and cold.
+    let warm = Budget::Time(Duration::from_secs(1));
+    for via_gateway in [false, true] {
+        let url = Arc::new(if via_gateway {
+            target.resource.clone()
+        } else {
+            direct_url.to_string()
+        });
+        drive("warm-up", callers.to_vec(), warm, move |(c, at)| {
+            let url = Arc::clone(&url);
+            async move {
+                tools_call(&c, &url, via_gateway.then_some(at.as_str())).await?;
+                Ok(((c, at), Vec::new()))
+            }
+        })
+        .await?;
+    }
     let direct = drive(
         &format!("{base:<3}tools/call, direct to the {what}"),
         callers.to_vec(),
@@ -597,12 +615,16 @@ async fn gateway_pair(
 
 /// The gateway table: each pair as the gateway's share of the direct throughput and the
 /// latency it adds.
-fn gateway_table(
-    workers: usize,
-    demo: &(Run, Run),
-    demo_alone: &(Run, Run),
-    sdk: &std::result::Result<(Run, Run), String>,
-) {
+/// Every pair of the gateway table: (through the gateway, direct).
+struct GatewayRuns {
+    /// The official SDK's server, or why it did not run.
+    sdk: std::result::Result<(Run, Run), String>,
+    sdk_alone: Option<(Run, Run)>,
+    demo: (Run, Run),
+    demo_alone: (Run, Run),
+}
+
+fn gateway_table(workers: usize, runs: &GatewayRuns) {
     println!();
     println!("gateway: authenticated MCP tools/call through dcr-bridge vs the same MCP server called directly");
     println!(
@@ -622,16 +644,19 @@ fn gateway_table(
         );
         run_row(direct, &format!("baseline {label}"));
     };
-    match sdk {
+    match &runs.sdk {
         Ok(p) => pair(p, "S"),
         Err(why) => println!("S/6 (official SDK MCP server, Node) NOT RUN: {why}"),
     }
-    pair(demo, "D");
-    pair(demo_alone, "D1");
+    if let Some(p) = &runs.sdk_alone {
+        pair(p, "S1");
+    }
+    pair(&runs.demo, "D");
+    pair(&runs.demo_alone, "D1");
     println!(
         "S: tests/interop/mcp_server.mjs --stateless (official TypeScript SDK, its own process); \
          D: the in-process demo server (almost no work per call: the ratio is the gateway's \
-         whole cost against nearly nothing). {workers} workers, D1: one."
+         whole cost against nearly nothing). {workers} workers; S1, D1: one."
     );
 }
 
@@ -771,9 +796,28 @@ async fn main() -> Result<()> {
         alone,
     )
     .await?;
+    let sdk_alone = match &sdk {
+        Ok(sdk) => Some(
+            gateway_pair(
+                ("S1", "6-1", "SDK MCP, 1 worker"),
+                &sdk_target,
+                &sdk.url,
+                &sdk_callers[..1],
+                alone,
+            )
+            .await?,
+        ),
+        Err(_) => None,
+    };
+    let gw = GatewayRuns {
+        sdk: sdk_pair,
+        sdk_alone,
+        demo: demo_pair,
+        demo_alone,
+    };
     if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "gateway") {
         // For profiling the gateway alone (`perf record` on this binary).
-        gateway_table(workers, &demo_pair, &demo_alone, &sdk_pair);
+        gateway_table(workers, &gw);
         return Ok(());
     }
 
@@ -893,7 +937,7 @@ async fn main() -> Result<()> {
             share * 100.0
         );
     }
-    gateway_table(workers, &demo_pair, &demo_alone, &sdk_pair);
+    gateway_table(workers, &gw);
     println!();
     let mib = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |m| format!("{m:.1} MiB"));
     println!(

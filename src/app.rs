@@ -6,6 +6,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -155,14 +156,14 @@ pub async fn serve_all(
             .into_make_service_with_connect_info::<SocketAddr>();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            axum::serve(admin_listener, app)
+            axum::serve(admin_listener.tap_io(no_delay), app)
                 .with_graceful_shutdown(shutdown)
                 .await
         })
     });
     // The peer address is the rate-limiting key (unless forwarded headers are trusted).
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let public = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+    let public = axum::serve(listener.tap_io(no_delay), app).with_graceful_shutdown(shutdown);
     let result = match admin {
         None => public.await.context("serving HTTP"),
         Some(mut admin) => tokio::select! {
@@ -178,6 +179,16 @@ pub async fn serve_all(
         task.abort();
     }
     result
+}
+
+/// Turns Nagle's algorithm off on an accepted connection. A streamed answer (the gateway's SSE,
+/// chunked bodies) goes out in several small writes; with Nagle on, each waits for the ACK of the
+/// previous one, which the client delays by up to 40 ms (measured: +40 ms p50 per proxied SSE
+/// answer, `cargo bench --bench flow`, row 6).
+fn no_delay(tcp: &mut tokio::net::TcpStream) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %e, "TCP_NODELAY not set");
+    }
 }
 
 /// With proxied resources: learns the revoked access tokens once before serving (so a restart

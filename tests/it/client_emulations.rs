@@ -218,18 +218,35 @@ async fn tokens_and_refresh(
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["refresh_token"], renewed["refresh_token"]);
 
-    let res = app
+    // The renewed token makes an MCP call through the gateway to the demo server, which learns
+    // the client from the gateway's identity headers (never from the token itself).
+    let mut call = app
         .api
         .post(app.resource())
         .bearer_auth(renewed["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_ne!(
-        res.status(),
-        401,
-        "the renewed token is accepted at the MCP endpoint"
-    );
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&json!({
+            "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+            "params": {"name": "whoami", "arguments": {}},
+        }));
+    if let Some(o) = origin {
+        call = call.header("origin", o);
+    }
+    let res = call.send().await.unwrap();
+    assert_eq!(res.status(), 200, "tools/call through the gateway");
+    if let Some(o) = origin {
+        assert_eq!(
+            res.headers()["access-control-allow-origin"],
+            o,
+            "COMPAT C4 on the MCP endpoint"
+        );
+    }
+    let answer: Value = res.json().await.unwrap();
+    let who = answer["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or("");
+    assert!(who.contains(client_id), "whoami names the client: {answer}");
     tokens
 }
 

@@ -11,6 +11,8 @@ pub struct Subject<'a> {
     pub email: Option<&'a str>,
     pub email_verified: Option<bool>,
     pub groups: &'a [String],
+    /// The verified tenant (Entra's `tid`), for upstreams that have tenants.
+    pub tenant: Option<&'a str>,
 }
 
 /// Why a user was refused (for the audit log; the client only sees `access_denied`).
@@ -24,6 +26,8 @@ pub enum Refusal {
     Domain,
     /// None of the user's groups is allowed.
     Groups,
+    /// The user's tenant (Entra `tid`) is not allowed, or the upstream named none.
+    Tenant,
 }
 
 impl Refusal {
@@ -35,6 +39,7 @@ impl Refusal {
             Self::UnverifiedEmail => "policy_unverified_email",
             Self::Domain => "policy_email_domain",
             Self::Groups => "policy_groups",
+            Self::Tenant => "policy_tenant",
         }
     }
 
@@ -46,6 +51,10 @@ impl Refusal {
                 "your account's email address is not allowed to use this server".to_owned()
             }
             Self::Groups => "your account is not in a group allowed to use this server".to_owned(),
+            Self::Tenant => {
+                "your organisation's directory (tenant) is not allowed to use this server"
+                    .to_owned()
+            }
         })
     }
 }
@@ -55,6 +64,15 @@ impl Refusal {
 /// # Errors
 /// The first rule that fails.
 pub fn check(policy: &AccessPolicy, subject: Subject<'_>) -> Result<(), Refusal> {
+    // Tenants first: a user of a foreign tenant is refused whatever their email or groups say
+    // (group ids are only meaningful inside one tenant).
+    if !policy.allowed_tenants.is_empty()
+        && !subject
+            .tenant
+            .is_some_and(|t| policy.allowed_tenants.iter().any(|a| a == t))
+    {
+        return Err(Refusal::Tenant);
+    }
     if !policy.allowed_email_domains.is_empty() {
         let email = subject.email.ok_or(Refusal::NoEmail)?;
         // Entra sends no email_verified at all; only an explicit `false` refuses.
@@ -88,6 +106,7 @@ mod tests {
         AccessPolicy {
             allowed_email_domains: domains.iter().map(|s| (*s).to_owned()).collect(),
             allowed_groups: groups.iter().map(|s| (*s).to_owned()).collect(),
+            allowed_tenants: Vec::new(),
         }
     }
 
@@ -100,6 +119,7 @@ mod tests {
             email,
             email_verified: verified,
             groups,
+            tenant: None,
         }
     }
 
@@ -153,5 +173,21 @@ mod tests {
         assert_eq!(check(&p, who(None, None, &sales)), Err(Refusal::Groups));
         assert_eq!(check(&p, who(None, None, &[])), Err(Refusal::Groups));
         assert!(matches!(Refusal::Groups.to_error(), Error::AccessDenied(_)));
+    }
+
+    #[test]
+    fn tenants_need_an_exact_match_and_a_tenant() {
+        const ACME: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        let mut p = policy(&[], &[]);
+        p.allowed_tenants = vec![ACME.to_owned()];
+        let mut s = who(None, None, &[]);
+        assert_eq!(check(&p, s), Err(Refusal::Tenant), "no tid at all");
+        s.tenant = Some(ACME);
+        assert_eq!(check(&p, s), Ok(()));
+        s.tenant = Some("72F988BF-86F1-41AF-91AB-2D7CD011DB47");
+        assert_eq!(check(&p, s), Err(Refusal::Tenant), "exact, lowercase");
+        s.tenant = Some("9188040d-6c67-4c5b-b112-36a304b66dad");
+        assert_eq!(check(&p, s), Err(Refusal::Tenant));
+        assert_eq!(Refusal::Tenant.as_str(), "policy_tenant");
     }
 }

@@ -24,7 +24,7 @@
 //     `/organizations/v2.0` and `/common/v2.0` serve the multi-tenant discovery document, whose
 //     issuer is the template `/{tenantid}/v2.0`. /auth refuses like Entra: `resource`
 //     (AADSTS901002) and `offline_access` without another scope (AADSTS70011) come back to the
-//     callback as errors. Refresh tokens for offline_access without prompt=consent, as Entra.
+//     callback as errors; an unknown --login is AADSTS50105 (not assigned). Refresh tokens for offline_access without prompt=consent, as Entra.
 //   * --google: Google. Issuer at the root; `offline_access` as a scope is refused with a 400
 //     page ("Error 400: invalid_scope", no redirect, as Google does); a refresh token comes only
 //     for access_type=offline with prompt=consent (logged as "[upstream] google offline grant");
@@ -223,8 +223,12 @@ async function rejectUnknownLogin(req, res) {
   const raw = Buffer.concat(chunks).toString('utf8');
   const body = new URLSearchParams(raw);
   if (body.get('prompt') === 'login' && !Object.hasOwn(users, body.get('login') ?? '')) {
+    // Entra's answer for a user the application is not assigned to.
+    const description = entraTenant
+      ? 'AADSTS50105: The signed in user is not assigned to a role for the application.'
+      : 'unknown user';
     return provider.interactionFinished(req, res, {
-      error: 'access_denied', error_description: 'unknown user',
+      error: 'access_denied', error_description: description,
     }, { mergeWithLastSubmission: false });
   }
   req.body = raw; // already consumed: oidc-provider falls back to req.body

@@ -167,3 +167,32 @@ async fn google_kind_gets_its_refresh_token_from_access_type_offline_not_a_scope
     assert!(logs.contains("google offline grant"), "{logs}");
     assert!(!logs.contains("google refused"), "{logs}");
 }
+
+#[tokio::test]
+async fn entra_kind_tells_an_unassigned_user_so_in_its_own_words() {
+    let Some(env) = entra_env(None, &[]).await else {
+        return;
+    };
+    // An unknown user is "not assigned" (AADSTS50105) at the look-alike. Our callback answers
+    // with the error page, which names the reason in our words.
+    let out = run_sdk_flow_raw(&env.app.resource(), &["--login", "00u9stranger"])
+        .await
+        .unwrap();
+    let failure = format!("{:#}", out.into_json("sdk_flow.mjs").unwrap_err());
+    assert!(
+        failure.contains("/oauth/callback?error=access_denied"),
+        "{failure}"
+    );
+    // The page's text: after its heading, before "Error code".
+    let page = failure.split("Error code").next().unwrap_or_default();
+    let page = page
+        .rsplit("Sign-in did not complete")
+        .next()
+        .unwrap_or_default();
+    assert!(
+        page.contains("your account is not assigned to this application in Microsoft Entra ID"),
+        "{failure}"
+    );
+    // Entra's own text stays in the log, off the page.
+    assert!(!page.contains("AADSTS"), "{page}");
+}

@@ -293,10 +293,16 @@ impl OidcUpstream {
             .call(request)
             .await
             .map_err(|e| IdpError::from(DiscoveryError::Request(e)))?;
-        if response.status() != openidconnect::http::StatusCode::OK {
+        // As `discover_async`: 5xx is worth retrying, any other status is a wrong document.
+        let status = response.status();
+        if status.is_server_error() {
             return Err(IdpError::Unavailable(format!(
-                "HTTP status code {} at {url}",
-                response.status()
+                "HTTP status code {status} at {url}"
+            )));
+        }
+        if status != openidconnect::http::StatusCode::OK {
+            return Err(IdpError::Discovery(format!(
+                "HTTP status code {status} at {url}"
             )));
         }
         let md: ProviderMetadata = serde_json::from_slice(response.body())

@@ -623,14 +623,19 @@ impl UpstreamIdp for OidcUpstream {
             AuthType::RequestBody => "client_secret_post",
             _ => "client_secret_basic",
         };
-        super::check_summary(
+        let mut summary = super::check_summary(
             &self.id,
             &raw,
             &algs,
             auth,
             &self.scopes,
             md.jwks().keys().len(),
-        )
+        )?;
+        summary["kind"] = self.quirks.kind().as_str().into();
+        if let Some(list) = summary["warnings"].as_array_mut() {
+            list.extend(self.quirks.warnings().into_iter().map(Into::into));
+        }
+        Ok(summary)
     }
 }
 

@@ -694,6 +694,19 @@ async fn entra_kind_refuses_an_issuer_template_from_a_single_tenant_document() {
     let (up, _) = upstream_with(&c);
     let summary = up.check().await.unwrap();
     assert_eq!(summary["issuer"], format!("{base}/{{tenantid}}/v2.0"));
+    assert_eq!(summary["kind"], "entra");
+    let open_to_all = "users of every Entra tenant can sign in";
+    assert!(
+        summary["warnings"].to_string().contains(open_to_all),
+        "{summary}"
+    );
+    c.policy.allowed_tenants = vec![tenant.to_owned()];
+    let (listed, _) = upstream_with(&c);
+    let summary = listed.check().await.unwrap();
+    assert!(
+        !summary["warnings"].to_string().contains(open_to_all),
+        "{summary}"
+    );
     let check = up.issuer_identification().await.unwrap();
     assert!(check.accepts(&format!("{base}/{tenant}/v2.0")));
     assert!(!check.iss_required);

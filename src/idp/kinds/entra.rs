@@ -15,6 +15,8 @@ pub struct Entra {
     /// For `organizations` / `common`: the issuer with the tenant segment replaced by
     /// `{tenantid}`, which is what the discovery document names and every `iss` must fit.
     template: Option<String>,
+    /// Multi-tenant with no `allowed_tenants`: every Entra tenant's users may sign in.
+    any_tenant: bool,
 }
 
 impl Entra {
@@ -43,7 +45,11 @@ impl Entra {
                 1,
             )
         });
-        Ok(Self { template })
+        let any_tenant = template.is_some() && config.policy.allowed_tenants.is_empty();
+        Ok(Self {
+            template,
+            any_tenant,
+        })
     }
 
     /// The issuer a user of tenant `tid` gets in a multi-tenant application.
@@ -80,6 +86,14 @@ impl Quirks for Entra {
             return vec!["openid".to_owned(), "offline_access".to_owned()];
         }
         configured.to_vec()
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        if self.any_tenant {
+            vec!["multi-tenant issuer without policy.allowed_tenants: users of every Entra tenant can sign in".to_owned()]
+        } else {
+            Vec::new()
+        }
     }
 
     fn discovery_issuer(&self, _configured: &str) -> Option<String> {

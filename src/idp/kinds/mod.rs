@@ -113,6 +113,11 @@ pub trait Quirks: Send + Sync + Debug {
         Ok(standard_identity(claims, claims.subject.to_owned()))
     }
 
+    /// Configuration the kind finds risky, for `check-config` and the startup check.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// What to tell the user about an error the upstream sent back to our callback.
     fn classify_error(&self, error: &str, description: Option<&str>) -> UpstreamRefusal {
         generic_refusal(error, description)

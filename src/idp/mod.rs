@@ -53,6 +53,10 @@ pub struct UpstreamIdentity {
     /// The verified tenant (Entra's `tid`), for kinds that have tenants.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
+    /// The IdP left the groups out of the token (Entra's overage): `groups` is not the
+    /// user's full list, so no group decision can be made from it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub groups_incomplete: bool,
 }
 
 /// How the upstream identifies itself in authorization responses (RFC 9207), from its
@@ -117,6 +121,15 @@ pub struct ExtraClaims {
         skip_serializing_if = "Option::is_none"
     )]
     pub oid: Option<String>,
+    /// Entra: where claims left out of the token are (`{"groups": "src1"}` above 200 groups,
+    /// the "groups overage"); only whether it names `groups` is kept.
+    #[serde(
+        default,
+        rename = "_claim_names",
+        deserialize_with = "names_groups",
+        skip_serializing
+    )]
+    pub groups_elsewhere: bool,
     /// Google: the Workspace domain (hosted domain).
     #[serde(
         default,
@@ -127,6 +140,11 @@ pub struct ExtraClaims {
 }
 
 impl openidconnect::AdditionalClaims for ExtraClaims {}
+
+/// Whether `_claim_names` (OIDC Core §5.6.2) names `groups`; any other shape counts as no.
+fn names_groups<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(serde_json::Value::deserialize(d)?.get("groups").is_some())
+}
 
 /// A string claim; any other shape counts as absent.
 fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

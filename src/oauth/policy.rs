@@ -13,6 +13,8 @@ pub struct Subject<'a> {
     pub groups: &'a [String],
     /// The verified tenant (Entra's `tid`), for upstreams that have tenants.
     pub tenant: Option<&'a str>,
+    /// The IdP left the groups out of the token (Entra's groups overage).
+    pub groups_incomplete: bool,
 }
 
 /// Why a user was refused (for the audit log; the client only sees `access_denied`).
@@ -28,6 +30,8 @@ pub enum Refusal {
     Groups,
     /// The user's tenant (Entra `tid`) is not allowed, or the upstream named none.
     Tenant,
+    /// Groups are restricted and the IdP left the user's groups out of the token.
+    GroupsOverage,
 }
 
 impl Refusal {
@@ -40,6 +44,7 @@ impl Refusal {
             Self::Domain => "policy_email_domain",
             Self::Groups => "policy_groups",
             Self::Tenant => "policy_tenant",
+            Self::GroupsOverage => "policy_groups_overage",
         }
     }
 
@@ -51,6 +56,7 @@ impl Refusal {
                 "your account's email address is not allowed to use this server".to_owned()
             }
             Self::Groups => "your account is not in a group allowed to use this server".to_owned(),
+            Self::GroupsOverage => "your account is in too many groups for the identity provider to list them in its token; ask the administrator to use groups assigned to the application or app roles".to_owned(),
             Self::Tenant => {
                 "your organisation's directory (tenant) is not allowed to use this server"
                     .to_owned()
@@ -87,6 +93,9 @@ pub fn check(policy: &AccessPolicy, subject: Subject<'_>) -> Result<(), Refusal>
             return Err(Refusal::Domain);
         }
     }
+    if !policy.allowed_groups.is_empty() && subject.groups_incomplete {
+        return Err(Refusal::GroupsOverage);
+    }
     if !policy.allowed_groups.is_empty()
         && !subject
             .groups
@@ -120,6 +129,7 @@ mod tests {
             email_verified: verified,
             groups,
             tenant: None,
+            groups_incomplete: false,
         }
     }
 
@@ -189,5 +199,19 @@ mod tests {
         s.tenant = Some("9188040d-6c67-4c5b-b112-36a304b66dad");
         assert_eq!(check(&p, s), Err(Refusal::Tenant));
         assert_eq!(Refusal::Tenant.as_str(), "policy_tenant");
+    }
+
+    #[test]
+    fn an_incomplete_group_list_decides_nothing_when_groups_are_restricted() {
+        let eng = vec!["engineering".to_owned()];
+        let mut s = who(None, None, &eng);
+        s.groups_incomplete = true;
+        let p = policy(&[], &["engineering"]);
+        assert_eq!(check(&p, s), Err(Refusal::GroupsOverage));
+        assert_eq!(
+            check(&policy(&[], &[]), s),
+            Ok(()),
+            "no group rule, no refusal"
+        );
     }
 }

@@ -71,6 +71,29 @@ async fn entra_env(tenant: Option<&str>, allowed_tenants: &[&str]) -> Option<Int
     .await
 }
 
+/// `login`'s SDK flow, which must fail: the failure's text (with our error page's), and the
+/// detail of the `login_failed` audit event.
+async fn refused_sign_in(env: &Interop, login: &str) -> (String, String) {
+    let out = run_sdk_flow_raw(&env.app.resource(), &["--login", login, "--no-refresh"])
+        .await
+        .unwrap();
+    let failure = format!("{:#}", out.into_json("sdk_flow.mjs").unwrap_err());
+    let events = env
+        .app
+        .state
+        .core
+        .store
+        .list_audit_events(20)
+        .await
+        .unwrap();
+    let detail = events
+        .iter()
+        .find(|e| e.kind == "login_failed")
+        .and_then(|e| e.detail.clone())
+        .unwrap_or_default();
+    (failure, detail)
+}
+
 async fn users(env: &Interop) -> Vec<UserRecord> {
     let page = PageRequest {
         after: None,
@@ -125,24 +148,8 @@ async fn entra_kind_multi_tenant_refuses_a_tenant_not_allowed() {
     let Some(env) = entra_env(Some("common"), &[OTHER_TENANT]).await else {
         return;
     };
-    let out = run_sdk_flow_raw(
-        &env.app.resource(),
-        &["--login", "00u1alice", "--no-refresh"],
-    )
-    .await
-    .unwrap();
-    assert!(out.into_json("sdk_flow.mjs").is_err(), "the flow must fail");
-    let events = env
-        .app
-        .state
-        .core
-        .store
-        .list_audit_events(20)
-        .await
-        .unwrap();
-    let refused = events.iter().find(|e| e.kind == "login_failed");
-    let detail = refused.and_then(|e| e.detail.clone()).unwrap_or_default();
-    assert!(detail.contains("policy_tenant"), "{events:?}");
+    let (_, detail) = refused_sign_in(&env, "00u1alice").await;
+    assert!(detail.contains("policy_tenant"), "{detail}");
     assert!(users(&env).await.is_empty());
 }
 
@@ -175,10 +182,8 @@ async fn entra_kind_tells_an_unassigned_user_so_in_its_own_words() {
     };
     // An unknown user is "not assigned" (AADSTS50105) at the look-alike. Our callback answers
     // with the error page, which names the reason in our words.
-    let out = run_sdk_flow_raw(&env.app.resource(), &["--login", "00u9stranger"])
-        .await
-        .unwrap();
-    let failure = format!("{:#}", out.into_json("sdk_flow.mjs").unwrap_err());
+    let (failure, detail) = refused_sign_in(&env, "00u9stranger").await;
+    assert!(detail.contains("access_denied"), "{detail}");
     assert!(
         failure.contains("/oauth/callback?error=access_denied"),
         "{failure}"
@@ -195,4 +200,32 @@ async fn entra_kind_tells_an_unassigned_user_so_in_its_own_words() {
     );
     // Entra's own text stays in the log, off the page.
     assert!(!page.contains("AADSTS"), "{page}");
+}
+
+#[tokio::test]
+async fn entra_kind_groups_overage_is_refused_clearly_where_groups_decide() {
+    // Dave is in more groups than Entra puts in a token: `_claim_names` points at Graph.
+    let dave = r#"{"00u4dave":{"email":"dave@example.com","name":"Dave",
+        "_claim_names":{"groups":"src1"},
+        "_claim_sources":{"src1":{"endpoint":"https://graph.microsoft.com/v1.0/users/d/getMemberObjects"}}}}"#;
+    let Some(env) = kind_env(
+        &["--entra-tenant", TENANT, "--users-json", dave],
+        UpstreamKind::Entra,
+        |up| up.issuer.clone(),
+        |u| {
+            u.scopes.push("groups".to_owned());
+            u.policy.allowed_groups = vec!["engineering".to_owned()];
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let (failure, detail) = refused_sign_in(&env, "00u4dave").await;
+    assert!(
+        failure.contains("too many groups"),
+        "{failure}\n{}",
+        env.upstream.logs()
+    );
+    assert!(detail.contains("policy_groups_overage"), "{detail}");
 }

@@ -147,6 +147,7 @@ fn standard_identity(claims: &TokenClaims<'_>, subject: String) -> UpstreamIdent
         name: claims.name.map(str::to_owned),
         groups: claims.extra.groups.clone(),
         tenant: None,
+        groups_incomplete: false,
     }
 }
 

@@ -291,6 +291,32 @@ fn entra_users_are_keyed_by_tid_and_oid_never_sub_or_email() {
 }
 
 #[test]
+fn entra_groups_overage_marks_the_groups_incomplete() {
+    let q = quirks(
+        UpstreamKind::Entra,
+        "https://login.microsoftonline.com/common/v2.0",
+    );
+    let iss = format!("https://login.microsoftonline.com/{TID}/v2.0");
+    let token = serde_json::json!({
+        "tid": TID, "oid": "o1",
+        "_claim_names": {"groups": "src1"},
+        "_claim_sources": {"src1": {"endpoint": "https://graph.microsoft.com/v1.0/users/o1/getMemberObjects"}},
+    });
+    let extra: ExtraClaims = serde_json::from_value(token).unwrap();
+    assert!(q.identity(&claims(&iss, &extra)).unwrap().groups_incomplete);
+    let odd: ExtraClaims =
+        serde_json::from_value(serde_json::json!({"tid": TID, "oid": "o1", "_claim_names": "x"}))
+            .unwrap();
+    assert!(!q.identity(&claims(&iss, &odd)).unwrap().groups_incomplete);
+    let listed = entra_claims(Some(TID), Some("o1"));
+    assert!(
+        !q.identity(&claims(&iss, &listed))
+            .unwrap()
+            .groups_incomplete
+    );
+}
+
+#[test]
 fn entra_never_sends_resource_nor_offline_access_alone() {
     let q = quirks(
         UpstreamKind::Entra,

@@ -121,6 +121,7 @@ impl Flow<'_> {
             email_verified: login.identity.email_verified,
             groups: &login.identity.groups,
             tenant: login.identity.tenant.as_deref(),
+            groups_incomplete: login.identity.groups_incomplete,
         };
         policy::check(&upstream.policy, subject).map_err(|refusal| {
             tracing::info!(upstream = %request.upstream_id, reason = refusal.as_str(), "sign-in refused by the access policy");

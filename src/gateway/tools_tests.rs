@@ -15,7 +15,11 @@ fn finds_tool_calls_and_lists_in_single_messages_and_batches() {
     let list = read(br#"{"method":"tools/list"}"#).unwrap();
     assert!(list.called.is_empty());
     assert_eq!(list.list_ids, [Value::Null]);
-    assert_eq!(read(b"not json").unwrap(), ToolRequests::default());
+    assert_eq!(read(b"not json"), Err("the request body is not JSON"));
+    assert_eq!(
+        read(br#"{"method":"tools/call","params":{"name":"deploy"}} trailing"#),
+        Err("the request body is not JSON")
+    );
     assert!(called(br#"{"method":"tools/call","params":{"name":7}}"#).is_err());
     assert!(called(br#"{"method":"tools/call"}"#).is_err());
 }
@@ -61,4 +65,22 @@ fn hidden_are_the_mapped_tools_a_scope_is_missing_for() {
     assert!(names("mcp:admin mcp:read mcp:write").is_empty());
     // A scope is a whole token, never a prefix.
     assert_eq!(names("mcp:rea mcp:writer"), ["deploy", "nuke", "read"]);
+}
+
+#[test]
+fn a_key_twice_at_any_depth_is_refused() {
+    let twice = "the request body has an object with a key twice";
+    // Parsers differ on which "name" wins: refused rather than guessed.
+    let body = br#"{"method":"tools/call","params":{"name":"echo","name":"deploy"}}"#;
+    assert_eq!(read(body), Err(twice));
+    let body = br#"{"method":"tools/list","method":"tools/call","params":{"name":"deploy"}}"#;
+    assert_eq!(read(body), Err(twice));
+    let body = br#"[{"id":1,"method":"tools/list"},{"id":2,"id":3,"method":"ping"}]"#;
+    assert_eq!(read(body), Err(twice));
+    let deep = br#"{"method":"tools/call","params":{"name":"a","arguments":{"x":{"y":1,"y":2}}}}"#;
+    assert_eq!(read(deep), Err(twice));
+    // The same key in sibling objects is fine; so are every JSON type and numbers of all kinds.
+    let fine = br#"[{"id":1,"method":"tools/call","params":{"name":"a","arguments":{"n":-1,"f":1.5,"b":true,"z":null,"l":[1,"x"]}}},
+        {"id":2,"method":"tools/call","params":{"name":"b"}}]"#;
+    assert_eq!(read(fine).unwrap().called, ["a", "b"]);
 }

@@ -653,6 +653,25 @@ async fn gateway_per_tool_scopes_challenge_with_every_needed_scope() {
     )
     .await;
     assert_eq!(res.status(), 400);
+    // A body the gateway cannot read the way every server would is refused, not passed on:
+    // a key twice (parsers differ on which wins), or not JSON at all.
+    for raw in [
+        r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"echo","name":"deploy"}}"#,
+        r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo"}} // deploy"#,
+    ] {
+        let res = app
+            .api
+            .post(app.url("/mcp"))
+            .bearer_auth(narrow)
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = status_json(res).await;
+        assert_eq!(status, 400, "{raw}: {body}");
+        assert_eq!(body["error"], "invalid_request");
+    }
     let before = echo.seen().len();
     assert_eq!(before, 3, "refused calls never reach the MCP server");
     // With the scope, the call goes through, body intact.

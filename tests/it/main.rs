@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod admin;
+mod admin_audit;
 mod admin_cli;
 mod cimd;
 mod cli;

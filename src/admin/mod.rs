@@ -16,6 +16,7 @@ pub mod error;
 pub mod grants;
 pub mod pagination;
 pub mod responses;
+pub mod stats;
 pub mod tokens;
 pub mod users;
 
@@ -64,6 +65,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
         (name = "grants", description = "Authorizations and their revocation"),
         (name = "admin-tokens", description = "Tokens of this API"),
         (name = "audit", description = "The audit trail: list, filter, export as CSV"),
+        (name = "stats", description = "Counts of clients, users, grants and sign-in flows"),
     )
 )]
 struct ApiDoc;
@@ -100,6 +102,7 @@ fn documented(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
         .routes(routes!(audit::list))
+        .routes(routes!(stats::get))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -117,6 +117,20 @@ pub(crate) async fn expect_problem(
     assert_problem(s, &h, &b, want, code);
 }
 
+/// Asserts that GET `path` with each query string is 400 `invalid_request`.
+pub(crate) async fn expect_bad_queries(app: &TestApp, path: &str, queries: &[&str]) {
+    for query in queries {
+        expect_problem(
+            app,
+            Method::GET,
+            &format!("{path}{query}"),
+            400,
+            "invalid_request",
+        )
+        .await;
+    }
+}
+
 /// As [`expect_problem`], with a JSON body.
 async fn expect_problem_with(
     app: &TestApp,
@@ -966,17 +980,17 @@ async fn admin_openapi_document_matches_the_router() {
             }
         }
     }
-    assert_eq!(operations, 16);
+    assert_eq!(operations, 17);
     // Operation ids are unique, as OpenAPI requires (client generators name methods by them).
     let mut ids: Vec<_> = paths
         .values()
         .flat_map(|item| item.as_object().unwrap().values())
         .filter_map(|op| op.get("operationId").and_then(Value::as_str))
         .collect();
-    assert_eq!(ids.len(), 16);
+    assert_eq!(ids.len(), 17);
     ids.sort_unstable();
     ids.dedup();
-    assert_eq!(ids.len(), 16, "duplicate operationId");
+    assert_eq!(ids.len(), 17, "duplicate operationId");
     // The routes are registered with the document (utoipa-axum): a path outside it is not one.
     for stray in [
         "/admin/v1/clients/x/y",

@@ -8,7 +8,9 @@ use base64::Engine as _;
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::admin::{admin_app, assert_problem, call, create_token, expect_problem, get, BOOT};
+use crate::admin::{
+    admin_app, assert_problem, call, create_token, expect_bad_queries, expect_problem, get, BOOT,
+};
 use crate::support::app::{Db, TestApp};
 
 const PATH: &str = "/admin/v1/audit-events";
@@ -200,16 +202,8 @@ async fn admin_audit_malformed_filters_and_cursors_are_problems() {
         "?format=csv&limit=5".to_owned(),
         "?actor=alice".to_owned(),
     ];
-    for query in cases {
-        expect_problem(
-            &app,
-            Method::GET,
-            &format!("{PATH}{query}"),
-            400,
-            "invalid_request",
-        )
-        .await;
-    }
+    let cases: Vec<&str> = cases.iter().map(String::as_str).collect();
+    expect_bad_queries(&app, PATH, &cases).await;
     // Writing to the list is not a method it has.
     expect_problem(&app, Method::POST, PATH, 405, "method_not_allowed").await;
 }

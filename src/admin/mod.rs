@@ -16,6 +16,7 @@ pub mod error;
 pub mod grants;
 pub mod pagination;
 pub mod responses;
+pub mod signing_keys;
 pub mod stats;
 pub mod tokens;
 pub mod users;
@@ -66,6 +67,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
         (name = "admin-tokens", description = "Tokens of this API"),
         (name = "audit", description = "The audit trail: list, filter, export as CSV"),
         (name = "stats", description = "Counts of clients, users, grants and sign-in flows"),
+        (name = "signing-keys", description = "JWT signing keys and their rotation"),
     )
 )]
 struct ApiDoc;
@@ -103,6 +105,8 @@ fn documented(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(tokens::revoke))
         .routes(routes!(audit::list))
         .routes(routes!(stats::get))
+        .routes(routes!(signing_keys::list))
+        .routes(routes!(signing_keys::rotate))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -2,6 +2,7 @@
 mod admin;
 mod admin_audit;
 mod admin_cli;
+mod admin_signing_keys;
 mod admin_stats;
 mod cimd;
 mod cli;

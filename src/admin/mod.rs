@@ -19,6 +19,7 @@ pub mod responses;
 pub mod signing_keys;
 pub mod stats;
 pub mod tokens;
+pub mod upstreams;
 pub mod users;
 
 use std::sync::Arc;
@@ -51,7 +52,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
     info(
         title = "dcr-bridge admin API",
         version = "1",
-        description = "Clients, users, grants, admin tokens and the audit trail of a dcr-bridge. Every request \
+        description = "Clients, users, grants, admin tokens, the audit trail, stats, signing keys and upstreams of a dcr-bridge. Every request \
             needs an admin bearer token (`dcr-bridge admin-token create`, or the bootstrap \
             token `DCR_BRIDGE_ADMIN_TOKEN`); read-only tokens may only GET. Every error is an \
             RFC 9457 problem (application/problem+json) with a `code`. Lists are newest first, \
@@ -68,6 +69,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
         (name = "audit", description = "The audit trail: list, filter, export as CSV"),
         (name = "stats", description = "Counts of clients, users, grants and sign-in flows"),
         (name = "signing-keys", description = "JWT signing keys and their rotation"),
+        (name = "upstreams", description = "Upstream IdPs: discovery status and a test"),
     )
 )]
 struct ApiDoc;
@@ -107,6 +109,8 @@ fn documented(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(stats::get))
         .routes(routes!(signing_keys::list))
         .routes(routes!(signing_keys::rotate))
+        .routes(routes!(upstreams::list))
+        .routes(routes!(upstreams::test))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -4,6 +4,7 @@ mod admin_audit;
 mod admin_cli;
 mod admin_signing_keys;
 mod admin_stats;
+mod admin_upstreams;
 mod cimd;
 mod cli;
 mod client_auth;

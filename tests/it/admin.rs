@@ -30,6 +30,7 @@ macro_rules! on_both_databases {
         }
     )*};
 }
+pub(crate) use on_both_databases;
 
 on_both_databases!(
     clients_pages_changes_and_deletion,
@@ -951,6 +952,26 @@ async fn admin_openapi_document_matches_the_router() {
         "bearer"
     );
     assert!(doc["components"]["schemas"]["Problem"].is_object());
+    // Every answer of the second landing is a typed schema, and the audit list offers CSV.
+    for schema in [
+        "AuditEventView",
+        "Stats",
+        "FlowCounts",
+        "SigningKeyView",
+        "KeyStateView",
+        "Rotated",
+        "UpstreamView",
+        "CheckStatus",
+    ] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+    }
+    let audit = &doc["paths"]["/admin/v1/audit-events"]["get"]["responses"]["200"]["content"];
+    assert!(audit["application/json"]["schema"].is_object(), "{audit}");
+    assert!(audit["text/csv"]["schema"].is_object(), "{audit}");
+    assert_eq!(
+        doc["components"]["schemas"]["KeyStateView"]["enum"],
+        json!(["next", "active", "retired"])
+    );
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 9, "{:?}", paths.keys());
     let methods = ["get", "post", "put", "patch", "delete"];

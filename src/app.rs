@@ -210,32 +210,43 @@ async fn start_revocation_polling(state: &AppState) -> Option<tokio::task::JoinH
 }
 
 /// Fetches every upstream's discovery document once at start and records the result, so an
-/// unreachable or misconfigured IdP shows in the log (and later the admin API) before the first
-/// user hits it. Failures do not stop the server: logins retry discovery lazily.
+/// unreachable or misconfigured IdP shows in the log (and the admin API) before the first user
+/// hits it. Failures do not stop the server: logins retry discovery lazily.
 async fn check_upstreams(state: AppState) {
     for upstream in state.core.upstreams.iter() {
-        let id = &upstream.id;
-        let (status, metadata) = match upstream.idp.check().await {
-            Ok(found) => {
-                tracing::info!(upstream = %id, "upstream discovery ok");
-                ("ok".to_owned(), Some(found.to_string()))
-            }
-            Err(e) => {
-                tracing::warn!(upstream = %id, error = %e, "upstream discovery failed; logins will retry");
-                (e.to_string(), None)
-            }
-        };
-        let record = crate::store::UpstreamRecord {
-            id: id.clone(),
-            issuer: upstream.issuer.clone(),
-            metadata,
-            status,
-            checked_at: state.core.now(),
-        };
-        if let Err(e) = state.core.store.save_upstream_status(&record).await {
-            tracing::warn!(error = %e, "saving upstream status failed");
-        }
+        check_upstream(&state.core, upstream).await;
     }
+}
+
+/// Checks one upstream's discovery (a failed or not yet loaded document is fetched now; a
+/// loaded one comes from the IdP's discovery cache), logs and saves the result, and returns it
+/// (also for the admin API's connectivity test).
+pub async fn check_upstream(
+    core: &crate::oauth::Core,
+    upstream: &crate::oauth::upstreams::Upstream,
+) -> crate::store::UpstreamRecord {
+    let id = &upstream.id;
+    let (status, metadata) = match upstream.idp.check().await {
+        Ok(found) => {
+            tracing::info!(upstream = %id, "upstream discovery ok");
+            ("ok".to_owned(), Some(found.to_string()))
+        }
+        Err(e) => {
+            tracing::warn!(upstream = %id, error = %e, "upstream discovery failed; logins will retry");
+            (e.to_string(), None)
+        }
+    };
+    let record = crate::store::UpstreamRecord {
+        id: id.clone(),
+        issuer: upstream.issuer.clone(),
+        metadata,
+        status,
+        checked_at: core.now(),
+    };
+    if let Err(e) = core.store.save_upstream_status(&record).await {
+        tracing::warn!(error = %e, "saving upstream status failed");
+    }
+    record
 }
 
 /// Every minute reloads the signing keys (another replica or `rotate-keys` may have rotated

@@ -11,6 +11,7 @@ pub mod devidp;
 pub mod gateway;
 pub mod http;
 pub mod idp;
+pub mod mcp;
 pub mod oauth;
 pub mod store;
 pub mod telemetry;

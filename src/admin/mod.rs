@@ -7,6 +7,8 @@
 //! rate limits): the admin API has its own body limit and error shape, and no browser origin
 //! needs it.
 
+pub mod audit;
+pub mod audit_csv;
 pub mod auth;
 pub mod cli;
 pub mod clients;
@@ -14,7 +16,10 @@ pub mod error;
 pub mod grants;
 pub mod pagination;
 pub mod responses;
+pub mod signing_keys;
+pub mod stats;
 pub mod tokens;
+pub mod upstreams;
 pub mod users;
 
 use std::sync::Arc;
@@ -47,7 +52,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
     info(
         title = "dcr-bridge admin API",
         version = "1",
-        description = "Clients, users, grants and admin tokens of a dcr-bridge. Every request \
+        description = "Clients, users, grants, admin tokens, the audit trail, stats, signing keys and upstreams of a dcr-bridge. Every request \
             needs an admin bearer token (`dcr-bridge admin-token create`, or the bootstrap \
             token `DCR_BRIDGE_ADMIN_TOKEN`); read-only tokens may only GET. Every error is an \
             RFC 9457 problem (application/problem+json) with a `code`. Lists are newest first, \
@@ -61,6 +66,10 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
         (name = "users", description = "People who signed in, and their grants"),
         (name = "grants", description = "Authorizations and their revocation"),
         (name = "admin-tokens", description = "Tokens of this API"),
+        (name = "audit", description = "The audit trail: list, filter, export as CSV"),
+        (name = "stats", description = "Counts of clients, users, grants and sign-in flows"),
+        (name = "signing-keys", description = "JWT signing keys and their rotation"),
+        (name = "upstreams", description = "Upstream IdPs: discovery status and a test"),
     )
 )]
 struct ApiDoc;
@@ -96,6 +105,12 @@ fn documented(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(grants::get, grants::revoke))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
+        .routes(routes!(audit::list))
+        .routes(routes!(stats::get))
+        .routes(routes!(signing_keys::list))
+        .routes(routes!(signing_keys::rotate))
+        .routes(routes!(upstreams::list))
+        .routes(routes!(upstreams::test))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -1,7 +1,7 @@
 //! Cursor pagination of admin lists: the opaque cursor, the page size, and the page body.
 //!
 //! A cursor is base64url of `<list>:<created_at>:<id>`, the last row of the page before: the
-//! store resumes after it ([`PageAfter`]), newest first. The list name makes a cursor of one
+//! store resumes after it ([`PageAfter`]), newest first (audit events: `<at>:<seq>`). The list name makes a cursor of one
 //! list useless on another (400 instead of a silently wrong page). Clients must treat it as
 //! opaque; the encoding may change.
 
@@ -34,6 +34,7 @@ pub enum List {
     Clients,
     Users,
     Grants,
+    AuditEvents,
 }
 
 impl List {
@@ -42,6 +43,7 @@ impl List {
             Self::Clients => "clients",
             Self::Users => "users",
             Self::Grants => "grants",
+            Self::AuditEvents => "audit-events",
         }
     }
 }
@@ -95,12 +97,17 @@ pub fn page<R, T>(
     }
 }
 
+/// The answer to a cursor that is not one this list handed out.
+pub fn invalid_cursor() -> AdminError {
+    AdminError::BadRequest("invalid cursor: pass next_cursor unchanged".to_owned())
+}
+
 fn encode(list: List, created_at: i64, id: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}:{created_at}:{id}", list.tag()))
 }
 
 fn decode(list: List, cursor: &str) -> Result<PageAfter, AdminError> {
-    let bad = || AdminError::BadRequest("invalid cursor: pass next_cursor unchanged".to_owned());
+    let bad = invalid_cursor;
     let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let mut parts = text.splitn(3, ':');

@@ -286,7 +286,12 @@ async fn check_tools(
     let asked = tools::read(&bytes).map_err(bad)?;
     let names = asked.called;
     // MCP 2026-07-28: `Mcp-Name` mirrors the body; a mismatch is refused, never trusted.
-    let header_name = parts.headers.get("mcp-name").and_then(|v| v.to_str().ok());
+    let header_name = parts
+        .headers
+        .get("mcp-name")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| crate::mcp::decode_header_value(v).ok_or_else(|| bad("Mcp-Name is not valid")))
+        .transpose()?;
     let header_method = parts
         .headers
         .get("mcp-method")

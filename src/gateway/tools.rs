@@ -17,15 +17,24 @@ pub struct ToolRequests {
     pub list_ids: Vec<Value>,
 }
 
-/// The tools `body` calls and lists, in a single JSON-RPC message or a batch. A body that is
-/// not JSON calls nothing the gateway can see; the MCP server refuses it.
+/// The tools `body` calls and lists, in a single JSON-RPC message or a batch.
+///
+/// Fails closed: the gateway authorises what it reads, so a body it cannot read the way every
+/// MCP server would is refused rather than passed on unchecked. That is a body that is not
+/// JSON (a lenient server might still run it), and an object with a key twice (parsers differ
+/// on which one wins: the gateway could check `"name": "echo"` while the server runs
+/// `"name": "deploy"`).
 ///
 /// # Errors
-/// A `tools/call` without a string `params.name`.
+/// Such a body, or a `tools/call` without a string `params.name`.
 pub fn read(body: &[u8]) -> Result<ToolRequests, &'static str> {
     let mut out = ToolRequests::default();
-    let Ok(msg) = serde_json::from_slice::<Value>(body) else {
-        return Ok(out);
+    let msg = match serde_json::from_slice::<Unambiguous>(body) {
+        Ok(Unambiguous(msg)) => msg,
+        Err(e) if e.to_string().starts_with(DUPLICATE) => {
+            return Err("the request body has an object with a key twice");
+        }
+        Err(_) => return Err("the request body is not JSON"),
     };
     let messages = match &msg {
         Value::Array(batch) => batch.iter().collect(),
@@ -47,6 +56,72 @@ pub fn read(body: &[u8]) -> Result<ToolRequests, &'static str> {
         }
     }
     Ok(out)
+}
+
+/// Start of the error [`Unambiguous`] gives for a repeated key.
+const DUPLICATE: &str = "duplicate key";
+
+/// A JSON value read by serde_json that refuses an object with a key twice, at any depth
+/// (`serde_json::Value` keeps the last). Written by hand: serde_json has no such switch and no
+/// maintained crate does only this.
+struct Unambiguous(Value);
+
+impl<'de> serde::Deserialize<'de> for Unambiguous {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UnambiguousVisitor).map(Unambiguous)
+    }
+}
+
+struct UnambiguousVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UnambiguousVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Unambiguous(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Unambiguous(v) = map.next_value()?;
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(DUPLICATE));
+            }
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
 }
 
 /// `required` plus the scopes of every tool in `names`, each once, in that order.
@@ -78,69 +153,5 @@ pub fn hidden(map: &BTreeMap<String, Vec<String>>, held: &str) -> HashSet<String
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_tool_calls_and_lists_in_single_messages_and_batches() {
-        let called = |body: &[u8]| read(body).map(|r| r.called);
-        let one = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"deploy"}}"#;
-        assert_eq!(called(one).unwrap(), ["deploy"]);
-        let batch = br#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"},
-            {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"a"}},
-            {"jsonrpc":"2.0","id":"x","method":"tools/list"},
-            {"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"b"}}]"#;
-        let r = read(batch).unwrap();
-        assert_eq!(r.called, ["a", "b"]);
-        assert_eq!(r.list_ids, [serde_json::json!(1), serde_json::json!("x")]);
-        let list = read(br#"{"method":"tools/list"}"#).unwrap();
-        assert!(list.called.is_empty());
-        assert_eq!(list.list_ids, [Value::Null]);
-        assert_eq!(read(b"not json").unwrap(), ToolRequests::default());
-        assert!(called(br#"{"method":"tools/call","params":{"name":7}}"#).is_err());
-        assert!(called(br#"{"method":"tools/call"}"#).is_err());
-    }
-
-    #[test]
-    fn needed_is_the_union_in_order() {
-        let map = BTreeMap::from([
-            (
-                "deploy".to_owned(),
-                vec!["mcp:write".to_owned(), "mcp:admin".to_owned()],
-            ),
-            ("read".to_owned(), vec!["mcp:read".to_owned()]),
-        ]);
-        let req = vec!["mcp:read".to_owned()];
-        assert_eq!(
-            needed(
-                &req,
-                &map,
-                &["deploy".into(), "read".into(), "other".into()]
-            ),
-            ["mcp:read", "mcp:write", "mcp:admin"]
-        );
-        assert_eq!(needed(&req, &map, &[]), ["mcp:read"]);
-    }
-
-    #[test]
-    fn hidden_are_the_mapped_tools_a_scope_is_missing_for() {
-        let map = BTreeMap::from([
-            ("deploy".to_owned(), vec!["mcp:write".to_owned()]),
-            (
-                "nuke".to_owned(),
-                vec!["mcp:write".to_owned(), "mcp:admin".to_owned()],
-            ),
-            ("read".to_owned(), vec!["mcp:read".to_owned()]),
-        ]);
-        let names = |held: &str| {
-            let mut v: Vec<String> = hidden(&map, held).into_iter().collect();
-            v.sort();
-            v
-        };
-        assert_eq!(names("mcp:read"), ["deploy", "nuke"]);
-        assert_eq!(names("mcp:read mcp:write"), ["nuke"]);
-        assert!(names("mcp:admin mcp:read mcp:write").is_empty());
-        // A scope is a whole token, never a prefix.
-        assert_eq!(names("mcp:rea mcp:writer"), ["deploy", "nuke", "read"]);
-    }
-}
+#[path = "tools_tests.rs"]
+mod tests;

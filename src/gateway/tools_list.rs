@@ -136,7 +136,14 @@ pub fn leave_out(msg: &mut Value, hidden: &HashSet<String>) -> Result<bool, &'st
                 .and_then(Value::as_str)
                 .is_some_and(|n| !hidden.contains(n))
         });
-        changed |= tools.len() != before;
+        if tools.len() != before {
+            changed = true;
+            // MCP 2026-07-28: a list trimmed for this token must not be cached for others,
+            // whatever scope the MCP server declared for the whole list.
+            if let Some(scope) = m.pointer_mut("/result/cacheScope") {
+                *scope = Value::String("private".into());
+            }
+        }
     }
     Ok(changed)
 }

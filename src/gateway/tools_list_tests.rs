@@ -141,3 +141,23 @@ async fn sse_failures_answer_the_open_request_with_a_json_rpc_error_and_end() {
         );
     }
 }
+
+#[test]
+fn a_trimmed_2026_list_is_never_cached_for_others() {
+    let hidden = HashSet::from(["deploy".to_owned()]);
+    let mut trimmed = json!({"id": 1, "result": {
+        "tools": [{"name": "echo"}, {"name": "deploy"}],
+        "resultType": "complete", "ttlMs": 60000, "cacheScope": "public",
+    }});
+    assert!(leave_out(&mut trimmed, &hidden).unwrap());
+    assert_eq!(trimmed["result"]["cacheScope"], "private");
+    assert_eq!(trimmed["result"]["ttlMs"], 60000);
+    // Nothing trimmed: the server's word stands; a 2025 answer gets no cacheScope.
+    let mut whole =
+        json!({"id": 1, "result": {"tools": [{"name": "echo"}], "cacheScope": "public"}});
+    assert!(!leave_out(&mut whole, &hidden).unwrap());
+    assert_eq!(whole["result"]["cacheScope"], "public");
+    let mut old = list(1);
+    assert!(leave_out(&mut old, &hidden).unwrap());
+    assert!(old["result"].get("cacheScope").is_none());
+}

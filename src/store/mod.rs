@@ -269,6 +269,22 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_audit_event(&self, event: &AuditEvent) -> Result<(), StoreError>;
     /// Newest audit events first, at most `limit`.
     async fn list_audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError>;
+    /// One keyset page of the audit events matching `filter`, newest first by `(at, seq)`,
+    /// after `after`, at most `limit`.
+    async fn list_audit_page(
+        &self,
+        filter: &AuditFilter,
+        after: Option<AuditAfter>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+    /// The audit events recorded in `[from, to)`, counted by kind; for the kinds in
+    /// `by_detail`, by kind and detail text.
+    async fn count_audit_events(
+        &self,
+        from: i64,
+        to: i64,
+        by_detail: &[&str],
+    ) -> Result<Vec<AuditCount>, StoreError>;
     /// Deletes expired pending requests, codes, refresh tokens and access tokens; returns the
     /// number removed.
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
@@ -294,6 +310,8 @@ pub trait Store: Send + Sync + 'static {
         filter: &ClientFilter,
         page: &PageRequest,
     ) -> Result<Vec<ClientRecord>, StoreError>;
+    /// How many clients (by kind), users and active grants there are.
+    async fn inventory(&self) -> Result<Inventory, StoreError>;
     /// One keyset page of users, newest first.
     async fn list_users(&self, page: &PageRequest) -> Result<Vec<UserRecord>, StoreError>;
     /// One keyset page of grants, newest first.

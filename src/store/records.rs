@@ -475,3 +475,51 @@ pub struct GrantFilter {
     /// `Some(true)`: only grants not revoked; `Some(false)`: only revoked ones.
     pub active: Option<bool>,
 }
+
+/// Filters of the audit event list; `None` means any. `from` is inclusive, `to` exclusive
+/// (Unix seconds).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub kind: Option<String>,
+    pub client_id: Option<String>,
+    /// The event's actor: a user id for what a user did (`login`, `consented`, `token_issued`,
+    /// `refreshed`), `admin:<name>` for the admin API.
+    pub actor: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+/// Where a page of audit events starts: after the event at `(at, seq)` in the newest-first
+/// order (`seq` orders the events of one second).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditAfter {
+    pub at: i64,
+    pub seq: i64,
+}
+
+/// An audit event with its position in the trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Insertion order; with `event.at`, the key pages resume after.
+    pub seq: i64,
+    pub event: AuditEvent,
+}
+
+/// How many audit events of `kind` (and, for the kinds counted by detail, with this `detail`
+/// text) a window holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCount {
+    pub kind: String,
+    /// The detail text, only for the kinds the caller asked to count by detail.
+    pub detail: Option<String>,
+    pub count: i64,
+}
+
+/// How many clients (by kind), users and active grants there are now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    /// `(kind, count)`, by kind name; kinds without clients are absent.
+    pub clients_by_kind: Vec<(String, i64)>,
+    pub users: i64,
+    pub active_grants: i64,
+}

@@ -30,6 +30,7 @@ macro_rules! on_both_databases {
         }
     )*};
 }
+pub(crate) use on_both_databases;
 
 on_both_databases!(
     clients_pages_changes_and_deletion,
@@ -38,11 +39,11 @@ on_both_databases!(
 );
 
 /// The bootstrap token every test app is configured with.
-const BOOT: &str = "bootstrap-token-for-the-admin-tests";
+pub(crate) const BOOT: &str = "bootstrap-token-for-the-admin-tests";
 
 /// A test app with the bootstrap admin token and a 1 s gateway revocation poll; `None` when
 /// Postgres is opted out.
-async fn admin_app(db: Db) -> Option<TestApp> {
+pub(crate) async fn admin_app(db: Db) -> Option<TestApp> {
     TestApp::start_with(db, |c| {
         c.admin_token = Some(SecretString::from(BOOT.to_owned()));
         c.gateway.revocation_poll_seconds = 1;
@@ -51,7 +52,7 @@ async fn admin_app(db: Db) -> Option<TestApp> {
 }
 
 /// One admin request: status, response headers, JSON body (`Null` when empty).
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -77,13 +78,13 @@ async fn call(
     (status, headers, json)
 }
 
-async fn get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
+pub(crate) async fn get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
     let (s, _, b) = call(app, Method::GET, path, Some(token), None).await;
     (s, b)
 }
 
 /// Asserts an RFC 9457 problem with `status` and `code`.
-fn assert_problem(
+pub(crate) fn assert_problem(
     status: u16,
     headers: &reqwest::header::HeaderMap,
     body: &Value,
@@ -106,9 +107,29 @@ fn assert_problem(
 
 /// Asserts that `method path` with the bootstrap token, without a body, is the problem
 /// `want` / `code`.
-async fn expect_problem(app: &TestApp, method: Method, path: &str, want: u16, code: &str) {
+pub(crate) async fn expect_problem(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    want: u16,
+    code: &str,
+) {
     let (s, h, b) = call(app, method, path, Some(BOOT), None).await;
     assert_problem(s, &h, &b, want, code);
+}
+
+/// Asserts that GET `path` with each query string is 400 `invalid_request`.
+pub(crate) async fn expect_bad_queries(app: &TestApp, path: &str, queries: &[&str]) {
+    for query in queries {
+        expect_problem(
+            app,
+            Method::GET,
+            &format!("{path}{query}"),
+            400,
+            "invalid_request",
+        )
+        .await;
+    }
 }
 
 /// As [`expect_problem`], with a JSON body.
@@ -125,7 +146,7 @@ async fn expect_problem_with(
 }
 
 /// Creates an admin token through the API with the bootstrap token; returns (token, id).
-async fn create_token(app: &TestApp, name: &str, read_only: bool) -> (String, String) {
+pub(crate) async fn create_token(app: &TestApp, name: &str, read_only: bool) -> (String, String) {
     let (s, _, b) = call(
         app,
         Method::POST,
@@ -931,6 +952,26 @@ async fn admin_openapi_document_matches_the_router() {
         "bearer"
     );
     assert!(doc["components"]["schemas"]["Problem"].is_object());
+    // Every answer of the second landing is a typed schema, and the audit list offers CSV.
+    for schema in [
+        "AuditEventView",
+        "Stats",
+        "FlowCounts",
+        "SigningKeyView",
+        "KeyStateView",
+        "Rotated",
+        "UpstreamView",
+        "CheckStatus",
+    ] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+    }
+    let audit = &doc["paths"]["/admin/v1/audit-events"]["get"]["responses"]["200"]["content"];
+    assert!(audit["application/json"]["schema"].is_object(), "{audit}");
+    assert!(audit["text/csv"]["schema"].is_object(), "{audit}");
+    assert_eq!(
+        doc["components"]["schemas"]["KeyStateView"]["enum"],
+        json!(["next", "active", "retired"])
+    );
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 9, "{:?}", paths.keys());
     let methods = ["get", "post", "put", "patch", "delete"];
@@ -960,22 +1001,22 @@ async fn admin_openapi_document_matches_the_router() {
             }
         }
     }
-    assert_eq!(operations, 15);
+    assert_eq!(operations, 21);
     // Operation ids are unique, as OpenAPI requires (client generators name methods by them).
     let mut ids: Vec<_> = paths
         .values()
         .flat_map(|item| item.as_object().unwrap().values())
         .filter_map(|op| op.get("operationId").and_then(Value::as_str))
         .collect();
-    assert_eq!(ids.len(), 15);
+    assert_eq!(ids.len(), 21);
     ids.sort_unstable();
     ids.dedup();
-    assert_eq!(ids.len(), 15, "duplicate operationId");
+    assert_eq!(ids.len(), 21, "duplicate operationId");
     // The routes are registered with the document (utoipa-axum): a path outside it is not one.
     for stray in [
         "/admin/v1/clients/x/y",
         "/admin/v1/tokens",
-        "/admin/v1/signing-keys",
+        "/admin/v1/signing-keys/x/y",
     ] {
         let (s, h, b) = call(&app, Method::GET, stray, None, None).await;
         assert_problem(s, &h, &b, 404, "not_found");

@@ -613,6 +613,17 @@ async fn gateway_per_tool_scopes_challenge_with_every_needed_scope() {
         post(narrow, call("echo", 1), Some("echo")).await.status(),
         200
     );
+    // MCP 2026-07-28 (SEP-2243): Mcp-Name may come base64-encoded; it is compared decoded.
+    // "=?base64?ZWNobw==?=" is "echo".
+    assert_eq!(
+        post(narrow, call("echo", 1), Some("=?base64?ZWNobw==?="))
+            .await
+            .status(),
+        200
+    );
+    let (status, body) =
+        status_json(post(narrow, call("echo", 1), Some("=?base64?not base64?=")).await).await;
+    assert_eq!(status, 400, "{body}");
     // The mapped tool: 403 naming every scope the call needs, in one challenge.
     for (what, body) in [
         ("single", call("deploy", 2)),
@@ -642,8 +653,27 @@ async fn gateway_per_tool_scopes_challenge_with_every_needed_scope() {
     )
     .await;
     assert_eq!(res.status(), 400);
+    // A body the gateway cannot read the way every server would is refused, not passed on:
+    // a key twice (parsers differ on which wins), or not JSON at all.
+    for raw in [
+        r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"echo","name":"deploy"}}"#,
+        r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo"}} // deploy"#,
+    ] {
+        let res = app
+            .api
+            .post(app.url("/mcp"))
+            .bearer_auth(narrow)
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = status_json(res).await;
+        assert_eq!(status, 400, "{raw}: {body}");
+        assert_eq!(body["error"], "invalid_request");
+    }
     let before = echo.seen().len();
-    assert_eq!(before, 2, "refused calls never reach the MCP server");
+    assert_eq!(before, 3, "refused calls never reach the MCP server");
     // With the scope, the call goes through, body intact.
     let full = access_token(&app).await;
     let res = post(&full, call("deploy", 7), Some("deploy")).await;

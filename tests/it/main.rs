@@ -1,6 +1,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod admin;
+mod admin_audit;
 mod admin_cli;
+mod admin_signing_keys;
+mod admin_stats;
+mod admin_upstreams;
 mod cimd;
 mod cli;
 mod client_auth;

@@ -48,6 +48,7 @@ macro_rules! contract {
 }
 
 mod admin;
+mod audit_pages;
 mod expiry;
 mod fixtures;
 mod migration;

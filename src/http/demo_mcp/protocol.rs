@@ -9,7 +9,6 @@
 //! legacy, except that a legacy-looking body under `MCP-Protocol-Version: 2026-07-28` is refused.
 
 use axum::http::StatusCode;
-use base64::Engine as _;
 use serde_json::{json, Value};
 
 use super::catalog::{call_tool, capabilities, server_info, tools, INSTRUCTIONS};
@@ -167,7 +166,7 @@ fn modern(
     }
     if let Some(field) = name_source(method) {
         let body_name = msg.pointer(field).and_then(Value::as_str);
-        let header_name = headers.name.and_then(decode_header_value);
+        let header_name = headers.name.and_then(crate::mcp::decode_header_value);
         if body_name.is_none() || header_name.as_deref() != body_name {
             return mismatch(&id, "Mcp-Name does not match the body");
         }
@@ -220,21 +219,6 @@ fn name_source(method: &str) -> Option<&'static str> {
         "resources/read" => Some("/params/uri"),
         _ => None,
     }
-}
-
-/// A header value as sent, or decoded from the `=?base64?…?=` form (SEP-2243 "Value
-/// Encoding"); `None` when that form does not decode to UTF-8.
-fn decode_header_value(value: &str) -> Option<String> {
-    let Some(encoded) = value
-        .strip_prefix("=?base64?")
-        .and_then(|v| v.strip_suffix("?="))
-    else {
-        return Some(value.to_owned());
-    };
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .ok()?;
-    String::from_utf8(bytes).ok()
 }
 
 fn accepted() -> Reply {

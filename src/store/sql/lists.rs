@@ -1,5 +1,5 @@
-//! Keyset-paged lists of clients, users and grants for the admin API: newest first by
-//! `(created_at, id)`, each page starting after the last row of the one before, so a page never
+//! Keyset-paged lists of clients, users, grants and audit events for the admin API: newest
+//! first by `(created_at, id)` (audit events by `(at, seq)`, the index of migration 0001), each page starting after the last row of the one before, so a page never
 //! skips or repeats a row while others are inserted (an offset would). Filters are fixed SQL
 //! fragments with bind parameters, joined only when asked for, so each list keeps to the
 //! indexes of migration 0004.
@@ -7,7 +7,8 @@
 use super::exec::{Arg, Exec};
 use super::rows::{self, grant_cols};
 use crate::store::{
-    ClientFilter, ClientRecord, GrantFilter, GrantRecord, PageRequest, StoreError, UserRecord,
+    AuditAfter, AuditEntry, AuditFilter, ClientFilter, ClientRecord, GrantFilter, GrantRecord,
+    PageRequest, StoreError, UserRecord,
 };
 
 /// A `WHERE` clause built from optional conditions, numbering the placeholders.
@@ -41,17 +42,38 @@ impl<'a> Conditions<'a> {
         self.sql.push(condition.to_owned());
     }
 
+    /// `column op value`, for ranges (`>=`, `<`).
+    fn cmp(&mut self, column: &str, op: &str, arg: Arg<'a>) {
+        let p = self.bind(arg);
+        self.sql.push(format!("{column} {op} {p}"));
+    }
+
     /// Rows strictly after the cursor in `(created, id)` descending order, then `ORDER BY` and
     /// `LIMIT`: the tail of every list query.
-    fn page(mut self, created: &str, id: &str, page: &'a PageRequest) -> (String, Vec<Arg<'a>>) {
-        if let Some(after) = &page.after {
-            let t = self.bind(Arg::from(after.created_at));
-            let i = self.bind(Arg::from(after.id.as_str()));
+    fn page(self, created: &str, id: &str, page: &'a PageRequest) -> (String, Vec<Arg<'a>>) {
+        let after = page
+            .after
+            .as_ref()
+            .map(|a| (Arg::from(a.created_at), Arg::from(a.id.as_str())));
+        self.tail(created, id, after, page.limit)
+    }
+
+    /// As [`Self::page`], the cursor given as its two values.
+    fn tail(
+        mut self,
+        created: &str,
+        id: &str,
+        after: Option<(Arg<'a>, Arg<'a>)>,
+        limit: i64,
+    ) -> (String, Vec<Arg<'a>>) {
+        if let Some((created_at, last_id)) = after {
+            let t = self.bind(created_at);
+            let i = self.bind(last_id);
             self.sql.push(format!(
                 "({created} < {t} OR ({created} = {t} AND {id} < {i}))"
             ));
         }
-        let limit = self.bind(Arg::from(page.limit));
+        let limit = self.bind(Arg::from(limit));
         let filter = if self.sql.is_empty() {
             String::new()
         } else {
@@ -149,4 +171,44 @@ pub(super) async fn active_grant_ids(
         )
         .await?;
     found.iter().map(|r| r.text("id")).collect()
+}
+
+/// One page of audit events, newest first by `(at, seq)`: the order of `audit_events_at_idx`,
+/// which the `at` range also uses.
+pub(super) async fn audit_events(
+    db: &mut dyn Exec,
+    filter: &AuditFilter,
+    after: Option<AuditAfter>,
+    limit: i64,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let mut c = Conditions::new();
+    if let Some(kind) = &filter.kind {
+        c.eq("kind", Arg::from(kind));
+    }
+    if let Some(client_id) = &filter.client_id {
+        c.eq("client_id", Arg::from(client_id));
+    }
+    if let Some(actor) = &filter.actor {
+        c.eq("actor", Arg::from(actor));
+    }
+    if let Some(from) = filter.from {
+        c.cmp("at", ">=", Arg::from(from));
+    }
+    if let Some(to) = filter.to {
+        c.cmp("at", "<", Arg::from(to));
+    }
+    let after = after.map(|a| (Arg::from(a.at), Arg::from(a.seq)));
+    let (tail, args) = c.tail("at", "seq", after, limit);
+    let found = db
+        .fetch_all(&format!("SELECT * FROM audit_events{tail}"), &args)
+        .await?;
+    found
+        .iter()
+        .map(|r| {
+            Ok(AuditEntry {
+                seq: r.int("seq")?,
+                event: rows::audit_event(r.as_ref())?,
+            })
+        })
+        .collect()
 }

@@ -18,6 +18,7 @@ mod keys;
 mod lists;
 mod requests;
 mod rows;
+mod stats;
 mod tokens;
 mod tx;
 
@@ -31,10 +32,11 @@ use self::exec::{Conn, Exec, TxExec};
 pub use self::housekeeping::STALE_REPLAY_PURGE;
 pub use self::tokens::REVOKED_ACCESS_TOKENS;
 use super::{
-    AccessTokenRecord, AccessTokenView, AdminTokenRecord, AuditEvent, AuthCodeRecord,
-    AuthRequestRecord, ClientFilter, ClientRecord, ConsentRecord, FamilyRecord, GrantFilter,
-    GrantRecord, PageRequest, RedeemOutcome, RefreshTokenRecord, RefreshTokenView, RotateOutcome,
-    SigningKeyRecord, Store, StoreError, StoreTx, UpstreamLeg, UpstreamRecord, UserRecord,
+    AccessTokenRecord, AccessTokenView, AdminTokenRecord, AuditAfter, AuditCount, AuditEntry,
+    AuditEvent, AuditFilter, AuthCodeRecord, AuthRequestRecord, ClientFilter, ClientRecord,
+    ConsentRecord, FamilyRecord, GrantFilter, GrantRecord, Inventory, PageRequest, RedeemOutcome,
+    RefreshTokenRecord, RefreshTokenView, RotateOutcome, SigningKeyRecord, Store, StoreError,
+    StoreTx, UpstreamLeg, UpstreamRecord, UserRecord,
 };
 
 /// What a database must tell the shared SQL about itself.
@@ -376,6 +378,24 @@ where
         in_tx!(self, |tx| housekeeping::purge(tx, now))
     }
 
+    async fn list_audit_page(
+        &self,
+        filter: &AuditFilter,
+        after: Option<AuditAfter>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        on_conn!(self, |db| lists::audit_events(db, filter, after, limit))
+    }
+
+    async fn count_audit_events(
+        &self,
+        from: i64,
+        to: i64,
+        by_detail: &[&str],
+    ) -> Result<Vec<AuditCount>, StoreError> {
+        on_conn!(self, |db| stats::audit_counts(db, from, to, by_detail))
+    }
+
     async fn purge_audit_events(&self, before: i64, limit: i64) -> Result<u64, StoreError> {
         on_conn!(self, |db| housekeeping::purge_audit(db, before, limit))
     }
@@ -398,6 +418,10 @@ where
         page: &PageRequest,
     ) -> Result<Vec<ClientRecord>, StoreError> {
         on_conn!(self, |db| lists::clients(db, filter, page))
+    }
+
+    async fn inventory(&self) -> Result<Inventory, StoreError> {
+        on_conn!(self, |db| stats::inventory(db))
     }
 
     async fn list_users(&self, page: &PageRequest) -> Result<Vec<UserRecord>, StoreError> {

@@ -1,0 +1,101 @@
+use super::*;
+
+fn policy(domains: &[&str], groups: &[&str]) -> AccessPolicy {
+    AccessPolicy {
+        allowed_email_domains: domains.iter().map(|s| (*s).to_owned()).collect(),
+        allowed_groups: groups.iter().map(|s| (*s).to_owned()).collect(),
+        allowed_tenants: Vec::new(),
+    }
+}
+
+fn who<'a>(email: Option<&'a str>, verified: Option<bool>, groups: &'a [String]) -> Subject<'a> {
+    Subject {
+        email,
+        email_verified: verified,
+        groups,
+        tenant: None,
+        groups_incomplete: false,
+    }
+}
+
+#[test]
+fn empty_policy_allows_everyone() {
+    assert_eq!(check(&policy(&[], &[]), who(None, None, &[])), Ok(()));
+}
+
+#[test]
+fn email_domains() {
+    let p = policy(&["example.com"], &[]);
+    assert_eq!(
+        check(&p, who(Some("a@example.com"), Some(true), &[])),
+        Ok(())
+    );
+    assert_eq!(check(&p, who(Some("a@EXAMPLE.com"), None, &[])), Ok(()));
+    assert_eq!(
+        check(&p, who(Some("a@evil.com"), Some(true), &[])),
+        Err(Refusal::Domain)
+    );
+    // Suffix tricks: exact domain only.
+    assert_eq!(
+        check(&p, who(Some("a@example.com.evil.com"), None, &[])),
+        Err(Refusal::Domain)
+    );
+    assert_eq!(
+        check(&p, who(Some("a@evil@example.com"), None, &[])),
+        Ok(())
+    );
+    assert_eq!(
+        check(&p, who(Some("a@sub.example.com"), None, &[])),
+        Err(Refusal::Domain)
+    );
+    assert_eq!(
+        check(&p, who(Some("example.com"), None, &[])),
+        Err(Refusal::Domain)
+    );
+    assert_eq!(check(&p, who(None, None, &[])), Err(Refusal::NoEmail));
+    assert_eq!(
+        check(&p, who(Some("a@example.com"), Some(false), &[])),
+        Err(Refusal::UnverifiedEmail)
+    );
+}
+
+#[test]
+fn groups_need_one_match() {
+    let p = policy(&[], &["engineering", "sre"]);
+    let eng = vec!["sales".to_owned(), "sre".to_owned()];
+    assert_eq!(check(&p, who(None, None, &eng)), Ok(()));
+    let sales = vec!["sales".to_owned()];
+    assert_eq!(check(&p, who(None, None, &sales)), Err(Refusal::Groups));
+    assert_eq!(check(&p, who(None, None, &[])), Err(Refusal::Groups));
+    assert!(matches!(Refusal::Groups.to_error(), Error::AccessDenied(_)));
+}
+
+#[test]
+fn tenants_need_an_exact_match_and_a_tenant() {
+    const ACME: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let mut p = policy(&[], &[]);
+    p.allowed_tenants = vec![ACME.to_owned()];
+    let mut s = who(None, None, &[]);
+    assert_eq!(check(&p, s), Err(Refusal::Tenant), "no tid at all");
+    s.tenant = Some(ACME);
+    assert_eq!(check(&p, s), Ok(()));
+    s.tenant = Some("72F988BF-86F1-41AF-91AB-2D7CD011DB47");
+    assert_eq!(check(&p, s), Err(Refusal::Tenant), "exact, lowercase");
+    s.tenant = Some("9188040d-6c67-4c5b-b112-36a304b66dad");
+    assert_eq!(check(&p, s), Err(Refusal::Tenant));
+    assert_eq!(Refusal::Tenant.as_str(), "policy_tenant");
+}
+
+#[test]
+fn an_incomplete_group_list_decides_nothing_when_groups_are_restricted() {
+    let eng = vec!["engineering".to_owned()];
+    let mut s = who(None, None, &eng);
+    s.groups_incomplete = true;
+    let p = policy(&[], &["engineering"]);
+    assert_eq!(check(&p, s), Err(Refusal::GroupsOverage));
+    assert_eq!(
+        check(&policy(&[], &[]), s),
+        Ok(()),
+        "no group rule, no refusal"
+    );
+}

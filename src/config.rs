@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use base64::Engine as _;
 use secrecy::{ExposeSecret as _, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use url::Url;
 
 mod cimd;
@@ -201,6 +201,25 @@ pub enum UpstreamKind {
     /// Any OpenID Connect provider with discovery.
     #[default]
     Oidc,
+    /// Okta, org or custom authorization server (`src/idp/kinds/okta.rs`).
+    Okta,
+    /// Microsoft Entra ID v2.0, single- or multi-tenant (`src/idp/kinds/entra.rs`).
+    Entra,
+    /// Google (`src/idp/kinds/google.rs`).
+    Google,
+}
+
+impl UpstreamKind {
+    /// The configuration spelling (`kind = "..."`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Oidc => "oidc",
+            Self::Okta => "okta",
+            Self::Entra => "entra",
+            Self::Google => "google",
+        }
+    }
 }
 
 /// How dcr-bridge authenticates to the upstream token endpoint.
@@ -223,7 +242,9 @@ pub struct UpstreamConfig {
     /// Provider kind.
     #[serde(default)]
     pub kind: UpstreamKind,
-    /// Issuer, exactly as the provider spells it (discovery checks it byte for byte).
+    /// Issuer, exactly as the provider spells it (discovery checks it byte for byte). Google's
+    /// legacy spelling without scheme (`accounts.google.com`) is read as `https://accounts.google.com`.
+    #[serde(deserialize_with = "issuer_url")]
     pub issuer: Url,
     /// The client id registered at the upstream.
     pub client_id: String,
@@ -260,7 +281,27 @@ pub struct AccessPolicy {
     pub allowed_email_domains: Vec<String>,
     /// Groups (from the ID token's groups claim); a user needs at least one of them.
     pub allowed_groups: Vec<String>,
+    /// `kind = "entra"` only: tenant ids (GUIDs, the `tid` claim) whose users may sign in. Meant
+    /// for multi-tenant issuers (`/organizations/v2.0`, `/common/v2.0`), where any tenant's users
+    /// would otherwise get through.
+    pub allowed_tenants: Vec<String>,
 }
+
+/// The upstream issuer URL. Google documents `accounts.google.com` as the legacy issuer
+/// spelling (UPSTREAMS §3.1); `Url` refuses a scheme-less string, so that one host (and only
+/// that one) gets `https://` put in front. Every other issuer must be a full URL, as before.
+fn issuer_url<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
+    let raw = String::deserialize(d)?;
+    let full = if raw == GOOGLE_LEGACY_ISSUER || raw == format!("{GOOGLE_LEGACY_ISSUER}/") {
+        format!("https://{GOOGLE_LEGACY_ISSUER}")
+    } else {
+        raw
+    };
+    Url::parse(&full).map_err(serde::de::Error::custom)
+}
+
+/// Google's issuer host, which Google also spells without scheme.
+pub const GOOGLE_LEGACY_ISSUER: &str = "accounts.google.com";
 
 #[allow(clippy::ref_option)]
 fn serialize_opt_secret<S: serde::Serializer>(
@@ -271,6 +312,12 @@ fn serialize_opt_secret<S: serde::Serializer>(
         Some(_) => s.serialize_some("[redacted]"),
         None => s.serialize_none(),
     }
+}
+
+/// A lowercase GUID, the shape of Entra's `tid` claim.
+#[must_use]
+pub fn is_tenant_id(s: &str) -> bool {
+    uuid::Uuid::try_parse(s).is_ok_and(|u| u.hyphenated().to_string() == s)
 }
 
 fn default_upstream_scopes() -> Vec<String> {
@@ -449,6 +496,20 @@ impl Config {
         }
         if !up.scopes.iter().any(|s| s == "openid") {
             return Err(invalid(key("scopes"), "must include openid"));
+        }
+        if !up.policy.allowed_tenants.is_empty() && up.kind != UpstreamKind::Entra {
+            return Err(invalid(
+                key("policy.allowed_tenants"),
+                "only an upstream with kind = \"entra\" has tenants",
+            ));
+        }
+        for t in &up.policy.allowed_tenants {
+            if !is_tenant_id(t) {
+                return Err(invalid(
+                    key("policy.allowed_tenants"),
+                    format!("{t:?}: a tenant id, a lowercase GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47"),
+                ));
+            }
         }
         for d in &up.policy.allowed_email_domains {
             let ok = !d.is_empty()

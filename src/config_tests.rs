@@ -581,3 +581,78 @@ fn cimd_stale_if_error_default_override_and_limit() {
         "negative"
     );
 }
+
+#[test]
+fn upstream_kinds_with_only_issuer_client_and_secret() {
+    for (kind, issuer, want) in [
+        ("okta", "https://corp.okta.com", "https://corp.okta.com/"),
+        (
+            "entra",
+            "https://login.microsoftonline.com/organizations/v2.0",
+            "https://login.microsoftonline.com/organizations/v2.0",
+        ),
+        (
+            "google",
+            "https://accounts.google.com",
+            "https://accounts.google.com/",
+        ),
+        // Google's legacy spelling without scheme, and only Google's.
+        (
+            "google",
+            "accounts.google.com",
+            "https://accounts.google.com/",
+        ),
+    ] {
+        let text = toml("")
+            .replace("https://corp.okta.com/oauth2/default", issuer)
+            .replace(
+                "id = \"corp\"",
+                &format!("id = \"corp\"\nkind = \"{kind}\""),
+            );
+        let c = load(&text, &[]).unwrap_or_else(|e| panic!("{kind} {issuer}: {e}"));
+        assert_eq!(c.upstreams[0].kind.as_str(), kind);
+        assert_eq!(c.upstreams[0].issuer.as_str(), want);
+    }
+    let text = toml("").replace("https://corp.okta.com/oauth2/default", "corp.okta.com");
+    assert!(load(&text, &[]).is_err(), "other issuers need their scheme");
+    let text = toml("")
+        .replace("kind", "x")
+        .replace("id = \"corp\"", "id = \"corp\"\nkind = \"github\"");
+    assert!(load(&text, &[]).unwrap_err().to_string().contains("kind"));
+}
+
+#[test]
+fn allowed_tenants_are_entra_only_and_lowercase_guids() {
+    const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let entra = |tenants: &str| {
+        toml("")
+            .replace(
+                "https://corp.okta.com/oauth2/default",
+                "https://login.microsoftonline.com/common/v2.0",
+            )
+            .replace(
+                "client_secret = \"s3cret\"",
+                &format!("client_secret = \"s3cret\"\nkind = \"entra\"\npolicy = {{ allowed_tenants = {tenants} }}"),
+            )
+    };
+    let c = load(&entra(&format!("[\"{TID}\"]")), &[]).unwrap();
+    assert_eq!(c.upstreams[0].policy.allowed_tenants, [TID]);
+    for bad in [
+        "[\"72F988BF-86F1-41AF-91AB-2D7CD011DB47\"]",
+        "[\"contoso.onmicrosoft.com\"]",
+        "[\"{72f988bf-86f1-41af-91ab-2d7cd011db47}\"]",
+        "[\"\"]",
+    ] {
+        let err = load(&entra(bad), &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("upstreams[0].policy.allowed_tenants"),
+            "{bad}: {err}"
+        );
+    }
+    let okta = toml("").replace(
+        "client_secret = \"s3cret\"",
+        &format!("client_secret = \"s3cret\"\npolicy = {{ allowed_tenants = [\"{TID}\"] }}"),
+    );
+    let err = load(&okta, &[]).unwrap_err().to_string();
+    assert!(err.contains("entra"), "{err}");
+}

@@ -82,12 +82,12 @@ fn missing_field_is_named_once_with_the_fix() {
 #[test]
 fn unknown_kind_lists_the_values_once() {
     let msg = error(
-        &config_text(&format!("secret_key = \"{KEY}\""), "kind = \"okta\""),
+        &config_text(&format!("secret_key = \"{KEY}\""), "kind = \"github\""),
         &[],
     );
     assert_eq!(
         msg,
-        "upstreams[0].kind: unknown value \"okta\" (in FILE); use one of: \"oidc\""
+        "upstreams[0].kind: unknown value \"github\" (in FILE); use one of: \"oidc\", \"okta\", \"entra\", \"google\""
     );
 }
 
@@ -180,11 +180,11 @@ fn env_overrides_of_missing_list_elements_say_what_exists() {
          DCR_BRIDGE_CLIENTS to a whole TOML array"
     );
     // A bad value set through an index is reported against the variable, once.
-    let msg = error(&text, &[("DCR_BRIDGE_UPSTREAMS__0__KIND", "okta")]);
+    let msg = error(&text, &[("DCR_BRIDGE_UPSTREAMS__0__KIND", "github")]);
     assert_eq!(
         msg,
-        "upstreams[0].kind: unknown value \"okta\" \
-         (from environment variable DCR_BRIDGE_UPSTREAMS__0__KIND); use one of: \"oidc\""
+        "upstreams[0].kind: unknown value \"github\" \
+         (from environment variable DCR_BRIDGE_UPSTREAMS__0__KIND); use one of: \"oidc\", \"okta\", \"entra\", \"google\""
     );
 }
 

@@ -25,9 +25,10 @@ use openidconnect::{
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::http_client::{error_chain, UpstreamHttp};
+use super::kinds::{self, Quirks, TokenClaims};
 use super::{
     ExtraClaims, IdpError, IssuerCheck, UpstreamAuthRequest, UpstreamIdentity, UpstreamIdp,
-    UpstreamLogin, UpstreamTokens,
+    UpstreamLogin, UpstreamRefusal, UpstreamTokens,
 };
 use crate::clock::Clock;
 use crate::config::{UpstreamClientAuth, UpstreamConfig};
@@ -43,8 +44,8 @@ const ASYMMETRIC_ALGS: [CoreJwsSigningAlgorithm; 10] = {
 };
 
 /// Authorization parameters we set ourselves; `extra_authorize_params` may not override them.
-/// `resource` is here because RFC 8707 resources are ours, not the upstream's (Entra answers
-/// AADSTS9010010 when `resource` and v2 scopes are mixed).
+/// `resource` is here because RFC 8707 resources are ours, not the upstream's. Parameters a
+/// kind forbids besides these: [`Quirks::forbidden_params`].
 #[rustfmt::skip]
 const RESERVED_PARAMS: [&str; 9] = [
     "response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
@@ -163,6 +164,9 @@ pub struct OidcUpstream {
     clock: Arc<dyn Clock>,
     discovery: Cache<(), Arc<ProviderMetadata>>,
     last_forced_refresh: Mutex<Option<i64>>,
+    /// What the upstream's kind does differently (authorize parameters, issuer, claims,
+    /// errors).
+    quirks: Box<dyn Quirks>,
 }
 
 impl std::fmt::Debug for OidcUpstream {
@@ -171,6 +175,7 @@ impl std::fmt::Debug for OidcUpstream {
             .field("id", &self.id)
             .field("issuer", &self.issuer_candidates.first())
             .field("client_id", &self.client_id.as_str())
+            .field("kind", &self.quirks.kind())
             .finish_non_exhaustive()
     }
 }
@@ -194,8 +199,11 @@ impl OidcUpstream {
             })?;
         let redirect = RedirectUrl::new(callback_url.to_owned())
             .map_err(|e| IdpError::Config(format!("callback URL: {e}")))?;
+        let quirks = kinds::for_config(config)?;
         for key in config.extra_authorize_params.keys() {
-            if RESERVED_PARAMS.contains(&key.as_str()) {
+            if RESERVED_PARAMS.contains(&key.as_str())
+                || quirks.forbidden_params().contains(&key.as_str())
+            {
                 return Err(IdpError::Config(format!(
                     "upstream {}: extra_authorize_params may not set {key:?}",
                     config.id
@@ -231,6 +239,7 @@ impl OidcUpstream {
                 .time_to_live(Duration::from_secs(config.discovery_ttl_seconds.max(1)))
                 .build(),
             last_forced_refresh: Mutex::new(None),
+            quirks,
         })
     }
 
@@ -247,6 +256,9 @@ impl OidcUpstream {
         for candidate in &self.issuer_candidates {
             let issuer = IssuerUrl::new(candidate.clone())
                 .map_err(|e| IdpError::Config(format!("issuer: {e}")))?;
+            if let Some(expected) = self.quirks.discovery_issuer(candidate) {
+                return self.discover_named(&issuer, &expected).await.map(Arc::new);
+            }
             match ProviderMetadata::discover_async(issuer, &self.http).await {
                 Ok(md) => {
                     tracing::info!(upstream = %self.id, issuer = %candidate, keys = md.jwks().keys().len(), "upstream discovery loaded");
@@ -258,6 +270,54 @@ impl OidcUpstream {
             }
         }
         Err(mismatch)
+    }
+
+    /// Discovery at `issuer` for a document that names another issuer, `expected` (Entra's
+    /// multi-tenant template): openidconnect's `discover_async` insists on equality, so this
+    /// fetches the same two documents itself and checks `issuer` against `expected` exactly.
+    async fn discover_named(
+        &self,
+        issuer: &IssuerUrl,
+        expected: &str,
+    ) -> Result<ProviderMetadata, IdpError> {
+        use openidconnect::AsyncHttpClient as _;
+        let url = issuer
+            .join(".well-known/openid-configuration")
+            .map_err(|e| IdpError::Config(format!("issuer: {e}")))?;
+        let request = openidconnect::http::Request::get(url.as_str())
+            .header(openidconnect::http::header::ACCEPT, "application/json")
+            .body(Vec::new())
+            .map_err(|e| IdpError::Config(format!("discovery request: {e}")))?;
+        let response = self
+            .http
+            .call(request)
+            .await
+            .map_err(|e| IdpError::from(DiscoveryError::Request(e)))?;
+        // As `discover_async`: 5xx is worth retrying, any other status is a wrong document.
+        let status = response.status();
+        if status.is_server_error() {
+            return Err(IdpError::Unavailable(format!(
+                "HTTP status code {status} at {url}"
+            )));
+        }
+        if status != openidconnect::http::StatusCode::OK {
+            return Err(IdpError::Discovery(format!(
+                "HTTP status code {status} at {url}"
+            )));
+        }
+        let md: ProviderMetadata = serde_json::from_slice(response.body())
+            .map_err(|e| IdpError::Discovery(format!("unparseable metadata at {url}: {e}")))?;
+        if md.issuer().as_str() != expected {
+            return Err(IdpError::Discovery(format!(
+                "unexpected issuer URI `{}` (expected `{expected}`)",
+                md.issuer().as_str()
+            )));
+        }
+        let jwks = openidconnect::JsonWebKeySet::fetch_async(md.jwks_uri(), &self.http)
+            .await
+            .map_err(IdpError::from)?;
+        tracing::info!(upstream = %self.id, issuer = %expected, keys = jwks.keys().len(), "upstream discovery loaded");
+        Ok(md.set_jwks(jwks))
     }
 
     fn client(&self, md: &ProviderMetadata) -> OidcClient {
@@ -289,6 +349,8 @@ impl OidcUpstream {
             md.jwks().clone(),
         )
         .set_allowed_algs(algs)
+        // `iss` is the kind's to check (Quirks::check_issuer), after everything else verified.
+        .require_issuer_match(false)
         .set_time_fn(move || {
             (UNIX_EPOCH + Duration::from_secs(u64::try_from(clock.now()).unwrap_or(0))).into()
         }))
@@ -302,7 +364,7 @@ impl OidcUpstream {
         token: &OidcIdToken,
         nonce: NonceCheck<'_>,
     ) -> Result<Claims, IdpError> {
-        match self.claims(&md, token, nonce)? {
+        let (claims, md) = match self.claims(&md, token, nonce)? {
             Err(ClaimsVerificationError::SignatureVerification(
                 SignatureVerificationError::NoMatchingKey,
             )) => {
@@ -314,10 +376,13 @@ impl OidcUpstream {
                 tracing::warn!(upstream = %self.id, "ID token signed with an unknown key; refetching discovery and JWKS");
                 self.discovery.invalidate(&()).await;
                 let md = self.metadata().await?;
-                self.claims(&md, token, nonce)?.map_err(IdpError::from)
+                (self.claims(&md, token, nonce)?.map_err(IdpError::from)?, md)
             }
-            other => other.map_err(IdpError::from),
-        }
+            other => (other.map_err(IdpError::from)?, md),
+        };
+        self.quirks
+            .check_issuer(md.issuer().as_str(), &token_claims(&claims))?;
+        Ok(claims)
     }
 
     fn claims(
@@ -423,22 +488,42 @@ impl UpstreamIdp for OidcUpstream {
             move || CsrfToken::new(state),
             move || Nonce::new(nonce),
         );
+        let supported = md
+            .scopes_supported()
+            .map(|s| s.iter().map(|x| x.as_str().to_owned()).collect::<Vec<_>>());
+        let scopes = self
+            .quirks
+            .authorize_scopes(&self.scopes, supported.as_deref());
         // openidconnect adds `openid` itself.
-        for scope in self.scopes.iter().filter(|s| *s != "openid") {
+        for scope in scopes.iter().filter(|s| *s != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
         }
         request = request
             .add_extra_param("code_challenge", req.pkce_challenge.clone())
             .add_extra_param("code_challenge_method", "S256");
-        // `prompt` may come from the configuration (Google needs `consent` for a refresh token)
-        // and from the client (`login`); send one parameter carrying both values.
+        // `prompt` may come from the kind, from the configuration and from the client
+        // (`login`); send one parameter carrying all values. Other configured parameters
+        // replace the kind's value of the same name.
         let mut prompt: Vec<String> = Vec::new();
-        for (k, v) in &self.extra_params {
+        let mut params: Vec<(String, String)> = Vec::new();
+        let kind_params = self.quirks.authorize_params().iter();
+        for (k, v) in kind_params
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .chain(self.extra_params.iter().cloned())
+        {
             if k == "prompt" {
-                prompt.extend(v.split(' ').filter(|p| !p.is_empty()).map(str::to_owned));
+                for p in v.split(' ').filter(|p| !p.is_empty()) {
+                    if !prompt.iter().any(|q| q == p) {
+                        prompt.push(p.to_owned());
+                    }
+                }
             } else {
-                request = request.add_extra_param(k.clone(), v.clone());
+                params.retain(|(name, _)| *name != k);
+                params.push((k, v));
             }
+        }
+        for (k, v) in params {
+            request = request.add_extra_param(k, v);
         }
         if req.force_login && !prompt.iter().any(|p| p == "login") {
             prompt.push("login".to_owned());
@@ -480,17 +565,7 @@ impl UpstreamIdp for OidcUpstream {
         })?;
         let nonce = Nonce::new(nonce.to_owned());
         let claims = self.verify(md, id_token, NonceCheck::Exact(&nonce)).await?;
-        let mut identity = UpstreamIdentity {
-            issuer: claims.issuer().as_str().to_owned(),
-            subject: claims.subject().as_str().to_owned(),
-            email: claims.email().map(|e| e.as_str().to_owned()),
-            email_verified: claims.email_verified(),
-            name: claims
-                .name()
-                .and_then(|n| n.get(None))
-                .map(|n| n.as_str().to_owned()),
-            groups: claims.additional_claims().groups.clone(),
-        };
+        let mut identity = self.quirks.identity(&token_claims(&claims))?;
         if identity.email.is_none() && client.user_info_url().is_some() {
             self.enrich_from_userinfo(&client, resp.access_token(), &mut identity)
                 .await;
@@ -517,7 +592,8 @@ impl UpstreamIdp for OidcUpstream {
             .map_err(IdpError::from)?;
         if let Some(id_token) = resp.id_token() {
             let claims = self.verify(md, id_token, NonceCheck::Any).await?;
-            if claims.subject().as_str() != expected_subject {
+            let identity = self.quirks.identity(&token_claims(&claims))?;
+            if identity.subject != expected_subject {
                 return Err(IdpError::InvalidIdToken(
                     "the refreshed ID token is for a different subject".to_owned(),
                 ));
@@ -529,6 +605,10 @@ impl UpstreamIdp for OidcUpstream {
             tokens.refresh_token = Some(SecretString::from(refresh_token.to_owned()));
         }
         Ok(tokens)
+    }
+
+    fn classify_error(&self, error: &str, description: Option<&str>) -> UpstreamRefusal {
+        self.quirks.classify_error(error, description)
     }
 
     async fn check(&self) -> Result<serde_json::Value, IdpError> {
@@ -543,14 +623,31 @@ impl UpstreamIdp for OidcUpstream {
             AuthType::RequestBody => "client_secret_post",
             _ => "client_secret_basic",
         };
-        super::check_summary(
+        let mut summary = super::check_summary(
             &self.id,
             &raw,
             &algs,
             auth,
             &self.scopes,
             md.jwks().keys().len(),
-        )
+        )?;
+        summary["kind"] = self.quirks.kind().as_str().into();
+        if let Some(list) = summary["warnings"].as_array_mut() {
+            list.extend(self.quirks.warnings().into_iter().map(Into::into));
+        }
+        Ok(summary)
+    }
+}
+
+/// The claims a kind maps to a user, borrowed from verified ID token claims.
+fn token_claims(claims: &Claims) -> TokenClaims<'_> {
+    TokenClaims {
+        issuer: claims.issuer().as_str(),
+        subject: claims.subject().as_str(),
+        email: claims.email().map(|e| e.as_str()),
+        email_verified: claims.email_verified(),
+        name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
+        extra: claims.additional_claims(),
     }
 }
 

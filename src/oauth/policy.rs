@@ -11,6 +11,10 @@ pub struct Subject<'a> {
     pub email: Option<&'a str>,
     pub email_verified: Option<bool>,
     pub groups: &'a [String],
+    /// The verified tenant (Entra's `tid`), for upstreams that have tenants.
+    pub tenant: Option<&'a str>,
+    /// The IdP left the groups out of the token (Entra's groups overage).
+    pub groups_incomplete: bool,
 }
 
 /// Why a user was refused (for the audit log; the client only sees `access_denied`).
@@ -24,6 +28,10 @@ pub enum Refusal {
     Domain,
     /// None of the user's groups is allowed.
     Groups,
+    /// The user's tenant (Entra `tid`) is not allowed, or the upstream named none.
+    Tenant,
+    /// Groups are restricted and the IdP left the user's groups out of the token.
+    GroupsOverage,
 }
 
 impl Refusal {
@@ -35,6 +43,8 @@ impl Refusal {
             Self::UnverifiedEmail => "policy_unverified_email",
             Self::Domain => "policy_email_domain",
             Self::Groups => "policy_groups",
+            Self::Tenant => "policy_tenant",
+            Self::GroupsOverage => "policy_groups_overage",
         }
     }
 
@@ -46,6 +56,11 @@ impl Refusal {
                 "your account's email address is not allowed to use this server".to_owned()
             }
             Self::Groups => "your account is not in a group allowed to use this server".to_owned(),
+            Self::GroupsOverage => "your account is in too many groups for the identity provider to list them in its token; ask the administrator to use groups assigned to the application or app roles".to_owned(),
+            Self::Tenant => {
+                "your organisation's directory (tenant) is not allowed to use this server"
+                    .to_owned()
+            }
         })
     }
 }
@@ -55,6 +70,15 @@ impl Refusal {
 /// # Errors
 /// The first rule that fails.
 pub fn check(policy: &AccessPolicy, subject: Subject<'_>) -> Result<(), Refusal> {
+    // Tenants first: a user of a foreign tenant is refused whatever their email or groups say
+    // (group ids are only meaningful inside one tenant).
+    if !policy.allowed_tenants.is_empty()
+        && !subject
+            .tenant
+            .is_some_and(|t| policy.allowed_tenants.iter().any(|a| a == t))
+    {
+        return Err(Refusal::Tenant);
+    }
     if !policy.allowed_email_domains.is_empty() {
         let email = subject.email.ok_or(Refusal::NoEmail)?;
         // Entra sends no email_verified at all; only an explicit `false` refuses.
@@ -68,6 +92,9 @@ pub fn check(policy: &AccessPolicy, subject: Subject<'_>) -> Result<(), Refusal>
         if !policy.allowed_email_domains.contains(&domain) {
             return Err(Refusal::Domain);
         }
+    }
+    if !policy.allowed_groups.is_empty() && subject.groups_incomplete {
+        return Err(Refusal::GroupsOverage);
     }
     if !policy.allowed_groups.is_empty()
         && !subject

@@ -4,6 +4,7 @@ fn policy(domains: &[&str], groups: &[&str]) -> AccessPolicy {
     AccessPolicy {
         allowed_email_domains: domains.iter().map(|s| (*s).to_owned()).collect(),
         allowed_groups: groups.iter().map(|s| (*s).to_owned()).collect(),
+        allowed_tenants: Vec::new(),
     }
 }
 
@@ -12,6 +13,8 @@ fn who<'a>(email: Option<&'a str>, verified: Option<bool>, groups: &'a [String])
         email,
         email_verified: verified,
         groups,
+        tenant: None,
+        groups_incomplete: false,
     }
 }
 
@@ -65,4 +68,34 @@ fn groups_need_one_match() {
     assert_eq!(check(&p, who(None, None, &sales)), Err(Refusal::Groups));
     assert_eq!(check(&p, who(None, None, &[])), Err(Refusal::Groups));
     assert!(matches!(Refusal::Groups.to_error(), Error::AccessDenied(_)));
+}
+
+#[test]
+fn tenants_need_an_exact_match_and_a_tenant() {
+    const ACME: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let mut p = policy(&[], &[]);
+    p.allowed_tenants = vec![ACME.to_owned()];
+    let mut s = who(None, None, &[]);
+    assert_eq!(check(&p, s), Err(Refusal::Tenant), "no tid at all");
+    s.tenant = Some(ACME);
+    assert_eq!(check(&p, s), Ok(()));
+    s.tenant = Some("72F988BF-86F1-41AF-91AB-2D7CD011DB47");
+    assert_eq!(check(&p, s), Err(Refusal::Tenant), "exact, lowercase");
+    s.tenant = Some("9188040d-6c67-4c5b-b112-36a304b66dad");
+    assert_eq!(check(&p, s), Err(Refusal::Tenant));
+    assert_eq!(Refusal::Tenant.as_str(), "policy_tenant");
+}
+
+#[test]
+fn an_incomplete_group_list_decides_nothing_when_groups_are_restricted() {
+    let eng = vec!["engineering".to_owned()];
+    let mut s = who(None, None, &eng);
+    s.groups_incomplete = true;
+    let p = policy(&[], &["engineering"]);
+    assert_eq!(check(&p, s), Err(Refusal::GroupsOverage));
+    assert_eq!(
+        check(&policy(&[], &[]), s),
+        Ok(()),
+        "no group rule, no refusal"
+    );
 }

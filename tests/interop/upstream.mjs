@@ -6,6 +6,7 @@
 //   node upstream.mjs [--port 0] [--callback URL ...] [--client-id ID] [--client-secret S]
 //                     [--issuer-path /oauth2/default] [--access-token-ttl SECS]
 //                     [--offline-access-without-prompt] [--users-json '{"00u9x":{...}}']
+//                     [--entra-tenant GUID] [--google]
 // Env fallbacks: UPSTREAM_PORT, UPSTREAM_CALLBACK, UPSTREAM_CLIENT_ID, UPSTREAM_CLIENT_SECRET,
 //                UPSTREAM_ISSUER_PATH, UPSTREAM_ACCESS_TOKEN_TTL, UPSTREAM_USERS_JSON.
 //
@@ -16,6 +17,18 @@
 //   * Without --callback: the client is registered as application_type "native" with
 //     http://127.0.0.1/oauth/callback and http://localhost/oauth/callback, so oidc-provider's
 //     RFC 8252 §7.3 loopback rule accepts ANY port on those hosts (path must be /oauth/callback).
+//
+// Look-alike modes (UPSTREAMS §2, §3), each behind its own flag; without them nothing changes:
+//   * --entra-tenant GUID: Entra ID v2.0 of that tenant. Issuer /{GUID}/v2.0; ID tokens carry
+//     `tid` (openid) and `oid` (profile, a GUID per user), no `email_verified`;
+//     `/organizations/v2.0` and `/common/v2.0` serve the multi-tenant discovery document, whose
+//     issuer is the template `/{tenantid}/v2.0`. /auth refuses like Entra: `resource`
+//     (AADSTS901002) and `offline_access` without another scope (AADSTS70011) come back to the
+//     callback as errors; an unknown --login is AADSTS50105 (not assigned). Refresh tokens for offline_access without prompt=consent, as Entra.
+//   * --google: Google. Issuer at the root; `offline_access` as a scope is refused with a 400
+//     page ("Error 400: invalid_scope", no redirect, as Google does); a refresh token comes only
+//     for access_type=offline with prompt=consent (logged as "[upstream] google offline grant");
+//     refresh tokens do not rotate; ID tokens carry `hd`.
 //
 // Once listening, prints exactly one JSON line to stdout: {"issuer":"...","port":N}.
 // Everything else (oidc-provider notices/warnings, request log) goes to stderr.
@@ -41,6 +54,8 @@ const { values: args } = parseArgs({
     'access-token-ttl': { type: 'string' },
     'offline-access-without-prompt': { type: 'boolean', default: false },
     'users-json': { type: 'string' },
+    'entra-tenant': { type: 'string' },
+    google: { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
   },
   strict: true,
@@ -51,12 +66,16 @@ const port = Number(args.port ?? env.UPSTREAM_PORT ?? 0);
 const callbacks = args.callback ?? (env.UPSTREAM_CALLBACK ? env.UPSTREAM_CALLBACK.split(/[\s,]+/).filter(Boolean) : []);
 const clientId = args['client-id'] ?? env.UPSTREAM_CLIENT_ID ?? 'dcr-bridge';
 const clientSecret = args['client-secret'] ?? env.UPSTREAM_CLIENT_SECRET ?? 'dcr-bridge-upstream-secret';
-let issuerPath = args['issuer-path'] ?? env.UPSTREAM_ISSUER_PATH ?? '/oauth2/default';
+const entraTenant = args['entra-tenant'];
+const google = args.google;
+let issuerPath = args['issuer-path'] ?? env.UPSTREAM_ISSUER_PATH
+  ?? (entraTenant ? `/${entraTenant}/v2.0` : google ? '' : '/oauth2/default');
 if (issuerPath === '/') issuerPath = '';
 if (issuerPath && !issuerPath.startsWith('/')) issuerPath = `/${issuerPath}`;
 issuerPath = issuerPath.replace(/\/+$/, '');
 const accessTokenTtl = Number(args['access-token-ttl'] ?? env.UPSTREAM_ACCESS_TOKEN_TTL ?? 3600);
-const offlineWithoutPrompt = args['offline-access-without-prompt'] || env.UPSTREAM_OFFLINE_ACCESS_WITHOUT_PROMPT === '1';
+const offlineWithoutPrompt = args['offline-access-without-prompt'] || env.UPSTREAM_OFFLINE_ACCESS_WITHOUT_PROMPT === '1'
+  || Boolean(entraTenant);
 const quiet = args.quiet || env.UPSTREAM_QUIET === '1';
 
 // Okta-style user ids ("00u…"); sub == accountId.
@@ -75,6 +94,19 @@ const users = {
   },
   ...JSON.parse(args['users-json'] ?? env.UPSTREAM_USERS_JSON ?? '{}'),
 };
+
+// Entra: `tid` and a GUID `oid` per user, no `email_verified` (Entra never sends it).
+// Google: `hd` for the Workspace domain.
+let userNo = 0;
+for (const u of Object.values(users)) {
+  userNo += 1;
+  if (entraTenant) {
+    u.tid ??= entraTenant;
+    u.oid ??= `00000000-0000-4000-8000-${String(userNo).padStart(12, '0')}`;
+    delete u.email_verified;
+  }
+  if (google) u.hd ??= (u.email ?? '').split('@')[1];
+}
 
 const { default: Provider } = await import('oidc-provider');
 
@@ -105,9 +137,9 @@ const provider = new Provider(issuer, {
   clients: [client],
   scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
   claims: {
-    openid: ['sub'],
-    email: ['email', 'email_verified'],
-    profile: ['name', 'preferred_username'],
+    openid: entraTenant ? ['sub', 'tid'] : ['sub'],
+    email: entraTenant ? ['email'] : google ? ['email', 'email_verified', 'hd'] : ['email', 'email_verified'],
+    profile: entraTenant ? ['name', 'preferred_username', 'oid'] : ['name', 'preferred_username'],
     groups: ['groups'],
   },
   // Default true puts scope-derived claims only in userinfo for response_type=code.
@@ -117,7 +149,7 @@ const provider = new Provider(issuer, {
     if (!u) return undefined;
     return { accountId: id, claims: async () => ({ sub: id, ...u }) };
   },
-  rotateRefreshToken: true,
+  rotateRefreshToken: !google,
   pkce: { required: () => true },
   clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'],
   features: {
@@ -156,8 +188,16 @@ handler = (req, res) => {
     });
   }
   const url = req.url;
+  if (entraTenant && req.method === 'GET' && /^\/(common|organizations)\/v2\.0\/\.well-known\/openid-configuration(\?|$)/.test(url)) {
+    return multiTenantDiscovery(res).catch((e) => {
+      console.error('[upstream] discovery error', e);
+      if (!res.headersSent) { res.statusCode = 500; res.end(); }
+    });
+  }
   if (url === issuerPath || url.startsWith(`${issuerPath}/`) || url.startsWith(`${issuerPath}?`)) {
     req.url = url.slice(issuerPath.length) || '/';
+    if (entraTenant && req.method === 'GET' && entraRefuses(req, res)) return undefined;
+    if (google && req.method === 'GET' && googleRefuses(req, res)) return undefined;
     if (offlineWithoutPrompt && req.method === 'GET') addConsentPromptForOffline(req);
     // oidc-provider derives its mount path as originalUrl minus req.url, so keep them consistent.
     req.originalUrl = issuerPath + req.url;
@@ -183,12 +223,79 @@ async function rejectUnknownLogin(req, res) {
   const raw = Buffer.concat(chunks).toString('utf8');
   const body = new URLSearchParams(raw);
   if (body.get('prompt') === 'login' && !Object.hasOwn(users, body.get('login') ?? '')) {
+    // Entra's answer for a user the application is not assigned to.
+    const description = entraTenant
+      ? 'AADSTS50105: The signed in user is not assigned to a role for the application.'
+      : 'unknown user';
     return provider.interactionFinished(req, res, {
-      error: 'access_denied', error_description: 'unknown user',
+      error: 'access_denied', error_description: description,
     }, { mergeWithLastSubmission: false });
   }
   req.body = raw; // already consumed: oidc-provider falls back to req.body
   return cb(req, res);
+}
+
+// Entra's multi-tenant discovery: the tenant's document with the issuer template, and without
+// RFC 9207 (Entra does not advertise it).
+async function multiTenantDiscovery(res) {
+  const doc = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json();
+  doc.issuer = `http://127.0.0.1:${actualPort}/{tenantid}/v2.0`;
+  delete doc.authorization_response_iss_parameter_supported;
+  res.setHeader('content-type', 'application/json');
+  res.end(JSON.stringify(doc));
+}
+
+// Sends the browser back to the client's redirect_uri with an OAuth error, as Entra does for
+// the request errors below.
+function refuseToCallback(res, u, error, description) {
+  const back = new URL(u.searchParams.get('redirect_uri'));
+  back.searchParams.set('error', error);
+  back.searchParams.set('error_description', description);
+  const state = u.searchParams.get('state');
+  if (state) back.searchParams.set('state', state);
+  console.error(`[upstream] entra refused: ${description.split(':')[0]}`);
+  res.statusCode = 302;
+  res.setHeader('location', back.href);
+  res.end();
+}
+
+// Entra v2.0 refusals at /authorize. Returns true when it answered.
+function entraRefuses(req, res) {
+  const u = new URL(req.url, 'http://x');
+  if (u.pathname !== '/auth' || !u.searchParams.get('redirect_uri')) return false;
+  if (u.searchParams.has('resource')) {
+    refuseToCallback(res, u, 'invalid_target', "AADSTS901002: The 'resource' request parameter is not supported.");
+    return true;
+  }
+  const scope = (u.searchParams.get('scope') ?? '').split(' ').filter(Boolean);
+  if (scope.includes('offline_access') && scope.every((s) => s === 'offline_access')) {
+    refuseToCallback(res, u, 'invalid_scope', "AADSTS70011: The provided value for the input parameter 'scope' is not valid.");
+    return true;
+  }
+  return false;
+}
+
+// Google at /authorize: `offline_access` is no Google scope (an error page, no redirect);
+// `access_type=offline` with `prompt=consent` is what yields a refresh token, emulated by
+// granting oidc-provider's offline_access. Returns true when it answered.
+function googleRefuses(req, res) {
+  const u = new URL(req.url, 'http://x');
+  if (u.pathname !== '/auth') return false;
+  const scope = (u.searchParams.get('scope') ?? '').split(' ').filter(Boolean);
+  if (scope.includes('offline_access')) {
+    console.error('[upstream] google refused: invalid_scope offline_access');
+    res.statusCode = 400;
+    res.setHeader('content-type', 'text/html');
+    res.end('<!DOCTYPE html><title>Error 400: invalid_scope</title><h1>Error 400: invalid_scope</h1>');
+    return true;
+  }
+  const prompt = (u.searchParams.get('prompt') ?? '').split(' ');
+  if (u.searchParams.get('access_type') === 'offline' && prompt.includes('consent')) {
+    console.error('[upstream] google offline grant');
+    u.searchParams.set('scope', [...scope, 'offline_access'].join(' '));
+    req.url = u.pathname + u.search;
+  }
+  return false;
 }
 
 // Okta issues refresh tokens for `offline_access` without `prompt=consent`; oidc-provider

@@ -32,3 +32,4 @@ mod static_clients;
 mod store_contract;
 mod support;
 mod token_bindings;
+mod upstream_kinds;

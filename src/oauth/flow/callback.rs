@@ -120,6 +120,8 @@ impl Flow<'_> {
             email: login.identity.email.as_deref(),
             email_verified: login.identity.email_verified,
             groups: &login.identity.groups,
+            tenant: login.identity.tenant.as_deref(),
+            groups_incomplete: login.identity.groups_incomplete,
         };
         policy::check(&upstream.policy, subject).map_err(|refusal| {
             tracing::info!(upstream = %request.upstream_id, reason = refusal.as_str(), "sign-in refused by the access policy");
@@ -144,11 +146,7 @@ impl Flow<'_> {
         // `authorization_response_iss_parameter_supported`, a response without `iss` is refused.
         let expected = idp.issuer_identification().await.map_err(idp_error)?;
         match p.iss.as_deref() {
-            // Exact string comparison; the one tolerance: a discovery issuer ending in `/` also
-            // accepts `iss` without that slash.
-            Some(iss)
-                if iss != expected.issuer && expected.issuer.strip_suffix('/') != Some(iss) =>
-            {
+            Some(iss) if !expected.accepts(iss) => {
                 return Err(Error::AccessDenied(
                     "the identity provider's response came from an unexpected issuer".into(),
                 ));
@@ -161,22 +159,16 @@ impl Flow<'_> {
             _ => {}
         }
         if let Some(err) = p.error.as_deref() {
-            let detail = p.error_description.as_deref().unwrap_or("");
+            let detail = p.error_description.as_deref();
             // Debug formatting: the upstream's text must not forge log lines either.
             tracing::info!(upstream_error = ?err, description = ?detail, "upstream returned an error");
-            // The upstream's own words stay in the log: its `error_description` is never passed
-            // on, and its error code only when it looks like one (RFC 6749 §4.1.2.1 codes).
-            return Err(match err {
-                "access_denied" => Error::AccessDenied(
-                    "sign-in was cancelled or refused at the identity provider".into(),
-                ),
-                "temporarily_unavailable" | "server_error" => Error::TemporarilyUnavailable(
-                    "the identity provider could not complete the sign-in".into(),
-                ),
-                code if is_error_code(code) => Error::AccessDenied(format!(
-                    "the identity provider refused the sign-in ({code})"
-                )),
-                _ => Error::AccessDenied("the identity provider refused the sign-in".into()),
+            // What the user is told is the kind's (`idp::kinds`): the upstream's own words stay
+            // in the log; its `error_description` is never passed on.
+            let refusal = idp.classify_error(err, detail);
+            return Err(if refusal.transient {
+                Error::TemporarilyUnavailable(refusal.message)
+            } else {
+                Error::AccessDenied(refusal.message)
             });
         }
         let code = p.code.as_deref().ok_or_else(|| {
@@ -241,12 +233,6 @@ impl Flow<'_> {
             tracing::warn!(error = %e, "audit write failed");
         }
     }
-}
-
-/// An upstream error code worth naming to the client: a short lowercase token, as the RFC 6749
-/// and OIDC codes are.
-fn is_error_code(code: &str) -> bool {
-    (1..=64).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
 }
 
 /// Maps upstream failures to what the client is told; the cause is logged here, once, and

@@ -35,6 +35,17 @@ pub async fn start_with_oidc_provider(mode: McpMode) -> Option<Interop> {
 /// dcr-bridge's listener is bound first so the upstream can be started with its exact
 /// `/oauth/callback`; the upstream's client is `bridge-client` / `bridge-secret`.
 pub async fn start_behind_oidc_provider(mode: McpMode, tweak: impl FnOnce(&mut Config)) -> Interop {
+    // Okta issues refresh tokens for offline_access without prompt=consent.
+    start_behind_upstream(mode, &["--offline-access-without-prompt"], |_, c| tweak(c)).await
+}
+
+/// Like [`start_behind_oidc_provider`], with `upstream_args` for `upstream.mjs` (e.g. a
+/// look-alike mode: `--entra-tenant GUID`, `--google`); `tweak` also gets the upstream.
+pub async fn start_behind_upstream(
+    mode: McpMode,
+    upstream_args: &[&str],
+    tweak: impl FnOnce(&OidcProviderProc, &mut Config),
+) -> Interop {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let callback = format!(
         "http://127.0.0.1:{}/oauth/callback",
@@ -45,15 +56,14 @@ pub async fn start_behind_oidc_provider(mode: McpMode, tweak: impl FnOnce(&mut C
             Some(&callback),
             "bridge-client",
             "bridge-secret",
-            // Okta issues refresh tokens for offline_access without prompt=consent.
-            &["--offline-access-without-prompt"],
+            upstream_args,
         ),
         McpServerProc::start(mode),
     );
     let (upstream, mcp) = (upstream.unwrap(), mcp.unwrap());
     let app = TestApp::start_on(Db::Sqlite, listener, Some(upstream.issuer.clone()), |c| {
         mcp.protect(c);
-        tweak(c);
+        tweak(&upstream, c);
     })
     .await
     .unwrap();

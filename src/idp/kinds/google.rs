@@ -1,0 +1,65 @@
+//! `kind = "google"`: Google accounts and Google Workspace (UPSTREAMS §3, COMPAT U3).
+
+use super::{generic_refusal, IdpError, Quirks, TokenClaims, UpstreamRefusal};
+use crate::config::UpstreamKind;
+
+/// Google.
+#[derive(Debug, Clone, Copy)]
+pub struct Google;
+
+impl Quirks for Google {
+    fn kind(&self) -> UpstreamKind {
+        UpstreamKind::Google
+    }
+
+    /// `offline_access` is not a Google scope: Google answers "Error 400: invalid_scope" and
+    /// the user never gets to sign in. Google's way to a refresh token is `access_type=offline`
+    /// (below), so the default scope list works unchanged.
+    fn authorize_scopes(
+        &self,
+        configured: &[String],
+        _supported: Option<&[String]>,
+    ) -> Vec<String> {
+        configured
+            .iter()
+            .filter(|s| *s != "offline_access")
+            .cloned()
+            .collect()
+    }
+
+    /// Google issues a refresh token only for `access_type=offline`, and only at the user's
+    /// first consent unless `prompt=consent` asks again: without both, a second sign-in has no
+    /// refresh token and the grant cannot be refreshed upstream (UPSTREAMS §3.2).
+    fn authorize_params(&self) -> &'static [(&'static str, &'static str)] {
+        &[("access_type", "offline"), ("prompt", "consent")]
+    }
+
+    /// Google documents `accounts.google.com` (no scheme) as a legacy `iss` value next to
+    /// `https://accounts.google.com`; ID tokens with either have been seen (UPSTREAMS §3.1,
+    /// coreos/go-oidc#125). Only the scheme may be missing; host and path must match.
+    fn check_issuer(&self, discovered: &str, claims: &TokenClaims<'_>) -> Result<(), IdpError> {
+        let without_scheme = discovered.strip_prefix("https://");
+        if claims.issuer == discovered || without_scheme == Some(claims.issuer) {
+            Ok(())
+        } else {
+            Err(IdpError::InvalidIdToken(format!(
+                "iss {:?} is not Google's issuer {discovered:?}",
+                claims.issuer
+            )))
+        }
+    }
+
+    fn classify_error(&self, error: &str, description: Option<&str>) -> UpstreamRefusal {
+        match error {
+            // A Workspace administrator restricted third-party access to this application.
+            "admin_policy_enforced" => UpstreamRefusal::refused(
+                "your Google Workspace administrator does not allow this application; ask them to trust it",
+            ),
+            // The OAuth app's user type is "Internal": only its own Workspace may sign in.
+            "org_internal" => UpstreamRefusal::refused(
+                "this application accepts only accounts of its own Google Workspace organisation",
+            ),
+            _ => generic_refusal(error, description),
+        }
+    }
+}

@@ -46,6 +46,16 @@ impl Entra {
             )
         });
         let any_tenant = template.is_some() && config.policy.allowed_tenants.is_empty();
+        if any_tenant && !config.policy.allowed_email_domains.is_empty() {
+            // Entra sends no email_verified, and in a multi-tenant application every tenant's
+            // admin sets any address for their users: an email domain restricts nothing there.
+            return Err(IdpError::Config(format!(
+                "upstream {}: policy.allowed_email_domains cannot restrict a multi-tenant Entra \
+                 upstream (any tenant can give its users any email address); set \
+                 policy.allowed_tenants to the tenant ids you trust",
+                config.id
+            )));
+        }
         Ok(Self {
             template,
             any_tenant,

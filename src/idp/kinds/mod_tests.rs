@@ -400,3 +400,22 @@ fn response_iss_fits_a_tenant_template_only_with_a_tenant_id() {
     assert!(plain.accepts("https://idp.example.com/") && plain.accepts("https://idp.example.com"));
     assert!(!plain.accepts("https://idp.example.com//"));
 }
+
+#[test]
+fn entra_multi_tenant_email_domains_need_allowed_tenants() {
+    let with_policy = |issuer: &str, tenants: &[&str]| {
+        let mut c = config(UpstreamKind::Entra, issuer);
+        c.policy.allowed_email_domains = strings(&["example.com"]);
+        c.policy.allowed_tenants = strings(tenants);
+        for_config(&c)
+    };
+    for tenant in ["organizations", "common"] {
+        let issuer = format!("https://login.microsoftonline.com/{tenant}/v2.0");
+        let err = with_policy(&issuer, &[]).unwrap_err().to_string();
+        assert!(err.contains("policy.allowed_tenants"), "{err}");
+        assert!(with_policy(&issuer, &[TID]).is_ok());
+    }
+    // One tenant: its admins own the addresses, the domain check means something.
+    let single = format!("https://login.microsoftonline.com/{TID}/v2.0");
+    assert!(with_policy(&single, &[]).is_ok());
+}

@@ -40,6 +40,9 @@ pub struct UpstreamView {
     pub display_name: String,
     /// The client id dcr-bridge is registered under there.
     pub client_id: String,
+    /// The configured kind: `oidc`, `okta`, `entra` or `google`.
+    #[schema(example = "entra")]
+    pub kind: String,
     pub status: CheckStatus,
     /// The error of the last check, when it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -76,6 +79,7 @@ impl UpstreamView {
             issuer: upstream.issuer.clone(),
             display_name: upstream.display_name.clone(),
             client_id: upstream.client_id.clone(),
+            kind: upstream.kind.as_str().to_owned(),
             status,
             last_error,
             checked_at,

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::config::{AccessPolicy, UpstreamConfig};
+use crate::config::{AccessPolicy, UpstreamConfig, UpstreamKind};
 use crate::idp::UpstreamIdp;
 
 /// One configured upstream.
@@ -20,6 +20,8 @@ pub struct Upstream {
     pub display_name: String,
     /// The ONE client id dcr-bridge is registered under there (COMPAT C13 recognises it).
     pub client_id: String,
+    /// The configured kind (`oidc`, `okta`, `entra`, `google`).
+    pub kind: UpstreamKind,
     /// Who may sign in, beyond the upstream's own rules.
     pub policy: AccessPolicy,
     /// The implementation.
@@ -38,6 +40,7 @@ impl Upstream {
                 .host_str()
                 .map_or_else(|| config.id.clone(), str::to_owned),
             client_id: config.client_id.clone(),
+            kind: config.kind,
             policy: config.policy.clone(),
             idp,
         }

@@ -60,6 +60,7 @@ async fn admin_upstreams_status_and_test() {
     // The working one: ok, with what discovery found.
     let corp = test_upstream(&app, "corp").await;
     assert_eq!(corp["status"], "ok", "{corp}");
+    assert_eq!(corp["kind"], "oidc", "{corp}");
     assert!(corp.get("last_error").is_none(), "{corp}");
     let issuer = corp["issuer"].as_str().unwrap();
     assert_eq!(

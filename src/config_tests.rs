@@ -40,7 +40,7 @@ fn loads_the_documented_example() {
     assert_eq!(c.callback_url(), "https://auth.example.com/oauth/callback");
     assert_eq!(c.listen.port(), 8080);
     assert_eq!(c.database_url, "sqlite://dcr-bridge.db");
-    assert_eq!(c.upstreams[0].scopes, default_upstream_scopes());
+    assert_eq!(c.upstreams[0].scopes, upstreams::default_upstream_scopes());
 }
 
 #[test]

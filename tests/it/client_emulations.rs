@@ -5,27 +5,24 @@
 //! the real server, and checks the answers that client depends on. They are emulations, not the
 //! clients: docs/clients.md says which behaviour each one is taken from.
 //!
-//! Also here: the per-client rules of COMPAT C9/C22 (`[[client_rules]]`) as a claude.ai
-//! operator would set them, and the MCP 2026-07-28 `offline_access` rules.
+//! The per-client rules, the MCP 2026-07-28 `offline_access` rules and the redirect-scheme
+//! allow-list, exercised with these helpers, are in `client_quirk_rules.rs`.
 
-use dcr_bridge::config::{ClientMatch, ClientRuleConfig};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::support::app::{
-    header, jwt_claims, location, pkce, query_param, status_json, Db, TestApp,
-};
+use crate::support::app::{header, jwt_claims, pkce, query_param, status_json, TestApp};
 
 /// How a client authenticates at `/token`.
 #[derive(Clone, Copy)]
-enum Auth<'a> {
+pub(crate) enum Auth<'a> {
     None,
     Post(&'a str),
     Basic(&'a str),
 }
 
 /// The registration response's client credentials as the client will use them.
-fn auth_of(reg: &Value) -> Auth<'_> {
+pub(crate) fn auth_of(reg: &Value) -> Auth<'_> {
     let secret = reg["client_secret"].as_str().unwrap_or_default();
     match reg["token_endpoint_auth_method"].as_str().unwrap() {
         "none" => Auth::None,
@@ -36,7 +33,7 @@ fn auth_of(reg: &Value) -> Auth<'_> {
 }
 
 /// POSTs a `/token` form the way a client with `auth` does, optionally from a browser origin.
-async fn token(
+pub(crate) async fn token(
     app: &TestApp,
     client_id: &str,
     auth: Auth<'_>,
@@ -60,7 +57,7 @@ async fn token(
 }
 
 /// A CORS preflight from `origin` for `method` on `path`; asserts the 204 a browser needs.
-async fn preflight(app: &TestApp, path: &str, origin: &str, headers: &str) {
+pub(crate) async fn preflight(app: &TestApp, path: &str, origin: &str, headers: &str) {
     let res = app
         .api
         .request(Method::OPTIONS, app.url(path))
@@ -83,7 +80,7 @@ async fn preflight(app: &TestApp, path: &str, origin: &str, headers: &str) {
 }
 
 /// The unauthenticated MCP request every client starts with (COMPAT C3): 401 and the PRM URL.
-async fn first_contact(app: &TestApp, origin: Option<&str>) -> String {
+pub(crate) async fn first_contact(app: &TestApp, origin: Option<&str>) -> String {
     let mut req = app
         .api
         .post(app.resource())
@@ -111,7 +108,7 @@ async fn first_contact(app: &TestApp, origin: Option<&str>) -> String {
 }
 
 /// GET `url` (absolute) as JSON with an optional Origin; asserts 200 and CORS.
-async fn get_json(app: &TestApp, url: &str, origin: Option<&str>) -> Value {
+pub(crate) async fn get_json(app: &TestApp, url: &str, origin: Option<&str>) -> Value {
     let mut req = app
         .api
         .get(url)
@@ -128,7 +125,7 @@ async fn get_json(app: &TestApp, url: &str, origin: Option<&str>) -> Value {
 }
 
 /// RFC 7591 §3.2.1 / COMPAT C5: 201, no null members, the refresh grant granted.
-async fn register(app: &TestApp, body: Value, origin: Option<&str>) -> Value {
+pub(crate) async fn register(app: &TestApp, body: Value, origin: Option<&str>) -> Value {
     let mut req = app.api.post(app.url("/register")).json(&body);
     if let Some(o) = origin {
         req = req.header("origin", o);
@@ -152,7 +149,7 @@ async fn register(app: &TestApp, body: Value, origin: Option<&str>) -> Value {
 /// The browser leg for `redirect` (the URI the client sends this time, maybe on another
 /// loopback port than registered): authorize → consent → upstream → our 302. Returns the
 /// Location, checked to be `redirect` with code and state.
-async fn browser_leg(
+pub(crate) async fn browser_leg(
     app: &TestApp,
     client_id: &str,
     redirect: &str,
@@ -178,7 +175,7 @@ async fn browser_leg(
 
 /// Code → tokens → refresh → duplicate refresh within the grace window (COMPAT C16) → the
 /// access token at the MCP endpoint. Returns the first token response.
-async fn tokens_and_refresh(
+pub(crate) async fn tokens_and_refresh(
     app: &TestApp,
     client_id: &str,
     auth: Auth<'_>,
@@ -553,267 +550,4 @@ async fn claude_code_cli() {
         (status, err["error"].as_str()),
         (401, Some("invalid_client"))
     );
-}
-
-fn claude_rule(send_iss: Option<bool>, ttl: Option<i64>) -> ClientRuleConfig {
-    ClientRuleConfig {
-        matches: ClientMatch {
-            redirect_host: Some("claude.ai".to_owned()),
-            ..ClientMatch::default()
-        },
-        send_iss,
-        access_token_ttl: ttl,
-    }
-}
-
-/// COMPAT C9 and C22 as an operator sets them for claude.ai: no `iss` in its authorization
-/// responses (code and error), a day-long access token at the code and refresh grants; a
-/// loopback client on the same server keeps `iss` and the default lifetime.
-#[tokio::test]
-async fn client_rule_drops_iss_and_lengthens_tokens_for_claude_ai_only() {
-    let app = TestApp::start_with(Db::Sqlite, |c| {
-        c.client_rules = vec![claude_rule(Some(false), Some(86_400))];
-    })
-    .await
-    .unwrap();
-    let redirect = "https://claude.ai/api/mcp/auth_callback";
-    let reg = register(
-        &app,
-        json!({
-            "client_name": "Claude",
-            "redirect_uris": [redirect],
-            "token_endpoint_auth_method": "client_secret_post",
-        }),
-        None,
-    )
-    .await;
-    let client_id = reg["client_id"].as_str().unwrap();
-    let (verifier, challenge) = pkce();
-    let back = browser_leg(&app, client_id, redirect, &challenge, None).await;
-    assert_eq!(query_param(&back, "iss"), None, "{back}");
-    let code = query_param(&back, "code").unwrap();
-    let tokens = tokens_and_refresh(
-        &app,
-        client_id,
-        auth_of(&reg),
-        None,
-        &code,
-        redirect,
-        &verifier,
-    )
-    .await;
-    assert_eq!(tokens["expires_in"], 86_400);
-    let claims = jwt_claims(tokens["access_token"].as_str().unwrap());
-    assert_eq!(
-        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
-        86_400
-    );
-    let (_, renewed) = token(
-        &app,
-        client_id,
-        auth_of(&reg),
-        None,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-        ],
-    )
-    .await;
-    // The first refresh token was rotated in tokens_and_refresh; its grace replay still
-    // answers with the day-long lifetime.
-    assert_eq!(renewed["expires_in"], 86_400, "{renewed}");
-
-    // The error response (the user denies) carries no iss either.
-    let (_, challenge) = pkce();
-    let resource = app.resource();
-    let html = app
-        .authorize(&TestApp::auth_params(
-            client_id, redirect, &challenge, &resource,
-        ))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let res = app.decide(&html, "deny").await;
-    assert_eq!(res.status(), 302);
-    let denied = location(&res);
-    assert!(
-        denied.starts_with(&format!("{redirect}?error=access_denied")),
-        "{denied}"
-    );
-    assert_eq!(query_param(&denied, "iss"), None, "{denied}");
-
-    // Everyone else: iss and the default lifetime.
-    let req = app.auth_request().await;
-    let back = app.login(&req.params(), "dev-alice").await;
-    assert_eq!(
-        query_param(&back, "iss").as_deref(),
-        Some(app.state.core.settings.issuer.as_str())
-    );
-    let (_, _, tokens) = app.tokens_for_new_client().await;
-    assert_eq!(tokens["expires_in"], 3600);
-}
-
-/// A rule that only lengthens tokens keeps `iss` (the default), and a client that registers
-/// claude.ai's callback next to its own URI does not get claude.ai's rule.
-#[tokio::test]
-async fn client_rule_is_not_borrowed_by_an_extra_redirect_uri() {
-    let app = TestApp::start_with(Db::Sqlite, |c| {
-        c.client_rules = vec![claude_rule(Some(false), None)];
-    })
-    .await
-    .unwrap();
-    let reg = register(
-        &app,
-        json!({
-            "redirect_uris": ["https://claude.ai/api/mcp/auth_callback", "https://evil.example/cb"],
-            "token_endpoint_auth_method": "none",
-        }),
-        None,
-    )
-    .await;
-    let client_id = reg["client_id"].as_str().unwrap();
-    let (_, challenge) = pkce();
-    let back = browser_leg(&app, client_id, "https://evil.example/cb", &challenge, None).await;
-    assert!(query_param(&back, "iss").is_some(), "{back}");
-}
-
-/// MCP 2026-07-28 §Refresh Tokens: `offline_access` is in no PRM and no challenge, but the AS
-/// metadata may list it and a client may ask for it; refresh-token issuance follows the
-/// client's grant types, never whether `offline_access` was asked for (DCR always grants
-/// `refresh_token`, COMPAT C5, even to a client that asked for codes only).
-#[tokio::test]
-async fn offline_access_rules_of_mcp_2026_07_28() {
-    let app = TestApp::start().await;
-    for path in [
-        "/.well-known/oauth-protected-resource",
-        "/.well-known/oauth-protected-resource/mcp",
-    ] {
-        let prm = app.get_json(path).await;
-        assert!(
-            !prm["scopes_supported"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|s| s == "offline_access"),
-            "{path}: {prm}"
-        );
-    }
-    let meta = app
-        .get_json("/.well-known/oauth-authorization-server")
-        .await;
-    assert!(meta["scopes_supported"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|s| s == "offline_access"));
-
-    // Asked for, with the prompt=consent the SDKs add: accepted, a refresh token.
-    let req = app.auth_request().await;
-    let mut params = req.params();
-    params.push(("scope", "mcp:read offline_access"));
-    params.push(("prompt", "consent"));
-    let back = app.login(&params, "dev-alice").await;
-    let code = query_param(&back, "code").unwrap();
-    let form = crate::support::app::code_form(&code, &req.redirect, &req.verifier, &req.client_id);
-    let (status, tokens) = status_json(app.token(&form).await).await;
-    assert_eq!(status, 200, "{tokens}");
-    assert!(tokens["refresh_token"].is_string());
-    assert!(
-        tokens["scope"].as_str().unwrap().contains("mcp:read"),
-        "{tokens}"
-    );
-
-    // A client that asked for codes only, with and without offline_access and with no scope
-    // at all: a refresh token every time.
-    let redirect = "http://127.0.0.1:40000/cb";
-    let reg = register_codes_only(&app, redirect).await;
-    let client_id = reg["client_id"].as_str().unwrap();
-    for scope in [
-        None,
-        Some("offline_access"),
-        Some("mcp:read offline_access"),
-    ] {
-        let (verifier, challenge) = pkce();
-        let back = browser_leg(&app, client_id, redirect, &challenge, scope).await;
-        let code = query_param(&back, "code").unwrap();
-        let form = crate::support::app::code_form(&code, redirect, &verifier, client_id);
-        let (status, tokens) = status_json(app.token(&form).await).await;
-        assert_eq!(status, 200, "{tokens}");
-        assert!(tokens["refresh_token"].is_string(), "{scope:?}: {tokens}");
-    }
-}
-
-async fn register_codes_only(app: &TestApp, redirect: &str) -> Value {
-    let (status, reg) = status_json(
-        app.post_json(
-            "/register",
-            &json!({
-                "redirect_uris": [redirect],
-                "grant_types": ["authorization_code"],
-                "token_endpoint_auth_method": "none",
-            }),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 201, "{reg}");
-    assert_eq!(
-        reg["grant_types"],
-        json!(["authorization_code", "refresh_token"])
-    );
-    reg
-}
-
-/// Redirect-URI scheme allow-list at `/register`: a scheme that is neither reverse-DNS nor a
-/// known client's is refused with `invalid_redirect_uri` naming the rule, until the
-/// administrator adds it (`registration.redirect_uri_schemes`), e.g. for a VS Code fork.
-#[tokio::test]
-async fn unknown_redirect_scheme_needs_the_administrator() {
-    let body = json!({
-        "client_name": "Windsurf",
-        "redirect_uris": ["windsurf://codeium.windsurf/oauth/callback"],
-        "token_endpoint_auth_method": "none",
-    });
-    let app = TestApp::start().await;
-    let (status, err) = status_json(app.post_json("/register", &body).await).await;
-    assert_eq!(status, 400, "{err}");
-    assert_eq!(err["error"], "invalid_redirect_uri");
-    let d = err["error_description"].as_str().unwrap();
-    assert!(
-        d.contains("windsurf scheme is not allowed") && d.contains("reverse-DNS"),
-        "{d}"
-    );
-    // Reverse-DNS needs no configuration.
-    let (status, _) = status_json(
-        app.post_json(
-            "/register",
-            &json!({"redirect_uris": ["com.example.agent:/oauth/callback"], "token_endpoint_auth_method": "none"}),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 201);
-
-    let app = TestApp::start_with(Db::Sqlite, |c| {
-        c.registration.redirect_uri_schemes = vec!["windsurf".to_owned()];
-    })
-    .await
-    .unwrap();
-    let reg = register(&app, body, None).await;
-    let client_id = reg["client_id"].as_str().unwrap();
-    let redirect = "windsurf://codeium.windsurf/oauth/callback";
-    let (verifier, challenge) = pkce();
-    let back = browser_leg(&app, client_id, redirect, &challenge, None).await;
-    let code = query_param(&back, "code").unwrap();
-    tokens_and_refresh(
-        &app,
-        client_id,
-        Auth::None,
-        None,
-        &code,
-        redirect,
-        &verifier,
-    )
-    .await;
 }

@@ -2,6 +2,10 @@
 mod admin;
 mod admin_audit;
 mod admin_cli;
+mod admin_openapi;
+mod admin_pages;
+mod admin_revocation;
+mod admin_serving;
 mod admin_signing_keys;
 mod admin_stats;
 mod admin_upstreams;
@@ -9,6 +13,7 @@ mod cimd;
 mod cli;
 mod client_auth;
 mod client_emulations;
+mod client_quirk_rules;
 mod conformance;
 mod discovery;
 mod flows;

@@ -7,6 +7,7 @@
 //! [`Store::begin`] instead and commits once.
 //! Timestamps are Unix seconds (`i64`) in both databases so that the Clock alone decides time.
 
+mod account;
 mod records;
 mod sql;
 mod transaction;
@@ -18,10 +19,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use account::*;
 pub use records::*;
 /// The statement housekeeping runs to drop stale refresh replay answers; public so the
 /// contract tests can check that both databases serve it from an index.
 pub use sql::{REVOKED_ACCESS_TOKENS, STALE_REPLAY_PURGE};
+pub use sql::MAX_CONNECTED_APPS;
 pub use transaction::StoreTx;
 
 /// Errors of the storage layer. Internal causes are logged by the caller, never shown.
@@ -344,4 +347,27 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         audit: &AuditEvent,
     ) -> Result<AdminTokenRecord, StoreError>;
+
+    // --- end users' account pages (/account) -------------------------------------------------
+    /// Stores a first-party sign-in in flight.
+    async fn insert_account_login(&self, login: &AccountLoginRecord) -> Result<(), StoreError>;
+    /// Single use: deletes and returns the sign-in whose upstream state hashes to `state_hash`,
+    /// if it has not expired at `now`.
+    async fn take_account_login(
+        &self,
+        state_hash: &str,
+        now: i64,
+    ) -> Result<Option<AccountLoginRecord>, StoreError>;
+    /// The session with this hash, unless past its absolute end at `now`.
+    async fn get_account_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<AccountSessionRecord>, StoreError>;
+    /// Records activity on a session (written at most once a minute).
+    async fn touch_account_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError>;
+    /// Ends a session; false when there was none.
+    async fn delete_account_session(&self, id_hash: &str) -> Result<bool, StoreError>;
+    /// The user's active grants with their clients, newest first (at most 200).
+    async fn list_connected_apps(&self, user_id: &str) -> Result<Vec<ConnectedApp>, StoreError>;
 }

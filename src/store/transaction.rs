@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 
 use super::{
-    AccessTokenRecord, AdminTokenRecord, AuditEvent, AuthCodeRecord, AuthRequestRecord,
+    AccountSessionRecord, AccessTokenRecord, AdminTokenRecord, AuditEvent, AuthCodeRecord, AuthRequestRecord,
     ClientRecord, ConsentRecord, FamilyRecord, GrantRecord, RedeemOutcome, RefreshTokenRecord,
     RotateOutcome, StoreError, UpstreamLeg, UserRecord,
 };
@@ -166,4 +166,11 @@ pub trait StoreTx: Send {
     // --- audit ---------------------------------------------------------------------------------
     /// Appends an audit event; it commits (or rolls back) with the rest of the transaction.
     async fn insert_audit_event(&mut self, event: &AuditEvent) -> Result<(), StoreError>;
+
+    // --- end users' account pages (/account) -------------------------------------------------
+    /// Starts a signed-in `/account` session.
+    async fn insert_account_session(
+        &mut self,
+        session: &AccountSessionRecord,
+    ) -> Result<(), StoreError>;
 }

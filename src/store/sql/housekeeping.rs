@@ -34,6 +34,8 @@ pub(super) async fn purge(db: &mut dyn Exec, now: i64) -> Result<u64, StoreError
         "authorization_codes",
         "refresh_tokens",
         "access_tokens",
+        "account_logins",
+        "account_sessions",
     ] {
         removed += db
             .execute(

@@ -7,6 +7,7 @@
 //! commit together; reads use a pooled connection. [`Store::begin`] hands the same kind of
 //! transaction to a service as a [`tx::SqlTx`], running the same query functions.
 
+mod account;
 mod admin_tokens;
 mod audit;
 mod clients;
@@ -29,10 +30,11 @@ use sqlx::{Database, Pool, Transaction};
 
 pub(crate) use self::constraints::{db_error, UNIQUE_CONSTRAINTS};
 use self::exec::{Conn, Exec, TxExec};
+pub use self::account::MAX_CONNECTED_APPS;
 pub use self::housekeeping::STALE_REPLAY_PURGE;
 pub use self::tokens::REVOKED_ACCESS_TOKENS;
 use super::{
-    AccessTokenRecord, AccessTokenView, AdminTokenRecord, AuditAfter, AuditCount, AuditEntry,
+    AccountLoginRecord, AccountSessionRecord, ConnectedApp, AccessTokenRecord, AccessTokenView, AdminTokenRecord, AuditAfter, AuditCount, AuditEntry,
     AuditEvent, AuditFilter, AuthCodeRecord, AuthRequestRecord, ClientFilter, ClientRecord,
     ConsentRecord, FamilyRecord, GrantFilter, GrantRecord, Inventory, PageRequest, RedeemOutcome,
     RefreshTokenRecord, RefreshTokenView, RotateOutcome, SigningKeyRecord, Store, StoreError,
@@ -466,5 +468,37 @@ where
         audit: &AuditEvent,
     ) -> Result<AdminTokenRecord, StoreError> {
         in_tx!(self, |tx| admin_tokens::revoke(tx, id_or_name, now, audit))
+    }
+
+    async fn insert_account_login(&self, login: &AccountLoginRecord) -> Result<(), StoreError> {
+        on_conn!(self, |db| account::insert_login(db, login))
+    }
+
+    async fn take_account_login(
+        &self,
+        state_hash: &str,
+        now: i64,
+    ) -> Result<Option<AccountLoginRecord>, StoreError> {
+        on_conn!(self, |db| account::take_login(db, state_hash, now))
+    }
+
+    async fn get_account_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<AccountSessionRecord>, StoreError> {
+        on_conn!(self, |db| account::get_session(db, id_hash, now))
+    }
+
+    async fn touch_account_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError> {
+        on_conn!(self, |db| account::touch_session(db, id_hash, now))
+    }
+
+    async fn delete_account_session(&self, id_hash: &str) -> Result<bool, StoreError> {
+        on_conn!(self, |db| account::delete_session(db, id_hash))
+    }
+
+    async fn list_connected_apps(&self, user_id: &str) -> Result<Vec<ConnectedApp>, StoreError> {
+        on_conn!(self, |db| account::connected_apps(db, user_id))
     }
 }

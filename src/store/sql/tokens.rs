@@ -214,6 +214,14 @@ async fn insert_access(
         args![&t.jti, family_id, grant_id, &t.client_id, t.created_at, t.expires_at],
     )
     .await?;
+    // Every issuance (code redemption, refresh) goes through here: the grant's "last used"
+    // shown at /account, written at most once a minute per grant.
+    db.execute(
+        "UPDATE grants SET last_used_at = $2 WHERE id = $1 \
+         AND (last_used_at IS NULL OR last_used_at <= $3)",
+        args![grant_id, t.created_at, t.created_at - 60],
+    )
+    .await?;
     Ok(())
 }
 

@@ -4,9 +4,9 @@
 use async_trait::async_trait;
 
 use super::exec::TxExec;
-use super::{admin_tokens, audit, clients, grants, lists, requests, tokens};
+use super::{account, admin_tokens, audit, clients, grants, lists, requests, tokens};
 use crate::store::{
-    AccessTokenRecord, AdminTokenRecord, AuditEvent, AuthCodeRecord, AuthRequestRecord,
+    AccountSessionRecord, AccessTokenRecord, AdminTokenRecord, AuditEvent, AuthCodeRecord, AuthRequestRecord,
     ClientRecord, ConsentRecord, FamilyRecord, GrantRecord, RedeemOutcome, RefreshTokenRecord,
     RotateOutcome, StoreError, StoreTx, UpstreamLeg, UserRecord,
 };
@@ -217,5 +217,12 @@ impl StoreTx for SqlTx {
 
     async fn insert_audit_event(&mut self, event: &AuditEvent) -> Result<(), StoreError> {
         audit::insert_audit(self.0.exec(), event).await
+    }
+
+    async fn insert_account_session(
+        &mut self,
+        session: &AccountSessionRecord,
+    ) -> Result<(), StoreError> {
+        account::insert_session(self.0.exec(), session).await
     }
 }

@@ -24,6 +24,21 @@ pub struct UpstreamUser {
     pub groups: Vec<String>,
 }
 
+impl UpstreamUser {
+    /// The user `identity` names, signed in at the upstream `upstream_id`.
+    #[must_use]
+    pub fn new(upstream_id: &str, identity: &crate::idp::UpstreamIdentity) -> Self {
+        Self {
+            upstream_id: upstream_id.to_owned(),
+            issuer: identity.issuer.clone(),
+            subject: identity.subject.clone(),
+            email: identity.email.clone(),
+            name: identity.name.clone(),
+            groups: identity.groups.clone(),
+        }
+    }
+}
+
 /// Records the login and the consent given for `request`, and issues the authorization code
 /// the callback redirects to the client with. Returns the plain code (stored only hashed).
 ///

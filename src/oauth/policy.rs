@@ -17,6 +17,18 @@ pub struct Subject<'a> {
     pub groups_incomplete: bool,
 }
 
+impl<'a> From<&'a crate::idp::UpstreamIdentity> for Subject<'a> {
+    fn from(identity: &'a crate::idp::UpstreamIdentity) -> Self {
+        Self {
+            email: identity.email.as_deref(),
+            email_verified: identity.email_verified,
+            groups: &identity.groups,
+            tenant: identity.tenant.as_deref(),
+            groups_incomplete: identity.groups_incomplete,
+        }
+    }
+}
+
 /// Why a user was refused (for the audit log; the client only sees `access_denied`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {

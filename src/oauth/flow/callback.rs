@@ -115,7 +115,11 @@ impl Flow<'_> {
                     request.upstream_id
                 ))
             })?;
-        let login = self.exchange(upstream.idp.as_ref(), request, p).await?;
+        let sealed = request.upstream.as_ref().map(|leg| leg.sealed.as_str());
+        let aad = secrets_aad(&request.id_hash);
+        let login = self
+            .exchange(upstream.idp.as_ref(), sealed, &aad, p)
+            .await?;
         let subject = policy::Subject {
             email: login.identity.email.as_deref(),
             email_verified: login.identity.email_verified,
@@ -133,12 +137,14 @@ impl Flow<'_> {
         Ok(self.issue(request, &login, p.request_id.clone()).await?)
     }
 
-    /// The upstream half: checks the response's issuer and error, redeems the upstream code,
-    /// and verifies the ID token.
-    async fn exchange(
+    /// The upstream half: checks the response's issuer and error, opens the pending request's
+    /// `sealed` upstream secrets (bound by `aad`), redeems the upstream code, and verifies the
+    /// ID token. Shared with the `/account` sign-in ([`super::account`]).
+    pub(super) async fn exchange(
         &self,
         idp: &dyn UpstreamIdp,
-        request: &AuthRequestRecord,
+        sealed: Option<&str>,
+        aad: &[u8],
         p: &CallbackParams,
     ) -> Result<UpstreamLogin, Error> {
         // RFC 9207 §2.4 (mix-up defence), for error responses too: `iss`, when sent, must equal
@@ -174,14 +180,10 @@ impl Flow<'_> {
         let code = p.code.as_deref().ok_or_else(|| {
             Error::AccessDenied("the identity provider returned neither a code nor an error".into())
         })?;
-        let sealed = request.upstream.as_ref().ok_or_else(|| {
+        let sealed = sealed.ok_or_else(|| {
             Error::server(anyhow::anyhow!("approved request without upstream leg"))
         })?;
-        let plain = self
-            .core
-            .cipher
-            .open(&sealed.sealed, &secrets_aad(&request.id_hash))
-            .map_err(Error::server)?;
+        let plain = self.core.cipher.open(sealed, aad).map_err(Error::server)?;
         let secrets: UpstreamSecrets = serde_json::from_slice(&plain).map_err(Error::server)?;
         idp.exchange_code(code, &secrets.pkce_verifier, &secrets.nonce)
             .await

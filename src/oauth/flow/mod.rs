@@ -8,11 +8,13 @@
 //! write lock). The HTTP layer parses, keeps the browser-binding cookies and renders; every way
 //! the flow can refuse is a [`FlowError`], which it maps to a page or a redirect in one place.
 
+mod account;
 mod callback;
 mod decide;
 pub mod secrets;
 mod start;
 
+pub use account::Completed;
 pub use callback::CallbackParams;
 pub use decide::{Approved, Decision};
 pub use start::{display_host, ConsentPrompt, StartRequest, Started};

@@ -1,6 +1,7 @@
 //! dcr-bridge: an OAuth 2.1 authorization server that maps dynamically registered MCP clients
 //! onto one pre-registered client at an enterprise IdP and issues its own audience-bound tokens.
 
+pub mod account;
 pub mod admin;
 pub mod app;
 pub mod cli;

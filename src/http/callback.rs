@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::http::browser::{answer, found};
 use crate::http::cookies;
 use crate::http::form::{request_id, Params};
-use crate::oauth::flow::{CallbackParams, Notice};
+use crate::oauth::flow::{CallbackParams, Completed, Notice};
 
 /// Callback routes (no CORS).
 pub fn routes() -> Router<AppState> {
@@ -39,7 +39,7 @@ async fn callback(
     let completed = app
         .core
         .flow()
-        .callback(CallbackParams {
+        .complete_callback(CallbackParams {
             state: state.to_owned(),
             iss: get("iss"),
             code: get("code"),
@@ -50,7 +50,11 @@ async fn callback(
         })
         .await;
     match completed {
-        Ok(url) => found(&url),
+        Ok(Completed::Client(url)) => found(&url),
+        // A first-party sign-in to /account (same callback URL at the upstream, COMPAT U1).
+        Ok(Completed::Account(user)) => {
+            crate::http::account::signed_in(&app, &user, rid.as_deref()).await
+        }
         Err(refused) => answer(&app, rid.as_deref(), refused),
     }
 }

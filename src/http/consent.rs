@@ -70,7 +70,7 @@ async fn decide(State(app): State<AppState>, headers: HeaderMap, body: Bytes) ->
 
 /// The Origin check (defence in depth beside the CSRF token): absent is tolerated (older
 /// browsers), present must be ours.
-fn same_origin(headers: &HeaderMap, issuer: &str) -> bool {
+pub(crate) fn same_origin(headers: &HeaderMap, issuer: &str) -> bool {
     match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         None => true,
         Some(origin) => origin.trim_end_matches('/') == issuer,

@@ -25,7 +25,7 @@ pub fn name(secure: bool) -> &'static str {
 }
 
 /// The value of the first cookie called `wanted` in the request's `Cookie` headers.
-fn value_of(headers: &HeaderMap, wanted: &str) -> Option<String> {
+pub(crate) fn value_of(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -47,7 +47,7 @@ pub const REMEMBER_SECONDS: i64 = 30 * 24 * 3600;
 
 /// A `Set-Cookie` value: `Path=/`, `HttpOnly`, `SameSite=Lax`, `Secure` over https (required by
 /// the `__Host-` prefix), and `Max-Age` when given (else a session cookie).
-fn set_cookie(
+pub(crate) fn set_cookie(
     name: &'static str,
     value: String,
     secure: bool,

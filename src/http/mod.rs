@@ -2,6 +2,7 @@
 //! HTML pages. Each endpoint lives in its own file and stays thin: extract, call one service,
 //! map the result.
 
+pub mod account;
 pub mod authorize;
 pub mod browser;
 pub mod callback;
@@ -43,7 +44,8 @@ pub fn routes(state: AppState) -> Router {
     let browser = Router::new()
         .merge(limits.apply(Endpoint::Authorize, authorize::routes()))
         .merge(consent::routes())
-        .merge(callback::routes());
+        .merge(callback::routes())
+        .merge(account::routes(limits));
     let own = middleware::inner(api.merge(browser).fallback(discovery::not_found));
     // Proxied resources get their own layers (gateway/mod.rs): none of the inner ones above.
     let gateway = crate::gateway::routes(&state)

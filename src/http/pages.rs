@@ -49,6 +49,26 @@ impl Pages {
         env.add_template("base.html", include_str!("../../templates/base.html"))?;
         env.add_template("consent.html", include_str!("../../templates/consent.html"))?;
         env.add_template("error.html", include_str!("../../templates/error.html"))?;
+        for (name, text) in [
+            (
+                "account/base.html",
+                include_str!("../../templates/account/base.html"),
+            ),
+            (
+                "account/index.html",
+                include_str!("../../templates/account/index.html"),
+            ),
+            (
+                "account/choose.html",
+                include_str!("../../templates/account/choose.html"),
+            ),
+            (
+                "account/signed_out.html",
+                include_str!("../../templates/account/signed_out.html"),
+            ),
+        ] {
+            env.add_template(name, text)?;
+        }
         Ok(Self { env })
     }
 

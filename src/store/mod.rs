@@ -21,10 +21,10 @@ use async_trait::async_trait;
 
 pub use account::*;
 pub use records::*;
+pub use sql::MAX_CONNECTED_APPS;
 /// The statement housekeeping runs to drop stale refresh replay answers; public so the
 /// contract tests can check that both databases serve it from an index.
 pub use sql::{REVOKED_ACCESS_TOKENS, STALE_REPLAY_PURGE};
-pub use sql::MAX_CONNECTED_APPS;
 pub use transaction::StoreTx;
 
 /// Errors of the storage layer. Internal causes are logged by the caller, never shown.

@@ -9,9 +9,9 @@
 use async_trait::async_trait;
 
 use super::{
-    AccountSessionRecord, AccessTokenRecord, AdminTokenRecord, AuditEvent, AuthCodeRecord, AuthRequestRecord,
-    ClientRecord, ConsentRecord, FamilyRecord, GrantRecord, RedeemOutcome, RefreshTokenRecord,
-    RotateOutcome, StoreError, UpstreamLeg, UserRecord,
+    AccessTokenRecord, AccountSessionRecord, AdminTokenRecord, AuditEvent, AuthCodeRecord,
+    AuthRequestRecord, ClientRecord, ConsentRecord, FamilyRecord, GrantRecord, RedeemOutcome,
+    RefreshTokenRecord, RotateOutcome, StoreError, UpstreamLeg, UserRecord,
 };
 
 /// An open write transaction (on SQLite it holds the database's write lock until it ends, so

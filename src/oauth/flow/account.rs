@@ -107,7 +107,10 @@ impl Flow<'_> {
             .await
             .map_err(|e| FlowError::Internal(e.into()))?;
         match pending {
-            Some(login) => self.account_callback(login, &p).await.map(Completed::Account),
+            Some(login) => self
+                .account_callback(login, &p)
+                .await
+                .map(Completed::Account),
             None => self.callback(p).await.map(Completed::Client),
         }
     }

@@ -20,7 +20,14 @@ pub(super) async fn insert_login(
     db.execute(
         "INSERT INTO account_logins (state_hash, upstream_id, browser_hash, sealed, created_at, \
          expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        args![&r.state_hash, &r.upstream_id, &r.browser_hash, &r.sealed, r.created_at, r.expires_at],
+        args![
+            &r.state_hash,
+            &r.upstream_id,
+            &r.browser_hash,
+            &r.sealed,
+            r.created_at,
+            r.expires_at
+        ],
     )
     .await?;
     Ok(())
@@ -59,7 +66,14 @@ pub(super) async fn insert_session(
     db.execute(
         "INSERT INTO account_sessions (id_hash, user_id, upstream_id, created_at, last_seen_at, \
          expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        args![&s.id_hash, &s.user_id, &s.upstream_id, s.created_at, s.last_seen_at, s.expires_at],
+        args![
+            &s.id_hash,
+            &s.user_id,
+            &s.upstream_id,
+            s.created_at,
+            s.last_seen_at,
+            s.expires_at
+        ],
     )
     .await?;
     Ok(())

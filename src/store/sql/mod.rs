@@ -28,17 +28,18 @@ use sqlx::error::DatabaseError;
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Pool, Transaction};
 
+pub use self::account::MAX_CONNECTED_APPS;
 pub(crate) use self::constraints::{db_error, UNIQUE_CONSTRAINTS};
 use self::exec::{Conn, Exec, TxExec};
-pub use self::account::MAX_CONNECTED_APPS;
 pub use self::housekeeping::STALE_REPLAY_PURGE;
 pub use self::tokens::REVOKED_ACCESS_TOKENS;
 use super::{
-    AccountLoginRecord, AccountSessionRecord, ConnectedApp, AccessTokenRecord, AccessTokenView, AdminTokenRecord, AuditAfter, AuditCount, AuditEntry,
-    AuditEvent, AuditFilter, AuthCodeRecord, AuthRequestRecord, ClientFilter, ClientRecord,
-    ConsentRecord, FamilyRecord, GrantFilter, GrantRecord, Inventory, PageRequest, RedeemOutcome,
-    RefreshTokenRecord, RefreshTokenView, RotateOutcome, SigningKeyRecord, Store, StoreError,
-    StoreTx, UpstreamLeg, UpstreamRecord, UserRecord,
+    AccessTokenRecord, AccessTokenView, AccountLoginRecord, AccountSessionRecord, AdminTokenRecord,
+    AuditAfter, AuditCount, AuditEntry, AuditEvent, AuditFilter, AuthCodeRecord, AuthRequestRecord,
+    ClientFilter, ClientRecord, ConnectedApp, ConsentRecord, FamilyRecord, GrantFilter,
+    GrantRecord, Inventory, PageRequest, RedeemOutcome, RefreshTokenRecord, RefreshTokenView,
+    RotateOutcome, SigningKeyRecord, Store, StoreError, StoreTx, UpstreamLeg, UpstreamRecord,
+    UserRecord,
 };
 
 /// What a database must tell the shared SQL about itself.

@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use super::exec::TxExec;
 use super::{account, admin_tokens, audit, clients, grants, lists, requests, tokens};
 use crate::store::{
-    AccountSessionRecord, AccessTokenRecord, AdminTokenRecord, AuditEvent, AuthCodeRecord, AuthRequestRecord,
-    ClientRecord, ConsentRecord, FamilyRecord, GrantRecord, RedeemOutcome, RefreshTokenRecord,
-    RotateOutcome, StoreError, StoreTx, UpstreamLeg, UserRecord,
+    AccessTokenRecord, AccountSessionRecord, AdminTokenRecord, AuditEvent, AuthCodeRecord,
+    AuthRequestRecord, ClientRecord, ConsentRecord, FamilyRecord, GrantRecord, RedeemOutcome,
+    RefreshTokenRecord, RotateOutcome, StoreError, StoreTx, UpstreamLeg, UserRecord,
 };
 
 /// A write transaction of a [`super::SqlStore`]; dropping it rolls back.

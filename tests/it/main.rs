@@ -1,4 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod account;
+mod account_browser;
 mod admin;
 mod admin_audit;
 mod admin_cli;

@@ -16,7 +16,7 @@ pub use apps::{AppView, Removed};
 
 use crate::oauth::login::UpstreamUser;
 use crate::oauth::{crypto, Core, Result};
-use crate::store::{AccountSessionRecord, AuditEvent, UserRecord};
+use crate::store::{AccountSessionRecord, AuditEvent};
 
 /// A session ends after this long without a request (seconds).
 pub const IDLE_SECONDS: i64 = 30 * 60;
@@ -57,19 +57,7 @@ impl Account<'_> {
         let now = self.core.now();
         let token = crypto::random_b64(32);
         let mut tx = self.core.store.begin().await?;
-        let user_id = tx
-            .upsert_user(&UserRecord {
-                id: uuid::Uuid::new_v4().to_string(),
-                upstream_id: user.upstream_id.clone(),
-                issuer: user.issuer.clone(),
-                subject: user.subject.clone(),
-                email: user.email.clone(),
-                name: user.name.clone(),
-                groups: user.groups.clone(),
-                created_at: now,
-                last_login_at: now,
-            })
-            .await?;
+        let user_id = tx.upsert_user(&user.record(now)).await?;
         tx.insert_account_session(&AccountSessionRecord {
             id_hash: crypto::hash(&token),
             user_id: user_id.clone(),

@@ -20,11 +20,11 @@ use serde::Serialize;
 
 use crate::account::{account, AppView, Removed, Session};
 use crate::app::AppState;
-use crate::http::browser::{answer, see_other};
+use crate::http::browser::{answer, page as error_page, see_other};
 use crate::http::consent::same_origin;
 use crate::http::cookies;
 use crate::http::form::{request_id, Params};
-use crate::http::pages::{html_response, ErrorPage};
+use crate::http::pages::html_response;
 use crate::http::rate_limit::{Endpoint, RateLimits};
 use crate::oauth::flow::FlowError;
 use crate::oauth::login::UpstreamUser;
@@ -203,8 +203,9 @@ async fn signed_in_form(
     body: &[u8],
 ) -> Result<(Session, Params), Response> {
     let rid = request_id(headers);
-    let refuse =
-        |status, title: &str, message: &str| refusal(app, rid.as_deref(), status, title, message);
+    let refuse = |status, title: &str, message: &str| {
+        error_page(app, status, title, message, None, rid.as_deref(), None)
+    };
     let Ok(form) = Params::parse(body) else {
         return Err(refuse(
             StatusCode::BAD_REQUEST,
@@ -278,12 +279,14 @@ async fn remove(State(app): State<AppState>, headers: HeaderMap, body: Bytes) ->
             );
             res
         }
-        Ok(Removed::NotFound) => refusal(
+        Ok(Removed::NotFound) => error_page(
             &app,
-            rid.as_deref(),
             StatusCode::NOT_FOUND,
             "Not found",
             "None of your connected apps has this id. Reload the page.",
+            None,
+            rid.as_deref(),
+            None,
         ),
         Err(e) => answer(&app, rid.as_deref(), FlowError::Internal(e)),
     }
@@ -316,25 +319,6 @@ fn render(app: &AppState, rid: Option<&str>, template: &str, view: &impl Seriali
         Ok(html) => html_response(StatusCode::OK, html, CSP),
         Err(e) => answer(app, rid, FlowError::Internal(Error::server(e))),
     }
-}
-
-fn refusal(
-    app: &AppState,
-    rid: Option<&str>,
-    status: StatusCode,
-    title: &str,
-    message: &str,
-) -> Response {
-    app.pages.error(
-        status,
-        &ErrorPage {
-            title,
-            message,
-            code: None,
-            request_id: rid,
-            return_url: None,
-        },
-    )
 }
 
 fn append(res: &mut Response, cookie: Option<HeaderValue>) {

@@ -198,7 +198,8 @@ fn status_and_message(e: &Error) -> (StatusCode, &str) {
     (status, message)
 }
 
-fn page(
+/// An error page without a link to a client (`code`: the OAuth error it names, if any).
+pub(crate) fn page(
     app: &AppState,
     status: StatusCode,
     title: &str,

@@ -37,6 +37,23 @@ impl UpstreamUser {
             groups: identity.groups.clone(),
         }
     }
+
+    /// The `users` row of a sign-in at `now` (a new id, which the store's upsert on (issuer,
+    /// subject) keeps only for a first sign-in).
+    #[must_use]
+    pub fn record(&self, now: i64) -> UserRecord {
+        UserRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            upstream_id: self.upstream_id.clone(),
+            issuer: self.issuer.clone(),
+            subject: self.subject.clone(),
+            email: self.email.clone(),
+            name: self.name.clone(),
+            groups: self.groups.clone(),
+            created_at: now,
+            last_login_at: now,
+        }
+    }
 }
 
 /// Records the login and the consent given for `request`, and issues the authorization code
@@ -58,19 +75,7 @@ pub async fn finish_login(
     // One transaction for the whole login: if the grant cannot be stored, neither the `login`
     // audit row nor the consent stays behind (STYLE 16, 21).
     let mut tx = core.store.begin().await?;
-    let user_id = tx
-        .upsert_user(&UserRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            upstream_id: user.upstream_id.clone(),
-            issuer: user.issuer.clone(),
-            subject: user.subject.clone(),
-            email: user.email.clone(),
-            name: user.name.clone(),
-            groups: user.groups.clone(),
-            created_at: now,
-            last_login_at: now,
-        })
-        .await?;
+    let user_id = tx.upsert_user(&user.record(now)).await?;
     tx.insert_audit_event(
         &AuditEvent::new("login", now)
             .actor(user_id.clone())

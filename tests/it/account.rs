@@ -5,8 +5,8 @@
 use reqwest::header::LOCATION;
 
 use crate::account_browser::{
-    account_callback, account_page, browser, connect, env, grants_of, post_form, refresh,
-    set_cookie, sign_in, Env, Walked,
+    account_callback, account_page, browser, callback_url, connect, env, grants_of, post_form,
+    refresh, remove, set_cookie, sign_in, Env, Walked,
 };
 use crate::support::app::{hidden, Db};
 
@@ -68,25 +68,13 @@ async fn connected_apps(env: &Env) {
     // Bob cannot remove Alice's grant by its id: 404, and nothing changes.
     let editor_grant = grants_of(env, &editor).await.remove(0);
     let bob_csrf = hidden(&bob_page, "csrf_token");
-    let res = post_form(
-        env,
-        &bob,
-        "/account/remove",
-        &[("grant_id", &editor_grant.id), ("csrf_token", &bob_csrf)],
-    )
-    .await;
+    let res = remove(env, &bob, &editor_grant.id, &bob_csrf).await;
     assert_eq!(res.status(), 404);
     assert!(grants_of(env, &editor).await[0].revoked_at.is_none());
 
     // Alice removes the editor.
     let csrf = hidden(&page, "csrf_token");
-    let res = post_form(
-        env,
-        &alice,
-        "/account/remove",
-        &[("grant_id", &editor_grant.id), ("csrf_token", &csrf)],
-    )
-    .await;
+    let res = remove(env, &alice, &editor_grant.id, &csrf).await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()[LOCATION], "/account");
     let (status, body) = refresh(env, &editor_tokens, &editor).await;
@@ -125,13 +113,7 @@ async fn connected_apps(env: &Env) {
     assert!(events.iter().any(|e| e.kind == "account_login"));
 
     // Removing it again: not found.
-    let res = post_form(
-        env,
-        &alice,
-        "/account/remove",
-        &[("grant_id", &editor_grant.id), ("csrf_token", &csrf)],
-    )
-    .await;
+    let res = remove(env, &alice, &editor_grant.id, &csrf).await;
     assert_eq!(res.status(), 404);
 }
 
@@ -184,25 +166,13 @@ async fn forms_need_the_sessions_csrf_token_and_our_origin() {
         assert_eq!(res.status(), 400, "{body}");
     }
     let long = "g".repeat(10_000);
-    let res = post_form(
-        &env,
-        &alice,
-        "/account/remove",
-        &[("grant_id", &long), ("csrf_token", &csrf)],
-    )
-    .await;
+    let res = remove(&env, &alice, &long, &csrf).await;
     assert_eq!(res.status(), 404);
     let huge = "g".repeat(2_000_000);
     let res = post_form(&env, &alice, "/account/remove", &[("grant_id", &huge)]).await;
     assert_eq!(res.status(), 413);
     // Without a session at all.
-    let res = post_form(
-        &env,
-        &browser(),
-        "/account/remove",
-        &[("grant_id", &grant.id), ("csrf_token", &csrf)],
-    )
-    .await;
+    let res = remove(&env, &browser(), &grant.id, &csrf).await;
     assert_eq!(res.status(), 401);
 
     assert!(grants_of(&env, &client).await[0].revoked_at.is_none());
@@ -224,13 +194,7 @@ async fn a_replayed_state_at_the_callback_signs_nobody_in() {
         return;
     };
     let alice = browser();
-    let base = env.app.base.clone();
-    let start = alice.get(env.app.url("/account")).send().await.unwrap();
-    let callback = format!("{base}/oauth/callback");
-    let url =
-        crate::account_browser::walk(&alice, &base, start, ALICE, |u| u.starts_with(&callback))
-            .await
-            .stopped();
+    let url = callback_url(&env, &alice, ALICE).await;
     let first = alice.get(&url).send().await.unwrap();
     assert_eq!(first.status(), 303);
     assert!(set_cookie(&first, "dcrb-account").is_some());
@@ -252,13 +216,7 @@ async fn a_sign_in_started_in_another_browser_is_refused() {
         return;
     };
     let (victim, attacker) = (browser(), browser());
-    let base = env.app.base.clone();
-    let start = attacker.get(env.app.url("/account")).send().await.unwrap();
-    let callback = format!("{base}/oauth/callback");
-    let url =
-        crate::account_browser::walk(&attacker, &base, start, BOB, |u| u.starts_with(&callback))
-            .await
-            .stopped();
+    let url = callback_url(&env, &attacker, BOB).await;
     // Login CSRF: the attacker's finished sign-in delivered to the victim's browser.
     let res = victim.get(&url).send().await.unwrap();
     assert_eq!(res.status(), 403);
@@ -318,12 +276,7 @@ async fn a_user_the_policy_refuses_cannot_sign_in() {
         return;
     };
     let bob = browser();
-    let base = env.app.base.clone();
-    let start = bob.get(env.app.url("/account")).send().await.unwrap();
-    let callback = format!("{base}/oauth/callback");
-    let url = crate::account_browser::walk(&bob, &base, start, BOB, |u| u.starts_with(&callback))
-        .await
-        .stopped();
+    let url = callback_url(&env, &bob, BOB).await;
     let res = bob.get(&url).send().await.unwrap();
     assert_eq!(res.status(), 400);
     assert!(set_cookie(&res, "dcrb-account").is_none());

@@ -196,15 +196,21 @@ pub async fn connect(env: &Env, b: &Client, user: &str, name: &str) -> (String, 
     (client_id, res.json().await.unwrap())
 }
 
-/// The response of the upstream callback that ends `user`'s `/account` sign-in in `b`
-/// (visited once; not followed).
-pub async fn account_callback(env: &Env, b: &Client, user: &str) -> Response {
+/// The upstream's redirect to our callback that ends `user`'s `/account` sign-in started in
+/// `b` (not visited).
+pub async fn callback_url(env: &Env, b: &Client, user: &str) -> String {
     let base = &env.app.base;
     let start = b.get(format!("{base}/account")).send().await.unwrap();
     let callback = format!("{base}/oauth/callback");
-    let url = walk(b, base, start, user, |u| u.starts_with(&callback))
+    walk(b, base, start, user, |u| u.starts_with(&callback))
         .await
-        .stopped();
+        .stopped()
+}
+
+/// The response of the upstream callback that ends `user`'s `/account` sign-in in `b`
+/// (visited once; not followed).
+pub async fn account_callback(env: &Env, b: &Client, user: &str) -> Response {
+    let url = callback_url(env, b, user).await;
     b.get(url).send().await.unwrap()
 }
 
@@ -240,6 +246,17 @@ pub async fn post_form(env: &Env, b: &Client, path: &str, form: &[(&str, &str)])
         .send()
         .await
         .unwrap()
+}
+
+/// "Remove access" of `grant_id` from `b` with `csrf`.
+pub async fn remove(env: &Env, b: &Client, grant_id: &str, csrf: &str) -> Response {
+    post_form(
+        env,
+        b,
+        "/account/remove",
+        &[("grant_id", grant_id), ("csrf_token", csrf)],
+    )
+    .await
 }
 
 /// The grants of `client_id`, any state.

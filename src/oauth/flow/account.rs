@@ -5,9 +5,8 @@
 //! taken from `account_logins`, anything else goes on as the MCP flow. The same upstream access
 //! policy applies; the result is the verified user, for whom `crate::account` opens a session.
 
-use super::secrets::UpstreamSecrets;
+use super::secrets::fresh_leg;
 use super::{CallbackParams, Flow, FlowError, Notice};
-use crate::idp::UpstreamAuthRequest;
 use crate::oauth::login::UpstreamUser;
 use crate::oauth::{crypto, policy, Error};
 use crate::store::{AccountLoginRecord, AuditEvent};
@@ -44,28 +43,12 @@ impl Flow<'_> {
             ))
         })?;
         let now = self.core.now();
-        let state = crypto::random_b64(32);
-        let nonce = crypto::random_b64(32);
-        let (pkce_verifier, pkce_challenge) = crate::idp::new_pkce();
-        let state_hash = crypto::hash(&state);
-        let secrets = UpstreamSecrets {
-            pkce_verifier,
-            nonce: nonce.clone(),
-        };
-        let sealed = serde_json::to_vec(&secrets)
-            .map_err(Error::server)
-            .and_then(|plain| {
-                self.core
-                    .cipher
-                    .seal(&plain, &account_aad(&state_hash))
-                    .map_err(Error::server)
-            })
-            .map_err(FlowError::Internal)?;
+        let fresh = fresh_leg(&self.core.cipher, account_aad).map_err(FlowError::Internal)?;
         let record = AccountLoginRecord {
-            state_hash,
+            state_hash: fresh.state_hash,
             upstream_id: upstream.id.clone(),
             browser_hash: crypto::hash(browser),
-            sealed,
+            sealed: fresh.sealed,
             created_at: now,
             expires_at: now + self.core.settings.tokens.authorization_request_ttl,
         };
@@ -76,12 +59,7 @@ impl Flow<'_> {
             .map_err(|e| FlowError::Internal(e.into()))?;
         let url = upstream
             .idp
-            .authorization_url(&UpstreamAuthRequest {
-                state,
-                nonce,
-                pkce_challenge,
-                force_login: false,
-            })
+            .authorization_url(&fresh.request(false))
             .await
             .map_err(|e| {
                 tracing::warn!(upstream = %upstream.id, error = %e, "upstream authorization URL failed");

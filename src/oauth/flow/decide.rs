@@ -2,9 +2,8 @@
 //! CSRF token and browser binding; approve seals a fresh upstream PKCE verifier, state and nonce
 //! into the request and sends the browser upstream, deny answers the client `access_denied`.
 
-use super::secrets::{consent_mac, secrets_aad, UpstreamSecrets};
+use super::secrets::{consent_mac, fresh_leg, secrets_aad};
 use super::{Flow, FlowError, Notice};
-use crate::idp::UpstreamAuthRequest;
 use crate::oauth::{crypto, Error};
 use crate::store::{AuditEvent, AuthRequestRecord, UpstreamLeg};
 
@@ -126,25 +125,11 @@ impl Flow<'_> {
             ))));
         };
         let now = self.core.now();
-        let state = crypto::random_b64(32);
-        let nonce = crypto::random_b64(32);
-        let (pkce_verifier, pkce_challenge) = crate::idp::new_pkce();
-        let secrets = UpstreamSecrets {
-            pkce_verifier,
-            nonce: nonce.clone(),
-        };
-        let sealed = serde_json::to_vec(&secrets)
-            .map_err(Error::server)
-            .and_then(|plain| {
-                self.core
-                    .cipher
-                    .seal(&plain, &secrets_aad(&request.id_hash))
-                    .map_err(Error::server)
-            })
+        let fresh = fresh_leg(&self.core.cipher, |_| secrets_aad(&request.id_hash))
             .map_err(FlowError::Internal)?;
         let leg = UpstreamLeg {
-            state_hash: crypto::hash(&state),
-            sealed,
+            state_hash: fresh.state_hash,
+            sealed: fresh.sealed,
             expires_at: now + self.core.settings.tokens.authorization_request_ttl,
         };
         match self
@@ -159,12 +144,7 @@ impl Flow<'_> {
         }
         let url = upstream
             .idp
-            .authorization_url(&UpstreamAuthRequest {
-                state,
-                nonce,
-                pkce_challenge,
-                force_login: wants_login(&request),
-            })
+            .authorization_url(&fresh.request(wants_login(&request)))
             .await
             .map_err(|e| {
                 tracing::warn!(upstream = %request.upstream_id, error = %e, "upstream authorization URL failed");

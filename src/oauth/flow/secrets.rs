@@ -16,6 +16,61 @@ pub struct UpstreamSecrets {
     pub nonce: String,
 }
 
+/// A fresh upstream leg: its `state` (and hash), nonce and PKCE challenge, with the verifier and
+/// nonce sealed for the pending request.
+pub struct FreshLeg {
+    pub state: String,
+    pub state_hash: String,
+    pub nonce: String,
+    pub pkce_challenge: String,
+    /// [`UpstreamSecrets`], sealed with the associated data the caller chose.
+    pub sealed: String,
+}
+
+impl FreshLeg {
+    /// The upstream authorization request of this leg.
+    #[must_use]
+    pub fn request(&self, force_login: bool) -> crate::idp::UpstreamAuthRequest {
+        crate::idp::UpstreamAuthRequest {
+            state: self.state.clone(),
+            nonce: self.nonce.clone(),
+            pkce_challenge: self.pkce_challenge.clone(),
+            force_login,
+        }
+    }
+}
+
+/// Generates an upstream leg; `aad` gets the state's hash and returns the associated data to
+/// seal its secrets with.
+///
+/// # Errors
+/// Sealing failure (internal).
+pub fn fresh_leg(
+    cipher: &Cipher,
+    aad: impl FnOnce(&str) -> Vec<u8>,
+) -> Result<FreshLeg, crate::oauth::Error> {
+    use crate::oauth::Error;
+    let state = crypto::random_b64(32);
+    let nonce = crypto::random_b64(32);
+    let (pkce_verifier, pkce_challenge) = crate::idp::new_pkce();
+    let state_hash = crypto::hash(&state);
+    let secrets = UpstreamSecrets {
+        pkce_verifier,
+        nonce: nonce.clone(),
+    };
+    let plain = serde_json::to_vec(&secrets).map_err(Error::server)?;
+    let sealed = cipher
+        .seal(&plain, &aad(&state_hash))
+        .map_err(Error::server)?;
+    Ok(FreshLeg {
+        state,
+        state_hash,
+        nonce,
+        pkce_challenge,
+        sealed,
+    })
+}
+
 /// Associated data binding sealed upstream secrets to one pending request, so a sealed value
 /// cannot be replayed into another request's row.
 #[must_use]

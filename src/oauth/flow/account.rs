@@ -45,10 +45,10 @@ impl Flow<'_> {
         let now = self.core.now();
         let fresh = fresh_leg(&self.core.cipher, account_aad).map_err(FlowError::Internal)?;
         let record = AccountLoginRecord {
-            state_hash: fresh.state_hash,
+            state_hash: fresh.state_hash.clone(),
             upstream_id: upstream.id.clone(),
             browser_hash: crypto::hash(browser),
-            sealed: fresh.sealed,
+            sealed: fresh.sealed.clone(),
             created_at: now,
             expires_at: now + self.core.settings.tokens.authorization_request_ttl,
         };

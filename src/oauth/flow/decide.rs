@@ -128,8 +128,8 @@ impl Flow<'_> {
         let fresh = fresh_leg(&self.core.cipher, |_| secrets_aad(&request.id_hash))
             .map_err(FlowError::Internal)?;
         let leg = UpstreamLeg {
-            state_hash: fresh.state_hash,
-            sealed: fresh.sealed,
+            state_hash: fresh.state_hash.clone(),
+            sealed: fresh.sealed.clone(),
             expires_at: now + self.core.settings.tokens.authorization_request_ttl,
         };
         match self

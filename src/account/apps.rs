@@ -148,3 +148,7 @@ fn http_date(at: i64) -> String {
     let secs = u64::try_from(at).unwrap_or(0);
     httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
 }
+
+#[cfg(test)]
+#[path = "apps_tests.rs"]
+mod tests;

@@ -99,3 +99,24 @@ fn an_incomplete_group_list_decides_nothing_when_groups_are_restricted() {
         "no group rule, no refusal"
     );
 }
+
+/// The facts the policy reads come from the verified identity as they are.
+#[test]
+fn subject_of_an_identity() {
+    let identity = crate::idp::UpstreamIdentity {
+        issuer: "https://idp.example.com".into(),
+        subject: "s".into(),
+        email: Some("a@example.com".into()),
+        email_verified: Some(true),
+        name: None,
+        groups: vec!["engineering".into()],
+        tenant: Some("t".into()),
+        groups_incomplete: true,
+    };
+    let s = Subject::from(&identity);
+    assert_eq!(s.email, Some("a@example.com"));
+    assert_eq!(s.email_verified, Some(true));
+    assert_eq!(s.groups, ["engineering".to_owned()]);
+    assert_eq!(s.tenant, Some("t"));
+    assert!(s.groups_incomplete);
+}

@@ -58,3 +58,26 @@ fn consent_mac_covers_the_client_metadata() {
         consent_mac(&cipher, "other-browser", &request(&client))
     );
 }
+
+/// A fresh leg's secrets open only with the associated data it was sealed with, and its state
+/// hash is the hash of its state: an `/account` sign-in's row cannot stand in for an MCP
+/// client's pending request, nor the other way round.
+#[test]
+fn fresh_leg_seals_to_the_callers_associated_data() {
+    let cipher = Cipher::new(&[2u8; 32], &[]);
+    let leg = fresh_leg(&cipher, |h| format!("account_login:{h}").into_bytes()).unwrap();
+    assert_eq!(leg.state_hash, crypto::hash(&leg.state));
+    let aad = format!("account_login:{}", leg.state_hash).into_bytes();
+    let plain = cipher.open(&leg.sealed, &aad).unwrap();
+    let secrets: UpstreamSecrets = serde_json::from_slice(&plain).unwrap();
+    assert_eq!(secrets.nonce, leg.nonce);
+    assert!(cipher
+        .open(&leg.sealed, &secrets_aad(&leg.state_hash))
+        .is_err());
+    let request = leg.request(true);
+    assert_eq!(request.state, leg.state);
+    assert!(request.force_login);
+    let other = fresh_leg(&cipher, |_| Vec::new()).unwrap();
+    assert_ne!(other.state, leg.state);
+    assert_ne!(other.nonce, leg.nonce);
+}

@@ -14,6 +14,7 @@ mod constraints;
 mod exec;
 mod grants;
 mod housekeeping;
+mod initial_tokens;
 mod keys;
 mod lists;
 mod requests;
@@ -34,7 +35,7 @@ pub use self::tokens::REVOKED_ACCESS_TOKENS;
 use super::{
     AccessTokenRecord, AccessTokenView, AdminTokenRecord, AuditAfter, AuditCount, AuditEntry,
     AuditEvent, AuditFilter, AuthCodeRecord, AuthRequestRecord, ClientFilter, ClientRecord,
-    ConsentRecord, FamilyRecord, GrantFilter, GrantRecord, Inventory, PageRequest, RedeemOutcome,
+    ConsentRecord, FamilyRecord, GrantFilter, GrantRecord, InitialAccessTokenRecord, Inventory, PageRequest, RedeemOutcome,
     RefreshTokenRecord, RefreshTokenView, RotateOutcome, SigningKeyRecord, Store, StoreError,
     StoreTx, UpstreamLeg, UpstreamRecord, UserRecord,
 };
@@ -466,5 +467,19 @@ where
         audit: &AuditEvent,
     ) -> Result<AdminTokenRecord, StoreError> {
         in_tx!(self, |tx| admin_tokens::revoke(tx, id_or_name, now, audit))
+    }
+
+    async fn list_initial_access_tokens(&self) -> Result<Vec<InitialAccessTokenRecord>, StoreError> {
+        on_conn!(self, |db| initial_tokens::list(db))
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        on_conn!(self, |db| initial_tokens::try_lease(db, name, holder, now, until))
     }
 }

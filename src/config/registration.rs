@@ -91,10 +91,12 @@ impl HostPattern {
     pub fn matches(&self, host: &str) -> bool {
         match self {
             Self::Exact(h) => host.eq_ignore_ascii_case(h),
-            Self::Subdomains(suffix) => host.len() > suffix.len() + 1 && {
-                let (head, tail) = host.split_at(host.len() - suffix.len());
-                head.ends_with('.') && tail.eq_ignore_ascii_case(suffix)
-            },
+            Self::Subdomains(suffix) => {
+                host.len() > suffix.len() + 1 && {
+                    let (head, tail) = host.split_at(host.len() - suffix.len());
+                    head.ends_with('.') && tail.eq_ignore_ascii_case(suffix)
+                }
+            }
         }
     }
 }

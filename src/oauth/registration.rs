@@ -184,12 +184,7 @@ pub fn register(
     max_redirect_uris: usize,
     now: i64,
 ) -> Result<NewClient, Error> {
-    let m = validate(
-        &req,
-        max_redirect_uris,
-        &settings.registration,
-        None,
-    )?;
+    let m = validate(&req, max_redirect_uris, &settings.registration, None)?;
     let client_secret =
         (m.token_endpoint_auth_method != "none").then(|| crypto::new_secret(CLIENT_SECRET_PREFIX));
     let registration_access_token = crypto::new_secret(REGISTRATION_TOKEN_PREFIX);
@@ -444,11 +439,7 @@ fn validate(
             "jwks and jwks_uri are not supported: use token_endpoint_auth_method none, client_secret_basic or client_secret_post",
         ));
     }
-    let uris = redirect_uris(
-        req.redirect_uris.as_deref(),
-        max_redirect_uris,
-        policy,
-    )?;
+    let uris = redirect_uris(req.redirect_uris.as_deref(), max_redirect_uris, policy)?;
     let application_type = application_type(req.application_type.as_deref(), &uris)?;
     let token_endpoint_auth_method =
         match req.token_endpoint_auth_method.as_deref().or(current_method) {

@@ -33,9 +33,7 @@ pub fn check_redirect(reg: &RegistrationSettings, uri: &RedirectUri) -> Result<(
         .split_once(':')
         .map(|(s, _)| s.to_ascii_lowercase())
         .unwrap_or_default();
-    if !reg.allowed_redirect_schemes.is_empty()
-        && !reg.allowed_redirect_schemes.contains(&scheme)
-    {
+    if !reg.allowed_redirect_schemes.is_empty() && !reg.allowed_redirect_schemes.contains(&scheme) {
         return refuse(format!(
             "the {scheme} scheme is not in this server's registration.allowed_redirect_schemes ({})",
             reg.allowed_redirect_schemes.join(", ")
@@ -235,7 +233,10 @@ pub async fn admit_and_store(
     }
     if let (Some(map), Some(token)) = (detail.as_object_mut(), &used) {
         map.insert("initial_access_token_id".into(), token.id.clone().into());
-        map.insert("initial_access_token_name".into(), token.name.clone().into());
+        map.insert(
+            "initial_access_token_name".into(),
+            token.name.clone().into(),
+        );
     }
     tx.insert_client(client, &audit.detail(&detail)).await?;
     tx.commit().await?;

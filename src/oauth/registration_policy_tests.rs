@@ -63,7 +63,9 @@ fn loopback_can_be_turned_off() {
     ] {
         let e = check_redirect(&r, &uri(u)).unwrap_err();
         assert!(
-            e.description().unwrap().contains("allow_loopback_redirects"),
+            e.description()
+                .unwrap()
+                .contains("allow_loopback_redirects"),
             "{u}"
         );
     }
@@ -77,7 +79,9 @@ fn schemes_narrow_the_built_in_list() {
     for u in ["http://127.0.0.1:1/cb", "cursor://anysphere.cursor-mcp/cb"] {
         let e = check_redirect(&r, &uri(u)).unwrap_err();
         assert!(
-            e.description().unwrap().contains("allowed_redirect_schemes"),
+            e.description()
+                .unwrap()
+                .contains("allowed_redirect_schemes"),
             "{u}"
         );
     }
@@ -90,8 +94,19 @@ fn host_patterns_parse_strictly() {
         HostPattern::Subdomains("example.com".into())
     );
     for bad in [
-        "", "*", "*.com", "Example.com", "https://a.com", "a.com:443", "a.com/x", "a..com",
-        "*.*.a.com", "localhost", "127.0.0.1", "-a.com", "a b.com",
+        "",
+        "*",
+        "*.com",
+        "Example.com",
+        "https://a.com",
+        "a.com:443",
+        "a.com/x",
+        "a..com",
+        "*.*.a.com",
+        "localhost",
+        "127.0.0.1",
+        "-a.com",
+        "a b.com",
     ] {
         assert!(HostPattern::parse(bad).is_err(), "{bad:?}");
     }
@@ -121,12 +136,21 @@ fn gate_by_mode() {
     };
     gate(&RegistrationSettings::default(), ask(None)).unwrap();
     let closed = policy(|r| r.mode = Some(RegistrationMode::Closed));
-    assert_eq!(gate(&closed, ask(Some("x"))).unwrap_err().code(), "access_denied");
+    assert_eq!(
+        gate(&closed, ask(Some("x"))).unwrap_err().code(),
+        "access_denied"
+    );
     let iat = policy(|r| r.mode = Some(RegistrationMode::InitialAccessToken));
     assert_eq!(gate(&iat, ask(None)).unwrap_err().code(), "invalid_token");
-    assert_eq!(gate(&iat, ask(Some(""))).unwrap_err().code(), "invalid_token");
+    assert_eq!(
+        gate(&iat, ask(Some(""))).unwrap_err().code(),
+        "invalid_token"
+    );
     let long = "a".repeat(MAX_BEARER_LEN + 1);
-    assert_eq!(gate(&iat, ask(Some(&long))).unwrap_err().code(), "invalid_token");
+    assert_eq!(
+        gate(&iat, ask(Some(&long))).unwrap_err().code(),
+        "invalid_token"
+    );
     gate(&iat, ask(Some("dcrb_iat_x"))).unwrap();
 }
 
@@ -138,7 +162,10 @@ fn minted_tokens_are_stored_by_hash() {
     assert!(rec.id.starts_with("iat_"));
     assert_eq!(rec.unusable(10), None);
     assert_eq!(rec.unusable(100), Some("expired"));
-    let used = InitialAccessTokenRecord { uses: 2, ..rec.clone() };
+    let used = InitialAccessTokenRecord {
+        uses: 2,
+        ..rec.clone()
+    };
     assert_eq!(used.unusable(10), Some("used_up"));
     let revoked = InitialAccessTokenRecord {
         revoked_at: Some(5),

@@ -347,7 +347,8 @@ pub trait Store: Send + Sync + 'static {
 
     // --- registration policy, cluster jobs -----------------------------------------------------
     /// Every initial access token (RFC 7591 §3), revoked and used-up ones included, newest first.
-    async fn list_initial_access_tokens(&self) -> Result<Vec<InitialAccessTokenRecord>, StoreError>;
+    async fn list_initial_access_tokens(&self)
+        -> Result<Vec<InitialAccessTokenRecord>, StoreError>;
     /// Takes or renews the cluster-wide lease `name` for `holder` until `until`, if it is free
     /// at `now` (absent, expired, or `holder`'s already). Returns whether `holder` now has it;
     /// of several replicas asking at once, exactly one gets it.

@@ -35,9 +35,9 @@ pub use self::tokens::REVOKED_ACCESS_TOKENS;
 use super::{
     AccessTokenRecord, AccessTokenView, AdminTokenRecord, AuditAfter, AuditCount, AuditEntry,
     AuditEvent, AuditFilter, AuthCodeRecord, AuthRequestRecord, ClientFilter, ClientRecord,
-    ConsentRecord, FamilyRecord, GrantFilter, GrantRecord, InitialAccessTokenRecord, Inventory, PageRequest, RedeemOutcome,
-    RefreshTokenRecord, RefreshTokenView, RotateOutcome, SigningKeyRecord, Store, StoreError,
-    StoreTx, UpstreamLeg, UpstreamRecord, UserRecord,
+    ConsentRecord, FamilyRecord, GrantFilter, GrantRecord, InitialAccessTokenRecord, Inventory,
+    PageRequest, RedeemOutcome, RefreshTokenRecord, RefreshTokenView, RotateOutcome,
+    SigningKeyRecord, Store, StoreError, StoreTx, UpstreamLeg, UpstreamRecord, UserRecord,
 };
 
 /// What a database must tell the shared SQL about itself.
@@ -469,7 +469,9 @@ where
         in_tx!(self, |tx| admin_tokens::revoke(tx, id_or_name, now, audit))
     }
 
-    async fn list_initial_access_tokens(&self) -> Result<Vec<InitialAccessTokenRecord>, StoreError> {
+    async fn list_initial_access_tokens(
+        &self,
+    ) -> Result<Vec<InitialAccessTokenRecord>, StoreError> {
         on_conn!(self, |db| initial_tokens::list(db))
     }
 
@@ -480,6 +482,8 @@ where
         now: i64,
         until: i64,
     ) -> Result<bool, StoreError> {
-        on_conn!(self, |db| initial_tokens::try_lease(db, name, holder, now, until))
+        on_conn!(self, |db| initial_tokens::try_lease(
+            db, name, holder, now, until
+        ))
     }
 }

@@ -162,3 +162,7 @@ impl RegistrationSettings {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "registration_tests.rs"]
+mod tests;

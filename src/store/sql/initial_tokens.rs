@@ -2,6 +2,7 @@
 //! name), the count of dynamic clients under `registration.max_dynamic_clients`, and the
 //! cluster-wide leases of background jobs.
 
+use super::admin_tokens::{naming_revoked, revoke_by_id_or_name};
 use super::audit::insert_audit;
 use super::exec::{args, Exec, SqlRow};
 use super::rows;
@@ -99,40 +100,9 @@ pub(super) async fn revoke(
     now: i64,
     audit: &AuditEvent,
 ) -> Result<InitialAccessTokenRecord, StoreError> {
-    let mut row = None;
-    for column in ["id", "name"] {
-        row = db
-            .fetch_optional(
-                &format!(
-                    "UPDATE initial_access_tokens SET revoked_at = $2 \
-                     WHERE {column} = $1 AND revoked_at IS NULL RETURNING *"
-                ),
-                args![id_or_name, now],
-            )
-            .await?;
-        if row.is_some() {
-            break;
-        }
-    }
+    let row = revoke_by_id_or_name(db, "initial_access_tokens", id_or_name, now).await?;
     let revoked = rows::opt(row, decode)?.ok_or(StoreError::NotFound)?;
-    let detail = serde_json::json!({
-        "revoked_token_id": revoked.id,
-        "revoked_token_name": revoked.name,
-    });
-    let detail = match audit
-        .detail
-        .as_deref()
-        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
-    {
-        Some(serde_json::Value::Object(mut map)) => {
-            if let serde_json::Value::Object(extra) = detail {
-                map.extend(extra);
-            }
-            serde_json::Value::Object(map)
-        }
-        _ => detail,
-    };
-    insert_audit(db, &audit.clone().detail(&detail)).await?;
+    insert_audit(db, &naming_revoked(audit, &revoked.id, &revoked.name)).await?;
     Ok(revoked)
 }
 

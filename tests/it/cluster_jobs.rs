@@ -7,7 +7,7 @@ use std::sync::Arc;
 use dcr_bridge::app::{housekeeping_round, HOUSEKEEPING_LEASE_SECONDS};
 use serde_json::json;
 
-use crate::admin::on_both_databases;
+use crate::admin::{audit_events, on_both_databases};
 use crate::support::app::{Db, TestApp};
 
 async fn one_replica_runs_each_round(db: Db) {
@@ -36,13 +36,8 @@ async fn one_replica_runs_each_round(db: Db) {
     let ran: Vec<_> = [a, b].into_iter().flatten().collect();
     assert_eq!(ran.len(), 1, "exactly one replica runs the round: {ran:?}");
     assert_eq!(ran[0].expired_clients, 3, "{ran:?}");
-    let expired = app
-        .state
-        .core
-        .store
-        .list_audit_events(100)
+    let expired = audit_events(&app)
         .await
-        .unwrap()
         .into_iter()
         .filter(|e| e.kind == "client_expired")
         .count();

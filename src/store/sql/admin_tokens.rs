@@ -44,9 +44,18 @@ pub(super) async fn insert(
 
 /// Every token, revoked ones included (they are the record of who had access), newest first.
 pub(super) async fn list(db: &mut dyn Exec) -> Result<Vec<AdminTokenRecord>, StoreError> {
+    list_newest_first(db, "admin_tokens", decode).await
+}
+
+/// Every row of the token table `table`, newest first, decoded.
+pub(super) async fn list_newest_first<T>(
+    db: &mut dyn Exec,
+    table: &str,
+    decode: fn(&dyn SqlRow) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
     let found = db
         .fetch_all(
-            "SELECT * FROM admin_tokens ORDER BY created_at DESC, id DESC",
+            &format!("SELECT * FROM {table} ORDER BY created_at DESC, id DESC"),
             args![],
         )
         .await?;

@@ -2,7 +2,7 @@
 //! name), the count of dynamic clients under `registration.max_dynamic_clients`, and the
 //! cluster-wide leases of background jobs.
 
-use super::admin_tokens::{naming_revoked, revoke_by_id_or_name};
+use super::admin_tokens::{list_newest_first, naming_revoked, revoke_by_id_or_name};
 use super::audit::insert_audit;
 use super::exec::{args, Exec, SqlRow};
 use super::rows;
@@ -52,13 +52,7 @@ pub(super) async fn insert(
 
 /// Every token, revoked and used-up ones included, newest first.
 pub(super) async fn list(db: &mut dyn Exec) -> Result<Vec<InitialAccessTokenRecord>, StoreError> {
-    let found = db
-        .fetch_all(
-            "SELECT * FROM initial_access_tokens ORDER BY created_at DESC, id DESC",
-            args![],
-        )
-        .await?;
-    rows::all(&found, decode)
+    list_newest_first(db, "initial_access_tokens", decode).await
 }
 
 /// Counts one use of the token with this hash if it is usable at `now`. The check and the

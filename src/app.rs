@@ -31,6 +31,9 @@ pub struct App {
     pub rate_limits: crate::http::rate_limit::RateLimits,
     /// The proxied resources (gateway mode).
     pub gateway: Arc<crate::gateway::Gateway>,
+    /// This process's random id: the holder it writes into the cluster-wide leases of
+    /// background jobs.
+    pub replica_id: String,
 }
 
 /// Cheaply cloneable handle to [`App`], the axum state.
@@ -109,6 +112,7 @@ pub async fn build_with(
         pages: crate::http::pages::Pages::new()?,
         rate_limits,
         gateway,
+        replica_id: format!("replica_{}", uuid::Uuid::new_v4().simple()),
     })))
 }
 
@@ -250,9 +254,9 @@ pub async fn check_upstream(
 }
 
 /// Every minute reloads the signing keys (another replica or `rotate-keys` may have rotated
-/// them) and forgets rate-limit buckets that are full again; every five minutes deletes expired
-/// pending requests, codes and tokens, dynamic clients unused for longer than
-/// `registration.unused_client_ttl_days`, and audit events older than `audit.retention_days`.
+/// them) and forgets rate-limit buckets that are full again: both are this process's memory, so
+/// every replica does them. Every five minutes runs [`housekeeping_round`], which with several
+/// replicas on one database runs on one of them.
 async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     let mut round: u64 = 0;
@@ -268,25 +272,81 @@ async fn housekeeping(state: AppState) {
             tracing::warn!(error = %e, "reloading signing keys failed");
         }
         state.rate_limits.retain_recent();
-        if round % 5 != 1 {
-            continue;
+        if round % 5 == 1 {
+            housekeeping_round(&state).await;
         }
-        // A retired key stays published until every token it signed has expired (plus slack
-        // for clock skew), then leaves JWKS at the next reload.
-        let retired_before = core.now() - core.settings.max_access_token_ttl() - 300;
-        match core.store.prune_retired_signing_keys(retired_before).await {
-            Ok(n) if n > 0 => tracing::info!(removed = n, "pruned retired signing keys"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "pruning retired signing keys failed"),
-        }
-        match core.store.purge_expired(core.now()).await {
-            Ok(n) if n > 0 => tracing::info!(removed = n, "purged expired rows"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "purge of expired rows failed"),
-        }
-        expire_unused_clients(&state).await;
-        purge_old_audit_events(&state).await;
     }
+}
+
+/// The lease a replica takes for a round of database housekeeping.
+pub const HOUSEKEEPING_LEASE: &str = "housekeeping";
+/// How long a round's lease lasts: shorter than the five minutes between rounds, so the next
+/// round can run (on any replica), longer than a round takes, so no other replica starts one
+/// meanwhile. A replica that dies mid-round blocks the others for at most this long.
+pub const HOUSEKEEPING_LEASE_SECONDS: i64 = 240;
+
+/// What one round of database housekeeping removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HousekeepingReport {
+    pub pruned_signing_keys: u64,
+    pub purged_expired_rows: u64,
+    pub expired_clients: u64,
+    pub purged_audit_events: u64,
+}
+
+/// One round of database housekeeping, run once per cluster: it first takes the
+/// [`HOUSEKEEPING_LEASE`] in the database (a row of `leases`, on Postgres and SQLite alike),
+/// and returns `None` without doing anything when another replica holds it. The round prunes
+/// retired signing keys, deletes expired pending requests, codes and tokens, dynamic clients
+/// unused for longer than `registration.unused_client_ttl_days`, and audit events older than
+/// `audit.retention_days`. Each step is idempotent, so a round that overlaps another (a lease
+/// that ran out mid-round) does no harm.
+pub async fn housekeeping_round(state: &AppState) -> Option<HousekeepingReport> {
+    let core = &state.core;
+    let now = core.now();
+    match core
+        .store
+        .try_lease(
+            HOUSEKEEPING_LEASE,
+            &state.replica_id,
+            now,
+            now + HOUSEKEEPING_LEASE_SECONDS,
+        )
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::debug!("housekeeping round skipped: another replica holds the lease");
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "taking the housekeeping lease failed");
+            return None;
+        }
+    }
+    let mut report = HousekeepingReport::default();
+    // A retired key stays published until every token it signed has expired (plus slack
+    // for clock skew), then leaves JWKS at the next reload.
+    let retired_before = now - core.settings.max_access_token_ttl() - 300;
+    match core.store.prune_retired_signing_keys(retired_before).await {
+        Ok(n) if n > 0 => {
+            report.pruned_signing_keys = n;
+            tracing::info!(removed = n, "pruned retired signing keys");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "pruning retired signing keys failed"),
+    }
+    match core.store.purge_expired(now).await {
+        Ok(n) if n > 0 => {
+            report.purged_expired_rows = n;
+            tracing::info!(removed = n, "purged expired rows");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "purge of expired rows failed"),
+    }
+    report.expired_clients = expire_unused_clients(state).await;
+    report.purged_audit_events = purge_old_audit_events(state).await;
+    Some(report)
 }
 
 /// Audit events deleted per statement: small enough that one batch holds the write lock (all of
@@ -296,16 +356,23 @@ const AUDIT_PURGE_BATCH: i64 = 1_000;
 /// instead of in one long burst.
 const AUDIT_PURGE_MAX_BATCHES: u32 = 100;
 
-/// Deletes audit events older than `audit.retention_days`, in bounded batches.
-async fn purge_old_audit_events(state: &AppState) {
+/// Deletes audit events older than `audit.retention_days`, in bounded batches; returns how many.
+async fn purge_old_audit_events(state: &AppState) -> u64 {
     let Some(retention) = state.config.audit.retention_seconds() else {
-        return;
+        return 0;
     };
     let before = state.core.now().saturating_sub(retention);
     match purge_audit_batches(state.core.store.as_ref(), before).await {
-        Ok(n) if n > 0 => tracing::info!(removed = n, "purged audit events past retention"),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "purging old audit events failed"),
+        Ok(n) => {
+            if n > 0 {
+                tracing::info!(removed = n, "purged audit events past retention");
+            }
+            n
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "purging old audit events failed");
+            0
+        }
     }
 }
 
@@ -333,9 +400,9 @@ pub async fn purge_audit_batches(
 
 /// Deletes dynamic registrations unused for `registration.unused_client_ttl_days` (COMPAT C12:
 /// such a client gets 401 `invalid_client` when it comes back, and registers again).
-async fn expire_unused_clients(state: &AppState) {
+async fn expire_unused_clients(state: &AppState) -> u64 {
     let Some(ttl) = state.config.registration.unused_client_ttl_seconds() else {
-        return;
+        return 0;
     };
     let now = state.core.now();
     match state
@@ -344,9 +411,16 @@ async fn expire_unused_clients(state: &AppState) {
         .delete_unused_clients(now.saturating_sub(ttl), now)
         .await
     {
-        Ok(n) if n > 0 => tracing::info!(deleted = n, "expired unused dynamic clients"),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "expiring unused clients failed"),
+        Ok(n) => {
+            if n > 0 {
+                tracing::info!(deleted = n, "expired unused dynamic clients");
+            }
+            n
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "expiring unused clients failed");
+            0
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `migrate`, `check-config`, `dev`, `rotate-keys`,
-//! `admin-token`.
+//! `admin-token`, `initial-access-token`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,6 +41,11 @@ pub enum Command {
     /// `revoke <name-or-id>`.
     #[command(subcommand)]
     AdminToken(crate::admin::cli::AdminTokenCommand),
+    /// RFC 7591 initial access tokens for `registration.mode = "initial_access_token"`:
+    /// `create --name N [--max-uses K] [--expires-in 30d]` prints a new token once, `list`,
+    /// `revoke <name-or-id>`.
+    #[command(subcommand)]
+    InitialAccessToken(crate::admin::initial_tokens_cli::InitialTokenCommand),
 }
 
 /// Options of `rotate-keys`.
@@ -77,6 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::RotateKeys(args) => rotate_keys(cli.config, &args).await,
         Command::AdminToken(command) => admin_token(cli.config, command).await,
+        Command::InitialAccessToken(command) => initial_access_token(cli.config, command).await,
     }
 }
 
@@ -210,12 +216,30 @@ async fn admin_token(
     command: crate::admin::cli::AdminTokenCommand,
 ) -> anyhow::Result<()> {
     use crate::clock::Clock as _;
+    let store = migrated_store(path).await?;
+    crate::admin::cli::run(store.as_ref(), command, crate::clock::SystemClock.now()).await
+}
+
+async fn initial_access_token(
+    path: Option<PathBuf>,
+    command: crate::admin::initial_tokens_cli::InitialTokenCommand,
+) -> anyhow::Result<()> {
+    use crate::clock::Clock as _;
+    let store = migrated_store(path).await?;
+    crate::admin::initial_tokens_cli::run(store.as_ref(), command, crate::clock::SystemClock.now())
+        .await
+}
+
+/// The configured database, connected and migrated (for the token commands).
+async fn migrated_store(
+    path: Option<PathBuf>,
+) -> anyhow::Result<std::sync::Arc<dyn crate::store::Store>> {
     let config = load(path)?;
     let store = crate::store::connect(&config.database_url)
         .await
         .context("connecting to the database")?;
     store.migrate().await.context("applying migrations")?;
-    crate::admin::cli::run(store.as_ref(), command, crate::clock::SystemClock.now()).await
+    Ok(store)
 }
 
 fn indent(s: &str) -> String {

@@ -17,6 +17,7 @@ mod clients;
 mod errors;
 mod gateway;
 mod load;
+mod registration;
 mod sections;
 mod upstreams;
 
@@ -24,6 +25,7 @@ pub use cimd::CimdSettings;
 pub use client_rules::{ClientMatch, ClientRuleConfig};
 pub use clients::StaticClientConfig;
 pub use gateway::{GatewaySettings, IdentityHeaders};
+pub use registration::{HostPattern, RegistrationMode};
 pub use sections::{
     AuditSettings, ClientIpHeader, RateLimitSettings, RegistrationSettings, TokenSettings,
 };

@@ -30,7 +30,7 @@ pub enum AdminTokenCommand {
 }
 
 /// The audit actor of CLI actions.
-const ACTOR: &str = "cli";
+pub(super) const ACTOR: &str = "cli";
 
 /// Runs one `admin-token` command against `store` at `now`, printing to stdout.
 ///
@@ -101,7 +101,7 @@ fn access(read_only: bool) -> &'static str {
     }
 }
 
-fn date(unix: i64) -> String {
+pub(super) fn date(unix: i64) -> String {
     let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or_default());
     httpdate::fmt_http_date(at)
 }

@@ -14,6 +14,8 @@ pub mod cli;
 pub mod clients;
 pub mod error;
 pub mod grants;
+pub mod initial_tokens;
+pub mod initial_tokens_cli;
 pub mod pagination;
 pub mod responses;
 pub mod signing_keys;
@@ -52,7 +54,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
     info(
         title = "dcr-bridge admin API",
         version = "1",
-        description = "Clients, users, grants, admin tokens, the audit trail, stats, signing keys and upstreams of a dcr-bridge. Every request \
+        description = "Clients, users, grants, admin tokens, the registration policy and initial access tokens, the audit trail, stats, signing keys and upstreams of a dcr-bridge. Every request \
             needs an admin bearer token (`dcr-bridge admin-token create`, or the bootstrap \
             token `DCR_BRIDGE_ADMIN_TOKEN`); read-only tokens may only GET. Every error is an \
             RFC 9457 problem (application/problem+json) with a `code`. Lists are newest first, \
@@ -66,6 +68,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
         (name = "users", description = "People who signed in, and their grants"),
         (name = "grants", description = "Authorizations and their revocation"),
         (name = "admin-tokens", description = "Tokens of this API"),
+        (name = "registration", description = "Registration policy and RFC 7591 initial access tokens"),
         (name = "audit", description = "The audit trail: list, filter, export as CSV"),
         (name = "stats", description = "Counts of clients, users, grants and sign-in flows"),
         (name = "signing-keys", description = "JWT signing keys and their rotation"),
@@ -105,6 +108,9 @@ fn documented(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(grants::get, grants::revoke))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
+        .routes(routes!(initial_tokens::list, initial_tokens::create))
+        .routes(routes!(initial_tokens::revoke))
+        .routes(routes!(initial_tokens::policy))
         .routes(routes!(audit::list))
         .routes(routes!(stats::get))
         .routes(routes!(signing_keys::list))

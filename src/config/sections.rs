@@ -67,12 +67,31 @@ impl TokenSettings {
     }
 }
 
-/// Dynamic client registration policy.
+/// Dynamic client registration policy (the policy rules themselves: `config/registration.rs`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RegistrationSettings {
-    /// Whether `POST /register` is open.
+    /// Who may `POST /register`: `open`, `initial_access_token` or `closed`. Unset, `open`
+    /// (or `closed` when the older `enabled = false` is set); see [`Self::mode`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<super::RegistrationMode>,
+    /// The older switch: `false` means `mode = "closed"`. Kept so existing files load.
     pub enabled: bool,
+    /// When not empty, the only schemes a redirect URI (of a registered or CIMD client) may
+    /// have, on top of the built-in rules (`http` stays loopback-only). Lowercase.
+    pub allowed_redirect_schemes: Vec<String>,
+    /// When not empty, the only hosts an `https` redirect URI may name: exact hosts, or
+    /// `*.example.com` for any subdomain of example.com (not example.com itself). Loopback
+    /// URIs are governed by `allow_loopback_redirects`, private-use schemes by
+    /// `allowed_redirect_schemes`.
+    pub allowed_redirect_hosts: Vec<String>,
+    /// Whether redirect URIs on a loopback host (127.0.0.1, [::1], localhost; RFC 8252 §7.3)
+    /// are accepted, whatever `allowed_redirect_hosts` says. Native MCP clients need them.
+    pub allow_loopback_redirects: bool,
+    /// Most dynamically registered clients that may exist; unset, no cap. CIMD and static
+    /// clients are not counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_dynamic_clients: Option<i64>,
     /// Most redirect URIs one client may register.
     pub max_redirect_uris: usize,
     /// Days after its last use (or registration, if never used) that a dynamically registered
@@ -87,7 +106,12 @@ pub struct RegistrationSettings {
 impl Default for RegistrationSettings {
     fn default() -> Self {
         Self {
+            mode: None,
             enabled: true,
+            allowed_redirect_schemes: Vec::new(),
+            allowed_redirect_hosts: Vec::new(),
+            allow_loopback_redirects: true,
+            max_dynamic_clients: None,
             max_redirect_uris: 10,
             unused_client_ttl_days: 90,
             redirect_uri_schemes: Vec::new(),
@@ -131,7 +155,7 @@ impl RegistrationSettings {
                 ));
             }
         }
-        Ok(())
+        self.validate_policy()
     }
 
     /// The age in seconds past which an unused dynamic client is deleted, if they expire.

@@ -80,7 +80,7 @@ fn json_ok(v: Value) -> Response {
 async fn as_metadata(State(app): State<AppState>) -> Response {
     json_ok(authorization_server_metadata(
         &app.core.settings,
-        app.config.registration.enabled,
+        app.config.registration.mode() != crate::config::RegistrationMode::Closed,
     ))
 }
 
@@ -95,7 +95,10 @@ async fn as_metadata_suffixed(State(app): State<AppState>, Path(path): Path<Stri
 }
 
 fn oidc_doc(app: &AppState) -> Value {
-    let mut m = authorization_server_metadata(&app.core.settings, app.config.registration.enabled);
+    let mut m = authorization_server_metadata(
+        &app.core.settings,
+        app.config.registration.mode() != crate::config::RegistrationMode::Closed,
+    );
     // Required by OpenID Connect Discovery §3 and by the TS SDK's OIDC schema.
     m["subject_types_supported"] = json!(["public"]);
     m["id_token_signing_alg_values_supported"] = json!(["RS256"]);

@@ -18,6 +18,7 @@ use crate::app::AppState;
 use crate::http::error::no_store;
 use crate::http::form::{authorization, request_id};
 use crate::oauth::registration::{self, RegistrationRequest};
+use crate::oauth::registration_policy::{self, Applicant};
 use crate::oauth::{crypto, Error};
 use crate::store::{AuditEvent, ClientKind, ClientRecord, StoreError};
 
@@ -58,30 +59,39 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<RegistrationRequest, 
     RegistrationRequest::from_json(value)
 }
 
+/// RFC 7591 §3.1 registration under the configured policy (`oauth::registration_policy`):
+/// the mode is checked before the body is read, the token's use, the cap and the insert are
+/// one transaction. The initial access token is read from `Authorization: Bearer` only (RFC
+/// 6750 §2.1); a token in the query string or body is ignored.
 async fn register(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Error> {
-    if !app.config.registration.enabled {
-        return Err(Error::AccessDenied(
-            "dynamic client registration is disabled on this server".into(),
-        ));
-    }
+    let reg = &app.core.settings.registration;
+    let request_id = request_id(&headers);
+    let applicant = Applicant {
+        bearer: authorization(&headers, "Bearer"),
+        request_id: request_id.as_deref(),
+    };
+    registration_policy::gate(reg, applicant)?;
     let req = parse_body(&headers, &body)?;
     let now = app.core.now();
-    let new = registration::register(
-        req,
-        &app.core.settings,
-        app.config.registration.max_redirect_uris,
-        now,
-    )?;
+    let new = registration::register(req, &app.core.settings, reg.max_redirect_uris, now)?;
     let audit = AuditEvent::new("registered", now)
         .actor(new.record.client_id.clone())
         .client(new.record.client_id.clone())
-        .request(request_id(&headers))
+        .request(request_id.clone())
         .detail(&registration::audit_summary(&new.record));
-    app.core.store.insert_client(&new.record, &audit).await?;
+    registration_policy::admit_and_store(
+        app.core.store.as_ref(),
+        reg,
+        applicant,
+        &new.record,
+        audit,
+        now,
+    )
+    .await?;
     tracing::info!(client_id = %new.record.client_id, "client registered");
     let body = registration::registration_response(
         &new.record,

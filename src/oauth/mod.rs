@@ -18,6 +18,7 @@ pub mod pkce;
 pub mod policy;
 pub mod redirect_uri;
 pub mod registration;
+pub mod registration_policy;
 pub mod resource;
 pub mod revoke;
 pub mod scope;

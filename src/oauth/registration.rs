@@ -11,7 +11,7 @@ use super::error::Error;
 use super::redirect_uri::{describe_value, is_uri_char, RedirectKind, RedirectUri};
 use super::scope::ScopeSet;
 use super::settings::Settings;
-use crate::config::is_loopback_url;
+use crate::config::{is_loopback_url, RegistrationSettings};
 use crate::store::{ClientKind, ClientRecord};
 
 /// Longest `client_name`, `software_id` or `software_version`, in characters.
@@ -184,12 +184,7 @@ pub fn register(
     max_redirect_uris: usize,
     now: i64,
 ) -> Result<NewClient, Error> {
-    let m = validate(
-        &req,
-        max_redirect_uris,
-        &settings.registration.redirect_uri_schemes,
-        None,
-    )?;
+    let m = validate(&req, max_redirect_uris, &settings.registration, None)?;
     let client_secret =
         (m.token_endpoint_auth_method != "none").then(|| crypto::new_secret(CLIENT_SECRET_PREFIX));
     let registration_access_token = crypto::new_secret(REGISTRATION_TOKEN_PREFIX);
@@ -227,7 +222,7 @@ pub(super) fn document_record(
     let record = validate(
         req,
         settings.registration.max_redirect_uris,
-        &settings.registration.redirect_uri_schemes,
+        &settings.registration,
         Some("none"),
     )?
     .apply(base);
@@ -273,7 +268,7 @@ pub fn update(
     let m = validate(
         &req,
         max_redirect_uris,
-        &settings.registration.redirect_uri_schemes,
+        &settings.registration,
         Some(&existing.token_endpoint_auth_method),
     )?;
     if (m.token_endpoint_auth_method == "none") != (existing.token_endpoint_auth_method == "none") {
@@ -314,7 +309,7 @@ pub fn admin_update(
         let uris = redirect_uris(
             Some(uris),
             settings.registration.max_redirect_uris,
-            &settings.registration.redirect_uri_schemes,
+            &settings.registration,
         )?;
         application_type(Some(&existing.application_type), &uris)?;
         record.redirect_uris = uris.into_iter().map(RedirectUri::into_string).collect();
@@ -436,7 +431,7 @@ pub fn audit_summary(record: &ClientRecord) -> Value {
 fn validate(
     req: &RegistrationRequest,
     max_redirect_uris: usize,
-    extra_schemes: &[String],
+    policy: &RegistrationSettings,
     current_method: Option<&str>,
 ) -> Result<Metadata, Error> {
     if req.jwks.is_some() || req.jwks_uri.as_deref().is_some_and(|u| !u.is_empty()) {
@@ -444,11 +439,7 @@ fn validate(
             "jwks and jwks_uri are not supported: use token_endpoint_auth_method none, client_secret_basic or client_secret_post",
         ));
     }
-    let uris = redirect_uris(
-        req.redirect_uris.as_deref(),
-        max_redirect_uris,
-        extra_schemes,
-    )?;
+    let uris = redirect_uris(req.redirect_uris.as_deref(), max_redirect_uris, policy)?;
     let application_type = application_type(req.application_type.as_deref(), &uris)?;
     let token_endpoint_auth_method =
         match req.token_endpoint_auth_method.as_deref().or(current_method) {
@@ -517,7 +508,7 @@ fn validate(
 fn redirect_uris(
     uris: Option<&[String]>,
     max: usize,
-    extra_schemes: &[String],
+    policy: &RegistrationSettings,
 ) -> Result<Vec<RedirectUri>, Error> {
     let uris = uris.unwrap_or_default();
     if uris.is_empty() {
@@ -532,12 +523,14 @@ fn redirect_uris(
     }
     let mut out: Vec<RedirectUri> = Vec::with_capacity(uris.len());
     for (i, raw) in uris.iter().enumerate() {
-        let uri = RedirectUri::for_registration_with(raw, extra_schemes).map_err(|e| {
-            Error::InvalidRedirectUri(format!(
-                "redirect_uris[{i}]: {}",
-                e.description().unwrap_or_default()
-            ))
-        })?;
+        let uri = RedirectUri::for_registration_with(raw, &policy.redirect_uri_schemes)
+            .and_then(|u| super::registration_policy::check_redirect(policy, &u).map(|()| u))
+            .map_err(|e| {
+                Error::InvalidRedirectUri(format!(
+                    "redirect_uris[{i}]: {}",
+                    e.description().unwrap_or_default()
+                ))
+            })?;
         if !out.contains(&uri) {
             out.push(uri);
         }

@@ -370,4 +370,19 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_account_session(&self, id_hash: &str) -> Result<bool, StoreError>;
     /// The user's active grants with their clients, newest first (at most 200).
     async fn list_connected_apps(&self, user_id: &str) -> Result<Vec<ConnectedApp>, StoreError>;
+
+    // --- registration policy, cluster jobs -----------------------------------------------------
+    /// Every initial access token (RFC 7591 §3), revoked and used-up ones included, newest first.
+    async fn list_initial_access_tokens(&self)
+        -> Result<Vec<InitialAccessTokenRecord>, StoreError>;
+    /// Takes or renews the cluster-wide lease `name` for `holder` until `until`, if it is free
+    /// at `now` (absent, expired, or `holder`'s already). Returns whether `holder` now has it;
+    /// of several replicas asking at once, exactly one gets it.
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError>;
 }

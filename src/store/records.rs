@@ -444,6 +444,55 @@ pub struct AdminTokenRecord {
     pub revoked_at: Option<i64>,
 }
 
+/// An RFC 7591 §3 initial access token (registration.mode = "initial_access_token"), by hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitialAccessTokenRecord {
+    /// Opaque id (`iat_…`), the handle to revoke it by.
+    pub id: String,
+    /// Who or what it was given to; in the audit event of every registration made with it.
+    pub name: String,
+    /// SHA-256 hex of the token.
+    pub token_hash: String,
+    /// Most registrations it allows; `None` is unlimited.
+    pub max_uses: Option<i64>,
+    /// Registrations made with it so far.
+    pub uses: i64,
+    /// When it stops working; `None` never.
+    pub expires_at: Option<i64>,
+    pub created_at: i64,
+    /// Actor that created it (`cli`, or `admin:<name>`).
+    pub created_by: String,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+impl InitialAccessTokenRecord {
+    /// Why the token cannot register a client at `now`, if it cannot.
+    #[must_use]
+    pub fn unusable(&self, now: i64) -> Option<&'static str> {
+        if self.revoked_at.is_some() {
+            Some("revoked")
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            Some("expired")
+        } else if self.max_uses.is_some_and(|max| self.uses >= max) {
+            Some("used_up")
+        } else {
+            None
+        }
+    }
+}
+
+/// What presenting an initial access token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitialTokenUse {
+    /// One use was counted (the record shows it, `uses` included).
+    Counted(InitialAccessTokenRecord),
+    /// A known token that cannot be used now (revoked, expired or used up); nothing counted.
+    Refused(InitialAccessTokenRecord),
+    /// No token has this hash.
+    Unknown,
+}
+
 /// Where a keyset page starts: after the row with this `(created_at, id)` in the list's
 /// newest-first order. `None` is the first page.
 #[derive(Debug, Clone, PartialEq, Eq)]

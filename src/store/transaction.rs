@@ -10,8 +10,9 @@ use async_trait::async_trait;
 
 use super::{
     AccessTokenRecord, AccountSessionRecord, AdminTokenRecord, AuditEvent, AuthCodeRecord,
-    AuthRequestRecord, ClientRecord, ConsentRecord, FamilyRecord, GrantRecord, RedeemOutcome,
-    RefreshTokenRecord, RotateOutcome, StoreError, UpstreamLeg, UserRecord,
+    AuthRequestRecord, ClientRecord, ConsentRecord, FamilyRecord, GrantRecord,
+    InitialAccessTokenRecord, InitialTokenUse, RedeemOutcome, RefreshTokenRecord, RotateOutcome,
+    StoreError, UpstreamLeg, UserRecord,
 };
 
 /// An open write transaction (on SQLite it holds the database's write lock until it ends, so
@@ -162,6 +163,35 @@ pub trait StoreTx: Send {
         now: i64,
         audit: &AuditEvent,
     ) -> Result<AdminTokenRecord, StoreError>;
+
+    // --- registration policy -------------------------------------------------------------------
+    /// Stores a new initial access token (by hash). `Conflict` when an unrevoked token has its
+    /// name.
+    async fn insert_initial_access_token(
+        &mut self,
+        token: &InitialAccessTokenRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// Revokes the unrevoked initial access token with this id, else with this name; returns
+    /// it. `NotFound` when none matches. The audit detail gains `revoked_token_id` and
+    /// `revoked_token_name`.
+    async fn revoke_initial_access_token(
+        &mut self,
+        id_or_name: &str,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<InitialAccessTokenRecord, StoreError>;
+    /// Counts one use of the initial access token with this hash if it is usable at `now`
+    /// (unrevoked, unexpired, uses left), atomically: of concurrent uses of a token with one
+    /// use left exactly one is [`InitialTokenUse::Counted`].
+    async fn use_initial_access_token(
+        &mut self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<InitialTokenUse, StoreError>;
+    /// How many dynamically registered (`dcr`) clients exist; with `serialize`, concurrent
+    /// transactions asking with `serialize` wait for this one to end first (the cap check).
+    async fn count_dynamic_clients(&mut self, serialize: bool) -> Result<i64, StoreError>;
 
     // --- audit ---------------------------------------------------------------------------------
     /// Appends an audit event; it commits (or rolls back) with the rest of the transaction.

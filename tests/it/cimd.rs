@@ -25,7 +25,7 @@ struct Answer {
 }
 
 /// A local server publishing one client metadata document at `/client.json`.
-struct DocServer {
+pub(crate) struct DocServer {
     base: String,
     answer: Arc<Mutex<Answer>>,
     hits: Arc<AtomicUsize>,
@@ -33,7 +33,7 @@ struct DocServer {
 }
 
 impl DocServer {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let answer = Arc::new(Mutex::new(Answer {
@@ -80,12 +80,12 @@ impl DocServer {
         server
     }
 
-    fn client_id(&self) -> String {
+    pub(crate) fn client_id(&self) -> String {
         format!("{}/client.json", self.base)
     }
 
     /// A valid document for this server's client id with `redirect_uris`.
-    fn document(&self, redirect_uris: &[&str]) -> Value {
+    pub(crate) fn document(&self, redirect_uris: &[&str]) -> Value {
         json!({
             "client_id": self.client_id(),
             "client_name": "CIMD Test Client",
@@ -97,7 +97,7 @@ impl DocServer {
         })
     }
 
-    fn publish(&self, doc: &Value) {
+    pub(crate) fn publish(&self, doc: &Value) {
         self.set(|a| a.body = doc.to_string());
     }
 
@@ -118,14 +118,14 @@ impl DocServer {
 }
 
 /// The test setting on, no caching (every resolution fetches), a short fetch timeout.
-fn cimd_for_tests(c: &mut dcr_bridge::config::Config) {
+pub(crate) fn cimd_for_tests(c: &mut dcr_bridge::config::Config) {
     c.cimd.allow_loopback_for_tests = true;
     c.cimd.cache_min_seconds = 0;
     c.cimd.fetch_timeout_ms = 500;
 }
 
 /// The client's redirect: port-less in the document, an ephemeral port in use (COMPAT C19).
-const REDIRECT: &str = "http://127.0.0.1:49731/callback";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:49731/callback";
 
 async fn full_flow(db: Db) {
     let docs = DocServer::start().await;
@@ -392,7 +392,11 @@ async fn registration_management_never_fetches_and_refuses_cimd_clients() {
 type Setup = Box<dyn Fn(&mut Answer)>;
 
 /// `/authorize` for `client_id` with the standard parameters; returns (status, body).
-async fn authorize_page(app: &TestApp, client_id: &str, redirect: &str) -> (u16, String) {
+pub(crate) async fn authorize_page(
+    app: &TestApp,
+    client_id: &str,
+    redirect: &str,
+) -> (u16, String) {
     let (_, challenge) = pkce();
     let resource = app.resource();
     let res = app

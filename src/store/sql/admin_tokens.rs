@@ -1,7 +1,7 @@
 //! Admin API bearer tokens: stored by hash, looked up by hash, revoked by id or name.
 
 use super::audit::insert_audit;
-use super::exec::{args, Exec, SqlRow};
+use super::exec::{args, BoxRow, Exec, SqlRow};
 use super::rows;
 use crate::store::{AdminTokenRecord, AuditEvent, StoreError};
 
@@ -44,9 +44,18 @@ pub(super) async fn insert(
 
 /// Every token, revoked ones included (they are the record of who had access), newest first.
 pub(super) async fn list(db: &mut dyn Exec) -> Result<Vec<AdminTokenRecord>, StoreError> {
+    list_newest_first(db, "admin_tokens", decode).await
+}
+
+/// Every row of the token table `table`, newest first, decoded.
+pub(super) async fn list_newest_first<T>(
+    db: &mut dyn Exec,
+    table: &str,
+    decode: fn(&dyn SqlRow) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
     let found = db
         .fetch_all(
-            "SELECT * FROM admin_tokens ORDER BY created_at DESC, id DESC",
+            &format!("SELECT * FROM {table} ORDER BY created_at DESC, id DESC"),
             args![],
         )
         .await?;
@@ -89,22 +98,39 @@ pub(super) async fn revoke(
     now: i64,
     audit: &AuditEvent,
 ) -> Result<AdminTokenRecord, StoreError> {
-    let mut row = None;
+    let row = revoke_by_id_or_name(db, "admin_tokens", id_or_name, now).await?;
+    let revoked = rows::opt(row, decode)?.ok_or(StoreError::NotFound)?;
+    insert_audit(db, &naming_revoked(audit, &revoked.id, &revoked.name)).await?;
+    Ok(revoked)
+}
+
+/// Sets `revoked_at` on the unrevoked row of `table` (a token table with `id`, `name` and
+/// `revoked_at`) whose id is `id_or_name`, else on the one with that name; returns the row.
+pub(super) async fn revoke_by_id_or_name(
+    db: &mut dyn Exec,
+    table: &str,
+    id_or_name: &str,
+    now: i64,
+) -> Result<Option<BoxRow>, StoreError> {
     for column in ["id", "name"] {
-        row = db
+        let row = db
             .fetch_optional(
                 &format!(
-                    "UPDATE admin_tokens SET revoked_at = $2 \
+                    "UPDATE {table} SET revoked_at = $2 \
                      WHERE {column} = $1 AND revoked_at IS NULL RETURNING *"
                 ),
                 args![id_or_name, now],
             )
             .await?;
         if row.is_some() {
-            break;
+            return Ok(row);
         }
     }
-    let revoked = rows::opt(row, decode)?.ok_or(StoreError::NotFound)?;
+    Ok(None)
+}
+
+/// `audit` with `revoked_token_id` and `revoked_token_name` added to its detail object.
+pub(super) fn naming_revoked(audit: &AuditEvent, id: &str, name: &str) -> AuditEvent {
     let mut detail = audit
         .detail
         .as_deref()
@@ -112,9 +138,8 @@ pub(super) async fn revoke(
         .filter(serde_json::Value::is_object)
         .unwrap_or_else(|| serde_json::json!({}));
     if let Some(map) = detail.as_object_mut() {
-        map.insert("revoked_token_id".to_owned(), revoked.id.clone().into());
-        map.insert("revoked_token_name".to_owned(), revoked.name.clone().into());
+        map.insert("revoked_token_id".to_owned(), id.into());
+        map.insert("revoked_token_name".to_owned(), name.into());
     }
-    insert_audit(db, &audit.clone().detail(&detail)).await?;
-    Ok(revoked)
+    audit.clone().detail(&detail)
 }

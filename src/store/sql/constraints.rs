@@ -70,6 +70,22 @@ pub const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
         "admin_tokens.name",
         "an admin token with this name exists",
     ),
+    (
+        "initial_access_tokens_pk",
+        "initial_access_tokens.id",
+        "initial access token id",
+    ),
+    (
+        "initial_access_tokens_hash_uq",
+        "initial_access_tokens.token_hash",
+        "initial access token",
+    ),
+    (
+        "initial_access_tokens_active_name_uq",
+        "initial_access_tokens.name",
+        "an initial access token with this name exists",
+    ),
+    ("leases_pk", "leases.name", "lease name"),
 ];
 
 /// Maps a driver error: unique violations of known constraints become `Conflict`.

@@ -15,6 +15,7 @@ mod constraints;
 mod exec;
 mod grants;
 mod housekeeping;
+mod initial_tokens;
 mod keys;
 mod lists;
 mod requests;
@@ -37,9 +38,9 @@ use super::{
     AccessTokenRecord, AccessTokenView, AccountLoginRecord, AccountSessionRecord, AdminTokenRecord,
     AuditAfter, AuditCount, AuditEntry, AuditEvent, AuditFilter, AuthCodeRecord, AuthRequestRecord,
     ClientFilter, ClientRecord, ConnectedApp, ConsentRecord, FamilyRecord, GrantFilter,
-    GrantRecord, Inventory, PageRequest, RedeemOutcome, RefreshTokenRecord, RefreshTokenView,
-    RotateOutcome, SigningKeyRecord, Store, StoreError, StoreTx, UpstreamLeg, UpstreamRecord,
-    UserRecord,
+    GrantRecord, InitialAccessTokenRecord, Inventory, PageRequest, RedeemOutcome,
+    RefreshTokenRecord, RefreshTokenView, RotateOutcome, SigningKeyRecord, Store, StoreError,
+    StoreTx, UpstreamLeg, UpstreamRecord, UserRecord,
 };
 
 /// What a database must tell the shared SQL about itself.
@@ -501,5 +502,23 @@ where
 
     async fn list_connected_apps(&self, user_id: &str) -> Result<Vec<ConnectedApp>, StoreError> {
         on_conn!(self, |db| account::connected_apps(db, user_id))
+    }
+
+    async fn list_initial_access_tokens(
+        &self,
+    ) -> Result<Vec<InitialAccessTokenRecord>, StoreError> {
+        on_conn!(self, |db| initial_tokens::list(db))
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        on_conn!(self, |db| initial_tokens::try_lease(
+            db, name, holder, now, until
+        ))
     }
 }

@@ -4,11 +4,14 @@
 use async_trait::async_trait;
 
 use super::exec::TxExec;
-use super::{account, admin_tokens, audit, clients, grants, lists, requests, tokens};
+use super::{
+    account, admin_tokens, audit, clients, grants, initial_tokens, lists, requests, tokens,
+};
 use crate::store::{
     AccessTokenRecord, AccountSessionRecord, AdminTokenRecord, AuditEvent, AuthCodeRecord,
-    AuthRequestRecord, ClientRecord, ConsentRecord, FamilyRecord, GrantRecord, RedeemOutcome,
-    RefreshTokenRecord, RotateOutcome, StoreError, StoreTx, UpstreamLeg, UserRecord,
+    AuthRequestRecord, ClientRecord, ConsentRecord, FamilyRecord, GrantRecord,
+    InitialAccessTokenRecord, InitialTokenUse, RedeemOutcome, RefreshTokenRecord, RotateOutcome,
+    StoreError, StoreTx, UpstreamLeg, UserRecord,
 };
 
 /// A write transaction of a [`super::SqlStore`]; dropping it rolls back.
@@ -213,6 +216,35 @@ impl StoreTx for SqlTx {
         audit: &AuditEvent,
     ) -> Result<AdminTokenRecord, StoreError> {
         admin_tokens::revoke(self.0.exec(), id_or_name, now, audit).await
+    }
+
+    async fn insert_initial_access_token(
+        &mut self,
+        token: &InitialAccessTokenRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        initial_tokens::insert(self.0.exec(), token, audit).await
+    }
+
+    async fn revoke_initial_access_token(
+        &mut self,
+        id_or_name: &str,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<InitialAccessTokenRecord, StoreError> {
+        initial_tokens::revoke(self.0.exec(), id_or_name, now, audit).await
+    }
+
+    async fn use_initial_access_token(
+        &mut self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<InitialTokenUse, StoreError> {
+        initial_tokens::use_token(self.0.exec(), token_hash, now).await
+    }
+
+    async fn count_dynamic_clients(&mut self, serialize: bool) -> Result<i64, StoreError> {
+        initial_tokens::count_dynamic(self.0.exec(), serialize).await
     }
 
     async fn insert_audit_event(&mut self, event: &AuditEvent) -> Result<(), StoreError> {

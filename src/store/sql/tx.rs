@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::exec::TxExec;
-use super::{admin_tokens, audit, clients, grants, lists, requests, tokens};
+use super::{admin_tokens, audit, clients, grants, lists, requests, tokens, vault};
 use crate::store::{
     AccessTokenRecord, AdminTokenRecord, AuditEvent, AuthCodeRecord, AuthRequestRecord,
     ClientRecord, ConsentRecord, FamilyRecord, GrantRecord, RedeemOutcome, RefreshTokenRecord,
@@ -113,6 +113,15 @@ impl StoreTx for SqlTx {
         audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
         grants::revoke_grant(self.0.exec(), grant_id, now, audit).await
+    }
+
+    async fn bind_grant_upstream(
+        &mut self,
+        grant_id: &str,
+        upstream_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        vault::bind(self.0.exec(), grant_id, upstream_id, now).await
     }
 
     async fn update_grant_upstream_tokens(

@@ -37,6 +37,7 @@ fn config(issuer: &str) -> UpstreamConfig {
         extra_authorize_params: BTreeMap::from([("access_type".to_owned(), "offline".to_owned())]),
         discovery_ttl_seconds: 3600,
         policy: Default::default(),
+        refresh: Default::default(),
     }
 }
 

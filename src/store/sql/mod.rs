@@ -283,7 +283,9 @@ where
         now: i64,
         until: i64,
     ) -> Result<bool, StoreError> {
-        on_conn!(self, |db| vault::take_lease(db, grant_id, holder, now, until))
+        on_conn!(self, |db| vault::take_lease(
+            db, grant_id, holder, now, until
+        ))
     }
 
     async fn store_upstream_refresh(

@@ -86,6 +86,7 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
             extra_authorize_params: Default::default(),
             discovery_ttl_seconds: 3600,
             policy: Default::default(),
+            refresh: Default::default(),
         }],
         resources: vec![ResourceConfig {
             id: "tools".into(),

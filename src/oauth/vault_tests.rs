@@ -79,7 +79,7 @@ fn huge_settings_do_not_overflow() {
         retry_interval_seconds: u64::MAX,
     };
     assert_eq!(
-        due(&tokens(true, None), i64::MAX - 1, None, &s, i64::MAX),
+        due(&tokens(true, None), i64::MAX - 2, None, &s, i64::MAX - 1),
         Due::No
     );
     assert!(within_staleness(i64::MIN, &s, i64::MAX).is_ok());

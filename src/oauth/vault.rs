@@ -155,7 +155,7 @@ pub async fn ensure_current(
             let holder = super::crypto::random_b64(16);
             if core
                 .store
-                .take_upstream_lease(&grant.id, &holder, now, now + LEASE_SECONDS)
+                .take_upstream_lease(&grant.id, &holder, sealed, now, now + LEASE_SECONDS)
                 .await?
             {
                 job.as_holder(&holder, &tokens).await
@@ -280,7 +280,8 @@ impl RefreshUpstream<'_> {
         Err(ended())
     }
 
-    /// Another caller holds the lease: wait for its result and use it.
+    /// Another caller holds the lease, or refreshed since this one read the grant: wait for its
+    /// result and use it.
     async fn wait_for_holder(&self, before: &UpstreamSession) -> Result<()> {
         let started = tokio::time::Instant::now();
         loop {

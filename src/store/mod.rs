@@ -204,11 +204,13 @@ pub trait Store: Send + Sync + 'static {
         grant_id: &str,
     ) -> Result<Option<UpstreamSession>, StoreError>;
     /// Compare-and-set: takes the grant's upstream lease for `holder` until `until` when no
-    /// unexpired lease is held at `now` and the grant is active. True when this call took it.
+    /// unexpired lease is held at `now`, the grant is active and its sealed upstream tokens are
+    /// still `sealed` (the ones the caller read). True when this call took it.
     async fn take_upstream_lease(
         &self,
         grant_id: &str,
         holder: &str,
+        sealed: &str,
         now: i64,
         until: i64,
     ) -> Result<bool, StoreError>;

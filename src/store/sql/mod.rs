@@ -280,11 +280,12 @@ where
         &self,
         grant_id: &str,
         holder: &str,
+        sealed: &str,
         now: i64,
         until: i64,
     ) -> Result<bool, StoreError> {
         on_conn!(self, |db| vault::take_lease(
-            db, grant_id, holder, now, until
+            db, grant_id, holder, sealed, now, until
         ))
     }
 

@@ -54,21 +54,24 @@ pub(super) async fn get(
     .transpose()
 }
 
-/// Takes the lease for `holder` until `until` when nobody holds an unexpired one and the grant
-/// is active. True when this call took it.
+/// Takes the lease for `holder` until `until` when nobody holds an unexpired one, the grant is
+/// active and its sealed tokens are still `sealed`, the ones the caller read (a caller that
+/// read before another's refresh completed must not send the refresh token it read: the
+/// upstream may have rotated it). True when this call took it.
 pub(super) async fn take_lease(
     db: &mut dyn Exec,
     grant_id: &str,
     holder: &str,
+    sealed: &str,
     now: i64,
     until: i64,
 ) -> Result<bool, StoreError> {
     let n = db
         .execute(
-            "UPDATE grants SET upstream_lease_holder = $2, upstream_lease_until = $4 \
-             WHERE id = $1 AND revoked_at IS NULL \
-             AND (upstream_lease_until IS NULL OR upstream_lease_until <= $3)",
-            args![grant_id, holder, now, until],
+            "UPDATE grants SET upstream_lease_holder = $2, upstream_lease_until = $5 \
+             WHERE id = $1 AND revoked_at IS NULL AND upstream_tokens = $3 \
+             AND (upstream_lease_until IS NULL OR upstream_lease_until <= $4)",
+            args![grant_id, holder, sealed, now, until],
         )
         .await?;
     Ok(n == 1)

@@ -185,6 +185,49 @@ async fn concurrent_refreshes_refresh_upstream_once(db: Db) {
     assert_eq!(st["replays"], 0, "{st}");
 }
 
+/// Two replicas of dcr-bridge on one database (each its own upstream client and caches), eight
+/// refreshes of one grant spread over both once it is due: still one upstream refresh.
+async fn two_replicas_refresh_upstream_once(db: Db) {
+    let Some(env) = generic_env(db).await else {
+        return;
+    };
+    let held = sign_in(&env, "00u1alice").await;
+    let config = (*env.app.state.config).clone();
+    let store = dcr_bridge::store::connect(&config.database_url)
+        .await
+        .unwrap();
+    let replica = dcr_bridge::app::build_with(config, store, env.app.clock.clone())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let server = tokio::spawn(dcr_bridge::app::serve(
+        replica,
+        listener,
+        std::future::pending(),
+    ));
+    env.app.clock.advance(RECHECK + 1);
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", held.refresh_token.as_str()),
+        ("client_id", held.client_id.as_str()),
+    ];
+    let calls = (0..8).map(|i| {
+        let base = if i % 2 == 0 { &env.app.base } else { &other };
+        env.app.api.post(format!("{base}/token")).form(&form).send()
+    });
+    for res in futures_util::future::join_all(calls).await {
+        let res = res.unwrap();
+        let status = res.status();
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(status, 200, "{body}\n{}", env.upstream.logs());
+    }
+    let st = stats(&env.upstream).await;
+    assert_eq!(st["refreshes"], 1, "{st}\n{}", env.upstream.logs());
+    assert_eq!(st["replays"], 0, "{st}");
+    server.abort();
+}
+
 /// A user disabled upstream loses access at our next due refresh: `invalid_grant`, the grant
 /// and its tokens revoked (admin API), an `upstream_revoked` audit event with the reason.
 async fn a_user_disabled_upstream_loses_access_at_the_next_refresh(db: Db) {
@@ -293,6 +336,7 @@ async fn admin_get(env: &Interop, path: &str) -> (u16, Value) {
 crate::admin::on_both_databases!(
     refresh_reaches_the_upstream_when_due,
     concurrent_refreshes_refresh_upstream_once,
+    two_replicas_refresh_upstream_once,
     a_user_disabled_upstream_loses_access_at_the_next_refresh,
     an_outage_is_ridden_out_within_max_staleness,
 );

@@ -598,9 +598,7 @@ impl UpstreamIdp for OidcUpstream {
             let claims = self.verify(md, id_token, NonceCheck::Any).await?;
             let identity = self.quirks.identity(&token_claims(&claims))?;
             if identity.subject != expected_subject {
-                return Err(IdpError::InvalidIdToken(
-                    "the refreshed ID token is for a different subject".to_owned(),
-                ));
+                return Err(IdpError::OtherSubject);
             }
         }
         let mut tokens = self.tokens(&resp);

@@ -237,8 +237,9 @@ impl RefreshUpstream<'_> {
     }
 
     /// The upstream error's code when it ends the user's grant: an OAuth error the kind reads
-    /// so, or an ID token that does not verify (a refreshed ID token for another subject, or
-    /// one nobody can check: the upstream no longer vouches for this user in a way we accept).
+    /// so, or a refreshed ID token for another subject. An ID token that does not verify
+    /// (clock skew, a key not yet published) proves nothing about the user either way: it is
+    /// retried like an outage, within `max_staleness_seconds`.
     fn ends_grant<'e>(&self, e: &'e IdpError) -> Option<&'e str> {
         match e {
             IdpError::Rejected { error, description } => {
@@ -248,8 +249,11 @@ impl RefreshUpstream<'_> {
                     .classify_refresh_error(error, description.as_deref());
                 (read == RefreshFailure::Revoked).then_some(error.as_str())
             }
-            IdpError::InvalidIdToken(_) => Some("invalid_id_token"),
-            IdpError::Discovery(_) | IdpError::Unavailable(_) | IdpError::Config(_) => None,
+            IdpError::OtherSubject => Some("other_subject"),
+            IdpError::InvalidIdToken(_)
+            | IdpError::Discovery(_)
+            | IdpError::Unavailable(_)
+            | IdpError::Config(_) => None,
         }
     }
 

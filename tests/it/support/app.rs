@@ -178,6 +178,11 @@ impl TestApp {
             .unwrap();
         store.migrate().await.unwrap();
         let clock = Arc::new(ManualClock::new(now()));
+        // The dev IdP tells the same time, so moving the clock never makes its tokens look
+        // expired or not yet valid to dcr-bridge (refreshes reach it: the token vault).
+        if let Some(idp) = &idp {
+            idp.use_clock(clock.clone());
+        }
         let state = dcr_bridge::app::build_with(config, store, clock.clone())
             .await
             .unwrap();

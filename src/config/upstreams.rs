@@ -166,3 +166,7 @@ pub(super) fn default_upstream_scopes() -> Vec<String> {
 fn default_discovery_ttl() -> u64 {
     3600
 }
+
+#[cfg(test)]
+#[path = "upstreams_tests.rs"]
+mod tests;

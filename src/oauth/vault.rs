@@ -115,9 +115,13 @@ pub async fn ensure_current(
     let upstream_id = session.upstream_id.clone().unwrap_or(user.upstream_id);
     // Grants stored before the vault have no confirmation time: their last login.
     let confirmed_at = session.checked_at.unwrap_or(grant.updated_at);
+    // Where nothing could ever confirm the user (the upstream was removed from the
+    // configuration, the tokens were sealed with a key no longer configured), the grant is
+    // treated like one without an upstream refresh token: it lasts until session_max_age, and
+    // the administrator revokes it if that is not wanted. Never a 503 that could not end.
     let Some(upstream) = core.upstreams.get(&upstream_id) else {
         tracing::warn!(upstream = %upstream_id, grant = %grant.id, "the grant's upstream is no longer configured; its standing cannot be confirmed");
-        return within_staleness(confirmed_at, &UpstreamRefresh::default(), core.now());
+        return Ok(());
     };
     let aad = upstream_tokens_aad(
         &upstream_id,
@@ -129,7 +133,7 @@ pub async fn ensure_current(
         Ok(t) => t,
         Err(e) => {
             tracing::error!(error = %e, grant = %grant.id, "the grant's upstream tokens cannot be opened; its standing cannot be confirmed");
-            return within_staleness(confirmed_at, &upstream.refresh, core.now());
+            return Ok(());
         }
     };
     let now = core.now();

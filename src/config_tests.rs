@@ -4,7 +4,7 @@ use super::*;
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
-fn toml(extra: &str) -> String {
+pub(super) fn toml(extra: &str) -> String {
     format!(
         r#"
 public_url = "https://auth.example.com"
@@ -24,7 +24,7 @@ scopes = ["mcp"]
     )
 }
 
-fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+pub(super) fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
     let mut f = tempfile::NamedTempFile::new().unwrap();
     f.write_all(text.as_bytes()).unwrap();
     Config::load_from(

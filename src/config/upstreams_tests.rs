@@ -1,37 +1,12 @@
-use std::io::Write as _;
-
+use crate::config::tests::{load as load_text, toml};
 use crate::config::{Config, ConfigError, UpstreamRefresh};
 
-/// A minimal configuration whose one upstream ends with `refresh` (TOML lines of its
-/// `[upstreams.refresh]` table; empty: no table), with `env` overrides.
+/// The config tests' minimal configuration, its one upstream with `refresh` as the lines of its
+/// `[upstreams.refresh]` table (a table header anywhere names the last `[[upstreams]]` entry).
 fn load(refresh: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-    let table = if refresh.is_empty() {
-        String::new()
-    } else {
-        format!("[upstreams.refresh]\n{refresh}\n")
-    };
-    let text = format!(
-        r#"
-public_url = "https://auth.example.com"
-secret_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
-
-[[upstreams]]
-id = "corp"
-issuer = "https://corp.okta.com/oauth2/default"
-client_id = "abc"
-client_secret = "s3cret"
-{table}
-[[resources]]
-id = "tools"
-path = "/mcp"
-scopes = ["mcp"]
-"#
-    );
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(text.as_bytes()).unwrap();
-    Config::load_from(
-        Some(f.path()),
-        env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    load_text(
+        &format!("{}\n[upstreams.refresh]\n{refresh}\n", toml("")),
+        env,
     )
 }
 

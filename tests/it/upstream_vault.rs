@@ -6,7 +6,7 @@
 //! within `max_staleness_seconds`.
 
 use dcr_bridge::clock::Clock as _;
-use dcr_bridge::config::{Config, UpstreamConfig, UpstreamKind, UpstreamRefresh};
+use dcr_bridge::config::{Config, UpstreamKind, UpstreamRefresh};
 use dcr_bridge::store::UpstreamSession;
 use serde_json::Value;
 
@@ -22,14 +22,8 @@ const STALENESS: i64 = 600;
 const RETRY: i64 = 30;
 
 /// dcr-bridge on `db` behind `upstream.mjs` with `args`, its one upstream of `kind` at the
-/// issuer `issuer` picks; `None` when Node or Postgres is opted out.
-async fn vault_env(
-    db: Db,
-    args: &[&str],
-    kind: UpstreamKind,
-    issuer: impl FnOnce(&OidcProviderProc) -> String,
-    adjust: impl FnOnce(&mut UpstreamConfig),
-) -> Option<Interop> {
+/// look-alike's issuer; `None` when Node or Postgres is opted out.
+async fn vault_env(db: Db, args: &[&str], kind: UpstreamKind) -> Option<Interop> {
     if !node_or_skip().await {
         return None;
     }
@@ -37,27 +31,19 @@ async fn vault_env(
         c.admin_token = Some(ADMIN.to_owned().into());
         let u = &mut c.upstreams[0];
         u.kind = kind;
-        u.issuer = issuer(up).parse().unwrap();
+        u.issuer = up.issuer.parse().unwrap();
         u.refresh = UpstreamRefresh {
             recheck_interval_seconds: RECHECK as u64,
             max_staleness_seconds: STALENESS as u64,
             retry_interval_seconds: RETRY as u64,
         };
-        adjust(u);
     })
     .await
 }
 
 /// The Okta-like generic upstream (rotating refresh tokens).
 async fn generic_env(db: Db) -> Option<Interop> {
-    vault_env(
-        db,
-        &["--offline-access-without-prompt"],
-        UpstreamKind::Oidc,
-        |up| up.issuer.clone(),
-        |_| {},
-    )
-    .await
+    vault_env(db, &["--offline-access-without-prompt"], UpstreamKind::Oidc).await
 }
 
 /// What the MCP client holds after signing in: a public client's id and our tokens.
@@ -261,18 +247,10 @@ async fn a_user_disabled_upstream_loses_access_at_the_next_refresh(db: Db) {
     );
     assert_eq!(stats(&env.upstream).await["refreshes"], 1);
 
-    let events = env
-        .app
-        .state
-        .core
-        .store
-        .list_audit_events(20)
-        .await
-        .unwrap();
-    let event = events
-        .iter()
-        .find(|e| e.kind == "upstream_revoked")
-        .expect("an upstream_revoked event");
+    let store = &env.app.state.core.store;
+    let events = store.list_audit_events(20).await.unwrap();
+    let event = events.iter().find(|e| e.kind == "upstream_revoked");
+    let event = event.expect("an upstream_revoked event");
     assert_eq!(event.grant_id.as_deref(), Some(grant_id.as_str()));
     let detail = event.detail.clone().unwrap_or_default();
     assert!(
@@ -343,20 +321,19 @@ crate::admin::on_both_databases!(
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
+/// A kind's look-alike (`args`) at its own issuer, with alice signed in.
+async fn kind_signed_in(args: &[&str], kind: UpstreamKind) -> Option<(Interop, Held)> {
+    let env = vault_env(Db::Sqlite, args, kind).await?;
+    let held = sign_in(&env, "00u1alice").await;
+    Some((env, held))
+}
+
 #[tokio::test]
 async fn okta_kind_refresh_reaches_the_rotating_upstream() {
-    let Some(env) = vault_env(
-        Db::Sqlite,
-        &["--offline-access-without-prompt"],
-        UpstreamKind::Okta,
-        |up| up.issuer.clone(),
-        |_| {},
-    )
-    .await
-    else {
+    let args = ["--offline-access-without-prompt"];
+    let Some((env, mut held)) = kind_signed_in(&args, UpstreamKind::Okta).await else {
         return;
     };
-    let mut held = sign_in(&env, "00u1alice").await;
     assert_refresh_reaches_upstream(&env, &mut held, true).await;
     // Okta-like upstreams get no scope on refresh: the one granted (RFC 6749 §6).
     assert_eq!(stats(&env.upstream).await["refresh_scopes"][0], "");
@@ -364,18 +341,10 @@ async fn okta_kind_refresh_reaches_the_rotating_upstream() {
 
 #[tokio::test]
 async fn entra_kind_refresh_sends_its_scopes_and_never_mixes_offline_access_with_default() {
-    let Some(env) = vault_env(
-        Db::Sqlite,
-        &["--entra-tenant", TENANT],
-        UpstreamKind::Entra,
-        |up| up.issuer.clone(),
-        |_| {},
-    )
-    .await
-    else {
+    let args = ["--entra-tenant", TENANT];
+    let Some((env, mut held)) = kind_signed_in(&args, UpstreamKind::Entra).await else {
         return;
     };
-    let mut held = sign_in(&env, "00u1alice").await;
     assert_refresh_reaches_upstream(&env, &mut held, true).await;
     let st = stats(&env.upstream).await;
     let scope = st["refresh_scopes"][0].as_str().unwrap();
@@ -386,18 +355,9 @@ async fn entra_kind_refresh_sends_its_scopes_and_never_mixes_offline_access_with
 
 #[tokio::test]
 async fn google_kind_refresh_keeps_the_refresh_token_google_does_not_rotate() {
-    let Some(env) = vault_env(
-        Db::Sqlite,
-        &["--google"],
-        UpstreamKind::Google,
-        |up| up.issuer.clone(),
-        |_| {},
-    )
-    .await
-    else {
+    let Some((env, mut held)) = kind_signed_in(&["--google"], UpstreamKind::Google).await else {
         return;
     };
-    let mut held = sign_in(&env, "00u1alice").await;
     // Google sends no new refresh token: the original is kept and sent again next time.
     assert_refresh_reaches_upstream(&env, &mut held, false).await;
 }

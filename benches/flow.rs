@@ -161,6 +161,7 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
             extra_authorize_params: Default::default(),
             discovery_ttl_seconds: 3600,
             policy: Default::default(),
+            refresh: Default::default(),
         }],
         resources: vec![ResourceConfig {
             id: "tools".into(),

@@ -30,9 +30,12 @@ pub use sections::{
     AuditSettings, ClientIpHeader, RateLimitSettings, RegistrationSettings, TokenSettings,
 };
 pub use upstreams::{
-    is_tenant_id, AccessPolicy, UpstreamClientAuth, UpstreamConfig, UpstreamKind,
+    is_tenant_id, AccessPolicy, UpstreamClientAuth, UpstreamConfig, UpstreamKind, UpstreamRefresh,
     GOOGLE_LEGACY_ISSUER,
 };
+
+/// Longest accepted `[upstreams.refresh]` duration: a year.
+const MAX_REFRESH_SECONDS: u64 = 365 * 24 * 3600;
 
 /// Environment prefix for overrides.
 pub const ENV_PREFIX: &str = "DCR_BRIDGE_";
@@ -378,6 +381,25 @@ impl Config {
         }
         if !up.scopes.iter().any(|s| s == "openid") {
             return Err(invalid(key("scopes"), "must include openid"));
+        }
+        let r = &up.refresh;
+        for (field, v) in [
+            (
+                "refresh.recheck_interval_seconds",
+                r.recheck_interval_seconds,
+            ),
+            ("refresh.max_staleness_seconds", r.max_staleness_seconds),
+            ("refresh.retry_interval_seconds", r.retry_interval_seconds),
+        ] {
+            if v > MAX_REFRESH_SECONDS {
+                return Err(invalid(key(field), "at most 31536000 (a year)"));
+            }
+        }
+        if r.retry_interval_seconds == 0 {
+            return Err(invalid(
+                key("refresh.retry_interval_seconds"),
+                "at least 1: an unreachable upstream would be asked on every refresh",
+            ));
         }
         if !up.policy.allowed_tenants.is_empty() && up.kind != UpstreamKind::Entra {
             return Err(invalid(

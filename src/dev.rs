@@ -100,6 +100,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             extra_authorize_params: std::collections::BTreeMap::new(),
             discovery_ttl_seconds: 3600,
             policy: Default::default(),
+            refresh: Default::default(),
         }],
         resources: vec![ResourceConfig {
             id: "mcp".into(),

@@ -86,6 +86,37 @@ pub struct UpstreamConfig {
     /// Who may sign in through this upstream, beyond the upstream's own assignment rules.
     #[serde(default)]
     pub policy: AccessPolicy,
+    /// How our refresh keeps the user's standing at this upstream current (the token vault).
+    #[serde(default)]
+    pub refresh: UpstreamRefresh,
+}
+
+/// `[upstreams.refresh]`: when our refresh token grant refreshes the grant's upstream tokens
+/// first, and how long an unreachable upstream is tolerated (docs/security.md, "Upstream
+/// token vault").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamRefresh {
+    /// Seconds after the last confirmation (login or upstream refresh) at which our next
+    /// refresh asks the upstream again, even if the upstream access token is still valid. The
+    /// upstream access token's expiry also makes a refresh due. 0: every refresh of ours.
+    pub recheck_interval_seconds: u64,
+    /// Seconds since the last confirmation during which our refresh still succeeds while the
+    /// upstream cannot be reached (connect error, timeout, 5xx); beyond it, our refresh answers
+    /// 503 `temporarily_unavailable` until the upstream is back.
+    pub max_staleness_seconds: u64,
+    /// Seconds to wait after a transient upstream failure before a refresh tries again.
+    pub retry_interval_seconds: u64,
+}
+
+impl Default for UpstreamRefresh {
+    fn default() -> Self {
+        Self {
+            recheck_interval_seconds: 300,
+            max_staleness_seconds: 3600,
+            retry_interval_seconds: 30,
+        }
+    }
 }
 
 /// `[upstreams.policy]`: checked after the ID token verified, before any code is issued.
@@ -135,3 +166,7 @@ pub(super) fn default_upstream_scopes() -> Vec<String> {
 fn default_discovery_ttl() -> u64 {
     3600
 }
+
+#[cfg(test)]
+#[path = "upstreams_tests.rs"]
+mod tests;

@@ -29,6 +29,10 @@ pub enum IdpError {
     /// The ID token was missing or failed verification (signature, iss, aud, exp, nonce, sub).
     #[error("invalid upstream ID token: {0}")]
     InvalidIdToken(String),
+    /// A refreshed ID token verified but names another subject than the stored one: the
+    /// upstream no longer vouches for this user under this grant.
+    #[error("the refreshed upstream ID token is for a different subject")]
+    OtherSubject,
     /// Our own configuration for this upstream is unusable.
     #[error("upstream configuration: {0}")]
     Config(String),

@@ -27,8 +27,8 @@ use secrecy::{ExposeSecret as _, SecretString};
 use super::http_client::{error_chain, UpstreamHttp};
 use super::kinds::{self, Quirks, TokenClaims};
 use super::{
-    ExtraClaims, IdpError, IssuerCheck, UpstreamAuthRequest, UpstreamIdentity, UpstreamIdp,
-    UpstreamLogin, UpstreamRefusal, UpstreamTokens,
+    ExtraClaims, IdpError, IssuerCheck, RefreshFailure, UpstreamAuthRequest, UpstreamIdentity,
+    UpstreamIdp, UpstreamLogin, UpstreamRefusal, UpstreamTokens,
 };
 use crate::clock::Clock;
 use crate::config::{UpstreamClientAuth, UpstreamConfig};
@@ -584,9 +584,13 @@ impl UpstreamIdp for OidcUpstream {
         let md = self.metadata().await?;
         let client = self.client(&md);
         let old = RefreshToken::new(refresh_token.to_owned());
-        let resp = client
+        let mut request = client
             .exchange_refresh_token(&old)
-            .map_err(|_| IdpError::no_token_endpoint())?
+            .map_err(|_| IdpError::no_token_endpoint())?;
+        for scope in self.quirks.refresh_scopes(&self.scopes).unwrap_or_default() {
+            request = request.add_scope(Scope::new(scope));
+        }
+        let resp = request
             .request_async(&self.http)
             .await
             .map_err(IdpError::from)?;
@@ -594,9 +598,7 @@ impl UpstreamIdp for OidcUpstream {
             let claims = self.verify(md, id_token, NonceCheck::Any).await?;
             let identity = self.quirks.identity(&token_claims(&claims))?;
             if identity.subject != expected_subject {
-                return Err(IdpError::InvalidIdToken(
-                    "the refreshed ID token is for a different subject".to_owned(),
-                ));
+                return Err(IdpError::OtherSubject);
             }
         }
         let mut tokens = self.tokens(&resp);
@@ -609,6 +611,10 @@ impl UpstreamIdp for OidcUpstream {
 
     fn classify_error(&self, error: &str, description: Option<&str>) -> UpstreamRefusal {
         self.quirks.classify_error(error, description)
+    }
+
+    fn classify_refresh_error(&self, error: &str, description: Option<&str>) -> RefreshFailure {
+        self.quirks.classify_refresh_error(error, description)
     }
 
     async fn check(&self) -> Result<serde_json::Value, IdpError> {

@@ -128,8 +128,14 @@ pub async fn finish_login(
         .client(request.client_id.clone())
         .request(request_id)
         .detail(&serde_json::json!({ "scope": request.scope, "resource": request.resource }));
-    tx.grant_and_issue_code(&grant, &code_record, &audit)
+    let grant_id = tx
+        .grant_and_issue_code(&grant, &code_record, &audit)
         .await?;
+    if grant.upstream_tokens.is_some() {
+        // The vault: these tokens are the upstream's, confirmed now.
+        tx.bind_grant_upstream(&grant_id, &user.upstream_id, now)
+            .await?;
+    }
     tx.commit().await?;
     Ok(code)
 }

@@ -26,6 +26,7 @@ pub mod settings;
 pub mod static_clients;
 pub mod tokens;
 pub mod upstreams;
+pub mod vault;
 
 use std::sync::Arc;
 

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::config::{AccessPolicy, UpstreamConfig, UpstreamKind};
+use crate::config::{AccessPolicy, UpstreamConfig, UpstreamKind, UpstreamRefresh};
 use crate::idp::UpstreamIdp;
 
 /// One configured upstream.
@@ -24,6 +24,8 @@ pub struct Upstream {
     pub kind: UpstreamKind,
     /// Who may sign in, beyond the upstream's own rules.
     pub policy: AccessPolicy,
+    /// When our refresh refreshes upstream first (the token vault, [`super::vault`]).
+    pub refresh: UpstreamRefresh,
     /// The implementation.
     pub idp: Arc<dyn UpstreamIdp>,
 }
@@ -42,6 +44,7 @@ impl Upstream {
             client_id: config.client_id.clone(),
             kind: config.kind,
             policy: config.policy.clone(),
+            refresh: config.refresh,
             idp,
         }
     }

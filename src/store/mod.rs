@@ -200,6 +200,42 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> Result<(), StoreError>;
 
+    // --- upstream token vault (docs/security.md) -----------------------------------------------
+    /// A grant's upstream side: sealed tokens, last confirmation, back-off and lease.
+    async fn get_upstream_session(
+        &self,
+        grant_id: &str,
+    ) -> Result<Option<UpstreamSession>, StoreError>;
+    /// Compare-and-set: takes the grant's upstream lease for `holder` until `until` when no
+    /// unexpired lease is held at `now`, the grant is active and its sealed upstream tokens are
+    /// still `sealed` (the ones the caller read). True when this call took it.
+    async fn take_upstream_lease(
+        &self,
+        grant_id: &str,
+        holder: &str,
+        sealed: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError>;
+    /// The lease holder stores the refreshed upstream tokens (sealed), confirmed at `now`, and
+    /// releases the lease, in one statement. False (nothing written) when `holder` lost the
+    /// lease.
+    async fn store_upstream_refresh(
+        &self,
+        grant_id: &str,
+        holder: &str,
+        sealed: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// The lease holder releases the lease after a transient failure; no new attempt before
+    /// `retry_at`.
+    async fn release_upstream_lease(
+        &self,
+        grant_id: &str,
+        holder: &str,
+        retry_at: i64,
+    ) -> Result<(), StoreError>;
+
     // --- codes and tokens ----------------------------------------------------------------------
     /// Redeems a code: see [`RedeemOutcome`]. On success stores `family`, `refresh` (if any) and
     /// `access`, all in one transaction with `audit`.

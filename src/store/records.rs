@@ -221,6 +221,26 @@ pub struct GrantRecord {
     pub revoked_at: Option<i64>,
 }
 
+/// A grant's upstream side, for the token vault: the sealed upstream token set and the state of
+/// the upstream refresh (last confirmation, back-off, lease). Timestamps are Unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamSession {
+    pub grant_id: String,
+    pub user_id: String,
+    /// The upstream the tokens came from (`None` for grants stored before the vault: the
+    /// user's upstream then).
+    pub upstream_id: Option<String>,
+    /// Sealed JSON of the upstream token set.
+    pub sealed_tokens: Option<String>,
+    /// When the user's standing upstream was last confirmed (login or upstream refresh).
+    pub checked_at: Option<i64>,
+    /// After a transient upstream failure: no new attempt before this time.
+    pub retry_at: Option<i64>,
+    /// Until when the current lease holder may refresh upstream; `None` or past: no lease.
+    pub lease_until: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
 /// An authorization code, stored by hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthCodeRecord {

@@ -94,6 +94,14 @@ pub trait StoreTx: Send {
         now: i64,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
+    /// Ties the grant's upstream tokens (just stored by a login) to `upstream_id`, confirmed at
+    /// `now`, ending any upstream lease and back-off. `NotFound` for an unknown grant.
+    async fn bind_grant_upstream(
+        &mut self,
+        grant_id: &str,
+        upstream_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// As [`super::Store::update_grant_upstream_tokens`].
     async fn update_grant_upstream_tokens(
         &mut self,

@@ -30,6 +30,17 @@
 //     for access_type=offline with prompt=consent (logged as "[upstream] google offline grant");
 //     refresh tokens do not rotate; ID tokens carry `hd`.
 //
+// Test controls (outside the issuer path; test-only, like everything here):
+//   * GET  /__control/stats: {"refreshes": N, "replays": N, "refresh_scopes": [...]}: how many
+//     refresh_token grants reached /token, how many presented a refresh token already presented
+//     before (a rotating upstream would see a replay), and the `scope` each sent ("" for none).
+//   * POST /__control/disable?user=ID: the user is disabled: findAccount no longer finds them,
+//     so their next refresh gets `invalid_grant`, as Okta/Entra/Google answer for a disabled user.
+//   * POST /__control/outage?mode=down|503|up: `down` resets every connection to the issuer
+//     (the upstream is unreachable), `503` answers 503, `up` serves again (state kept).
+//   In Entra mode a refresh without `scope` is refused (AADSTS900144) and one mixing
+//   `offline_access` with a `.default` scope too (AADSTS70011), both logged "entra refused".
+//
 // Once listening, prints exactly one JSON line to stdout: {"issuer":"...","port":N}.
 // Everything else (oidc-provider notices/warnings, request log) goes to stderr.
 // Exits when stdin reaches EOF (parent died / dropped the pipe), on SIGTERM or SIGINT.
@@ -109,6 +120,13 @@ for (const u of Object.values(users)) {
 }
 
 const { default: Provider } = await import('oidc-provider');
+const { createHash } = await import('node:crypto');
+
+// Test controls (see the header).
+const disabled = new Set();
+const stats = { refreshes: 0, replays: 0, refresh_scopes: [] };
+const seenRefreshTokens = new Set();
+let outage = 'up';
 
 let handler = (_req, res) => { res.statusCode = 503; res.end(); };
 const server = http.createServer((req, res) => handler(req, res));
@@ -146,7 +164,7 @@ const provider = new Provider(issuer, {
   conformIdTokenClaims: false,
   findAccount: async (_ctx, id) => {
     const u = users[id];
-    if (!u) return undefined;
+    if (!u || disabled.has(id)) return undefined;
     return { accountId: id, claims: async () => ({ sub: id, ...u }) };
   },
   rotateRefreshToken: !google,
@@ -188,6 +206,9 @@ handler = (req, res) => {
     });
   }
   const url = req.url;
+  if (url.startsWith('/__control/')) return control(req, res);
+  if (outage === 'down') { req.socket.destroy(); return undefined; }
+  if (outage === '503') { res.statusCode = 503; res.end('unavailable'); return undefined; }
   if (entraTenant && req.method === 'GET' && /^\/(common|organizations)\/v2\.0\/\.well-known\/openid-configuration(\?|$)/.test(url)) {
     return multiTenantDiscovery(res).catch((e) => {
       console.error('[upstream] discovery error', e);
@@ -201,6 +222,12 @@ handler = (req, res) => {
     if (offlineWithoutPrompt && req.method === 'GET') addConsentPromptForOffline(req);
     // oidc-provider derives its mount path as originalUrl minus req.url, so keep them consistent.
     req.originalUrl = issuerPath + req.url;
+    if (req.method === 'POST' && /^\/token(\?|$)/.test(req.url)) {
+      return countRefresh(req, res).catch((e) => {
+        console.error('[upstream] token error', e);
+        if (!res.headersSent) { res.statusCode = 500; res.end(); }
+      });
+    }
     if (req.method === 'POST' && /^\/interaction\/[^/?]+(\?|$)/.test(req.url)) {
       return rejectUnknownLogin(req, res).catch((e) => {
         console.error('[upstream] interaction error', e);
@@ -213,6 +240,64 @@ handler = (req, res) => {
   res.setHeader('content-type', 'application/json');
   res.end('{"error":"not_found"}');
 };
+
+function control(req, res) {
+  const u = new URL(req.url, 'http://x');
+  res.setHeader('content-type', 'application/json');
+  if (req.method === 'GET' && u.pathname === '/__control/stats') {
+    return res.end(JSON.stringify(stats));
+  }
+  if (req.method === 'POST' && u.pathname === '/__control/disable' && u.searchParams.get('user')) {
+    disabled.add(u.searchParams.get('user'));
+    console.error(`[upstream] disabled ${u.searchParams.get('user')}`);
+    return res.end('{}');
+  }
+  if (req.method === 'POST' && u.pathname === '/__control/outage'
+    && ['down', '503', 'up'].includes(u.searchParams.get('mode'))) {
+    outage = u.searchParams.get('mode');
+    console.error(`[upstream] outage ${outage}`);
+    return res.end('{}');
+  }
+  res.statusCode = 404;
+  return res.end('{"error":"not_found"}');
+}
+
+// Counts refresh_token grants at /token (and replays of a refresh token seen before); in Entra
+// mode refuses the refresh scopes Entra refuses. Then hands the request to oidc-provider.
+async function countRefresh(req, res) {
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  const raw = Buffer.concat(chunks).toString('utf8');
+  const body = new URLSearchParams(raw);
+  if (body.get('grant_type') === 'refresh_token') {
+    stats.refreshes += 1;
+    const hash = createHash('sha256').update(body.get('refresh_token') ?? '').digest('hex');
+    if (seenRefreshTokens.has(hash)) {
+      stats.replays += 1;
+      console.error('[upstream] refresh token replayed');
+    }
+    seenRefreshTokens.add(hash);
+    const scope = body.get('scope') ?? '';
+    stats.refresh_scopes.push(scope);
+    if (entraTenant) {
+      const scopes = scope.split(' ').filter(Boolean);
+      const refuse = (error, description) => {
+        console.error(`[upstream] entra refused: ${description.split(':')[0]}`);
+        res.statusCode = 400;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ error, error_description: description }));
+      };
+      if (!scopes.length) {
+        return refuse('invalid_request', "AADSTS900144: The request body must contain the following parameter: 'scope'.");
+      }
+      if (scopes.includes('offline_access') && scopes.some((s) => s.endsWith('.default'))) {
+        return refuse('invalid_scope', "AADSTS70011: The provided value for the input parameter 'scope' is not valid.");
+      }
+    }
+  }
+  req.body = raw; // already consumed: oidc-provider falls back to req.body
+  return cb(req, res);
+}
 
 // devInteractions accepts any login; an unknown accountId would later make findAccount fail
 // with server_error. Instead, finish the interaction with access_denied (the RP gets

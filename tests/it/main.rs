@@ -43,3 +43,4 @@ mod store_contract;
 mod support;
 mod token_bindings;
 mod upstream_kinds;
+mod upstream_vault;

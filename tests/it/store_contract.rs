@@ -55,6 +55,7 @@ mod migration;
 mod retention;
 mod tokens;
 mod transaction;
+mod vault;
 
 use fixtures::{
     audit, audit_kinds, auth_request, client, code, grant, granted, user, ISSUER, RESOURCE, T0,

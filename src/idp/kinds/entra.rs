@@ -2,7 +2,10 @@
 //! COMPAT U2). Issuers are `https://login.microsoftonline.com/{tenant}/v2.0` (or a sovereign
 //! cloud's host); `{tenant}` is a tenant id, `organizations` or `common`.
 
-use super::{generic_refusal, standard_identity, IdpError, Quirks, TokenClaims, UpstreamRefusal};
+use super::{
+    generic_refresh_failure, generic_refusal, standard_identity, IdpError, Quirks, RefreshFailure,
+    TokenClaims, UpstreamRefusal,
+};
 use crate::config::{is_tenant_id, UpstreamConfig, UpstreamKind};
 use crate::idp::UpstreamIdentity;
 
@@ -85,8 +88,7 @@ impl Quirks for Entra {
     /// `offline_access` alone is no valid request: Entra answers AADSTS70011 ("The provided
     /// value for the input parameter 'scope' is not valid") when no other scope (not even
     /// `openid`) comes with it. `openid` is always sent, so this only guards a configuration
-    /// that lists nothing else; `.default` with `offline_access` on refresh cannot happen
-    /// because refreshes send no `scope` at all.
+    /// that lists nothing else. Refreshes: [`Quirks::refresh_scopes`] below.
     fn authorize_scopes(
         &self,
         configured: &[String],
@@ -154,6 +156,35 @@ impl Quirks for Entra {
         identity.groups_incomplete =
             claims.extra.groups_elsewhere && claims.extra.groups.is_empty();
         Ok(identity)
+    }
+
+    /// Entra's token endpoint documents `scope` as required on refresh (a request without it
+    /// risks AADSTS900144, "The request body must contain the following parameter: 'scope'"),
+    /// and within what was granted: the authorization scopes are sent again. A `.default`
+    /// scope (all of a resource's configured permissions) is never sent together with
+    /// `offline_access` on refresh: Entra refuses the mix with AADSTS70011 ("The provided value
+    /// for the input parameter 'scope' is not valid"), and it issues a new refresh token
+    /// without it anyway.
+    fn refresh_scopes(&self, configured: &[String]) -> Option<Vec<String>> {
+        let mut scopes = self.authorize_scopes(configured, None);
+        if scopes
+            .iter()
+            .any(|s| s == ".default" || s.ends_with("/.default"))
+        {
+            scopes.retain(|s| s != "offline_access");
+        }
+        Some(scopes)
+    }
+
+    /// AADSTS50196 (Entra detected a request loop and throttles the client) comes as
+    /// `invalid_grant` but says nothing about the user: retry later. Every other
+    /// `invalid_grant` (AADSTS50173 grant revoked, AADSTS700082 expired by inactivity,
+    /// AADSTS50057 user disabled, AADSTS50076 MFA required…) ends the grant.
+    fn classify_refresh_error(&self, error: &str, description: Option<&str>) -> RefreshFailure {
+        if description.is_some_and(|d| d.starts_with("AADSTS50196")) {
+            return RefreshFailure::Transient;
+        }
+        generic_refresh_failure(error, description)
     }
 
     /// Entra puts its AADSTS number at the start of `error_description`; the ones a user meets

@@ -1,6 +1,9 @@
 //! `kind = "google"`: Google accounts and Google Workspace (UPSTREAMS §3, COMPAT U3).
 
-use super::{generic_refusal, IdpError, Quirks, TokenClaims, UpstreamRefusal};
+use super::{
+    generic_refresh_failure, generic_refusal, IdpError, Quirks, RefreshFailure, TokenClaims,
+    UpstreamRefusal,
+};
 use crate::config::UpstreamKind;
 
 /// Google.
@@ -60,6 +63,17 @@ impl Quirks for Google {
                 "this application accepts only accounts of its own Google Workspace organisation",
             ),
             _ => generic_refusal(error, description),
+        }
+    }
+
+    /// Google answers a revoked, expired (six months unused, the Testing status's 7 days) or
+    /// evicted refresh token with `invalid_grant` ("Token has been expired or revoked."), the
+    /// generic case; a Workspace administrator who blocks the application later makes refreshes
+    /// fail with `admin_policy_enforced`, which also ends the grant.
+    fn classify_refresh_error(&self, error: &str, description: Option<&str>) -> RefreshFailure {
+        match error {
+            "admin_policy_enforced" => RefreshFailure::Revoked,
+            _ => generic_refresh_failure(error, description),
         }
     }
 }

@@ -55,6 +55,19 @@ impl UpstreamRefusal {
     }
 }
 
+/// What an OAuth error from the upstream token endpoint on refresh (RFC 6749 §5.2) means for
+/// our grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshFailure {
+    /// The user's upstream grant is over (refresh token revoked or expired, user disabled or
+    /// removed, sign-in required again): our grant is revoked.
+    Revoked,
+    /// Not the user's standing: the upstream is in trouble, or our own client registration
+    /// there is (a secret that expired must not revoke every grant). The grant is kept, within
+    /// `[upstreams.refresh] max_staleness_seconds`.
+    Transient,
+}
+
 /// The hooks of one upstream kind. Defaults are generic OpenID Connect; a kind overrides what
 /// its IdP does differently.
 pub trait Quirks: Send + Sync + Debug {
@@ -122,6 +135,17 @@ pub trait Quirks: Send + Sync + Debug {
     fn classify_error(&self, error: &str, description: Option<&str>) -> UpstreamRefusal {
         generic_refusal(error, description)
     }
+
+    /// What an OAuth error answering our upstream refresh means for the grant.
+    fn classify_refresh_error(&self, error: &str, description: Option<&str>) -> RefreshFailure {
+        generic_refresh_failure(error, description)
+    }
+
+    /// The `scope` of an upstream refresh request, from the configured scopes. `None` sends
+    /// none, which RFC 6749 §6 reads as "the scope originally granted".
+    fn refresh_scopes(&self, _configured: &[String]) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// The hooks for `config`'s kind.
@@ -167,6 +191,24 @@ pub fn generic_refusal(error: &str, _description: Option<&str>) -> UpstreamRefus
             "the identity provider refused the sign-in ({code})"
         )),
         _ => UpstreamRefusal::refused("the identity provider refused the sign-in"),
+    }
+}
+
+/// The generic reading of a refresh error: the codes that say the user's grant is over
+/// (RFC 6749 §5.2 `invalid_grant`; OIDC Core §3.1.2.6's sign-in-required codes, which some
+/// IdPs return from the token endpoint when a policy wants the user back) revoke; everything
+/// else (`invalid_client`, `unauthorized_client`, `invalid_scope`, `server_error`, unknown
+/// codes) is ours or the upstream's trouble, not the user's standing.
+#[must_use]
+pub fn generic_refresh_failure(error: &str, _description: Option<&str>) -> RefreshFailure {
+    match error {
+        "invalid_grant"
+        | "access_denied"
+        | "interaction_required"
+        | "login_required"
+        | "consent_required"
+        | "account_selection_required" => RefreshFailure::Revoked,
+        _ => RefreshFailure::Transient,
     }
 }
 

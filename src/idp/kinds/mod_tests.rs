@@ -419,3 +419,83 @@ fn entra_multi_tenant_email_domains_need_allowed_tenants() {
     let single = format!("https://login.microsoftonline.com/{TID}/v2.0");
     assert!(with_policy(&single, &[]).is_ok());
 }
+
+#[test]
+fn refresh_errors_that_end_the_users_grant_and_those_that_do_not() {
+    let generic = quirks(UpstreamKind::Oidc, "https://idp.example");
+    for code in [
+        "invalid_grant",
+        "interaction_required",
+        "login_required",
+        "consent_required",
+    ] {
+        assert_eq!(
+            generic.classify_refresh_error(code, None),
+            RefreshFailure::Revoked,
+            "{code}"
+        );
+    }
+    // Our registration's trouble or the upstream's, never a reason to drop every grant.
+    for code in [
+        "invalid_client",
+        "unauthorized_client",
+        "invalid_scope",
+        "server_error",
+        "temporarily_unavailable",
+        "whatever",
+    ] {
+        assert_eq!(
+            generic.classify_refresh_error(code, None),
+            RefreshFailure::Transient,
+            "{code}"
+        );
+    }
+    let google = quirks(UpstreamKind::Google, "https://accounts.google.com");
+    assert_eq!(
+        google.classify_refresh_error("admin_policy_enforced", None),
+        RefreshFailure::Revoked
+    );
+    let entra = quirks(
+        UpstreamKind::Entra,
+        "https://login.microsoftonline.com/common/v2.0",
+    );
+    let disabled = "AADSTS50057: The user account is disabled.";
+    assert_eq!(
+        entra.classify_refresh_error("invalid_grant", Some(disabled)),
+        RefreshFailure::Revoked
+    );
+    let looping = "AADSTS50196: The server terminated an operation because it encountered a client request loop.";
+    assert_eq!(
+        entra.classify_refresh_error("invalid_grant", Some(looping)),
+        RefreshFailure::Transient
+    );
+}
+
+#[test]
+fn only_entra_sends_scopes_on_refresh_and_never_offline_access_with_default() {
+    let usual = strings(&["openid", "profile", "email", "offline_access"]);
+    for kind in [UpstreamKind::Oidc, UpstreamKind::Google] {
+        let issuer = "https://accounts.google.com";
+        assert_eq!(quirks(kind, issuer).refresh_scopes(&usual), None);
+    }
+    let okta = quirks(UpstreamKind::Okta, "https://acme.okta.com/oauth2/default");
+    assert_eq!(okta.refresh_scopes(&usual), None);
+    let entra = quirks(
+        UpstreamKind::Entra,
+        "https://login.microsoftonline.com/common/v2.0",
+    );
+    assert_eq!(entra.refresh_scopes(&usual), Some(usual.clone()));
+    let graph = strings(&[
+        "openid",
+        "offline_access",
+        "https://graph.microsoft.com/.default",
+    ]);
+    assert_eq!(
+        entra.refresh_scopes(&graph),
+        Some(strings(&["openid", "https://graph.microsoft.com/.default"]))
+    );
+    assert_eq!(
+        entra.refresh_scopes(&strings(&["offline_access"])),
+        Some(strings(&["openid", "offline_access"]))
+    );
+}

@@ -248,7 +248,7 @@ fn idp_error(e: IdpError) -> Error {
         IdpError::Rejected { .. } => {
             Error::AccessDenied("the identity provider rejected the sign-in".into())
         }
-        IdpError::InvalidIdToken(_) => {
+        IdpError::InvalidIdToken(_) | IdpError::OtherSubject => {
             Error::AccessDenied("the identity provider's ID token failed verification".into())
         }
         IdpError::Config(msg) => Error::server(anyhow::anyhow!("upstream configuration: {msg}")),

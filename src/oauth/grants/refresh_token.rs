@@ -6,6 +6,7 @@ use super::check_resource;
 use crate::oauth::crypto::{self, REFRESH_PREFIX};
 use crate::oauth::scope::ScopeSet;
 use crate::oauth::tokens::{mint_access_scoped, TokenResponse};
+use crate::oauth::vault;
 use crate::oauth::{Core, Error, Result};
 use crate::store::{AuditEvent, ClientRecord, RefreshTokenRecord, RotateOutcome};
 
@@ -47,6 +48,11 @@ pub async fn refresh(
     // same client rewrites the grant's scope but must not widen (or narrow) older families.
     check_resource(resource, &view.grant.resource, &core.settings)?;
     let access_scope = narrow_scope(scope, &view.family.scope)?;
+    // The user's standing at the IdP first (the token vault). A used token is a replay or a
+    // reuse, which the store answers without issuing anything new.
+    if view.token.used_at.is_none() {
+        vault::ensure_current(core, &view.grant, request_id.as_deref()).await?;
+    }
 
     let new_token = crypto::new_secret(REFRESH_PREFIX);
     let new_record = RefreshTokenRecord {

@@ -23,6 +23,7 @@ mod rows;
 mod stats;
 mod tokens;
 mod tx;
+mod vault;
 
 use async_trait::async_trait;
 use sqlx::error::DatabaseError;
@@ -40,7 +41,7 @@ use super::{
     ClientFilter, ClientRecord, ConnectedApp, ConsentRecord, FamilyRecord, GrantFilter,
     GrantRecord, InitialAccessTokenRecord, Inventory, PageRequest, RedeemOutcome,
     RefreshTokenRecord, RefreshTokenView, RotateOutcome, SigningKeyRecord, Store, StoreError,
-    StoreTx, UpstreamLeg, UpstreamRecord, UserRecord,
+    StoreTx, UpstreamLeg, UpstreamRecord, UpstreamSession, UserRecord,
 };
 
 /// What a database must tell the shared SQL about itself.
@@ -270,6 +271,47 @@ where
         on_conn!(self, |db| grants::update_upstream_tokens(
             db, grant_id, sealed, now
         ))
+    }
+
+    async fn get_upstream_session(
+        &self,
+        grant_id: &str,
+    ) -> Result<Option<UpstreamSession>, StoreError> {
+        on_conn!(self, |db| vault::get(db, grant_id))
+    }
+
+    async fn take_upstream_lease(
+        &self,
+        grant_id: &str,
+        holder: &str,
+        sealed: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        on_conn!(self, |db| vault::take_lease(
+            db, grant_id, holder, sealed, now, until
+        ))
+    }
+
+    async fn store_upstream_refresh(
+        &self,
+        grant_id: &str,
+        holder: &str,
+        sealed: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        on_conn!(self, |db| vault::store_refreshed(
+            db, grant_id, holder, sealed, now
+        ))
+    }
+
+    async fn release_upstream_lease(
+        &self,
+        grant_id: &str,
+        holder: &str,
+        retry_at: i64,
+    ) -> Result<(), StoreError> {
+        on_conn!(self, |db| vault::release(db, grant_id, holder, retry_at))
     }
 
     async fn redeem_code(

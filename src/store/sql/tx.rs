@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::exec::TxExec;
 use super::{
-    account, admin_tokens, audit, clients, grants, initial_tokens, lists, requests, tokens,
+    account, admin_tokens, audit, clients, grants, initial_tokens, lists, requests, tokens, vault,
 };
 use crate::store::{
     AccessTokenRecord, AccountSessionRecord, AdminTokenRecord, AuditEvent, AuthCodeRecord,
@@ -116,6 +116,15 @@ impl StoreTx for SqlTx {
         audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
         grants::revoke_grant(self.0.exec(), grant_id, now, audit).await
+    }
+
+    async fn bind_grant_upstream(
+        &mut self,
+        grant_id: &str,
+        upstream_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        vault::bind(self.0.exec(), grant_id, upstream_id, now).await
     }
 
     async fn update_grant_upstream_tokens(

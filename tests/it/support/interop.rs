@@ -46,6 +46,18 @@ pub async fn start_behind_upstream(
     upstream_args: &[&str],
     tweak: impl FnOnce(&OidcProviderProc, &mut Config),
 ) -> Interop {
+    start_behind_upstream_on(Db::Sqlite, mode, upstream_args, tweak)
+        .await
+        .unwrap()
+}
+
+/// [`start_behind_upstream`] on `db`; `None` when Postgres is asked for and opted out.
+pub async fn start_behind_upstream_on(
+    db: Db,
+    mode: McpMode,
+    upstream_args: &[&str],
+    tweak: impl FnOnce(&OidcProviderProc, &mut Config),
+) -> Option<Interop> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let callback = format!(
         "http://127.0.0.1:{}/oauth/callback",
@@ -61,13 +73,12 @@ pub async fn start_behind_upstream(
         McpServerProc::start(mode),
     );
     let (upstream, mcp) = (upstream.unwrap(), mcp.unwrap());
-    let app = TestApp::start_on(Db::Sqlite, listener, Some(upstream.issuer.clone()), |c| {
+    let app = TestApp::start_on(db, listener, Some(upstream.issuer.clone()), |c| {
         mcp.protect(c);
         tweak(&upstream, c);
     })
-    .await
-    .unwrap();
-    Interop { app, upstream, mcp }
+    .await?;
+    Some(Interop { app, upstream, mcp })
 }
 
 /// [`start_behind_oidc_provider`] that accepts client ID metadata documents on loopback

@@ -1,0 +1,327 @@
+//! The upstream token vault tied to our refresh (docs/security.md, "Upstream token vault"):
+//! before our refresh token grant issues new tokens, a grant whose upstream side is due (the
+//! upstream access token expired, or `[upstreams.refresh] recheck_interval_seconds` passed
+//! since the last confirmation) is refreshed upstream first, so a user disabled at the IdP
+//! loses access at our next refresh.
+//!
+//! Once per grant, whatever the number of replicas and concurrent refreshes: the caller that
+//! takes the grant's lease (a compare-and-set UPDATE, no transaction held across the HTTP call)
+//! is the only one to send the upstream refresh token, and seals the new one before it releases
+//! the lease; the others wait briefly for its result. So an upstream that rotates refresh tokens
+//! (Okta) never sees one twice.
+
+use std::time::Duration;
+
+use secrecy::ExposeSecret as _;
+
+use super::login::upstream_tokens_aad;
+use super::upstreams::Upstream;
+use super::{Core, Error, Result};
+use crate::config::UpstreamRefresh;
+use crate::idp::{IdpError, RefreshFailure, UpstreamTokens};
+use crate::store::{AuditEvent, GrantRecord, UpstreamSession};
+
+/// How long a lease lasts: beyond [`REFRESH_TIMEOUT`], so that it never expires while its holder
+/// may still be talking to the upstream (a second caller would then send the same refresh
+/// token).
+const LEASE_SECONDS: i64 = 60;
+/// The longest an upstream refresh (discovery, JWKS and the token request) may take.
+const REFRESH_TIMEOUT: Duration = Duration::from_secs(40);
+/// How long a caller that did not get the lease waits for the holder's result.
+const WAIT_FOR_HOLDER: Duration = Duration::from_secs(45);
+/// How often it looks.
+const POLL: Duration = Duration::from_millis(100);
+
+/// What the grant's upstream side needs now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// Nothing: confirmed recently enough, or nothing to refresh with.
+    No,
+    /// Refresh upstream now.
+    Now,
+    /// Due, but a transient failure asked to wait until the back-off passes: decide by
+    /// staleness.
+    BackingOff,
+}
+
+/// Whether the upstream side is due at `now`. A token set without a refresh token (the IdP gave
+/// none) is never due: nothing could refresh it, and `tokens.session_max_age` bounds the grant.
+#[must_use]
+pub fn due(
+    tokens: &UpstreamTokens,
+    confirmed_at: i64,
+    retry_at: Option<i64>,
+    settings: &UpstreamRefresh,
+    now: i64,
+) -> Due {
+    if tokens.refresh_token.is_none() {
+        return Due::No;
+    }
+    let expired = tokens.expires_at.is_some_and(|at| at <= now);
+    let recheck = confirmed_at.saturating_add(secs(settings.recheck_interval_seconds)) <= now;
+    if !expired && !recheck {
+        Due::No
+    } else if retry_at.is_some_and(|at| at > now) {
+        Due::BackingOff
+    } else {
+        Due::Now
+    }
+}
+
+/// Without a fresh confirmation: fine while the last one is within `max_staleness_seconds`,
+/// else 503 `temporarily_unavailable`. RFC 6749 §5.2 has no code for "try later"; the
+/// authorization endpoint's `temporarily_unavailable` (§4.1.2.1) with 503 tells the client its
+/// refresh token is still good (nothing was rotated), where `invalid_grant` would make it
+/// throw the token away and send the user to a sign-in the unreachable IdP cannot complete.
+///
+/// # Errors
+/// `TemporarilyUnavailable` beyond the bound.
+pub fn within_staleness(confirmed_at: i64, settings: &UpstreamRefresh, now: i64) -> Result<()> {
+    if now.saturating_sub(confirmed_at) <= secs(settings.max_staleness_seconds) {
+        Ok(())
+    } else {
+        Err(Error::TemporarilyUnavailable(
+            "the identity provider cannot be reached to confirm the sign-in; try again later"
+                .to_owned(),
+        ))
+    }
+}
+
+fn secs(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Brings the grant's upstream side up to date before our refresh issues tokens (see the
+/// module comment).
+///
+/// # Errors
+/// `invalid_grant` when the upstream ended the user's grant (ours is then revoked, with an
+/// `upstream_revoked` audit event) or it was revoked meanwhile; `temporarily_unavailable` when
+/// the upstream cannot confirm the user and the last confirmation is too old; store failures.
+pub async fn ensure_current(
+    core: &Core,
+    grant: &GrantRecord,
+    request_id: Option<&str>,
+) -> Result<()> {
+    let Some(session) = core.store.get_upstream_session(&grant.id).await? else {
+        return Ok(());
+    };
+    let Some(sealed) = session.sealed_tokens.as_deref() else {
+        return Ok(());
+    };
+    let Some(user) = core.store.get_user(&grant.user_id).await? else {
+        return Err(Error::server(anyhow::anyhow!("grant without its user")));
+    };
+    let upstream_id = session.upstream_id.clone().unwrap_or(user.upstream_id);
+    // Grants stored before the vault have no confirmation time: their last login.
+    let confirmed_at = session.checked_at.unwrap_or(grant.updated_at);
+    // Where nothing could ever confirm the user (the upstream was removed from the
+    // configuration, the tokens were sealed with a key no longer configured), the grant is
+    // treated like one without an upstream refresh token: it lasts until session_max_age, and
+    // the administrator revokes it if that is not wanted. Never a 503 that could not end.
+    let Some(upstream) = core.upstreams.get(&upstream_id) else {
+        tracing::warn!(upstream = %upstream_id, grant = %grant.id, "the grant's upstream is no longer configured; its standing cannot be confirmed");
+        return Ok(());
+    };
+    let aad = upstream_tokens_aad(
+        &upstream_id,
+        &user.subject,
+        &grant.client_id,
+        &grant.resource,
+    );
+    let tokens = match open(core, sealed, &aad) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, grant = %grant.id, "the grant's upstream tokens cannot be opened; its standing cannot be confirmed");
+            return Ok(());
+        }
+    };
+    let now = core.now();
+    match due(
+        &tokens,
+        confirmed_at,
+        session.retry_at,
+        &upstream.refresh,
+        now,
+    ) {
+        Due::No => Ok(()),
+        Due::BackingOff => within_staleness(confirmed_at, &upstream.refresh, now),
+        Due::Now => {
+            let job = RefreshUpstream {
+                core,
+                upstream,
+                grant,
+                subject: &user.subject,
+                aad: &aad,
+                confirmed_at,
+                request_id,
+            };
+            let holder = super::crypto::random_b64(16);
+            if core
+                .store
+                .take_upstream_lease(&grant.id, &holder, sealed, now, now + LEASE_SECONDS)
+                .await?
+            {
+                job.as_holder(&holder, &tokens).await
+            } else {
+                job.wait_for_holder(&session).await
+            }
+        }
+    }
+}
+
+fn open(core: &Core, sealed: &str, aad: &[u8]) -> anyhow::Result<UpstreamTokens> {
+    let plain = core.cipher.open(sealed, aad)?;
+    Ok(UpstreamTokens::from_json(std::str::from_utf8(&plain)?)?)
+}
+
+/// One due upstream refresh of one grant.
+struct RefreshUpstream<'a> {
+    core: &'a Core,
+    upstream: &'a Upstream,
+    grant: &'a GrantRecord,
+    subject: &'a str,
+    aad: &'a [u8],
+    confirmed_at: i64,
+    request_id: Option<&'a str>,
+}
+
+impl RefreshUpstream<'_> {
+    /// This caller holds the lease: refresh, then store the new tokens (releasing the lease)
+    /// or act on the failure.
+    async fn as_holder(&self, holder: &str, tokens: &UpstreamTokens) -> Result<()> {
+        let refresh_token = tokens
+            .refresh_token
+            .as_ref()
+            .map(|t| t.expose_secret().to_owned())
+            .unwrap_or_default();
+        let idp = self.upstream.idp.as_ref();
+        let result =
+            tokio::time::timeout(REFRESH_TIMEOUT, idp.refresh(&refresh_token, self.subject))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(IdpError::Unavailable(
+                        "the upstream refresh timed out".to_owned(),
+                    ))
+                });
+        let now = self.core.now();
+        let failure = match result {
+            Ok(fresh) => {
+                let sealed = self
+                    .core
+                    .cipher
+                    .seal(fresh.to_json().as_bytes(), self.aad)
+                    .map_err(Error::server)?;
+                let stored = self
+                    .core
+                    .store
+                    .store_upstream_refresh(&self.grant.id, holder, &sealed, now)
+                    .await?;
+                if stored {
+                    tracing::info!(upstream = %self.upstream.id, grant = %self.grant.id, "upstream refresh confirmed the user");
+                } else {
+                    // A new login replaced the tokens (or the grant went) meanwhile: its state
+                    // stands, and the next refresh reads it.
+                    tracing::info!(upstream = %self.upstream.id, grant = %self.grant.id, "upstream lease lost before the refreshed tokens were stored");
+                }
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+        if let Some(reason) = self.ends_grant(&failure) {
+            return self.revoke(&failure, reason, now).await;
+        }
+        tracing::warn!(upstream = %self.upstream.id, grant = %self.grant.id, error = %failure, "upstream refresh failed; the grant is kept");
+        let retry_at = now.saturating_add(secs(self.upstream.refresh.retry_interval_seconds));
+        self.core
+            .store
+            .release_upstream_lease(&self.grant.id, holder, retry_at)
+            .await?;
+        within_staleness(self.confirmed_at, &self.upstream.refresh, now)
+    }
+
+    /// The upstream error's code when it ends the user's grant: an OAuth error the kind reads
+    /// so, or a refreshed ID token for another subject. An ID token that does not verify
+    /// (clock skew, a key not yet published) proves nothing about the user either way: it is
+    /// retried like an outage, within `max_staleness_seconds`.
+    fn ends_grant<'e>(&self, e: &'e IdpError) -> Option<&'e str> {
+        match e {
+            IdpError::Rejected { error, description } => {
+                let read = self
+                    .upstream
+                    .idp
+                    .classify_refresh_error(error, description.as_deref());
+                (read == RefreshFailure::Revoked).then_some(error.as_str())
+            }
+            IdpError::OtherSubject => Some("other_subject"),
+            IdpError::InvalidIdToken(_)
+            | IdpError::Discovery(_)
+            | IdpError::Unavailable(_)
+            | IdpError::Config(_) => None,
+        }
+    }
+
+    /// Revokes our grant (every family under it) with an `upstream_revoked` audit event naming
+    /// the upstream's reason; our refresh answers `invalid_grant`.
+    async fn revoke(&self, failure: &IdpError, reason: &str, now: i64) -> Result<()> {
+        tracing::info!(upstream = %self.upstream.id, grant = %self.grant.id, error = %failure, "the upstream ended the user's grant; revoking ours");
+        let description = match failure {
+            IdpError::Rejected { description, .. } => description.clone(),
+            _ => None,
+        };
+        let audit = AuditEvent::new("upstream_revoked", now)
+            .actor(self.grant.user_id.clone())
+            .client(self.grant.client_id.clone())
+            .grant(self.grant.id.clone())
+            .request(self.request_id.map(str::to_owned))
+            .detail(&serde_json::json!({
+                "upstream": self.upstream.id,
+                "upstream_error": reason,
+                // The upstream's own words (bounded), for the administrator; never sent to the
+                // client.
+                "upstream_error_description": description.map(|d| d.chars().take(200).collect::<String>()),
+            }));
+        self.core
+            .store
+            .revoke_grant(&self.grant.id, now, &audit)
+            .await?;
+        Err(ended())
+    }
+
+    /// Another caller holds the lease, or refreshed since this one read the grant: wait for its
+    /// result and use it.
+    async fn wait_for_holder(&self, before: &UpstreamSession) -> Result<()> {
+        let started = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep(POLL).await;
+            let now = self.core.now();
+            let Some(s) = self.core.store.get_upstream_session(&self.grant.id).await? else {
+                return Err(ended());
+            };
+            if s.revoked_at.is_some() {
+                return Err(ended());
+            }
+            let held = s.lease_until.is_some_and(|until| until > now);
+            if !held {
+                // New tokens (sealing is randomised: any write differs) mean a confirmation.
+                if s.sealed_tokens != before.sealed_tokens {
+                    return Ok(());
+                }
+                // The holder failed transiently: the same bound as for it.
+                let confirmed = s.checked_at.unwrap_or(self.confirmed_at);
+                return within_staleness(confirmed, &self.upstream.refresh, now);
+            }
+            if started.elapsed() >= WAIT_FOR_HOLDER {
+                return within_staleness(self.confirmed_at, &self.upstream.refresh, now);
+            }
+        }
+    }
+}
+
+fn ended() -> Error {
+    Error::InvalidGrant("the identity provider ended this sign-in; sign in again".to_owned())
+}
+
+#[cfg(test)]
+#[path = "vault_tests.rs"]
+mod tests;

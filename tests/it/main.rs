@@ -2,6 +2,9 @@
 mod admin;
 mod admin_audit;
 mod admin_cli;
+mod admin_console;
+mod admin_console_actions;
+mod admin_console_browser;
 mod admin_openapi;
 mod admin_pages;
 mod admin_revocation;

@@ -305,7 +305,7 @@ async fn the_overview_charts_flow_failures_by_reason() {
     // A consent denied is a failed flow with the reason `consent_denied`.
     let req = app.auth_request().await;
     let html = app.authorize(&req.params()).await.text().await.unwrap();
-    assert_eq!(app.decide(&html, "deny").await.status(), 303);
+    assert_eq!(app.decide(&html, "deny").await.status(), 302);
     let (s, _, html) = page(&app, &browser, "/admin/?window=1h").await;
     assert_eq!(s, 200, "{html}");
     assert!(html.contains("id=\"count-users\">1<"), "{html}");

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures_util::FutureExt as _;
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
 use crate::admin::{admin_app, audit_events, BOOT};
@@ -91,8 +92,8 @@ async fn start_browser(driver: &str, chromium: &str) -> (Driver, Client) {
     let url = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
     loop {
-        let connected = ClientBuilder::rustls()
-            .unwrap()
+        // chromedriver listens on loopback, plain http: no TLS connector needed.
+        let connected = ClientBuilder::new(HttpConnector::new())
             .capabilities(caps.clone())
             .connect(&url)
             .await;

@@ -311,7 +311,15 @@ pub async fn audit(
 ) -> Result<Response, Refusal> {
     let (q, filters) = audit_query(&uri, true)?;
     let res = audit::list(State(c.app.clone()), HeaderMap::new(), AdminQuery(q)).await?;
-    let body = json_body(res).await?;
+    let mut body = json_body(res).await?;
+    // Details are shown as their JSON text (escaped like any text).
+    if let Some(items) = body.get_mut("items").and_then(|v| v.as_array_mut()) {
+        for item in items {
+            if let Some(detail) = item.get_mut("detail") {
+                *detail = serde_json::Value::String(detail.to_string());
+            }
+        }
+    }
     let next = next_link(
         "/admin/audit",
         &filters,

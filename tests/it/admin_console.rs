@@ -41,7 +41,11 @@ pub(crate) async fn post(
 }
 
 /// GET `path`: status, headers, body.
-pub(crate) async fn page(app: &TestApp, client: &reqwest::Client, path: &str) -> (u16, HeaderMap, String) {
+pub(crate) async fn page(
+    app: &TestApp,
+    client: &reqwest::Client,
+    path: &str,
+) -> (u16, HeaderMap, String) {
     let res = client.get(app.url(path)).send().await.unwrap();
     let status = res.status().as_u16();
     let headers = res.headers().clone();
@@ -84,8 +88,17 @@ async fn without_a_session_every_page_and_action_goes_to_sign_in() {
         let (s, h, _) = page(&app, &client, path).await;
         to_sign_in(s, &h);
     }
-    let res = post(&app, &client, "/admin/users/u/revoke-grants", &[("csrf", "x")]).await;
-    assert_eq!((res.status().as_u16(), location(&res).as_str()), (303, "/admin/sign-in"));
+    let res = post(
+        &app,
+        &client,
+        "/admin/users/u/revoke-grants",
+        &[("csrf", "x")],
+    )
+    .await;
+    assert_eq!(
+        (res.status().as_u16(), location(&res).as_str()),
+        (303, "/admin/sign-in")
+    );
     // A bearer token is not a console session.
     let res = app
         .api
@@ -102,13 +115,19 @@ async fn without_a_session_every_page_and_action_goes_to_sign_in() {
     assert_eq!(s, 200);
     assert_eq!(h["content-security-policy"], CSP);
     assert_eq!(h["x-frame-options"], "DENY");
-    assert!(html.contains("name=\"token\"") && !html.contains("<script"), "{html}");
+    assert!(
+        html.contains("name=\"token\"") && !html.contains("<script"),
+        "{html}"
+    );
     // Unknown console paths are an HTML 404; the API keeps its problem answers.
     let (s, h, _) = page(&app, &client, "/admin/nothing-here").await;
     assert_eq!(s, 404);
     assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
     let (s, h, _) = call(&app, Method::GET, "/admin/v1/nothing", Some(BOOT), None).await;
-    assert_eq!((s, &h["content-type"]), (404, &"application/problem+json".parse().unwrap()));
+    assert_eq!(
+        (s, &h["content-type"]),
+        (404, &"application/problem+json".parse().unwrap())
+    );
 }
 
 #[tokio::test]
@@ -123,7 +142,10 @@ async fn signing_in_sets_a_strict_http_only_session_cookie_and_is_audited() {
     for part in ["HttpOnly", "SameSite=Strict", "Path=/"] {
         assert!(cookie.contains(part), "{cookie}");
     }
-    assert!(!cookie.contains("Secure") && !cookie.contains("Max-Age"), "{cookie}");
+    assert!(
+        !cookie.contains("Secure") && !cookie.contains("Max-Age"),
+        "{cookie}"
+    );
     let (s, _, html) = page(&app, &client, "/admin/").await;
     assert_eq!(s, 200);
     assert!(html.contains("id=\"operator\">bootstrap<"), "{html}");
@@ -146,7 +168,11 @@ async fn wrong_tokens_are_refused_audited_and_rate_limited() {
         let res = post(&app, &client, "/admin/sign-in", &[("token", wrong)]).await;
         assert_eq!(res.status(), 401, "{wrong}");
         assert!(res.headers().get(SET_COOKIE).is_none());
-        assert!(res.text().await.unwrap().contains("unknown or revoked admin token"));
+        assert!(res
+            .text()
+            .await
+            .unwrap()
+            .contains("unknown or revoked admin token"));
     }
     let failed: Vec<_> = audit_events(&app)
         .await
@@ -155,13 +181,20 @@ async fn wrong_tokens_are_refused_audited_and_rate_limited() {
         .collect();
     assert_eq!(failed.len(), 4);
     let detail = failed[0].detail.clone().unwrap();
-    assert!(detail.contains("token_fingerprint") && !detail.contains("nope"), "{detail}");
+    assert!(
+        detail.contains("token_fingerprint") && !detail.contains("nope"),
+        "{detail}"
+    );
     // The fifth failure reaches the limit: then even the right token is refused, with 429.
     let res = post(&app, &client, "/admin/sign-in", &[("token", "wrong")]).await;
     assert_eq!(res.status(), 401);
     let res = post(&app, &client, "/admin/sign-in", &[("token", BOOT)]).await;
     assert_eq!(res.status(), 429);
-    let retry: i64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: i64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=300).contains(&retry), "{retry}");
     assert!(res.headers().get(SET_COOKIE).is_none());
     // Refusals past the limit are not audited one by one.
@@ -184,8 +217,14 @@ async fn sign_out_ends_the_session_and_sessions_expire() {
     let res = post(&app, &client, "/admin/sign-out", &[]).await;
     assert_eq!(res.status(), 403);
     let res = post(&app, &client, "/admin/sign-out", &[("csrf", &csrf)]).await;
-    assert_eq!((res.status().as_u16(), location(&res).as_str()), (303, "/admin/sign-in"));
-    assert!(res.headers()[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    assert_eq!(
+        (res.status().as_u16(), location(&res).as_str()),
+        (303, "/admin/sign-in")
+    );
+    assert!(res.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
     let (s, h, _) = page(&app, &client, "/admin/").await;
     to_sign_in(s, &h);
 

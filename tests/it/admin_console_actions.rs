@@ -36,7 +36,10 @@ async fn find_a_user_and_revoke_their_grants(db: Db) {
 
     let (s, _, html) = page(&app, &browser, "/admin/users?q=ALICE%40example").await;
     assert_eq!(s, 200, "{html}");
-    assert!(html.contains("alice@example.com") && !html.contains("bob@"), "{html}");
+    assert!(
+        html.contains("alice@example.com") && !html.contains("bob@"),
+        "{html}"
+    );
     let (_, _, html) = page(&app, &browser, "/admin/users?q=dev-alice").await;
     assert!(html.contains("alice@example.com"), "{html}");
     let (_, _, html) = page(&app, &browser, "/admin/users?q=nobody%40example.com").await;
@@ -46,14 +49,20 @@ async fn find_a_user_and_revoke_their_grants(db: Db) {
     let user_page = format!("/admin/users/{user_id}");
     let (s, _, html) = page(&app, &browser, &user_page).await;
     assert_eq!(s, 200);
-    assert!(html.contains(&client_id) && html.contains("id=\"revoke-all\""), "{html}");
+    assert!(
+        html.contains(&client_id) && html.contains("id=\"revoke-all\""),
+        "{html}"
+    );
 
     let revoke = format!("{user_page}/revoke-grants");
     let res = post(&app, &browser, &revoke, &[("csrf", &csrf)]).await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), format!("{user_page}?done=revoked&n=1"));
     let (_, _, html) = page(&app, &browser, &location(&res)).await;
-    assert!(html.contains("Revoked 1 grant(s)") && html.contains(">revoked "), "{html}");
+    assert!(
+        html.contains("Revoked 1 grant(s)") && html.contains(">revoked "),
+        "{html}"
+    );
     // The refresh token fails at once.
     let (s, body) = status_json(app.refresh(refresh, &client_id).await).await;
     assert_eq!((s, body["error"].as_str()), (400, Some("invalid_grant")));
@@ -66,8 +75,16 @@ async fn find_a_user_and_revoke_their_grants(db: Db) {
     assert_eq!(event.actor.as_deref(), Some("admin:ops-carol"));
     assert_eq!(event.client_id.as_deref(), Some(client_id.as_str()));
     let (_, _, html) = page(&app, &browser, "/admin/audit?type=admin_grant_revoked").await;
-    assert!(html.contains("admin:ops-carol") && html.contains(&client_id), "{html}");
-    let (s, h, csv) = page(&app, &browser, "/admin/audit/export.csv?type=admin_grant_revoked").await;
+    assert!(
+        html.contains("admin:ops-carol") && html.contains(&client_id),
+        "{html}"
+    );
+    let (s, h, csv) = page(
+        &app,
+        &browser,
+        "/admin/audit/export.csv?type=admin_grant_revoked",
+    )
+    .await;
     assert_eq!(s, 200);
     assert!(h["content-type"].to_str().unwrap().starts_with("text/csv"));
     assert!(csv.contains("admin:ops-carol"), "{csv}");
@@ -130,7 +147,10 @@ async fn every_post_needs_the_sessions_csrf_token_and_this_origin() {
     // Nothing was revoked by any of these.
     let (_, grants) = get(&app, &format!("/admin/v1/users/{user_id}/grants"), BOOT).await;
     assert_eq!(grants["items"][0]["active"], true);
-    assert!(audit_events(&app).await.iter().all(|e| e.kind != "admin_grant_revoked"));
+    assert!(audit_events(&app)
+        .await
+        .iter()
+        .all(|e| e.kind != "admin_grant_revoked"));
 }
 
 #[tokio::test]
@@ -140,8 +160,9 @@ async fn read_only_tokens_see_no_actions_and_their_posts_are_refused() {
     let (token, _) = create_token(&app, "auditor", true).await;
     let (browser, csrf) = signed_in(&app, &token).await;
     let user_id = alice(&app).await;
-    let grant_id = get(&app, &format!("/admin/v1/users/{user_id}/grants"), BOOT).await.1
-        ["items"][0]["id"]
+    let grant_id = get(&app, &format!("/admin/v1/users/{user_id}/grants"), BOOT)
+        .await
+        .1["items"][0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -153,7 +174,10 @@ async fn read_only_tokens_see_no_actions_and_their_posts_are_refused() {
         let (s, _, html) = page(&app, &browser, &path).await;
         assert_eq!(s, 200);
         assert!(html.contains("read-only"), "{html}");
-        assert!(!html.contains("/revoke") && !html.contains("/disable"), "{path}: {html}");
+        assert!(
+            !html.contains("/revoke") && !html.contains("/disable"),
+            "{path}: {html}"
+        );
     }
     for path in [
         format!("/admin/users/{user_id}/revoke-grants"),
@@ -183,13 +207,25 @@ async fn clients_are_disabled_enabled_and_deleted_and_grants_revoked_one_by_one(
     let (_, _, html) = page(&app, &browser, "/admin/clients?kind=dcr&disabled=false").await;
     assert!(html.contains(&client_id), "{html}");
 
-    let res = post(&app, &browser, &format!("{client_page}/disable"), &[("csrf", &csrf)]).await;
+    let res = post(
+        &app,
+        &browser,
+        &format!("{client_page}/disable"),
+        &[("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(location(&res), format!("{client_page}?done=disabled"));
     let (_, _, html) = page(&app, &browser, &location(&res)).await;
     assert!(html.contains("id=\"client-state\">disabled<"), "{html}");
     let (_, _, html) = page(&app, &browser, "/admin/clients?disabled=false").await;
     assert!(!html.contains(&client_id));
-    let res = post(&app, &browser, &format!("{client_page}/enable"), &[("csrf", &csrf)]).await;
+    let res = post(
+        &app,
+        &browser,
+        &format!("{client_page}/enable"),
+        &[("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(location(&res), format!("{client_page}?done=enabled"));
     let event = audit_events(&app)
         .await
@@ -199,7 +235,12 @@ async fn clients_are_disabled_enabled_and_deleted_and_grants_revoked_one_by_one(
     assert_eq!(event.actor.as_deref(), Some("admin:bootstrap"));
 
     // One grant, from the grants page, back to the filtered list.
-    let (_, list) = get(&app, &format!("/admin/v1/grants?client_id={client_id}"), BOOT).await;
+    let (_, list) = get(
+        &app,
+        &format!("/admin/v1/grants?client_id={client_id}"),
+        BOOT,
+    )
+    .await;
     let grant_id = list["items"][0]["id"].as_str().unwrap();
     let back = format!("/admin/grants?client_id={client_id}");
     let res = post(
@@ -227,13 +268,32 @@ async fn clients_are_disabled_enabled_and_deleted_and_grants_revoked_one_by_one(
     .await;
     assert_eq!(location(&res), "/admin/grants?done=revoked");
 
-    let res = post(&app, &browser, &format!("{client_page}/delete"), &[("csrf", &csrf)]).await;
+    let res = post(
+        &app,
+        &browser,
+        &format!("{client_page}/delete"),
+        &[("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(location(&res), "/admin/clients?done=deleted");
-    let (s, _, _) = call(&app, Method::GET, &format!("/admin/v1/clients/{client_id}"), Some(BOOT), None).await;
+    let (s, _, _) = call(
+        &app,
+        Method::GET,
+        &format!("/admin/v1/clients/{client_id}"),
+        Some(BOOT),
+        None,
+    )
+    .await;
     assert_eq!(s, 404);
     let (s, _, html) = page(&app, &browser, &client_page).await;
     assert_eq!(s, 404, "{html}");
-    let res = post(&app, &browser, &format!("{client_page}/explode"), &[("csrf", &csrf)]).await;
+    let res = post(
+        &app,
+        &browser,
+        &format!("{client_page}/explode"),
+        &[("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(res.status(), 404);
 }
 
@@ -250,14 +310,23 @@ async fn client_supplied_names_render_escaped() {
         .await;
     let client_id = reg["client_id"].as_str().unwrap();
     let (browser, _) = signed_in(&app, BOOT).await;
-    for path in ["/admin/clients".to_owned(), format!("/admin/clients/{client_id}")] {
+    for path in [
+        "/admin/clients".to_owned(),
+        format!("/admin/clients/{client_id}"),
+    ] {
         let (s, _, html) = page(&app, &browser, &path).await;
         assert_eq!(s, 200);
-        assert!(!html.contains("<script") && !html.contains("<img"), "{html}");
+        assert!(
+            !html.contains("<script") && !html.contains("<img"),
+            "{html}"
+        );
         assert!(html.contains("&lt;script&gt;alert("), "{html}");
     }
     let (_, _, html) = page(&app, &browser, "/admin/audit?type=registered").await;
-    assert!(!html.contains("<script") && html.contains(client_id), "{html}");
+    assert!(
+        !html.contains("<script") && html.contains(client_id),
+        "{html}"
+    );
 }
 
 #[tokio::test]
@@ -286,14 +355,22 @@ async fn malformed_queries_and_ids_are_400_pages() {
     ] {
         let (s, h, html) = page(&app, &browser, &path).await;
         assert_eq!(s, 400, "{path}: {html}");
-        assert!(h["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
+        assert!(
+            h["content-type"].to_str().unwrap().starts_with("text/html"),
+            "{path}"
+        );
         assert!(!html.contains(&long), "{path}");
     }
     for path in ["/admin/users/no-such-user", "/admin/clients/no-such-client"] {
         let (s, _, _) = page(&app, &browser, path).await;
         assert_eq!(s, 404, "{path}");
     }
-    let (s, _, html) = page(&app, &browser, "/admin/audit?from=2020-01-01T00:00&to=2100-01-01T00:00").await;
+    let (s, _, html) = page(
+        &app,
+        &browser,
+        "/admin/audit?from=2020-01-01T00:00&to=2100-01-01T00:00",
+    )
+    .await;
     assert_eq!(s, 200, "{html}");
 }
 
@@ -311,6 +388,12 @@ async fn the_overview_charts_flow_failures_by_reason() {
     assert!(html.contains("id=\"count-users\">1<"), "{html}");
     assert!(html.contains("id=\"count-failed\">1<"), "{html}");
     let chart = &html[html.find("id=\"failures\"").unwrap()..];
-    assert!(chart.contains("<th scope=\"row\">consent_denied</th>"), "{chart}");
-    assert!(chart.contains("<rect x=\"0\" y=\"0\" height=\"10\" width=\"100\">"), "{chart}");
+    assert!(
+        chart.contains("<th scope=\"row\">consent_denied</th>"),
+        "{chart}"
+    );
+    assert!(
+        chart.contains("<rect x=\"0\" y=\"0\" height=\"10\" width=\"100\">"),
+        "{chart}"
+    );
 }

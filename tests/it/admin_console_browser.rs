@@ -137,8 +137,16 @@ async fn an_operator_revokes_a_users_grants_in_chromium() {
         assert_eq!(who, "bootstrap");
 
         // Find the user by email.
-        element(&b, "nav a[href='/admin/users']").await.click().await.unwrap();
-        element(&b, "#q").await.send_keys("alice@example.com").await.unwrap();
+        element(&b, "nav a[href='/admin/users']")
+            .await
+            .click()
+            .await
+            .unwrap();
+        element(&b, "#q")
+            .await
+            .send_keys("alice@example.com")
+            .await
+            .unwrap();
         element(&b, "#search").await.click().await.unwrap();
         element(&b, "#users a[href^='/admin/users/']")
             .await
@@ -156,11 +164,30 @@ async fn an_operator_revokes_a_users_grants_in_chromium() {
         assert_eq!(notice, "Revoked 1 grant(s).");
 
         // The audit log shows who did it.
-        element(&b, "nav a[href='/admin/audit']").await.click().await.unwrap();
+        element(&b, "nav a[href='/admin/audit']")
+            .await
+            .click()
+            .await
+            .unwrap();
         let first = element(&b, "#events tr.event").await;
-        let kind = first.find(Locator::Css(".type")).await.unwrap().text().await.unwrap();
-        let actor = first.find(Locator::Css(".actor")).await.unwrap().text().await.unwrap();
-        assert_eq!((kind.as_str(), actor.as_str()), ("admin_grant_revoked", "admin:bootstrap"));
+        let kind = first
+            .find(Locator::Css(".type"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let actor = first
+            .find(Locator::Css(".actor"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            (kind.as_str(), actor.as_str()),
+            ("admin_grant_revoked", "admin:bootstrap")
+        );
     };
     // Close the browser session even when an assertion fails.
     let outcome = std::panic::AssertUnwindSafe(run).catch_unwind().await;
@@ -171,7 +198,11 @@ async fn an_operator_revokes_a_users_grants_in_chromium() {
 
     // The user's refresh token now fails.
     let (s, body) = status_json(app.refresh(&refresh, &client_id).await).await;
-    assert_eq!((s, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
     let event = audit_events(&app)
         .await
         .into_iter()

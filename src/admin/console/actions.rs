@@ -44,10 +44,12 @@ pub async fn client(
             let Json(n) = clients::revoke_grants(app, caller, AdminPath(id)).await?;
             format!("{page}?done=revoked&n={}", n.revoked)
         }
-        _ => return Err(Refusal::Page(
-            axum::http::StatusCode::NOT_FOUND,
-            "no such client action".to_owned(),
-        )),
+        _ => {
+            return Err(Refusal::Page(
+                axum::http::StatusCode::NOT_FOUND,
+                "no such client action".to_owned(),
+            ))
+        }
     };
     Ok(Redirect::to(&to).into_response())
 }

@@ -4,7 +4,15 @@ use super::local;
 fn only_console_paths_are_followed_back() {
     assert!(local("/admin/users/u1"));
     assert!(local("/admin/grants?user_id=u1"));
-    for bad in ["//evil.example/", "/admin//evil", "https://evil.example/admin/", "/\\evil", "/admin/\\evil", "/other", "/admin/a b"] {
+    for bad in [
+        "//evil.example/",
+        "/admin//evil",
+        "https://evil.example/admin/",
+        "/\\evil",
+        "/admin/\\evil",
+        "/other",
+        "/admin/a b",
+    ] {
         assert!(!local(bad), "{bad}");
     }
 }

@@ -61,10 +61,7 @@ impl FromRequest<Console> for Posted {
 /// # Errors
 /// 415 for another content type, 413 for a body over the console's limit, 400 for bad
 /// encoding or a repeated field.
-pub async fn form_body(
-    headers: &HeaderMap,
-    body: axum::body::Body,
-) -> Result<Params, Refusal> {
+pub async fn form_body(headers: &HeaderMap, body: axum::body::Body) -> Result<Params, Refusal> {
     if crate::http::form::require_form(headers).is_err() {
         return Err(Refusal::Page(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

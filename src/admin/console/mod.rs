@@ -102,7 +102,10 @@ pub fn router(app: AppState) -> Router {
             post(actions::revoke_user_grants),
         )
         .route("/admin/grants", get(pages::grants))
-        .route("/admin/grants/{grant_id}/revoke", post(actions::revoke_grant))
+        .route(
+            "/admin/grants/{grant_id}/revoke",
+            post(actions::revoke_grant),
+        )
         .route("/admin/audit", get(pages::audit))
         .route("/admin/audit/export.csv", get(pages::audit_csv))
         .route("/admin/{*rest}", axum::routing::any(pages::not_found))

@@ -240,7 +240,14 @@ pub async fn grants(
 ) -> Result<Response, Refusal> {
     let q = query(
         &uri,
-        &["user_id", "client_id", "resource", "active", "cursor", "done"],
+        &[
+            "user_id",
+            "client_id",
+            "resource",
+            "active",
+            "cursor",
+            "done",
+        ],
     )?;
     let filters = [
         ("user_id", text(&q, "user_id", MAX_FIELD)?),
@@ -276,7 +283,10 @@ pub async fn grants(
 }
 
 /// The audit filters of the page and of its export.
-fn audit_query(uri: &Uri, paged: bool) -> Result<(AuditEventQuery, Vec<(&'static str, Option<String>)>), Refusal> {
+fn audit_query(
+    uri: &Uri,
+    paged: bool,
+) -> Result<(AuditEventQuery, Vec<(&'static str, Option<String>)>), Refusal> {
     let allowed: &[&str] = if paged {
         &["type", "client_id", "user_id", "from", "to", "cursor"]
     } else {
@@ -296,7 +306,11 @@ fn audit_query(uri: &Uri, paged: bool) -> Result<(AuditEventQuery, Vec<(&'static
         user_id: filters[2].1.clone(),
         from: time(&q, "from")?,
         to: time(&q, "to")?,
-        format: Some(if paged { ExportFormat::Json } else { ExportFormat::Csv }),
+        format: Some(if paged {
+            ExportFormat::Json
+        } else {
+            ExportFormat::Csv
+        }),
         limit: paged.then_some(PAGE),
         cursor: text(&q, "cursor", MAX_FIELD)?,
     };

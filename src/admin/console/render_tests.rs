@@ -26,16 +26,21 @@ fn every_template_parses() {
 fn audit_details_render_as_escaped_text() {
     let t = Templates::new().unwrap();
     let f: std::collections::BTreeMap<&str, Option<String>> =
-        [("type", None), ("from", Some("1".to_owned()))].into_iter().collect();
+        [("type", None), ("from", Some("1".to_owned()))]
+            .into_iter()
+            .collect();
     let events = serde_json::json!([{"id": "x", "at": 5, "type": "registered",
         "client_id": "c", "detail": "{\"a\":\"<b>\"}"}]);
     let html = t
         .render(
             "admin/audit.html",
             context! { events => Value::from_serialize(&events), export => "/x", f => f,
-                operator => "o", csrf => "c" },
+            operator => "o", csrf => "c" },
         )
         .unwrap();
-    assert!(html.contains("&lt;b&gt;") && !html.contains("<b>"), "{html}");
+    assert!(
+        html.contains("&lt;b&gt;") && !html.contains("<b>"),
+        "{html}"
+    );
     assert!(html.contains("1970-01-01 00:00:05"), "{html}");
 }

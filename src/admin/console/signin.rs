@@ -178,7 +178,9 @@ pub async fn sign_out(State(c): State<Console>, req: Request) -> Result<Response
         form.get("csrf").unwrap_or_default().as_bytes(),
         csrf.as_bytes(),
     ) {
-        return Err(Refusal::forbidden("the form's CSRF token is missing or wrong"));
+        return Err(Refusal::forbidden(
+            "the form's CSRF token is missing or wrong",
+        ));
     }
     if let Some(id) = cookie(&parts.headers, c.secure()) {
         c.sessions.close(&id);

@@ -39,9 +39,7 @@ pub fn flag(params: &Params, name: &str) -> Result<Option<bool>, Refusal> {
         None => Ok(None),
         Some("true") => Ok(Some(true)),
         Some("false") => Ok(Some(false)),
-        Some(_) => Err(Refusal::bad_request(&format!(
-            "{name} is true or false"
-        ))),
+        Some(_) => Err(Refusal::bad_request(&format!("{name} is true or false"))),
     }
 }
 
@@ -51,9 +49,7 @@ pub fn flag(params: &Params, name: &str) -> Result<Option<bool>, Refusal> {
 /// 400 when longer.
 pub fn text(params: &Params, name: &str, max: usize) -> Result<Option<String>, Refusal> {
     match params.get(name) {
-        Some(v) if v.len() > max => Err(Refusal::bad_request(&format!(
-            "{name} is too long"
-        ))),
+        Some(v) if v.len() > max => Err(Refusal::bad_request(&format!("{name} is too long"))),
         other => Ok(other.map(str::to_owned)),
     }
 }

@@ -8,7 +8,14 @@ fn datetime_local_values_are_utc_seconds() {
         super::super::render::timestamp(parse_datetime("2000-02-29T23:59").unwrap()),
         "2000-02-29 23:59:00"
     );
-    for bad in ["", "2025-13-01T00:00", "2025-01-01", "2025-01-01T24:00", "x-y-zTa:b", "2025-01-01T00:00:61"] {
+    for bad in [
+        "",
+        "2025-13-01T00:00",
+        "2025-01-01",
+        "2025-01-01T24:00",
+        "x-y-zTa:b",
+        "2025-01-01T00:00:61",
+    ] {
         assert_eq!(parse_datetime(bad), None, "{bad}");
     }
 }
@@ -30,7 +37,11 @@ fn queries_refuse_unknown_and_repeated_fields() {
 #[test]
 fn next_links_keep_the_filters() {
     assert_eq!(
-        next_link("/admin/grants", &[("user_id", Some("u 1".into())), ("client_id", None)], Some("c")),
+        next_link(
+            "/admin/grants",
+            &[("user_id", Some("u 1".into())), ("client_id", None)],
+            Some("c")
+        ),
         Some("/admin/grants?user_id=u+1&cursor=c".to_owned())
     );
     assert_eq!(next_link("/admin/grants", &[], None), None);

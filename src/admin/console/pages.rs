@@ -282,11 +282,11 @@ pub async fn grants(
     )
 }
 
+/// A page's filters as they go into its links: name and value, if given.
+type Filters = Vec<(&'static str, Option<String>)>;
+
 /// The audit filters of the page and of its export.
-fn audit_query(
-    uri: &Uri,
-    paged: bool,
-) -> Result<(AuditEventQuery, Vec<(&'static str, Option<String>)>), Refusal> {
+fn audit_query(uri: &Uri, paged: bool) -> Result<(AuditEventQuery, Filters), Refusal> {
     let allowed: &[&str] = if paged {
         &["type", "client_id", "user_id", "from", "to", "cursor"]
     } else {

@@ -25,7 +25,7 @@ pub fn name(secure: bool) -> &'static str {
 }
 
 /// The value of the first cookie called `wanted` in the request's `Cookie` headers.
-fn value_of(headers: &HeaderMap, wanted: &str) -> Option<String> {
+pub fn value_of(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()

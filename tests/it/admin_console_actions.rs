@@ -6,8 +6,8 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::admin::{admin_app, audit_events, call, create_token, get, on_both_databases, BOOT};
-use crate::admin_console::{page, post, signed_in};
-use crate::support::app::{location, status_json, Db, TestApp, FORM};
+use crate::admin_console::{page, post, refused_cross_origin, signed_in};
+use crate::support::app::{location, status_json, Db, TestApp};
 
 on_both_databases!(find_a_user_and_revoke_their_grants);
 
@@ -110,26 +110,7 @@ async fn every_post_needs_the_sessions_csrf_token_and_this_origin() {
         assert!(res.text().await.unwrap().contains("CSRF"));
     }
     // The right token, but from another origin or site.
-    let body = serde_urlencoded::to_string([("csrf", &csrf)]).unwrap();
-    for (origin, site) in [
-        (Some("http://evil.example"), None),
-        (Some("null"), None),
-        (None, None),
-        (Some(app.base.as_str()), Some("cross-site")),
-    ] {
-        let mut req = browser
-            .post(app.url(&revoke))
-            .header("content-type", FORM)
-            .body(body.clone());
-        if let Some(o) = origin {
-            req = req.header("origin", o);
-        }
-        if let Some(s) = site {
-            req = req.header("sec-fetch-site", s);
-        }
-        let res = req.send().await.unwrap();
-        assert_eq!(res.status(), 403, "{origin:?} {site:?}");
-    }
+    refused_cross_origin(&app, &browser, &revoke, &[("csrf", &csrf)]).await;
     // Not a form, or too large, or malformed.
     let res = browser
         .post(app.url(&revoke))

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use secrecy::ExposeSecret as _;
 
@@ -121,15 +121,7 @@ fn live(s: &Session, now: i64) -> bool {
 /// The session cookie's value, if the request has one of a plausible length.
 #[must_use]
 pub fn cookie(headers: &HeaderMap, secure: bool) -> Option<String> {
-    let wanted = cookie_name(secure);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| Cookie::parse(pair.trim().to_owned()).ok())
-        .find(|c| c.name() == wanted)
-        .map(|c| c.value().to_owned())
+    crate::http::cookies::value_of(headers, cookie_name(secure))
         .filter(|v| (32..=128).contains(&v.len()))
 }
 

@@ -315,3 +315,58 @@ async fn sign_in_is_refused_cross_origin() {
         .count();
     assert_eq!(failed, 0, "refused before the token is looked at");
 }
+
+#[tokio::test]
+async fn with_admin_listen_the_console_is_served_there_only() {
+    let app = TestApp::start_with(Db::Sqlite, |c| {
+        c.admin_token = Some(secrecy::SecretString::from(BOOT.to_owned()));
+        c.admin_listen = Some("127.0.0.1:1".parse().unwrap());
+    })
+    .await
+    .unwrap();
+    let client = browser();
+    let (s, _, _) = page(&app, &client, "/admin/sign-in").await;
+    assert_eq!(s, 404, "not on the public listener");
+    let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin_base = format!("http://{}", admin.local_addr().unwrap());
+    let server = tokio::spawn(dcr_bridge::app::serve_all(
+        app.state.clone(),
+        public,
+        Some(admin),
+        std::future::pending(),
+    ));
+    // A form posted from the admin listener's own origin (not `public_url`) is same-origin.
+    let res = client
+        .post(format!("{admin_base}/admin/sign-in"))
+        .header("origin", &admin_base)
+        .header("content-type", FORM)
+        .body(serde_urlencoded::to_string([("token", BOOT)]).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = client
+        .get(format!("{admin_base}/admin/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().contains_key("x-request-id"));
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("id=\"operator\">bootstrap<"));
+    // Another origin is still refused there.
+    let res = client
+        .post(format!("{admin_base}/admin/sign-in"))
+        .header("origin", app.base.replace("127.0.0.1", "localhost"))
+        .header("content-type", FORM)
+        .body(serde_urlencoded::to_string([("token", BOOT)]).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    server.abort();
+}

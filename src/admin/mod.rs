@@ -1,6 +1,7 @@
 //! The admin REST API at `/admin/v1`: its router (one file per resource), bearer-token auth,
 //! the problem+json error shape, cursor pagination, and the OpenAPI 3.1 document generated from
-//! the same handlers (utoipa-axum registers each handler once, for the route and the document).
+//! the same handlers (utoipa-axum registers each handler once, for the route and the document);
+//! and the admin console under `/admin/` ([`console`]), server-rendered over those handlers.
 //!
 //! It is a router of its own (STYLE 4): merged into the public listener, or served alone on
 //! `admin_listen`. None of the public routes' layers apply (OAuth JSON error rewriting, CORS,
@@ -12,6 +13,7 @@ pub mod audit_csv;
 pub mod auth;
 pub mod cli;
 pub mod clients;
+pub mod console;
 pub mod error;
 pub mod grants;
 pub mod initial_tokens;
@@ -147,7 +149,9 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(problem_framework_errors))
-        .with_state(state)
+        .with_state(state.clone())
+        // The console (`/admin/`) has its own HTML refusals, body limit and CSP.
+        .merge(console::router(state))
 }
 
 async fn not_found() -> AdminError {

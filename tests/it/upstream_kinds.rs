@@ -33,7 +33,7 @@ async fn kind_env(
         start_behind_upstream(McpMode::Stateful, args, |up, c| {
             let u = &mut c.upstreams[0];
             u.kind = kind;
-            u.issuer = issuer(up).parse().unwrap();
+            u.issuer = Some(issuer(up).parse().unwrap());
             adjust(u);
         })
         .await,

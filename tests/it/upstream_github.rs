@@ -11,7 +11,8 @@ use dcr_bridge::idp::{IdpError, UpstreamAuthRequest, UpstreamIdp};
 use dcr_bridge::store::{PageRequest, UserRecord};
 use secrecy::ExposeSecret as _;
 
-use crate::support::github::{start_behind_github, GithubEnv, GithubProc};
+use crate::admin::{call, BOOT};
+use crate::support::github::{start_behind_github, start_behind_github_with, GithubEnv, GithubProc};
 use crate::support::interop::{
     assert_sdk_server_session, assert_session_refreshed, assert_tokens_for_resource,
     assert_whoami_session,
@@ -308,4 +309,44 @@ async fn a_401_from_the_user_api_refuses_the_sign_in() {
     );
     assert!(env.github.logs().contains("/api/v3/user -> 401"));
     assert!(users(&env).await.is_empty());
+}
+
+/// The admin API's upstream test: no discovery for GitHub, the API root answers; the summary
+/// warns that nobody but GitHub decides who signs in.
+#[tokio::test]
+async fn the_admin_upstream_test_asks_the_github_api() {
+    let Some(env) = start_behind_github_with(&[], |c| {
+        c.admin_token = Some(secrecy::SecretString::from(BOOT.to_owned()));
+    })
+    .await
+    else {
+        return;
+    };
+    let (s, _, b) = call(
+        &env.app,
+        reqwest::Method::POST,
+        "/admin/v1/upstreams/github/test",
+        Some(BOOT),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["status"], "ok", "{b}");
+    assert_eq!(b["kind"], "github", "{b}");
+    assert_eq!(b["issuer"], env.github.web_base, "{b}");
+    let found = &b["discovery"];
+    assert_eq!(
+        found["token_endpoint"],
+        format!("{}/login/oauth/access_token", env.github.web_base),
+        "{b}"
+    );
+    assert_eq!(found["scopes"], serde_json::json!(["read:user", "user:email"]));
+    assert!(
+        found["warnings"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("anyone with a GitHub account"),
+        "{b}"
+    );
+    assert!(env.github.logs().contains("GET /api/v3/meta -> 200"));
 }

@@ -74,6 +74,15 @@ pub async fn start_behind_github(
     args: &[&str],
     adjust: impl FnOnce(&mut UpstreamConfig),
 ) -> Option<GithubEnv> {
+    start_behind_github_with(args, |c| adjust(&mut c.upstreams[0])).await
+}
+
+/// Like [`start_behind_github`], with the whole configuration to `tweak` after the upstream
+/// (its first entry) was set up.
+pub async fn start_behind_github_with(
+    args: &[&str],
+    tweak: impl FnOnce(&mut dcr_bridge::config::Config),
+) -> Option<GithubEnv> {
     if !node_or_skip().await {
         return None;
     }
@@ -89,13 +98,12 @@ pub async fn start_behind_github(
     let (github, mcp) = (github.unwrap(), mcp.unwrap());
     let app = TestApp::start_on(Db::Sqlite, listener, Some(github.web_base.clone()), |c| {
         mcp.protect(c);
-        let u = &mut c.upstreams[0];
-        github.configure(u);
-        adjust(u);
+        github.configure(&mut c.upstreams[0]);
         // Resources and clients name upstreams by id.
         for r in &mut c.resources {
             r.upstream = None;
         }
+        tweak(c);
     })
     .await
     .unwrap();

@@ -167,6 +167,30 @@ impl GithubUpstream {
         parse_token_response(response.status(), response.body(), self.clock.now())
     }
 
+    /// `GET {api}/{path}`, with the user's token when there is one.
+    async fn api_call(
+        &self,
+        path: &str,
+        token: Option<&SecretString>,
+    ) -> Result<openidconnect::HttpResponse, IdpError> {
+        let mut request = Request::builder()
+            .method(Method::GET)
+            .uri(format!("{}/{path}", self.api))
+            .header(header::ACCEPT, "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", API_VERSION);
+        if let Some(token) = token {
+            let bearer = format!("Bearer {}", token.expose_secret());
+            request = request.header(header::AUTHORIZATION, bearer);
+        }
+        let request = request
+            .body(Vec::new())
+            .map_err(|e| IdpError::Config(format!("API request: {e}")))?;
+        self.http
+            .call(request)
+            .await
+            .map_err(|e| IdpError::Unavailable(e.to_string()))
+    }
+
     /// `GET {api}/{path}` with the user's token. `None` when GitHub hides the answer from this
     /// token (403/404: scope not granted, not a member, org restrictions on OAuth Apps).
     async fn api_get<T: DeserializeOwned>(
@@ -174,31 +198,20 @@ impl GithubUpstream {
         token: &SecretString,
         path: &str,
     ) -> Result<Option<T>, IdpError> {
-        let url = format!("{}/{path}", self.api);
-        let request = Request::builder()
-            .method(Method::GET)
-            .uri(&url)
-            .header(header::ACCEPT, "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", API_VERSION)
-            .header(
-                header::AUTHORIZATION,
-                format!("Bearer {}", token.expose_secret()),
-            )
-            .body(Vec::new())
-            .map_err(|e| IdpError::Config(format!("API request: {e}")))?;
-        let response = self
-            .http
-            .call(request)
-            .await
-            .map_err(|e| IdpError::Unavailable(e.to_string()))?;
+        let response = self.api_call(path, Some(token)).await?;
         let status = response.status();
         // The path only: the query is ours and harmless, but keep log lines short.
         let what = path.split('?').next().unwrap_or(path);
         match status {
             StatusCode::OK => serde_json::from_slice(response.body())
                 .map(Some)
+                // Position only: serde's message may quote a value of the body.
                 .map_err(|e| {
-                    IdpError::Unavailable(format!("unparseable GitHub API answer at /{what}: {e}"))
+                    IdpError::Unavailable(format!(
+                        "unparseable GitHub API answer at /{what} (line {} column {})",
+                        e.line(),
+                        e.column()
+                    ))
                 }),
             StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => Ok(None),
             // The token we were just given does not work: GitHub refuses this sign-in.
@@ -427,11 +440,7 @@ impl UpstreamIdp for GithubUpstream {
     /// `{web}/login/oauth/authorize` with our S256 challenge (GitHub supports PKCE since
     /// 2025-07, S256 only). No nonce: there is no ID token to carry it.
     async fn authorization_url(&self, req: &UpstreamAuthRequest) -> Result<url::Url, IdpError> {
-        if req.pkce_challenge.len() != 43 {
-            return Err(IdpError::Config(
-                "the upstream PKCE challenge must be S256".to_owned(),
-            ));
-        }
+        super::require_s256(&req.pkce_challenge)?;
         let mut url = url::Url::parse(&format!("{}/login/oauth/authorize", self.web))
             .map_err(|e| IdpError::Config(format!("web_base: {e}")))?;
         {
@@ -519,18 +528,7 @@ impl UpstreamIdp for GithubUpstream {
     /// is a GitHub API, and reports the endpoints and scopes dcr-bridge will use.
     async fn check(&self) -> Result<serde_json::Value, IdpError> {
         let url = format!("{}/meta", self.api);
-        let request = Request::builder()
-            .method(Method::GET)
-            .uri(&url)
-            .header(header::ACCEPT, "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", API_VERSION)
-            .body(Vec::new())
-            .map_err(|e| IdpError::Config(format!("API request: {e}")))?;
-        let response = self
-            .http
-            .call(request)
-            .await
-            .map_err(|e| IdpError::Unavailable(e.to_string()))?;
+        let response = self.api_call("meta", None).await?;
         if response.status() != StatusCode::OK {
             return Err(IdpError::Discovery(format!(
                 "GitHub API answered HTTP {} at {url}: is api_base right?",

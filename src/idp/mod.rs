@@ -302,6 +302,21 @@ pub fn new_pkce() -> (String, String) {
     (verifier.secret().clone(), challenge.as_str().to_owned())
 }
 
+/// Refuses an upstream PKCE challenge that is not S256: RFC 7636 §4.2, an S256 challenge is 43
+/// base64url characters (DESIGN: `plain` is never used).
+///
+/// # Errors
+/// `IdpError::Config` for any other length.
+pub(crate) fn require_s256(challenge: &str) -> Result<(), IdpError> {
+    if challenge.len() == 43 {
+        Ok(())
+    } else {
+        Err(IdpError::Config(
+            "the upstream PKCE challenge must be S256".to_owned(),
+        ))
+    }
+}
+
 /// Builds the implementation for an upstream's kind. No network: discovery is lazy, so an IdP
 /// outage does not stop startup.
 ///

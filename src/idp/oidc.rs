@@ -475,12 +475,7 @@ impl UpstreamIdp for OidcUpstream {
     }
 
     async fn authorization_url(&self, req: &UpstreamAuthRequest) -> Result<url::Url, IdpError> {
-        // RFC 7636 §4.2: an S256 challenge is 43 base64url characters.
-        if req.pkce_challenge.len() != 43 {
-            return Err(IdpError::Config(
-                "the upstream PKCE challenge must be S256".to_owned(),
-            ));
-        }
+        super::require_s256(&req.pkce_challenge)?;
         let md = self.metadata().await?;
         let client = self.client(&md);
         let (state, nonce) = (req.state.clone(), req.nonce.clone());

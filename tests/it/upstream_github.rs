@@ -12,12 +12,14 @@ use dcr_bridge::store::{PageRequest, UserRecord};
 use secrecy::ExposeSecret as _;
 
 use crate::admin::{call, BOOT};
-use crate::support::github::{start_behind_github, start_behind_github_with, GithubEnv, GithubProc};
+use crate::support::github::{
+    start_behind_github, start_behind_github_with, GithubEnv, GithubProc,
+};
 use crate::support::interop::{
     assert_sdk_server_session, assert_session_refreshed, assert_tokens_for_resource,
-    assert_whoami_session,
+    assert_whoami_session, refused_sign_in,
 };
-use crate::support::node::{node_or_skip, run_sdk_flow, run_sdk_flow_raw};
+use crate::support::node::{node_or_skip, run_sdk_flow};
 
 async fn users(env: &GithubEnv) -> Vec<UserRecord> {
     let page = PageRequest {
@@ -31,27 +33,20 @@ fn ok_or_panic<T>(env: &GithubEnv, r: anyhow::Result<T>, what: &str) -> T {
     r.unwrap_or_else(|e| panic!("{what} failed: {e:#}\ngithub log:\n{}", env.github.logs()))
 }
 
-/// An SDK flow that must fail: the failure's text (with our error page's) and the reason of
-/// the `login_failed` audit event.
-async fn refused_sign_in(env: &GithubEnv) -> (String, String) {
-    let out = run_sdk_flow_raw(&env.app.resource(), &["--no-refresh"])
-        .await
-        .unwrap();
-    let failure = format!("{:#}", out.into_json("sdk_flow.mjs").unwrap_err());
-    let events = env
-        .app
-        .state
-        .core
-        .store
-        .list_audit_events(20)
-        .await
-        .unwrap();
-    let detail = events
-        .iter()
-        .find(|e| e.kind == "login_failed")
-        .and_then(|e| e.detail.clone())
-        .unwrap_or_default();
-    (failure, detail)
+/// The SDK flow, which must fail: `reason` is in the `login_failed` audit event, our error page
+/// says `page_says`, and nobody was recorded. `None` when Node is opted out.
+async fn assert_refused(
+    args: &[&str],
+    adjust: impl FnOnce(&mut dcr_bridge::config::UpstreamConfig),
+    reason: &str,
+    page_says: &str,
+) -> Option<GithubEnv> {
+    let env = start_behind_github(args, adjust).await?;
+    let (failure, detail) = refused_sign_in(&env.app, &["--no-refresh"]).await;
+    assert!(detail.contains(reason), "{detail}\n{}", env.github.logs());
+    assert!(page_text(&failure).contains(page_says), "{failure}");
+    assert!(users(&env).await.is_empty());
+    Some(env)
 }
 
 /// The page text of a failed flow: after its heading, before "Error code".
@@ -198,7 +193,7 @@ async fn only_a_primary_verified_email_is_taken() {
     let bob = r#"{"id": 2002, "login": "bob", "name": null, "email": "bob@public.example",
         "emails": [{"email": "bob@example.com", "primary": true, "verified": false},
                    {"email": "bob@other.example", "primary": false, "verified": true}]}"#;
-    let Some(env) = start_behind_github(&["--user-json", bob], |_| {}).await else {
+    let Some(env) = start_behind_github(&["--app", "--user-json", bob], |_| {}).await else {
         return;
     };
     ok_or_panic(
@@ -217,64 +212,49 @@ async fn only_a_primary_verified_email_is_taken() {
 #[tokio::test]
 async fn a_user_outside_the_allowed_org_is_refused_with_a_clear_page() {
     let outsider = r#"{"orgs": {"acme": "pending", "other-org": "active"}, "teams": []}"#;
-    let Some(env) = start_behind_github(&["--user-json", outsider], |u| {
-        u.policy.allowed_orgs = vec!["acme".into()];
-    })
-    .await
-    else {
-        return;
-    };
-    let (failure, detail) = refused_sign_in(&env).await;
-    assert!(detail.contains("policy_github_org"), "{detail}");
-    assert!(
-        page_text(&failure).contains("not an active member of a GitHub organisation"),
-        "{failure}"
-    );
-    assert!(users(&env).await.is_empty());
+    assert_refused(
+        &["--user-json", outsider],
+        |u| u.policy.allowed_orgs = vec!["acme".into()],
+        "policy_github_org",
+        "not an active member of a GitHub organisation",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_user_outside_the_allowed_teams_is_refused() {
-    let Some(env) = start_behind_github(&[], |u| {
-        u.policy.allowed_teams = vec!["acme/security".into()];
-    })
-    .await
-    else {
-        return;
-    };
-    let (failure, detail) = refused_sign_in(&env).await;
-    assert!(detail.contains("policy_github_team"), "{detail}");
-    assert!(page_text(&failure).contains("GitHub team"), "{failure}");
+    assert_refused(
+        &[],
+        |u| u.policy.allowed_teams = vec!["acme/security".into()],
+        "policy_github_team",
+        "not a member of a GitHub team",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_200_status_error_at_the_token_endpoint_fails_the_sign_in_clearly() {
-    let Some(env) = start_behind_github(&["--token-error", "bad_verification_code"], |_| {}).await
-    else {
-        return;
-    };
-    let (failure, detail) = refused_sign_in(&env).await;
-    assert!(detail.contains("access_denied"), "{detail}");
-    assert!(
-        page_text(&failure).contains("the identity provider rejected the sign-in"),
-        "{failure}"
+    let refused = assert_refused(
+        &["--token-error", "bad_verification_code"],
+        |_| {},
+        "access_denied",
+        "the identity provider rejected the sign-in",
     );
-    let logs = env.github.logs();
-    assert!(logs.contains("-> bad_verification_code"), "{logs}");
-    assert!(users(&env).await.is_empty());
+    if let Some(env) = refused.await {
+        let logs = env.github.logs();
+        assert!(logs.contains("-> bad_verification_code"), "{logs}");
+    }
 }
 
 #[tokio::test]
 async fn garbage_from_the_token_endpoint_is_an_unavailable_upstream() {
-    let Some(env) = start_behind_github(&["--token-garbage"], |_| {}).await else {
-        return;
-    };
-    let (failure, detail) = refused_sign_in(&env).await;
-    assert!(detail.contains("temporarily_unavailable"), "{detail}");
-    assert!(
-        page_text(&failure).contains("cannot be reached"),
-        "{failure}"
-    );
+    assert_refused(
+        &["--token-garbage"],
+        |_| {},
+        "temporarily_unavailable",
+        "cannot be reached",
+    )
+    .await;
 }
 
 /// The callback waits for GitHub only until the outbound client's total timeout (15 s). Tested
@@ -298,17 +278,15 @@ async fn a_stalled_token_endpoint_is_given_up_on_within_the_timeout() {
 
 #[tokio::test]
 async fn a_401_from_the_user_api_refuses_the_sign_in() {
-    let Some(env) = start_behind_github(&["--user-status", "401"], |_| {}).await else {
-        return;
-    };
-    let (failure, detail) = refused_sign_in(&env).await;
-    assert!(detail.contains("access_denied"), "{detail}");
-    assert!(
-        page_text(&failure).contains("the identity provider rejected the sign-in"),
-        "{failure}"
+    let refused = assert_refused(
+        &["--user-status", "401"],
+        |_| {},
+        "access_denied",
+        "the identity provider rejected the sign-in",
     );
-    assert!(env.github.logs().contains("/api/v3/user -> 401"));
-    assert!(users(&env).await.is_empty());
+    if let Some(env) = refused.await {
+        assert!(env.github.logs().contains("/api/v3/user -> 401"));
+    }
 }
 
 /// The admin API's upstream test: no discovery for GitHub, the API root answers; the summary
@@ -340,7 +318,10 @@ async fn the_admin_upstream_test_asks_the_github_api() {
         format!("{}/login/oauth/access_token", env.github.web_base),
         "{b}"
     );
-    assert_eq!(found["scopes"], serde_json::json!(["read:user", "user:email"]));
+    assert_eq!(
+        found["scopes"],
+        serde_json::json!(["read:user", "user:email"])
+    );
     assert!(
         found["warnings"][0]
             .as_str()

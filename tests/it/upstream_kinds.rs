@@ -11,7 +11,7 @@ use crate::support::interop::{
     assert_whoami_session, start_behind_upstream, Interop,
 };
 use crate::support::mcp_server::McpMode;
-use crate::support::node::{node_or_skip, run_sdk_flow, run_sdk_flow_raw, OidcProviderProc};
+use crate::support::node::{node_or_skip, run_sdk_flow, OidcProviderProc};
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const OTHER_TENANT: &str = "5f1c6b4e-0d2a-4c1e-9a77-3b8e2d9c1f00";
@@ -74,24 +74,7 @@ async fn entra_env(tenant: Option<&str>, allowed_tenants: &[&str]) -> Option<Int
 /// `login`'s SDK flow, which must fail: the failure's text (with our error page's), and the
 /// detail of the `login_failed` audit event.
 async fn refused_sign_in(env: &Interop, login: &str) -> (String, String) {
-    let out = run_sdk_flow_raw(&env.app.resource(), &["--login", login, "--no-refresh"])
-        .await
-        .unwrap();
-    let failure = format!("{:#}", out.into_json("sdk_flow.mjs").unwrap_err());
-    let events = env
-        .app
-        .state
-        .core
-        .store
-        .list_audit_events(20)
-        .await
-        .unwrap();
-    let detail = events
-        .iter()
-        .find(|e| e.kind == "login_failed")
-        .and_then(|e| e.detail.clone())
-        .unwrap_or_default();
-    (failure, detail)
+    crate::support::interop::refused_sign_in(&env.app, &["--login", login, "--no-refresh"]).await
 }
 
 async fn users(env: &Interop) -> Vec<UserRecord> {

@@ -15,10 +15,7 @@ use crate::admin::{call, BOOT};
 use crate::support::github::{
     start_behind_github, start_behind_github_with, GithubEnv, GithubProc,
 };
-use crate::support::interop::{
-    assert_sdk_server_session, assert_session_refreshed, assert_tokens_for_resource,
-    assert_whoami_session, refused_sign_in,
-};
+use crate::support::interop::{assert_whole_session, refused_sign_in};
 use crate::support::node::{node_or_skip, run_sdk_flow};
 
 async fn users(env: &GithubEnv) -> Vec<UserRecord> {
@@ -72,11 +69,7 @@ async fn github_oauth_app_whole_flow_to_our_token_and_whoami() {
         run_sdk_flow(&env.app.resource(), &[]).await,
         "sdk flow",
     );
-    let at = assert_tokens_for_resource(&env.app, &out);
-    let client_id = out["client_information"]["client_id"].as_str().unwrap();
-    assert_whoami_session(&out, client_id);
-    assert_session_refreshed(&env.app, &out, at, client_id).await;
-    assert_sdk_server_session(&env.mcp, &out).await;
+    assert_whole_session(&env.app, &env.mcp, &out).await;
 
     let users = users(&env).await;
     assert_eq!(users.len(), 1, "{users:?}");

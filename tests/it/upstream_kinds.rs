@@ -6,10 +6,7 @@
 use dcr_bridge::config::{UpstreamConfig, UpstreamKind};
 use dcr_bridge::store::{PageRequest, UserRecord};
 
-use crate::support::interop::{
-    assert_sdk_server_session, assert_session_refreshed, assert_tokens_for_resource,
-    assert_whoami_session, start_behind_upstream, Interop,
-};
+use crate::support::interop::{assert_whole_session, start_behind_upstream, Interop};
 use crate::support::mcp_server::McpMode;
 use crate::support::node::{node_or_skip, run_sdk_flow, OidcProviderProc};
 
@@ -47,11 +44,7 @@ async fn alice_session(env: &Interop) -> UserRecord {
         run_sdk_flow(&env.app.resource(), &["--login", "00u1alice"]).await,
         "sdk flow",
     );
-    let at = assert_tokens_for_resource(&env.app, &out);
-    let client_id = out["client_information"]["client_id"].as_str().unwrap();
-    assert_whoami_session(&out, client_id);
-    assert_session_refreshed(&env.app, &out, at, client_id).await;
-    assert_sdk_server_session(&env.mcp, &out).await;
+    assert_whole_session(&env.app, &env.mcp, &out).await;
     let mut users = users(env).await;
     assert_eq!(users.len(), 1, "{users:?}");
     users.remove(0)

@@ -215,3 +215,14 @@ pub async fn refused_sign_in(app: &TestApp, args: &[&str]) -> (String, String) {
         .unwrap_or_default();
     (failure, detail)
 }
+
+/// An SDK script's whole session held: tokens for the MCP resource, `whoami`, the refresh and
+/// `whoami` after it, all through the SDK MCP server `mcp` ([`assert_tokens_for_resource`],
+/// [`assert_whoami_session`], [`assert_session_refreshed`], [`assert_sdk_server_session`]).
+pub async fn assert_whole_session(app: &TestApp, mcp: &McpServerProc, out: &Value) {
+    let at = assert_tokens_for_resource(app, out);
+    let client_id = out["client_information"]["client_id"].as_str().unwrap();
+    assert_whoami_session(out, client_id);
+    assert_session_refreshed(app, out, at, client_id).await;
+    assert_sdk_server_session(mcp, out).await;
+}

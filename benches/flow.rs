@@ -150,7 +150,9 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
         upstreams: vec![UpstreamConfig {
             id: "corp".into(),
             kind: UpstreamKind::Oidc,
-            issuer: idp.issuer.parse()?,
+            issuer: Some(idp.issuer.parse()?),
+            web_base: None,
+            api_base: None,
             client_id: "bridge-client".into(),
             client_secret: Some(SecretString::from("bridge-secret".to_owned())),
             client_secret_file: None,

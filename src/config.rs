@@ -365,7 +365,17 @@ impl Config {
                 format!("duplicate upstream id {}", up.id),
             ));
         }
-        self.check_scheme(&key("issuer"), &up.issuer)?;
+        match (&up.issuer, up.kind) {
+            (Some(_), UpstreamKind::Github) => {
+                return Err(invalid(
+                    key("issuer"),
+                    "GitHub has no issuer: leave it out (github.com) or set web_base (GitHub Enterprise Server)",
+                ));
+            }
+            (Some(issuer), _) => self.check_scheme(&key("issuer"), issuer)?,
+            (None, UpstreamKind::Github) => {}
+            (None, _) => return Err(invalid(key("issuer"), "is required")),
+        }
         if up.client_id.is_empty() {
             return Err(invalid(key("client_id"), "must not be empty"));
         }
@@ -379,8 +389,14 @@ impl Config {
                 "the upstream client is confidential: set client_secret or client_secret_file",
             ));
         }
-        if !up.scopes.iter().any(|s| s == "openid") {
-            return Err(invalid(key("scopes"), "must include openid"));
+        if up.kind == UpstreamKind::Github {
+            self.validate_github(i, up)?;
+        } else {
+            if !up.scopes.iter().any(|s| s == "openid") {
+                return Err(invalid(key("scopes"), "must include openid"));
+            }
+            upstreams::refuse_github_keys(up)
+                .map_err(|k| invalid(key(k), "only an upstream with kind = \"github\" has it"))?;
         }
         let r = &up.refresh;
         for (field, v) in [

@@ -611,13 +611,13 @@ fn upstream_kinds_with_only_issuer_client_and_secret() {
             );
         let c = load(&text, &[]).unwrap_or_else(|e| panic!("{kind} {issuer}: {e}"));
         assert_eq!(c.upstreams[0].kind.as_str(), kind);
-        assert_eq!(c.upstreams[0].issuer.as_str(), want);
+        assert_eq!(c.upstreams[0].issuer.as_ref().unwrap().as_str(), want);
     }
     let text = toml("").replace("https://corp.okta.com/oauth2/default", "corp.okta.com");
     assert!(load(&text, &[]).is_err(), "other issuers need their scheme");
     let text = toml("")
         .replace("kind", "x")
-        .replace("id = \"corp\"", "id = \"corp\"\nkind = \"github\"");
+        .replace("id = \"corp\"", "id = \"corp\"\nkind = \"keycloak\"");
     assert!(load(&text, &[]).unwrap_err().to_string().contains("kind"));
 }
 

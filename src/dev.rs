@@ -89,7 +89,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         upstreams: vec![UpstreamConfig {
             id: "dev".into(),
             kind: crate::config::UpstreamKind::Oidc,
-            issuer: idp.issuer.parse()?,
+            issuer: Some(idp.issuer.parse()?),
+            web_base: None,
+            api_base: None,
             client_id: "dcr-bridge-dev".into(),
             client_secret: Some(SecretString::from(client_secret)),
             client_secret_file: None,

@@ -82,12 +82,12 @@ fn missing_field_is_named_once_with_the_fix() {
 #[test]
 fn unknown_kind_lists_the_values_once() {
     let msg = error(
-        &config_text(&format!("secret_key = \"{KEY}\""), "kind = \"github\""),
+        &config_text(&format!("secret_key = \"{KEY}\""), "kind = \"keycloak\""),
         &[],
     );
     assert_eq!(
         msg,
-        "upstreams[0].kind: unknown value \"github\" (in FILE); use one of: \"oidc\", \"okta\", \"entra\", \"google\""
+        "upstreams[0].kind: unknown value \"keycloak\" (in FILE); use one of: \"oidc\", \"okta\", \"entra\", \"google\", \"github\""
     );
 }
 
@@ -158,7 +158,10 @@ fn env_overrides_reach_list_elements() {
     )
     .unwrap();
     assert_eq!(c.upstreams[0].client_id, "from-env");
-    assert_eq!(c.upstreams[0].issuer.as_str(), "https://idp.example.com/");
+    assert_eq!(
+        c.upstreams[0].issuer.as_ref().unwrap().as_str(),
+        "https://idp.example.com/"
+    );
     assert_eq!(c.upstreams[0].policy.allowed_groups, ["eng"]);
     assert_eq!(c.resources[0].scopes, ["a", "b"]);
     let rs = c.resources[0].introspection_secret.as_ref().unwrap();
@@ -180,11 +183,11 @@ fn env_overrides_of_missing_list_elements_say_what_exists() {
          DCR_BRIDGE_CLIENTS to a whole TOML array"
     );
     // A bad value set through an index is reported against the variable, once.
-    let msg = error(&text, &[("DCR_BRIDGE_UPSTREAMS__0__KIND", "github")]);
+    let msg = error(&text, &[("DCR_BRIDGE_UPSTREAMS__0__KIND", "keycloak")]);
     assert_eq!(
         msg,
-        "upstreams[0].kind: unknown value \"github\" \
-         (from environment variable DCR_BRIDGE_UPSTREAMS__0__KIND); use one of: \"oidc\", \"okta\", \"entra\", \"google\""
+        "upstreams[0].kind: unknown value \"keycloak\" \
+         (from environment variable DCR_BRIDGE_UPSTREAMS__0__KIND); use one of: \"oidc\", \"okta\", \"entra\", \"google\", \"github\""
     );
 }
 

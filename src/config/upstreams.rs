@@ -1,6 +1,7 @@
 //! The `[[upstreams]]` entries: the identity providers dcr-bridge sends users to, their kind,
 //! the ONE client registered there, and who may sign in through them. Checked in
-//! `Config::validate`.
+//! `Config::validate`. GitHub is not OpenID Connect: it has no issuer, its URLs are
+//! `web_base` and `api_base`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,6 +25,8 @@ pub enum UpstreamKind {
     Entra,
     /// Google (`src/idp/kinds/google.rs`).
     Google,
+    /// GitHub or GitHub Enterprise Server: OAuth 2.0 without OpenID Connect (`src/idp/github.rs`).
+    Github,
 }
 
 impl UpstreamKind {
@@ -35,6 +38,7 @@ impl UpstreamKind {
             Self::Okta => "okta",
             Self::Entra => "entra",
             Self::Google => "google",
+            Self::Github => "github",
         }
     }
 }
@@ -61,8 +65,17 @@ pub struct UpstreamConfig {
     pub kind: UpstreamKind,
     /// Issuer, exactly as the provider spells it (discovery checks it byte for byte). Google's
     /// legacy spelling without scheme (`accounts.google.com`) is read as `https://accounts.google.com`.
-    #[serde(deserialize_with = "issuer_url")]
-    pub issuer: Url,
+    /// Required for every kind but `github`, which has none (see `web_base`).
+    #[serde(default, deserialize_with = "issuer_url")]
+    pub issuer: Option<Url>,
+    /// `kind = "github"` only: the web URL (`/login/oauth/...`); default `https://github.com`,
+    /// GitHub Enterprise Server `https://HOST`. Users are recorded with it as their issuer.
+    #[serde(default)]
+    pub web_base: Option<Url>,
+    /// `kind = "github"` only: the REST API root; default `https://api.github.com` for
+    /// github.com, `{web_base}/api/v3` for GitHub Enterprise Server.
+    #[serde(default)]
+    pub api_base: Option<Url>,
     /// The client id registered at the upstream.
     pub client_id: String,
     /// The client secret; or give `client_secret_file`.
@@ -71,7 +84,8 @@ pub struct UpstreamConfig {
     /// A file holding the client secret.
     #[serde(default)]
     pub client_secret_file: Option<PathBuf>,
-    /// Scopes requested upstream.
+    /// Scopes requested upstream. `kind = "github"` drops the OpenID ones (`openid`, `email`,
+    /// `profile`, `offline_access`) and asks `read:user user:email` when nothing is left.
     #[serde(default = "default_upstream_scopes")]
     pub scopes: Vec<String>,
     /// Client authentication at the upstream token endpoint.
@@ -133,19 +147,75 @@ pub struct AccessPolicy {
     /// for multi-tenant issuers (`/organizations/v2.0`, `/common/v2.0`), where any tenant's users
     /// would otherwise get through.
     pub allowed_tenants: Vec<String>,
+    /// `kind = "github"` only: organisations (logins, case-insensitive) whose active members may
+    /// sign in, checked through the API (`read:org`).
+    pub allowed_orgs: Vec<String>,
+    /// `kind = "github"` only: teams as `org/team-slug` (case-insensitive) whose members may
+    /// sign in, checked through the API (`read:org`).
+    pub allowed_teams: Vec<String>,
+}
+
+/// github.com's web URL, the `web_base` default.
+pub const GITHUB_WEB: &str = "https://github.com";
+/// github.com's API root.
+pub const GITHUB_API: &str = "https://api.github.com";
+
+impl UpstreamConfig {
+    /// `kind = "github"`: `web_base`, or github.com's.
+    ///
+    /// # Errors
+    /// Never for a valid constant; the `Result` is `Url::parse`'s.
+    pub fn github_web_base(&self) -> Result<Url, url::ParseError> {
+        self.web_base
+            .clone()
+            .map_or_else(|| Url::parse(GITHUB_WEB), Ok)
+    }
+
+    /// `kind = "github"`: `api_base`; else api.github.com for github.com and `{web_base}/api/v3`
+    /// for GitHub Enterprise Server (GitHub's documented layout).
+    ///
+    /// # Errors
+    /// A `web_base` that cannot take the `api/v3` path.
+    pub fn github_api_base(&self) -> Result<Url, url::ParseError> {
+        if let Some(api) = &self.api_base {
+            return Ok(api.clone());
+        }
+        let web = self.github_web_base()?;
+        if web.as_str().trim_end_matches('/') == GITHUB_WEB {
+            return Url::parse(GITHUB_API);
+        }
+        let root = format!("{}/", web.as_str().trim_end_matches('/'));
+        Url::parse(&root)?.join("api/v3")
+    }
+
+    /// The URL that names this upstream in records (users' issuer, status, admin API): the
+    /// issuer, or GitHub's web base, without a trailing slash for GitHub.
+    #[must_use]
+    pub fn home(&self) -> String {
+        match (&self.issuer, self.kind) {
+            (Some(issuer), _) => issuer.to_string(),
+            (None, UpstreamKind::Github) => self.github_web_base().map_or_else(
+                |_| GITHUB_WEB.to_owned(),
+                |u| u.as_str().trim_end_matches('/').to_owned(),
+            ),
+            (None, _) => String::new(),
+        }
+    }
 }
 
 /// The upstream issuer URL. Google documents `accounts.google.com` as the legacy issuer
 /// spelling (UPSTREAMS §3.1); `Url` refuses a scheme-less string, so that one host (and only
 /// that one) gets `https://` put in front. Every other issuer must be a full URL, as before.
-fn issuer_url<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
+fn issuer_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
     let raw = String::deserialize(d)?;
     let full = if raw == GOOGLE_LEGACY_ISSUER || raw == format!("{GOOGLE_LEGACY_ISSUER}/") {
         format!("https://{GOOGLE_LEGACY_ISSUER}")
     } else {
         raw
     };
-    Url::parse(&full).map_err(serde::de::Error::custom)
+    Url::parse(&full)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 /// Google's issuer host, which Google also spells without scheme.
@@ -167,6 +237,93 @@ fn default_discovery_ttl() -> u64 {
     3600
 }
 
+/// The first GitHub-only key an upstream of another kind sets.
+pub(super) fn refuse_github_keys(up: &UpstreamConfig) -> Result<(), &'static str> {
+    if up.web_base.is_some() {
+        return Err("web_base");
+    }
+    if up.api_base.is_some() {
+        return Err("api_base");
+    }
+    if !up.policy.allowed_orgs.is_empty() {
+        return Err("policy.allowed_orgs");
+    }
+    if !up.policy.allowed_teams.is_empty() {
+        return Err("policy.allowed_teams");
+    }
+    Ok(())
+}
+
+/// A GitHub login (user or organisation): letters, digits and single inner hyphens, at most 39.
+fn is_github_login(s: &str) -> bool {
+    (1..=39).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// A team slug: lowercase letters, digits, `-` and `_`, as GitHub derives it from the name.
+fn is_team_slug(s: &str) -> bool {
+    (1..=100).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+impl super::Config {
+    /// `kind = "github"`: URLs, policy entries' shapes; the OpenID scope rule does not apply.
+    pub(super) fn validate_github(
+        &self,
+        i: usize,
+        up: &UpstreamConfig,
+    ) -> Result<(), super::ConfigError> {
+        let key = |f: &str| format!("upstreams[{i}].{f}");
+        for (name, url) in [("web_base", &up.web_base), ("api_base", &up.api_base)] {
+            if let Some(u) = url {
+                self.check_scheme(&key(name), u)?;
+                if u.query().is_some() || u.fragment().is_some() {
+                    return Err(super::invalid(key(name), "must have no query or fragment"));
+                }
+            }
+        }
+        if up.github_api_base().is_err() {
+            return Err(super::invalid(
+                key("web_base"),
+                "cannot hold the API path /api/v3",
+            ));
+        }
+        for o in &up.policy.allowed_orgs {
+            if !is_github_login(o) {
+                return Err(super::invalid(
+                    key("policy.allowed_orgs"),
+                    format!("{o:?}: an organisation login such as acme-corp"),
+                ));
+            }
+        }
+        for t in &up.policy.allowed_teams {
+            let ok = t
+                .split_once('/')
+                .is_some_and(|(org, slug)| is_github_login(org) && is_team_slug(slug));
+            if !ok {
+                return Err(super::invalid(
+                    key("policy.allowed_teams"),
+                    format!("{t:?}: org/team-slug such as acme-corp/platform-team"),
+                ));
+            }
+        }
+        if !up.policy.allowed_groups.is_empty() {
+            return Err(super::invalid(
+                key("policy.allowed_groups"),
+                "GitHub has no groups: use allowed_orgs or allowed_teams",
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 #[path = "upstreams_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "upstream_refresh_tests.rs"]
+mod refresh_tests;

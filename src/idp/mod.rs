@@ -3,6 +3,7 @@
 
 pub mod cimd_fetch;
 pub mod error;
+pub mod github;
 pub mod http_client;
 pub mod kinds;
 pub mod oidc;
@@ -17,6 +18,7 @@ use crate::clock::Clock;
 use crate::config::{UpstreamConfig, UpstreamKind};
 
 pub use error::IdpError;
+pub use github::GithubUpstream;
 pub use kinds::{RefreshFailure, UpstreamRefusal};
 pub use oidc::OidcUpstream;
 
@@ -244,14 +246,17 @@ pub trait UpstreamIdp: Send + Sync {
     async fn authorization_url(&self, req: &UpstreamAuthRequest) -> Result<url::Url, IdpError>;
 
     /// The issuer an authorization response's `iss` must equal, and whether `iss` is mandatory
-    /// (RFC 9207 §2.4). Served from the cached discovery document: no fetch per login.
+    /// (RFC 9207 §2.4). Served from the cached discovery document: no fetch per login. `None`
+    /// for an upstream that has no issuer identifier (GitHub: plain OAuth 2.0, no discovery),
+    /// whose responses carry no `iss` to check.
     ///
     /// # Errors
     /// Discovery failures.
-    async fn issuer_identification(&self) -> Result<IssuerCheck, IdpError>;
+    async fn issuer_identification(&self) -> Result<Option<IssuerCheck>, IdpError>;
 
-    /// Redeems the upstream code (with our PKCE verifier) and verifies the ID token against
-    /// `nonce`.
+    /// Redeems the upstream code (with our PKCE verifier) and establishes who logged in. An
+    /// OpenID Connect upstream verifies the ID token against `nonce`; an upstream without ID
+    /// tokens (GitHub) was sent no nonce, ignores it and asks its user API instead.
     ///
     /// # Errors
     /// `Rejected` for OAuth errors (`invalid_grant`), `Unavailable` for network/5xx,
@@ -264,7 +269,8 @@ pub trait UpstreamIdp: Send + Sync {
     ) -> Result<UpstreamLogin, IdpError>;
 
     /// Refreshes the upstream tokens. An ID token in the answer is optional (OIDC Core §12.2);
-    /// if present its `sub` must equal `expected_subject`.
+    /// if present its `sub` must equal `expected_subject`. An upstream that issued no refresh
+    /// token (a GitHub OAuth App: its tokens never expire) has nothing to refresh.
     ///
     /// # Errors
     /// As [`UpstreamIdp::exchange_code`].
@@ -286,7 +292,8 @@ pub trait UpstreamIdp: Send + Sync {
         kinds::generic_refresh_failure(error, description)
     }
 
-    /// Fetches discovery and JWKS and returns a summary (for `check-config` and startup).
+    /// Fetches discovery and JWKS (GitHub: asks its API root) and returns a summary (for
+    /// `check-config`, startup and the admin API's upstream test).
     ///
     /// # Errors
     /// Discovery failures and unusable metadata.
@@ -301,6 +308,21 @@ pub fn new_pkce() -> (String, String) {
     (verifier.secret().clone(), challenge.as_str().to_owned())
 }
 
+/// Refuses an upstream PKCE challenge that is not S256: RFC 7636 §4.2, an S256 challenge is 43
+/// base64url characters (DESIGN: `plain` is never used).
+///
+/// # Errors
+/// `IdpError::Config` for any other length.
+pub(crate) fn require_s256(challenge: &str) -> Result<(), IdpError> {
+    if challenge.len() == 43 {
+        Ok(())
+    } else {
+        Err(IdpError::Config(
+            "the upstream PKCE challenge must be S256".to_owned(),
+        ))
+    }
+}
+
 /// Builds the implementation for an upstream's kind. No network: discovery is lazy, so an IdP
 /// outage does not stop startup.
 ///
@@ -311,12 +333,13 @@ pub fn build(
     callback_url: &str,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<dyn UpstreamIdp>, IdpError> {
-    // Every kind so far is OpenID Connect with hooks (`kinds`); a kind without ID tokens
-    // (GitHub) will implement `UpstreamIdp` itself.
+    // The OpenID Connect kinds share one client with hooks (`kinds`); GitHub, without ID
+    // tokens, implements `UpstreamIdp` itself.
     match config.kind {
         UpstreamKind::Oidc | UpstreamKind::Okta | UpstreamKind::Entra | UpstreamKind::Google => {
             Ok(Arc::new(OidcUpstream::new(config, callback_url, clock)?))
         }
+        UpstreamKind::Github => Ok(Arc::new(GithubUpstream::new(config, callback_url, clock)?)),
     }
 }
 

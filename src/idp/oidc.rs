@@ -210,8 +210,9 @@ impl OidcUpstream {
                 )));
             }
         }
-        let issuer = config.issuer.as_str();
-        let issuer_candidates = if config.issuer.path() == "/" {
+        let configured = kinds::issuer(config)?;
+        let issuer = configured.as_str();
+        let issuer_candidates = if configured.path() == "/" {
             vec![issuer.trim_end_matches('/').to_owned(), issuer.to_owned()]
         } else {
             vec![issuer.to_owned()]
@@ -474,12 +475,7 @@ impl UpstreamIdp for OidcUpstream {
     }
 
     async fn authorization_url(&self, req: &UpstreamAuthRequest) -> Result<url::Url, IdpError> {
-        // RFC 7636 §4.2: an S256 challenge is 43 base64url characters.
-        if req.pkce_challenge.len() != 43 {
-            return Err(IdpError::Config(
-                "the upstream PKCE challenge must be S256".to_owned(),
-            ));
-        }
+        super::require_s256(&req.pkce_challenge)?;
         let md = self.metadata().await?;
         let client = self.client(&md);
         let (state, nonce) = (req.state.clone(), req.nonce.clone());
@@ -534,15 +530,15 @@ impl UpstreamIdp for OidcUpstream {
         Ok(request.url().0)
     }
 
-    async fn issuer_identification(&self) -> Result<IssuerCheck, IdpError> {
+    async fn issuer_identification(&self) -> Result<Option<IssuerCheck>, IdpError> {
         let md = self.metadata().await?;
-        Ok(IssuerCheck {
+        Ok(Some(IssuerCheck {
             // Discovery already checked it equals the configured issuer (one of its spellings).
             issuer: md.issuer().as_str().to_owned(),
             iss_required: md
                 .additional_metadata()
                 .authorization_response_iss_parameter_supported,
-        })
+        }))
     }
 
     async fn exchange_code(

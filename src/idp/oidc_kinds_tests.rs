@@ -132,7 +132,7 @@ async fn entra_kind_refuses_an_issuer_template_from_a_single_tenant_document() {
         !summary["warnings"].to_string().contains(open_to_all),
         "{summary}"
     );
-    let check = up.issuer_identification().await.unwrap();
+    let check = up.issuer_identification().await.unwrap().unwrap();
     assert!(check.accepts(&format!("{base}/{tenant}/v2.0")));
     assert!(!check.iss_required);
 }

@@ -10,6 +10,8 @@ use crate::oauth::Error;
 pub struct Subject<'a> {
     pub email: Option<&'a str>,
     pub email_verified: Option<bool>,
+    /// Group names; for GitHub, the organisations (`org`) and teams (`org/team-slug`) the
+    /// upstream found the user an active member of.
     pub groups: &'a [String],
     /// The verified tenant (Entra's `tid`), for upstreams that have tenants.
     pub tenant: Option<&'a str>,
@@ -44,6 +46,10 @@ pub enum Refusal {
     Tenant,
     /// Groups are restricted and the IdP left the user's groups out of the token.
     GroupsOverage,
+    /// GitHub: the user is an active member of none of the allowed organisations.
+    GithubOrg,
+    /// GitHub: the user is in none of the allowed teams.
+    GithubTeam,
 }
 
 impl Refusal {
@@ -57,6 +63,8 @@ impl Refusal {
             Self::Groups => "policy_groups",
             Self::Tenant => "policy_tenant",
             Self::GroupsOverage => "policy_groups_overage",
+            Self::GithubOrg => "policy_github_org",
+            Self::GithubTeam => "policy_github_team",
         }
     }
 
@@ -73,6 +81,8 @@ impl Refusal {
                 "your organisation's directory (tenant) is not allowed to use this server"
                     .to_owned()
             }
+            Self::GithubOrg => "your GitHub account is not an active member of a GitHub organisation allowed to use this server (if you are, an organisation owner may have to approve this application for the organisation)".to_owned(),
+            Self::GithubTeam => "your GitHub account is not a member of a GitHub team allowed to use this server".to_owned(),
         })
     }
 }
@@ -115,6 +125,20 @@ pub fn check(policy: &AccessPolicy, subject: Subject<'_>) -> Result<(), Refusal>
             .any(|g| policy.allowed_groups.contains(g))
     {
         return Err(Refusal::Groups);
+    }
+    // GitHub logins and slugs are case-insensitive. Config validation keeps these lists to
+    // `kind = "github"`, whose groups come from its API, never from a token claim.
+    let member = |allowed: &[String]| {
+        subject
+            .groups
+            .iter()
+            .any(|g| allowed.iter().any(|a| a.eq_ignore_ascii_case(g)))
+    };
+    if !policy.allowed_orgs.is_empty() && !member(&policy.allowed_orgs) {
+        return Err(Refusal::GithubOrg);
+    }
+    if !policy.allowed_teams.is_empty() && !member(&policy.allowed_teams) {
+        return Err(Refusal::GithubTeam);
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ fn policy(domains: &[&str], groups: &[&str]) -> AccessPolicy {
         allowed_email_domains: domains.iter().map(|s| (*s).to_owned()).collect(),
         allowed_groups: groups.iter().map(|s| (*s).to_owned()).collect(),
         allowed_tenants: Vec::new(),
+        ..AccessPolicy::default()
     }
 }
 
@@ -119,4 +120,35 @@ fn subject_of_an_identity() {
     assert_eq!(s.groups, ["engineering".to_owned()]);
     assert_eq!(s.tenant, Some("t"));
     assert!(s.groups_incomplete);
+}
+
+#[test]
+fn github_orgs_and_teams_match_case_insensitively_and_both_must_hold() {
+    let mut p = policy(&[], &[]);
+    p.allowed_orgs = vec!["Acme-Corp".to_owned()];
+    let member = vec!["acme-corp".to_owned(), "acme-corp/platform".to_owned()];
+    assert_eq!(check(&p, who(None, None, &member)), Ok(()));
+    let outsider = vec!["other".to_owned(), "acme-corp/platform-x".to_owned()];
+    assert_eq!(
+        check(&p, who(None, None, &outsider)),
+        Err(Refusal::GithubOrg)
+    );
+    // A team is not its organisation: the org rule needs the org itself.
+    let team_only = vec!["acme-corp/platform".to_owned()];
+    assert_eq!(
+        check(&p, who(None, None, &team_only)),
+        Err(Refusal::GithubOrg)
+    );
+    p.allowed_teams = vec!["acme-corp/Platform".to_owned()];
+    assert_eq!(check(&p, who(None, None, &member)), Ok(()));
+    let org_only = vec!["acme-corp".to_owned()];
+    assert_eq!(
+        check(&p, who(None, None, &org_only)),
+        Err(Refusal::GithubTeam)
+    );
+    assert_eq!(Refusal::GithubOrg.as_str(), "policy_github_org");
+    let Error::AccessDenied(text) = Refusal::GithubOrg.to_error() else {
+        panic!("not access_denied");
+    };
+    assert!(text.contains("GitHub organisation"), "{text}");
 }

@@ -14,13 +14,13 @@ use crate::idp::UpstreamIdp;
 pub struct Upstream {
     /// Configured id (stored on clients and pending requests).
     pub id: String,
-    /// The configured issuer, for status records.
+    /// The configured issuer (GitHub: its web base), for status records.
     pub issuer: String,
     /// How the consent page names the upstream: the issuer's host.
     pub display_name: String,
     /// The ONE client id dcr-bridge is registered under there (COMPAT C13 recognises it).
     pub client_id: String,
-    /// The configured kind (`oidc`, `okta`, `entra`, `google`).
+    /// The configured kind (`oidc`, `okta`, `entra`, `google`, `github`).
     pub kind: UpstreamKind,
     /// Who may sign in, beyond the upstream's own rules.
     pub policy: AccessPolicy,
@@ -36,11 +36,11 @@ impl Upstream {
     pub fn new(config: &UpstreamConfig, idp: Arc<dyn UpstreamIdp>) -> Self {
         Self {
             id: config.id.clone(),
-            issuer: config.issuer.to_string(),
-            display_name: config
-                .issuer
-                .host_str()
-                .map_or_else(|| config.id.clone(), str::to_owned),
+            issuer: config.home(),
+            display_name: url::Url::parse(&config.home())
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_else(|| config.id.clone()),
             client_id: config.client_id.clone(),
             kind: config.kind,
             policy: config.policy.clone(),

@@ -17,7 +17,7 @@ async fn app_with_a_dead_upstream() -> TestApp {
         c.admin_token = Some(secrecy::SecretString::from(BOOT.to_owned()));
         let down = dcr_bridge::config::UpstreamConfig {
             id: "down".into(),
-            issuer: "http://127.0.0.1:1/".parse().unwrap(),
+            issuer: Some("http://127.0.0.1:1/".parse().unwrap()),
             ..c.upstreams[0].clone()
         };
         c.upstreams.push(down);

@@ -113,9 +113,9 @@ fn config_errors_name_the_key_once() {
         ),
         (
             &path,
-            Some(("DCR_BRIDGE_UPSTREAMS__0__KIND", "github")),
-            "upstreams[0].kind: unknown value \"github\" (from environment variable \
-             DCR_BRIDGE_UPSTREAMS__0__KIND); use one of: \"oidc\", \"okta\", \"entra\", \"google\"",
+            Some(("DCR_BRIDGE_UPSTREAMS__0__KIND", "keycloak")),
+            "upstreams[0].kind: unknown value \"keycloak\" (from environment variable \
+             DCR_BRIDGE_UPSTREAMS__0__KIND); use one of: \"oidc\", \"okta\", \"entra\", \"google\", \"github\"",
         ),
         (
             &path,

@@ -45,5 +45,6 @@ mod static_clients;
 mod store_contract;
 mod support;
 mod token_bindings;
+mod upstream_github;
 mod upstream_kinds;
 mod upstream_vault;

@@ -6,12 +6,9 @@
 use dcr_bridge::config::{UpstreamConfig, UpstreamKind};
 use dcr_bridge::store::{PageRequest, UserRecord};
 
-use crate::support::interop::{
-    assert_sdk_server_session, assert_session_refreshed, assert_tokens_for_resource,
-    assert_whoami_session, start_behind_upstream, Interop,
-};
+use crate::support::interop::{assert_whole_session, start_behind_upstream, Interop};
 use crate::support::mcp_server::McpMode;
-use crate::support::node::{node_or_skip, run_sdk_flow, run_sdk_flow_raw, OidcProviderProc};
+use crate::support::node::{node_or_skip, run_sdk_flow, OidcProviderProc};
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const OTHER_TENANT: &str = "5f1c6b4e-0d2a-4c1e-9a77-3b8e2d9c1f00";
@@ -33,7 +30,7 @@ async fn kind_env(
         start_behind_upstream(McpMode::Stateful, args, |up, c| {
             let u = &mut c.upstreams[0];
             u.kind = kind;
-            u.issuer = issuer(up).parse().unwrap();
+            u.issuer = Some(issuer(up).parse().unwrap());
             adjust(u);
         })
         .await,
@@ -47,11 +44,7 @@ async fn alice_session(env: &Interop) -> UserRecord {
         run_sdk_flow(&env.app.resource(), &["--login", "00u1alice"]).await,
         "sdk flow",
     );
-    let at = assert_tokens_for_resource(&env.app, &out);
-    let client_id = out["client_information"]["client_id"].as_str().unwrap();
-    assert_whoami_session(&out, client_id);
-    assert_session_refreshed(&env.app, &out, at, client_id).await;
-    assert_sdk_server_session(&env.mcp, &out).await;
+    assert_whole_session(&env.app, &env.mcp, &out).await;
     let mut users = users(env).await;
     assert_eq!(users.len(), 1, "{users:?}");
     users.remove(0)
@@ -74,24 +67,7 @@ async fn entra_env(tenant: Option<&str>, allowed_tenants: &[&str]) -> Option<Int
 /// `login`'s SDK flow, which must fail: the failure's text (with our error page's), and the
 /// detail of the `login_failed` audit event.
 async fn refused_sign_in(env: &Interop, login: &str) -> (String, String) {
-    let out = run_sdk_flow_raw(&env.app.resource(), &["--login", login, "--no-refresh"])
-        .await
-        .unwrap();
-    let failure = format!("{:#}", out.into_json("sdk_flow.mjs").unwrap_err());
-    let events = env
-        .app
-        .state
-        .core
-        .store
-        .list_audit_events(20)
-        .await
-        .unwrap();
-    let detail = events
-        .iter()
-        .find(|e| e.kind == "login_failed")
-        .and_then(|e| e.detail.clone())
-        .unwrap_or_default();
-    (failure, detail)
+    crate::support::interop::refused_sign_in(&env.app, &["--login", login, "--no-refresh"]).await
 }
 
 async fn users(env: &Interop) -> Vec<UserRecord> {

@@ -31,7 +31,7 @@ async fn vault_env(db: Db, args: &[&str], kind: UpstreamKind) -> Option<Interop>
         c.admin_token = Some(ADMIN.to_owned().into());
         let u = &mut c.upstreams[0];
         u.kind = kind;
-        u.issuer = up.issuer.parse().unwrap();
+        u.issuer = Some(up.issuer.parse().unwrap());
         u.refresh = UpstreamRefresh {
             recheck_interval_seconds: RECHECK as u64,
             max_staleness_seconds: STALENESS as u64,

@@ -30,14 +30,15 @@ impl Entra {
     /// (`sts.windows.net`) tokens carry other claims, and a missing `/v2.0` makes discovery
     /// fail with "unexpected issuer URI".
     pub fn new(config: &UpstreamConfig) -> Result<Self, IdpError> {
-        let issuer = config.issuer.as_str().trim_end_matches('/');
-        let segments: Vec<&str> = config.issuer.path().split('/').skip(1).collect();
+        let configured = super::issuer(config)?;
+        let issuer = configured.as_str().trim_end_matches('/');
+        let segments: Vec<&str> = configured.path().split('/').skip(1).collect();
         let tenant = match segments.as_slice() {
             [tenant, "v2.0"] | [tenant, "v2.0", ""] if !tenant.is_empty() => *tenant,
             _ => {
                 return Err(IdpError::Config(format!(
                     "upstream {}: an Entra issuer is https://login.microsoftonline.com/{{tenant}}/v2.0 with a tenant id, organizations or common, not {}",
-                    config.id, config.issuer
+                    config.id, configured
                 )))
             }
         };

@@ -1,5 +1,7 @@
 //! Upstream kinds (`kind = "oidc" | "okta" | "entra" | "google"`): what one identity provider
 //! needs beyond generic OpenID Connect, as hooks the generic client ([`super::oidc`]) calls.
+//! (`kind = "github"` is not OpenID Connect: it implements `UpstreamIdp` itself, in
+//! [`super::github`].)
 //! One file per kind; every quirk names the IdP error it avoids. The generic client itself knows
 //! no IdP by name.
 
@@ -158,7 +160,24 @@ pub fn for_config(config: &UpstreamConfig) -> Result<Box<dyn Quirks>, IdpError> 
         UpstreamKind::Okta => Box::new(Okta::new(config)?),
         UpstreamKind::Entra => Box::new(Entra::new(config)?),
         UpstreamKind::Google => Box::new(Google),
+        UpstreamKind::Github => {
+            return Err(IdpError::Config(format!(
+                "upstream {}: GitHub is not OpenID Connect and has no OIDC hooks",
+                config.id
+            )))
+        }
     })
+}
+
+/// The configured issuer of an OpenID Connect upstream (`Config::validate` requires it).
+///
+/// # Errors
+/// `IdpError::Config` when it is missing.
+pub fn issuer(config: &UpstreamConfig) -> Result<&url::Url, IdpError> {
+    config
+        .issuer
+        .as_ref()
+        .ok_or_else(|| IdpError::Config(format!("upstream {}: issuer is required", config.id)))
 }
 
 /// An identity from the standard claims with `subject` as key.

@@ -17,16 +17,17 @@ impl Okta {
     /// # Errors
     /// `IdpError::Config` naming the two accepted shapes.
     pub fn new(config: &UpstreamConfig) -> Result<Self, IdpError> {
-        let path = config.issuer.path().trim_end_matches('/');
+        let issuer = super::issuer(config)?;
+        let path = issuer.path().trim_end_matches('/');
         let segments: Vec<&str> = path.split('/').skip(1).collect();
         let ok = path.is_empty()
             || matches!(segments.as_slice(), ["oauth2", id] if !id.is_empty() && *id != "v1");
-        if ok && config.issuer.query().is_none() {
+        if ok && issuer.query().is_none() {
             Ok(Self)
         } else {
             Err(IdpError::Config(format!(
                 "upstream {}: an Okta issuer is https://{{domain}} (org authorization server) or https://{{domain}}/oauth2/{{authServerId}} (custom, e.g. /oauth2/default), not {}",
-                config.id, config.issuer
+                config.id, issuer
             )))
         }
     }

@@ -150,14 +150,19 @@ impl Flow<'_> {
         // RFC 9207 §2.4 (mix-up defence), for error responses too: `iss`, when sent, must equal
         // the issuer of the upstream's discovery document; when that document advertises
         // `authorization_response_iss_parameter_supported`, a response without `iss` is refused.
+        // An upstream without an issuer identifier (GitHub) has nothing to compare with; its
+        // responses are tied to it by our single-use `state` alone.
         let expected = idp.issuer_identification().await.map_err(idp_error)?;
-        match p.iss.as_deref() {
-            Some(iss) if !expected.accepts(iss) => {
+        match (p.iss.as_deref(), expected) {
+            (Some(iss), None) => {
+                tracing::info!(upstream_iss = ?iss, "iss from an upstream without an issuer identifier; not checked");
+            }
+            (Some(iss), Some(expected)) if !expected.accepts(iss) => {
                 return Err(Error::AccessDenied(
                     "the identity provider's response came from an unexpected issuer".into(),
                 ));
             }
-            None if expected.iss_required => {
+            (None, Some(expected)) if expected.iss_required => {
                 return Err(Error::AccessDenied(
                     "the identity provider's response did not identify its issuer".into(),
                 ));

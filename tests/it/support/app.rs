@@ -75,7 +75,9 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
         upstreams: vec![UpstreamConfig {
             id: "corp".into(),
             kind: dcr_bridge::config::UpstreamKind::Oidc,
-            issuer: idp_issuer.parse().unwrap(),
+            issuer: Some(idp_issuer.parse().unwrap()),
+            web_base: None,
+            api_base: None,
             client_id: "bridge-client".into(),
             client_secret: Some(SecretString::from("bridge-secret".to_owned())),
             client_secret_file: None,

@@ -210,3 +210,30 @@ pub async fn assert_sdk_server_session(mcp: &McpServerProc, out: &Value) {
     }
     mcp.assert_reached_without_credentials().await;
 }
+
+/// `sdk_flow.mjs` with `args` against `app`'s resource, which must fail: the failure's text
+/// (with our error page's), and the detail of the `login_failed` audit event (empty if none).
+pub async fn refused_sign_in(app: &TestApp, args: &[&str]) -> (String, String) {
+    let out = super::node::run_sdk_flow_raw(&app.resource(), args)
+        .await
+        .unwrap();
+    let failure = format!("{:#}", out.into_json("sdk_flow.mjs").unwrap_err());
+    let events = app.state.core.store.list_audit_events(20).await.unwrap();
+    let detail = events
+        .iter()
+        .find(|e| e.kind == "login_failed")
+        .and_then(|e| e.detail.clone())
+        .unwrap_or_default();
+    (failure, detail)
+}
+
+/// An SDK script's whole session held: tokens for the MCP resource, `whoami`, the refresh and
+/// `whoami` after it, all through the SDK MCP server `mcp` ([`assert_tokens_for_resource`],
+/// [`assert_whoami_session`], [`assert_session_refreshed`], [`assert_sdk_server_session`]).
+pub async fn assert_whole_session(app: &TestApp, mcp: &McpServerProc, out: &Value) {
+    let at = assert_tokens_for_resource(app, out);
+    let client_id = out["client_information"]["client_id"].as_str().unwrap();
+    assert_whoami_session(out, client_id);
+    assert_session_refreshed(app, out, at, client_id).await;
+    assert_sdk_server_session(mcp, out).await;
+}

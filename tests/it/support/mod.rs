@@ -3,6 +3,7 @@ pub mod cimd_doc;
 pub mod conformance;
 pub mod db;
 pub mod fake_browser;
+pub mod github;
 pub mod install;
 pub mod interop;
 pub mod mcp_echo;

@@ -26,6 +26,24 @@ async fn one_replica_runs_each_round(db: Db) {
     .await
     .unwrap();
     assert_ne!(app.state.replica_id, other.replica_id);
+    // The served app's own housekeeping task runs its first round when it starts, then every
+    // five minutes. Wait for that first round (its lease is then held), so it cannot run late,
+    // after the clock moves, and take the work (and the lease) from the two racers below.
+    let now = dcr_bridge::clock::Clock::now(app.clock.as_ref());
+    let started = std::time::Instant::now();
+    while other
+        .core
+        .store
+        .try_lease(dcr_bridge::app::HOUSEKEEPING_LEASE, "probe", now, now)
+        .await
+        .unwrap()
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the served app's first housekeeping round never ran"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     for _ in 0..3 {
         app.register(json!({ "redirect_uris": ["http://127.0.0.1:1/cb"], "token_endpoint_auth_method": "none" }))
             .await;

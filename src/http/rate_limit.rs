@@ -159,19 +159,23 @@ impl KeyExtractor for ClientIp {
     type Key = IpAddr;
 
     fn extract<T>(&self, req: &Request<T>) -> Result<IpAddr, GovernorError> {
-        let forwarded = self.header.and_then(|h| forwarded_for(req.headers(), h));
         // Without a peer address (a router driven without `ConnectInfo`), all such requests
         // share one bucket rather than escape the limit.
-        let peer = || {
-            req.extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip())
-        };
-        let ip = forwarded
-            .or_else(peer)
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let ip = client_ip(req, self.header).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         Ok(bucket(ip))
     }
+}
+
+/// The client's address: the trusted proxy's `header` when configured and parseable, else the
+/// peer; `None` without either (a router driven without `ConnectInfo`).
+pub fn client_ip<T>(req: &Request<T>, header: Option<ClientIpHeader>) -> Option<IpAddr> {
+    header
+        .and_then(|h| forwarded_for(req.headers(), h))
+        .or_else(|| {
+            req.extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip().to_canonical())
+        })
 }
 
 /// IPv4 (IPv4-mapped IPv6 included) as is; IPv6 cut to its /64.

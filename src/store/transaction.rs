@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use super::{
     AccessTokenRecord, AdminTokenRecord, AuditEvent, AuthCodeRecord, AuthRequestRecord,
     ClientRecord, ConsentRecord, FamilyRecord, GrantRecord, RedeemOutcome, RefreshTokenRecord,
-    RotateOutcome, StoreError, UpstreamLeg, UserRecord,
+    RotateOutcome, SigningKeyRecord, StoreError, UpstreamLeg, UserRecord,
 };
 
 /// An open write transaction (on SQLite it holds the database's write lock until it ends, so
@@ -162,6 +162,14 @@ pub trait StoreTx: Send {
         now: i64,
         audit: &AuditEvent,
     ) -> Result<AdminTokenRecord, StoreError>;
+
+    // --- signing keys ---------------------------------------------------------------------------
+    /// As [`super::Store::list_signing_keys`].
+    async fn list_signing_keys(&mut self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+    /// As [`super::Store::insert_signing_key`].
+    async fn insert_signing_key(&mut self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+    /// As [`super::Store::promote_signing_key`].
+    async fn promote_signing_key(&mut self, kid: &str, now: i64) -> Result<(), StoreError>;
 
     // --- audit ---------------------------------------------------------------------------------
     /// Appends an audit event; it commits (or rolls back) with the rest of the transaction.

@@ -4,11 +4,11 @@
 use async_trait::async_trait;
 
 use super::exec::TxExec;
-use super::{admin_tokens, audit, clients, grants, lists, requests, tokens};
+use super::{admin_tokens, audit, clients, grants, keys, lists, requests, tokens};
 use crate::store::{
     AccessTokenRecord, AdminTokenRecord, AuditEvent, AuthCodeRecord, AuthRequestRecord,
     ClientRecord, ConsentRecord, FamilyRecord, GrantRecord, RedeemOutcome, RefreshTokenRecord,
-    RotateOutcome, StoreError, StoreTx, UpstreamLeg, UserRecord,
+    RotateOutcome, SigningKeyRecord, StoreError, StoreTx, UpstreamLeg, UserRecord,
 };
 
 /// A write transaction of a [`super::SqlStore`]; dropping it rolls back.
@@ -217,5 +217,17 @@ impl StoreTx for SqlTx {
 
     async fn insert_audit_event(&mut self, event: &AuditEvent) -> Result<(), StoreError> {
         audit::insert_audit(self.0.exec(), event).await
+    }
+
+    async fn list_signing_keys(&mut self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        keys::list(self.0.exec()).await
+    }
+
+    async fn insert_signing_key(&mut self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        keys::insert(self.0.exec(), key).await
+    }
+
+    async fn promote_signing_key(&mut self, kid: &str, now: i64) -> Result<(), StoreError> {
+        keys::promote(self.0.exec(), kid, now).await
     }
 }

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod audit_csv;
 pub mod auth;
 pub mod cli;
+pub mod client_write;
 pub mod clients;
 pub mod error;
 pub mod grants;
@@ -95,8 +96,8 @@ impl Modify for BearerAuth {
 /// The authenticated routes and the OpenAPI document describing exactly them.
 fn documented(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(clients::list))
-        .routes(routes!(clients::get, clients::patch, clients::delete))
+        .routes(routes!(clients::list, client_write::create))
+        .routes(routes!(clients::get, client_write::patch, clients::delete))
         .routes(routes!(clients::revoke_grants))
         .routes(routes!(users::list))
         .routes(routes!(users::get))

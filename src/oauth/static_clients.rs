@@ -10,6 +10,21 @@ use crate::store::{
     AuditEvent, ClientFilter, ClientKind, ClientRecord, ManagedBy, PageAfter, PageRequest, Store,
 };
 
+/// A static client's `application_type`: `web` when any redirect URI is https, else `native`.
+///
+/// # Errors
+/// `invalid_redirect_uri` naming the offending URI.
+pub fn application_type_for(uris: &[String], settings: &Settings) -> Result<&'static str, Error> {
+    let mut native = true;
+    for raw in uris {
+        let kind =
+            RedirectUri::for_registration_with(raw, &settings.registration.redirect_uri_schemes)?
+                .kind();
+        native &= kind != RedirectKind::Https;
+    }
+    Ok(if native { "native" } else { "web" })
+}
+
 /// The record for a configured client.
 ///
 /// # Errors
@@ -19,14 +34,7 @@ pub fn record(
     settings: &Settings,
     now: i64,
 ) -> Result<ClientRecord, Error> {
-    let mut kinds = Vec::new();
-    for raw in &c.redirect_uris {
-        kinds.push(
-            RedirectUri::for_registration_with(raw, &settings.registration.redirect_uri_schemes)?
-                .kind(),
-        );
-    }
-    let native = kinds.iter().all(|k| *k != RedirectKind::Https);
+    let application_type = application_type_for(&c.redirect_uris, settings)?;
     Ok(ClientRecord {
         client_id: c.client_id.clone(),
         kind: ClientKind::Static,
@@ -38,7 +46,7 @@ pub fn record(
         redirect_uris: c.redirect_uris.clone(),
         grant_types: vec!["authorization_code".into(), "refresh_token".into()],
         response_types: vec!["code".into()],
-        application_type: if native { "native" } else { "web" }.into(),
+        application_type: application_type.into(),
         client_name: c.client_name.clone(),
         client_uri: None,
         logo_uri: None,

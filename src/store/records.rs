@@ -191,6 +191,8 @@ impl ClientRecord {
             updated_at: 0,
             last_used_at: None,
             disabled: false,
+            managed_by: ManagedBy::Client,
+            last_error: None,
         }
     }
 }

@@ -17,7 +17,9 @@ use utoipa::ToSchema;
 use super::auth::AdminCaller;
 use super::clients::{no_client, ClientId, ClientView};
 use super::error::{AdminError, AdminJson, AdminPath};
-use super::responses::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
+use super::responses::{
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
+};
 use crate::app::AppState;
 use crate::config::StaticClientConfig;
 use crate::oauth::{crypto, registration, static_clients, Core};
@@ -105,7 +107,7 @@ pub struct ClientPatch {
     request_body = ClientCreate,
     responses(
         (status = 201, description = "Created; the secret is shown only here", body = ClientCreated),
-        BadRequest, Unauthorized, Forbidden, Conflict,
+        BadRequest, Unauthorized, Forbidden, Conflict, PayloadTooLarge, UnsupportedMediaType,
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -189,7 +191,7 @@ pub async fn create(
     request_body = ClientPatch,
     responses(
         (status = 200, description = "The changed client", body = ClientView),
-        BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, UnsupportedMediaType,
     ))]
 pub async fn patch(
     State(state): State<AppState>,

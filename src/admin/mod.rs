@@ -61,7 +61,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
     ),
     modifiers(&BearerAuth),
     security(("admin_token" = [])),
-    components(schemas(error::Problem)),
+    components(schemas(error::Problem, audit::ExportFormat, signing_keys::RotateStep)),
     tags(
         (name = "clients", description = "Registered, CIMD and configured clients"),
         (name = "users", description = "People who signed in, and their grants"),

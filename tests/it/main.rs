@@ -3,6 +3,7 @@ mod admin;
 mod admin_audit;
 mod admin_cli;
 mod admin_clients;
+mod admin_fuzz;
 mod admin_openapi;
 mod admin_pages;
 mod admin_revocation;

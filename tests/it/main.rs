@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod admin;
 mod admin_audit;
+mod admin_audit_facts;
 mod admin_cli;
 mod admin_clients;
 mod admin_fuzz;

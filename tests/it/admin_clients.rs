@@ -21,6 +21,48 @@ on_both_databases!(
     static_client_removed_from_config_is_disabled_with_its_grants_revoked,
 );
 
+/// A public `[[clients]]` entry with one redirect URI.
+pub(crate) fn file_client(
+    client_id: &str,
+    redirect: &str,
+) -> dcr_bridge::config::StaticClientConfig {
+    dcr_bridge::config::StaticClientConfig {
+        client_id: client_id.into(),
+        client_name: None,
+        redirect_uris: vec![redirect.into()],
+        token_endpoint_auth_method: "none".into(),
+        client_secret: None,
+        client_secret_file: None,
+        upstream: None,
+    }
+}
+
+/// A test app with the bootstrap token and one `[[clients]]` entry, after `tweak`; `None`
+/// when Postgres is opted out.
+async fn app_with_file_client(
+    db: Db,
+    client_id: &str,
+    redirect: &str,
+    tweak: impl FnOnce(&mut dcr_bridge::config::Config),
+) -> Option<TestApp> {
+    TestApp::start_with(db, |c| {
+        c.admin_token = Some(SecretString::from(BOOT.to_owned()));
+        c.clients = vec![file_client(client_id, redirect)];
+        tweak(c);
+    })
+    .await
+}
+
+/// `api-made`, a public static client created through the API.
+async fn create_api_made(app: &TestApp) {
+    let (s, b) = create(
+        app,
+        json!({ "client_id": "api-made", "redirect_uris": ["http://127.0.0.1/cb"] }),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+}
+
 async fn create(app: &TestApp, body: Value) -> (u16, Value) {
     let (s, _, b) = call(
         app,
@@ -139,19 +181,8 @@ async fn admin_creates_static_clients_and_shows_the_secret_once(db: Db) {
 }
 
 async fn admin_client_creation_refuses_bad_input(db: Db) {
-    let Some(app) = TestApp::start_with(db, |c| {
-        c.admin_token = Some(SecretString::from(BOOT.to_owned()));
-        c.clients = vec![dcr_bridge::config::StaticClientConfig {
-            client_id: "from-file".into(),
-            client_name: None,
-            redirect_uris: vec!["http://127.0.0.1/callback".into()],
-            token_endpoint_auth_method: "none".into(),
-            client_secret: None,
-            client_secret_file: None,
-            upstream: None,
-        }];
-    })
-    .await
+    let Some(app) =
+        app_with_file_client(db, "from-file", "http://127.0.0.1/callback", |_| {}).await
     else {
         return;
     };
@@ -233,31 +264,17 @@ async fn admin_client_creation_refuses_bad_input(db: Db) {
 }
 
 async fn admin_patches_redirect_uris_and_upstream_by_who_manages_the_client(db: Db) {
-    let Some(app) = TestApp::start_with(db, |c| {
-        c.admin_token = Some(SecretString::from(BOOT.to_owned()));
+    let second = |c: &mut dcr_bridge::config::Config| {
         let mut second = c.upstreams[0].clone();
         second.id = "second".into();
         c.upstreams.push(second);
-        c.clients = vec![dcr_bridge::config::StaticClientConfig {
-            client_id: "from-file".into(),
-            client_name: None,
-            redirect_uris: vec!["http://127.0.0.1/callback".into()],
-            token_endpoint_auth_method: "none".into(),
-            client_secret: None,
-            client_secret_file: None,
-            upstream: None,
-        }];
-    })
-    .await
+    };
+    let Some(app) =
+        app_with_file_client(db, "from-file", "http://127.0.0.1/callback", second).await
     else {
         return;
     };
-    let (s, b) = create(
-        &app,
-        json!({ "client_id": "api-made", "redirect_uris": ["http://127.0.0.1/cb"] }),
-    )
-    .await;
-    assert_eq!(s, 201, "{b}");
+    create_api_made(&app).await;
     let path = "/admin/v1/clients/api-made";
     let patch = |body: Value| call(&app, Method::PATCH, path, Some(BOOT), Some(body));
     // Redirect URIs of an API-made static client: checked like a registration's; its type
@@ -366,28 +383,12 @@ async fn admin_client_shows_last_use_and_last_error(db: Db) {
 }
 
 async fn static_client_removed_from_config_is_disabled_with_its_grants_revoked(db: Db) {
-    let Some(app) = TestApp::start_with(db, |c| {
-        c.admin_token = Some(SecretString::from(BOOT.to_owned()));
-        c.clients = vec![dcr_bridge::config::StaticClientConfig {
-            client_id: "leaving".into(),
-            client_name: None,
-            redirect_uris: vec!["http://127.0.0.1:33418/callback".into()],
-            token_endpoint_auth_method: "none".into(),
-            client_secret: None,
-            client_secret_file: None,
-            upstream: None,
-        }];
-    })
-    .await
+    let Some(app) =
+        app_with_file_client(db, "leaving", "http://127.0.0.1:33418/callback", |_| {}).await
     else {
         return;
     };
-    let (s, b) = create(
-        &app,
-        json!({ "client_id": "api-made", "redirect_uris": ["http://127.0.0.1/cb"] }),
-    )
-    .await;
-    assert_eq!(s, 201, "{b}");
+    create_api_made(&app).await;
     // The configured client gets a grant.
     let (verifier, challenge) = crate::support::app::pkce();
     let redirect = "http://127.0.0.1:33418/callback";

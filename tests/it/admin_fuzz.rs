@@ -52,6 +52,8 @@ async fn run(base: &str, token: &str, label: &str) {
         "--report-dir",
     ])
     .arg(report.path())
+    // Its example database and cache go there too, not into the source tree.
+    .current_dir(report.path())
     .env("SCHEMATHESIS_HOOKS", "")
     .kill_on_drop(true);
     let out = tokio::time::timeout(Duration::from_secs(RUN_SECONDS + 60), cmd.output())

@@ -55,10 +55,10 @@ async fn grant(
     require_form(headers)?;
     let form = Params::parse(body)?;
     form.reject_duplicates(&["resource"])?;
-    let creds = client_credentials(&headers, &form)?;
+    let creds = client_credentials(headers, &form)?;
     let client = authenticate_client(app.core.clients.as_ref(), &creds).await?;
     *client_id = Some(client.client_id.clone());
-    let rid = request_id(&headers);
+    let rid = request_id(headers);
     let resource = form.all("resource");
     let response = match form.get("grant_type") {
         Some("authorization_code") => {

@@ -156,8 +156,11 @@ pub async fn serve_all(
     let revocations = start_revocation_polling(&state).await;
     let shutdown = shutdown.boxed().shared();
     let admin = admin_listener.map(|admin_listener| {
-        let app = crate::http::middleware::common(crate::admin::router(state.clone()))
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let app = crate::http::middleware::common(
+            crate::admin::router(state.clone()),
+            state.config.rate_limit.client_ip_header,
+        )
+        .into_make_service_with_connect_info::<SocketAddr>();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             axum::serve(admin_listener.tap_io(no_delay), app)

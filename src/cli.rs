@@ -191,17 +191,25 @@ async fn rotate_keys(path: Option<PathBuf>, args: &RotateArgs) -> anyhow::Result
     );
     let now = crate::clock::SystemClock.now();
     let fail = |e: crate::oauth::Error| anyhow::anyhow!("key rotation failed: {e}");
-    if !args.promote {
-        let kid = KeyRing::stage_next(store.as_ref(), &cipher, now)
-            .await
-            .map_err(fail)?;
+    let (staged, activated) = KeyRing::rotate_audited(
+        store.as_ref(),
+        &cipher,
+        now,
+        !args.promote,
+        !args.stage,
+        |staged, activated| {
+            crate::store::AuditEvent::new("signing_key_rotated", now)
+                .actor("cli")
+                .detail(&serde_json::json!({ "staged_kid": staged, "activated_kid": activated }))
+        },
+    )
+    .await
+    .map_err(fail)?;
+    if let Some(kid) = staged {
         println!("next signing key published in JWKS: {kid}");
     }
     if !args.stage {
-        match KeyRing::promote_next(store.as_ref(), now)
-            .await
-            .map_err(fail)?
-        {
+        match activated {
             Some(kid) => {
                 println!("signing key now current: {kid} (previous key retired, still published)")
             }

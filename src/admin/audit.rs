@@ -21,6 +21,7 @@ use crate::store::{AuditAfter, AuditEntry, AuditFilter};
 #[schema(example = json!({
     "id": "4c1d9a3e-2b7f-4e8a-9c6d-0f1e2d3c4b5a", "at": 1_765_000_000, "type": "token_issued",
     "actor": "0b9d4c1e-8f2a-4e6b-a7c3-5d1f9e2b8a60", "client_id": "dcrb_c_k3J9cQ2xS0a1b2c3d4e5fA",
+    "user_id": "0b9d4c1e-8f2a-4e6b-a7c3-5d1f9e2b8a60", "ip": "203.0.113.7", "user_agent": "node",
     "grant_id": "6f1c2e8a-3b7d-4f0e-9a51-2c8d7e6b5a43", "request_id": "8e0c…",
     "detail": { "grant_type": "authorization_code", "refresh_token": true }
 }))]
@@ -37,11 +38,20 @@ pub struct AuditEventView {
     pub actor: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The user the fact concerns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grant_id: Option<String>,
     /// The `X-Request-Id` of the request that caused it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The address the request came from (the trusted proxy's header when configured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// The request's `User-Agent` (at most 256 characters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
     /// Further facts, a JSON object (never a secret).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -61,8 +71,11 @@ impl From<AuditEntry> for AuditEventView {
             kind: e.kind,
             actor: e.actor,
             client_id: e.client_id,
+            user_id: e.user_id,
             grant_id: e.grant_id,
             request_id: e.request_id,
+            ip: e.ip,
+            user_agent: e.user_agent,
             detail,
         }
     }
@@ -86,8 +99,10 @@ pub struct AuditEventQuery {
     pub kind: Option<String>,
     /// Only events about this client.
     pub client_id: Option<String>,
-    /// Only events this user did (the event's actor is the user id).
+    /// Only events concerning this user (sign-ins, consents, tokens, revocations).
     pub user_id: Option<String>,
+    /// Only events by this actor: a user id, `admin:<token name>`, `config`, `housekeeping`.
+    pub actor: Option<String>,
     /// Only events at or after this time (Unix seconds).
     pub from: Option<i64>,
     /// Only events before this time (Unix seconds).
@@ -123,7 +138,8 @@ impl AuditEventQuery {
         Ok(AuditFilter {
             kind: self.kind.clone(),
             client_id: self.client_id.clone(),
-            actor: self.user_id.clone(),
+            actor: self.actor.clone(),
+            user_id: self.user_id.clone(),
             from: self.from,
             to: self.to,
         })

@@ -19,15 +19,18 @@ use crate::store::{AuditAfter, AuditEntry, AuditFilter, Store, StoreError};
 const BATCH: i64 = 500;
 
 /// The header row.
-const COLUMNS: [&str; 9] = [
+const COLUMNS: [&str; 12] = [
     "seq",
     "id",
     "at",
     "type",
     "actor",
     "client_id",
+    "user_id",
     "grant_id",
     "request_id",
+    "ip",
+    "user_agent",
     "detail",
 ];
 
@@ -98,7 +101,7 @@ async fn next_chunk(cursor: &mut Cursor) -> Result<(Bytes, bool), StoreError> {
     Ok((Bytes::from(bytes), more))
 }
 
-fn record(e: &AuditEntry) -> [String; 9] {
+fn record(e: &AuditEntry) -> [String; 12] {
     let ev = &e.event;
     let text = |v: &Option<String>| defuse(v.as_deref().unwrap_or_default());
     [
@@ -108,8 +111,11 @@ fn record(e: &AuditEntry) -> [String; 9] {
         defuse(&ev.kind),
         text(&ev.actor),
         text(&ev.client_id),
+        text(&ev.user_id),
         text(&ev.grant_id),
         text(&ev.request_id),
+        text(&ev.ip),
+        text(&ev.user_agent),
         text(&ev.detail),
     ]
 }

@@ -9,13 +9,16 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, Method, Request};
+use std::net::{IpAddr, Ipv4Addr};
+
+use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use secrecy::ExposeSecret as _;
 
 use super::error::AdminError;
 use crate::app::AppState;
+use crate::http::rate_limit::AdminAuthLimit;
 use crate::oauth::crypto;
 use crate::store::{AdminTokenRecord, AuditEvent};
 
@@ -103,9 +106,28 @@ pub async fn require_token(
     mut req: Request<Body>,
     next: Next,
 ) -> Response {
+    let limit = state.rate_limits.admin_auth();
+    let ip = crate::http::rate_limit::client_ip(&req, state.config.rate_limit.client_ip_header)
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    if let Some(retry_after) = limit.and_then(|l| l.blocked(ip)) {
+        return too_many(retry_after);
+    }
     let caller = match authenticate(&state, req.headers()).await {
         Ok(caller) => caller,
-        Err(e) => return e.into_response(),
+        Err(e) => {
+            if let (
+                Some(limit),
+                AdminError::Unauthorized {
+                    presented: true, ..
+                },
+            ) = (limit, &e)
+            {
+                if let Some(retry_after) = sign_in_failed(&state, limit, ip, req.headers()).await {
+                    return too_many(retry_after);
+                }
+            }
+            return e.into_response();
+        }
     };
     if caller.read_only && !matches!(*req.method(), Method::GET | Method::HEAD) {
         return AdminError::Forbidden(format!("the admin token {} is read-only", caller.name))
@@ -113,6 +135,48 @@ pub async fn require_token(
     }
     req.extensions_mut().insert(caller);
     next.run(req).await
+}
+
+/// Records a failed sign-in with a presented token: an `admin_auth_failed` audit event (the
+/// token only as a fingerprint), and, when this failure used up the address's allowance, an
+/// `admin_auth_blocked` one. Returns the seconds the address is blocked for, if it now is.
+async fn sign_in_failed(
+    state: &AppState,
+    limit: &AdminAuthLimit,
+    ip: IpAddr,
+    headers: &HeaderMap,
+) -> Option<u64> {
+    let now = state.core.now();
+    let fingerprint = crate::http::form::authorization(headers, "Bearer").map(crypto::fingerprint);
+    let blocked = limit.failed(ip);
+    let mut events = vec![AuditEvent::new("admin_auth_failed", now)
+        .detail(&serde_json::json!({ "token_fingerprint": fingerprint }))];
+    if let Some(seconds) = blocked {
+        tracing::warn!(%ip, seconds, "admin sign-in failures from one address: blocked");
+        events.push(
+            AuditEvent::new("admin_auth_blocked", now)
+                .detail(&serde_json::json!({ "blocked_seconds": seconds })),
+        );
+    }
+    for event in &events {
+        if let Err(e) = state.core.store.insert_audit_event(event).await {
+            tracing::warn!(error = %e, "auditing a failed admin sign-in failed");
+        }
+    }
+    blocked
+}
+
+/// 429 with the seconds until the address may try again.
+fn too_many(retry_after: u64) -> Response {
+    let mut res = AdminError::Status {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        code: "too_many_requests",
+        detail: "too many failed admin sign-ins from this address, retry later".to_owned(),
+    }
+    .into_response();
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    res
 }
 
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<AdminCaller, AdminError> {

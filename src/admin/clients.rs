@@ -1,5 +1,5 @@
-//! `/admin/v1/clients`: list (filter by kind and disabled), get, change (disabled, name, redirect
-//! URIs), delete (revokes its grants), and revoke every grant of a client.
+//! `/admin/v1/clients`: list (filter by kind and disabled), get, delete (revokes its grants), and
+//! revoke every grant of a client; creating and changing one are in [`super::client_write`].
 //!
 //! A client id may be an https URL (CIMD): percent-encode it as one path segment.
 
@@ -11,12 +11,12 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::AdminCaller;
-use super::error::{AdminError, AdminJson, AdminPath, AdminQuery};
+use super::error::{AdminError, AdminPath, AdminQuery};
 use super::grants::{revoke_all, RevokedCount};
 use super::pagination::{self, List, Page};
-use super::responses::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
+use super::responses::{BadRequest, Forbidden, NotFound, Unauthorized};
 use crate::app::AppState;
-use crate::store::{ClientFilter, ClientKind, ClientRecord};
+use crate::store::{ClientFilter, ClientKind, ClientRecord, ManagedBy};
 
 /// How a client came to exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -58,7 +58,8 @@ impl From<ClientKind> for Kind {
     "redirect_uris": ["http://127.0.0.1/callback"], "grant_types": ["authorization_code", "refresh_token"],
     "token_endpoint_auth_method": "none", "application_type": "native", "upstream_id": "corp",
     "created_at": 1_765_000_000, "updated_at": 1_765_000_000, "last_used_at": 1_765_003_600,
-    "disabled": false
+    "disabled": false, "managed_by": "client",
+    "last_error": { "at": 1_765_003_000, "reason": "token request refused: invalid_grant: the refresh token is not valid" }
 }))]
 pub struct ClientView {
     pub client_id: String,
@@ -79,11 +80,49 @@ pub struct ClientView {
     pub upstream_id: String,
     pub created_at: i64,
     pub updated_at: i64,
-    /// Last /authorize or /token use; absent if never used.
+    /// Last token issued or refreshed (written at most once a minute); absent if never used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_used_at: Option<i64>,
     /// A disabled client can neither start a flow nor redeem or refresh a token.
     pub disabled: bool,
+    /// Who manages its metadata: `client` (dynamic, CIMD), `config` (`[[clients]]`) or
+    /// `admin` (created here).
+    pub managed_by: ManagedByView,
+    /// Its last refused token request or failed sign-in; absent if none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<LastError>,
+}
+
+/// Who manages a client's metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = ClientManagedBy)]
+pub enum ManagedByView {
+    /// The client itself (RFC 7592, its metadata document).
+    Client,
+    /// A `[[clients]]` entry; disabled at the next start once the entry is removed.
+    Config,
+    /// Created through this API; the start-up sync leaves it alone.
+    Admin,
+}
+
+impl From<ManagedBy> for ManagedByView {
+    fn from(m: ManagedBy) -> Self {
+        match m {
+            ManagedBy::Client => Self::Client,
+            ManagedBy::Config => Self::Config,
+            ManagedBy::Admin => Self::Admin,
+        }
+    }
+}
+
+/// A client's last refused token request or failed sign-in flow.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LastError {
+    /// When (Unix seconds).
+    pub at: i64,
+    /// The OAuth error and its description, or the failed step and the upstream's words.
+    pub reason: String,
 }
 
 impl From<ClientRecord> for ClientView {
@@ -104,6 +143,11 @@ impl From<ClientRecord> for ClientView {
             updated_at: c.updated_at,
             last_used_at: c.last_used_at,
             disabled: c.disabled,
+            managed_by: c.managed_by.into(),
+            last_error: c.last_error.map(|e| LastError {
+                at: e.at,
+                reason: e.reason,
+            }),
         }
     }
 }
@@ -122,19 +166,6 @@ pub struct ClientListQuery {
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-}
-
-/// A change to a client; fields left out stay as they are.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({ "disabled": true }))]
-pub struct ClientPatch {
-    /// Disable or enable the client (any kind).
-    pub disabled: Option<bool>,
-    /// New display name (dynamic clients only); an empty string removes it.
-    pub client_name: Option<String>,
-    /// New redirect URIs (dynamic clients only), checked like a registration's.
-    pub redirect_uris: Option<Vec<String>>,
 }
 
 /// The client id path parameter.
@@ -191,73 +222,6 @@ pub async fn get(
     Ok(Json(client.into()))
 }
 
-/// Change a client: disable or enable it; rename it or replace its redirect URIs (dynamic
-/// clients only: a static client's metadata comes from `[[clients]]`, a CIMD client's from
-/// its document).
-#[utoipa::path(patch, path = "/admin/v1/clients/{client_id}", operation_id = "update_client", tag = "clients",
-    params(ClientId),
-    request_body = ClientPatch,
-    responses(
-        (status = 200, description = "The changed client", body = ClientView),
-        BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
-    ))]
-pub async fn patch(
-    State(state): State<AppState>,
-    Extension(caller): Extension<AdminCaller>,
-    AdminPath(id): AdminPath<String>,
-    AdminJson(change): AdminJson<ClientPatch>,
-) -> Result<Json<ClientView>, AdminError> {
-    let core = &state.core;
-    let now = core.now();
-    let mut tx = core.store.begin().await?;
-    let existing = tx.get_client(&id).await?.ok_or_else(no_client)?;
-    let metadata = change.client_name.is_some() || change.redirect_uris.is_some();
-    if metadata && existing.kind != ClientKind::Dcr {
-        return Err(AdminError::Conflict(format!(
-            "the name and redirect URIs of a {} client are not changed here ({})",
-            existing.kind.as_str(),
-            match existing.kind {
-                ClientKind::Static => "edit [[clients]] in the configuration",
-                _ => "they come from its metadata document",
-            }
-        )));
-    }
-    let mut updated = crate::oauth::registration::admin_update(
-        &existing,
-        change.client_name.as_deref(),
-        change.redirect_uris.as_deref(),
-        &core.settings,
-        now,
-    )
-    .map_err(|e| AdminError::BadRequest(e.description().unwrap_or_default().to_owned()))?;
-    if let Some(disabled) = change.disabled {
-        updated.disabled = disabled;
-    }
-    let changed: Vec<&str> = [
-        ("disabled", existing.disabled != updated.disabled),
-        ("client_name", existing.client_name != updated.client_name),
-        (
-            "redirect_uris",
-            existing.redirect_uris != updated.redirect_uris,
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(field, differs)| differs.then_some(field))
-    .collect();
-    if !changed.is_empty() {
-        let audit = caller
-            .audit(
-                "admin_client_updated",
-                now,
-                json!({ "changed": changed, "disabled": updated.disabled }),
-            )
-            .client(id.clone());
-        tx.update_client(&updated, &audit).await?;
-        tx.commit().await?;
-    }
-    Ok(Json(updated.into()))
-}
-
 /// Delete a client and revoke every grant it holds (its refresh tokens stop working at once,
 /// its access tokens at the gateway within the revocation poll bound). A static client still
 /// in `[[clients]]` comes back, without grants, at the next start.
@@ -303,6 +267,6 @@ pub async fn revoke_grants(
     Ok(Json(RevokedCount { revoked }))
 }
 
-fn no_client() -> AdminError {
+pub(super) fn no_client() -> AdminError {
     AdminError::NotFound("no client with this id".to_owned())
 }

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod audit_csv;
 pub mod auth;
 pub mod cli;
+pub mod client_write;
 pub mod clients;
 pub mod console;
 pub mod error;
@@ -64,7 +65,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
     ),
     modifiers(&BearerAuth),
     security(("admin_token" = [])),
-    components(schemas(error::Problem)),
+    components(schemas(error::Problem, audit::ExportFormat, signing_keys::RotateStep)),
     tags(
         (name = "clients", description = "Registered, CIMD and configured clients"),
         (name = "users", description = "People who signed in, and their grants"),
@@ -100,8 +101,8 @@ impl Modify for BearerAuth {
 /// The authenticated routes and the OpenAPI document describing exactly them.
 fn documented(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(clients::list))
-        .routes(routes!(clients::get, clients::patch, clients::delete))
+        .routes(routes!(clients::list, client_write::create))
+        .routes(routes!(clients::get, client_write::patch, clients::delete))
         .routes(routes!(clients::revoke_grants))
         .routes(routes!(users::list))
         .routes(routes!(users::get))

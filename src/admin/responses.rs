@@ -51,3 +51,21 @@ pub struct NotFound(Problem);
     content_type = "application/problem+json"
 )]
 pub struct Conflict(Problem);
+
+/// 413: the body is larger than the admin API takes.
+#[derive(IntoResponses)]
+#[response(
+    status = 413,
+    description = "The request body is too large",
+    content_type = "application/problem+json"
+)]
+pub struct PayloadTooLarge(Problem);
+
+/// 415: the body is not sent as `application/json`.
+#[derive(IntoResponses)]
+#[response(
+    status = 415,
+    description = "The body must be application/json",
+    content_type = "application/problem+json"
+)]
+pub struct UnsupportedMediaType(Problem);

@@ -138,30 +138,22 @@ pub async fn rotate(
     let store = core.store.as_ref();
     let now = core.now();
     let failed = |e: crate::oauth::Error| AdminError::Internal(anyhow::anyhow!("rotation: {e}"));
-    let staged = if step == RotateStep::Promote {
-        None
-    } else {
-        Some(
-            KeyRing::stage_next(store, &core.cipher, now)
-                .await
-                .map_err(failed)?,
-        )
-    };
-    let activated = if step == RotateStep::Stage {
-        None
-    } else {
-        KeyRing::promote_next(store, now).await.map_err(failed)?
-    };
-    // The key ring's steps are one-shot store writes of their own, so the audit row follows
-    // them instead of sharing their transaction; a failure here is logged, the keys stand.
-    let audit = caller.audit(
-        "admin_signing_key_rotated",
+    let (staged, activated) = KeyRing::rotate_audited(
+        store,
+        &core.cipher,
         now,
-        json!({ "step": step, "staged_kid": staged, "activated_kid": activated }),
-    );
-    if let Err(e) = store.insert_audit_event(&audit).await {
-        tracing::error!(error = %e, "auditing a signing key rotation failed");
-    }
+        step != RotateStep::Promote,
+        step != RotateStep::Stage,
+        |staged, activated| {
+            caller.audit(
+                "admin_signing_key_rotated",
+                now,
+                json!({ "step": step, "staged_kid": staged, "activated_kid": activated }),
+            )
+        },
+    )
+    .await
+    .map_err(failed)?;
     if let Err(e) = core.keys.reload(store, &core.cipher, now).await {
         tracing::warn!(error = %e, "reloading signing keys after a rotation failed");
     }

@@ -2,7 +2,9 @@
 //! what the audit trail says about a time window: sign-in flows started, completed and failed
 //! (by reason), and every event type's count.
 //!
-//! The flow figures come from audit events, since starting a flow (`/authorize`) writes none:
+//! The flow figures come from audit events. Starting a flow writes `authorize_started` since
+//! schema version 5 (counted in the events); the figures keep the mapping below so that
+//! windows before and after that upgrade compare:
 //! - **started**: `login` + `login_failed`, the flows that came back from the upstream IdP
 //!   (a flow abandoned at the upstream leaves no trace);
 //! - **completed**: `consented`, an authorization code sent to the client;

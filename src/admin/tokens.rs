@@ -10,7 +10,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{self, AdminCaller};
 use super::error::{AdminError, AdminJson, AdminPath};
-use super::responses::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
+use super::responses::{
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
+};
 use crate::app::AppState;
 use crate::store::AdminTokenRecord;
 
@@ -103,7 +105,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<AdminTokenList>,
     request_body = NewAdminToken,
     responses(
         (status = 201, description = "Created; the token is shown this once", body = CreatedAdminToken),
-        BadRequest, Unauthorized, Forbidden, Conflict,
+        BadRequest, Unauthorized, Forbidden, Conflict, PayloadTooLarge, UnsupportedMediaType,
     ))]
 pub async fn create(
     State(state): State<AppState>,

@@ -243,6 +243,10 @@ pub struct RateLimitSettings {
     /// `GET|POST /authorize` requests per minute from one address (each stores a pending
     /// authorization).
     pub authorize_per_minute: u32,
+    /// Failed admin API sign-ins (unknown, revoked or malformed admin tokens) per minute from
+    /// one address (also the burst). Past it, the address gets 429 for every admin request,
+    /// right token or not, until the bucket refills: guessing stays as slow as this.
+    pub admin_auth_failures_per_minute: u32,
     /// The header the single trusted proxy in front of dcr-bridge writes; its right-most entry
     /// is the key instead of the TCP peer. Every other forwarding header is ignored, so a client
     /// cannot pick its own key by sending one the proxy does not overwrite. `None`: TCP peer.
@@ -262,6 +266,7 @@ impl Default for RateLimitSettings {
             register_per_minute: 20,
             token_per_minute: 600,
             authorize_per_minute: 120,
+            admin_auth_failures_per_minute: 10,
             client_ip_header: None,
             trust_forwarded_for: None,
         }
@@ -274,6 +279,10 @@ impl RateLimitSettings {
             ("rate_limit.register_per_minute", self.register_per_minute),
             ("rate_limit.token_per_minute", self.token_per_minute),
             ("rate_limit.authorize_per_minute", self.authorize_per_minute),
+            (
+                "rate_limit.admin_auth_failures_per_minute",
+                self.admin_auth_failures_per_minute,
+            ),
         ] {
             if value == 0 {
                 return Err(invalid(

@@ -12,6 +12,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::config::ClientIpHeader;
+use crate::store::request_context::{self, RequestContext};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -63,9 +66,13 @@ pub fn inner<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
 
 /// Layers every route gets, the proxied resources included: request id, trace span, security
 /// headers.
-pub fn common(router: Router) -> Router {
+pub fn common(router: Router, client_ip_header: Option<ClientIpHeader>) -> Router {
     router
         .layer(axum::middleware::from_fn(security_headers))
+        // Inside SetRequestIdLayer, so the id it sees is the final one.
+        .layer(axum::middleware::from_fn(move |req, next| {
+            request_context(client_ip_header, req, next)
+        }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
@@ -83,6 +90,23 @@ pub fn common(router: Router) -> Router {
         // id that is present) generates one. Rate limiters are route layers, further in, so a
         // refused request is logged with the clean id too.
         .layer(axum::middleware::from_fn(drop_unplain_request_id))
+}
+
+/// Serves the request with its id, address and user agent as the current
+/// [`RequestContext`], so every audit event written for it records them.
+async fn request_context(
+    client_ip_header: Option<ClientIpHeader>,
+    req: Request<Body>,
+    next: Next,
+) -> Response {
+    let ctx = RequestContext::new(
+        crate::http::form::request_id(req.headers()),
+        crate::http::rate_limit::client_ip(&req, client_ip_header).map(|ip| ip.to_string()),
+        req.headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+    );
+    request_context::scope(ctx, next.run(req)).await
 }
 
 /// Longest incoming request id kept.

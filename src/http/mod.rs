@@ -56,9 +56,10 @@ pub fn routes(state: AppState) -> Router {
         .admin_listen
         .is_none()
         .then(|| crate::admin::router(state.clone()));
+    let ip_header = state.config.rate_limit.client_ip_header;
     let mut all = own.merge(gateway).with_state(state);
     if let Some(admin) = admin {
         all = all.merge(admin);
     }
-    middleware::common(all)
+    middleware::common(all, ip_header)
 }

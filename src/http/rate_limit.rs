@@ -47,6 +47,7 @@ pub struct RateLimits {
     revoke: Option<Arc<Limit>>,
     introspect: Option<Arc<Limit>>,
     authorize: Option<Arc<Limit>>,
+    admin_auth: Option<Arc<AdminAuthLimit>>,
 }
 
 impl RateLimits {
@@ -70,7 +71,14 @@ impl RateLimits {
                 key,
                 vec![Method::GET, Method::POST],
             ),
+            admin_auth: AdminAuthLimit::new(settings.admin_auth_failures_per_minute).map(Arc::new),
         }
+    }
+
+    /// The limit on failed admin sign-ins, if enabled.
+    #[must_use]
+    pub fn admin_auth(&self) -> Option<&AdminAuthLimit> {
+        self.admin_auth.as_deref()
     }
 
     /// `routes` with the limiter of `endpoint` in front of its POST handlers, if enabled.
@@ -105,6 +113,64 @@ impl RateLimits {
         {
             config.limiter().retain_recent();
             config.limiter().shrink_to_fit();
+        }
+        if let Some(admin) = &self.admin_auth {
+            admin.retain_recent();
+        }
+    }
+}
+
+/// Failed admin API sign-ins per client address (the same keys as the limits above: IPv6 by
+/// /64). Only failures take from the bucket, so automation with a good token is never slowed;
+/// once a failure finds the bucket empty the address is blocked until the bucket has a cell
+/// again, and while blocked every admin request is refused before its token is looked at:
+/// otherwise a guesser would still learn from a 200 which guess was right.
+#[derive(Debug)]
+pub struct AdminAuthLimit {
+    failures: governor::DefaultKeyedRateLimiter<IpAddr>,
+    blocked: std::sync::Mutex<std::collections::HashMap<IpAddr, std::time::Instant>>,
+}
+
+impl AdminAuthLimit {
+    fn new(per_minute: u32) -> Option<Self> {
+        let per_minute = std::num::NonZeroU32::new(per_minute)?;
+        Some(Self {
+            failures: governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute)),
+            blocked: std::sync::Mutex::default(),
+        })
+    }
+
+    /// Seconds until `ip` may try again, if it is blocked now.
+    #[must_use]
+    pub fn blocked(&self, ip: IpAddr) -> Option<u64> {
+        let now = std::time::Instant::now();
+        let blocked = self.blocked.lock().ok()?;
+        let until = *blocked.get(&bucket(ip))?;
+        (until > now).then(|| until.duration_since(now).as_secs().saturating_add(1))
+    }
+
+    /// Counts a failed sign-in from `ip`; `Some(seconds)` when that emptied the bucket and the
+    /// address is blocked for that long from now on.
+    pub fn failed(&self, ip: IpAddr) -> Option<u64> {
+        let key = bucket(ip);
+        let Err(not_until) = self.failures.check_key(&key) else {
+            return None;
+        };
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(
+            &governor::clock::DefaultClock::default(),
+        ));
+        if let Ok(mut blocked) = self.blocked.lock() {
+            blocked.insert(key, std::time::Instant::now() + wait);
+        }
+        Some(wait.as_secs().saturating_add(1))
+    }
+
+    fn retain_recent(&self) {
+        self.failures.retain_recent();
+        self.failures.shrink_to_fit();
+        let now = std::time::Instant::now();
+        if let Ok(mut blocked) = self.blocked.lock() {
+            blocked.retain(|_, until| *until > now);
         }
     }
 }
@@ -159,19 +225,23 @@ impl KeyExtractor for ClientIp {
     type Key = IpAddr;
 
     fn extract<T>(&self, req: &Request<T>) -> Result<IpAddr, GovernorError> {
-        let forwarded = self.header.and_then(|h| forwarded_for(req.headers(), h));
         // Without a peer address (a router driven without `ConnectInfo`), all such requests
         // share one bucket rather than escape the limit.
-        let peer = || {
-            req.extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip())
-        };
-        let ip = forwarded
-            .or_else(peer)
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let ip = client_ip(req, self.header).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         Ok(bucket(ip))
     }
+}
+
+/// The client's address: the trusted proxy's `header` when configured and parseable, else the
+/// peer; `None` without either (a router driven without `ConnectInfo`).
+pub fn client_ip<T>(req: &Request<T>, header: Option<ClientIpHeader>) -> Option<IpAddr> {
+    header
+        .and_then(|h| forwarded_for(req.headers(), h))
+        .or_else(|| {
+            req.extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip().to_canonical())
+        })
 }
 
 /// IPv4 (IPv4-mapped IPv6 included) as is; IPv6 cut to its /64.

@@ -25,12 +25,40 @@ async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Error> {
-    require_form(&headers)?;
-    let form = Params::parse(&body)?;
+    let mut client_id = None;
+    let result = grant(&app, &headers, &body, &mut client_id).await;
+    // Why did this client's connection fail: the admin API shows it (issue 14). Built before
+    // the await: the error is not `Sync`, so no borrow of it may live across one.
+    let refused = match (&result, client_id) {
+        (Err(e), Some(client_id)) => Some((
+            client_id,
+            match e.description() {
+                Some(d) => format!("token request refused: {}: {d}", e.code()),
+                None => format!("token request refused: {}", e.code()),
+            },
+        )),
+        _ => None,
+    };
+    if let Some((client_id, reason)) = refused {
+        crate::oauth::record_client_error(&app.core, &client_id, &reason, app.core.now()).await;
+    }
+    result
+}
+
+/// The token request proper; `client_id` is set once the client is authenticated.
+async fn grant(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+    client_id: &mut Option<String>,
+) -> Result<Response, Error> {
+    require_form(headers)?;
+    let form = Params::parse(body)?;
     form.reject_duplicates(&["resource"])?;
-    let creds = client_credentials(&headers, &form)?;
+    let creds = client_credentials(headers, &form)?;
     let client = authenticate_client(app.core.clients.as_ref(), &creds).await?;
-    let rid = request_id(&headers);
+    *client_id = Some(client.client_id.clone());
+    let rid = request_id(headers);
     let resource = form.all("resource");
     let response = match form.get("grant_type") {
         Some("authorization_code") => {

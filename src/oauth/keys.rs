@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::crypto::Cipher;
 use super::{Error, Result};
-use crate::store::{KeyState, SigningKeyRecord, Store, StoreError};
+use crate::store::{AuditEvent, KeyState, SigningKeyRecord, Store, StoreError};
 
 /// The only signing algorithm (RFC 9068 §2.1).
 pub const ALG: &str = "RS256";
@@ -128,6 +128,56 @@ impl KeyRing {
         let kid = Self::stage_next(store, cipher, now).await?;
         store.promote_signing_key(&kid, now).await?;
         Ok(())
+    }
+
+    /// `stage_next` and/or `promote_next` and the audit event `audit(staged, activated)`
+    /// describes, in one transaction (STYLE 21): the rotation and its record commit together.
+    /// A new key is generated before the transaction opens (RSA generation takes a while, and
+    /// on SQLite the transaction holds the write lock). Returns (staged kid, activated kid).
+    ///
+    /// # Errors
+    /// Store or key generation failures; nothing is changed then.
+    pub async fn rotate_audited(
+        store: &dyn Store,
+        cipher: &Cipher,
+        now: i64,
+        stage: bool,
+        promote: bool,
+        audit: impl FnOnce(Option<&str>, Option<&str>) -> AuditEvent + Send,
+    ) -> Result<(Option<String>, Option<String>)> {
+        let staged_already = |keys: &[SigningKeyRecord]| {
+            keys.iter()
+                .find(|k| k.state == KeyState::Next)
+                .map(|k| k.kid.clone())
+        };
+        let fresh = if stage && staged_already(&store.list_signing_keys().await?).is_none() {
+            Some(generate(cipher, KeyState::Next, now).await?)
+        } else {
+            None
+        };
+        let mut tx = store.begin().await?;
+        let mut next = staged_already(&tx.list_signing_keys().await?);
+        let mut staged = None;
+        if stage {
+            if next.is_none() {
+                if let Some(record) = &fresh {
+                    tx.insert_signing_key(record).await?;
+                    next = Some(record.kid.clone());
+                }
+            }
+            staged.clone_from(&next);
+        }
+        let mut activated = None;
+        if promote {
+            if let Some(kid) = &next {
+                tx.promote_signing_key(kid, now).await?;
+                activated = Some(kid.clone());
+            }
+        }
+        tx.insert_audit_event(&audit(staged.as_deref(), activated.as_deref()))
+            .await?;
+        tx.commit().await?;
+        Ok((staged, activated))
     }
 
     /// The kid that signs now.

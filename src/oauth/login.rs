@@ -79,6 +79,7 @@ pub async fn finish_login(
     tx.insert_audit_event(
         &AuditEvent::new("login", now)
             .actor(user_id.clone())
+            .user(user_id.clone())
             .client(request.client_id.clone())
             .request(request_id.clone())
             .detail(&serde_json::json!({ "upstream": user.upstream_id })),
@@ -124,7 +125,8 @@ pub async fn finish_login(
         family_id: None,
     };
     let audit = AuditEvent::new("consented", now)
-        .actor(user_id)
+        .actor(user_id.clone())
+        .user(user_id)
         .client(request.client_id.clone())
         .request(request_id)
         .detail(&serde_json::json!({ "scope": request.scope, "resource": request.resource }));

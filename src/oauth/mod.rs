@@ -63,3 +63,11 @@ impl Core {
         self.clock.now()
     }
 }
+
+/// Records a client's last error (refused token request, failed flow) for the admin API. Best
+/// effort: the answer the client gets is decided already, and must not turn into a 500.
+pub async fn record_client_error(core: &Core, client_id: &str, reason: &str, now: i64) {
+    if let Err(e) = core.store.record_client_error(client_id, reason, now).await {
+        tracing::warn!(error = %e, client_id, "could not record the client's last error");
+    }
+}

@@ -27,10 +27,11 @@ pub async fn revoke(
 ) -> Result<()> {
     let _ = hint;
     let now = core.now();
-    let audit = |grant_id: &str, kind: &str| {
+    let audit = |grant_id: &str, user_id: &str, kind: &str| {
         AuditEvent::new("revoked", now)
             .actor(client.client_id.clone())
             .client(client.client_id.clone())
+            .user(user_id.to_owned())
             .grant(grant_id.to_owned())
             .request(request_id.clone())
             .detail(&serde_json::json!({ "token_type": kind }))
@@ -41,7 +42,11 @@ pub async fn revoke(
         if let Some(view) = core.store.get_refresh_token(&hash).await? {
             if view.family.client_id == client.client_id && view.family.revoked_at.is_none() {
                 core.store
-                    .revoke_refresh_family(&hash, now, &audit(&view.grant.id, "refresh_token"))
+                    .revoke_refresh_family(
+                        &hash,
+                        now,
+                        &audit(&view.grant.id, &view.grant.user_id, "refresh_token"),
+                    )
                     .await?;
             }
         }
@@ -61,7 +66,11 @@ pub async fn revoke(
     if let Some(view) = core.store.get_access_token(&claims.jti).await? {
         if view.token.client_id == client.client_id && view.token.revoked_at.is_none() {
             core.store
-                .revoke_access_token(&claims.jti, now, &audit(&view.grant.id, "access_token"))
+                .revoke_access_token(
+                    &claims.jti,
+                    now,
+                    &audit(&view.grant.id, &view.grant.user_id, "access_token"),
+                )
                 .await?;
         }
     }

@@ -6,7 +6,24 @@ use secrecy::ExposeSecret as _;
 use crate::config::StaticClientConfig;
 use crate::oauth::redirect_uri::{RedirectKind, RedirectUri};
 use crate::oauth::{crypto, Error, Settings};
-use crate::store::{AuditEvent, ClientKind, ClientRecord, Store};
+use crate::store::{
+    AuditEvent, ClientFilter, ClientKind, ClientRecord, ManagedBy, PageAfter, PageRequest, Store,
+};
+
+/// A static client's `application_type`: `web` when any redirect URI is https, else `native`.
+///
+/// # Errors
+/// `invalid_redirect_uri` naming the offending URI.
+pub fn application_type_for(uris: &[String], settings: &Settings) -> Result<&'static str, Error> {
+    let mut native = true;
+    for raw in uris {
+        let kind =
+            RedirectUri::for_registration_with(raw, &settings.registration.redirect_uri_schemes)?
+                .kind();
+        native &= kind != RedirectKind::Https;
+    }
+    Ok(if native { "native" } else { "web" })
+}
 
 /// The record for a configured client.
 ///
@@ -17,14 +34,7 @@ pub fn record(
     settings: &Settings,
     now: i64,
 ) -> Result<ClientRecord, Error> {
-    let mut kinds = Vec::new();
-    for raw in &c.redirect_uris {
-        kinds.push(
-            RedirectUri::for_registration_with(raw, &settings.registration.redirect_uri_schemes)?
-                .kind(),
-        );
-    }
-    let native = kinds.iter().all(|k| *k != RedirectKind::Https);
+    let application_type = application_type_for(&c.redirect_uris, settings)?;
     Ok(ClientRecord {
         client_id: c.client_id.clone(),
         kind: ClientKind::Static,
@@ -36,7 +46,7 @@ pub fn record(
         redirect_uris: c.redirect_uris.clone(),
         grant_types: vec!["authorization_code".into(), "refresh_token".into()],
         response_types: vec!["code".into()],
-        application_type: if native { "native" } else { "web" }.into(),
+        application_type: application_type.into(),
         client_name: c.client_name.clone(),
         client_uri: None,
         logo_uri: None,
@@ -54,11 +64,15 @@ pub fn record(
         updated_at: now,
         last_used_at: None,
         disabled: false,
+        managed_by: ManagedBy::Config,
+        last_error: None,
     })
 }
 
-/// Inserts or updates every configured client. A dynamic or CIMD client that already holds one
-/// of the ids is an error: the file must not take over a client someone registered.
+/// Inserts or updates every configured client. A dynamic, CIMD or admin-created client that
+/// already holds one of the ids is an error: the file must not take over a client someone
+/// registered. Then every client the file managed but no longer names is disabled
+/// ([`disable_removed`]).
 ///
 /// # Errors
 /// Invalid redirect URIs, an id collision, or a store failure.
@@ -77,13 +91,17 @@ pub async fn sync(
                     .client(c.client_id.clone());
                 store.insert_client(&wanted, &audit).await?;
             }
-            Some(existing) if existing.kind == ClientKind::Static => {
+            Some(existing)
+                if existing.kind == ClientKind::Static
+                    && existing.managed_by == ManagedBy::Config =>
+            {
                 // `disabled` is an admin's decision (admin API), not the file's: a restart must
                 // not re-enable a client someone switched off.
                 let updated = ClientRecord {
                     created_at: existing.created_at,
                     last_used_at: existing.last_used_at,
                     disabled: existing.disabled,
+                    last_error: existing.last_error.clone(),
                     ..wanted
                 };
                 if updated != existing {
@@ -95,11 +113,80 @@ pub async fn sync(
             }
             Some(_) => {
                 return Err(Error::server(anyhow::anyhow!(
-                    "configured client {} collides with a dynamically registered client",
+                    "configured client {} collides with a client registered dynamically or \
+                     created through the admin API",
                     c.client_id
                 )))
             }
         }
+    }
+    disable_removed(store, clients, now).await
+}
+
+/// Disables every enabled client that came from `[[clients]]` and is no longer there, revoking
+/// its grants, with one `static_client_removed` event (and one `revoked` per grant) in the same
+/// transaction. Not deleted: its grants and audit trail stay, an admin can still look at it,
+/// and putting the entry back re-creates nothing (it stays disabled until an admin enables it,
+/// like any client an admin switched off). Clients created through the admin API are not
+/// touched: the file never named them.
+///
+/// # Errors
+/// A store failure.
+pub async fn disable_removed(
+    store: &dyn Store,
+    clients: &[StaticClientConfig],
+    now: i64,
+) -> Result<(), Error> {
+    let filter = ClientFilter {
+        kind: Some(ClientKind::Static),
+        disabled: Some(false),
+    };
+    let mut stale = Vec::new();
+    let mut page = PageRequest {
+        after: None,
+        limit: 500,
+    };
+    loop {
+        let rows = store.list_clients(&filter, &page).await?;
+        let full = rows.len() as i64 == page.limit;
+        page.after = rows.last().map(|c| PageAfter {
+            created_at: c.created_at,
+            id: c.client_id.clone(),
+        });
+        stale.extend(rows.into_iter().filter(|c| {
+            c.managed_by == ManagedBy::Config && !clients.iter().any(|k| k.client_id == c.client_id)
+        }));
+        if !full {
+            break;
+        }
+    }
+    for client in stale {
+        let mut tx = store.begin().await?;
+        let grants = tx.active_grant_ids(None, Some(&client.client_id)).await?;
+        for grant_id in &grants {
+            let audit = AuditEvent::new("revoked", now)
+                .actor("config")
+                .client(client.client_id.clone())
+                .grant(grant_id.clone())
+                .detail(&serde_json::json!({ "reason": "static_client_removed" }));
+            tx.revoke_grant(grant_id, now, &audit).await?;
+        }
+        let audit = AuditEvent::new("static_client_removed", now)
+            .actor("config")
+            .client(client.client_id.clone())
+            .detail(&serde_json::json!({ "revoked_grants": grants.len() }));
+        tracing::warn!(
+            client_id = %client.client_id,
+            revoked_grants = grants.len(),
+            "a configured client is no longer in [[clients]]: disabled"
+        );
+        let disabled = ClientRecord {
+            disabled: true,
+            updated_at: now,
+            ..client
+        };
+        tx.update_client(&disabled, &audit).await?;
+        tx.commit().await?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@
 
 mod account;
 mod records;
+pub mod request_context;
 mod sql;
 mod transaction;
 
@@ -130,6 +131,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// Records that the client was used (authorize or token), for expiry of unused registrations.
     async fn touch_client(&self, client_id: &str, now: i64) -> Result<(), StoreError>;
+    /// Records the client's last refused token request or failed flow (shown by the admin
+    /// API). Rewritten at most once a minute while the reason stays the same.
+    async fn record_client_error(
+        &self,
+        client_id: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// Deletes every dynamically registered client last used (or, if never used, registered)
     /// before `older_than` that holds no active grant, with one `client_expired` audit event
     /// each, at `now`. Returns how many were deleted. COMPAT C12: a client that comes back with

@@ -41,6 +41,59 @@ impl ClientKind {
     }
 }
 
+/// Who manages a client's metadata (`clients.managed_by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ManagedBy {
+    /// A dynamic or CIMD client: itself (RFC 7592, its metadata document).
+    Client,
+    /// A `[[clients]]` entry: kept in step with the file at every start, disabled when the
+    /// entry is removed.
+    Config,
+    /// A static client created through the admin API: the start-up sync leaves it alone.
+    Admin,
+}
+
+impl ManagedBy {
+    /// The value stored in the `managed_by` column.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Client => "client",
+            Self::Config => "config",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Parses the `managed_by` column.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "client" => Some(Self::Client),
+            "config" => Some(Self::Config),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+
+    /// Who manages a client of `kind` unless said otherwise: static ones come from the file.
+    #[must_use]
+    pub fn default_for(kind: ClientKind) -> Self {
+        match kind {
+            ClientKind::Static => Self::Config,
+            ClientKind::Dcr | ClientKind::Cimd => Self::Client,
+        }
+    }
+}
+
+/// The last refused token request or failed sign-in flow of a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientError {
+    pub at: i64,
+    /// An OAuth error code and its description, or the upstream's error. Never a secret.
+    pub reason: String,
+}
+
 /// A client allowed to use /authorize and /token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientRecord {
@@ -71,6 +124,10 @@ pub struct ClientRecord {
     pub updated_at: i64,
     pub last_used_at: Option<i64>,
     pub disabled: bool,
+    /// Who manages its metadata (`[[clients]]`, the admin API, or the client itself).
+    pub managed_by: ManagedBy,
+    /// The last refused token request or failed flow; not written by insert or update.
+    pub last_error: Option<ClientError>,
 }
 
 impl ClientRecord {
@@ -100,6 +157,8 @@ impl ClientRecord {
             updated_at: now,
             last_used_at: None,
             disabled: false,
+            managed_by: ManagedBy::default_for(kind),
+            last_error: None,
         }
     }
 }
@@ -132,6 +191,8 @@ impl ClientRecord {
             updated_at: 0,
             last_used_at: None,
             disabled: false,
+            managed_by: ManagedBy::Client,
+            last_error: None,
         }
     }
 }
@@ -387,8 +448,14 @@ pub struct AuditEvent {
     /// Who did it: a user id, a client id, or `admin`.
     pub actor: Option<String>,
     pub client_id: Option<String>,
+    /// The user the fact concerns (who signed in, consented, got or lost a token).
+    pub user_id: Option<String>,
     pub grant_id: Option<String>,
     pub request_id: Option<String>,
+    /// The address the request came from (as rate limiting sees it), if one did.
+    pub ip: Option<String>,
+    /// The request's `User-Agent`, cut to 256 characters.
+    pub user_agent: Option<String>,
     /// Extra facts, JSON object text. Never a secret.
     pub detail: Option<String>,
 }
@@ -403,8 +470,11 @@ impl AuditEvent {
             kind: kind.to_owned(),
             actor: None,
             client_id: None,
+            user_id: None,
             grant_id: None,
             request_id: None,
+            ip: None,
+            user_agent: None,
             detail: None,
         }
     }
@@ -420,6 +490,13 @@ impl AuditEvent {
     #[must_use]
     pub fn client(mut self, client_id: impl Into<String>) -> Self {
         self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// Sets the user the fact concerns.
+    #[must_use]
+    pub fn user(mut self, user_id: impl Into<String>) -> Self {
+        self.user_id = Some(user_id.into());
         self
     }
 
@@ -554,6 +631,8 @@ pub struct AuditFilter {
     /// The event's actor: a user id for what a user did (`login`, `consented`, `token_issued`,
     /// `refreshed`), `admin:<name>` for the admin API.
     pub actor: Option<String>,
+    /// The user the event concerns (`audit_events.user_id`).
+    pub user_id: Option<String>,
     pub from: Option<i64>,
     pub to: Option<i64>,
 }

@@ -12,7 +12,7 @@ use super::{
     AccessTokenRecord, AccountSessionRecord, AdminTokenRecord, AuditEvent, AuthCodeRecord,
     AuthRequestRecord, ClientRecord, ConsentRecord, FamilyRecord, GrantRecord,
     InitialAccessTokenRecord, InitialTokenUse, RedeemOutcome, RefreshTokenRecord, RotateOutcome,
-    StoreError, UpstreamLeg, UserRecord,
+    SigningKeyRecord, StoreError, UpstreamLeg, UserRecord,
 };
 
 /// An open write transaction (on SQLite it holds the database's write lock until it ends, so
@@ -200,6 +200,14 @@ pub trait StoreTx: Send {
     /// How many dynamically registered (`dcr`) clients exist; with `serialize`, concurrent
     /// transactions asking with `serialize` wait for this one to end first (the cap check).
     async fn count_dynamic_clients(&mut self, serialize: bool) -> Result<i64, StoreError>;
+
+    // --- signing keys ---------------------------------------------------------------------------
+    /// As [`super::Store::list_signing_keys`].
+    async fn list_signing_keys(&mut self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+    /// As [`super::Store::insert_signing_key`].
+    async fn insert_signing_key(&mut self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+    /// As [`super::Store::promote_signing_key`].
+    async fn promote_signing_key(&mut self, kid: &str, now: i64) -> Result<(), StoreError>;
 
     // --- audit ---------------------------------------------------------------------------------
     /// Appends an audit event; it commits (or rolls back) with the rest of the transaction.

@@ -15,12 +15,14 @@ use crate::support::app::{Db, TestApp};
 
 const PATH: &str = "/admin/v1/audit-events";
 
-/// Writes `n` events of `kind` by `actor` about `client` at `at` straight to the store (the
-/// flows that write them for real are tested elsewhere; here only the listing is).
+/// Writes `n` events of `kind` by `actor` (also the user they concern, as for a user's own
+/// facts) about `client` at `at` straight to the store (the flows that write them for real
+/// are tested elsewhere, admin_audit_facts.rs; here only the listing is).
 async fn seed(app: &TestApp, n: usize, kind: &str, at: i64, actor: &str, client: &str) {
     for _ in 0..n {
         let e = dcr_bridge::store::AuditEvent::new(kind, at)
             .actor(actor)
+            .user(actor)
             .client(client);
         app.state.core.store.insert_audit_event(&e).await.unwrap();
     }
@@ -181,7 +183,7 @@ async fn admin_audit_csv_streams_past_a_batch_and_defuses_formulas() {
     );
     assert_eq!(rows[1][3], "login_failed");
     assert_eq!(rows[1][4], "'=HYPERLINK(\"https://evil.example\")");
-    assert_eq!(rows[1][7], "'@SUM(1)");
+    assert_eq!(rows[1][8], "'@SUM(1)", "request_id");
 }
 
 #[tokio::test]
@@ -203,7 +205,7 @@ async fn admin_audit_malformed_filters_and_cursors_are_problems() {
         format!("?cursor={users_cursor}"),
         format!("?cursor={not_a_seq}"),
         "?format=csv&limit=5".to_owned(),
-        "?actor=alice".to_owned(),
+        "?actor_id=alice".to_owned(),
     ];
     let cases: Vec<&str> = cases.iter().map(String::as_str).collect();
     expect_bad_queries(&app, PATH, &cases).await;

@@ -189,6 +189,8 @@ async fn a_running_server_honours_cli_created_and_revoked_tokens() {
     let first = stdout(&out).trim().to_owned();
     let app = crate::support::app::TestApp::start_with(crate::support::app::Db::Sqlite, |c| {
         c.database_url = db.clone();
+        // 30 refused sign-ins below, from one address: not what the sign-in limit is about.
+        c.rate_limit.admin_auth_failures_per_minute = 100;
     })
     .await
     .unwrap();

@@ -158,8 +158,10 @@ async fn redirect_uri_is_required_at_token_only_when_sent_at_authorize() {
     assert_eq!(status, 200, "sent at both, identical: {body}");
 }
 
-/// Each successful token request records client use once (it was written twice: by the grant
-/// and again by the HTTP handler). Counted with a trigger on the real SQLite database.
+/// Each successful token request records client use at most once (it was written twice: by
+/// the grant and again by the HTTP handler), and a client's uses within a minute of the last
+/// recorded one write nothing (issue 14: one write a minute per busy client). Counted with a
+/// trigger on the real SQLite database.
 #[tokio::test]
 async fn a_token_request_records_client_use_once() {
     use sqlx::Connection as _;
@@ -180,10 +182,21 @@ async fn a_token_request_records_client_use_once() {
         .refresh(tokens["refresh_token"].as_str().unwrap(), &client_id)
         .await;
     assert_eq!(res.status(), 200);
+    let tokens: Value = res.json().await.unwrap();
+    assert_eq!(
+        touches(&mut db, &client_id).await,
+        1,
+        "a refresh within the minute: no write"
+    );
+    app.clock.advance(61);
+    let res = app
+        .refresh(tokens["refresh_token"].as_str().unwrap(), &client_id)
+        .await;
+    assert_eq!(res.status(), 200);
     assert_eq!(
         touches(&mut db, &client_id).await,
         2,
-        "refresh_token: one more"
+        "a refresh a minute later: one more"
     );
 }
 

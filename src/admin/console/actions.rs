@@ -11,7 +11,8 @@ use axum::{Extension, Json};
 use super::guard::Posted;
 use super::render::{segment, Refusal};
 use super::Console;
-use crate::admin::clients::{self, ClientPatch};
+use crate::admin::client_write::{self, ClientPatch};
+use crate::admin::clients;
 use crate::admin::error::{AdminJson, AdminPath};
 use crate::admin::{grants, users};
 
@@ -32,8 +33,10 @@ pub async fn client(
                 disabled: Some(disabled),
                 client_name: None,
                 redirect_uris: None,
+                upstream_id: None,
             };
-            let _changed = clients::patch(app, caller, AdminPath(id), AdminJson(change)).await?;
+            let _changed =
+                client_write::patch(app, caller, AdminPath(id), AdminJson(change)).await?;
             format!("{page}?done={action}d")
         }
         "delete" => {

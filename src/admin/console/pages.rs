@@ -304,6 +304,7 @@ fn audit_query(uri: &Uri, paged: bool) -> Result<(AuditEventQuery, Filters), Ref
         kind: filters[0].1.clone(),
         client_id: filters[1].1.clone(),
         user_id: filters[2].1.clone(),
+        actor: None,
         from: time(&q, "from")?,
         to: time(&q, "to")?,
         format: Some(if paged {

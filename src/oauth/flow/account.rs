@@ -134,7 +134,7 @@ impl Flow<'_> {
         let signed_in = self
             .exchange(upstream.idp.as_ref(), Some(&login.sealed), &aad, p)
             .await
-            .map_err(|e| (e, None))?;
+            .map_err(|f| (f.error, f.reason))?;
         let identity = &signed_in.identity;
         policy::check(&upstream.policy, identity.into()).map_err(|refusal| {
             tracing::info!(upstream = %login.upstream_id, reason = refusal.as_str(), "account sign-in refused by the access policy");

@@ -25,9 +25,12 @@ pub struct CallbackParams {
 }
 
 /// A failed completion: what the client is told, and a more precise reason for the audit log.
-struct Failure {
-    error: Error,
-    reason: Option<&'static str>,
+pub(super) struct Failure {
+    pub(super) error: Error,
+    pub(super) reason: Option<&'static str>,
+    /// What the upstream said (its `error` and `error_description`, or why the code exchange
+    /// failed), for the audit trail only: never shown to the user or the client.
+    pub(super) upstream: Option<String>,
 }
 
 impl From<Error> for Failure {
@@ -35,7 +38,29 @@ impl From<Error> for Failure {
         Self {
             error,
             reason: None,
+            upstream: None,
         }
+    }
+}
+
+/// Longest upstream error text kept in the audit trail.
+const MAX_UPSTREAM_ERROR_CHARS: usize = 300;
+
+/// The upstream's text as the audit trail keeps it: no control characters, bounded.
+fn upstream_text(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_UPSTREAM_ERROR_CHARS)
+        .collect()
+}
+
+/// An upstream failure: the error the user gets and the upstream's own words for the trail.
+fn upstream_failure(e: IdpError) -> Failure {
+    let upstream = Some(upstream_text(&e.to_string()));
+    Failure {
+        error: idp_error(e),
+        reason: Some("upstream_error"),
+        upstream,
     }
 }
 
@@ -63,7 +88,7 @@ impl Flow<'_> {
         });
         if !bound {
             // Login CSRF / confused deputy: the response reached a browser that did not start it.
-            self.audit_failure(&request, "browser_binding_mismatch", &p.request_id)
+            self.audit_failure(&request, "browser_binding_mismatch", None, &p.request_id)
                 .await;
             return Err(Notice::OtherBrowser.into());
         }
@@ -77,8 +102,13 @@ impl Flow<'_> {
                 request.client_state.as_deref(),
                 issuer,
             )),
-            Err(Failure { error, reason }) => {
-                self.audit_failure(&request, reason.unwrap_or(error.code()), &p.request_id)
+            Err(Failure {
+                error,
+                reason,
+                upstream,
+            }) => {
+                let reason = reason.unwrap_or(error.code());
+                self.audit_failure(&request, reason, upstream.as_deref(), &p.request_id)
                     .await;
                 let (redirect_uri, state) = (request.redirect_uri, request.client_state);
                 Err(if matches!(error, Error::Server(_)) {
@@ -132,6 +162,7 @@ impl Flow<'_> {
             Failure {
                 error: refusal.to_error(),
                 reason: Some(refusal.as_str()),
+                upstream: None,
             }
         })?;
         Ok(self.issue(request, &login, p.request_id.clone()).await?)
@@ -146,13 +177,16 @@ impl Flow<'_> {
         sealed: Option<&str>,
         aad: &[u8],
         p: &CallbackParams,
-    ) -> Result<UpstreamLogin, Error> {
+    ) -> Result<UpstreamLogin, Failure> {
         // RFC 9207 §2.4 (mix-up defence), for error responses too: `iss`, when sent, must equal
         // the issuer of the upstream's discovery document; when that document advertises
         // `authorization_response_iss_parameter_supported`, a response without `iss` is refused.
         // An upstream without an issuer identifier (GitHub) has nothing to compare with; its
         // responses are tied to it by our single-use `state` alone.
-        let expected = idp.issuer_identification().await.map_err(idp_error)?;
+        let expected = idp
+            .issuer_identification()
+            .await
+            .map_err(upstream_failure)?;
         match (p.iss.as_deref(), expected) {
             (Some(iss), None) => {
                 tracing::info!(upstream_iss = ?iss, "iss from an upstream without an issuer identifier; not checked");
@@ -160,12 +194,14 @@ impl Flow<'_> {
             (Some(iss), Some(expected)) if !expected.accepts(iss) => {
                 return Err(Error::AccessDenied(
                     "the identity provider's response came from an unexpected issuer".into(),
-                ));
+                )
+                .into());
             }
             (None, Some(expected)) if expected.iss_required => {
                 return Err(Error::AccessDenied(
                     "the identity provider's response did not identify its issuer".into(),
-                ));
+                )
+                .into());
             }
             _ => {}
         }
@@ -176,10 +212,19 @@ impl Flow<'_> {
             // What the user is told is the kind's (`idp::kinds`): the upstream's own words stay
             // in the log; its `error_description` is never passed on.
             let refusal = idp.classify_error(err, detail);
-            return Err(if refusal.transient {
+            let error = if refusal.transient {
                 Error::TemporarilyUnavailable(refusal.message)
             } else {
                 Error::AccessDenied(refusal.message)
+            };
+            let said = match detail {
+                Some(d) => format!("{err}: {d}"),
+                None => err.to_owned(),
+            };
+            return Err(Failure {
+                error,
+                reason: Some("upstream_refused"),
+                upstream: Some(upstream_text(&said)),
             });
         }
         let code = p.code.as_deref().ok_or_else(|| {
@@ -192,7 +237,7 @@ impl Flow<'_> {
         let secrets: UpstreamSecrets = serde_json::from_slice(&plain).map_err(Error::server)?;
         idp.exchange_code(code, &secrets.pkce_verifier, &secrets.nonce)
             .await
-            .map_err(idp_error)
+            .map_err(upstream_failure)
     }
 
     /// Our half: keeps the upstream tokens sealed to the grant's identity, and records the
@@ -230,15 +275,26 @@ impl Flow<'_> {
         &self,
         request: &AuthRequestRecord,
         reason: &str,
+        upstream_error: Option<&str>,
         request_id: &Option<String>,
     ) {
-        let event = AuditEvent::new("login_failed", self.core.now())
+        let now = self.core.now();
+        let mut detail = serde_json::json!({ "reason": reason, "upstream": request.upstream_id });
+        if let Some(said) = upstream_error {
+            detail["upstream_error"] = said.into();
+        }
+        let event = AuditEvent::new("login_failed", now)
             .client(request.client_id.clone())
             .request(request_id.clone())
-            .detail(&serde_json::json!({ "reason": reason, "upstream": request.upstream_id }));
+            .detail(&detail);
         if let Err(e) = self.core.store.insert_audit_event(&event).await {
             tracing::warn!(error = %e, "audit write failed");
         }
+        let last_error = match upstream_error {
+            Some(said) => format!("login_failed ({reason}): {said}"),
+            None => format!("login_failed ({reason})"),
+        };
+        super::super::record_client_error(self.core, &request.client_id, &last_error, now).await;
     }
 }
 

@@ -113,7 +113,10 @@ async fn deny_consumes_the_request_and_audits_it_together() {
         .await
         .unwrap();
     assert!(gone.is_none());
-    assert_eq!(audit_kinds(&f).await, ["consent_denied", "registered"]);
+    assert_eq!(
+        audit_kinds(&f).await,
+        ["consent_denied", "authorize_started", "registered"]
+    );
 }
 
 #[tokio::test]

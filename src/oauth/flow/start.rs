@@ -9,7 +9,7 @@ use super::secrets::{client_digest, consent_mac, CLIENT_DIGEST_KEY};
 use super::{Flow, FlowError};
 use crate::oauth::authorize::{self, AuthorizeParams, ValidAuthorize};
 use crate::oauth::{cimd, crypto, Error, Settings};
-use crate::store::{AuthRequestRecord, ClientKind, ClientRecord};
+use crate::store::{AuditEvent, AuthRequestRecord, ClientKind, ClientRecord};
 
 /// An authorization request as the HTTP layer read it, with the browser it came from.
 #[derive(Debug)]
@@ -151,7 +151,18 @@ impl Flow<'_> {
             expires_at: now + self.core.settings.tokens.authorization_request_ttl,
             upstream: None,
         };
-        self.core.store.insert_auth_request(&record).await?;
+        // The flow's first fact and its audit event, together (STYLE 21).
+        let audit = AuditEvent::new("authorize_started", now)
+            .client(record.client_id.clone())
+            .detail(&serde_json::json!({
+                "resource": record.resource,
+                "scope": record.scope,
+                "upstream": record.upstream_id,
+            }));
+        let mut tx = self.core.store.begin().await?;
+        tx.insert_auth_request(&record).await?;
+        tx.insert_audit_event(&audit).await?;
+        tx.commit().await?;
         // No touch_client here: only a completed token request counts as use, so a flood of
         // /authorize requests cannot keep a spam registration from expiring.
 

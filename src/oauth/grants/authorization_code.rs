@@ -104,6 +104,7 @@ pub async fn exchange(
     )?;
     let audit = AuditEvent::new("token_issued", now)
         .actor(grant.user_id.clone())
+        .user(grant.user_id.clone())
         .client(client.client_id.clone())
         .grant(grant.id.clone())
         .request(request_id)

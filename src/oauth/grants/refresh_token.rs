@@ -81,6 +81,7 @@ pub async fn refresh(
     let replay = crypto::seal_with_token(refresh_token, &json).map_err(Error::server)?;
     let audit = AuditEvent::new("refreshed", now)
         .actor(view.grant.user_id.clone())
+        .user(view.grant.user_id.clone())
         .client(client.client_id.clone())
         .grant(view.grant.id.clone())
         .request(request_id)

@@ -2,24 +2,32 @@
 
 use super::exec::{args, Exec};
 use super::rows;
-use crate::store::{AuditEvent, StoreError};
+use crate::store::{request_context, AuditEvent, StoreError};
 
-pub(super) async fn insert_audit(db: &mut dyn Exec, e: &AuditEvent) -> Result<(), StoreError> {
+/// Writes the event, with the current request's id, address and user agent where it has none
+/// ([`request_context::fill`]); its log line follows when the write is durable
+/// ([`Exec::audited`]: at once on a pooled connection, at the commit in a transaction).
+pub(super) async fn insert_audit(db: &mut dyn Exec, event: &AuditEvent) -> Result<(), StoreError> {
+    let e = request_context::fill(event);
     db.execute(
-        "INSERT INTO audit_events (id, at, kind, actor, client_id, grant_id, request_id, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO audit_events (id, at, kind, actor, client_id, user_id, grant_id, request_id, \
+         ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         args![
             &e.id,
             e.at,
             &e.kind,
             &e.actor,
             &e.client_id,
+            &e.user_id,
             &e.grant_id,
             &e.request_id,
+            &e.ip,
+            &e.user_agent,
             &e.detail
         ],
     )
     .await?;
+    db.audited(e);
     Ok(())
 }
 

@@ -16,9 +16,9 @@ pub(super) async fn insert(
         "INSERT INTO clients (client_id, kind, secret_hash, token_endpoint_auth_method, \
          redirect_uris, grant_types, response_types, application_type, client_name, client_uri, \
          logo_uri, scope, contacts, software_id, software_version, registration_token_hash, \
-         upstream_id, created_at, updated_at, last_used_at, disabled) \
+         upstream_id, created_at, updated_at, last_used_at, disabled, managed_by) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19, $20, $21)",
+         $19, $20, $21, $22)",
         args![
             &c.client_id,
             c.kind.as_str(),
@@ -41,6 +41,7 @@ pub(super) async fn insert(
             c.updated_at,
             c.last_used_at,
             c.disabled,
+            c.managed_by.as_str(),
         ],
     )
     .await?;
@@ -133,10 +134,37 @@ pub(super) async fn delete(
     Ok(deleted)
 }
 
+/// How stale `last_used_at` may get before a use is written again. A busy client refreshes
+/// many times a minute across its users; one write a minute keeps the column useful ("used
+/// today", "unused for 90 days" for expiry) without a row write per token request. An
+/// `UPDATE` whose `WHERE` matches nothing writes nothing (no new row version on Postgres, no
+/// page write on SQLite), so the skipped uses cost one index lookup.
+pub const TOUCH_EVERY_SECONDS: i64 = 60;
+
 pub(super) async fn touch(db: &mut dyn Exec, client_id: &str, now: i64) -> Result<(), StoreError> {
     db.execute(
-        "UPDATE clients SET last_used_at = $2 WHERE client_id = $1",
-        args![client_id, now],
+        "UPDATE clients SET last_used_at = $2 WHERE client_id = $1 \
+         AND (last_used_at IS NULL OR last_used_at <= $3 OR last_used_at > $2)",
+        args![client_id, now, now - TOUCH_EVERY_SECONDS],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records the client's last error. Written when the reason changed or the stored one is older
+/// than [`TOUCH_EVERY_SECONDS`], so a client hammering /token with a dead refresh token costs
+/// one write a minute, not one per request, while a new reason shows at once.
+pub(super) async fn record_error(
+    db: &mut dyn Exec,
+    client_id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE clients SET last_error = $2, last_error_at = $3 WHERE client_id = $1 \
+         AND (last_error IS NULL OR last_error <> $2 OR last_error_at IS NULL \
+         OR last_error_at <= $4 OR last_error_at > $3)",
+        args![client_id, reason, now, now - TOUCH_EVERY_SECONDS],
     )
     .await?;
     Ok(())

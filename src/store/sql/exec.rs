@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use sqlx::{ColumnIndex, Connection, Database, Decode, Encode, Executor, IntoArguments, Row, Type};
 
 use super::Dialect;
-use crate::store::StoreError;
+use crate::store::{request_context, AuditEvent, StoreError};
 
 /// One bind parameter.
 #[derive(Debug, Clone, Copy)]
@@ -142,6 +142,9 @@ pub trait Exec: Send {
     ) -> Result<Option<BoxRow>, StoreError>;
     /// Fetches every row.
     async fn fetch_all(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<BoxRow>, StoreError>;
+    /// An audit event was written here: its log line goes out now on a pooled connection, at
+    /// the commit in a transaction (never for one rolled back).
+    fn audited(&mut self, event: AuditEvent);
 }
 
 /// The future of [`TxExec::commit`].
@@ -166,14 +169,18 @@ where
     // Written out rather than `async fn` so the future owns the bare `Transaction`, not `Self`:
     // a where-clause on `Self` would otherwise pin its `Send` proof to the 'static lifetime.
     fn commit(self: Box<Self>) -> CommitFuture {
-        let Conn(tx) = *self;
-        Box::pin(async move { tx.commit().await.map_err(super::db_error::<DB>) })
+        let Conn(tx, pending) = *self;
+        Box::pin(async move {
+            tx.commit().await.map_err(super::db_error::<DB>)?;
+            pending.iter().flatten().for_each(request_context::log);
+            Ok(())
+        })
     }
 }
 
 /// A connection handle: a `PoolConnection` or a `Transaction`, both of which deref to the driver's
-/// connection.
-pub struct Conn<C>(pub C);
+/// connection; a transaction (`Some`) keeps the audit events written in it until its commit.
+pub struct Conn<C>(pub C, pub Option<Vec<AuditEvent>>);
 
 type DbOf<C> = <<C as std::ops::Deref>::Target as Connection>::Database;
 
@@ -239,5 +246,12 @@ where
             .await
             .map_err(super::db_error::<DbOf<C>>)?;
         Ok(rows.into_iter().map(|r| Box::new(r) as BoxRow).collect())
+    }
+
+    fn audited(&mut self, event: AuditEvent) {
+        match &mut self.1 {
+            Some(pending) => pending.push(event),
+            None => request_context::log(&event),
+        }
     }
 }

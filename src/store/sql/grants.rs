@@ -118,21 +118,28 @@ pub(super) async fn revoke_grant(
     now: i64,
     audit: &AuditEvent,
 ) -> Result<bool, StoreError> {
-    let n = db
-        .execute(
-            "UPDATE grants SET revoked_at = $2, updated_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+    let revoked = db
+        .fetch_optional(
+            "UPDATE grants SET revoked_at = $2, updated_at = $2 WHERE id = $1 AND revoked_at IS NULL \
+             RETURNING user_id",
             args![grant_id, now],
         )
         .await?;
-    if n == 0 {
+    let Some(row) = revoked else {
         return Ok(false);
+    };
+    // The event names the grant's user, whoever revoked it.
+    let mut audit = audit.clone();
+    if audit.user_id.is_none() {
+        audit.user_id = Some(row.text("user_id")?);
     }
+    drop(row);
     db.execute(
         "UPDATE token_families SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL",
         args![grant_id, now],
     )
     .await?;
-    insert_audit(db, audit).await?;
+    insert_audit(db, &audit).await?;
     Ok(true)
 }
 

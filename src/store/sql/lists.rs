@@ -191,6 +191,9 @@ pub(super) async fn audit_events(
     if let Some(actor) = &filter.actor {
         c.eq("actor", Arg::from(actor));
     }
+    if let Some(user_id) = &filter.user_id {
+        c.eq("user_id", Arg::from(user_id));
+    }
     if let Some(from) = filter.from {
         c.cmp("at", ">=", Arg::from(from));
     }

@@ -98,6 +98,7 @@ where
     async fn conn(&self) -> Result<Box<dyn Exec>, StoreError> {
         Ok(Box::new(Conn(
             self.pool.acquire().await.map_err(db_error::<DB>)?,
+            None,
         )))
     }
 
@@ -107,6 +108,7 @@ where
                 .begin_with(DB::BEGIN_WRITE)
                 .await
                 .map_err(db_error::<DB>)?,
+            Some(Vec::new()),
         )))
     }
 }
@@ -184,6 +186,15 @@ where
 
     async fn touch_client(&self, client_id: &str, now: i64) -> Result<(), StoreError> {
         on_conn!(self, |db| clients::touch(db, client_id, now))
+    }
+
+    async fn record_client_error(
+        &self,
+        client_id: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_conn!(self, |db| clients::record_error(db, client_id, reason, now))
     }
 
     async fn delete_unused_clients(&self, older_than: i64, now: i64) -> Result<u64, StoreError> {

@@ -5,9 +5,9 @@
 
 use super::exec::SqlRow;
 use crate::store::{
-    AccessTokenRecord, AuditEvent, AuthCodeRecord, AuthRequestRecord, ClientKind, ClientRecord,
-    FamilyRecord, GrantRecord, KeyState, RefreshTokenRecord, SigningKeyRecord, StoreError,
-    UpstreamLeg, UpstreamRecord, UserRecord,
+    AccessTokenRecord, AuditEvent, AuthCodeRecord, AuthRequestRecord, ClientError, ClientKind,
+    ClientRecord, FamilyRecord, GrantRecord, KeyState, ManagedBy, RefreshTokenRecord,
+    SigningKeyRecord, StoreError, UpstreamLeg, UpstreamRecord, UserRecord,
 };
 
 /// Columns of `grants g`, aliased `g_*`.
@@ -60,6 +60,7 @@ fn list(row: &dyn SqlRow, col: &str) -> Result<Vec<String>, StoreError> {
 
 pub(super) fn client(r: &dyn SqlRow) -> Result<ClientRecord, StoreError> {
     let kind = r.text("kind")?;
+    let managed_by = r.text("managed_by")?;
     Ok(ClientRecord {
         client_id: r.text("client_id")?,
         kind: ClientKind::parse(&kind)
@@ -83,6 +84,12 @@ pub(super) fn client(r: &dyn SqlRow) -> Result<ClientRecord, StoreError> {
         updated_at: r.int("updated_at")?,
         last_used_at: r.opt_int("last_used_at")?,
         disabled: r.flag("disabled")?,
+        managed_by: ManagedBy::parse(&managed_by)
+            .ok_or_else(|| StoreError::Corrupt(format!("client managed_by {managed_by}")))?,
+        last_error: match (r.opt_int("last_error_at")?, r.opt_text("last_error")?) {
+            (Some(at), Some(reason)) => Some(ClientError { at, reason }),
+            _ => None,
+        },
     })
 }
 
@@ -230,8 +237,11 @@ pub(super) fn audit_event(r: &dyn SqlRow) -> Result<AuditEvent, StoreError> {
         kind: r.text("kind")?,
         actor: r.opt_text("actor")?,
         client_id: r.opt_text("client_id")?,
+        user_id: r.opt_text("user_id")?,
         grant_id: r.opt_text("grant_id")?,
         request_id: r.opt_text("request_id")?,
+        ip: r.opt_text("ip")?,
+        user_agent: r.opt_text("user_agent")?,
         detail: r.opt_text("detail")?,
     })
 }

@@ -5,13 +5,14 @@ use async_trait::async_trait;
 
 use super::exec::TxExec;
 use super::{
-    account, admin_tokens, audit, clients, grants, initial_tokens, lists, requests, tokens, vault,
+    account, admin_tokens, audit, clients, grants, initial_tokens, keys, lists, requests, tokens,
+    vault,
 };
 use crate::store::{
     AccessTokenRecord, AccountSessionRecord, AdminTokenRecord, AuditEvent, AuthCodeRecord,
     AuthRequestRecord, ClientRecord, ConsentRecord, FamilyRecord, GrantRecord,
     InitialAccessTokenRecord, InitialTokenUse, RedeemOutcome, RefreshTokenRecord, RotateOutcome,
-    StoreError, StoreTx, UpstreamLeg, UserRecord,
+    SigningKeyRecord, StoreError, StoreTx, UpstreamLeg, UserRecord,
 };
 
 /// A write transaction of a [`super::SqlStore`]; dropping it rolls back.
@@ -265,5 +266,17 @@ impl StoreTx for SqlTx {
         session: &AccountSessionRecord,
     ) -> Result<(), StoreError> {
         account::insert_session(self.0.exec(), session).await
+    }
+
+    async fn list_signing_keys(&mut self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        keys::list(self.0.exec()).await
+    }
+
+    async fn insert_signing_key(&mut self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        keys::insert(self.0.exec(), key).await
+    }
+
+    async fn promote_signing_key(&mut self, kid: &str, now: i64) -> Result<(), StoreError> {
+        keys::promote(self.0.exec(), kid, now).await
     }
 }

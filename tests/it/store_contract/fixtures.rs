@@ -39,6 +39,8 @@ pub fn client(id: &str) -> ClientRecord {
         updated_at: T0,
         last_used_at: None,
         disabled: false,
+        managed_by: dcr_bridge::store::ManagedBy::Client,
+        last_error: None,
     }
 }
 

@@ -147,6 +147,7 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
         },
         audit: Default::default(),
         gateway: Default::default(),
+        metrics: Default::default(),
         upstreams: vec![UpstreamConfig {
             id: "corp".into(),
             kind: UpstreamKind::Oidc,

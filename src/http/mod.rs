@@ -13,6 +13,7 @@ pub mod error;
 pub mod form;
 pub mod health;
 pub mod introspect;
+pub mod metrics;
 pub mod middleware;
 pub mod pages;
 pub mod rate_limit;
@@ -54,9 +55,13 @@ pub fn routes(state: AppState) -> Router {
         .admin_listen
         .is_none()
         .then(|| crate::admin::router(state.clone()));
+    let metrics = metrics::routes(&state, metrics::Listener::Main);
     let mut all = own.merge(gateway).with_state(state);
     if let Some(admin) = admin {
         all = all.merge(admin);
+    }
+    if let Some(metrics) = metrics {
+        all = all.merge(metrics);
     }
     middleware::common(all)
 }

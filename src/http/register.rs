@@ -17,6 +17,7 @@ use axum::{Json, Router};
 use crate::app::AppState;
 use crate::http::error::no_store;
 use crate::http::form::{authorization, request_id};
+use crate::metrics;
 use crate::oauth::registration::{self, RegistrationRequest};
 use crate::oauth::{crypto, Error};
 use crate::store::{AuditEvent, ClientKind, ClientRecord, StoreError};
@@ -68,14 +69,16 @@ async fn register(
             "dynamic client registration is disabled on this server".into(),
         ));
     }
-    let req = parse_body(&headers, &body)?;
+    let req =
+        parse_body(&headers, &body).inspect_err(|e| metrics::registration_refused("dcr", e))?;
     let now = app.core.now();
     let new = registration::register(
         req,
         &app.core.settings,
         app.config.registration.max_redirect_uris,
         now,
-    )?;
+    )
+    .inspect_err(|e| metrics::registration_refused("dcr", e))?;
     let audit = AuditEvent::new("registered", now)
         .actor(new.record.client_id.clone())
         .client(new.record.client_id.clone())
@@ -83,6 +86,7 @@ async fn register(
         .detail(&registration::audit_summary(&new.record));
     app.core.store.insert_client(&new.record, &audit).await?;
     tracing::info!(client_id = %new.record.client_id, "client registered");
+    metrics::registration("dcr", "registered");
     let body = registration::registration_response(
         &new.record,
         new.client_secret.as_deref(),

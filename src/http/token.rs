@@ -46,7 +46,8 @@ async fn token(
                 &resource,
                 rid,
             )
-            .await?
+            .await
+            .inspect_err(|e| crate::metrics::token_failed("authorization_code", e))?
         }
         Some("refresh_token") => {
             if !client.grant_types.iter().any(|g| g == "refresh_token") {
@@ -58,7 +59,8 @@ async fn token(
                 .get("refresh_token")
                 .ok_or_else(|| Error::InvalidRequest("refresh_token is required".into()))?;
             refresh_token::refresh(&app.core, &client, token, form.get("scope"), &resource, rid)
-                .await?
+                .await
+                .inspect_err(|e| crate::metrics::token_failed("refresh_token", e))?
         }
         Some(other) => {
             return Err(Error::UnsupportedGrantType(format!(

@@ -111,6 +111,7 @@ pub async fn finish_login(
     tx.grant_and_issue_code(&grant, &code_record, &audit)
         .await?;
     tx.commit().await?;
+    crate::metrics::flow(crate::metrics::Step::Code, "issued");
     Ok(code)
 }
 

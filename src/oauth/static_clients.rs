@@ -76,6 +76,7 @@ pub async fn sync(
                     .actor("config")
                     .client(c.client_id.clone());
                 store.insert_client(&wanted, &audit).await?;
+                crate::metrics::registration("static", "registered");
             }
             Some(existing) if existing.kind == ClientKind::Static => {
                 // `disabled` is an admin's decision (admin API), not the file's: a restart must
@@ -91,6 +92,7 @@ pub async fn sync(
                         .actor("config")
                         .client(c.client_id.clone());
                     store.update_client(&updated, &audit).await?;
+                    crate::metrics::registration("static", "updated");
                 }
             }
             Some(_) => {

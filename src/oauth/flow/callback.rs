@@ -55,7 +55,10 @@ impl Flow<'_> {
             .await
         {
             Ok(Some(r)) => r,
-            Ok(None) => return Err(Notice::SignInExpired.into()),
+            Ok(None) => {
+                crate::metrics::callback_failed("sign_in_expired");
+                return Err(Notice::SignInExpired.into());
+            }
             Err(e) => return Err(FlowError::Internal(e.into())),
         };
         let bound = p.browser.as_deref().is_some_and(|b| {
@@ -71,12 +74,15 @@ impl Flow<'_> {
         let iss = self.sends_iss(&request.client_id).await;
         let issuer = iss.then_some(self.core.settings.issuer.as_str());
         match result {
-            Ok(code) => Ok(code_redirect_url(
-                &request.redirect_uri,
-                &code,
-                request.client_state.as_deref(),
-                issuer,
-            )),
+            Ok(code) => {
+                crate::metrics::flow(crate::metrics::Step::Callback, "ok");
+                Ok(code_redirect_url(
+                    &request.redirect_uri,
+                    &code,
+                    request.client_state.as_deref(),
+                    issuer,
+                ))
+            }
             Err(Failure { error, reason }) => {
                 self.audit_failure(&request, reason.unwrap_or(error.code()), &p.request_id)
                     .await;
@@ -225,6 +231,7 @@ impl Flow<'_> {
         reason: &str,
         request_id: &Option<String>,
     ) {
+        crate::metrics::callback_failed(reason);
         let event = AuditEvent::new("login_failed", self.core.now())
             .client(request.client_id.clone())
             .request(request_id.clone())

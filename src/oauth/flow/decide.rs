@@ -5,6 +5,7 @@
 use super::secrets::{consent_mac, secrets_aad, UpstreamSecrets};
 use super::{Flow, FlowError, Notice};
 use crate::idp::UpstreamAuthRequest;
+use crate::metrics::Step;
 use crate::oauth::{crypto, Error};
 use crate::store::{AuditEvent, AuthRequestRecord, UpstreamLeg};
 
@@ -58,6 +59,7 @@ impl Flow<'_> {
         }
         match d.decision.as_str() {
             "approve" => {
+                crate::metrics::flow(Step::Consent, "given");
                 let mac = d
                     .browser
                     .as_deref()
@@ -93,6 +95,7 @@ impl Flow<'_> {
         if let Err(e) = done.await {
             return FlowError::Internal(e.into());
         }
+        crate::metrics::flow(Step::Consent, "denied");
         FlowError::Redirect {
             iss: self.sends_iss(&request.client_id).await,
             redirect_uri: request.redirect_uri,
@@ -167,11 +170,13 @@ impl Flow<'_> {
             })
             .await
             .map_err(|e| {
+                crate::metrics::flow(Step::UpstreamRedirect, "failed");
                 tracing::warn!(upstream = %request.upstream_id, error = %e, "upstream authorization URL failed");
                 back(Error::TemporarilyUnavailable(
                     "the identity provider cannot be reached right now".into(),
                 ))
             })?;
+        crate::metrics::flow(Step::UpstreamRedirect, "ok");
         Ok(url.to_string())
     }
 }

@@ -72,6 +72,7 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
         rate_limit: dcr_bridge::config::RateLimitSettings::default(),
         audit: dcr_bridge::config::AuditSettings::default(),
         gateway: Default::default(),
+        metrics: Default::default(),
         upstreams: vec![UpstreamConfig {
             id: "corp".into(),
             kind: dcr_bridge::config::UpstreamKind::Oidc,

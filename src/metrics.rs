@@ -194,8 +194,7 @@ pub fn render(store: &dyn Store) -> String {
 /// A step of the authorization flow, the `step` label.
 #[derive(Debug, Clone, Copy)]
 pub enum Step {
-    /// `/authorize` reached the flow service (outcome `started`), or was refused before the
-    /// consent page (outcome `rejected`).
+    /// `/authorize` reached the flow service (outcome `started`), before validation.
     Authorize,
     /// The consent page: `shown`, `remembered` (skipped), `given`, `denied`.
     Consent,
@@ -230,18 +229,6 @@ pub fn flow(step: Step, outcome: &'static str) {
 pub fn callback_failed(reason: &str) {
     flow(Step::Callback, "failed");
     ::metrics::counter!(CALLBACK_FAILURES, "reason" => reason.to_owned()).increment(1);
-}
-
-/// The outcome of the flow's first step, from its result.
-pub fn authorize_result<T, E>(result: &Result<T, E>) {
-    flow(
-        Step::Authorize,
-        if result.is_ok() {
-            "started"
-        } else {
-            "rejected"
-        },
-    );
 }
 
 // --- tokens and registrations -----------------------------------------------------------------

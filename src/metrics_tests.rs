@@ -76,7 +76,10 @@ fn the_dashboard_queries_only_registered_metrics() {
     assert!(all.len() >= 10, "{} queries", all.len());
     // The variables' queries name metrics too.
     for v in dashboard["templating"]["list"].as_array().unwrap() {
-        if let Some(q) = v["definition"].as_str().filter(|q| q.contains("dcr_bridge_")) {
+        if let Some(q) = v["definition"]
+            .as_str()
+            .filter(|q| q.contains("dcr_bridge_"))
+        {
             all.push(q.to_owned());
         }
     }
@@ -103,11 +106,15 @@ fn the_dashboard_is_importable() {
     let d: serde_json::Value = serde_json::from_str(DASHBOARD).unwrap();
     assert!(d["title"].is_string() && d["uid"].is_string());
     assert!(d["schemaVersion"].as_u64().is_some_and(|v| v >= 30));
-    assert!(d.get("id").is_none_or(serde_json::Value::is_null), "no instance id");
+    assert!(
+        d.get("id").is_none_or(serde_json::Value::is_null),
+        "no instance id"
+    );
     let vars = d["templating"]["list"].as_array().unwrap();
     assert!(
-        vars.iter()
-            .any(|v| v["type"] == "datasource" && v["name"] == "datasource" && v["query"] == "prometheus"),
+        vars.iter().any(|v| v["type"] == "datasource"
+            && v["name"] == "datasource"
+            && v["query"] == "prometheus"),
         "a Prometheus datasource variable"
     );
     let panels = d["panels"].as_array().unwrap();
@@ -129,7 +136,9 @@ fn the_dashboard_is_importable() {
 fn a_misspelt_metric_would_be_caught() {
     assert!(!registered("dcr_bridge_tokens_issued"));
     assert!(!registered("dcr_bridge_gateway_requests_total_bucket"));
-    assert!(registered("dcr_bridge_gateway_request_duration_seconds_bucket"));
+    assert!(registered(
+        "dcr_bridge_gateway_request_duration_seconds_bucket"
+    ));
     assert_eq!(
         names_in("sum(rate(dcr_bridge_a_total[5m])) / dcr_bridge_b"),
         ["dcr_bridge_a_total", "dcr_bridge_b"]

@@ -6,14 +6,13 @@
 //! the others are shared with tests running at the same time and only have a lower bound.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use dcr_bridge::metrics as m;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
 use crate::admin::{create_token, BOOT};
-use crate::support::app::{Db, TestApp};
+use crate::support::app::{BothListeners, Db, TestApp};
 use crate::support::python;
 
 /// One scrape: series (`name{labels}` as rendered) → value.
@@ -251,49 +250,20 @@ async fn admin_listen_serves_metrics_without_a_token_and_the_main_listener_not_a
     let app = metrics_app(|c| c.admin_listen = Some("127.0.0.1:1".parse().unwrap())).await;
     assert_eq!(scrape(&app, Some(BOOT)).await.status(), 404);
     assert_eq!(scrape(&app, None).await.status(), 404);
-    let public = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin_base = format!("http://{}", admin.local_addr().unwrap());
-    let public_base = format!("http://{}", public.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(dcr_bridge::app::serve_all(
-        app.state.clone(),
-        public,
-        Some(admin),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let res = app
-        .api
-        .get(format!("{admin_base}/metrics"))
-        .send()
-        .await
-        .unwrap();
+    let both = BothListeners::start(app.state.clone()).await;
+    let get = |url: String| app.api.get(url).send();
+    let res = get(format!("{}/metrics", both.admin_base)).await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.headers().contains_key("x-request-id"));
     assert!(res.text().await.unwrap().contains(m::BUILD_INFO));
-    let res = app
-        .api
-        .get(format!("{public_base}/metrics"))
-        .send()
-        .await
-        .unwrap();
+    let res = get(format!("{}/metrics", both.public_base)).await.unwrap();
     assert_eq!(res.status(), 404);
     // The admin API there still needs its token.
-    let res = app
-        .api
-        .get(format!("{admin_base}/admin/v1/clients"))
-        .send()
+    let res = get(format!("{}/admin/v1/clients", both.admin_base))
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), server)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    both.stop().await;
 }
 
 #[tokio::test]

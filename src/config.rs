@@ -443,7 +443,7 @@ impl Config {
                 key("path"),
                 "must start with '/', have no trailing '/', query, fragment or dot segments, \
                  and not be under /.well-known, /oauth or an endpoint path (/authorize, \
-                 /token, /register, /revoke, /introspect, /jwks, /consent, /admin, /healthz, /readyz)",
+                 /token, /register, /revoke, /introspect, /jwks, /consent, /admin, /healthz, /readyz, /metrics)",
             ));
         }
         if self.resources[..i].iter().any(|o| o.path == r.path) {

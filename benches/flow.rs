@@ -147,6 +147,11 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
         },
         audit: Default::default(),
         gateway: Default::default(),
+        // `BENCH_METRICS=off`: no recorder is installed (the cost of metrics, docs/metrics.md).
+        metrics: dcr_bridge::config::MetricsSettings {
+            enabled: std::env::var("BENCH_METRICS").map_or(true, |v| v != "off"),
+            ..Default::default()
+        },
         upstreams: vec![UpstreamConfig {
             id: "corp".into(),
             kind: UpstreamKind::Oidc,

@@ -70,6 +70,9 @@ pub async fn build_with(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<AppState> {
+    if config.metrics.enabled {
+        crate::metrics::install();
+    }
     let cipher = Arc::new(Cipher::new(
         &config.secret_key_bytes()?,
         &config.old_secret_key_bytes()?,
@@ -121,6 +124,15 @@ pub fn router(state: AppState) -> Router {
     crate::http::routes(state)
 }
 
+/// What the admin listener (`admin_listen`) serves: the admin API and `/metrics`.
+pub fn admin_router(state: &AppState) -> Router {
+    let admin = crate::admin::router(state.clone());
+    match crate::http::metrics::routes(state, crate::http::metrics::Listener::Admin) {
+        Some(metrics) => admin.merge(metrics),
+        None => admin,
+    }
+}
+
 /// Serves until `shutdown` resolves, then drains in-flight requests. With `admin_listen`
 /// configured, the admin API is not served here: see [`serve_all`].
 ///
@@ -157,7 +169,7 @@ pub async fn serve_all(
     let shutdown = shutdown.boxed().shared();
     let admin = admin_listener.map(|admin_listener| {
         let app = crate::http::middleware::common(
-            crate::admin::router(state.clone()),
+            admin_router(&state),
             state.config.rate_limit.client_ip_header,
         )
         .into_make_service_with_connect_info::<SocketAddr>();

@@ -17,6 +17,7 @@ mod clients;
 mod errors;
 mod gateway;
 mod load;
+mod metrics;
 mod registration;
 mod sections;
 mod upstreams;
@@ -25,6 +26,7 @@ pub use cimd::CimdSettings;
 pub use client_rules::{ClientMatch, ClientRuleConfig};
 pub use clients::StaticClientConfig;
 pub use gateway::{GatewaySettings, IdentityHeaders};
+pub use metrics::MetricsSettings;
 pub use registration::{HostPattern, RegistrationMode};
 pub use sections::{
     AuditSettings, ClientIpHeader, RateLimitSettings, RegistrationSettings, TokenSettings,
@@ -65,8 +67,9 @@ pub enum ConfigError {
 pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
 
 /// Paths of dcr-bridge's own endpoints, which a resource cannot take.
-const RESERVED_PATHS: [&str; 10] = [
+const RESERVED_PATHS: [&str; 11] = [
     "/admin",
+    "/metrics",
     "/healthz",
     "/readyz",
     "/authorize",
@@ -139,6 +142,9 @@ pub struct Config {
     /// How resources with an `upstream_url` are proxied.
     #[serde(default)]
     pub gateway: GatewaySettings,
+    /// Prometheus metrics at `/metrics`.
+    #[serde(default)]
+    pub metrics: MetricsSettings,
     /// The upstream identity providers; the first is the default.
     #[serde(default)]
     pub upstreams: Vec<UpstreamConfig>,
@@ -477,7 +483,7 @@ impl Config {
                 key("path"),
                 "must start with '/', have no trailing '/', query, fragment or dot segments, \
                  and not be under /.well-known, /oauth or an endpoint path (/authorize, \
-                 /token, /register, /revoke, /introspect, /jwks, /consent, /admin, /healthz, /readyz)",
+                 /token, /register, /revoke, /introspect, /jwks, /consent, /admin, /healthz, /readyz, /metrics)",
             ));
         }
         if self.resources[..i].iter().any(|o| o.path == r.path) {

@@ -264,6 +264,30 @@ fn audit_retention_defaults_overrides_and_limits() {
 }
 
 #[test]
+fn metrics_section_defaults_overrides_and_unknown_keys() {
+    let c = load(&toml(""), &[]).unwrap();
+    assert!(c.metrics.enabled && !c.metrics.public);
+    let c = load(&toml("[metrics]\nenabled = false\n"), &[]).unwrap();
+    assert!(!c.metrics.enabled);
+    let c = load(&toml(""), &[("DCR_BRIDGE_METRICS__PUBLIC", "true")]).unwrap();
+    assert!(c.metrics.public);
+    let err = load(&toml("[metrics]\nport = 9090\n"), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("port"), "{err}");
+    let err = load(
+        &toml("[[resources]]\nid = \"m\"\npath = \"/metrics\"\nscopes = [\"x\"]\n"),
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("/metrics"),
+        "a resource cannot take /metrics: {err}"
+    );
+}
+
+#[test]
 fn extra_redirect_uri_schemes_are_checked_at_load() {
     let c = load(
         &toml("[registration]\nredirect_uri_schemes = [\"windsurf\", \"my-app+x\"]\n"),

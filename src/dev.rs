@@ -86,6 +86,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         rate_limit: crate::config::RateLimitSettings::default(),
         audit: crate::config::AuditSettings::default(),
         gateway: Default::default(),
+        metrics: Default::default(),
         upstreams: vec![UpstreamConfig {
             id: "dev".into(),
             kind: crate::config::UpstreamKind::Oidc,

@@ -13,6 +13,7 @@ pub mod gateway;
 pub mod http;
 pub mod idp;
 pub mod mcp;
+pub mod metrics;
 pub mod oauth;
 pub mod store;
 pub mod telemetry;

@@ -72,7 +72,9 @@ impl Verified {
     fn claims(&self, core: &Core, token: &str) -> Result<Arc<AccessClaims>, Refusal> {
         let now = core.now();
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(c) = self.0.get(&key) {
+        let cached = self.0.get(&key);
+        crate::metrics::cache(crate::metrics::Cache::VerifiedTokens, cached.is_some());
+        if let Some(c) = cached {
             let live = c.exp > now && c.nbf.is_none_or(|nbf| nbf <= now);
             return if live { Ok(c) } else { Err(Refusal::Invalid) };
         }

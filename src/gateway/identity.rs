@@ -87,7 +87,9 @@ impl Users {
         core: &Core,
         user_id: &str,
     ) -> Result<Arc<UserInfo>, crate::store::StoreError> {
-        if let Some(hit) = self.cache.get(user_id).await {
+        let cached = self.cache.get(user_id).await;
+        crate::metrics::cache(crate::metrics::Cache::GatewayUsers, cached.is_some());
+        if let Some(hit) = cached {
             return Ok(hit);
         }
         let info = Arc::new(

@@ -155,7 +155,9 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             let route = route.clone();
             move |State(app): State<AppState>, req: Request<Body>| {
                 let route = route.clone();
-                async move { handle(&app, &route, req).await }
+                async move {
+                    crate::metrics::gateway(&route.resource.id, handle(&app, &route, req)).await
+                }
             }
         };
         let path = &route.resource.path;

@@ -14,6 +14,7 @@ pub mod error;
 pub mod form;
 pub mod health;
 pub mod introspect;
+pub mod metrics;
 pub mod middleware;
 pub mod pages;
 pub mod rate_limit;
@@ -57,9 +58,13 @@ pub fn routes(state: AppState) -> Router {
         .is_none()
         .then(|| crate::admin::router(state.clone()));
     let ip_header = state.config.rate_limit.client_ip_header;
+    let metrics = metrics::routes(&state, metrics::Listener::Main);
     let mut all = own.merge(gateway).with_state(state);
     if let Some(admin) = admin {
         all = all.merge(admin);
+    }
+    if let Some(metrics) = metrics {
+        all = all.merge(metrics);
     }
     middleware::common(all, ip_header)
 }

@@ -17,6 +17,7 @@ use axum::{Json, Router};
 use crate::app::AppState;
 use crate::http::error::no_store;
 use crate::http::form::{authorization, request_id};
+use crate::metrics;
 use crate::oauth::registration::{self, RegistrationRequest};
 use crate::oauth::registration_policy::{self, Applicant};
 use crate::oauth::{crypto, Error};
@@ -74,10 +75,13 @@ async fn register(
         bearer: authorization(&headers, "Bearer"),
         request_id: request_id.as_deref(),
     };
-    registration_policy::gate(reg, applicant)?;
-    let req = parse_body(&headers, &body)?;
+    registration_policy::gate(reg, applicant)
+        .inspect_err(|e| metrics::registration_refused("dcr", e))?;
+    let req =
+        parse_body(&headers, &body).inspect_err(|e| metrics::registration_refused("dcr", e))?;
     let now = app.core.now();
-    let new = registration::register(req, &app.core.settings, reg.max_redirect_uris, now)?;
+    let new = registration::register(req, &app.core.settings, reg.max_redirect_uris, now)
+        .inspect_err(|e| metrics::registration_refused("dcr", e))?;
     let audit = AuditEvent::new("registered", now)
         .actor(new.record.client_id.clone())
         .client(new.record.client_id.clone())
@@ -93,6 +97,7 @@ async fn register(
     )
     .await?;
     tracing::info!(client_id = %new.record.client_id, "client registered");
+    metrics::registration("dcr", "registered");
     let body = registration::registration_response(
         &new.record,
         new.client_secret.as_deref(),

@@ -74,7 +74,8 @@ async fn grant(
                 &resource,
                 rid,
             )
-            .await?
+            .await
+            .inspect_err(|e| crate::metrics::token_failed("authorization_code", e))?
         }
         Some("refresh_token") => {
             if !client.grant_types.iter().any(|g| g == "refresh_token") {
@@ -86,7 +87,8 @@ async fn grant(
                 .get("refresh_token")
                 .ok_or_else(|| Error::InvalidRequest("refresh_token is required".into()))?;
             refresh_token::refresh(&app.core, &client, token, form.get("scope"), &resource, rid)
-                .await?
+                .await
+                .inspect_err(|e| crate::metrics::token_failed("refresh_token", e))?
         }
         Some(other) => {
             return Err(Error::UnsupportedGrantType(format!(

@@ -63,13 +63,27 @@ pub enum HttpError {
 #[derive(Debug, Clone)]
 pub struct UpstreamHttp {
     inner: reqwest::Client,
+    /// The upstream's configured id, the metrics' `upstream` label.
+    upstream: std::sync::Arc<str>,
 }
 
 impl UpstreamHttp {
     /// Wraps a client built by [`builder`].
     #[must_use]
     pub fn new(inner: reqwest::Client) -> Self {
-        Self { inner }
+        Self {
+            inner,
+            upstream: "unnamed".into(),
+        }
+    }
+
+    /// The same client, its calls counted for upstream `id` in the metrics.
+    #[must_use]
+    pub fn for_upstream(self, id: &str) -> Self {
+        Self {
+            upstream: id.into(),
+            ..self
+        }
     }
 
     /// Builds a fresh client with the house settings.
@@ -134,7 +148,38 @@ impl<'c> AsyncHttpClient<'c> for UpstreamHttp {
     type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send + 'c>>;
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
-        Box::pin(Self::execute(self.inner.clone(), request))
+        let operation = operation(&request);
+        let started = std::time::Instant::now();
+        Box::pin(async move {
+            let result = Self::execute(self.inner.clone(), request).await;
+            let error = match &result {
+                Ok(res) if res.status().is_client_error() => Some("http_4xx"),
+                Ok(_) => None,
+                Err(HttpError::Transport(_)) => Some("transport"),
+                Err(HttpError::Status(_)) => Some("http_5xx"),
+                Err(HttpError::TooLarge) => Some("too_large"),
+            };
+            crate::metrics::upstream_call(&self.upstream, operation, started, error);
+            result
+        })
+    }
+}
+
+/// Which call this is, for the metrics, from its shape: openidconnect POSTs only to the token
+/// endpoint (code exchange and refresh), GETs the discovery document under `/.well-known/`, and
+/// sends a bearer token only to userinfo; any other GET is the JWKS.
+fn operation(request: &HttpRequest) -> &'static str {
+    if request.method() == openidconnect::http::Method::POST {
+        "token"
+    } else if request.uri().path().contains("/.well-known/") {
+        "discovery"
+    } else if request
+        .headers()
+        .contains_key(openidconnect::http::header::AUTHORIZATION)
+    {
+        "userinfo"
+    } else {
+        "jwks"
     }
 }
 

@@ -233,7 +233,7 @@ impl OidcUpstream {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            http: UpstreamHttp::build()?,
+            http: UpstreamHttp::build()?.for_upstream(&config.id),
             clock,
             discovery: Cache::builder()
                 .max_capacity(1)

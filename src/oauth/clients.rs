@@ -126,6 +126,7 @@ impl CimdClients {
             now,
         )
         .inspect_err(|e| {
+            crate::metrics::registration_refused("cimd", e);
             tracing::info!(client_id, error = ?e.description(), "client metadata document invalid");
         })?;
         match &stored {
@@ -134,7 +135,7 @@ impl CimdClients {
                     .client(client_id)
                     .detail(&audit_summary(&record));
                 match self.store.insert_client(&record, &audit).await {
-                    Ok(()) => {}
+                    Ok(()) => crate::metrics::registration("cimd", "registered"),
                     // Another request stored it meanwhile: update it if it differs from what
                     // we fetched (concurrent first requests must not each log an update).
                     Err(StoreError::Conflict(_)) => {
@@ -185,6 +186,7 @@ impl CimdClients {
     }
 
     async fn update(&self, record: &ClientRecord, now: i64) -> Result<()> {
+        crate::metrics::registration("cimd", "updated");
         let audit = AuditEvent::new("cimd_client_updated", now)
             .client(record.client_id.clone())
             .detail(&audit_summary(record));
@@ -214,6 +216,7 @@ impl ClientResolver for CimdClients {
                 .get(client_id)
                 .await
                 .is_some_and(|until| Instant::now() < until);
+            crate::metrics::cache(crate::metrics::Cache::CimdDocuments, fresh);
             if fresh {
                 return Ok(Some(record.clone()));
             }

@@ -139,6 +139,7 @@ pub async fn finish_login(
             .await?;
     }
     tx.commit().await?;
+    crate::metrics::flow(crate::metrics::Step::Code, "issued");
     Ok(code)
 }
 

@@ -90,6 +90,7 @@ pub async fn sync(
                     .actor("config")
                     .client(c.client_id.clone());
                 store.insert_client(&wanted, &audit).await?;
+                crate::metrics::registration("static", "registered");
             }
             Some(existing)
                 if existing.kind == ClientKind::Static
@@ -109,6 +110,7 @@ pub async fn sync(
                         .actor("config")
                         .client(c.client_id.clone());
                     store.update_client(&updated, &audit).await?;
+                    crate::metrics::registration("static", "updated");
                 }
             }
             Some(_) => {

@@ -94,6 +94,17 @@ pub enum RedeemOutcome {
     Invalid,
 }
 
+/// Connections of a store's pool at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections, idle or in use.
+    pub size: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// The most the pool opens.
+    pub max: u32,
+}
+
 /// The storage contract. Both backends pass the same contract test suite.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -103,6 +114,10 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
     /// Name of the backend, for logs and `check-config`.
     fn backend(&self) -> &'static str;
+    /// The connection pool's size now, for the metrics (sampled at scrape).
+    fn pool_stats(&self) -> PoolStats {
+        PoolStats::default()
+    }
     /// Opens a write transaction (SQLite: `BEGIN IMMEDIATE`), which the caller commits; dropped
     /// uncommitted, it rolls back.
     async fn begin(&self) -> Result<Box<dyn StoreTx>, StoreError>;

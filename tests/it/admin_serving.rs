@@ -1,15 +1,13 @@
 //! Where and how the admin API is served: `admin_listen`, and a static client an admin
 //! disabled staying disabled across a restart.
 
-use std::time::Duration;
-
 use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::json;
 
 use crate::admin::{call, expect_problem_with, get, BOOT};
 use crate::admin_pages::walk;
-use crate::support::app::{Db, TestApp};
+use crate::support::app::{BothListeners, Db, TestApp};
 
 #[tokio::test]
 async fn admin_listen_serves_the_admin_api_on_its_own_listener() {
@@ -30,20 +28,8 @@ async fn admin_listen_serves_the_admin_api_on_its_own_listener() {
         .unwrap();
     assert_eq!(res.status(), 404);
     // On the admin listener, next to a second public one serving the same state.
-    let public = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin_base = format!("http://{}", admin.local_addr().unwrap());
-    let public_base = format!("http://{}", public.local_addr().unwrap());
-    let state = app.state.clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(dcr_bridge::app::serve_all(
-        state,
-        public,
-        Some(admin),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let both = BothListeners::start(app.state.clone()).await;
+    let (admin_base, public_base) = (&both.admin_base, &both.public_base);
     let res = app
         .api
         .get(format!("{admin_base}/admin/v1/clients"))
@@ -76,12 +62,7 @@ async fn admin_listen_serves_the_admin_api_on_its_own_listener() {
         .unwrap();
     assert_eq!(res.status(), 200);
     // One shutdown stops both.
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), server)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    both.stop().await;
 }
 
 #[tokio::test]

@@ -37,6 +37,7 @@ mod interop_mcp_remote;
 mod interop_python;
 mod interop_v2;
 mod introspection;
+mod metrics;
 mod policy;
 mod prerequisites;
 mod rate_limit;

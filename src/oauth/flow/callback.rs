@@ -80,7 +80,10 @@ impl Flow<'_> {
             .await
         {
             Ok(Some(r)) => r,
-            Ok(None) => return Err(Notice::SignInExpired.into()),
+            Ok(None) => {
+                crate::metrics::callback_failed("sign_in_expired");
+                return Err(Notice::SignInExpired.into());
+            }
             Err(e) => return Err(FlowError::Internal(e.into())),
         };
         let bound = p.browser.as_deref().is_some_and(|b| {
@@ -96,12 +99,15 @@ impl Flow<'_> {
         let iss = self.sends_iss(&request.client_id).await;
         let issuer = iss.then_some(self.core.settings.issuer.as_str());
         match result {
-            Ok(code) => Ok(code_redirect_url(
-                &request.redirect_uri,
-                &code,
-                request.client_state.as_deref(),
-                issuer,
-            )),
+            Ok(code) => {
+                crate::metrics::flow(crate::metrics::Step::Callback, "ok");
+                Ok(code_redirect_url(
+                    &request.redirect_uri,
+                    &code,
+                    request.client_state.as_deref(),
+                    issuer,
+                ))
+            }
             Err(Failure {
                 error,
                 reason,
@@ -278,6 +284,7 @@ impl Flow<'_> {
         upstream_error: Option<&str>,
         request_id: &Option<String>,
     ) {
+        crate::metrics::callback_failed(reason);
         let now = self.core.now();
         let mut detail = serde_json::json!({ "reason": reason, "upstream": request.upstream_id });
         if let Some(said) = upstream_error {

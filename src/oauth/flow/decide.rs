@@ -4,6 +4,7 @@
 
 use super::secrets::{consent_mac, fresh_leg, secrets_aad};
 use super::{Flow, FlowError, Notice};
+use crate::metrics::Step;
 use crate::oauth::{crypto, Error};
 use crate::store::{AuditEvent, AuthRequestRecord, UpstreamLeg};
 
@@ -57,6 +58,7 @@ impl Flow<'_> {
         }
         match d.decision.as_str() {
             "approve" => {
+                crate::metrics::flow(Step::Consent, "given");
                 let mac = d
                     .browser
                     .as_deref()
@@ -92,6 +94,7 @@ impl Flow<'_> {
         if let Err(e) = done.await {
             return FlowError::Internal(e.into());
         }
+        crate::metrics::flow(Step::Consent, "denied");
         FlowError::Redirect {
             iss: self.sends_iss(&request.client_id).await,
             redirect_uri: request.redirect_uri,
@@ -147,11 +150,13 @@ impl Flow<'_> {
             .authorization_url(&fresh.request(wants_login(&request)))
             .await
             .map_err(|e| {
+                crate::metrics::flow(Step::UpstreamRedirect, "failed");
                 tracing::warn!(upstream = %request.upstream_id, error = %e, "upstream authorization URL failed");
                 back(Error::TemporarilyUnavailable(
                     "the identity provider cannot be reached right now".into(),
                 ))
             })?;
+        crate::metrics::flow(Step::UpstreamRedirect, "ok");
         Ok(url.to_string())
     }
 }

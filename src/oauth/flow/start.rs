@@ -7,6 +7,7 @@ use url::Url;
 
 use super::secrets::{client_digest, consent_mac, CLIENT_DIGEST_KEY};
 use super::{Flow, FlowError};
+use crate::metrics::Step;
 use crate::oauth::authorize::{self, AuthorizeParams, ValidAuthorize};
 use crate::oauth::{cimd, crypto, Error, Settings};
 use crate::store::{AuditEvent, AuthRequestRecord, ClientKind, ClientRecord};
@@ -75,6 +76,7 @@ impl Flow<'_> {
     /// [`FlowError::Page`], [`FlowError::Redirect`] or [`FlowError::Inform`] as validation
     /// decides; from a remembered approval, as [`Flow::decide`] when it approves.
     pub async fn start(&self, req: StartRequest) -> Result<Started, FlowError> {
+        crate::metrics::flow(Step::Authorize, "started");
         let client = match req.params.client_id.as_deref() {
             Some(id) => self
                 .core
@@ -98,14 +100,18 @@ impl Flow<'_> {
         let valid = authorize::validate_authorize(req.params, client, &self.core.settings)?;
         match self.pend(&valid, &req.browser, &req.remembered).await {
             Ok(Pending::Remembered(record)) => {
+                crate::metrics::flow(Step::Consent, "remembered");
                 self.send_upstream(*record).await.map(Started::Upstream)
             }
             Ok(Pending::Ask {
                 consent_id,
                 csrf_token,
-            }) => Ok(Started::Consent(Box::new(
-                self.prompt(valid, consent_id, csrf_token),
-            ))),
+            }) => {
+                crate::metrics::flow(Step::Consent, "shown");
+                Ok(Started::Consent(Box::new(
+                    self.prompt(valid, consent_id, csrf_token),
+                )))
+            }
             // Still before the user acted: the same rule as for validation errors.
             Err(e) => Err(authorize::early_error(
                 &self.core.settings,

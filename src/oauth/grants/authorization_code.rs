@@ -129,6 +129,7 @@ pub async fn exchange(
         .await?
     {
         RedeemOutcome::Redeemed(_) => {
+            crate::metrics::token_issued("authorization_code");
             super::touch_client(core, &client.client_id, now).await;
             Ok(TokenResponse::new(jwt, ttl, refresh, record.scope))
         }

@@ -101,16 +101,21 @@ pub async fn refresh(
         .await?;
     match outcome {
         RotateOutcome::Rotated => {
+            crate::metrics::token_issued("refresh_token");
             super::touch_client(core, &client.client_id, now).await;
             Ok(response)
         }
         RotateOutcome::Replay(sealed) => {
+            crate::metrics::refresh_replayed();
             let plain = crypto::open_with_token(refresh_token, &sealed).map_err(Error::server)?;
             serde_json::from_slice(&plain).map_err(Error::server)
         }
-        RotateOutcome::ReuseDetected => Err(Error::InvalidGrant(
-            "refresh token reuse detected; the grant's tokens were revoked".to_owned(),
-        )),
+        RotateOutcome::ReuseDetected => {
+            crate::metrics::refresh_reuse_detected();
+            Err(Error::InvalidGrant(
+                "refresh token reuse detected; the grant's tokens were revoked".to_owned(),
+            ))
+        }
         RotateOutcome::Invalid => Err(unknown()),
     }
 }

@@ -151,6 +151,14 @@ where
         DB::BACKEND
     }
 
+    fn pool_stats(&self) -> crate::store::PoolStats {
+        crate::store::PoolStats {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
     async fn begin(&self) -> Result<Box<dyn StoreTx>, StoreError> {
         Ok(Box::new(tx::SqlTx(Open::begin(self).await?)))
     }

@@ -72,6 +72,7 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
         rate_limit: dcr_bridge::config::RateLimitSettings::default(),
         audit: dcr_bridge::config::AuditSettings::default(),
         gateway: Default::default(),
+        metrics: Default::default(),
         upstreams: vec![UpstreamConfig {
             id: "corp".into(),
             kind: dcr_bridge::config::UpstreamKind::Oidc,
@@ -620,4 +621,47 @@ pub fn meta_refresh(html: &str) -> Option<String> {
     let start = html.find(marker)? + marker.len();
     let end = html[start..].find('"')? + start;
     Some(unescape_attr(&html[start..end]))
+}
+
+/// An app's state served again by `app::serve_all` on two fresh listeners, a public and an
+/// admin one (`admin_listen`).
+pub struct BothListeners {
+    pub public_base: String,
+    pub admin_base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl BothListeners {
+    pub async fn start(state: AppState) -> Self {
+        let public = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin_base = format!("http://{}", admin.local_addr().unwrap());
+        let public_base = format!("http://{}", public.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(dcr_bridge::app::serve_all(
+            state,
+            public,
+            Some(admin),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            public_base,
+            admin_base,
+            stop,
+            server,
+        }
+    }
+
+    /// One shutdown stops both: fails unless both end cleanly within 5 s.
+    pub async fn stop(self) {
+        self.stop.send(()).unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), self.server)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
 }

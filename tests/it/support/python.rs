@@ -211,3 +211,26 @@ pub async fn run_python_sdk_flow_raw(
     }
     Ok(out)
 }
+
+/// Parses Prometheus exposition `text` with the reference parser (`prometheus_client`, pinned in
+/// `requirements.txt`) through `parse_metrics.py`: `Ok(families JSON)`, or `Err` with the
+/// parser's complaint. The venv must exist ([`venv_or_skip`]).
+pub async fn parse_metrics(text: &str) -> Result<serde_json::Value, String> {
+    let file = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    std::fs::write(file.path(), text).map_err(|e| e.to_string())?;
+    let out = process::output(
+        Command::new(venv_python())
+            .arg("parse_metrics.py")
+            .arg(file.path())
+            .current_dir(python_dir())
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
+        Duration::from_secs(60),
+        "`parse_metrics.py`",
+    )
+    .await
+    .map_err(|e| format!("{e:#}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+}

@@ -11,7 +11,9 @@ use utoipa::ToSchema;
 
 use super::auth::{self, AdminCaller};
 use super::error::{AdminError, AdminJson, AdminPath};
-use super::responses::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
+use super::responses::{
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
+};
 use super::tokens::TokenRef;
 use crate::app::AppState;
 use crate::oauth::registration_policy::{check_limits, mint_initial_token};
@@ -173,7 +175,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<InitialTokenList
     request_body = NewInitialToken,
     responses(
         (status = 201, description = "Created; the token is shown this once", body = CreatedInitialToken),
-        BadRequest, Unauthorized, Forbidden, Conflict,
+        BadRequest, Unauthorized, Forbidden, Conflict, PayloadTooLarge, UnsupportedMediaType,
     ))]
 pub async fn create(
     State(state): State<AppState>,

@@ -59,7 +59,10 @@ fn upstream_failure(e: IdpError) -> Failure {
     let upstream = Some(upstream_text(&e.to_string()));
     Failure {
         error: idp_error(e),
-        reason: Some("upstream_error"),
+        // The reason is our error code (`access_denied`: refused; `temporarily_unavailable`:
+        // unreachable or garbage), which stats and metrics group by; the upstream's own words
+        // go to `upstream_error`.
+        reason: None,
         upstream,
     }
 }

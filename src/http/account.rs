@@ -20,8 +20,8 @@ use serde::Serialize;
 
 use crate::account::{account, AppView, Removed, Session};
 use crate::app::AppState;
-use crate::http::browser::{answer, page as error_page, see_other};
-use crate::http::consent::same_origin;
+use crate::http::browser::{answer, page as error_page, same_origin, see_other};
+
 use crate::http::cookies;
 use crate::http::form::{request_id, Params};
 use crate::http::pages::html_response;

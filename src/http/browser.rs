@@ -2,7 +2,7 @@
 //! [`FlowError`] to a page or a redirect (logged here, once, inside the request span), and the
 //! flow's redirects (302 to the client, 303 upstream).
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::app::AppState;
@@ -243,5 +243,14 @@ fn redirect(status: StatusCode, url: &str) -> Response {
             res
         }
         Err(_) => Redirect::to("/").into_response(),
+    }
+}
+
+/// The Origin check (defence in depth beside the CSRF token): absent is tolerated (older
+/// browsers), present must be ours.
+pub(crate) fn same_origin(headers: &HeaderMap, issuer: &str) -> bool {
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(origin) => origin.trim_end_matches('/') == issuer,
     }
 }

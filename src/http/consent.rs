@@ -11,7 +11,7 @@ use axum::routing::post;
 use axum::Router;
 
 use crate::app::AppState;
-use crate::http::browser::{answer, see_other};
+use crate::http::browser::{answer, same_origin, see_other};
 use crate::http::cookies;
 use crate::http::form::{request_id, Params};
 use crate::oauth::flow::{Decision, Notice};
@@ -66,13 +66,4 @@ async fn decide(State(app): State<AppState>, headers: HeaderMap, body: Bytes) ->
         }
     }
     res
-}
-
-/// The Origin check (defence in depth beside the CSRF token): absent is tolerated (older
-/// browsers), present must be ours.
-pub(crate) fn same_origin(headers: &HeaderMap, issuer: &str) -> bool {
-    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        None => true,
-        Some(origin) => origin.trim_end_matches('/') == issuer,
-    }
 }

@@ -20,8 +20,8 @@ use crate::http::form::{authorization, request_id};
 use crate::metrics;
 use crate::oauth::registration::{self, RegistrationRequest};
 use crate::oauth::registration_policy::{self, Applicant};
-use crate::oauth::{crypto, Error};
-use crate::store::{AuditEvent, ClientKind, ClientRecord, StoreError};
+use crate::oauth::{client_registration, Error};
+use crate::store::ClientRecord;
 
 /// Registration routes.
 pub fn routes() -> Router<AppState> {
@@ -69,35 +69,16 @@ async fn register(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Error> {
-    let reg = &app.core.settings.registration;
     let request_id = request_id(&headers);
     let applicant = Applicant {
         bearer: authorization(&headers, "Bearer"),
         request_id: request_id.as_deref(),
     };
-    registration_policy::gate(reg, applicant)
+    registration_policy::gate(&app.core.settings.registration, applicant)
         .inspect_err(|e| metrics::registration_refused("dcr", e))?;
     let req =
         parse_body(&headers, &body).inspect_err(|e| metrics::registration_refused("dcr", e))?;
-    let now = app.core.now();
-    let new = registration::register(req, &app.core.settings, reg.max_redirect_uris, now)
-        .inspect_err(|e| metrics::registration_refused("dcr", e))?;
-    let audit = AuditEvent::new("registered", now)
-        .actor(new.record.client_id.clone())
-        .client(new.record.client_id.clone())
-        .request(request_id.clone())
-        .detail(&registration::audit_summary(&new.record));
-    registration_policy::admit_and_store(
-        app.core.store.as_ref(),
-        reg,
-        applicant,
-        &new.record,
-        audit,
-        now,
-    )
-    .await?;
-    tracing::info!(client_id = %new.record.client_id, "client registered");
-    metrics::registration("dcr", "registered");
+    let new = client_registration::register(&app.core, applicant, req).await?;
     let body = registration::registration_response(
         &new.record,
         new.client_secret.as_deref(),
@@ -107,41 +88,17 @@ async fn register(
     Ok(no_store((StatusCode::CREATED, Json(body)).into_response()))
 }
 
-/// RFC 7592 §2: the registration access token authorises access to one client's configuration.
-/// Unknown clients and bad tokens both answer 401 so that client ids cannot be probed.
-/// Returns the client and the token that authorised the request.
-///
-/// Only dynamically registered clients are managed here, and they are read from the store
-/// alone, never through the client resolver: a percent-encoded URL in the path must not make
-/// us fetch a metadata document, and CIMD clients (managed by their document) and static
-/// clients (managed by configuration) have no registration access token. They answer like an
-/// unknown client: RFC 7592 §2.1–§2.3 prescribe 401 `invalid_token` when the client does not
-/// exist on this server for that token.
-async fn authorize_management<'h>(
+/// The registration access token of a management request (RFC 7592 §2) and the client it
+/// authorises.
+async fn managed<'h>(
     app: &AppState,
     headers: &'h HeaderMap,
     client_id: &str,
 ) -> Result<(ClientRecord, &'h str), Error> {
-    let token = authorization(headers, "Bearer")
-        .ok_or_else(|| Error::InvalidToken("a registration access token is required".into()))?;
-    let client = app
-        .core
-        .store
-        .get_client(client_id)
-        .await?
-        .filter(|c| c.kind == ClientKind::Dcr && !c.disabled)
-        .ok_or_else(|| Error::InvalidToken("invalid registration access token".into()))?;
-    let valid = client
-        .registration_token_hash
-        .as_deref()
-        .is_some_and(|h| crypto::ct_eq(h.as_bytes(), crypto::hash(token).as_bytes()));
-    if valid {
-        Ok((client, token))
-    } else {
-        Err(Error::InvalidToken(
-            "invalid registration access token".into(),
-        ))
-    }
+    let token = authorization(headers, "Bearer");
+    let client = client_registration::authorize_management(&app.core, token, client_id).await?;
+    // authorize_management refused a missing token, so it is there.
+    Ok((client, token.unwrap_or_default()))
 }
 
 async fn read(
@@ -149,7 +106,7 @@ async fn read(
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
-    let (client, token) = authorize_management(&app, &headers, &client_id).await?;
+    let (client, token) = managed(&app, &headers, &client_id).await?;
     let body =
         registration::registration_response(&client, None, Some(token), &app.core.settings.issuer);
     Ok(no_store(Json(body).into_response()))
@@ -161,29 +118,10 @@ async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Error> {
-    let (client, token) = authorize_management(&app, &headers, &client_id).await?;
+    let (client, token) = managed(&app, &headers, &client_id).await?;
     let req = parse_body(&headers, &body)?;
-    let now = app.core.now();
-    let updated = registration::update(
-        &client,
-        req,
-        &app.core.settings,
-        app.config.registration.max_redirect_uris,
-        now,
-    )?;
-    let audit = AuditEvent::new("client_updated", now)
-        .actor(client_id.clone())
-        .client(client_id.clone())
-        .request(request_id(&headers))
-        .detail(&registration::audit_summary(&updated));
-    app.core
-        .store
-        .update_client(&updated, &audit)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => Error::InvalidToken("invalid registration access token".into()),
-            other => other.into(),
-        })?;
+    let updated =
+        client_registration::update(&app.core, &client, req, request_id(&headers)).await?;
     let body =
         registration::registration_response(&updated, None, Some(token), &app.core.settings.issuer);
     Ok(no_store(Json(body).into_response()))
@@ -194,15 +132,7 @@ async fn delete(
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
-    authorize_management(&app, &headers, &client_id).await?;
-    let now = app.core.now();
-    let audit = AuditEvent::new("client_deleted", now)
-        .actor(client_id.clone())
-        .client(client_id.clone())
-        .request(request_id(&headers));
-    app.core
-        .store
-        .delete_client(&client_id, now, &audit)
-        .await?;
+    managed(&app, &headers, &client_id).await?;
+    client_registration::delete(&app.core, &client_id, request_id(&headers)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -5,6 +5,7 @@
 pub mod authorize;
 pub mod cimd;
 pub mod client_auth;
+pub mod client_registration;
 pub mod client_rules;
 pub mod clients;
 pub mod crypto;

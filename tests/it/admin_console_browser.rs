@@ -117,6 +117,29 @@ async fn element(b: &Client, css: &str) -> fantoccini::elements::Element {
         .unwrap_or_else(|e| panic!("no {css}: {e}"))
 }
 
+/// Clicks the element at `css` and waits (at most 20 s) until the browser is on a page whose
+/// URL satisfies `arrived`. On failure, says where the browser is and what the page shows.
+async fn click_and_wait(b: &Client, css: &str, arrived: impl Fn(&url::Url) -> bool) {
+    element(b, css)
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    let started = Instant::now();
+    loop {
+        let url = b.current_url().await.unwrap();
+        if arrived(&url) {
+            return;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let source = b.source().await.unwrap_or_default();
+            let head: String = source.chars().take(2000).collect();
+            panic!("after clicking {css} the browser is still on {url}; the page:\n{head}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_operator_revokes_a_users_grants_in_chromium() {
     let Some((driver, chromium)) = prerequisites() else {
@@ -136,39 +159,41 @@ async fn an_operator_revokes_a_users_grants_in_chromium() {
         let who = element(&b, "#operator").await.text().await.unwrap();
         assert_eq!(who, "bootstrap");
 
-        // Find the user by email.
-        element(&b, "nav a[href='/admin/users']")
-            .await
-            .click()
-            .await
-            .unwrap();
+        // Find the user by email. Every click that navigates waits for the next page's URL
+        // before it looks for an element, or it could find (and click) one on the page it left.
+        click_and_wait(&b, "nav a[href='/admin/users']", |u| {
+            u.path() == "/admin/users"
+        })
+        .await;
         element(&b, "#q")
             .await
             .send_keys("alice@example.com")
             .await
             .unwrap();
-        element(&b, "#search").await.click().await.unwrap();
-        element(&b, "#users a[href^='/admin/users/']")
-            .await
-            .click()
-            .await
-            .unwrap();
+        click_and_wait(&b, "#search", |u| {
+            u.query_pairs()
+                .any(|(k, v)| k == "q" && v == "alice@example.com")
+        })
+        .await;
+        click_and_wait(&b, "#users a[href^='/admin/users/']", |u| {
+            u.path().starts_with("/admin/users/")
+        })
+        .await;
         let email = element(&b, "#user-email").await.text().await.unwrap();
         assert_eq!(email, "alice@example.com");
         let source = b.source().await.unwrap();
         assert!(source.contains(&client_id), "the user's grant is listed");
 
-        // Revoke all their grants.
+        // Revoke all their grants: the action redirects back to the user's page with a notice.
         element(&b, "#revoke-all").await.click().await.unwrap();
         let notice = element(&b, "#notice").await.text().await.unwrap();
         assert_eq!(notice, "Revoked 1 grant(s).");
 
         // The audit log shows who did it.
-        element(&b, "nav a[href='/admin/audit']")
-            .await
-            .click()
-            .await
-            .unwrap();
+        click_and_wait(&b, "nav a[href='/admin/audit']", |u| {
+            u.path() == "/admin/audit"
+        })
+        .await;
         let first = element(&b, "#events tr.event").await;
         let kind = first
             .find(Locator::Css(".type"))

@@ -1,5 +1,6 @@
 //! Records of the end users' account pages (`/account`): first-party sign-ins in flight, signed-in
-//! sessions, and the connected apps (grants with their client) a user sees.
+//! sessions, and the connected apps (grants with their client) a user sees; and the admin
+//! console's sessions.
 
 use super::{ClientKind, GrantRecord};
 
@@ -43,4 +44,19 @@ pub struct ConnectedApp {
     /// `None` when the client row is gone (deleted clients revoke their grants, so rarely).
     pub client_kind: Option<ClientKind>,
     pub redirect_uris: Vec<String>,
+}
+
+/// A signed-in admin console session, keyed by the hash of its cookie value (issue 15: in the
+/// database, so a restart or another replica keeps the operator signed in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSessionRecord {
+    /// SHA-256 of the cookie value.
+    pub id_hash: String,
+    /// SHA-256 of the admin token that opened the session; re-checked on every request.
+    pub token_hash: String,
+    pub created_at: i64,
+    /// Last request seen (written at most once a minute): the idle timeout counts from here.
+    pub last_seen_at: i64,
+    /// The absolute end of the session.
+    pub expires_at: i64,
 }

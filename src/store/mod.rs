@@ -431,6 +431,27 @@ pub trait Store: Send + Sync + 'static {
     /// The user's active grants with their clients, newest first (at most 200).
     async fn list_connected_apps(&self, user_id: &str) -> Result<Vec<ConnectedApp>, StoreError>;
 
+    // --- admin console sessions -----------------------------------------------------------
+    /// Opens a console session and writes its audit event (`admin_console_signed_in`) in one
+    /// transaction; a session the browser already had (`replaces`, an id hash) is ended in it
+    /// too (session fixation).
+    async fn open_console_session(
+        &self,
+        session: &ConsoleSessionRecord,
+        replaces: Option<&str>,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// The console session with this hash, unless past its absolute end at `now`.
+    async fn get_console_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<ConsoleSessionRecord>, StoreError>;
+    /// Records activity on a console session (written at most once a minute).
+    async fn touch_console_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError>;
+    /// Ends a console session; false when there was none.
+    async fn delete_console_session(&self, id_hash: &str) -> Result<bool, StoreError>;
+
     // --- registration policy, cluster jobs -----------------------------------------------------
     /// Every initial access token (RFC 7591 §3), revoked and used-up ones included, newest first.
     async fn list_initial_access_tokens(&self)

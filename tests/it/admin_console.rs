@@ -249,6 +249,89 @@ async fn sign_out_ends_the_session_and_sessions_expire() {
     to_sign_in(s, &h);
 }
 
+/// Sessions are in the database: a second server on the same database and secret key (a
+/// restarted process, another replica) knows the session, with the same CSRF token, and a
+/// sign-out there ends it on the first as well.
+#[tokio::test]
+async fn a_session_survives_a_restart_and_is_known_to_every_replica() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let Some(app) = admin_app(db).await else {
+            continue;
+        };
+        // Sign in by hand to hold the cookie value and present it to either server.
+        let plain = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let res = post(&app, &plain, "/admin/sign-in", &[("token", BOOT)]).await;
+        assert_eq!(res.status(), 303, "{db:?}");
+        let cookie = res.headers()[SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let get = |base: String| {
+            let plain = plain.clone();
+            let cookie = cookie.clone();
+            async move {
+                let res = plain
+                    .get(format!("{base}/admin/"))
+                    .header("cookie", cookie)
+                    .send()
+                    .await
+                    .unwrap();
+                (res.status().as_u16(), res.text().await.unwrap())
+            }
+        };
+        let (s, html) = get(app.base.clone()).await;
+        assert_eq!(s, 200, "{db:?}: {html}");
+        let csrf = crate::support::app::hidden(&html, "csrf");
+
+        // A second server: what a restart or another replica is.
+        let store = dcr_bridge::store::connect(&app.state.config.database_url)
+            .await
+            .unwrap();
+        let state = dcr_bridge::app::build_with(
+            (*app.state.config).clone(),
+            store,
+            app.clock.clone() as std::sync::Arc<dyn dcr_bridge::clock::Clock>,
+        )
+        .await
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let other = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let server = tokio::spawn(async move {
+            dcr_bridge::app::serve(state, listener, std::future::pending())
+                .await
+                .unwrap();
+        });
+        let (s, html) = get(other.clone()).await;
+        assert_eq!(s, 200, "{db:?}: {html}");
+        assert_eq!(crate::support::app::hidden(&html, "csrf"), csrf, "{db:?}");
+
+        // Signed out on the second server: the first forgets the session too.
+        let res = plain
+            .post(format!("{other}/admin/sign-out"))
+            .header("cookie", &cookie)
+            .header("origin", &other)
+            .header("sec-fetch-site", "same-origin")
+            .header("content-type", FORM)
+            .body(serde_urlencoded::to_string([("csrf", csrf.as_str())]).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            (res.status().as_u16(), location(&res).as_str()),
+            (303, "/admin/sign-in"),
+            "{db:?}"
+        );
+        assert_eq!(get(app.base.clone()).await.0, 303, "{db:?}");
+        server.abort();
+    }
+}
+
 #[tokio::test]
 async fn revoking_the_admin_token_ends_its_console_sessions() {
     let app = admin_app(Db::Sqlite).await.unwrap();

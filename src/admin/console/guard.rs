@@ -24,7 +24,7 @@ impl FromRequestParts<Console> for Signed {
     type Rejection = Refusal;
 
     async fn from_request_parts(parts: &mut Parts, c: &Console) -> Result<Self, Refusal> {
-        let found = session::operator(&c.app, &c.sessions, &parts.headers, c.secure()).await?;
+        let found = session::operator(&c.app, &parts.headers, c.secure()).await?;
         found.map(Signed).ok_or(Refusal::SignIn)
     }
 }
@@ -41,7 +41,7 @@ impl FromRequest<Console> for Posted {
     async fn from_request(req: Request, c: &Console) -> Result<Self, Refusal> {
         let (parts, body) = req.into_parts();
         same_origin(&parts.headers, c)?;
-        let operator = session::operator(&c.app, &c.sessions, &parts.headers, c.secure())
+        let operator = session::operator(&c.app, &parts.headers, c.secure())
             .await?
             .ok_or(Refusal::SignIn)?;
         if operator.caller.read_only {

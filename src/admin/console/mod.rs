@@ -25,7 +25,6 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use self::render::Templates;
-use self::session::Sessions;
 use self::signin::Failures;
 use crate::app::AppState;
 
@@ -36,7 +35,8 @@ pub const SIGN_IN: &str = "/admin/sign-in";
 /// Largest form body the console accepts (its forms carry a token and a few ids).
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
 
-/// The console's state: the application, its templates, sessions and sign-in failure counts.
+/// The console's state: the application, its templates and sign-in failure counts (sessions
+/// are in the database).
 #[derive(Clone)]
 pub struct Console(Arc<Inner>);
 
@@ -44,7 +44,6 @@ pub struct Console(Arc<Inner>);
 pub struct Inner {
     pub app: AppState,
     pub templates: Templates,
-    pub sessions: Sessions,
     pub failures: Failures,
 }
 
@@ -83,7 +82,6 @@ pub fn router(app: AppState) -> Router {
     let console = Console(Arc::new(Inner {
         app,
         templates,
-        sessions: Sessions::default(),
         failures: Failures::default(),
     }));
     Router::new()

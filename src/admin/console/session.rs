@@ -1,16 +1,13 @@
 //! Console sessions: a random id in a `__Host-` cookie (HttpOnly, SameSite=Strict, Secure over
-//! https), kept server-side by the SHA-256 of the id, with the hash of the admin token that
-//! opened it, a per-session CSRF token, and idle and absolute expiry.
+//! https), kept in the database by the SHA-256 of the id with the hash of the admin token that
+//! opened it, and idle and absolute expiry. The CSRF token of a session's forms is a MAC of the
+//! cookie value under the secret key: the same on every replica, never stored.
 //!
 //! Every request re-checks the admin token behind the session (`find_admin_token` by its hash,
 //! or the configured bootstrap token), so revoking the token ends its console sessions at the
-//! next request, whatever process served the sign-in. The sessions themselves live in this
-//! process's memory: a restart, or a request routed to another replica, asks the operator to
-//! sign in again (docs/admin-console.md says so). Nothing here outlives the process, so a
-//! stolen database backup holds no console session.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
+//! next request, whatever process served the sign-in. A restart, or a request routed to another
+//! replica, keeps the operator signed in. Only hashes are stored: a stolen database backup holds
+//! no session anyone could present.
 
 use axum::http::{HeaderMap, HeaderValue};
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -19,13 +16,13 @@ use secrecy::ExposeSecret as _;
 use crate::admin::auth::{AdminCaller, BOOTSTRAP_NAME};
 use crate::app::AppState;
 use crate::oauth::crypto;
+use crate::store::{AuditEvent, ConsoleSessionRecord, StoreError};
 
-/// A session unused this long is over (seconds).
+/// A session unused this long is over (seconds). Its last use is recorded at most once a
+/// minute, so a session may end up to a minute early.
 pub const IDLE_SECONDS: i64 = 30 * 60;
 /// A session is over this long after sign-in, used or not (seconds).
 pub const ABSOLUTE_SECONDS: i64 = 8 * 3600;
-/// Most sessions kept at once; the least recently used goes first beyond it.
-const MAX_SESSIONS: usize = 1_000;
 
 /// Cookie name: `__Host-` prefixed (Secure, no Domain, Path=/) when served over https, as the
 /// browser-binding cookie does (src/http/cookies.rs); plain on http (tests, loopback trials).
@@ -38,23 +35,6 @@ pub fn cookie_name(secure: bool) -> &'static str {
     }
 }
 
-/// Which admin token a session stands for.
-#[derive(Debug, Clone)]
-pub struct Session {
-    /// SHA-256 of the admin token (stored tokens are found by it; the bootstrap one compared).
-    token_hash: String,
-    /// The CSRF token of every form of this session.
-    pub csrf: String,
-    created_at: i64,
-    last_seen: i64,
-}
-
-/// The sessions of this process, keyed by the hash of the cookie value.
-#[derive(Debug, Default)]
-pub struct Sessions {
-    by_hash: Mutex<HashMap<String, Session>>,
-}
-
 /// A signed-in operator: the admin caller (as the API sees it) and the session's CSRF token.
 #[derive(Debug, Clone)]
 pub struct Operator {
@@ -62,60 +42,60 @@ pub struct Operator {
     pub csrf: String,
 }
 
-impl Sessions {
-    /// Opens a session for the admin token whose hash is `token_hash`; returns the cookie value.
-    pub fn open(&self, token_hash: String, now: i64) -> String {
-        let id = crypto::random_b64(32);
-        let session = Session {
-            token_hash,
-            csrf: crypto::random_b64(32),
-            created_at: now,
-            last_seen: now,
-        };
-        let mut map = self.lock();
-        map.retain(|_, s| live(s, now));
-        if map.len() >= MAX_SESSIONS {
-            if let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, s)| s.last_seen)
-                .map(|(k, _)| k.clone())
-            {
-                map.remove(&oldest);
-            }
-        }
-        map.insert(crypto::hash(&id), session);
-        id
-    }
-
-    /// The live session of cookie value `id`, its last use moved to `now`.
-    pub fn touch(&self, id: &str, now: i64) -> Option<Session> {
-        let key = crypto::hash(id);
-        let mut map = self.lock();
-        let session = map.get_mut(&key)?;
-        if !live(session, now) {
-            map.remove(&key);
-            return None;
-        }
-        session.last_seen = now;
-        Some(session.clone())
-    }
-
-    /// Ends the session of cookie value `id` (sign-out, or its token is gone).
-    pub fn close(&self, id: &str) {
-        self.lock().remove(&crypto::hash(id));
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
-        // A panic while holding the lock cannot leave the map half-changed (single inserts and
-        // removes), so a poisoned lock is still usable.
-        self.by_hash
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
+/// Whether a stored session is still usable at `now`: neither idle too long nor too old.
+#[must_use]
+pub fn live(s: &ConsoleSessionRecord, now: i64) -> bool {
+    now - s.last_seen_at < IDLE_SECONDS
+        && now - s.created_at < ABSOLUTE_SECONDS
+        && now < s.expires_at
 }
 
-fn live(s: &Session, now: i64) -> bool {
-    now - s.last_seen < IDLE_SECONDS && now - s.created_at < ABSOLUTE_SECONDS
+/// The CSRF token of the session whose cookie value is `id`.
+fn csrf_of(state: &AppState, id: &str) -> String {
+    state.core.cipher.mac("admin-console-csrf", &[id])
+}
+
+/// Opens a session for the admin token whose hash is `token_hash`, ending the one the browser
+/// already had (`old_cookie`: never reused, session fixation), with `audit` in the same
+/// transaction. Returns the new cookie value.
+///
+/// # Errors
+/// Store failures.
+pub async fn open(
+    state: &AppState,
+    token_hash: String,
+    old_cookie: Option<&str>,
+    audit: &AuditEvent,
+    now: i64,
+) -> Result<String, StoreError> {
+    let id = crypto::random_b64(32);
+    let record = ConsoleSessionRecord {
+        id_hash: crypto::hash(&id),
+        token_hash,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + ABSOLUTE_SECONDS,
+    };
+    let replaces = old_cookie.map(crypto::hash);
+    state
+        .core
+        .store
+        .open_console_session(&record, replaces.as_deref(), audit)
+        .await?;
+    Ok(id)
+}
+
+/// Ends the session of cookie value `id` (sign-out, or its token is gone).
+///
+/// # Errors
+/// Store failures.
+pub async fn close(state: &AppState, id: &str) -> Result<(), StoreError> {
+    state
+        .core
+        .store
+        .delete_console_session(&crypto::hash(id))
+        .await?;
+    Ok(())
 }
 
 /// The session cookie's value, if the request has one of a plausible length.
@@ -161,7 +141,7 @@ pub async fn caller_for(
     state: &AppState,
     token_hash: &str,
     request_id: Option<String>,
-) -> Result<Option<AdminCaller>, crate::store::StoreError> {
+) -> Result<Option<AdminCaller>, StoreError> {
     if let Some(bootstrap) = &state.config.admin_token {
         let configured = crypto::hash(bootstrap.expose_secret());
         if crypto::ct_eq(token_hash.as_bytes(), configured.as_bytes()) {
@@ -189,33 +169,38 @@ pub async fn caller_for(
 }
 
 /// The operator behind the request's session cookie, if the session is live and its admin
-/// token still valid; a session whose token is gone is closed.
+/// token still valid; a session found idle, or whose token is gone, is ended.
 ///
 /// # Errors
 /// Store failures.
 pub async fn operator(
     state: &AppState,
-    sessions: &Sessions,
     headers: &HeaderMap,
     secure: bool,
-) -> Result<Option<Operator>, crate::store::StoreError> {
+) -> Result<Option<Operator>, StoreError> {
     let Some(id) = cookie(headers, secure) else {
         return Ok(None);
     };
-    let Some(session) = sessions.touch(&id, state.core.now()) else {
+    let now = state.core.now();
+    let store = &state.core.store;
+    let id_hash = crypto::hash(&id);
+    let Some(session) = store.get_console_session(&id_hash, now).await? else {
         return Ok(None);
     };
-    let request_id = crate::http::form::request_id(headers);
-    match caller_for(state, &session.token_hash, request_id).await? {
-        Some(caller) => Ok(Some(Operator {
-            caller,
-            csrf: session.csrf,
-        })),
-        None => {
-            sessions.close(&id);
-            Ok(None)
-        }
+    if !live(&session, now) {
+        store.delete_console_session(&id_hash).await?;
+        return Ok(None);
     }
+    let request_id = crate::http::form::request_id(headers);
+    let Some(caller) = caller_for(state, &session.token_hash, request_id).await? else {
+        store.delete_console_session(&id_hash).await?;
+        return Ok(None);
+    };
+    store.touch_console_session(&id_hash, now).await?;
+    Ok(Some(Operator {
+        caller,
+        csrf: csrf_of(state, &id),
+    }))
 }
 
 #[cfg(test)]

@@ -150,12 +150,9 @@ pub async fn submit(State(c): State<Console>, req: Request) -> Result<Response, 
         now,
         json!({ "ip": ip.to_string(), "read_only": caller.read_only }),
     );
-    c.app.core.store.insert_audit_event(&event).await?;
-    // A session id the browser already had is dropped, not reused (session fixation).
-    if let Some(old) = cookie(&headers, c.secure()) {
-        c.sessions.close(&old);
-    }
-    let id = c.sessions.open(token_hash, now);
+    // A session id the browser already had is ended, not reused (session fixation).
+    let old = cookie(&headers, c.secure());
+    let id = session::open(&c.app, token_hash, old.as_deref(), &event, now).await?;
     let mut res = Redirect::to(HOME).into_response();
     if let Some(v) = session::set_cookie(&id, c.secure()) {
         res.headers_mut().insert(header::SET_COOKIE, v);
@@ -169,7 +166,7 @@ pub async fn sign_out(State(c): State<Console>, req: Request) -> Result<Response
     let (parts, body) = req.into_parts();
     same_origin(&parts.headers, &c)?;
     let Some(Operator { caller, csrf }) =
-        session::operator(&c.app, &c.sessions, &parts.headers, c.secure()).await?
+        session::operator(&c.app, &parts.headers, c.secure()).await?
     else {
         return Ok(Redirect::to(super::SIGN_IN).into_response());
     };
@@ -183,7 +180,7 @@ pub async fn sign_out(State(c): State<Console>, req: Request) -> Result<Response
         ));
     }
     if let Some(id) = cookie(&parts.headers, c.secure()) {
-        c.sessions.close(&id);
+        session::close(&c.app, &id).await?;
     }
     let event = caller.audit("admin_console_signed_out", c.app.core.now(), json!({}));
     c.app.core.store.insert_audit_event(&event).await?;

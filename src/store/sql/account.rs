@@ -1,10 +1,12 @@
 //! The end users' account pages: first-party sign-ins in flight, sessions, and the list of a
 //! user's connected apps.
 
+use super::audit::insert_audit;
 use super::exec::{args, Exec, SqlRow};
 use super::rows::{self, grant_cols};
 use crate::store::{
-    AccountLoginRecord, AccountSessionRecord, ClientKind, ConnectedApp, StoreError,
+    AccountLoginRecord, AccountSessionRecord, AuditEvent, ClientKind, ConnectedApp,
+    ConsoleSessionRecord, StoreError,
 };
 
 /// Most connected apps one page lists (a user with more sees the newest).
@@ -165,4 +167,82 @@ fn connected_app(r: &dyn SqlRow) -> Result<ConnectedApp, StoreError> {
         client_kind: r.opt_text("c_kind")?.as_deref().and_then(ClientKind::parse),
         redirect_uris,
     })
+}
+
+/// Inserts the console session and its audit event, ending the one it replaces; run in a
+/// transaction.
+pub(super) async fn open_console_session(
+    db: &mut dyn Exec,
+    s: &ConsoleSessionRecord,
+    replaces: Option<&str>,
+    audit: &AuditEvent,
+) -> Result<(), StoreError> {
+    if let Some(old) = replaces {
+        delete_console_session(db, old).await?;
+    }
+    db.execute(
+        "INSERT INTO admin_console_sessions (id_hash, token_hash, created_at, last_seen_at, \
+         expires_at) VALUES ($1, $2, $3, $4, $5)",
+        args![
+            &s.id_hash,
+            &s.token_hash,
+            s.created_at,
+            s.last_seen_at,
+            s.expires_at
+        ],
+    )
+    .await?;
+    insert_audit(db, audit).await
+}
+
+/// The console session, unless past its absolute end (the idle timeout is the console's
+/// decision).
+pub(super) async fn get_console_session(
+    db: &mut dyn Exec,
+    id_hash: &str,
+    now: i64,
+) -> Result<Option<ConsoleSessionRecord>, StoreError> {
+    let row = db
+        .fetch_optional(
+            "SELECT * FROM admin_console_sessions WHERE id_hash = $1 AND expires_at > $2",
+            args![id_hash, now],
+        )
+        .await?;
+    rows::opt(row, |r| {
+        Ok(ConsoleSessionRecord {
+            id_hash: r.text("id_hash")?,
+            token_hash: r.text("token_hash")?,
+            created_at: r.int("created_at")?,
+            last_seen_at: r.int("last_seen_at")?,
+            expires_at: r.int("expires_at")?,
+        })
+    })
+}
+
+/// Bounded write rate, as for account sessions.
+pub(super) async fn touch_console_session(
+    db: &mut dyn Exec,
+    id_hash: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE admin_console_sessions SET last_seen_at = $2 \
+         WHERE id_hash = $1 AND last_seen_at <= $3",
+        args![id_hash, now, now - TOUCH_EVERY],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn delete_console_session(
+    db: &mut dyn Exec,
+    id_hash: &str,
+) -> Result<bool, StoreError> {
+    let n = db
+        .execute(
+            "DELETE FROM admin_console_sessions WHERE id_hash = $1",
+            args![id_hash],
+        )
+        .await?;
+    Ok(n > 0)
 }

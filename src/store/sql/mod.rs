@@ -38,8 +38,8 @@ pub use self::tokens::REVOKED_ACCESS_TOKENS;
 use super::{
     AccessTokenRecord, AccessTokenView, AccountLoginRecord, AccountSessionRecord, AdminTokenRecord,
     AuditAfter, AuditCount, AuditEntry, AuditEvent, AuditFilter, AuthCodeRecord, AuthRequestRecord,
-    ClientFilter, ClientRecord, ConnectedApp, ConsentRecord, FamilyRecord, GrantFilter,
-    GrantRecord, InitialAccessTokenRecord, Inventory, PageRequest, RedeemOutcome,
+    ClientFilter, ClientRecord, ConnectedApp, ConsentRecord, ConsoleSessionRecord, FamilyRecord,
+    GrantFilter, GrantRecord, InitialAccessTokenRecord, Inventory, PageRequest, RedeemOutcome,
     RefreshTokenRecord, RefreshTokenView, RotateOutcome, SigningKeyRecord, Store, StoreError,
     StoreTx, UpstreamLeg, UpstreamRecord, UpstreamSession, UserRecord,
 };
@@ -563,6 +563,33 @@ where
 
     async fn list_connected_apps(&self, user_id: &str) -> Result<Vec<ConnectedApp>, StoreError> {
         on_conn!(self, |db| account::connected_apps(db, user_id))
+    }
+
+    async fn open_console_session(
+        &self,
+        session: &ConsoleSessionRecord,
+        replaces: Option<&str>,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |tx| account::open_console_session(
+            tx, session, replaces, audit
+        ))
+    }
+
+    async fn get_console_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<ConsoleSessionRecord>, StoreError> {
+        on_conn!(self, |db| account::get_console_session(db, id_hash, now))
+    }
+
+    async fn touch_console_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError> {
+        on_conn!(self, |db| account::touch_console_session(db, id_hash, now))
+    }
+
+    async fn delete_console_session(&self, id_hash: &str) -> Result<bool, StoreError> {
+        on_conn!(self, |db| account::delete_console_session(db, id_hash))
     }
 
     async fn list_initial_access_tokens(

@@ -377,6 +377,13 @@ pub trait Store: Send + Sync + 'static {
     async fn inventory(&self) -> Result<Inventory, StoreError>;
     /// One keyset page of users, newest first.
     async fn list_users(&self, page: &PageRequest) -> Result<Vec<UserRecord>, StoreError>;
+    /// Users whose id or upstream subject is `term`, or whose email contains it
+    /// (case-insensitively for ASCII), in the same keyset pages as [`Store::list_users`].
+    async fn search_users(
+        &self,
+        term: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<UserRecord>, StoreError>;
     /// One keyset page of grants, newest first.
     async fn list_grants(
         &self,

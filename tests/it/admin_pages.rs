@@ -173,3 +173,67 @@ async fn admin_users_paginate_over_several_pages() {
     )
     .await;
 }
+
+/// `GET /admin/v1/users?q=`: exact id or subject, or part of the email (case-insensitive),
+/// paged like the plain list; `%` and `_` are literal; an empty or oversized term is a 400.
+#[tokio::test]
+async fn admin_users_search_by_email_subject_or_id() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let Some(app) = admin_app(db).await else {
+            continue;
+        };
+        let store = &app.state.core.store;
+        let people = [
+            ("u-1", "00u1", Some("Alice.Smith@Acme.com")),
+            ("u-2", "00u2", Some("alice@other.org")),
+            ("u-3", "00u3", Some("bob@acme.com")),
+            ("u-4", "alice", None),
+            ("u-5", "00u5", Some("a_b%c@acme.com")),
+            ("u-6", "00u6", Some("axbyc@acme.com")),
+        ];
+        for (i, (id, subject, email)) in people.iter().enumerate() {
+            let user = dcr_bridge::store::UserRecord {
+                id: (*id).into(),
+                upstream_id: "corp".into(),
+                issuer: "https://idp.example.com".into(),
+                subject: (*subject).into(),
+                email: email.map(str::to_owned),
+                name: None,
+                groups: vec![],
+                created_at: 1_700_000_000 + i as i64,
+                last_login_at: 1_700_000_000,
+            };
+            store.upsert_user(&user).await.unwrap();
+        }
+        let found = |q: &str| {
+            let path = format!("/admin/v1/users?q={q}");
+            let app = &app;
+            async move { walk(app, &path, "id", 1).await }
+        };
+        // Part of an email, any case; the subject is exact (u-4's is "alice", without email).
+        assert_eq!(found("ALICE").await, ["u-2", "u-1"], "{db:?}");
+        assert_eq!(found("alice").await, ["u-4", "u-2", "u-1"], "{db:?}");
+        assert_eq!(
+            found("acme.com").await,
+            ["u-6", "u-5", "u-3", "u-1"],
+            "{db:?}"
+        );
+        assert_eq!(found("00u3").await, ["u-3"], "{db:?}");
+        assert_eq!(found("u-2").await, ["u-2"], "{db:?}");
+        // LIKE wildcards are plain characters.
+        assert_eq!(found("a_b%25c").await, ["u-5"], "{db:?}");
+        assert!(found("%25").await == ["u-5"], "{db:?}");
+        assert!(found("nobody").await.is_empty(), "{db:?}");
+        let long = "x".repeat(321);
+        for bad in ["", "%20%20", long.as_str()] {
+            expect_problem(
+                &app,
+                Method::GET,
+                &format!("/admin/v1/users?q={bad}"),
+                400,
+                "invalid_request",
+            )
+            .await;
+        }
+    }
+}

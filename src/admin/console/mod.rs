@@ -11,7 +11,6 @@ pub mod actions;
 pub mod guard;
 pub mod pages;
 pub mod render;
-pub mod search;
 pub mod session;
 pub mod signin;
 pub mod views;

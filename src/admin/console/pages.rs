@@ -19,7 +19,7 @@ use crate::admin::clients::{self, ClientListQuery, Kind};
 use crate::admin::error::{AdminPath, AdminQuery};
 use crate::admin::grants::{self, GrantListQuery};
 use crate::admin::stats::{self, StatsQuery};
-use crate::admin::users::{self, PageQuery};
+use crate::admin::users::{self, PageQuery, UserListQuery};
 
 /// Rows per console page.
 const PAGE: u32 = 50;
@@ -159,39 +159,37 @@ pub async fn client(
     )
 }
 
-/// Users, newest first; with `q`, those whose email contains it or whose subject or id is it.
+/// Users, newest first; with `q`, those whose email contains it or whose subject or id is it
+/// (the admin API's search, paged the same way).
 pub async fn users(
     State(c): State<Console>,
     Signed(op): Signed,
     uri: Uri,
 ) -> Result<Response, Refusal> {
     let q = query(&uri, &["q", "cursor"])?;
-    let search = text(&q, "q", 320)?;
+    // An empty search box lists everyone.
+    let search = text(&q, "q", 320)?.filter(|t| !t.trim().is_empty());
     let cursor = text(&q, "cursor", MAX_FIELD)?;
-    let (items, next, scanned_all) = match search {
-        None => {
-            let Json(list) = users::list(
-                State(c.app.clone()),
-                AdminQuery(PageQuery {
-                    limit: Some(PAGE),
-                    cursor,
-                }),
-            )
-            .await?;
-            let next = next_link("/admin/users", &[], list.next_cursor.as_deref());
-            (value(&list.items), next, true)
-        }
-        Some(term) => {
-            let (found, all) = super::search::users(&c.app, &term).await?;
-            (value(&found), None, all)
-        }
-    };
+    let Json(list) = users::list(
+        State(c.app.clone()),
+        AdminQuery(UserListQuery {
+            limit: Some(PAGE),
+            cursor,
+            q: search.clone(),
+        }),
+    )
+    .await?;
+    let next = next_link(
+        "/admin/users",
+        &[("q", search)],
+        list.next_cursor.as_deref(),
+    );
     page(
         &c,
         "admin/users.html",
         &op,
         "users",
-        context! { users => items, next => next, q => q.get("q"), scanned_all => scanned_all },
+        context! { users => value(&list.items), next => next, q => q.get("q") },
     )
 }
 

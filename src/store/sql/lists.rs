@@ -116,6 +116,42 @@ pub(super) async fn users(
     rows::all(&found, rows::user)
 }
 
+/// `term` as a `LIKE` pattern matching any text that contains it: `%`, `_` and the escape
+/// character itself are escaped, so a search for `a_b` finds only `a_b`.
+fn contains_pattern(term: &str) -> String {
+    let mut p = String::with_capacity(term.len() + 2);
+    p.push('%');
+    for ch in term.to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    p
+}
+
+/// The email condition scans the table (no index serves "contains"); the admin API bounds the
+/// page size, and the subject and id conditions are exact.
+pub(super) async fn search_users(
+    db: &mut dyn Exec,
+    term: &str,
+    page: &PageRequest,
+) -> Result<Vec<UserRecord>, StoreError> {
+    let like = contains_pattern(term);
+    let mut c = Conditions::new();
+    let exact = c.bind(Arg::from(term));
+    let pattern = c.bind(Arg::from(like.as_str()));
+    c.raw(&format!(
+        "(id = {exact} OR subject = {exact} OR LOWER(email) LIKE {pattern} ESCAPE '\\')"
+    ));
+    let (tail, args) = c.page("created_at", "id", page);
+    let found = db
+        .fetch_all(&format!("SELECT * FROM users{tail}"), &args)
+        .await?;
+    rows::all(&found, rows::user)
+}
+
 pub(super) async fn grants(
     db: &mut dyn Exec,
     filter: &GrantFilter,

@@ -493,6 +493,14 @@ where
         on_conn!(self, |db| lists::users(db, page))
     }
 
+    async fn search_users(
+        &self,
+        term: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<UserRecord>, StoreError> {
+        on_conn!(self, |db| lists::search_users(db, term, page))
+    }
+
     async fn list_grants(
         &self,
         filter: &GrantFilter,

@@ -107,24 +107,48 @@ fn session(r: &dyn SqlRow) -> Result<AccountSessionRecord, StoreError> {
     })
 }
 
+/// The two session tables: `/account` and the admin console. Same columns for what follows.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Sessions {
+    Account,
+    Console,
+}
+
+impl Sessions {
+    fn table(self) -> &'static str {
+        match self {
+            Self::Account => "account_sessions",
+            Self::Console => "admin_console_sessions",
+        }
+    }
+}
+
 /// Bounded write rate: only when the last touch is [`TOUCH_EVERY`] seconds old.
 pub(super) async fn touch_session(
     db: &mut dyn Exec,
+    which: Sessions,
     id_hash: &str,
     now: i64,
 ) -> Result<(), StoreError> {
     db.execute(
-        "UPDATE account_sessions SET last_seen_at = $2 WHERE id_hash = $1 AND last_seen_at <= $3",
+        &format!(
+            "UPDATE {} SET last_seen_at = $2 WHERE id_hash = $1 AND last_seen_at <= $3",
+            which.table()
+        ),
         args![id_hash, now, now - TOUCH_EVERY],
     )
     .await?;
     Ok(())
 }
 
-pub(super) async fn delete_session(db: &mut dyn Exec, id_hash: &str) -> Result<bool, StoreError> {
+pub(super) async fn delete_session(
+    db: &mut dyn Exec,
+    which: Sessions,
+    id_hash: &str,
+) -> Result<bool, StoreError> {
     let n = db
         .execute(
-            "DELETE FROM account_sessions WHERE id_hash = $1",
+            &format!("DELETE FROM {} WHERE id_hash = $1", which.table()),
             args![id_hash],
         )
         .await?;
@@ -178,7 +202,7 @@ pub(super) async fn open_console_session(
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
     if let Some(old) = replaces {
-        delete_console_session(db, old).await?;
+        delete_session(db, Sessions::Console, old).await?;
     }
     db.execute(
         "INSERT INTO admin_console_sessions (id_hash, token_hash, created_at, last_seen_at, \
@@ -217,32 +241,4 @@ pub(super) async fn get_console_session(
             expires_at: r.int("expires_at")?,
         })
     })
-}
-
-/// Bounded write rate, as for account sessions.
-pub(super) async fn touch_console_session(
-    db: &mut dyn Exec,
-    id_hash: &str,
-    now: i64,
-) -> Result<(), StoreError> {
-    db.execute(
-        "UPDATE admin_console_sessions SET last_seen_at = $2 \
-         WHERE id_hash = $1 AND last_seen_at <= $3",
-        args![id_hash, now, now - TOUCH_EVERY],
-    )
-    .await?;
-    Ok(())
-}
-
-pub(super) async fn delete_console_session(
-    db: &mut dyn Exec,
-    id_hash: &str,
-) -> Result<bool, StoreError> {
-    let n = db
-        .execute(
-            "DELETE FROM admin_console_sessions WHERE id_hash = $1",
-            args![id_hash],
-        )
-        .await?;
-    Ok(n > 0)
 }

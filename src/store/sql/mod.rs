@@ -562,11 +562,20 @@ where
     }
 
     async fn touch_account_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError> {
-        on_conn!(self, |db| account::touch_session(db, id_hash, now))
+        on_conn!(self, |db| account::touch_session(
+            db,
+            account::Sessions::Account,
+            id_hash,
+            now
+        ))
     }
 
     async fn delete_account_session(&self, id_hash: &str) -> Result<bool, StoreError> {
-        on_conn!(self, |db| account::delete_session(db, id_hash))
+        on_conn!(self, |db| account::delete_session(
+            db,
+            account::Sessions::Account,
+            id_hash
+        ))
     }
 
     async fn list_connected_apps(&self, user_id: &str) -> Result<Vec<ConnectedApp>, StoreError> {
@@ -593,11 +602,20 @@ where
     }
 
     async fn touch_console_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError> {
-        on_conn!(self, |db| account::touch_console_session(db, id_hash, now))
+        on_conn!(self, |db| account::touch_session(
+            db,
+            account::Sessions::Console,
+            id_hash,
+            now
+        ))
     }
 
     async fn delete_console_session(&self, id_hash: &str) -> Result<bool, StoreError> {
-        on_conn!(self, |db| account::delete_console_session(db, id_hash))
+        on_conn!(self, |db| account::delete_session(
+            db,
+            account::Sessions::Console,
+            id_hash
+        ))
     }
 
     async fn list_initial_access_tokens(

@@ -122,6 +122,36 @@ pub(super) fn validate_policy(
 }
 
 impl super::Config {
+    /// `up` as its identity-provider client must see it: for `kind = "github"`, the
+    /// organisations and teams of the `[resources.policy]` of every resource signing in there
+    /// are added to the upstream's own, because GitHub's identity lists only the memberships it
+    /// was asked to look up (and asks for `read:org` only when there are some). The upstream's
+    /// own policy (`Upstream::policy`) stays what is configured.
+    #[must_use]
+    pub fn upstream_for_idp(&self, up: &super::UpstreamConfig) -> super::UpstreamConfig {
+        let mut view = up.clone();
+        if up.kind != UpstreamKind::Github {
+            return view;
+        }
+        let resources = self
+            .resources
+            .iter()
+            .filter(|r| self.upstream_for(r).is_some_and(|u| u.id == up.id));
+        for r in resources {
+            for (mine, theirs) in [
+                (&mut view.policy.allowed_orgs, &r.policy.allowed_orgs),
+                (&mut view.policy.allowed_teams, &r.policy.allowed_teams),
+            ] {
+                for x in theirs {
+                    if !mine.iter().any(|m| m.eq_ignore_ascii_case(x)) {
+                        mine.push(x.clone());
+                    }
+                }
+            }
+        }
+        view
+    }
+
     /// `[resources.policy]` against the kind of the resource's upstream, and
     /// `[[resources.scope_grants]]` against the resource's scopes.
     pub(super) fn validate_resource_access(

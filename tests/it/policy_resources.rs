@@ -425,3 +425,32 @@ async fn access_tokens_carry_no_user_claims_by_default() {
         assert!(seen.get(c).is_none(), "{c}: {seen}");
     }
 }
+
+/// GitHub names only the memberships it was asked to look up: a resource's own organisation
+/// rule reaches the GitHub client although the upstream's policy names no organisation.
+#[tokio::test]
+async fn github_resource_org_rule_looks_up_its_own_organisations() {
+    let member = crate::support::github::start_behind_github_with(&[], |c| {
+        c.resources[0].policy.allowed_orgs = vec!["acme".into()];
+    })
+    .await;
+    let Some(member) = member else {
+        return;
+    };
+    let out = run_sdk_flow(&member.app.resource(), &["--no-refresh"]).await;
+    let out = out.unwrap_or_else(|e| panic!("{e:#}\n{}", member.github.logs()));
+    assert!(out["tokens"]["access_token"].is_string(), "{out}");
+
+    let outsider = r#"{"orgs": {"acme": "pending", "other-org": "active"}, "teams": []}"#;
+    let env = crate::support::github::start_behind_github_with(&["--user-json", outsider], |c| {
+        c.resources[0].policy.allowed_orgs = vec!["acme".into()];
+    })
+    .await
+    .unwrap();
+    let (failure, detail) = refused_sign_in(&env.app, &["--no-refresh"]).await;
+    assert!(
+        detail.contains("\"resource_policy_github_org\""),
+        "{detail}"
+    );
+    assert!(failure.contains("GitHub organisation"), "{failure}");
+}

@@ -161,6 +161,25 @@ impl super::Config {
     ) -> Result<(), ConfigError> {
         let kind = self.upstream_for(r).map_or(UpstreamKind::Oidc, |u| u.kind);
         validate_policy(&format!("resources[{i}].policy"), kind, &r.policy)?;
+        if let Some(up) = self.upstream_for(r) {
+            // As for the upstream's own policy (idp/kinds/entra.rs): in a multi-tenant Entra
+            // application every tenant's administrator gives their users any address, so an
+            // email domain restricts nothing unless some tenant list does.
+            let any_tenant = up.kind == UpstreamKind::Entra
+                && up.issuer.as_ref().is_some_and(|u| {
+                    u.path_segments()
+                        .and_then(|mut p| p.next())
+                        .is_some_and(|t| t == "organizations" || t == "common")
+                })
+                && up.policy.allowed_tenants.is_empty()
+                && r.policy.allowed_tenants.is_empty();
+            if any_tenant && !r.policy.allowed_email_domains.is_empty() {
+                return Err(invalid(
+                    format!("resources[{i}].policy.allowed_email_domains"),
+                    "cannot restrict a multi-tenant Entra upstream (any tenant can give its users any email address); set allowed_tenants to the tenant ids you trust",
+                ));
+            }
+        }
         let key = format!("resources[{i}].scope_grants");
         for (j, g) in r.scope_grants.iter().enumerate() {
             let key = |f: &str| format!("{key}[{j}].{f}");

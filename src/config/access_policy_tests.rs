@@ -215,3 +215,41 @@ fn access_token_claims_are_named_once() {
         "{e}"
     );
 }
+
+#[test]
+fn resource_email_domains_need_a_tenant_list_on_a_multi_tenant_entra_upstream() {
+    let entra = |resource: &str| {
+        let text = format!(
+            r#"
+public_url = "https://auth.example.com"
+secret_key = "{KEY}"
+[[upstreams]]
+id = "entra"
+kind = "entra"
+issuer = "https://login.microsoftonline.com/organizations/v2.0"
+client_id = "bridge"
+client_secret = "s3cret"
+[upstreams.policy]
+allowed_tenants = []
+[[resources]]
+id = "tools"
+path = "/mcp"
+{resource}
+"#
+        );
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        Config::load_from(Some(f.path()), std::iter::empty())
+    };
+    let e = entra("[resources.policy]\nallowed_email_domains = [\"acme.com\"]")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("resources[0].policy.allowed_email_domains") && e.contains("allowed_tenants"),
+        "{e}"
+    );
+    entra(
+        "[resources.policy]\nallowed_email_domains = [\"acme.com\"]\nallowed_tenants = [\"72f988bf-86f1-41af-91ab-2d7cd011db47\"]",
+    )
+    .unwrap();
+}

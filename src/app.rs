@@ -82,8 +82,12 @@ pub async fn build_with(
         .map_err(|e| anyhow::anyhow!("loading signing keys: {e}"))?;
     let mut upstreams = Vec::new();
     for up in &config.upstreams {
-        let idp = crate::idp::build(up, &config.callback_url(), clock.clone())
-            .with_context(|| format!("upstream {}", up.id))?;
+        let idp = crate::idp::build(
+            &config.upstream_for_idp(up),
+            &config.callback_url(),
+            clock.clone(),
+        )
+        .with_context(|| format!("upstream {}", up.id))?;
         upstreams.push(Upstream::new(up, idp));
     }
     let settings = Settings::from_config(&config);

@@ -149,7 +149,11 @@ async fn check_config(path: Option<PathBuf>) -> anyhow::Result<()> {
         std::sync::Arc::new(crate::clock::SystemClock);
     let mut failed = false;
     for up in &config.upstreams {
-        let idp = crate::idp::build(up, &config.callback_url(), clock.clone())?;
+        let idp = crate::idp::build(
+            &config.upstream_for_idp(up),
+            &config.callback_url(),
+            clock.clone(),
+        )?;
         match idp.check().await {
             Ok(found) => println!(
                 "upstream {}: ok\n{}",

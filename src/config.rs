@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+mod access_policy;
 mod cimd;
 mod client_rules;
 mod clients;
@@ -22,6 +23,7 @@ mod registration;
 mod sections;
 mod upstreams;
 
+pub use access_policy::ScopeGrant;
 pub use cimd::CimdSettings;
 pub use client_rules::{ClientMatch, ClientRuleConfig};
 pub use clients::StaticClientConfig;
@@ -29,7 +31,8 @@ pub use gateway::{GatewaySettings, IdentityHeaders};
 pub use metrics::MetricsSettings;
 pub use registration::{HostPattern, RegistrationMode};
 pub use sections::{
-    AuditSettings, ClientIpHeader, RateLimitSettings, RegistrationSettings, TokenSettings,
+    AccessTokenClaim, AuditSettings, ClientIpHeader, RateLimitSettings, RegistrationSettings,
+    TokenSettings,
 };
 pub use upstreams::{
     is_tenant_id, AccessPolicy, UpstreamClientAuth, UpstreamConfig, UpstreamKind, UpstreamRefresh,
@@ -257,6 +260,13 @@ pub struct ResourceConfig {
     /// token may not call. Unset: yes (see [`ResourceConfig::filters_tools_list`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter_tools_list: Option<bool>,
+    /// Who may use this resource, beyond the upstream's `[upstreams.policy]` (both must admit
+    /// the user); kind-specific keys follow the resource's upstream kind.
+    #[serde(default)]
+    pub policy: AccessPolicy,
+    /// Scopes reserved to members of groups (`[[resources.scope_grants]]`).
+    #[serde(default)]
+    pub scope_grants: Vec<ScopeGrant>,
 }
 
 impl ResourceConfig {
@@ -299,6 +309,7 @@ impl Config {
         }
         for (i, r) in self.resources.iter().enumerate() {
             self.validate_resource(i, r)?;
+            self.validate_resource_access(i, r)?;
         }
         self.validate_clients()?;
         self.validate_client_rules()?;
@@ -423,34 +434,7 @@ impl Config {
                 "at least 1: an unreachable upstream would be asked on every refresh",
             ));
         }
-        if !up.policy.allowed_tenants.is_empty() && up.kind != UpstreamKind::Entra {
-            return Err(invalid(
-                key("policy.allowed_tenants"),
-                "only an upstream with kind = \"entra\" has tenants",
-            ));
-        }
-        for t in &up.policy.allowed_tenants {
-            if !is_tenant_id(t) {
-                return Err(invalid(
-                    key("policy.allowed_tenants"),
-                    format!("{t:?}: a tenant id, a lowercase GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47"),
-                ));
-            }
-        }
-        for d in &up.policy.allowed_email_domains {
-            let ok = !d.is_empty()
-                && *d == d.to_ascii_lowercase()
-                && !d.contains(['@', '*', ' ', '/'])
-                && !d.starts_with('.');
-            if !ok {
-                return Err(invalid(
-                    key("policy.allowed_email_domains"),
-                    format!(
-                        "{d:?}: a lowercase domain such as example.com (exact match, no wildcard)"
-                    ),
-                ));
-            }
-        }
+        access_policy::validate_policy(&key("policy"), up.kind, &up.policy)?;
         Ok(())
     }
 

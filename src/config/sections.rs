@@ -23,6 +23,35 @@ pub struct TokenSettings {
     pub code_ttl: i64,
     /// How long a user has to consent and log in upstream.
     pub authorization_request_ttl: i64,
+    /// User claims put into our access tokens (and introspection answers) beside the ones
+    /// always there (`iss`, `sub`, `aud`, `client_id`, `scope`, `iat`, `exp`, `nbf`, `jti`).
+    /// Default: none (docs/security.md, "What leaves in tokens").
+    pub access_token_claims: Vec<AccessTokenClaim>,
+}
+
+/// A user claim `[tokens] access_token_claims` may add to our access tokens, from the user's
+/// last sign-in at the upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessTokenClaim {
+    /// `email`: the upstream's email claim (GitHub: the primary verified email).
+    Email,
+    /// `name`: the upstream's display name.
+    Name,
+    /// `groups`: the upstream's groups (GitHub: organisations and `org/team` slugs).
+    Groups,
+}
+
+impl AccessTokenClaim {
+    /// The claim's name, as configured and in the token.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Name => "name",
+            Self::Groups => "groups",
+        }
+    }
 }
 
 impl Default for TokenSettings {
@@ -34,6 +63,7 @@ impl Default for TokenSettings {
             refresh_grace_seconds: 60,
             code_ttl: 300,
             authorization_request_ttl: 600,
+            access_token_claims: Vec::new(),
         }
     }
 }
@@ -62,6 +92,14 @@ impl TokenSettings {
         }
         if self.refresh_grace_seconds < 0 || self.refresh_grace_seconds > 300 {
             return Err(invalid("tokens.refresh_grace_seconds", "must be 0..=300"));
+        }
+        for (i, c) in self.access_token_claims.iter().enumerate() {
+            if self.access_token_claims[..i].contains(c) {
+                return Err(invalid(
+                    "tokens.access_token_claims",
+                    format!("{:?} is listed twice", c.as_str()),
+                ));
+            }
         }
         Ok(())
     }

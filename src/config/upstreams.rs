@@ -153,6 +153,10 @@ pub struct AccessPolicy {
     /// `kind = "github"` only: teams as `org/team-slug` (case-insensitive) whose members may
     /// sign in, checked through the API (`read:org`).
     pub allowed_teams: Vec<String>,
+    /// `kind = "google"` only: Google Workspace domains (lowercase, exact) whose users may sign
+    /// in, checked against the ID token's verified `hd` claim, never the `hd` request parameter
+    /// (a hint the user can edit). An account without `hd` (consumer gmail.com) is refused.
+    pub allowed_hosted_domains: Vec<String>,
 }
 
 /// github.com's web URL, the `web_base` default.
@@ -255,7 +259,7 @@ pub(super) fn refuse_github_keys(up: &UpstreamConfig) -> Result<(), &'static str
 }
 
 /// A GitHub login (user or organisation): letters, digits and single inner hyphens, at most 39.
-fn is_github_login(s: &str) -> bool {
+pub(super) fn is_github_login(s: &str) -> bool {
     (1..=39).contains(&s.len())
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && !s.starts_with('-')
@@ -263,7 +267,7 @@ fn is_github_login(s: &str) -> bool {
 }
 
 /// A team slug: lowercase letters, digits, `-` and `_`, as GitHub derives it from the name.
-fn is_team_slug(s: &str) -> bool {
+pub(super) fn is_team_slug(s: &str) -> bool {
     (1..=100).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')

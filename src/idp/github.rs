@@ -274,6 +274,7 @@ impl GithubUpstream {
             groups,
             tenant: None,
             groups_incomplete: false,
+            hosted_domain: None,
         })
     }
 

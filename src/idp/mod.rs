@@ -59,6 +59,10 @@ pub struct UpstreamIdentity {
     /// user's full list, so no group decision can be made from it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub groups_incomplete: bool,
+    /// Google: the Workspace domain from the verified ID token's `hd` claim; `None` for a
+    /// consumer account and for every other kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted_domain: Option<String>,
 }
 
 /// How the upstream identifies itself in authorization responses (RFC 9207), from its
@@ -279,6 +283,20 @@ pub trait UpstreamIdp: Send + Sync {
         refresh_token: &str,
         expected_subject: &str,
     ) -> Result<UpstreamTokens, IdpError>;
+
+    /// [`UpstreamIdp::refresh`], with the user as the refreshed ID token shows them (verified,
+    /// same subject) when the answer carried one, so the access policy can be applied to the
+    /// user's current standing. `None` when it carried none (Google often, GitHub always).
+    ///
+    /// # Errors
+    /// As [`UpstreamIdp::refresh`].
+    async fn refresh_confirming(
+        &self,
+        refresh_token: &str,
+        expected_subject: &str,
+    ) -> Result<(UpstreamTokens, Option<UpstreamIdentity>), IdpError> {
+        Ok((self.refresh(refresh_token, expected_subject).await?, None))
+    }
 
     /// What to tell the user about an `error` the upstream sent to our callback (with its
     /// `error_description`, which is never shown as such). Per kind: see [`kinds::Quirks`].

@@ -505,6 +505,7 @@ impl UpstreamIdp for OidcUpstream {
         let kind_params = self.quirks.authorize_params().iter();
         for (k, v) in kind_params
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .chain(self.quirks.authorize_hints())
             .chain(self.extra_params.iter().cloned())
         {
             if k == "prompt" {
@@ -577,6 +578,17 @@ impl UpstreamIdp for OidcUpstream {
         refresh_token: &str,
         expected_subject: &str,
     ) -> Result<UpstreamTokens, IdpError> {
+        Ok(self
+            .refresh_confirming(refresh_token, expected_subject)
+            .await?
+            .0)
+    }
+
+    async fn refresh_confirming(
+        &self,
+        refresh_token: &str,
+        expected_subject: &str,
+    ) -> Result<(UpstreamTokens, Option<UpstreamIdentity>), IdpError> {
         let md = self.metadata().await?;
         let client = self.client(&md);
         let old = RefreshToken::new(refresh_token.to_owned());
@@ -590,19 +602,21 @@ impl UpstreamIdp for OidcUpstream {
             .request_async(&self.http)
             .await
             .map_err(IdpError::from)?;
+        let mut confirmed = None;
         if let Some(id_token) = resp.id_token() {
             let claims = self.verify(md, id_token, NonceCheck::Any).await?;
             let identity = self.quirks.identity(&token_claims(&claims))?;
             if identity.subject != expected_subject {
                 return Err(IdpError::OtherSubject);
             }
+            confirmed = Some(identity);
         }
         let mut tokens = self.tokens(&resp);
         // Upstreams that do not rotate omit refresh_token; the old one stays valid.
         if tokens.refresh_token.is_none() {
             tokens.refresh_token = Some(SecretString::from(refresh_token.to_owned()));
         }
-        Ok(tokens)
+        Ok((tokens, confirmed))
     }
 
     fn classify_error(&self, error: &str, description: Option<&str>) -> UpstreamRefusal {

@@ -40,6 +40,35 @@ async fn google_kind_sends_access_type_offline_and_consent_and_no_offline_access
     assert_eq!(q["access_type"], "online");
 }
 
+/// The `hd` parameters of an authorization URL of the upstream `c`.
+async fn hd(c: &UpstreamConfig) -> Vec<String> {
+    let (up, _) = upstream_with(c);
+    let (req, _) = request("n");
+    let url = up.authorization_url(&req).await.unwrap();
+    url.query_pairs()
+        .filter(|(k, _)| k == "hd")
+        .map(|(_, v)| v.into_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn google_kind_hints_the_one_allowed_workspace_domain() {
+    let idp = dev_idp("").await;
+    let mut c = config(&idp.issuer);
+    c.kind = UpstreamKind::Google;
+    c.extra_authorize_params.clear();
+    assert!(hd(&c).await.is_empty(), "no domain, no hint");
+    c.policy.allowed_hosted_domains = vec!["acme.com".to_owned()];
+    assert_eq!(hd(&c).await, ["acme.com"]);
+    // Two domains: Google's hint takes one; sending either would hide the other's accounts.
+    c.policy.allowed_hosted_domains = vec!["acme.com".to_owned(), "acme.org".to_owned()];
+    assert!(hd(&c).await.is_empty());
+    // A configured `hd` replaces the kind's.
+    c.policy.allowed_hosted_domains = vec!["acme.com".to_owned()];
+    c.extra_authorize_params = BTreeMap::from([("hd".to_owned(), "*".to_owned())]);
+    assert_eq!(hd(&c).await, ["*"]);
+}
+
 #[tokio::test]
 async fn google_kind_accepts_a_refresh_answer_without_id_token_and_keeps_the_refresh_token() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

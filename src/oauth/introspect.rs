@@ -51,7 +51,8 @@ impl Caller {
 ///
 /// - Access tokens: `token_type` is `Bearer` (the RFC 6749 §7.1 type the token is used with),
 ///   plus the JWT's claims (`scope`, `client_id`, `sub`, `aud`, `iss`, `exp`, `iat`, `nbf`,
-///   `jti`) and `username` (the user's email, if known).
+///   `jti`), the user claims the token carries (`email`, `name`, `groups`, as `[tokens]
+///   access_token_claims` chose), and `username` (the user's email, if known).
 /// - Refresh tokens: also introspectable, `token_type` is `refresh_token`; active while unused,
 ///   unexpired and its family and grant are not revoked. `scope` and `aud` are the grant's; `iat`
 ///   is the token's creation. A refresh token used within the grace window is already inactive.
@@ -122,6 +123,16 @@ fn access_fields(c: &AccessClaims) -> Map<String, Value> {
         out.insert("nbf".into(), nbf.into());
     }
     out.insert("jti".into(), c.jti.clone().into());
+    // The user claims `[tokens] access_token_claims` put into the token, as the token has them.
+    if let Some(email) = &c.user.email {
+        out.insert("email".into(), email.clone().into());
+    }
+    if let Some(name) = &c.user.name {
+        out.insert("name".into(), name.clone().into());
+    }
+    if let Some(groups) = &c.user.groups {
+        out.insert("groups".into(), groups.clone().into());
+    }
     out
 }
 

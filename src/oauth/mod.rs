@@ -2,6 +2,7 @@
 //! rules, grants and token minting. Pure: no axum, sqlx or reqwest types; I/O only through the
 //! `Store`, `UpstreamIdp` and `Clock` traits passed in.
 
+pub mod access;
 pub mod authorize;
 pub mod cimd;
 pub mod client_auth;

@@ -17,6 +17,8 @@ pub struct Subject<'a> {
     pub tenant: Option<&'a str>,
     /// The IdP left the groups out of the token (Entra's groups overage).
     pub groups_incomplete: bool,
+    /// Google: the Workspace domain of the verified `hd` claim.
+    pub hosted_domain: Option<&'a str>,
 }
 
 impl<'a> From<&'a crate::idp::UpstreamIdentity> for Subject<'a> {
@@ -27,6 +29,7 @@ impl<'a> From<&'a crate::idp::UpstreamIdentity> for Subject<'a> {
             groups: &identity.groups,
             tenant: identity.tenant.as_deref(),
             groups_incomplete: identity.groups_incomplete,
+            hosted_domain: identity.hosted_domain.as_deref(),
         }
     }
 }
@@ -50,6 +53,11 @@ pub enum Refusal {
     GithubOrg,
     /// GitHub: the user is in none of the allowed teams.
     GithubTeam,
+    /// Google: the account has no `hd` claim (a consumer account, gmail.com) while Workspace
+    /// domains are restricted.
+    NoHostedDomain,
+    /// Google: the account's Workspace domain (`hd`) is not allowed.
+    HostedDomain,
 }
 
 impl Refusal {
@@ -65,6 +73,8 @@ impl Refusal {
             Self::GroupsOverage => "policy_groups_overage",
             Self::GithubOrg => "policy_github_org",
             Self::GithubTeam => "policy_github_team",
+            Self::NoHostedDomain => "policy_no_hosted_domain",
+            Self::HostedDomain => "policy_hosted_domain",
         }
     }
 
@@ -83,6 +93,8 @@ impl Refusal {
             }
             Self::GithubOrg => "your GitHub account is not an active member of a GitHub organisation allowed to use this server (if you are, an organisation owner may have to approve this application for the organisation)".to_owned(),
             Self::GithubTeam => "your GitHub account is not a member of a GitHub team allowed to use this server".to_owned(),
+            Self::NoHostedDomain => "this server accepts only Google Workspace accounts of its organisation; a personal Google account cannot be used".to_owned(),
+            Self::HostedDomain => "your Google Workspace organisation is not allowed to use this server".to_owned(),
         })
     }
 }
@@ -100,6 +112,14 @@ pub fn check(policy: &AccessPolicy, subject: Subject<'_>) -> Result<(), Refusal>
             .is_some_and(|t| policy.allowed_tenants.iter().any(|a| a == t))
     {
         return Err(Refusal::Tenant);
+    }
+    // Google Workspace by the verified `hd` claim, never the `hd` request parameter (the user
+    // can edit it): UPSTREAMS §3.4. Config validation keeps the list to `kind = "google"`.
+    if !policy.allowed_hosted_domains.is_empty() {
+        let hd = subject.hosted_domain.ok_or(Refusal::NoHostedDomain)?;
+        if !policy.allowed_hosted_domains.iter().any(|d| d == hd) {
+            return Err(Refusal::HostedDomain);
+        }
     }
     if !policy.allowed_email_domains.is_empty() {
         let email = subject.email.ok_or(Refusal::NoEmail)?;

@@ -16,6 +16,7 @@ fn who<'a>(email: Option<&'a str>, verified: Option<bool>, groups: &'a [String])
         groups,
         tenant: None,
         groups_incomplete: false,
+        hosted_domain: None,
     }
 }
 
@@ -113,6 +114,7 @@ fn subject_of_an_identity() {
         groups: vec!["engineering".into()],
         tenant: Some("t".into()),
         groups_incomplete: true,
+        hosted_domain: Some("example.com".into()),
     };
     let s = Subject::from(&identity);
     assert_eq!(s.email, Some("a@example.com"));
@@ -120,6 +122,27 @@ fn subject_of_an_identity() {
     assert_eq!(s.groups, ["engineering".to_owned()]);
     assert_eq!(s.tenant, Some("t"));
     assert!(s.groups_incomplete);
+    assert_eq!(s.hosted_domain, Some("example.com"));
+}
+
+#[test]
+fn hosted_domains_need_the_verified_hd_claim() {
+    let mut p = policy(&[], &[]);
+    p.allowed_hosted_domains = vec!["acme.com".to_owned()];
+    let mut s = who(Some("a@acme.com"), Some(true), &[]);
+    // A consumer account (no hd) is refused with its own reason, whatever its email says.
+    assert_eq!(check(&p, s), Err(Refusal::NoHostedDomain));
+    s.hosted_domain = Some("acme.com");
+    assert_eq!(check(&p, s), Ok(()));
+    s.hosted_domain = Some("acme.com.evil.com");
+    assert_eq!(check(&p, s), Err(Refusal::HostedDomain));
+    s.hosted_domain = Some("sub.acme.com");
+    assert_eq!(check(&p, s), Err(Refusal::HostedDomain));
+    assert_eq!(Refusal::NoHostedDomain.as_str(), "policy_no_hosted_domain");
+    let Error::AccessDenied(text) = Refusal::NoHostedDomain.to_error() else {
+        panic!("not access_denied");
+    };
+    assert!(text.contains("personal Google account"), "{text}");
 }
 
 #[test]

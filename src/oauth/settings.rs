@@ -16,6 +16,8 @@ pub struct Resource {
     pub scopes: Vec<String>,
     /// The upstream its users log in at.
     pub upstream_id: String,
+    /// Its own access policy and group→scope mapping (`oauth::access`).
+    pub access: crate::oauth::access::ResourceAccess,
 }
 
 /// Everything the protocol core needs to know from configuration.
@@ -58,6 +60,10 @@ impl Settings {
                 upstream_id: config
                     .upstream_for(r)
                     .map_or_else(|| default_upstream.clone(), |u| u.id.clone()),
+                access: crate::oauth::access::ResourceAccess {
+                    policy: r.policy.clone(),
+                    scope_grants: r.scope_grants.clone(),
+                },
             })
             .collect();
         Self {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::crypto::random_b64;
 use super::keys::AT_JWT_TYP;
 use super::{Core, Result};
+use crate::config::AccessTokenClaim;
 use crate::store::{AccessTokenRecord, GrantRecord};
 
 /// RFC 9068 §2.2 claims of an access token.
@@ -29,6 +30,47 @@ pub struct AccessClaims {
     /// When the user authenticated, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// The user's claims `[tokens] access_token_claims` asks for (none by default).
+    #[serde(flatten)]
+    pub user: UserClaims,
+}
+
+/// The user claims an access token may carry (`[tokens] access_token_claims`), from the user's
+/// last sign-in at the upstream. Each is left out when not configured or not known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserClaims {
+    /// The upstream's email (GitHub: the primary verified one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The upstream's display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The upstream's groups (GitHub: organisations and `org/team` slugs); `[]` when the user
+    /// has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
+}
+
+impl UserClaims {
+    /// The configured claims of user `user_id`; no store read when none is configured.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn for_user(core: &Core, user_id: &str) -> Result<Self> {
+        let wanted = &core.settings.tokens.access_token_claims;
+        if wanted.is_empty() {
+            return Ok(Self::default());
+        }
+        let Some(user) = core.store.get_user(user_id).await? else {
+            return Ok(Self::default());
+        };
+        let has = |c: AccessTokenClaim| wanted.contains(&c);
+        Ok(Self {
+            email: user.email.filter(|_| has(AccessTokenClaim::Email)),
+            name: user.name.filter(|_| has(AccessTokenClaim::Name)),
+            groups: has(AccessTokenClaim::Groups).then_some(user.groups),
+        })
+    }
 }
 
 /// RFC 6749 §5.1 successful token response. Never serialises a null field.
@@ -73,14 +115,16 @@ pub fn mint_access(
     grant: &GrantRecord,
     family_id: &str,
     client_id: &str,
+    user: &UserClaims,
 ) -> Result<(String, AccessTokenRecord)> {
     let ttl = core.settings.tokens.access_token_ttl;
-    mint_access_scoped(core, grant, family_id, client_id, &grant.scope, ttl)
+    mint_access_scoped(core, grant, family_id, client_id, &grant.scope, ttl, user)
 }
 
 /// Mints an access token with an explicit `scope` (a code's scope, or a down-scoped refresh),
 /// valid for `ttl` seconds ([`crate::oauth::Settings::access_token_ttl`] for the client). The
-/// caller has checked that `scope` is within what the grant allows.
+/// caller has checked that `scope` is within what the grant allows. `user`: the claims
+/// [`UserClaims::for_user`] found for the grant's user.
 ///
 /// # Errors
 /// Signing failure (internal).
@@ -91,6 +135,7 @@ pub fn mint_access_scoped(
     client_id: &str,
     scope: &str,
     ttl: i64,
+    user: &UserClaims,
 ) -> Result<(String, AccessTokenRecord)> {
     let now = core.now();
     let exp = now + ttl;
@@ -105,6 +150,7 @@ pub fn mint_access_scoped(
         nbf: Some(now),
         jti: random_b64(16),
         auth_time: None,
+        user: user.clone(),
     };
     let jwt = core.keys.sign(AT_JWT_TYP, &claims)?;
     let record = AccessTokenRecord {

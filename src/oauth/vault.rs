@@ -14,11 +14,13 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret as _;
 
+use super::access::{self, ResourceAccess};
 use super::login::upstream_tokens_aad;
+use super::policy::Subject;
 use super::upstreams::Upstream;
 use super::{Core, Error, Result};
 use crate::config::UpstreamRefresh;
-use crate::idp::{IdpError, RefreshFailure, UpstreamTokens};
+use crate::idp::{IdpError, RefreshFailure, UpstreamIdentity, UpstreamTokens};
 use crate::store::{AuditEvent, GrantRecord, UpstreamSession};
 
 /// How long a lease lasts: beyond [`REFRESH_TIMEOUT`], so that it never expires while its holder
@@ -92,7 +94,10 @@ fn secs(v: u64) -> i64 {
 }
 
 /// Brings the grant's upstream side up to date before our refresh issues tokens (see the
-/// module comment).
+/// module comment). When the upstream's answer shows the user again (a refreshed ID token),
+/// the access policies and the resource's scope grants are applied to them as at sign-in:
+/// a user the policies no longer admit, or who lost a group one of `scope`'s scopes needs,
+/// loses the grant (`policy_revoked`; refresh never widens, so nothing is narrowed in place).
 ///
 /// # Errors
 /// `invalid_grant` when the upstream ended the user's grant (ours is then revoked, with an
@@ -101,6 +106,7 @@ fn secs(v: u64) -> i64 {
 pub async fn ensure_current(
     core: &Core,
     grant: &GrantRecord,
+    scope: &str,
     request_id: Option<&str>,
 ) -> Result<()> {
     let Some(session) = core.store.get_upstream_session(&grant.id).await? else {
@@ -154,6 +160,7 @@ pub async fn ensure_current(
                 subject: &user.subject,
                 aad: &aad,
                 confirmed_at,
+                scope,
                 request_id,
             };
             let holder = super::crypto::random_b64(16);
@@ -183,6 +190,8 @@ struct RefreshUpstream<'a> {
     subject: &'a str,
     aad: &'a [u8],
     confirmed_at: i64,
+    /// The scope the refresh token being redeemed can obtain (its family's).
+    scope: &'a str,
     request_id: Option<&'a str>,
 }
 
@@ -196,17 +205,24 @@ impl RefreshUpstream<'_> {
             .map(|t| t.expose_secret().to_owned())
             .unwrap_or_default();
         let idp = self.upstream.idp.as_ref();
-        let result =
-            tokio::time::timeout(REFRESH_TIMEOUT, idp.refresh(&refresh_token, self.subject))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(IdpError::Unavailable(
-                        "the upstream refresh timed out".to_owned(),
-                    ))
-                });
+        let result = tokio::time::timeout(
+            REFRESH_TIMEOUT,
+            idp.refresh_confirming(&refresh_token, self.subject),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(IdpError::Unavailable(
+                "the upstream refresh timed out".to_owned(),
+            ))
+        });
         let now = self.core.now();
         let failure = match result {
-            Ok(fresh) => {
+            Ok((fresh, confirmed)) => {
+                if let Some(identity) = &confirmed {
+                    if let Some(reason) = self.no_longer_admitted(identity) {
+                        return self.revoke_for_policy(reason, now).await;
+                    }
+                }
                 let sealed = self
                     .core
                     .cipher
@@ -286,6 +302,46 @@ impl RefreshUpstream<'_> {
             .revoke_grant(&self.grant.id, now, &audit)
             .await?;
         Err(ended())
+    }
+
+    /// Why the re-confirmed user may no longer hold this grant, if so: a refusal of the
+    /// upstream's or the resource's policy, or `scope_not_granted` when a scope the refresh token
+    /// carries is reserved to groups the user has left.
+    fn no_longer_admitted(&self, identity: &UpstreamIdentity) -> Option<&'static str> {
+        let subject = Subject::from(identity);
+        let resource = self.core.settings.resource_by_uri(&self.grant.resource);
+        let no_access = ResourceAccess::default();
+        let access = resource.map_or(&no_access, |r| &r.access);
+        if let Err(denial) = access::admit(&self.upstream.policy, &access.policy, subject) {
+            return Some(denial.reason());
+        }
+        let decision = access::decide_scope(self.scope, &access.scope_grants, subject);
+        (!decision.withheld.is_empty()).then_some("scope_not_granted")
+    }
+
+    /// Revokes our grant because the access policy no longer admits the user (audit
+    /// `policy_revoked` with the reason, in the revocation's transaction); our refresh answers
+    /// `invalid_grant`, and the user's next sign-in is decided afresh.
+    async fn revoke_for_policy(&self, reason: &str, now: i64) -> Result<()> {
+        tracing::info!(upstream = %self.upstream.id, grant = %self.grant.id, reason, "the access policy no longer admits the user; revoking the grant");
+        let audit = AuditEvent::new("policy_revoked", now)
+            .actor(self.grant.user_id.clone())
+            .user(self.grant.user_id.clone())
+            .client(self.grant.client_id.clone())
+            .grant(self.grant.id.clone())
+            .request(self.request_id.map(str::to_owned))
+            .detail(&serde_json::json!({
+                "upstream": self.upstream.id,
+                "resource": self.grant.resource,
+                "reason": reason,
+            }));
+        self.core
+            .store
+            .revoke_grant(&self.grant.id, now, &audit)
+            .await?;
+        Err(Error::InvalidGrant(
+            "the access policy no longer admits this account; sign in again".to_owned(),
+        ))
     }
 
     /// Another caller holds the lease, or refreshed since this one read the grant: wait for its

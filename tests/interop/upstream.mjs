@@ -28,7 +28,9 @@
 //   * --google: Google. Issuer at the root; `offline_access` as a scope is refused with a 400
 //     page ("Error 400: invalid_scope", no redirect, as Google does); a refresh token comes only
 //     for access_type=offline with prompt=consent (logged as "[upstream] google offline grant");
-//     refresh tokens do not rotate; ID tokens carry `hd`.
+//     refresh tokens do not rotate; ID tokens carry `hd` (the email's domain, or the user's own
+//     `hd`; `"hd": null` in --users-json leaves it out, as for a consumer gmail.com account).
+//     An `hd` authorization parameter (a hint only) is logged as "[upstream] google hd hint X".
 //
 // Test controls (outside the issuer path; test-only, like everything here):
 //   * GET  /__control/stats: {"refreshes": N, "replays": N, "refresh_scopes": [...]}: how many
@@ -36,6 +38,8 @@
 //     before (a rotating upstream would see a replay), and the `scope` each sent ("" for none).
 //   * POST /__control/disable?user=ID: the user is disabled: findAccount no longer finds them,
 //     so their next refresh gets `invalid_grant`, as Okta/Entra/Google answer for a disabled user.
+//   * POST /__control/groups?user=ID&groups=a,b: the user's groups become a, b (empty: none),
+//     as when an administrator changes group membership; later ID tokens (refresh) show it.
 //   * POST /__control/outage?mode=down|503|up: `down` resets every connection to the issuer
 //     (the upstream is unreachable), `503` answers 503, `up` serves again (state kept).
 //   In Entra mode a refresh without `scope` is refused (AADSTS900144) and one mixing
@@ -116,7 +120,9 @@ for (const u of Object.values(users)) {
     u.oid ??= `00000000-0000-4000-8000-${String(userNo).padStart(12, '0')}`;
     delete u.email_verified;
   }
-  if (google) u.hd ??= (u.email ?? '').split('@')[1];
+  // `"hd": null` in --users-json: a consumer account (gmail.com), which has no hd claim.
+  if (google && u.hd === null) delete u.hd;
+  else if (google) u.hd ??= (u.email ?? '').split('@')[1];
 }
 
 const { default: Provider } = await import('oidc-provider');
@@ -252,6 +258,12 @@ function control(req, res) {
     console.error(`[upstream] disabled ${u.searchParams.get('user')}`);
     return res.end('{}');
   }
+  if (req.method === 'POST' && u.pathname === '/__control/groups' && users[u.searchParams.get('user')]) {
+    const id = u.searchParams.get('user');
+    users[id].groups = (u.searchParams.get('groups') ?? '').split(',').filter(Boolean);
+    console.error(`[upstream] groups of ${id}: ${users[id].groups.join(',')}`);
+    return res.end('{}');
+  }
   if (req.method === 'POST' && u.pathname === '/__control/outage'
     && ['down', '503', 'up'].includes(u.searchParams.get('mode'))) {
     outage = u.searchParams.get('mode');
@@ -374,6 +386,7 @@ function googleRefuses(req, res) {
     res.end('<!DOCTYPE html><title>Error 400: invalid_scope</title><h1>Error 400: invalid_scope</h1>');
     return true;
   }
+  if (u.searchParams.has('hd')) console.error(`[upstream] google hd hint ${u.searchParams.get('hd')}`);
   const prompt = (u.searchParams.get('prompt') ?? '').split(' ');
   if (u.searchParams.get('access_type') === 'offline' && prompt.includes('consent')) {
     console.error('[upstream] google offline grant');

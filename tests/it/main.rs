@@ -39,6 +39,7 @@ mod interop_v2;
 mod introspection;
 mod metrics;
 mod policy;
+mod policy_resources;
 mod prerequisites;
 mod rate_limit;
 mod redteam; // REDTEAM: security review regression tests

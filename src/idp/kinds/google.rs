@@ -1,14 +1,28 @@
 //! `kind = "google"`: Google accounts and Google Workspace (UPSTREAMS §3, COMPAT U3).
 
 use super::{
-    generic_refresh_failure, generic_refusal, IdpError, Quirks, RefreshFailure, TokenClaims,
-    UpstreamRefusal,
+    generic_refresh_failure, generic_refusal, standard_identity, IdpError, Quirks, RefreshFailure,
+    TokenClaims, UpstreamIdentity, UpstreamRefusal,
 };
-use crate::config::UpstreamKind;
+use crate::config::{UpstreamConfig, UpstreamKind};
 
 /// Google.
-#[derive(Debug, Clone, Copy)]
-pub struct Google;
+#[derive(Debug, Clone, Default)]
+pub struct Google {
+    /// The one Workspace domain of `allowed_hosted_domains`, sent as the `hd` hint.
+    hd_hint: Option<String>,
+}
+
+impl Google {
+    /// The hooks for `config`: with exactly one allowed hosted domain, its `hd` hint.
+    #[must_use]
+    pub fn new(config: &UpstreamConfig) -> Self {
+        let domains = &config.policy.allowed_hosted_domains;
+        Self {
+            hd_hint: (domains.len() == 1).then(|| domains[0].clone()),
+        }
+    }
+}
 
 impl Quirks for Google {
     fn kind(&self) -> UpstreamKind {
@@ -35,6 +49,29 @@ impl Quirks for Google {
     /// refresh token and the grant cannot be refreshed upstream (UPSTREAMS §3.2).
     fn authorize_params(&self) -> &'static [(&'static str, &'static str)] {
         &[("access_type", "offline"), ("prompt", "consent")]
+    }
+
+    /// `hd=<domain>` when exactly one Workspace domain is allowed: Google then offers only that
+    /// domain's accounts on its account chooser. Only a hint (the user can edit the URL): the
+    /// policy checks the ID token's `hd` claim (UPSTREAMS §3.4, oauth2-proxy#2363).
+    fn authorize_hints(&self) -> Vec<(String, String)> {
+        self.hd_hint
+            .iter()
+            .map(|d| ("hd".to_owned(), d.clone()))
+            .collect()
+    }
+
+    /// The standard claims, plus the Workspace domain from the verified `hd` claim (absent for
+    /// consumer accounts).
+    fn identity(&self, claims: &TokenClaims<'_>) -> Result<UpstreamIdentity, IdpError> {
+        let mut identity = standard_identity(claims, claims.subject.to_owned());
+        identity.hosted_domain = claims
+            .extra
+            .hd
+            .as_deref()
+            .filter(|d| !d.is_empty())
+            .map(str::to_ascii_lowercase);
+        Ok(identity)
     }
 
     /// Google documents `accounts.google.com` (no scheme) as a legacy `iss` value next to

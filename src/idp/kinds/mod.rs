@@ -98,6 +98,12 @@ pub trait Quirks: Send + Sync + Debug {
         &[]
     }
 
+    /// Parameters the kind derives from the configuration (Google's `hd` hint), sent after
+    /// [`Quirks::authorize_params`]; `extra_authorize_params` of the same name replace them.
+    fn authorize_hints(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
     /// The issuer the discovery document must name, when it is not the configured one
     /// (Entra's multi-tenant template). `None`: the configured issuer, exactly.
     fn discovery_issuer(&self, _configured: &str) -> Option<String> {
@@ -159,7 +165,7 @@ pub fn for_config(config: &UpstreamConfig) -> Result<Box<dyn Quirks>, IdpError> 
         UpstreamKind::Oidc => Box::new(Generic),
         UpstreamKind::Okta => Box::new(Okta::new(config)?),
         UpstreamKind::Entra => Box::new(Entra::new(config)?),
-        UpstreamKind::Google => Box::new(Google),
+        UpstreamKind::Google => Box::new(Google::new(config)),
         UpstreamKind::Github => {
             return Err(IdpError::Config(format!(
                 "upstream {}: GitHub is not OpenID Connect and has no OIDC hooks",
@@ -191,6 +197,7 @@ fn standard_identity(claims: &TokenClaims<'_>, subject: String) -> UpstreamIdent
         groups: claims.extra.groups.clone(),
         tenant: None,
         groups_incomplete: false,
+        hosted_domain: None,
     }
 }
 

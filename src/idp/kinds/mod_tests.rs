@@ -104,6 +104,37 @@ fn google_sends_offline_access_as_parameters_never_as_scope() {
 }
 
 #[test]
+fn google_maps_the_hd_claim_to_the_hosted_domain_and_other_kinds_do_not() {
+    let iss = "https://accounts.google.com";
+    let google = quirks(UpstreamKind::Google, iss);
+    let hd = |v: Option<&str>| ExtraClaims {
+        hd: v.map(str::to_owned),
+        ..ExtraClaims::default()
+    };
+    let id = |q: &dyn Quirks, extra: &ExtraClaims| q.identity(&claims(iss, extra)).unwrap();
+    assert_eq!(
+        id(google.as_ref(), &hd(Some("Acme.COM")))
+            .hosted_domain
+            .as_deref(),
+        Some("acme.com")
+    );
+    // A consumer account has none; an empty one counts as none.
+    assert_eq!(id(google.as_ref(), &hd(None)).hosted_domain, None);
+    assert_eq!(id(google.as_ref(), &hd(Some(""))).hosted_domain, None);
+    // A non-string `hd` is read as absent when the token is parsed.
+    let odd: ExtraClaims = serde_json::from_value(serde_json::json!({"hd": ["acme.com"]})).unwrap();
+    assert_eq!(id(google.as_ref(), &odd).hosted_domain, None);
+    // Only the google kind reads it.
+    let generic = quirks(UpstreamKind::Oidc, iss);
+    assert_eq!(
+        id(generic.as_ref(), &hd(Some("acme.com"))).hosted_domain,
+        None
+    );
+    // No hint without exactly one allowed domain.
+    assert!(google.authorize_hints().is_empty());
+}
+
+#[test]
 fn google_accepts_its_legacy_issuer_without_scheme_and_nothing_else() {
     let q = quirks(UpstreamKind::Google, "accounts.google.com");
     let extra = ExtraClaims::default();

@@ -6,6 +6,7 @@
 use super::secrets::{secrets_aad, UpstreamSecrets};
 use super::{Flow, FlowError, Notice};
 use crate::idp::{IdpError, UpstreamIdp, UpstreamLogin};
+use crate::oauth::access::{self, ResourceAccess};
 use crate::oauth::authorize::code_redirect_url;
 use crate::oauth::login::{finish_login, upstream_tokens_aad, UpstreamUser};
 use crate::oauth::{crypto, policy, Error};
@@ -159,21 +160,36 @@ impl Flow<'_> {
         let login = self
             .exchange(upstream.idp.as_ref(), sealed, &aad, p)
             .await?;
-        let subject = policy::Subject {
-            email: login.identity.email.as_deref(),
-            email_verified: login.identity.email_verified,
-            groups: &login.identity.groups,
-            tenant: login.identity.tenant.as_deref(),
-            groups_incomplete: login.identity.groups_incomplete,
-        };
-        policy::check(&upstream.policy, subject).map_err(|refusal| {
-            tracing::info!(upstream = %request.upstream_id, reason = refusal.as_str(), "sign-in refused by the access policy");
+        let subject = policy::Subject::from(&login.identity);
+        let resource = self.core.settings.resource_by_uri(&request.resource);
+        let no_access = ResourceAccess::default();
+        let access = resource.map_or(&no_access, |r| &r.access);
+        access::admit(&upstream.policy, &access.policy, subject).map_err(|denial| {
+            tracing::info!(upstream = %request.upstream_id, resource = %request.resource, reason = denial.reason(), "sign-in refused by the access policy");
             Failure {
-                error: refusal.to_error(),
-                reason: Some(refusal.as_str()),
+                error: denial.to_error(),
+                reason: Some(denial.reason()),
                 upstream: None,
             }
         })?;
+        // Group→scope mapping: the consent page showed the request before anyone knew the
+        // user; the narrowing shows in the code's (and so the token response's) `scope`.
+        let decision = access::decide_scope(&request.scope, &access.scope_grants, subject);
+        if decision.granted.is_empty() && !decision.withheld.is_empty() {
+            return Err(Failure {
+                error: access::no_scope_left(&decision.withheld),
+                reason: Some("scope_not_granted"),
+                upstream: None,
+            });
+        }
+        if !decision.withheld.is_empty() {
+            tracing::info!(resource = %request.resource, withheld = ?decision.withheld, "scopes withheld by scope_grants");
+            let narrowed = AuthRequestRecord {
+                scope: decision.granted,
+                ..request.clone()
+            };
+            return Ok(self.issue(&narrowed, &login, p.request_id.clone()).await?);
+        }
         Ok(self.issue(request, &login, p.request_id.clone()).await?)
     }
 

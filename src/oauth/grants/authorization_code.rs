@@ -2,7 +2,7 @@
 
 use super::check_resource;
 use crate::oauth::crypto::{self, REFRESH_PREFIX};
-use crate::oauth::tokens::{mint_access_scoped, TokenResponse};
+use crate::oauth::tokens::{mint_access_scoped, TokenResponse, UserClaims};
 use crate::oauth::{pkce, Core, Error, Result};
 use crate::store::{
     AuditEvent, AuthCodeRecord, ClientRecord, FamilyRecord, RedeemOutcome, RefreshTokenRecord,
@@ -94,6 +94,7 @@ pub async fn exchange(
     // COMPAT C22: the client's rule may give it a longer (or shorter) access token.
     let ttl = core.settings.access_token_ttl(client);
     // The code's scope, not the grant's: a later consent may have changed the grant.
+    let user = UserClaims::for_user(core, &grant.user_id).await?;
     let (jwt, access) = mint_access_scoped(
         core,
         &grant,
@@ -101,6 +102,7 @@ pub async fn exchange(
         &client.client_id,
         &record.scope,
         ttl,
+        &user,
     )?;
     let audit = AuditEvent::new("token_issued", now)
         .actor(grant.user_id.clone())

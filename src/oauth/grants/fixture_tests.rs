@@ -63,6 +63,7 @@ pub fn settings() -> Settings {
             uri: RESOURCE.to_owned(),
             scopes: vec!["mcp:read".to_owned(), "mcp:write".to_owned()],
             upstream_id: "corp".to_owned(),
+            access: Default::default(),
         }],
         tokens: TokenSettings::default(),
         registration: RegistrationSettings::default(),

@@ -5,7 +5,7 @@
 use super::check_resource;
 use crate::oauth::crypto::{self, REFRESH_PREFIX};
 use crate::oauth::scope::ScopeSet;
-use crate::oauth::tokens::{mint_access_scoped, TokenResponse};
+use crate::oauth::tokens::{mint_access_scoped, TokenResponse, UserClaims};
 use crate::oauth::vault;
 use crate::oauth::{Core, Error, Result};
 use crate::store::{AuditEvent, ClientRecord, RefreshTokenRecord, RotateOutcome};
@@ -51,7 +51,7 @@ pub async fn refresh(
     // The user's standing at the IdP first (the token vault). A used token is a replay or a
     // reuse, which the store answers without issuing anything new.
     if view.token.used_at.is_none() {
-        vault::ensure_current(core, &view.grant, request_id.as_deref()).await?;
+        vault::ensure_current(core, &view.grant, &view.family.scope, request_id.as_deref()).await?;
     }
 
     let new_token = crypto::new_secret(REFRESH_PREFIX);
@@ -67,6 +67,7 @@ pub async fn refresh(
     };
     // COMPAT C22: the client's rule may give it a longer (or shorter) access token.
     let ttl = core.settings.access_token_ttl(client);
+    let user = UserClaims::for_user(core, &view.grant.user_id).await?;
     let (jwt, access) = mint_access_scoped(
         core,
         &view.grant,
@@ -74,6 +75,7 @@ pub async fn refresh(
         &client.client_id,
         &access_scope,
         ttl,
+        &user,
     )?;
     let response = TokenResponse::new(jwt, ttl, Some(new_token), access_scope);
     let json = serde_json::to_vec(&response).map_err(Error::server)?;

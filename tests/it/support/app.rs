@@ -102,6 +102,8 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
             identity_headers: Default::default(),
             tool_scopes: Default::default(),
             filter_tools_list: None,
+            policy: Default::default(),
+            scope_grants: Vec::new(),
         }],
         clients: Vec::new(),
         client_rules: Vec::new(),

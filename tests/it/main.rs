@@ -23,6 +23,7 @@ mod client_auth;
 mod client_emulations;
 mod client_quirk_rules;
 mod cluster_jobs;
+mod compose_trial;
 mod conformance;
 mod discovery;
 mod flows;

@@ -13,6 +13,7 @@ pub mod pinned_node;
 pub mod prereq;
 pub mod process;
 pub mod python;
+pub mod yaml;
 
 /// `<crate>/tests/<name>`.
 pub fn tests_dir(name: &str) -> std::path::PathBuf {

@@ -277,7 +277,7 @@ export class Browser {
 // `deny`, denies) on dcr-bridge's consent page (checking its form contract), signs in at the
 // upstream as `login`, and stops at the redirect to `redirectUrl`. With `upstreamDeny` it cancels
 // at the upstream consent page. The upstream is oidc-provider's devInteractions or dcr-bridge's
-// own dev IdP (`dev-idp`, sign in as `login` with `password`). Unless `expectError`, reaching `redirectUrl` without dcr-bridge's
+// own dev IdP (`dev-idp`: sign in as `login` with `password`). Unless `expectError`, reaching `redirectUrl` without dcr-bridge's
 // consent page is an error. Returns `{ responseUrl, consentPage }`: the captured authorization
 // response URL, and `{url, headers, client_name_shown}` of the consent page (undefined if none).
 export async function runBrowser(browser, authorizationUrl, redirectUrl, {
@@ -289,7 +289,6 @@ export async function runBrowser(browser, authorizationUrl, redirectUrl, {
   const asOrigin = authorizationUrl.origin;
   let r = await browser.navigate(authorizationUrl, { isCaptured });
   let sawConsent = false;
-  let devIdpSubmitted = false;
   for (let page = 0; page < 10; page += 1) {
     if (r.captured) {
       if (!sawConsent && !expectError) throw new Error('reached the client redirect_uri without seeing dcr-bridge\'s consent page');
@@ -340,15 +339,13 @@ export async function runBrowser(browser, authorizationUrl, redirectUrl, {
       continue;
     }
     // dcr-bridge's own development IdP (`dcr-bridge dev` / `dev-idp`): one submit button
-    // name="login" per user, and a password field when some user has one. Seeing the form
-    // again after signing in means the sign-in was refused (wrong password): stop there.
+    // name="login" per user, and a password field when some user has one. A refused sign-in
+    // answers 401, which `navigate` reports with the page's text.
     const devIdpForm = forms.find((f) => f.buttons.some((b) => b.name === 'login'));
     if (devIdpForm) {
-      if (devIdpSubmitted) throw new Error(`dev IdP refused the sign-in as ${login}: ${textSnippet(html)}`);
       if (!devIdpForm.buttons.some((b) => b.name === 'login' && b.value === login)) {
         throw new Error(`dev IdP login page offers no user ${login}`);
       }
-      devIdpSubmitted = true;
       const extra = devIdpForm.inputs.some((i) => i.name === 'password') ? { login, password } : { login };
       const action = new URL(devIdpForm.attrs.action || url.href, url);
       r = await browser.navigate(action, {

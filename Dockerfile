@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # dcr-bridge container image.
 #   docker build -t dcr-bridge .
-# CI has no Docker engine: tests/it/compose_trial.rs checks this file statically (HEALTHCHECK is a
+# CI has no Docker engine: tests/it/deploy_files.rs checks this file statically (HEALTHCHECK is a
 # real subcommand, .dockerignore keeps target/ and node_modules out of the build context).
 #
 # Stages: `chef` (the toolchain + cargo-chef), `planner` (the dependency recipe), `build` (the
@@ -30,11 +30,12 @@ RUN cargo build --release --locked --bin dcr-bridge \
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/dcr-bridge /usr/local/bin/dcr-bridge
 # The working directory holds the default SQLite database (sqlite://dcr-bridge.db): created in
-# the build stage and copied owned by the user that runs, so that user can write it.
+# the build stage and copied owned by the user that runs, so that user can write it. Mount a
+# volume there for a single node on SQLite (`-v dcr-data:/data`: a new named volume starts with
+# this directory's owner). No VOLUME instruction: replicas on Postgres need none.
 COPY --from=build --chown=65532:65532 /out/data /data
 USER 65532:65532
 WORKDIR /data
-VOLUME ["/data"]
 EXPOSE 8080
 # `dcr-bridge healthcheck` GETs /readyz on the configured `listen` port over loopback and
 # exits 0 or 1: no shell or curl needed. Other roles of this image (dev-idp, demo-mcp) pass

@@ -25,6 +25,8 @@ mod client_quirk_rules;
 mod cluster_jobs;
 mod compose_trial;
 mod conformance;
+mod deploy_files;
+mod dev_listen;
 mod discovery;
 mod flows;
 mod gateway;

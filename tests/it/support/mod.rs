@@ -2,6 +2,7 @@ pub mod app;
 pub mod cimd_doc;
 pub mod conformance;
 pub mod db;
+pub mod deploy;
 pub mod fake_browser;
 pub mod github;
 pub mod install;

@@ -6,12 +6,38 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 use tokio::process::Command;
+use tokio::sync::OnceCell;
 
 use super::prereq::{self, Prereq};
 use super::process;
+
+/// Interpreters that may have PyYAML: the one on `PATH` (perhaps a pyenv or venv one without
+/// it), then Debian's, which the `python3-yaml` package installs into.
+const PYTHONS: [&str; 2] = ["python3", "/usr/bin/python3"];
+
+/// The first of [`PYTHONS`] that imports `yaml`, probed once.
+static PYTHON: OnceCell<Option<&'static str>> = OnceCell::const_new();
+
+async fn python_with_yaml() -> Option<&'static str> {
+    *PYTHON
+        .get_or_init(|| async {
+            for python in PYTHONS {
+                let ok = Command::new(python)
+                    .args(["-c", "import yaml"])
+                    .output()
+                    .await
+                    .is_ok_and(|out| out.status.success());
+                if ok {
+                    return Some(python);
+                }
+            }
+            None
+        })
+        .await
+}
 
 /// `true` when `docker-compose` and PyYAML are there (fails the test otherwise, unless opted
 /// out: then `false` after a visible notice).
@@ -26,13 +52,11 @@ pub async fn docker_compose_or_skip() -> bool {
             Ok(out) => return Err(process::failure("`docker-compose --version`", &out)),
             Err(e) => return Err(format!("`docker-compose --version` does not run: {e}")),
         }
-        let yaml = Command::new("python3")
-            .args(["-c", "import yaml"])
-            .output()
-            .await;
-        match yaml {
-            Ok(out) if out.status.success() => Ok(()),
-            _ => Err("`python3 -c 'import yaml'` fails (Debian package python3-yaml)".to_owned()),
+        match python_with_yaml().await {
+            Some(_) => Ok(()),
+            None => Err(format!(
+                "none of {PYTHONS:?} imports yaml (Debian package python3-yaml)"
+            )),
         }
     })
     .await
@@ -45,10 +69,11 @@ with open(sys.argv[1], encoding='utf-8') as f:\n    json.dump(list(yaml.safe_loa
 pub async fn documents(text: &str) -> Result<Vec<Value>> {
     let file = tempfile::NamedTempFile::new()?;
     std::fs::write(file.path(), text)?;
+    let python = python_with_yaml()
+        .await
+        .ok_or_else(|| anyhow!("no Python with PyYAML among {PYTHONS:?}"))?;
     let out = process::output(
-        Command::new("python3")
-            .args(["-c", TO_JSON])
-            .arg(file.path()),
+        Command::new(python).args(["-c", TO_JSON]).arg(file.path()),
         Duration::from_secs(30),
         "PyYAML",
     )

@@ -1,5 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `check-config`, `dev`, `rotate-keys`,
-//! `admin-token`, `initial-access-token`.
+//! The command line: `serve` (default), `migrate`, `check-config`, `healthcheck`, `dev`,
+//! `dev-idp`, `demo-mcp`, `rotate-keys`, `admin-token`, `initial-access-token`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,9 +30,19 @@ pub enum Command {
     /// Load and validate the configuration, reach the database and every upstream, and print
     /// what was found (including the callback URL to register upstream).
     CheckConfig,
+    /// GET the running server's `/readyz` and exit 0 when it answers 200, else 1: a container
+    /// HEALTHCHECK that needs no shell or curl. Without --url it probes the `listen` port of the
+    /// configuration (file and environment, as `serve` reads them) on loopback.
+    Healthcheck(crate::healthcheck::HealthcheckArgs),
     /// Start everything on loopback with SQLite and a built-in development identity provider
     /// (takes no configuration file).
     Dev(crate::dev::DevArgs),
+    /// Run only the built-in development identity provider (for a trial of `serve`, e.g. the
+    /// docker-compose one). It signs in anyone who reaches it: never in production.
+    DevIdp(crate::devidp::standalone::DevIdpArgs),
+    /// Run only the demo MCP server (`whoami`), to put behind the gateway in a trial. It trusts
+    /// the identity headers of whoever calls it: keep it on loopback or a private network.
+    DemoMcp(DemoMcpArgs),
     /// Rotate the JWT signing key: publish a new key (`--stage`), make it sign (`--promote`),
     /// or both (default). Running servers pick the change up within a minute; the old key stays
     /// in JWKS as retired so tokens it signed keep verifying.
@@ -59,6 +69,14 @@ pub struct RotateArgs {
     pub promote: bool,
 }
 
+/// Options of `demo-mcp`.
+#[derive(Debug, clap::Args)]
+pub struct DemoMcpArgs {
+    /// Address to listen on; it serves `/mcp`.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+}
+
 /// Runs the parsed command line.
 ///
 /// # Errors
@@ -80,13 +98,60 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             crate::dev::run(args).await
         }
+        Command::Healthcheck(args) => crate::healthcheck::run(cli.config, &args).await,
+        Command::DevIdp(args) => {
+            refuse_config("dev-idp", cli.config.as_deref())?;
+            crate::devidp::standalone::run(args).await
+        }
+        Command::DemoMcp(args) => {
+            refuse_config("demo-mcp", cli.config.as_deref())?;
+            demo_mcp(&args).await
+        }
         Command::RotateKeys(args) => rotate_keys(cli.config, &args).await,
         Command::AdminToken(command) => admin_token(cli.config, command).await,
         Command::InitialAccessToken(command) => initial_access_token(cli.config, command).await,
     }
 }
 
-fn load(path: Option<PathBuf>) -> anyhow::Result<Config> {
+/// The trial helpers read no dcr-bridge configuration; ignoring one silently would let a user
+/// believe it was used.
+fn refuse_config(command: &str, path: Option<&std::path::Path>) -> anyhow::Result<()> {
+    match path {
+        Some(path) => anyhow::bail!(
+            "{command} does not read the dcr-bridge configuration, but {} was given with --config \
+             or DCR_BRIDGE_CONFIG; drop --config and unset DCR_BRIDGE_CONFIG for {command} \
+             (see `dcr-bridge {command} --help` for its own options)",
+            path.display()
+        ),
+        None => Ok(()),
+    }
+}
+
+/// `demo-mcp`: the demo MCP server of `dev` on its own, until Ctrl-C or SIGTERM.
+async fn demo_mcp(args: &DemoMcpArgs) -> anyhow::Result<()> {
+    crate::telemetry::init(crate::config::LogFormat::Text);
+    if !args.listen.ip().is_loopback() {
+        eprintln!(
+            "WARNING: demo-mcp listens on {}, beyond loopback. It believes the identity headers \
+             of any caller: let only dcr-bridge's gateway reach it.",
+            args.listen
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding demo-mcp on {}", args.listen))?;
+    let (url, task) = crate::http::demo_mcp::spawn(listener)?;
+    println!("dcr-bridge demo-mcp (demo MCP server, tool `whoami`) listening at {url}");
+    tokio::select! {
+        joined = task => {
+            joined.context("demo MCP server task")?;
+            anyhow::bail!("the demo MCP server stopped (see the log above)")
+        }
+        () = crate::app::shutdown_signal() => Ok(()),
+    }
+}
+
+pub(crate) fn load(path: Option<PathBuf>) -> anyhow::Result<Config> {
     let path = path.or_else(|| {
         let default = PathBuf::from("dcr-bridge.toml");
         default.exists().then_some(default)

@@ -1,7 +1,8 @@
 //! `dcr-bridge dev`: everything on loopback for a first look. SQLite in the working directory,
 //! a persisted random secret key, the built-in development identity provider as the upstream
 //! (its users have the passwords the banner prints, so a wrong password can be tried), and one
-//! resource at `/mcp`. It takes no configuration file. Never used by `serve`.
+//! resource at `/mcp`. It takes no configuration file. Never used by `serve`. It listens on
+//! loopback unless `--listen` says otherwise (a container), and then warns loudly.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -19,7 +20,16 @@ pub struct DevArgs {
     /// Port for dcr-bridge on 127.0.0.1.
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
-    /// Port for the development identity provider on 127.0.0.1.
+    /// Address for dcr-bridge instead of 127.0.0.1:PORT, e.g. `0.0.0.0:8080` in a container;
+    /// the development identity provider then listens on the same IP. Anything but loopback
+    /// exposes an IdP that signs anyone in: it says so loudly.
+    #[arg(long, conflicts_with = "port")]
+    pub listen: Option<SocketAddr>,
+    /// Host name in the URLs browsers use (dcr-bridge's and the IdP's) [default: 127.0.0.1, or
+    /// `localhost` when --listen is not loopback, as for a container with published ports].
+    #[arg(long)]
+    pub public_host: Option<String>,
+    /// Port for the development identity provider (on 127.0.0.1, or --listen's IP).
     #[arg(long, default_value_t = 8081)]
     pub idp_port: u16,
     /// Directory for the SQLite database and the generated secret key.
@@ -33,24 +43,27 @@ pub struct DevArgs {
 /// Ports in use, unwritable data directory.
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     crate::telemetry::init(crate::config::LogFormat::Text);
+    let listen = args
+        .listen
+        .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)));
+    crate::devidp::standalone::warn_if_exposed("dcr-bridge dev", listen.ip());
+    let host = match &args.public_host {
+        Some(host) => host.clone(),
+        None if listen.ip().is_loopback() => "127.0.0.1".to_owned(),
+        None => "localhost".to_owned(),
+    };
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let secret_key = load_or_create_key(&args.data_dir.join("secret.key"))?;
-    let idp_listener =
-        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.idp_port)))
-            .await
-            .with_context(|| {
-                format!(
-                    "binding the dev identity provider on 127.0.0.1:{}",
-                    args.idp_port
-                )
-            })?;
-    let listener =
-        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)))
-            .await
-            .with_context(|| format!("binding dcr-bridge on 127.0.0.1:{}", args.port))?;
-    let public_url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
-    let idp_issuer = format!("http://127.0.0.1:{}", idp_listener.local_addr()?.port());
+    let idp_addr = SocketAddr::new(listen.ip(), args.idp_port);
+    let idp_listener = tokio::net::TcpListener::bind(idp_addr)
+        .await
+        .with_context(|| format!("binding the dev identity provider on {idp_addr}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding dcr-bridge on {listen}"))?;
+    let public_url = format!("http://{host}:{}", listener.local_addr()?.port());
+    let idp_issuer = format!("http://{host}:{}", idp_listener.local_addr()?.port());
     let client_secret = crate::oauth::crypto::random_b64(24);
     let users = dev_users();
     let idp = crate::devidp::spawn(
@@ -133,18 +146,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 }
 
 /// The default dev users, each with the password `<name>-dev-password` (printed in the banner).
-/// Fixed rather than random so that the docs and a restarted `dev` agree; `dev` listens on
-/// loopback only.
+/// Fixed rather than random so that the docs and a restarted `dev` agree.
 #[must_use]
 pub fn dev_users() -> Vec<DevUser> {
-    DevUser::defaults()
-        .into_iter()
-        .map(|mut u| {
-            let name = u.sub.trim_start_matches("dev-").to_owned();
-            u.password = Some(format!("{name}-dev-password"));
-            u
-        })
-        .collect()
+    DevUser::with_passwords()
 }
 
 fn load_or_create_key(path: &std::path::Path) -> anyhow::Result<SecretString> {
@@ -171,7 +176,7 @@ fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
 fn print_banner(public_url: &str, idp: &str, users: &[DevUser], db: &std::path::Path) {
     let mut lines = vec![
         String::new(),
-        "dcr-bridge dev is running (loopback only, NOT for production)".to_owned(),
+        "dcr-bridge dev is running (NOT for production)".to_owned(),
         String::new(),
         format!("  MCP server URL (resource):  {public_url}/mcp"),
         format!("  Authorization server:       {public_url}"),

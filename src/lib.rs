@@ -10,6 +10,7 @@ pub mod config;
 pub mod dev;
 pub mod devidp;
 pub mod gateway;
+pub mod healthcheck;
 pub mod http;
 pub mod idp;
 pub mod mcp;

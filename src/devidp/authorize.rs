@@ -94,7 +94,7 @@ pub(crate) async fn submit(State(st): State<Arc<DevState>>, body: Bytes) -> Resp
                 &st,
                 &params,
                 StatusCode::UNAUTHORIZED,
-                Some("Wrong password: sign-in refused. `dcr-bridge dev` prints each user's password in its banner."),
+                Some("Wrong password: sign-in refused. `dcr-bridge dev` and `dev-idp` print each user's password at start."),
             );
         }
     }

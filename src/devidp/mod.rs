@@ -4,6 +4,7 @@
 
 mod authorize;
 mod keys;
+pub mod standalone;
 mod token;
 
 use std::collections::HashMap;
@@ -96,6 +97,21 @@ impl DevUser {
                 password: None,
             },
         ]
+    }
+
+    /// [`DevUser::defaults`], each with the password `<name>-dev-password` (`dev-alice` /
+    /// `alice-dev-password`): what `dcr-bridge dev` and `dev-idp` sign in with. Fixed rather
+    /// than random so that the docs, the banner and a restarted process agree.
+    #[must_use]
+    pub fn with_passwords() -> Vec<Self> {
+        Self::defaults()
+            .into_iter()
+            .map(|mut u| {
+                let name = u.sub.trim_start_matches("dev-").to_owned();
+                u.password = Some(format!("{name}-dev-password"));
+                u
+            })
+            .collect()
     }
 }
 

@@ -276,7 +276,8 @@ export class Browser {
 // Walks the authorization request `authorizationUrl` as the user would: approves (or, with
 // `deny`, denies) on dcr-bridge's consent page (checking its form contract), signs in at the
 // upstream as `login`, and stops at the redirect to `redirectUrl`. With `upstreamDeny` it cancels
-// at the upstream consent page. Unless `expectError`, reaching `redirectUrl` without dcr-bridge's
+// at the upstream consent page. The upstream is oidc-provider's devInteractions or dcr-bridge's
+// own dev IdP (`dev-idp`: sign in as `login` with `password`). Unless `expectError`, reaching `redirectUrl` without dcr-bridge's
 // consent page is an error. Returns `{ responseUrl, consentPage }`: the captured authorization
 // response URL, and `{url, headers, client_name_shown}` of the consent page (undefined if none).
 export async function runBrowser(browser, authorizationUrl, redirectUrl, {
@@ -334,6 +335,21 @@ export async function runBrowser(browser, authorizationUrl, redirectUrl, {
       const action = new URL(promptForm.attrs.action || url.href, url);
       r = await browser.navigate(action, {
         method: (promptForm.attrs.method ?? 'get').toUpperCase(), body: Browser.formBody(promptForm, extra), initiator: url.origin, isCaptured,
+      });
+      continue;
+    }
+    // dcr-bridge's own development IdP (`dcr-bridge dev` / `dev-idp`): one submit button
+    // name="login" per user, and a password field when some user has one. A refused sign-in
+    // answers 401, which `navigate` reports with the page's text.
+    const devIdpForm = forms.find((f) => f.buttons.some((b) => b.name === 'login'));
+    if (devIdpForm) {
+      if (!devIdpForm.buttons.some((b) => b.name === 'login' && b.value === login)) {
+        throw new Error(`dev IdP login page offers no user ${login}`);
+      }
+      const extra = devIdpForm.inputs.some((i) => i.name === 'password') ? { login, password } : { login };
+      const action = new URL(devIdpForm.attrs.action || url.href, url);
+      r = await browser.navigate(action, {
+        method: 'POST', body: Browser.formBody(devIdpForm, extra), initiator: url.origin, isCaptured,
       });
       continue;
     }

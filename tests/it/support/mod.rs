@@ -2,6 +2,7 @@ pub mod app;
 pub mod cimd_doc;
 pub mod conformance;
 pub mod db;
+pub mod deploy;
 pub mod fake_browser;
 pub mod github;
 pub mod install;
@@ -13,6 +14,7 @@ pub mod pinned_node;
 pub mod prereq;
 pub mod process;
 pub mod python;
+pub mod yaml;
 
 /// `<crate>/tests/<name>`.
 pub fn tests_dir(name: &str) -> std::path::PathBuf {

@@ -29,16 +29,20 @@ pub enum Prereq {
     Conformance,
     /// The MCP Inspector CLI and the Node 22 it installs (npm and registry access).
     Inspector,
+    /// `docker-compose` (the Debian package, which brings `python3-yaml` too): validates the
+    /// trial's compose file, whose YAML and the Kubernetes manifests' the tests read with it.
+    DockerCompose,
 }
 
 impl Prereq {
     /// Every prerequisite, in the order they are documented.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Postgres,
         Self::Node,
         Self::Python,
         Self::Conformance,
         Self::Inspector,
+        Self::DockerCompose,
     ];
 
     /// Its name in [`SKIP_VAR`].
@@ -49,6 +53,7 @@ impl Prereq {
             Self::Python => "python",
             Self::Conformance => "conformance",
             Self::Inspector => "inspector",
+            Self::DockerCompose => "docker-compose",
         }
     }
 
@@ -59,6 +64,9 @@ impl Prereq {
             Self::Python => "Python 3 with venv (`python3 -m venv`)",
             Self::Conformance => "the MCP conformance tool (npm, registry access, Node 22)",
             Self::Inspector => "the MCP Inspector CLI (npm, registry access, Node 22)",
+            Self::DockerCompose => {
+                "docker-compose and python3-yaml (Debian packages `docker-compose`, `python3-yaml`)"
+            }
         }
     }
 

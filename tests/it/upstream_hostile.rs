@@ -72,7 +72,10 @@ crate::admin::on_both_databases!(an_upstream_that_goes_away_mid_flow);
 /// upstream, never a 500, never a half-read token.
 #[tokio::test]
 async fn html_or_garbage_json_at_the_token_endpoint() {
-    for what in ["token-html", "token-garbage"] {
+    for (what, said) in [
+        ("token-html", "unexpected response Content-Type"),
+        ("token-garbage", "unparseable token endpoint response"),
+    ] {
         let Some(env) = env_on(Db::Sqlite, |_| {}).await else {
             return;
         };
@@ -84,7 +87,7 @@ async fn html_or_garbage_json_at_the_token_endpoint() {
             detail.contains("temporarily_unavailable"),
             "{what}: {detail}"
         );
-        assert!(detail.contains("unparseable"), "{what}: {detail}");
+        assert!(detail.contains(said), "{what}: {detail}");
     }
 }
 
@@ -105,10 +108,7 @@ async fn an_id_token_signed_with_an_unknown_key() {
     );
     assert!(failure.contains("failed verification"), "{failure}");
     assert!(detail.contains("access_denied"), "{detail}");
-    assert!(
-        detail.contains("unknown key") || detail.contains("key"),
-        "{detail}"
-    );
+    assert!(detail.contains("Signature verification failed"), "{detail}");
 }
 
 /// A token endpoint that stalls past `timeout_seconds`: the callback gives up within the bound
@@ -122,7 +122,8 @@ async fn a_slow_token_endpoint_is_bounded_by_the_configured_timeout() {
     let started = Instant::now();
     let (failure, detail) = refused(&env).await;
     let took = started.elapsed();
-    assert!(took < Duration::from_secs(25), "{took:?}");
+    // 2 s for the exchange plus the SDK flow around it; the default (15 s) would not fit.
+    assert!(took < Duration::from_secs(12), "{took:?}");
     assert!(failure.contains("cannot be reached"), "{failure}");
     assert!(detail.contains("temporarily_unavailable"), "{detail}");
     assert!(

@@ -7,7 +7,7 @@
 //                     [--issuer-path /oauth2/default] [--access-token-ttl SECS]
 //                     [--offline-access-without-prompt] [--users-json '{"00u9x":{...}}']
 //                     [--entra-tenant GUID] [--google] [--client-jwks '{"keys":[...]}']
-//                     [--overage-user ID] [--jwks-rotate]
+//                     [--overage-user ID] [--hostile W]
 // Env fallbacks: UPSTREAM_PORT, UPSTREAM_CALLBACK, UPSTREAM_CLIENT_ID, UPSTREAM_CLIENT_SECRET,
 //                UPSTREAM_ISSUER_PATH, UPSTREAM_ACCESS_TOKEN_TTL, UPSTREAM_USERS_JSON.
 //
@@ -59,7 +59,8 @@
 //       wrong-issuer     the discovery document names another issuer
 //       foreign-jwks     the JWKS publishes a key that is not the one ID tokens are signed with
 //       down-after-code  once it has sent the browser back with a code, it goes away (`down`)
-//     Each hostile answer is logged "[upstream] hostile W".
+//     Each hostile answer is logged "[upstream] hostile W". `--hostile W` starts in mode W
+//     (so that not even dcr-bridge's startup check sees a well-behaved upstream).
 //   In Entra mode a refresh without `scope` is refused (AADSTS900144) and one mixing
 //   `offline_access` with a `.default` scope too (AADSTS70011), both logged "entra refused".
 //
@@ -91,6 +92,7 @@ const { values: args } = parseArgs({
     google: { type: 'boolean', default: false },
     'client-jwks': { type: 'string' },
     'overage-user': { type: 'string' },
+    hostile: { type: 'string' },
     quiet: { type: 'boolean', default: false },
   },
   strict: true,
@@ -151,8 +153,9 @@ const disabled = new Set();
 const stats = { refreshes: 0, replays: 0, refresh_scopes: [] };
 const seenRefreshTokens = new Set();
 let outage = 'up';
-let hostile = { what: 'off', secs: 0 };
 const HOSTILE = ['off', 'token-html', 'token-garbage', 'token-slow', 'wrong-issuer', 'foreign-jwks', 'down-after-code'];
+if (args.hostile && !HOSTILE.includes(args.hostile)) throw new Error(`--hostile: one of ${HOSTILE.join(', ')}`);
+let hostile = { what: args.hostile ?? 'off', secs: 0 };
 
 let handler = (_req, res) => { res.statusCode = 503; res.end(); };
 const server = http.createServer((req, res) => handler(req, res));

@@ -19,10 +19,16 @@ use crate::support::node::{node_or_skip, OidcProviderProc};
 
 /// dcr-bridge on `db` behind a well-behaved `upstream.mjs` (Okta-like), `tweak` applied.
 async fn env_on(db: Db, tweak: impl FnOnce(&mut Config)) -> Option<Interop> {
+    env_with(db, &[], tweak).await
+}
+
+/// [`env_on`] with `upstream.mjs` started with `args` (`--hostile W`: hostile from the start,
+/// before dcr-bridge's startup check fetches discovery and JWKS).
+async fn env_with(db: Db, args: &[&str], tweak: impl FnOnce(&mut Config)) -> Option<Interop> {
     if !node_or_skip().await {
         return None;
     }
-    start_behind_upstream_on(db, McpMode::Stateful, &[], |_, c| tweak(c)).await
+    start_behind_upstream_on(db, McpMode::Stateful, args, |_, c| tweak(c)).await
 }
 
 /// Switches the upstream into `what` (`secs` for `token-slow`).
@@ -95,10 +101,10 @@ async fn html_or_garbage_json_at_the_token_endpoint() {
 /// rotate), then the sign-in is refused as an ID token that failed verification.
 #[tokio::test]
 async fn an_id_token_signed_with_an_unknown_key() {
-    let Some(env) = env_on(Db::Sqlite, |_| {}).await else {
+    let args = ["--hostile", "foreign-jwks"];
+    let Some(env) = env_with(Db::Sqlite, &args, |_| {}).await else {
         return;
     };
-    hostile(&env.upstream, "foreign-jwks", 0).await;
     let (failure, detail) = refused(&env).await;
     let logs = env.upstream.logs();
     assert_eq!(
@@ -137,10 +143,10 @@ async fn a_slow_token_endpoint_is_bounded_by_the_configured_timeout() {
 /// admin's upstream check names the mismatch.
 #[tokio::test]
 async fn a_discovery_document_for_another_issuer_is_refused() {
-    let Some(env) = env_on(Db::Sqlite, |_| {}).await else {
+    let args = ["--hostile", "wrong-issuer"];
+    let Some(env) = env_with(Db::Sqlite, &args, |_| {}).await else {
         return;
     };
-    hostile(&env.upstream, "wrong-issuer", 0).await;
     let (failure, _) = refused(&env).await;
     assert!(failure.contains("temporarily_unavailable"), "{failure}");
     let logs = env.upstream.logs();

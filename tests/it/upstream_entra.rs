@@ -109,6 +109,13 @@ async fn private_key_jwt_whole_flow_and_upstream_refresh(db: Db) {
         assert!(logs.contains(&line), "{line}\n{logs}");
     }
     assert!(!logs.contains("entra refused"), "{logs}");
+    // The upstream check (check-config, admin API) names the method, and the look-alike
+    // advertises it: no warning.
+    let idp = &env.app.state.core.upstreams.iter().next().unwrap().idp;
+    let summary = idp.check().await.unwrap();
+    assert_eq!(summary["client_auth"], "private_key_jwt", "{summary}");
+    let warnings = summary["warnings"].to_string();
+    assert!(!warnings.contains("private_key_jwt"), "{warnings}");
 }
 
 crate::admin::on_both_databases!(private_key_jwt_whole_flow_and_upstream_refresh);

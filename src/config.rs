@@ -21,6 +21,7 @@ mod load;
 mod metrics;
 mod registration;
 mod sections;
+mod upstream_credentials;
 mod upstreams;
 
 pub use access_policy::ScopeGrant;
@@ -34,6 +35,7 @@ pub use sections::{
     AccessTokenClaim, AuditSettings, ClientIpHeader, RateLimitSettings, RegistrationSettings,
     TokenSettings,
 };
+pub use upstream_credentials::thumbprint_bytes;
 pub use upstreams::{
     is_tenant_id, AccessPolicy, UpstreamClientAuth, UpstreamConfig, UpstreamKind, UpstreamRefresh,
     GOOGLE_LEGACY_ISSUER,
@@ -396,16 +398,7 @@ impl Config {
         if up.client_id.is_empty() {
             return Err(invalid(key("client_id"), "must not be empty"));
         }
-        if up
-            .client_secret
-            .as_ref()
-            .is_none_or(|s| s.expose_secret().is_empty())
-        {
-            return Err(invalid(
-                key("client_secret"),
-                "the upstream client is confidential: set client_secret or client_secret_file",
-            ));
-        }
+        self.validate_upstream_credentials(i, up)?;
         if up.kind == UpstreamKind::Github {
             self.validate_github(i, up)?;
         } else {
@@ -427,6 +420,9 @@ impl Config {
             if v > MAX_REFRESH_SECONDS {
                 return Err(invalid(key(field), "at most 31536000 (a year)"));
             }
+        }
+        if !(1..=120).contains(&up.timeout_seconds) {
+            return Err(invalid(key("timeout_seconds"), "1 to 120"));
         }
         if r.retry_interval_seconds == 0 {
             return Err(invalid(

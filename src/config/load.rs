@@ -82,6 +82,15 @@ impl Config {
                     })?;
                 up.client_secret = Some(SecretString::from(content.trim().to_owned()));
             }
+            if let Some(path) = &up.private_key_file {
+                let content =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
+                        var: format!("upstreams[{i}].private_key_file"),
+                        path: path.clone(),
+                        source,
+                    })?;
+                up.private_key_pem = Some(SecretString::from(content));
+            }
         }
         self.resolve_client_secret_files()
     }

@@ -52,3 +52,24 @@ fn refresh_refuses_bad_values_and_names_them() {
         assert!(err.contains(named), "{bad}: {err}");
     }
 }
+
+#[test]
+fn timeout_seconds_defaults_to_15_and_is_bounded() {
+    let c = load_text(&toml(""), &[]).unwrap();
+    assert_eq!(c.upstreams[0].timeout_seconds, 15);
+    let c = load_text(
+        &toml(""),
+        &[("DCR_BRIDGE_UPSTREAMS__0__TIMEOUT_SECONDS", "3")],
+    )
+    .unwrap();
+    assert_eq!(c.upstreams[0].timeout_seconds, 3);
+    for bad in ["0", "121"] {
+        let err = load_text(
+            &toml(""),
+            &[("DCR_BRIDGE_UPSTREAMS__0__TIMEOUT_SECONDS", bad)],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("upstreams[0].timeout_seconds"), "{bad}: {err}");
+    }
+}

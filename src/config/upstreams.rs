@@ -52,6 +52,21 @@ pub enum UpstreamClientAuth {
     ClientSecretBasic,
     /// Credentials in the form body.
     ClientSecretPost,
+    /// A JWT signed with our private key (RFC 7523 §2.2, OIDC Core §9): Entra ID certificate
+    /// credentials. Needs `private_key_file`; no client secret.
+    PrivateKeyJwt,
+}
+
+impl UpstreamClientAuth {
+    /// The configuration spelling (`client_auth = "..."`), also the OIDC method name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
 }
 
 /// One upstream identity provider and the ONE client registered there.
@@ -91,9 +106,38 @@ pub struct UpstreamConfig {
     /// Client authentication at the upstream token endpoint.
     #[serde(default)]
     pub client_auth: UpstreamClientAuth,
+    /// `client_auth = "private_key_jwt"`: a PEM file with the RSA private key (PKCS#8 or
+    /// PKCS#1) whose certificate (or public key) is registered at the upstream.
+    #[serde(default)]
+    pub private_key_file: Option<PathBuf>,
+    /// The key read from `private_key_file` at load.
+    #[serde(skip)]
+    pub private_key_pem: Option<SecretString>,
+    /// `client_auth = "private_key_jwt"`: the registered certificate's thumbprint, hex (colons
+    /// allowed), as the Entra portal shows it: 40 digits (SHA-1) are sent as the assertion's
+    /// `x5t` header, 64 (SHA-256) as `x5t#S256`. Entra finds the key by it; required for
+    /// `kind = "entra"`.
+    #[serde(default)]
+    pub certificate_thumbprint: Option<String>,
+    /// `kind = "entra"`: when the ID token says the user's groups did not fit (the groups
+    /// overage, `_claim_names.groups`), ask Microsoft Graph for them with the upstream access
+    /// token (`POST /me/getMemberGroups`; needs the `GroupMember.Read.All` or `User.Read`
+    /// permission as the Entra guide says). Off: such a user is refused while groups are
+    /// restricted.
+    #[serde(default)]
+    pub graph_groups: bool,
+    /// `kind = "entra"`, `graph_groups = true`: the Graph API root; default
+    /// `https://graph.microsoft.com/v1.0` (national clouds have their own).
+    #[serde(default)]
+    pub graph_base: Option<Url>,
     /// Extra query parameters for the upstream authorization request.
     #[serde(default)]
     pub extra_authorize_params: BTreeMap<String, String>,
+    /// Seconds one call to this upstream (discovery, JWKS, token, userinfo, its API) may take
+    /// in all before it counts as unavailable: the callback page and our refresh wait at most
+    /// this long per call (1 to 120).
+    #[serde(default = "default_upstream_timeout")]
+    pub timeout_seconds: u64,
     /// Seconds to cache discovery and JWKS.
     #[serde(default = "default_discovery_ttl")]
     pub discovery_ttl_seconds: u64,
@@ -235,6 +279,10 @@ pub(super) fn default_upstream_scopes() -> Vec<String> {
     ["openid", "email", "profile", "offline_access"]
         .map(str::to_owned)
         .to_vec()
+}
+
+fn default_upstream_timeout() -> u64 {
+    15
 }
 
 fn default_discovery_ttl() -> u64 {

@@ -13,10 +13,10 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::http_client::UpstreamHttp;
-use super::kinds::generic_refusal;
+use super::kinds::{generic_refresh_failure, generic_refusal};
 use super::{
-    IdpError, IssuerCheck, UpstreamAuthRequest, UpstreamIdentity, UpstreamIdp, UpstreamLogin,
-    UpstreamRefusal, UpstreamTokens,
+    IdpError, IssuerCheck, RefreshFailure, UpstreamAuthRequest, UpstreamIdentity, UpstreamIdp,
+    UpstreamLogin, UpstreamRefusal, UpstreamTokens,
 };
 use crate::clock::Clock;
 use crate::config::UpstreamConfig;
@@ -135,7 +135,7 @@ impl GithubUpstream {
             allowed_orgs: policy.allowed_orgs.clone(),
             check_teams: !policy.allowed_teams.is_empty(),
             open_to_everyone: !needs_org && policy.allowed_email_domains.is_empty(),
-            http: UpstreamHttp::build()?,
+            http: UpstreamHttp::for_config(config)?,
             clock,
         })
     }
@@ -507,6 +507,32 @@ impl UpstreamIdp for GithubUpstream {
             tokens.refresh_token = Some(SecretString::from(refresh_token.to_owned()));
         }
         Ok(tokens)
+    }
+
+    /// The API again with the user's token: the same identity and memberships as at sign-in,
+    /// so a user removed from an allowed org or team, or who revoked the app (401), loses
+    /// access at our next re-confirmation.
+    async fn standing(
+        &self,
+        access_token: &SecretString,
+    ) -> Result<Option<UpstreamIdentity>, IdpError> {
+        self.identity(access_token).await.map(Some)
+    }
+
+    /// OAuth App tokens never expire and have no refresh token: the API is asked with the
+    /// access token itself.
+    fn rechecks_without_refresh(&self) -> bool {
+        true
+    }
+
+    /// GitHub's own codes were mapped to RFC 6749 ones by [`rejected`]; the API's 401 on the
+    /// stored token (`invalid_token`: the user revoked the app, or GitHub expired the token)
+    /// ends the grant as `invalid_grant` does.
+    fn classify_refresh_error(&self, error: &str, description: Option<&str>) -> RefreshFailure {
+        match error {
+            "invalid_token" => RefreshFailure::Revoked,
+            _ => generic_refresh_failure(error, description),
+        }
     }
 
     fn classify_error(&self, error: &str, description: Option<&str>) -> UpstreamRefusal {

@@ -173,3 +173,30 @@ fn github_authorize_errors_in_our_words() {
     let r = gh.classify_error("access_denied", None);
     assert!(r.message.contains("cancelled"), "{r:?}");
 }
+
+#[test]
+fn github_refresh_failures_that_end_the_grant() {
+    use crate::idp::RefreshFailure;
+    let gh = upstream(serde_json::json!({}));
+    // The API's 401 on the stored token (app revoked), a dead refresh token, an account hidden.
+    for code in ["invalid_token", "invalid_grant", "access_denied"] {
+        assert_eq!(
+            gh.classify_refresh_error(code, None),
+            RefreshFailure::Revoked,
+            "{code}"
+        );
+    }
+    // Our own registration's trouble keeps every grant.
+    for code in [
+        "invalid_client",
+        "invalid_request",
+        "unsupported_grant_type",
+    ] {
+        assert_eq!(
+            gh.classify_refresh_error(code, None),
+            RefreshFailure::Transient,
+            "{code}"
+        );
+    }
+    assert!(gh.rechecks_without_refresh());
+}

@@ -94,6 +94,21 @@ impl UpstreamHttp {
         client().map(Self::new)
     }
 
+    /// A fresh client for the upstream `config`: its id for the metrics and its
+    /// `timeout_seconds` as the whole-request limit.
+    ///
+    /// # Errors
+    /// As [`client`].
+    pub fn for_config(config: &crate::config::UpstreamConfig) -> Result<Self, IdpError> {
+        let total = Duration::from_secs(config.timeout_seconds.max(1));
+        builder()
+            .connect_timeout(CONNECT_TIMEOUT.min(total))
+            .timeout(total)
+            .build()
+            .map(|c| Self::new(c).for_upstream(&config.id))
+            .map_err(|e| IdpError::Config(format!("building the HTTP client: {}", error_chain(&e))))
+    }
+
     /// The underlying reqwest client.
     #[must_use]
     pub fn reqwest(&self) -> &reqwest::Client {

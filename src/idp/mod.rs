@@ -2,6 +2,8 @@
 //! plain data types, and the generic OIDC implementation. Only this module knows openidconnect.
 
 pub mod cimd_fetch;
+pub mod client_assertion;
+pub mod entra_graph;
 pub mod error;
 pub mod github;
 pub mod http_client;
@@ -298,6 +300,28 @@ pub trait UpstreamIdp: Send + Sync {
         Ok((self.refresh(refresh_token, expected_subject).await?, None))
     }
 
+    /// Who the upstream says holds `access_token` now, for re-checking the access policy when
+    /// the vault re-confirms a grant (after [`UpstreamIdp::refresh`], or instead of it where
+    /// [`UpstreamIdp::rechecks_without_refresh`]). `None`: the kind learns nothing beyond the
+    /// refresh itself (an OpenID Connect refresh vouches for the user by succeeding, and its ID
+    /// token's subject is checked there).
+    ///
+    /// # Errors
+    /// As [`UpstreamIdp::exchange_code`]; `Rejected` when the upstream refuses the token.
+    async fn standing(
+        &self,
+        _access_token: &SecretString,
+    ) -> Result<Option<UpstreamIdentity>, IdpError> {
+        Ok(None)
+    }
+
+    /// Whether a token set without a refresh token can still be re-confirmed, through
+    /// [`UpstreamIdp::standing`] with the access token alone (GitHub OAuth App tokens never
+    /// expire and come without a refresh token; the API still tells who holds them).
+    fn rechecks_without_refresh(&self) -> bool {
+        false
+    }
+
     /// What to tell the user about an `error` the upstream sent to our callback (with its
     /// `error_description`, which is never shown as such). Per kind: see [`kinds::Quirks`].
     fn classify_error(&self, error: &str, description: Option<&str>) -> UpstreamRefusal {
@@ -354,6 +378,11 @@ pub fn build(
     // The OpenID Connect kinds share one client with hooks (`kinds`); GitHub, without ID
     // tokens, implements `UpstreamIdp` itself.
     match config.kind {
+        // Entra's groups overage, resolved through Microsoft Graph when configured.
+        UpstreamKind::Entra if config.graph_groups => Ok(Arc::new(entra_graph::GraphGroups::new(
+            OidcUpstream::new(config, callback_url, clock)?,
+            config,
+        )?)),
         UpstreamKind::Oidc | UpstreamKind::Okta | UpstreamKind::Entra | UpstreamKind::Google => {
             Ok(Arc::new(OidcUpstream::new(config, callback_url, clock)?))
         }

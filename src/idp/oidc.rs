@@ -24,6 +24,7 @@ use openidconnect::{
 };
 use secrecy::{ExposeSecret as _, SecretString};
 
+use super::client_assertion::ClientAssertion;
 use super::http_client::{error_chain, UpstreamHttp};
 use super::kinds::{self, Quirks, TokenClaims};
 use super::{
@@ -155,8 +156,11 @@ pub struct OidcUpstream {
     /// differ (Google: no slash; Auth0: slash); the provider's own spelling must match exactly.
     issuer_candidates: Vec<String>,
     client_id: ClientId,
-    client_secret: ClientSecret,
+    /// `None` with `private_key_jwt`, which signs instead ([`ClientAssertion`]).
+    client_secret: Option<ClientSecret>,
+    assertion: Option<ClientAssertion>,
     auth_type: AuthType,
+    client_auth: UpstreamClientAuth,
     redirect: RedirectUrl,
     scopes: Vec<String>,
     extra_params: Vec<(String, String)>,
@@ -190,13 +194,18 @@ impl OidcUpstream {
         callback_url: &str,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, IdpError> {
+        let assertion = ClientAssertion::for_config(config)?;
         let secret = config
             .client_secret
             .as_ref()
             .filter(|s| !s.expose_secret().is_empty())
-            .ok_or_else(|| {
-                IdpError::Config(format!("upstream {}: client_secret is required", config.id))
-            })?;
+            .map(|s| ClientSecret::new(s.expose_secret().to_owned()));
+        if secret.is_none() && assertion.is_none() {
+            return Err(IdpError::Config(format!(
+                "upstream {}: client_secret is required",
+                config.id
+            )));
+        }
         let redirect = RedirectUrl::new(callback_url.to_owned())
             .map_err(|e| IdpError::Config(format!("callback URL: {e}")))?;
         let quirks = kinds::for_config(config)?;
@@ -221,11 +230,16 @@ impl OidcUpstream {
             id: config.id.clone(),
             issuer_candidates,
             client_id: ClientId::new(config.client_id.clone()),
-            client_secret: ClientSecret::new(secret.expose_secret().to_owned()),
+            client_secret: secret,
+            assertion,
             auth_type: match config.client_auth {
                 UpstreamClientAuth::ClientSecretBasic => AuthType::BasicAuth,
-                UpstreamClientAuth::ClientSecretPost => AuthType::RequestBody,
+                // With no secret, the body carries only client_id beside the assertion.
+                UpstreamClientAuth::ClientSecretPost | UpstreamClientAuth::PrivateKeyJwt => {
+                    AuthType::RequestBody
+                }
             },
+            client_auth: config.client_auth,
             redirect,
             scopes: config.scopes.clone(),
             extra_params: config
@@ -233,7 +247,7 @@ impl OidcUpstream {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            http: UpstreamHttp::build()?.for_upstream(&config.id),
+            http: UpstreamHttp::for_config(config)?,
             clock,
             discovery: Cache::builder()
                 .max_capacity(1)
@@ -325,7 +339,7 @@ impl OidcUpstream {
         OidcClient::from_provider_metadata(
             md.clone(),
             self.client_id.clone(),
-            Some(self.client_secret.clone()),
+            self.client_secret.clone(),
         )
         .set_redirect_uri(self.redirect.clone())
         .set_auth_type(self.auth_type.clone())
@@ -422,6 +436,15 @@ impl OidcUpstream {
         }
         *last = Some(now);
         true
+    }
+
+    /// `client_assertion_type` and a fresh `client_assertion` for one token request, when
+    /// this upstream is `private_key_jwt`; else nothing.
+    fn assertion(&self, md: &ProviderMetadata) -> Result<Vec<(&'static str, String)>, IdpError> {
+        match (&self.assertion, md.token_endpoint()) {
+            (Some(signer), Some(url)) => Ok(signer.params(url.as_str(), self.clock.now())?.into()),
+            _ => Ok(Vec::new()),
+        }
     }
 
     fn tokens(&self, resp: &TokenResp) -> UpstreamTokens {
@@ -550,10 +573,14 @@ impl UpstreamIdp for OidcUpstream {
     ) -> Result<UpstreamLogin, IdpError> {
         let md = self.metadata().await?;
         let client = self.client(&md);
-        let resp = client
+        let mut request = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|_| IdpError::no_token_endpoint())?
-            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()));
+        for (k, v) in self.assertion(&md)? {
+            request = request.add_extra_param(k, v);
+        }
+        let resp = request
             .request_async(&self.http)
             .await
             .map_err(IdpError::from)?;
@@ -598,6 +625,9 @@ impl UpstreamIdp for OidcUpstream {
         for scope in self.quirks.refresh_scopes(&self.scopes).unwrap_or_default() {
             request = request.add_scope(Scope::new(scope));
         }
+        for (k, v) in self.assertion(&md)? {
+            request = request.add_extra_param(k, v);
+        }
         let resp = request
             .request_async(&self.http)
             .await
@@ -635,15 +665,11 @@ impl UpstreamIdp for OidcUpstream {
             .iter()
             .filter_map(|a| serde_json::to_value(a).ok()?.as_str().map(str::to_owned))
             .collect();
-        let auth = match self.auth_type {
-            AuthType::RequestBody => "client_secret_post",
-            _ => "client_secret_basic",
-        };
         let mut summary = super::check_summary(
             &self.id,
             &raw,
             &algs,
-            auth,
+            self.client_auth.as_str(),
             &self.scopes,
             md.jwks().keys().len(),
         )?;

@@ -38,6 +38,12 @@ fn config(issuer: &str) -> UpstreamConfig {
         client_auth: UpstreamClientAuth::ClientSecretBasic,
         extra_authorize_params: BTreeMap::from([("access_type".to_owned(), "offline".to_owned())]),
         discovery_ttl_seconds: 3600,
+        timeout_seconds: 15,
+        private_key_file: None,
+        private_key_pem: None,
+        certificate_thumbprint: None,
+        graph_groups: false,
+        graph_base: None,
         policy: Default::default(),
         refresh: Default::default(),
     }

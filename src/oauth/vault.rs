@@ -27,7 +27,8 @@ use crate::store::{AuditEvent, GrantRecord, UpstreamSession};
 /// may still be talking to the upstream (a second caller would then send the same refresh
 /// token).
 const LEASE_SECONDS: i64 = 60;
-/// The longest an upstream refresh (discovery, JWKS and the token request) may take.
+/// The longest an upstream re-confirmation (discovery, JWKS, the token request and, for kinds
+/// that ask their API who holds the token, those calls) may take.
 const REFRESH_TIMEOUT: Duration = Duration::from_secs(40);
 /// How long a caller that did not get the lease waits for the holder's result.
 const WAIT_FOR_HOLDER: Duration = Duration::from_secs(45);
@@ -47,16 +48,19 @@ pub enum Due {
 }
 
 /// Whether the upstream side is due at `now`. A token set without a refresh token (the IdP gave
-/// none) is never due: nothing could refresh it, and `tokens.session_max_age` bounds the grant.
+/// none) is never due: nothing could refresh it, and `tokens.session_max_age` bounds the grant;
+/// unless the kind `rechecks_without_refresh` (GitHub OAuth Apps: the API is asked with the
+/// access token, which never expires), where the recheck interval applies as usual.
 #[must_use]
 pub fn due(
     tokens: &UpstreamTokens,
+    rechecks_without_refresh: bool,
     confirmed_at: i64,
     retry_at: Option<i64>,
     settings: &UpstreamRefresh,
     now: i64,
 ) -> Due {
-    if tokens.refresh_token.is_none() {
+    if tokens.refresh_token.is_none() && !rechecks_without_refresh {
         return Due::No;
     }
     let expired = tokens.expires_at.is_some_and(|at| at <= now);
@@ -145,6 +149,7 @@ pub async fn ensure_current(
     let now = core.now();
     match due(
         &tokens,
+        upstream.idp.rechecks_without_refresh(),
         confirmed_at,
         session.retry_at,
         &upstream.refresh,
@@ -196,62 +201,120 @@ struct RefreshUpstream<'a> {
 }
 
 impl RefreshUpstream<'_> {
-    /// This caller holds the lease: refresh, then store the new tokens (releasing the lease)
-    /// or act on the failure.
+    /// This caller holds the lease: refresh (where there is a refresh token), ask the upstream
+    /// who holds the token where the kind can tell ([`crate::idp::UpstreamIdp::standing`]) and
+    /// check the access policy again, then store the new tokens (releasing the lease) or act on
+    /// the failure.
     async fn as_holder(&self, holder: &str, tokens: &UpstreamTokens) -> Result<()> {
-        let refresh_token = tokens
-            .refresh_token
-            .as_ref()
-            .map(|t| t.expose_secret().to_owned())
-            .unwrap_or_default();
         let idp = self.upstream.idp.as_ref();
-        let result = tokio::time::timeout(
-            REFRESH_TIMEOUT,
-            idp.refresh_confirming(&refresh_token, self.subject),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            Err(IdpError::Unavailable(
-                "the upstream refresh timed out".to_owned(),
-            ))
-        });
-        let now = self.core.now();
-        let failure = match result {
-            Ok((fresh, confirmed)) => {
-                if let Some(identity) = &confirmed {
-                    if let Some(reason) = self.no_longer_admitted(identity) {
-                        return self.revoke_for_policy(reason, now).await;
-                    }
-                }
-                let sealed = self
-                    .core
-                    .cipher
-                    .seal(fresh.to_json().as_bytes(), self.aad)
-                    .map_err(Error::server)?;
-                let stored = self
-                    .core
-                    .store
-                    .store_upstream_refresh(&self.grant.id, holder, &sealed, now)
-                    .await?;
-                if stored {
-                    tracing::info!(upstream = %self.upstream.id, grant = %self.grant.id, "upstream refresh confirmed the user");
-                } else {
-                    // A new login replaced the tokens (or the grant went) meanwhile: its state
-                    // stands, and the next refresh reads it.
-                    tracing::info!(upstream = %self.upstream.id, grant = %self.grant.id, "upstream lease lost before the refreshed tokens were stored");
-                }
-                return Ok(());
+        // Both calls together within the one bound, which the lease outlasts.
+        let deadline = tokio::time::Instant::now() + REFRESH_TIMEOUT;
+        let refreshed = match &tokens.refresh_token {
+            Some(rt) => {
+                bounded(
+                    deadline,
+                    idp.refresh_confirming(rt.expose_secret(), self.subject),
+                )
+                .await
             }
-            Err(e) => e,
+            None => Ok((tokens.clone(), None)),
         };
-        if let Some(reason) = self.ends_grant(&failure) {
-            return self.revoke(&failure, reason, now).await;
+        let (fresh, confirmed) = match refreshed {
+            Ok(refreshed) => refreshed,
+            Err(failure) => return self.failed(holder, &failure, None).await,
+        };
+        let standing = bounded(deadline, idp.standing(&fresh.access_token)).await;
+        // A refresh that rotated the tokens must keep the new ones whatever follows: the old
+        // refresh token is dead at the upstream.
+        let rotated = tokens.refresh_token.is_some();
+        let identity = match standing {
+            Ok(identity) => identity,
+            Err(failure) => {
+                return self
+                    .failed(holder, &failure, rotated.then_some(&fresh))
+                    .await
+            }
+        };
+        let now = self.core.now();
+        if let Some(identity) = &identity {
+            if identity.subject != self.subject {
+                return self.revoke("other_subject", None, now).await;
+            }
         }
-        tracing::warn!(upstream = %self.upstream.id, grant = %self.grant.id, error = %failure, "upstream refresh failed; the grant is kept");
+        // The user as the refreshed ID token (OpenID kinds) or the API (GitHub) shows them now,
+        // under the upstream's and the resource's policy and the scope grants.
+        for identity in [&confirmed, &identity].into_iter().flatten() {
+            if let Some(reason) = self.no_longer_admitted(identity) {
+                return self.revoke_for_policy(reason, now).await;
+            }
+        }
+        let sealed = self.seal(&fresh)?;
+        let stored = self
+            .core
+            .store
+            .store_upstream_refresh(&self.grant.id, holder, &sealed, now)
+            .await?;
+        if stored {
+            tracing::info!(upstream = %self.upstream.id, grant = %self.grant.id, "upstream refresh confirmed the user");
+        } else {
+            // A new login replaced the tokens (or the grant went) meanwhile: its state
+            // stands, and the next refresh reads it.
+            tracing::info!(upstream = %self.upstream.id, grant = %self.grant.id, "upstream lease lost before the refreshed tokens were stored");
+        }
+        Ok(())
+    }
+
+    fn seal(&self, tokens: &UpstreamTokens) -> Result<String> {
+        self.core
+            .cipher
+            .seal(tokens.to_json().as_bytes(), self.aad)
+            .map_err(Error::server)
+    }
+
+    /// A failed re-confirmation: revoke when the failure ends the user's grant; else keep the
+    /// grant, back off, and answer within `max_staleness_seconds`. `rotated`: tokens the
+    /// upstream issued before the failure (a refresh that worked, then the user API did not),
+    /// stored without counting as a confirmation.
+    async fn failed(
+        &self,
+        holder: &str,
+        failure: &IdpError,
+        rotated: Option<&UpstreamTokens>,
+    ) -> Result<()> {
+        let now = self.core.now();
+        if let Some(reason) = self.ends_grant(failure) {
+            let description = match failure {
+                IdpError::Rejected { description, .. } => description.clone(),
+                _ => None,
+            };
+            tracing::info!(upstream = %self.upstream.id, grant = %self.grant.id, error = %failure, "the upstream ended the user's grant; revoking ours");
+            return self.revoke(reason, description, now).await;
+        }
+        tracing::warn!(upstream = %self.upstream.id, grant = %self.grant.id, error = %failure, "upstream re-confirmation failed; the grant is kept");
         let retry_at = now.saturating_add(secs(self.upstream.refresh.retry_interval_seconds));
+        let mut holder = holder.to_owned();
+        if let Some(fresh) = rotated {
+            // Stored under the old confirmation time; then the lease is taken again only to
+            // set the back-off.
+            let sealed = self.seal(fresh)?;
+            let store = &self.core.store;
+            if !store
+                .store_upstream_refresh(&self.grant.id, &holder, &sealed, self.confirmed_at)
+                .await?
+            {
+                return within_staleness(self.confirmed_at, &self.upstream.refresh, now);
+            }
+            holder = super::crypto::random_b64(16);
+            if !store
+                .take_upstream_lease(&self.grant.id, &holder, &sealed, now, now + LEASE_SECONDS)
+                .await?
+            {
+                return within_staleness(self.confirmed_at, &self.upstream.refresh, now);
+            }
+        }
         self.core
             .store
-            .release_upstream_lease(&self.grant.id, holder, retry_at)
+            .release_upstream_lease(&self.grant.id, &holder, retry_at)
             .await?;
         within_staleness(self.confirmed_at, &self.upstream.refresh, now)
     }
@@ -278,13 +341,9 @@ impl RefreshUpstream<'_> {
     }
 
     /// Revokes our grant (every family under it) with an `upstream_revoked` audit event naming
-    /// the upstream's reason; our refresh answers `invalid_grant`.
-    async fn revoke(&self, failure: &IdpError, reason: &str, now: i64) -> Result<()> {
-        tracing::info!(upstream = %self.upstream.id, grant = %self.grant.id, error = %failure, "the upstream ended the user's grant; revoking ours");
-        let description = match failure {
-            IdpError::Rejected { description, .. } => description.clone(),
-            _ => None,
-        };
+    /// the reason (the upstream's error code, or the access policy's refusal); our refresh
+    /// answers `invalid_grant`.
+    async fn revoke(&self, reason: &str, description: Option<String>, now: i64) -> Result<()> {
         let audit = AuditEvent::new("upstream_revoked", now)
             .actor(self.grant.user_id.clone())
             .client(self.grant.client_id.clone())
@@ -372,6 +431,20 @@ impl RefreshUpstream<'_> {
             }
         }
     }
+}
+
+/// `call` until `deadline`; a timeout is an unavailable upstream.
+async fn bounded<T>(
+    deadline: tokio::time::Instant,
+    call: impl std::future::Future<Output = std::result::Result<T, IdpError>>,
+) -> std::result::Result<T, IdpError> {
+    tokio::time::timeout_at(deadline, call)
+        .await
+        .unwrap_or_else(|_| {
+            Err(IdpError::Unavailable(
+                "the upstream re-confirmation timed out".to_owned(),
+            ))
+        })
 }
 
 fn ended() -> Error {

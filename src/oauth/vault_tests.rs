@@ -23,20 +23,20 @@ fn settings() -> UpstreamRefresh {
 #[test]
 fn confirmed_recently_with_a_valid_access_token_is_not_due() {
     let t = tokens(true, Some(2000));
-    assert_eq!(due(&t, 1000, None, &settings(), 1299), Due::No);
+    assert_eq!(due(&t, false, 1000, None, &settings(), 1299), Due::No);
 }
 
 #[test]
 fn the_recheck_interval_makes_it_due_even_with_a_valid_access_token() {
     let t = tokens(true, Some(5000));
-    assert_eq!(due(&t, 1000, None, &settings(), 1300), Due::Now);
+    assert_eq!(due(&t, false, 1000, None, &settings(), 1300), Due::Now);
 }
 
 #[test]
 fn an_expired_upstream_access_token_makes_it_due_at_once() {
     let t = tokens(true, Some(1100));
-    assert_eq!(due(&t, 1000, None, &settings(), 1100), Due::Now);
-    assert_eq!(due(&t, 1000, None, &settings(), 1099), Due::No);
+    assert_eq!(due(&t, false, 1000, None, &settings(), 1100), Due::Now);
+    assert_eq!(due(&t, false, 1000, None, &settings(), 1099), Due::No);
 }
 
 #[test]
@@ -45,23 +45,29 @@ fn a_zero_recheck_interval_asks_on_every_refresh() {
         recheck_interval_seconds: 0,
         ..settings()
     };
-    assert_eq!(due(&tokens(true, None), 1000, None, &s, 1000), Due::Now);
+    assert_eq!(
+        due(&tokens(true, None), false, 1000, None, &s, 1000),
+        Due::Now
+    );
 }
 
 #[test]
 fn without_an_upstream_refresh_token_nothing_is_ever_due() {
     let t = tokens(false, Some(1));
-    assert_eq!(due(&t, 0, None, &settings(), 1_000_000), Due::No);
+    assert_eq!(due(&t, false, 0, None, &settings(), 1_000_000), Due::No);
 }
 
 #[test]
 fn a_back_off_after_a_transient_failure_holds_off_the_next_attempt() {
     let t = tokens(true, Some(1)); // expired
     assert_eq!(
-        due(&t, 1000, Some(1500), &settings(), 1499),
+        due(&t, false, 1000, Some(1500), &settings(), 1499),
         Due::BackingOff
     );
-    assert_eq!(due(&t, 1000, Some(1500), &settings(), 1500), Due::Now);
+    assert_eq!(
+        due(&t, false, 1000, Some(1500), &settings(), 1500),
+        Due::Now
+    );
 }
 
 #[test]
@@ -79,8 +85,27 @@ fn huge_settings_do_not_overflow() {
         retry_interval_seconds: u64::MAX,
     };
     assert_eq!(
-        due(&tokens(true, None), i64::MAX - 2, None, &s, i64::MAX - 1),
+        due(
+            &tokens(true, None),
+            false,
+            i64::MAX - 2,
+            None,
+            &s,
+            i64::MAX - 1
+        ),
         Due::No
     );
     assert!(within_staleness(i64::MIN, &s, i64::MAX).is_ok());
+}
+
+#[test]
+fn a_kind_that_rechecks_with_the_access_token_is_due_at_the_interval_without_a_refresh_token() {
+    // GitHub OAuth App tokens: no refresh token, no expiry; the API is asked instead.
+    let t = tokens(false, None);
+    assert_eq!(due(&t, true, 1000, None, &settings(), 1299), Due::No);
+    assert_eq!(due(&t, true, 1000, None, &settings(), 1300), Due::Now);
+    assert_eq!(
+        due(&t, true, 1000, Some(1400), &settings(), 1300),
+        Due::BackingOff
+    );
 }

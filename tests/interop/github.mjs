@@ -21,6 +21,16 @@
 //                   [--token-delay SECS]    token endpoint answers after SECS seconds
 //                   [--user-status N]       GET /user answers N
 //
+// Test controls (test-only, like everything here):
+//   GET  /__control/stats: {"refreshes": N, "user_calls": N}: refresh_token grants that
+//        reached the token endpoint (ok or not), and GET /user calls with a valid token.
+//   POST /__control/org?org=ORG&state=active|pending|none: the user's membership of ORG
+//        changes (`none`: removed from the organisation, and from its teams).
+//   POST /__control/api?status=N: every REST API call (but /meta) answers N (502: GitHub is
+//        having trouble); `status=200` serves again.
+//   POST /__control/revoke: every access and refresh token issued so far stops working, as
+//        when the user revokes the app in their GitHub settings (the API answers 401).
+//
 // Once listening, prints exactly one JSON line to stdout: {"web_base":"...","port":N}.
 // Everything else (one line per request, grants) goes to stderr. Exits with its parent
 // (stdin EOF), on SIGTERM or SIGINT.
@@ -75,6 +85,8 @@ const codes = new Map();
 const accessTokens = new Map();
 /** refresh token -> { scopes, used } */
 const refreshTokens = new Map();
+const stats = { refreshes: 0, user_calls: 0 };
+let apiStatus = 200;
 
 const issuer = new OAuth2Issuer();
 await issuer.keys.generate('RS256');
@@ -144,6 +156,7 @@ service.on('beforeResponse', (response, req) => {
     return undefined;
   }
   if (b.grant_type === 'refresh_token') {
+    stats.refreshes += 1;
     const grant = refreshTokens.get(b.refresh_token);
     if (!args.app || !grant || grant.used) return fail('bad_refresh_token', 'The refresh token passed is incorrect or expired.');
     // The old pair stops working once used.
@@ -165,11 +178,13 @@ const has = (grant, ...scopes) => scopes.some((s) => grant.scopes.includes(s));
 function api(req, res, url) {
   const path = url.pathname.slice('/api/v3'.length);
   if (path === '/meta') return json(res, 200, { verifiable_password_authentication: false, installed_version: '3.14.0' });
+  if (apiStatus !== 200) return json(res, apiStatus, { message: 'Server Error' });
   const auth = req.headers.authorization ?? '';
   const grant = accessTokens.get(auth.replace(/^(Bearer|token) /i, ''));
   if (!grant) return json(res, 401, { message: 'Bad credentials', status: '401' });
   if (path === '/user') {
     if (args['user-status']) return json(res, Number(args['user-status']), { message: 'Bad credentials' });
+    stats.user_calls += 1;
     return json(res, 200, { login: user.login, id: user.id, node_id: `U_${user.id}`, type: 'User', name: user.name, email: user.email });
   }
   if (path === '/user/emails') {
@@ -196,9 +211,40 @@ function api(req, res, url) {
   return json(res, 404, { message: 'Not Found' });
 }
 
+/** The test controls (see the header). */
+function control(req, res, url) {
+  const q = url.searchParams;
+  if (req.method === 'GET' && url.pathname === '/__control/stats') return json(res, 200, stats);
+  if (req.method === 'POST' && url.pathname === '/__control/org' && q.get('org')
+    && ['active', 'pending', 'none'].includes(q.get('state'))) {
+    const org = q.get('org');
+    if (q.get('state') === 'none') {
+      delete user.orgs[org];
+      user.teams = user.teams.filter((t) => t.split('/')[0].toLowerCase() !== org.toLowerCase());
+    } else {
+      user.orgs[org] = q.get('state');
+    }
+    log(`control org ${org} -> ${q.get('state')}`);
+    return json(res, 200, {});
+  }
+  if (req.method === 'POST' && url.pathname === '/__control/api' && /^\d{3}$/.test(q.get('status') ?? '')) {
+    apiStatus = Number(q.get('status'));
+    log(`control api -> ${apiStatus}`);
+    return json(res, 200, {});
+  }
+  if (req.method === 'POST' && url.pathname === '/__control/revoke') {
+    accessTokens.clear();
+    refreshTokens.clear();
+    log('control revoked every token');
+    return json(res, 200, {});
+  }
+  return json(res, 404, { message: 'Not Found' });
+}
+
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://localhost');
   res.on('finish', () => log(`${req.method} ${url.pathname} -> ${res.statusCode}`));
+  if (url.pathname.startsWith('/__control/')) return control(req, res, url);
   if (url.pathname.startsWith('/api/v3/')) return api(req, res, url);
   if (req.method === 'POST' && url.pathname === '/login/oauth/access_token') {
     // Without this header GitHub answers form-encoded (access_token=...&scope=...).

@@ -6,7 +6,8 @@
 //   node upstream.mjs [--port 0] [--callback URL ...] [--client-id ID] [--client-secret S]
 //                     [--issuer-path /oauth2/default] [--access-token-ttl SECS]
 //                     [--offline-access-without-prompt] [--users-json '{"00u9x":{...}}']
-//                     [--entra-tenant GUID] [--google]
+//                     [--entra-tenant GUID] [--google] [--client-jwks '{"keys":[...]}']
+//                     [--overage-user ID] [--hostile W]
 // Env fallbacks: UPSTREAM_PORT, UPSTREAM_CALLBACK, UPSTREAM_CLIENT_ID, UPSTREAM_CLIENT_SECRET,
 //                UPSTREAM_ISSUER_PATH, UPSTREAM_ACCESS_TOKEN_TTL, UPSTREAM_USERS_JSON.
 //
@@ -32,6 +33,18 @@
 //     `hd`; `"hd": null` in --users-json leaves it out, as for a consumer gmail.com account).
 //     An `hd` authorization parameter (a hint only) is logged as "[upstream] google hd hint X".
 //
+// Client authentication:
+//   * --client-jwks JSON: our client authenticates with private_key_jwt (RFC 7523) signed by a
+//     key of this JWK set, and has no secret. Each assertion's header is logged as
+//     "[upstream] client_assertion x5t=… x5t#S256=…"; in Entra mode an assertion naming no
+//     certificate (no x5t, x5t#S256 or kid) is refused as Entra does (AADSTS700027).
+//
+// Entra groups overage (with --entra-tenant):
+//   * --overage-user ID: that user's ID token carries no `groups` but
+//     `_claim_names: {"groups": "src1"}` (Entra's overage above 200 groups), and the
+//     Microsoft Graph look-alike at /graph/v1.0 answers `POST /me/getMemberGroups` with the
+//     user's groups for a valid upstream access token (logged "[upstream] graph ...").
+//
 // Test controls (outside the issuer path; test-only, like everything here):
 //   * GET  /__control/stats: {"refreshes": N, "replays": N, "refresh_scopes": [...]}: how many
 //     refresh_token grants reached /token, how many presented a refresh token already presented
@@ -42,6 +55,16 @@
 //     as when an administrator changes group membership; later ID tokens (refresh) show it.
 //   * POST /__control/outage?mode=down|503|up: `down` resets every connection to the issuer
 //     (the upstream is unreachable), `503` answers 503, `up` serves again (state kept).
+//   * POST /__control/hostile?what=W[&secs=N]: the upstream misbehaves from now on (`off`
+//     ends it). W is one of:
+//       token-html       the token endpoint answers 200 with an HTML page (a proxy's)
+//       token-garbage    the token endpoint answers 200 with truncated JSON
+//       token-slow       the token endpoint answers after N seconds
+//       wrong-issuer     the discovery document names another issuer
+//       foreign-jwks     the JWKS publishes a key that is not the one ID tokens are signed with
+//       down-after-code  once it has sent the browser back with a code, it goes away (`down`)
+//     Each hostile answer is logged "[upstream] hostile W". `--hostile W` starts in mode W
+//     (so that not even dcr-bridge's startup check sees a well-behaved upstream).
 //   In Entra mode a refresh without `scope` is refused (AADSTS900144) and one mixing
 //   `offline_access` with a `.default` scope too (AADSTS70011), both logged "entra refused".
 //
@@ -71,6 +94,9 @@ const { values: args } = parseArgs({
     'users-json': { type: 'string' },
     'entra-tenant': { type: 'string' },
     google: { type: 'boolean', default: false },
+    'client-jwks': { type: 'string' },
+    'overage-user': { type: 'string' },
+    hostile: { type: 'string' },
     quiet: { type: 'boolean', default: false },
   },
   strict: true,
@@ -126,13 +152,16 @@ for (const u of Object.values(users)) {
 }
 
 const { default: Provider } = await import('oidc-provider');
-const { createHash } = await import('node:crypto');
+const { createHash, generateKeyPairSync } = await import('node:crypto');
 
 // Test controls (see the header).
 const disabled = new Set();
 const stats = { refreshes: 0, replays: 0, refresh_scopes: [] };
 const seenRefreshTokens = new Set();
 let outage = 'up';
+const HOSTILE = ['off', 'token-html', 'token-garbage', 'token-slow', 'wrong-issuer', 'foreign-jwks', 'down-after-code'];
+if (args.hostile && !HOSTILE.includes(args.hostile)) throw new Error(`--hostile: one of ${HOSTILE.join(', ')}`);
+let hostile = { what: args.hostile ?? 'off', secs: 0 };
 
 let handler = (_req, res) => { res.statusCode = 503; res.end(); };
 const server = http.createServer((req, res) => handler(req, res));
@@ -143,12 +172,15 @@ await new Promise((resolve, reject) => {
 const actualPort = server.address().port;
 const issuer = `http://127.0.0.1:${actualPort}${issuerPath}`;
 
+const clientJwks = args['client-jwks'] ? JSON.parse(args['client-jwks']) : undefined;
+const overageUser = args['overage-user'];
 const client = {
   client_id: clientId,
-  client_secret: clientSecret,
+  ...(clientJwks
+    ? { jwks: clientJwks, token_endpoint_auth_method: 'private_key_jwt' }
+    : { client_secret: clientSecret, token_endpoint_auth_method: 'client_secret_basic' }),
   grant_types: ['authorization_code', 'refresh_token'],
   response_types: ['code'],
-  token_endpoint_auth_method: 'client_secret_basic',
   ...(callbacks.length
     ? { redirect_uris: callbacks }
     : {
@@ -171,6 +203,18 @@ const provider = new Provider(issuer, {
   findAccount: async (_ctx, id) => {
     const u = users[id];
     if (!u || disabled.has(id)) return undefined;
+    if (id === overageUser) {
+      // Entra's overage: no groups in the token, a pointer to where they are instead.
+      const { groups: _left, ...rest } = u;
+      return {
+        accountId: id,
+        claims: async () => ({
+          sub: id, ...rest,
+          _claim_names: { groups: 'src1' },
+          _claim_sources: { src1: { endpoint: `http://127.0.0.1:${actualPort}/graph/v1.0/users/${u.oid}/getMemberObjects` } },
+        }),
+      };
+    }
     return { accountId: id, claims: async () => ({ sub: id, ...u }) };
   },
   rotateRefreshToken: !google,
@@ -213,7 +257,14 @@ handler = (req, res) => {
   }
   const url = req.url;
   if (url.startsWith('/__control/')) return control(req, res);
+  if (url.startsWith('/graph/')) {
+    return graph(req, res).catch((e) => {
+      console.error('[upstream] graph error', e);
+      if (!res.headersSent) { res.statusCode = 500; res.end(); }
+    });
+  }
   if (outage === 'down') { req.socket.destroy(); return undefined; }
+  if (hostile.what !== 'off' && !req.headers['x-upstream-internal'] && misbehave(req, res)) return undefined;
   if (outage === '503') { res.statusCode = 503; res.end('unavailable'); return undefined; }
   if (entraTenant && req.method === 'GET' && /^\/(common|organizations)\/v2\.0\/\.well-known\/openid-configuration(\?|$)/.test(url)) {
     return multiTenantDiscovery(res).catch((e) => {
@@ -264,6 +315,11 @@ function control(req, res) {
     console.error(`[upstream] groups of ${id}: ${users[id].groups.join(',')}`);
     return res.end('{}');
   }
+  if (req.method === 'POST' && u.pathname === '/__control/hostile' && HOSTILE.includes(u.searchParams.get('what'))) {
+    hostile = { what: u.searchParams.get('what'), secs: Number(u.searchParams.get('secs') ?? 0) };
+    console.error(`[upstream] hostile mode ${hostile.what}`);
+    return res.end('{}');
+  }
   if (req.method === 'POST' && u.pathname === '/__control/outage'
     && ['down', '503', 'up'].includes(u.searchParams.get('mode'))) {
     outage = u.searchParams.get('mode');
@@ -274,6 +330,76 @@ function control(req, res) {
   return res.end('{"error":"not_found"}');
 }
 
+// The hostile modes (see the header). Returns true when it answered (or will answer) itself.
+function misbehave(req, res) {
+  const path = req.url.split('?')[0];
+  const said = () => console.error(`[upstream] hostile ${hostile.what}`);
+  if (req.method === 'POST' && path === `${issuerPath}/token`) {
+    if (hostile.what === 'token-html') {
+      said();
+      res.setHeader('content-type', 'text/html');
+      res.end('<!DOCTYPE html><html><body><h1>Sign in to the corporate proxy</h1></body></html>');
+      return true;
+    }
+    if (hostile.what === 'token-garbage') {
+      said();
+      res.setHeader('content-type', 'application/json');
+      res.end('{"access_token": "at-123", "token_type": "Bearer", "id_tok');
+      return true;
+    }
+    if (hostile.what === 'token-slow') {
+      said();
+      // Keep the request: it goes on to oidc-provider when the delay is over.
+      req.pause();
+      setTimeout(() => { req.resume(); hostileDelayed(req, res); }, hostile.secs * 1000);
+      return true;
+    }
+  }
+  if (req.method === 'GET' && path === `${issuerPath}/.well-known/openid-configuration` && hostile.what === 'wrong-issuer') {
+    said();
+    return answerFromSelf(req, res, (doc) => ({ ...doc, issuer: `http://127.0.0.1:${actualPort}/other-tenant` }));
+  }
+  if (req.method === 'GET' && path === `${issuerPath}/jwks` && hostile.what === 'foreign-jwks') {
+    said();
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'foreign', use: 'sig', alg: 'RS256' }] }));
+    return true;
+  }
+  if (hostile.what === 'down-after-code') {
+    res.on('finish', () => {
+      const location = String(res.getHeader('location') ?? '');
+      if (/[?&]code=/.test(location) && !location.startsWith(issuer)) {
+        said();
+        outage = 'down';
+        console.error('[upstream] outage down');
+      }
+    });
+  }
+  return false;
+}
+
+// The token request after the delay, with the hostile check skipped.
+function hostileDelayed(req, res) {
+  req.headers['x-upstream-internal'] = '1';
+  handler(req, res);
+}
+
+// One of our own documents, rewritten by `edit`.
+function answerFromSelf(req, res, edit) {
+  fetch(`http://127.0.0.1:${actualPort}${req.url}`, { headers: { 'x-upstream-internal': '1' } })
+    .then((r) => r.json())
+    .then((doc) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(edit(doc)));
+    })
+    .catch((e) => {
+      console.error('[upstream] hostile error', e);
+      if (!res.headersSent) { res.statusCode = 500; res.end(); }
+    });
+  return true;
+}
+
 // Counts refresh_token grants at /token (and replays of a refresh token seen before); in Entra
 // mode refuses the refresh scopes Entra refuses. Then hands the request to oidc-provider.
 async function countRefresh(req, res) {
@@ -281,6 +407,20 @@ async function countRefresh(req, res) {
   for await (const c of req) chunks.push(c);
   const raw = Buffer.concat(chunks).toString('utf8');
   const body = new URLSearchParams(raw);
+  const assertion = body.get('client_assertion');
+  if (assertion) {
+    let header = {};
+    try {
+      header = JSON.parse(Buffer.from(assertion.split('.')[0], 'base64url').toString('utf8'));
+    } catch { /* oidc-provider refuses it below */ }
+    console.error(`[upstream] client_assertion x5t=${header.x5t ?? ''} x5t#S256=${header['x5t#S256'] ?? ''} grant=${body.get('grant_type')}`);
+    if (entraTenant && !header.x5t && !header['x5t#S256'] && !header.kid) {
+      console.error('[upstream] entra refused: AADSTS700027');
+      res.statusCode = 401;
+      res.setHeader('content-type', 'application/json');
+      return res.end(JSON.stringify({ error: 'invalid_client', error_description: 'AADSTS700027: Client assertion failed signature validation.' }));
+    }
+  }
   if (body.get('grant_type') === 'refresh_token') {
     stats.refreshes += 1;
     const hash = createHash('sha256').update(body.get('refresh_token') ?? '').digest('hex');
@@ -309,6 +449,31 @@ async function countRefresh(req, res) {
   }
   req.body = raw; // already consumed: oidc-provider falls back to req.body
   return cb(req, res);
+}
+
+// Microsoft Graph look-alike: POST /graph/v1.0/me/getMemberGroups with an access token this
+// provider issued answers {"value": [the user's groups]}; any other token is 401, as Graph
+// answers (InvalidAuthenticationToken).
+async function graph(req, res) {
+  const u = new URL(req.url, 'http://x');
+  res.setHeader('content-type', 'application/json');
+  if (req.method !== 'POST' || u.pathname !== '/graph/v1.0/me/getMemberGroups') {
+    res.statusCode = 404;
+    return res.end('{"error":{"code":"Request_ResourceNotFound"}}');
+  }
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+  const token = (req.headers.authorization ?? '').replace(/^Bearer /i, '');
+  const at = token ? await provider.AccessToken.find(token) : undefined;
+  if (!at || typeof body.securityEnabledOnly !== 'boolean') {
+    console.error(`[upstream] graph refused (${at ? 'body' : 'token'})`);
+    res.statusCode = at ? 400 : 401;
+    return res.end(JSON.stringify({ error: { code: at ? 'Request_BadRequest' : 'InvalidAuthenticationToken', message: 'refused' } }));
+  }
+  const groups = users[at.accountId]?.groups ?? [];
+  console.error(`[upstream] graph getMemberGroups ${at.accountId} -> ${groups.length}`);
+  return res.end(JSON.stringify({ '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#Collection(Edm.String)', value: groups }));
 }
 
 // devInteractions accepts any login; an unknown accountId would later make findAccount fail

@@ -53,6 +53,8 @@ mod static_clients;
 mod store_contract;
 mod support;
 mod token_bindings;
+mod upstream_entra;
 mod upstream_github;
+mod upstream_hostile;
 mod upstream_kinds;
 mod upstream_vault;

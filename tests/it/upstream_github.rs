@@ -7,13 +7,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use dcr_bridge::config::UpstreamRefresh;
 use dcr_bridge::idp::{IdpError, UpstreamAuthRequest, UpstreamIdp};
 use dcr_bridge::store::{PageRequest, UserRecord};
 use secrecy::ExposeSecret as _;
 
 use crate::admin::{call, BOOT};
+use crate::support::app::Db;
 use crate::support::github::{
-    start_behind_github, start_behind_github_with, GithubEnv, GithubProc,
+    start_behind_github, start_behind_github_on, start_behind_github_with, GithubEnv, GithubProc,
 };
 use crate::support::interop::{assert_whole_session, refused_sign_in};
 use crate::support::node::{node_or_skip, run_sdk_flow};
@@ -324,3 +326,178 @@ async fn the_admin_upstream_test_asks_the_github_api() {
     );
     assert!(env.github.logs().contains("GET /api/v3/meta -> 200"));
 }
+
+/// `[upstreams.refresh]` of the re-confirmation tests.
+const RECHECK: i64 = 60;
+
+/// What the MCP client holds after signing in: its id and our tokens.
+struct Held {
+    client_id: String,
+    refresh_token: String,
+}
+
+/// dcr-bridge on `db` behind the mock with `args`, alice allowed through the `acme` org, and
+/// signed in (the SDK's whole flow, no refresh yet). `None` when Node or Postgres is opted out.
+async fn signed_in_through_acme(db: Db, args: &[&str]) -> Option<(GithubEnv, Held)> {
+    let env = start_behind_github_on(db, args, |c| {
+        let u = &mut c.upstreams[0];
+        u.policy.allowed_orgs = vec!["acme".into()];
+        u.refresh = UpstreamRefresh {
+            recheck_interval_seconds: RECHECK as u64,
+            max_staleness_seconds: 600,
+            retry_interval_seconds: 30,
+        };
+    })
+    .await?;
+    let out = ok_or_panic(
+        &env,
+        run_sdk_flow(&env.app.resource(), &["--no-refresh"]).await,
+        "sdk flow",
+    );
+    let s = |v: &serde_json::Value| v.as_str().unwrap().to_owned();
+    let held = Held {
+        client_id: s(&out["client_information"]["client_id"]),
+        refresh_token: s(&out["tokens"]["refresh_token"]),
+    };
+    Some((env, held))
+}
+
+/// Our refresh with `held`'s refresh token; on success `held` keeps the new one.
+async fn refresh(env: &GithubEnv, held: &mut Held) -> (u16, serde_json::Value) {
+    let res = env.app.refresh(&held.refresh_token, &held.client_id).await;
+    let status = res.status().as_u16();
+    let body: serde_json::Value = res.json().await.unwrap();
+    if status == 200 {
+        held.refresh_token = body["refresh_token"].as_str().unwrap().to_owned();
+    }
+    (status, body)
+}
+
+/// The detail of the newest audit event of `kind` (`upstream_revoked`: the upstream ended the
+/// grant; `policy_revoked`: the access policy no longer admits the user).
+async fn revoked_detail(env: &GithubEnv, kind: &str) -> String {
+    let events = env
+        .app
+        .state
+        .core
+        .store
+        .list_audit_events(30)
+        .await
+        .unwrap();
+    events
+        .iter()
+        .find(|e| e.kind == kind)
+        .and_then(|e| e.detail.clone())
+        .unwrap_or_else(|| panic!("no {kind} event: {events:?}"))
+}
+
+/// A GitHub App (expiring user tokens, rotating refresh tokens): once the grant is due, our
+/// refresh refreshes at GitHub and asks the API again; after the user is dropped from the
+/// allowed org, the next due refresh revokes our grant (`invalid_grant`, audited with the
+/// policy's reason) and GitHub is not asked again.
+async fn github_app_refresh_rechecks_the_org_and_a_dropped_user_loses_access(db: Db) {
+    let Some((env, mut held)) = signed_in_through_acme(db, &["--app"]).await else {
+        return;
+    };
+    let gh = &env.github;
+    assert_eq!(refresh(&env, &mut held).await.0, 200, "not due yet");
+    assert_eq!(gh.stats().await["refreshes"], 0);
+    env.app.clock.advance(RECHECK + 1);
+    let (status, body) = refresh(&env, &mut held).await;
+    assert_eq!(status, 200, "{body}\n{}", gh.logs());
+    let st = gh.stats().await;
+    assert_eq!(
+        (st["refreshes"].as_i64(), st["user_calls"].as_i64()),
+        (Some(1), Some(2)),
+        "{st}"
+    );
+    assert!(gh
+        .logs()
+        .contains("token grant=refresh_token -> ok (rotated)"));
+
+    gh.control("org?org=acme&state=none").await;
+    env.app.clock.advance(RECHECK + 1);
+    let (status, body) = refresh(&env, &mut held).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    // A policy refusal at re-confirmation, as for OpenID kinds (the policy engineer's
+    // `policy_revoked`), with the policy's reason.
+    assert!(revoked_detail(&env, "policy_revoked")
+        .await
+        .contains("\"reason\":\"policy_github_org\""));
+    // Revoked: the same token again is refused without asking GitHub.
+    let (status, _) = refresh(&env, &mut held).await;
+    assert_eq!(status, 400);
+    assert_eq!(gh.stats().await["refreshes"], 2, "{}", gh.logs());
+}
+
+/// An OAuth App (tokens that never expire, no refresh token): at the recheck interval our
+/// refresh asks the API with the stored token; once the user revoked the app at GitHub (the API
+/// answers 401), our grant is revoked.
+async fn oauth_app_token_is_rechecked_with_the_api_and_a_revoked_app_ends_the_grant(db: Db) {
+    let Some((env, mut held)) = signed_in_through_acme(db, &[]).await else {
+        return;
+    };
+    let gh = &env.github;
+    env.app.clock.advance(RECHECK + 1);
+    let (status, body) = refresh(&env, &mut held).await;
+    assert_eq!(status, 200, "{body}\n{}", gh.logs());
+    let st = gh.stats().await;
+    assert_eq!(
+        (st["refreshes"].as_i64(), st["user_calls"].as_i64()),
+        (Some(0), Some(2)),
+        "{st}"
+    );
+    // Confirmed just now: not asked again.
+    assert_eq!(refresh(&env, &mut held).await.0, 200);
+    assert_eq!(gh.stats().await["user_calls"], 2);
+
+    gh.control("revoke").await;
+    env.app.clock.advance(RECHECK + 1);
+    let (status, body) = refresh(&env, &mut held).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    assert!(gh.logs().contains("/api/v3/user -> 401"), "{}", gh.logs());
+    let detail = revoked_detail(&env, "upstream_revoked").await;
+    assert!(
+        detail.contains("\"upstream_error\":\"invalid_token\""),
+        "{detail}"
+    );
+}
+
+/// The user API fails (5xx) at a due re-confirmation after GitHub rotated the refresh token:
+/// the grant is kept (within `max_staleness_seconds`), the rotated token is kept, and the next
+/// attempt after the back-off works with it.
+async fn a_failing_user_api_after_a_rotation_keeps_the_grant_and_the_new_token(db: Db) {
+    let Some((env, mut held)) = signed_in_through_acme(db, &["--app"]).await else {
+        return;
+    };
+    let gh = &env.github;
+    gh.control("api?status=502").await;
+    env.app.clock.advance(RECHECK + 1);
+    let (status, body) = refresh(&env, &mut held).await;
+    assert_eq!(status, 200, "within max_staleness: {body}\n{}", gh.logs());
+    assert_eq!(gh.stats().await["refreshes"], 1);
+    gh.control("api?status=200").await;
+    // Backing off: not asked again yet.
+    assert_eq!(refresh(&env, &mut held).await.0, 200);
+    assert_eq!(gh.stats().await["refreshes"], 1);
+    env.app.clock.advance(31);
+    let (status, body) = refresh(&env, &mut held).await;
+    assert_eq!(status, 200, "{body}\n{}", gh.logs());
+    // The rotated refresh token was stored and used: no bad_refresh_token.
+    assert_eq!(gh.stats().await["refreshes"], 2);
+    assert!(!gh.logs().contains("bad_refresh_token"), "{}", gh.logs());
+}
+
+crate::admin::on_both_databases!(
+    github_app_refresh_rechecks_the_org_and_a_dropped_user_loses_access,
+    oauth_app_token_is_rechecked_with_the_api_and_a_revoked_app_ends_the_grant,
+    a_failing_user_api_after_a_rotation_keeps_the_grant_and_the_new_token,
+);

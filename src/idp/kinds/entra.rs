@@ -153,7 +153,7 @@ impl Quirks for Entra {
         let mut identity = standard_identity(claims, format!("{tid}/{oid}"));
         identity.tenant = Some(tid.to_owned());
         // Above 200 groups Entra leaves `groups` out and points `_claim_names` at Microsoft
-        // Graph: the list is unknown, not empty. (Resolving it through Graph is planned.)
+        // Graph: the list is unknown, not empty (`graph_groups` resolves it: idp/entra_graph.rs).
         identity.groups_incomplete =
             claims.extra.groups_elsewhere && claims.extra.groups.is_empty();
         Ok(identity)

@@ -49,6 +49,19 @@ impl GithubProc {
         self.service.logs()
     }
 
+    /// The mock's counters (`refreshes`, `user_calls`).
+    pub async fn stats(&self) -> serde_json::Value {
+        let url = format!("{}/__control/stats", self.web_base);
+        reqwest::get(url).await.unwrap().json().await.unwrap()
+    }
+
+    /// `POST /__control/{path_and_query}` (`org?org=acme&state=none`, `revoke`).
+    pub async fn control(&self, path_and_query: &str) {
+        let url = format!("{}/__control/{path_and_query}", self.web_base);
+        let res = reqwest::Client::new().post(url).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path_and_query}");
+    }
+
     /// An upstream configuration of kind github pointing at this mock.
     pub fn configure(&self, u: &mut UpstreamConfig) {
         u.id = "github".into();
@@ -83,6 +96,15 @@ pub async fn start_behind_github_with(
     args: &[&str],
     tweak: impl FnOnce(&mut dcr_bridge::config::Config),
 ) -> Option<GithubEnv> {
+    start_behind_github_on(Db::Sqlite, args, tweak).await
+}
+
+/// Like [`start_behind_github_with`], on `db`; `None` also when Postgres is opted out.
+pub async fn start_behind_github_on(
+    db: Db,
+    args: &[&str],
+    tweak: impl FnOnce(&mut dcr_bridge::config::Config),
+) -> Option<GithubEnv> {
     if !node_or_skip().await {
         return None;
     }
@@ -96,7 +118,7 @@ pub async fn start_behind_github_with(
         McpServerProc::start(McpMode::Stateful)
     );
     let (github, mcp) = (github.unwrap(), mcp.unwrap());
-    let app = TestApp::start_on(Db::Sqlite, listener, Some(github.web_base.clone()), |c| {
+    let app = TestApp::start_on(db, listener, Some(github.web_base.clone()), |c| {
         mcp.protect(c);
         github.configure(&mut c.upstreams[0]);
         // Resources and clients name upstreams by id.
@@ -105,7 +127,6 @@ pub async fn start_behind_github_with(
         }
         tweak(c);
     })
-    .await
-    .unwrap();
+    .await?;
     Some(GithubEnv { app, github, mcp })
 }

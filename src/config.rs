@@ -20,6 +20,7 @@ mod load;
 mod metrics;
 mod registration;
 mod sections;
+mod token_exchange;
 mod upstreams;
 
 pub use cimd::CimdSettings;
@@ -257,6 +258,17 @@ pub struct ResourceConfig {
     /// token may not call. Unset: yes (see [`ResourceConfig::filters_tools_list`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter_tools_list: Option<bool>,
+    // Upstream tokens for this resource's MCP server (issue 13 item 5, docs/token-exchange.md);
+    // validated in `config/token_exchange.rs`.
+    /// The `[[clients]]` entry (confidential) this resource's MCP server authenticates as to
+    /// exchange a user's access token for the user's upstream access token (RFC 8693). Unset:
+    /// no exchange for this resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_exchange_client: Option<String>,
+    /// Gateway mode: the request header that carries `Bearer <the user's upstream access
+    /// token>` to the MCP server on every forwarded request. Unset: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_token_header: Option<String>,
 }
 
 impl ResourceConfig {
@@ -301,6 +313,7 @@ impl Config {
             self.validate_resource(i, r)?;
         }
         self.validate_clients()?;
+        self.validate_token_exchange()?;
         self.validate_client_rules()?;
         Ok(())
     }

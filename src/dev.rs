@@ -116,6 +116,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             identity_headers: crate::http::demo_mcp::identity_headers(),
             tool_scopes: Default::default(),
             filter_tools_list: None,
+            token_exchange_client: None,
+            upstream_token_header: None,
         }],
         clients: Vec::new(),
         client_rules: Vec::new(),

@@ -13,6 +13,7 @@ fn resource(id: &str, path: &str) -> Resource {
         uri: format!("{ISSUER}{path}"),
         scopes: vec!["mcp:read".to_owned(), "mcp:write".to_owned()],
         upstream_id: "okta".to_owned(),
+        token_exchange_client: None,
     }
 }
 

@@ -10,6 +10,7 @@ fn res(id: &str, path: &str) -> Resource {
         uri: format!("https://auth.example.com{path}"),
         scopes: vec!["mcp".to_owned()],
         upstream_id: "okta".to_owned(),
+        token_exchange_client: None,
     }
 }
 

@@ -9,6 +9,7 @@ fn resource(scopes: &[&str]) -> Resource {
         uri: "https://auth.example.com/mcp".to_owned(),
         scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
         upstream_id: "okta".to_owned(),
+        token_exchange_client: None,
     }
 }
 

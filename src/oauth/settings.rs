@@ -16,6 +16,8 @@ pub struct Resource {
     pub scopes: Vec<String>,
     /// The upstream its users log in at.
     pub upstream_id: String,
+    /// The client its MCP server authenticates as for token exchange (RFC 8693), if enabled.
+    pub token_exchange_client: Option<String>,
 }
 
 /// Everything the protocol core needs to know from configuration.
@@ -58,6 +60,7 @@ impl Settings {
                 upstream_id: config
                     .upstream_for(r)
                     .map_or_else(|| default_upstream.clone(), |u| u.id.clone()),
+                token_exchange_client: r.token_exchange_client.clone(),
             })
             .collect();
         Self {
@@ -122,6 +125,22 @@ impl Settings {
             "{}/.well-known/oauth-protected-resource{}",
             self.issuer, r.path
         )
+    }
+
+    /// The resource whose MCP server authenticates as `client_id` for token exchange.
+    #[must_use]
+    pub fn exchange_resource(&self, client_id: &str) -> Option<&Resource> {
+        self.resources
+            .iter()
+            .find(|r| r.token_exchange_client.as_deref() == Some(client_id))
+    }
+
+    /// Whether any resource has token exchange enabled (AS metadata advertises the grant).
+    #[must_use]
+    pub fn token_exchange_enabled(&self) -> bool {
+        self.resources
+            .iter()
+            .any(|r| r.token_exchange_client.is_some())
     }
 
     /// Every scope any resource understands, plus `offline_access`, for metadata.

@@ -54,10 +54,26 @@ pub fn due(
     settings: &UpstreamRefresh,
     now: i64,
 ) -> Due {
+    due_within(tokens, confirmed_at, retry_at, settings, now, 0)
+}
+
+/// [`due`], counting an access token that expires within `margin` seconds as expired: a token
+/// handed out (token exchange, gateway injection) must still be good when its holder uses it.
+#[must_use]
+pub fn due_within(
+    tokens: &UpstreamTokens,
+    confirmed_at: i64,
+    retry_at: Option<i64>,
+    settings: &UpstreamRefresh,
+    now: i64,
+    margin: i64,
+) -> Due {
     if tokens.refresh_token.is_none() {
         return Due::No;
     }
-    let expired = tokens.expires_at.is_some_and(|at| at <= now);
+    let expired = tokens
+        .expires_at
+        .is_some_and(|at| at <= now.saturating_add(margin));
     let recheck = confirmed_at.saturating_add(secs(settings.recheck_interval_seconds)) <= now;
     if !expired && !recheck {
         Due::No
@@ -103,11 +119,32 @@ pub async fn ensure_current(
     grant: &GrantRecord,
     request_id: Option<&str>,
 ) -> Result<()> {
+    current_tokens(core, grant, request_id, 0).await.map(|_| ())
+}
+
+/// The grant's upstream tokens, brought up to date first as [`ensure_current`] does, where an
+/// access token expiring within `margin` seconds also counts as due: what token exchange and
+/// the gateway's upstream token header hand to an MCP server (issue 13 item 5). The same lease,
+/// so a hand-out and our refresh never send one upstream refresh token twice.
+///
+/// `None` when the grant holds no upstream tokens, or none that could ever be confirmed (see
+/// below). `Some` tokens may still be expired: the caller decides what an old token is worth
+/// (kept after a transient upstream failure within `max_staleness_seconds`, or an upstream that
+/// issued no refresh token).
+///
+/// # Errors
+/// As [`ensure_current`].
+pub async fn current_tokens(
+    core: &Core,
+    grant: &GrantRecord,
+    request_id: Option<&str>,
+    margin: i64,
+) -> Result<Option<UpstreamTokens>> {
     let Some(session) = core.store.get_upstream_session(&grant.id).await? else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(sealed) = session.sealed_tokens.as_deref() else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(user) = core.store.get_user(&grant.user_id).await? else {
         return Err(Error::server(anyhow::anyhow!("grant without its user")));
@@ -121,7 +158,7 @@ pub async fn ensure_current(
     // the administrator revokes it if that is not wanted. Never a 503 that could not end.
     let Some(upstream) = core.upstreams.get(&upstream_id) else {
         tracing::warn!(upstream = %upstream_id, grant = %grant.id, "the grant's upstream is no longer configured; its standing cannot be confirmed");
-        return Ok(());
+        return Ok(None);
     };
     let aad = upstream_tokens_aad(
         &upstream_id,
@@ -133,19 +170,24 @@ pub async fn ensure_current(
         Ok(t) => t,
         Err(e) => {
             tracing::error!(error = %e, grant = %grant.id, "the grant's upstream tokens cannot be opened; its standing cannot be confirmed");
-            return Ok(());
+            return Ok(None);
         }
     };
     let now = core.now();
-    match due(
+    let due = due_within(
         &tokens,
         confirmed_at,
         session.retry_at,
         &upstream.refresh,
         now,
-    ) {
-        Due::No => Ok(()),
-        Due::BackingOff => within_staleness(confirmed_at, &upstream.refresh, now),
+        margin,
+    );
+    match due {
+        Due::No => Ok(Some(tokens)),
+        Due::BackingOff => {
+            within_staleness(confirmed_at, &upstream.refresh, now)?;
+            Ok(Some(tokens))
+        }
         Due::Now => {
             let job = RefreshUpstream {
                 core,
@@ -157,15 +199,16 @@ pub async fn ensure_current(
                 request_id,
             };
             let holder = super::crypto::random_b64(16);
-            if core
+            let fresh = if core
                 .store
                 .take_upstream_lease(&grant.id, &holder, sealed, now, now + LEASE_SECONDS)
                 .await?
             {
-                job.as_holder(&holder, &tokens).await
+                job.as_holder(&holder, &tokens).await?
             } else {
-                job.wait_for_holder(&session).await
-            }
+                job.wait_for_holder(&session).await?
+            };
+            Ok(Some(fresh.unwrap_or(tokens)))
         }
     }
 }
@@ -188,8 +231,13 @@ struct RefreshUpstream<'a> {
 
 impl RefreshUpstream<'_> {
     /// This caller holds the lease: refresh, then store the new tokens (releasing the lease)
-    /// or act on the failure.
-    async fn as_holder(&self, holder: &str, tokens: &UpstreamTokens) -> Result<()> {
+    /// or act on the failure. The new tokens, or `None` after a transient failure within the
+    /// staleness bound (the old ones stand).
+    async fn as_holder(
+        &self,
+        holder: &str,
+        tokens: &UpstreamTokens,
+    ) -> Result<Option<UpstreamTokens>> {
         let refresh_token = tokens
             .refresh_token
             .as_ref()
@@ -224,7 +272,7 @@ impl RefreshUpstream<'_> {
                     // stands, and the next refresh reads it.
                     tracing::info!(upstream = %self.upstream.id, grant = %self.grant.id, "upstream lease lost before the refreshed tokens were stored");
                 }
-                return Ok(());
+                return Ok(Some(fresh));
             }
             Err(e) => e,
         };
@@ -237,7 +285,7 @@ impl RefreshUpstream<'_> {
             .store
             .release_upstream_lease(&self.grant.id, holder, retry_at)
             .await?;
-        within_staleness(self.confirmed_at, &self.upstream.refresh, now)
+        within_staleness(self.confirmed_at, &self.upstream.refresh, now).map(|()| None)
     }
 
     /// The upstream error's code when it ends the user's grant: an OAuth error the kind reads
@@ -263,7 +311,12 @@ impl RefreshUpstream<'_> {
 
     /// Revokes our grant (every family under it) with an `upstream_revoked` audit event naming
     /// the upstream's reason; our refresh answers `invalid_grant`.
-    async fn revoke(&self, failure: &IdpError, reason: &str, now: i64) -> Result<()> {
+    async fn revoke(
+        &self,
+        failure: &IdpError,
+        reason: &str,
+        now: i64,
+    ) -> Result<Option<UpstreamTokens>> {
         tracing::info!(upstream = %self.upstream.id, grant = %self.grant.id, error = %failure, "the upstream ended the user's grant; revoking ours");
         let description = match failure {
             IdpError::Rejected { description, .. } => description.clone(),
@@ -289,8 +342,9 @@ impl RefreshUpstream<'_> {
     }
 
     /// Another caller holds the lease, or refreshed since this one read the grant: wait for its
-    /// result and use it.
-    async fn wait_for_holder(&self, before: &UpstreamSession) -> Result<()> {
+    /// result and use it (its new tokens; `None` when it failed transiently and the old ones
+    /// stand).
+    async fn wait_for_holder(&self, before: &UpstreamSession) -> Result<Option<UpstreamTokens>> {
         let started = tokio::time::Instant::now();
         loop {
             tokio::time::sleep(POLL).await;
@@ -305,14 +359,18 @@ impl RefreshUpstream<'_> {
             if !held {
                 // New tokens (sealing is randomised: any write differs) mean a confirmation.
                 if s.sealed_tokens != before.sealed_tokens {
-                    return Ok(());
+                    return Ok(s
+                        .sealed_tokens
+                        .as_deref()
+                        .and_then(|sealed| open(self.core, sealed, self.aad).ok()));
                 }
                 // The holder failed transiently: the same bound as for it.
                 let confirmed = s.checked_at.unwrap_or(self.confirmed_at);
-                return within_staleness(confirmed, &self.upstream.refresh, now);
+                return within_staleness(confirmed, &self.upstream.refresh, now).map(|()| None);
             }
             if started.elapsed() >= WAIT_FOR_HOLDER {
-                return within_staleness(self.confirmed_at, &self.upstream.refresh, now);
+                return within_staleness(self.confirmed_at, &self.upstream.refresh, now)
+                    .map(|()| None);
             }
         }
     }

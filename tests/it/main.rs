@@ -49,6 +49,7 @@ mod static_clients;
 mod store_contract;
 mod support;
 mod token_bindings;
+mod token_exchange;
 mod upstream_github;
 mod upstream_kinds;
 mod upstream_vault;

@@ -63,6 +63,7 @@ pub fn settings() -> Settings {
             uri: RESOURCE.to_owned(),
             scopes: vec!["mcp:read".to_owned(), "mcp:write".to_owned()],
             upstream_id: "corp".to_owned(),
+            token_exchange_client: None,
         }],
         tokens: TokenSettings::default(),
         registration: RegistrationSettings::default(),

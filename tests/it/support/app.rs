@@ -102,6 +102,8 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
             identity_headers: Default::default(),
             tool_scopes: Default::default(),
             filter_tools_list: None,
+            token_exchange_client: None,
+            upstream_token_header: None,
         }],
         clients: Vec::new(),
         client_rules: Vec::new(),

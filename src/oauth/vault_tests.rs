@@ -96,7 +96,14 @@ fn a_hand_out_margin_makes_a_token_about_to_expire_due() {
         Due::BackingOff
     );
     assert_eq!(
-        due_within(&tokens(false, Some(1100)), 1000, None, &settings(), 1099, 30),
+        due_within(
+            &tokens(false, Some(1100)),
+            1000,
+            None,
+            &settings(),
+            1099,
+            30
+        ),
         Due::No
     );
 }

@@ -259,7 +259,7 @@ async fn the_mcp_server_gets_the_users_upstream_token(db: Db) {
         .to_owned();
     assert_eq!(e.user_id.as_deref(), Some(sub.as_str()));
     let detail: Value = serde_json::from_str(e.detail.as_deref().unwrap()).unwrap();
-    assert_eq!(detail["resource"], "mcp", "{detail}");
+    assert_eq!(detail["resource"], "tools", "{detail}");
     assert!(
         !text.contains(&token),
         "an audit event holds the upstream token"
@@ -561,7 +561,7 @@ async fn hostile_exchange_requests(db: Db) {
         s,
         &[
             ("resource", &resource),
-            ("audience", "mcp"),
+            ("audience", "tools"),
             ("requested_token_type", ACCESS_TOKEN_TYPE),
         ],
     )

@@ -82,7 +82,9 @@ pub async fn exchange(
     req: &ExchangeRequest<'_>,
     request_id: Option<String>,
 ) -> Result<ExchangeResponse> {
-    let resource = exchange_resource(&core.settings, client)?;
+    let resource = exchange_resource(&core.settings, client).inspect_err(|e| {
+        crate::metrics::upstream_token_handout(crate::metrics::Handout::Exchange, Err(e));
+    })?;
     let result = exchange_for(core, client, resource, req, request_id.clone()).await;
     let outcome = result.as_ref().map(|_| ());
     if outcome.is_ok() {

@@ -181,6 +181,8 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
             identity_headers: dcr_bridge::http::demo_mcp::identity_headers(),
             tool_scopes: Default::default(),
             filter_tools_list: None,
+            token_exchange_client: None,
+            upstream_token_header: None,
         }],
         clients: Vec::new(),
         client_rules: Vec::new(),

@@ -181,6 +181,11 @@ fn build_recorder() -> Option<PrometheusHandle> {
     for counter in [REFRESH_REPLAYS, REFRESH_REUSE] {
         ::metrics::counter!(counter).absolute(0);
     }
+    // Shown at zero from the start, so a dashboard or alert on it needs no first hand-out.
+    for via in ["exchange", "gateway"] {
+        ::metrics::counter!(UPSTREAM_TOKEN_HANDOUTS, "via" => via, "outcome" => "issued")
+            .absolute(0);
+    }
     Some(handle)
 }
 

@@ -50,6 +50,7 @@ mod store_contract;
 mod support;
 mod token_bindings;
 mod token_exchange;
+mod token_exchange_gateway;
 mod upstream_github;
 mod upstream_kinds;
 mod upstream_vault;

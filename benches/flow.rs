@@ -189,6 +189,8 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
             filter_tools_list: None,
             policy: Default::default(),
             scope_grants: Vec::new(),
+            token_exchange_client: None,
+            upstream_token_header: None,
         }],
         clients: Vec::new(),
         client_rules: Vec::new(),

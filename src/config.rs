@@ -21,6 +21,7 @@ mod load;
 mod metrics;
 mod registration;
 mod sections;
+mod token_exchange;
 mod upstream_credentials;
 mod upstreams;
 
@@ -269,6 +270,17 @@ pub struct ResourceConfig {
     /// Scopes reserved to members of groups (`[[resources.scope_grants]]`).
     #[serde(default)]
     pub scope_grants: Vec<ScopeGrant>,
+    // Upstream tokens for this resource's MCP server (issue 13 item 5, docs/token-exchange.md);
+    // validated in `config/token_exchange.rs`.
+    /// The `[[clients]]` entry (confidential) this resource's MCP server authenticates as to
+    /// exchange a user's access token for the user's upstream access token (RFC 8693). Unset:
+    /// no exchange for this resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_exchange_client: Option<String>,
+    /// Gateway mode: the request header that carries `Bearer <the user's upstream access
+    /// token>` to the MCP server on every forwarded request. Unset: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_token_header: Option<String>,
 }
 
 impl ResourceConfig {
@@ -314,6 +326,7 @@ impl Config {
             self.validate_resource_access(i, r)?;
         }
         self.validate_clients()?;
+        self.validate_token_exchange()?;
         self.validate_client_rules()?;
         Ok(())
     }

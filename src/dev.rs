@@ -137,6 +137,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             filter_tools_list: None,
             policy: Default::default(),
             scope_grants: Vec::new(),
+            token_exchange_client: None,
+            upstream_token_header: None,
         }],
         clients: Vec::new(),
         client_rules: Vec::new(),

@@ -38,6 +38,10 @@ pub const TOKEN_ERRORS: &str = "dcr_bridge_token_errors_total";
 pub const REFRESH_REPLAYS: &str = "dcr_bridge_refresh_replays_total";
 /// Refresh tokens presented again after the grace window: the family was revoked.
 pub const REFRESH_REUSE: &str = "dcr_bridge_refresh_reuse_detected_total";
+/// `{via, outcome}`: upstream access tokens handed to MCP servers (`via` = `exchange` for RFC
+/// 8693 at `/token`, `gateway` for the upstream token header), `outcome` = `issued` or the
+/// refusal's OAuth error code.
+pub const UPSTREAM_TOKEN_HANDOUTS: &str = "dcr_bridge_upstream_token_handouts_total";
 /// `{kind, outcome}`: client registrations (dcr, cimd, static).
 pub const REGISTRATIONS: &str = "dcr_bridge_registrations_total";
 /// `{upstream, operation}`: latency of calls to upstream IdPs.
@@ -91,6 +95,11 @@ pub const ALL: &[(&str, Kind, &str)] = &[
         REFRESH_REUSE,
         Kind::Counter,
         "Refresh token reuse detections (the family was revoked).",
+    ),
+    (
+        UPSTREAM_TOKEN_HANDOUTS,
+        Kind::Counter,
+        "Upstream access tokens handed to MCP servers, by way and outcome.",
     ),
     (
         REGISTRATIONS,
@@ -172,6 +181,11 @@ fn build_recorder() -> Option<PrometheusHandle> {
     for counter in [REFRESH_REPLAYS, REFRESH_REUSE] {
         ::metrics::counter!(counter).absolute(0);
     }
+    // Shown at zero from the start, so a dashboard or alert on it needs no first hand-out.
+    for via in ["exchange", "gateway"] {
+        ::metrics::counter!(UPSTREAM_TOKEN_HANDOUTS, "via" => via, "outcome" => "issued")
+            .absolute(0);
+    }
     Some(handle)
 }
 
@@ -252,6 +266,28 @@ pub fn refresh_replayed() {
 /// A refresh token was reused after the grace window.
 pub fn refresh_reuse_detected() {
     ::metrics::counter!(REFRESH_REUSE).increment(1);
+}
+
+/// How an upstream access token went to an MCP server, the `via` label.
+#[derive(Debug, Clone, Copy)]
+pub enum Handout {
+    /// RFC 8693 token exchange at `/token`.
+    Exchange,
+    /// The gateway's upstream token header.
+    Gateway,
+}
+
+/// An upstream access token was handed out `via` (`Ok`) or refused with an OAuth error.
+pub fn upstream_token_handout(via: Handout, result: Result<(), &crate::oauth::Error>) {
+    let via = match via {
+        Handout::Exchange => "exchange",
+        Handout::Gateway => "gateway",
+    };
+    let outcome = match result {
+        Ok(()) => "issued",
+        Err(e) => e.code(),
+    };
+    ::metrics::counter!(UPSTREAM_TOKEN_HANDOUTS, "via" => via, "outcome" => outcome).increment(1);
 }
 
 /// A registration of `kind` (`dcr`, `cimd`, `static`) ended with `outcome` (`registered`,

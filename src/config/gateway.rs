@@ -122,6 +122,32 @@ const RESERVED_HEADERS: [&str; 19] = [
     "x-request-id",
 ];
 
+/// A header name the gateway may add to forwarded requests (lowercase): a token of at most 64
+/// characters, none of [`RESERVED_HEADERS`] nor a credential, forwarding, fetch-metadata or MCP
+/// prefix.
+pub(super) fn check_header_name(key: &str, name: &str) -> Result<(), ConfigError> {
+    let token = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+    if !token {
+        return Err(invalid(key, "a header name: 1 to 64 of A-Z a-z 0-9 - _"));
+    }
+    if RESERVED_HEADERS.contains(&name)
+        || name.starts_with("mcp-")
+        || name.starts_with("proxy-")
+        || name.starts_with("sec-")
+        || name.starts_with("x-forwarded-")
+    {
+        return Err(invalid(
+            key,
+            format!("{name} is reserved (credentials, framing, forwarding or MCP headers)"),
+        ));
+    }
+    Ok(())
+}
+
 impl IdentityHeaders {
     /// Every named header, lowercase, with its key.
     #[must_use]
@@ -144,25 +170,7 @@ impl IdentityHeaders {
         let named = self.named();
         for (i, (k, name)) in named.iter().enumerate() {
             let key = format!("{key}.{k}");
-            let token = !name.is_empty()
-                && name.len() <= 64
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
-            if !token {
-                return Err(invalid(key, "a header name: 1 to 64 of A-Z a-z 0-9 - _"));
-            }
-            if RESERVED_HEADERS.contains(&name.as_str())
-                || name.starts_with("mcp-")
-                || name.starts_with("proxy-")
-                || name.starts_with("sec-")
-                || name.starts_with("x-forwarded-")
-            {
-                return Err(invalid(
-                    key,
-                    format!("{name} is reserved (credentials, framing, forwarding or MCP headers)"),
-                ));
-            }
+            check_header_name(&key, name)?;
             if named[..i].iter().any(|(_, other)| other == name) {
                 return Err(invalid(key, format!("{name} is named twice")));
             }

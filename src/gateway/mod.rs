@@ -9,7 +9,8 @@
 //! arrive by polling ([`revocation`]). On resources with `tool_scopes`, `tools/call` needs the
 //! tool's scopes ([`tools`]) and `tools/list` answers leave out what the token may not call
 //! ([`tools_list`]). The MCP server learns the caller's address from headers we write
-//! ([`forwarded`]).
+//! ([`forwarded`]). Where configured, the user's upstream access token goes along in a header
+//! ([`upstream_token`]).
 
 pub mod auth;
 pub mod forwarded;
@@ -19,6 +20,7 @@ pub mod revocation;
 pub mod sse;
 pub mod tools;
 pub mod tools_list;
+pub mod upstream_token;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -58,6 +60,9 @@ pub struct Route {
     /// Whether `tools/list` answers leave out the tools the token may not call (only ever
     /// true with `tool_scopes`: without them every tool is callable).
     pub filter_tools_list: bool,
+    /// The header that carries the user's upstream access token, if configured (also in
+    /// `strip`: a client's copy never passes).
+    pub upstream_token_header: Option<HeaderName>,
 }
 
 /// The gateway's shared parts.
@@ -92,6 +97,12 @@ impl Gateway {
             ) else {
                 continue;
             };
+            let upstream_token_header = rc
+                .upstream_token_header
+                .as_deref()
+                .map(|n| HeaderName::from_bytes(n.to_ascii_lowercase().as_bytes()))
+                .transpose()
+                .context("resources.upstream_token_header")?;
             routes.push(Arc::new(Route {
                 resource: resource.clone(),
                 upstream_url: url.clone(),
@@ -100,7 +111,9 @@ impl Gateway {
                 strip: identity::strip_list(&rc.identity_headers)
                     .into_iter()
                     .chain(forwarded::FROM_CLIENT)
+                    .chain(upstream_token_header.clone())
                     .collect(),
+                upstream_token_header,
                 tool_scopes: rc.tool_scopes.clone(),
                 filter_tools_list: rc.filters_tools_list() && !rc.tool_scopes.is_empty(),
             }));
@@ -235,6 +248,15 @@ async fn handle(app: &AppState, route: &Route, req: Request<Body>) -> Response {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
     add.extend(gw.forwarding.headers(req.headers(), peer));
+    if let Some(name) = &route.upstream_token_header {
+        let rid = crate::http::form::request_id(req.headers());
+        match upstream_token::header_value(core, &route.resource, &claims, rid.as_deref()).await {
+            Ok(v) => {
+                add.insert(name.clone(), v);
+            }
+            Err(res) => return proxy::after_unread_body(req.into_body(), *res).await,
+        }
+    }
     let url = proxy::target(
         &route.upstream_url,
         &route.resource.path,

@@ -57,6 +57,13 @@ pub fn authorization_server_metadata(s: &Settings, registration_enabled: bool) -
         "authorization_response_iss_parameter_supported": true,
         "service_documentation": "https://github.com/dcr-bridge/dcr-bridge/tree/main/docs",
     });
+    // RFC 8693 is advertised only where an admin enabled it for some resource: a client should
+    // not learn of a grant no one may use.
+    if s.token_exchange_enabled() {
+        if let Some(list) = m["grant_types_supported"].as_array_mut() {
+            list.push(json!(crate::oauth::grants::token_exchange::GRANT_TYPE));
+        }
+    }
     if registration_enabled {
         m["registration_endpoint"] = json!(format!("{i}/register"));
     }

@@ -1,5 +1,6 @@
 //! `POST /token`: authenticates the client (none, client_secret_post, client_secret_basic) and
-//! runs the `authorization_code` or `refresh_token` grant. JSON out, `no-store` always.
+//! runs the `authorization_code`, `refresh_token` or token exchange (RFC 8693) grant. JSON out,
+//! `no-store` always.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -12,7 +13,7 @@ use crate::app::AppState;
 use crate::http::error::no_store;
 use crate::http::form::{client_credentials, request_id, require_form, Params};
 use crate::oauth::client_auth::authenticate_client;
-use crate::oauth::grants::{authorization_code, refresh_token};
+use crate::oauth::grants::{authorization_code, refresh_token, token_exchange};
 use crate::oauth::Error;
 
 /// Token routes.
@@ -54,7 +55,8 @@ async fn grant(
 ) -> Result<Response, Error> {
     require_form(headers)?;
     let form = Params::parse(body)?;
-    form.reject_duplicates(&["resource"])?;
+    // RFC 8707 `resource` and RFC 8693 `audience` may repeat.
+    form.reject_duplicates(&["resource", "audience"])?;
     let creds = client_credentials(headers, &form)?;
     let client = authenticate_client(app.core.clients.as_ref(), &creds).await?;
     *client_id = Some(client.client_id.clone());
@@ -89,6 +91,22 @@ async fn grant(
             refresh_token::refresh(&app.core, &client, token, form.get("scope"), &resource, rid)
                 .await
                 .inspect_err(|e| crate::metrics::token_failed("refresh_token", e))?
+        }
+        Some(token_exchange::GRANT_TYPE) => {
+            let req = token_exchange::ExchangeRequest {
+                subject_token: form.get("subject_token"),
+                subject_token_type: form.get("subject_token_type"),
+                requested_token_type: form.get("requested_token_type"),
+                actor_token: form.get("actor_token"),
+                actor_token_type: form.get("actor_token_type"),
+                resource: resource.clone(),
+                audience: form.all("audience"),
+                scope: form.get("scope"),
+            };
+            let exchanged = token_exchange::exchange(&app.core, &client, &req, rid)
+                .await
+                .inspect_err(|e| crate::metrics::token_failed("token_exchange", e))?;
+            return Ok(no_store(Json(exchanged).into_response()));
         }
         Some(other) => {
             return Err(Error::UnsupportedGrantType(format!(

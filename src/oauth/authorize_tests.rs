@@ -14,6 +14,7 @@ fn resource(id: &str, path: &str) -> Resource {
         scopes: vec!["mcp:read".to_owned(), "mcp:write".to_owned()],
         upstream_id: "okta".to_owned(),
         access: Default::default(),
+        token_exchange_client: None,
     }
 }
 

@@ -11,6 +11,7 @@ fn res(id: &str, path: &str) -> Resource {
         scopes: vec!["mcp".to_owned()],
         upstream_id: "okta".to_owned(),
         access: Default::default(),
+        token_exchange_client: None,
     }
 }
 

@@ -10,6 +10,7 @@ fn resource(scopes: &[&str]) -> Resource {
         scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
         upstream_id: "okta".to_owned(),
         access: Default::default(),
+        token_exchange_client: None,
     }
 }
 

@@ -18,6 +18,8 @@ pub struct Resource {
     pub upstream_id: String,
     /// Its own access policy and group→scope mapping (`oauth::access`).
     pub access: crate::oauth::access::ResourceAccess,
+    /// The client its MCP server authenticates as for token exchange (RFC 8693), if enabled.
+    pub token_exchange_client: Option<String>,
 }
 
 /// Everything the protocol core needs to know from configuration.
@@ -64,6 +66,7 @@ impl Settings {
                     policy: r.policy.clone(),
                     scope_grants: r.scope_grants.clone(),
                 },
+                token_exchange_client: r.token_exchange_client.clone(),
             })
             .collect();
         Self {
@@ -128,6 +131,22 @@ impl Settings {
             "{}/.well-known/oauth-protected-resource{}",
             self.issuer, r.path
         )
+    }
+
+    /// The resource whose MCP server authenticates as `client_id` for token exchange.
+    #[must_use]
+    pub fn exchange_resource(&self, client_id: &str) -> Option<&Resource> {
+        self.resources
+            .iter()
+            .find(|r| r.token_exchange_client.as_deref() == Some(client_id))
+    }
+
+    /// Whether any resource has token exchange enabled (AS metadata advertises the grant).
+    #[must_use]
+    pub fn token_exchange_enabled(&self) -> bool {
+        self.resources
+            .iter()
+            .any(|r| r.token_exchange_client.is_some())
     }
 
     /// Every scope any resource understands, plus `offline_access`, for metadata.

@@ -60,10 +60,35 @@ pub fn due(
     settings: &UpstreamRefresh,
     now: i64,
 ) -> Due {
+    due_within(
+        tokens,
+        rechecks_without_refresh,
+        confirmed_at,
+        retry_at,
+        settings,
+        now,
+        0,
+    )
+}
+
+/// [`due`], counting an access token that expires within `margin` seconds as expired: a token
+/// handed out (token exchange, gateway injection) must still be good when its holder uses it.
+#[must_use]
+pub fn due_within(
+    tokens: &UpstreamTokens,
+    rechecks_without_refresh: bool,
+    confirmed_at: i64,
+    retry_at: Option<i64>,
+    settings: &UpstreamRefresh,
+    now: i64,
+    margin: i64,
+) -> Due {
     if tokens.refresh_token.is_none() && !rechecks_without_refresh {
         return Due::No;
     }
-    let expired = tokens.expires_at.is_some_and(|at| at <= now);
+    let expired = tokens
+        .expires_at
+        .is_some_and(|at| at <= now.saturating_add(margin));
     let recheck = confirmed_at.saturating_add(secs(settings.recheck_interval_seconds)) <= now;
     if !expired && !recheck {
         Due::No
@@ -113,11 +138,36 @@ pub async fn ensure_current(
     scope: &str,
     request_id: Option<&str>,
 ) -> Result<()> {
+    current_tokens(core, grant, scope, request_id, 0)
+        .await
+        .map(|_| ())
+}
+
+/// The grant's upstream tokens, brought up to date first as [`ensure_current`] does, where an
+/// access token expiring within `margin` seconds also counts as due: what token exchange and
+/// the gateway's upstream token header hand to an MCP server (issue 13 item 5). The same lease,
+/// so a hand-out and our refresh never send one upstream refresh token twice. `scope`: what
+/// the grant's holder may obtain, for the scope grants at a re-confirmation.
+///
+/// `None` when the grant holds no upstream tokens, or none that could ever be confirmed (see
+/// below). `Some` tokens may still be expired: the caller decides what an old token is worth
+/// (kept after a transient upstream failure within `max_staleness_seconds`, or an upstream that
+/// issued no refresh token).
+///
+/// # Errors
+/// As [`ensure_current`].
+pub async fn current_tokens(
+    core: &Core,
+    grant: &GrantRecord,
+    scope: &str,
+    request_id: Option<&str>,
+    margin: i64,
+) -> Result<Option<UpstreamTokens>> {
     let Some(session) = core.store.get_upstream_session(&grant.id).await? else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(sealed) = session.sealed_tokens.as_deref() else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(user) = core.store.get_user(&grant.user_id).await? else {
         return Err(Error::server(anyhow::anyhow!("grant without its user")));
@@ -131,7 +181,7 @@ pub async fn ensure_current(
     // the administrator revokes it if that is not wanted. Never a 503 that could not end.
     let Some(upstream) = core.upstreams.get(&upstream_id) else {
         tracing::warn!(upstream = %upstream_id, grant = %grant.id, "the grant's upstream is no longer configured; its standing cannot be confirmed");
-        return Ok(());
+        return Ok(None);
     };
     let aad = upstream_tokens_aad(
         &upstream_id,
@@ -143,20 +193,25 @@ pub async fn ensure_current(
         Ok(t) => t,
         Err(e) => {
             tracing::error!(error = %e, grant = %grant.id, "the grant's upstream tokens cannot be opened; its standing cannot be confirmed");
-            return Ok(());
+            return Ok(None);
         }
     };
     let now = core.now();
-    match due(
+    let due = due_within(
         &tokens,
         upstream.idp.rechecks_without_refresh(),
         confirmed_at,
         session.retry_at,
         &upstream.refresh,
         now,
-    ) {
-        Due::No => Ok(()),
-        Due::BackingOff => within_staleness(confirmed_at, &upstream.refresh, now),
+        margin,
+    );
+    match due {
+        Due::No => Ok(Some(tokens)),
+        Due::BackingOff => {
+            within_staleness(confirmed_at, &upstream.refresh, now)?;
+            Ok(Some(tokens))
+        }
         Due::Now => {
             let job = RefreshUpstream {
                 core,
@@ -169,15 +224,16 @@ pub async fn ensure_current(
                 request_id,
             };
             let holder = super::crypto::random_b64(16);
-            if core
+            let fresh = if core
                 .store
                 .take_upstream_lease(&grant.id, &holder, sealed, now, now + LEASE_SECONDS)
                 .await?
             {
-                job.as_holder(&holder, &tokens).await
+                job.as_holder(&holder, &tokens).await?
             } else {
-                job.wait_for_holder(&session).await
-            }
+                job.wait_for_holder(&session).await?
+            };
+            Ok(Some(fresh.unwrap_or(tokens)))
         }
     }
 }
@@ -204,8 +260,13 @@ impl RefreshUpstream<'_> {
     /// This caller holds the lease: refresh (where there is a refresh token), ask the upstream
     /// who holds the token where the kind can tell ([`crate::idp::UpstreamIdp::standing`]) and
     /// check the access policy again, then store the new tokens (releasing the lease) or act on
-    /// the failure.
-    async fn as_holder(&self, holder: &str, tokens: &UpstreamTokens) -> Result<()> {
+    /// the failure. The new tokens, or `None` after a transient failure within the staleness
+    /// bound (the old ones stand).
+    async fn as_holder(
+        &self,
+        holder: &str,
+        tokens: &UpstreamTokens,
+    ) -> Result<Option<UpstreamTokens>> {
         let idp = self.upstream.idp.as_ref();
         // Both calls together within the one bound, which the lease outlasts.
         let deadline = tokio::time::Instant::now() + REFRESH_TIMEOUT;
@@ -261,7 +322,7 @@ impl RefreshUpstream<'_> {
             // stands, and the next refresh reads it.
             tracing::info!(upstream = %self.upstream.id, grant = %self.grant.id, "upstream lease lost before the refreshed tokens were stored");
         }
-        Ok(())
+        Ok(Some(fresh))
     }
 
     fn seal(&self, tokens: &UpstreamTokens) -> Result<String> {
@@ -280,7 +341,7 @@ impl RefreshUpstream<'_> {
         holder: &str,
         failure: &IdpError,
         rotated: Option<&UpstreamTokens>,
-    ) -> Result<()> {
+    ) -> Result<Option<UpstreamTokens>> {
         let now = self.core.now();
         if let Some(reason) = self.ends_grant(failure) {
             let description = match failure {
@@ -302,21 +363,23 @@ impl RefreshUpstream<'_> {
                 .store_upstream_refresh(&self.grant.id, &holder, &sealed, self.confirmed_at)
                 .await?
             {
-                return within_staleness(self.confirmed_at, &self.upstream.refresh, now);
+                return within_staleness(self.confirmed_at, &self.upstream.refresh, now)
+                    .map(|()| rotated.cloned());
             }
             holder = super::crypto::random_b64(16);
             if !store
                 .take_upstream_lease(&self.grant.id, &holder, &sealed, now, now + LEASE_SECONDS)
                 .await?
             {
-                return within_staleness(self.confirmed_at, &self.upstream.refresh, now);
+                return within_staleness(self.confirmed_at, &self.upstream.refresh, now)
+                    .map(|()| rotated.cloned());
             }
         }
         self.core
             .store
             .release_upstream_lease(&self.grant.id, &holder, retry_at)
             .await?;
-        within_staleness(self.confirmed_at, &self.upstream.refresh, now)
+        within_staleness(self.confirmed_at, &self.upstream.refresh, now).map(|()| rotated.cloned())
     }
 
     /// The upstream error's code when it ends the user's grant: an OAuth error the kind reads
@@ -343,7 +406,12 @@ impl RefreshUpstream<'_> {
     /// Revokes our grant (every family under it) with an `upstream_revoked` audit event naming
     /// the reason (the upstream's error code, or the access policy's refusal); our refresh
     /// answers `invalid_grant`.
-    async fn revoke(&self, reason: &str, description: Option<String>, now: i64) -> Result<()> {
+    async fn revoke(
+        &self,
+        reason: &str,
+        description: Option<String>,
+        now: i64,
+    ) -> Result<Option<UpstreamTokens>> {
         let audit = AuditEvent::new("upstream_revoked", now)
             .actor(self.grant.user_id.clone())
             .client(self.grant.client_id.clone())
@@ -381,7 +449,7 @@ impl RefreshUpstream<'_> {
     /// Revokes our grant because the access policy no longer admits the user (audit
     /// `policy_revoked` with the reason, in the revocation's transaction); our refresh answers
     /// `invalid_grant`, and the user's next sign-in is decided afresh.
-    async fn revoke_for_policy(&self, reason: &str, now: i64) -> Result<()> {
+    async fn revoke_for_policy(&self, reason: &str, now: i64) -> Result<Option<UpstreamTokens>> {
         tracing::info!(upstream = %self.upstream.id, grant = %self.grant.id, reason, "the access policy no longer admits the user; revoking the grant");
         let audit = AuditEvent::new("policy_revoked", now)
             .actor(self.grant.user_id.clone())
@@ -404,8 +472,9 @@ impl RefreshUpstream<'_> {
     }
 
     /// Another caller holds the lease, or refreshed since this one read the grant: wait for its
-    /// result and use it.
-    async fn wait_for_holder(&self, before: &UpstreamSession) -> Result<()> {
+    /// result and use it (its new tokens; `None` when it failed transiently and the old ones
+    /// stand).
+    async fn wait_for_holder(&self, before: &UpstreamSession) -> Result<Option<UpstreamTokens>> {
         let started = tokio::time::Instant::now();
         loop {
             tokio::time::sleep(POLL).await;
@@ -420,14 +489,18 @@ impl RefreshUpstream<'_> {
             if !held {
                 // New tokens (sealing is randomised: any write differs) mean a confirmation.
                 if s.sealed_tokens != before.sealed_tokens {
-                    return Ok(());
+                    return Ok(s
+                        .sealed_tokens
+                        .as_deref()
+                        .and_then(|sealed| open(self.core, sealed, self.aad).ok()));
                 }
                 // The holder failed transiently: the same bound as for it.
                 let confirmed = s.checked_at.unwrap_or(self.confirmed_at);
-                return within_staleness(confirmed, &self.upstream.refresh, now);
+                return within_staleness(confirmed, &self.upstream.refresh, now).map(|()| None);
             }
             if started.elapsed() >= WAIT_FOR_HOLDER {
-                return within_staleness(self.confirmed_at, &self.upstream.refresh, now);
+                return within_staleness(self.confirmed_at, &self.upstream.refresh, now)
+                    .map(|()| None);
             }
         }
     }

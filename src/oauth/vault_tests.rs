@@ -109,3 +109,33 @@ fn a_kind_that_rechecks_with_the_access_token_is_due_at_the_interval_without_a_r
         Due::BackingOff
     );
 }
+
+#[test]
+fn a_hand_out_margin_makes_a_token_about_to_expire_due() {
+    let t = tokens(true, Some(1100));
+    assert_eq!(
+        due_within(&t, false, 1000, None, &settings(), 1069, 30),
+        Due::No
+    );
+    assert_eq!(
+        due_within(&t, false, 1000, None, &settings(), 1070, 30),
+        Due::Now
+    );
+    // The margin never overrides a back-off, nor makes a token without refresh token due.
+    assert_eq!(
+        due_within(&t, false, 1000, Some(1090), &settings(), 1080, 30),
+        Due::BackingOff
+    );
+    assert_eq!(
+        due_within(
+            &tokens(false, Some(1100)),
+            false,
+            1000,
+            None,
+            &settings(),
+            1099,
+            30
+        ),
+        Due::No
+    );
+}

@@ -18,11 +18,13 @@
 //
 // Side endpoint, not under /mcp so the gateway never forwards to it:
 //   GET /_seen -> {"mode", "requests": [{method, path, rpc, session_id, protocol_version,
-//                  mcp_method, credential_headers, identity}], "credential_headers": [names]}:
+//                  mcp_method, credential_headers, identity, upstream_authorization}],
+//                  "credential_headers": [names]}:
 //                  every request that reached the server (its JSON-RPC method(s), its MCP
 //                  headers, whether it carried the user id identity header), and every
 //                  credential header (authorization, proxy-authorization, cookie) that came
-//                  with any of them. dcr-bridge must never forward one.
+//                  with any of them. dcr-bridge must never forward one. `upstream_authorization`
+//                  is the X-Upstream-Authorization header the gateway adds when configured to.
 //
 // Once listening on 127.0.0.1 (a free port), prints exactly one JSON line to stdout:
 //   {"url":"http://127.0.0.1:N/mcp","seen_url":"http://127.0.0.1:N/_seen","mode":"…","sdk_version":"…"}
@@ -69,6 +71,8 @@ const IDENTITY_HEADERS = {
   client_id: 'x-dcr-client-id',
   scopes: 'x-dcr-scopes',
 };
+/** The header a resource's `upstream_token_header` may name (token exchange tests). */
+const UPSTREAM_TOKEN_HEADER = 'x-upstream-authorization';
 /** Headers that carry a credential of the client's: the gateway must strip them all. */
 const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie'];
 /** Largest JSON-RPC body read (the gateway has its own, larger limit). */
@@ -199,6 +203,7 @@ const server = http.createServer((req, res) => {
     mcp_method: req.headers['mcp-method'] ?? null,
     credential_headers: CREDENTIAL_HEADERS.filter((h) => req.headers[h] !== undefined),
     identity: req.headers[IDENTITY_HEADERS.user_id] !== undefined,
+    upstream_authorization: req.headers[UPSTREAM_TOKEN_HEADER] ?? null,
   };
   seen.push(entry);
   if (path !== '/mcp') return sendJson(res, 404, { error: 'not_found' });

@@ -53,6 +53,8 @@ mod static_clients;
 mod store_contract;
 mod support;
 mod token_bindings;
+mod token_exchange;
+mod token_exchange_gateway;
 mod upstream_entra;
 mod upstream_github;
 mod upstream_hostile;

@@ -64,6 +64,7 @@ pub fn settings() -> Settings {
             scopes: vec!["mcp:read".to_owned(), "mcp:write".to_owned()],
             upstream_id: "corp".to_owned(),
             access: Default::default(),
+            token_exchange_client: None,
         }],
         tokens: TokenSettings::default(),
         registration: RegistrationSettings::default(),

@@ -2,6 +2,7 @@
 
 pub mod authorization_code;
 pub mod refresh_token;
+pub mod token_exchange;
 
 pub use authorization_code::exchange;
 pub use refresh_token::refresh;

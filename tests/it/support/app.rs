@@ -110,6 +110,8 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
             filter_tools_list: None,
             policy: Default::default(),
             scope_grants: Vec::new(),
+            token_exchange_client: None,
+            upstream_token_header: None,
         }],
         clients: Vec::new(),
         client_rules: Vec::new(),

@@ -38,6 +38,7 @@ fn config(issuer: &str) -> UpstreamConfig {
         client_auth: UpstreamClientAuth::ClientSecretBasic,
         extra_authorize_params: BTreeMap::from([("access_type".to_owned(), "offline".to_owned())]),
         discovery_ttl_seconds: 3600,
+        domains: Vec::new(),
         policy: Default::default(),
         refresh: Default::default(),
     }
@@ -73,6 +74,7 @@ fn request(nonce: &str) -> (UpstreamAuthRequest, String) {
         nonce: nonce.to_owned(),
         pkce_challenge: challenge,
         force_login: false,
+        login_hint: None,
     };
     (req, verifier)
 }

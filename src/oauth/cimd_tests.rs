@@ -14,6 +14,7 @@ fn settings() -> Settings {
         tokens: TokenSettings::default(),
         registration: RegistrationSettings::default(),
         default_upstream: "okta".to_owned(),
+        home_realms: Vec::new(),
         client_rules: Vec::new(),
         cimd: CimdSettings::default(),
     }
@@ -131,7 +132,8 @@ fn a_valid_document_becomes_a_public_cimd_client() {
     // Sanitized like DCR: the bidi override is gone.
     assert_eq!(r.client_name.as_deref(), Some("Example Client"));
     assert_eq!(r.redirect_uris.len(), 2);
-    assert_eq!(r.upstream_id, "okta");
+    // No `[[client_rules]]` upstream for it: unmapped.
+    assert_eq!(r.upstream_id, "");
     // No method given: public, not RFC 7591's client_secret_basic default.
     let mut d: serde_json::Value = serde_json::from_slice(&doc(json!({}))).unwrap();
     d.as_object_mut()

@@ -62,11 +62,12 @@ pub fn settings() -> Settings {
             path: "/mcp".to_owned(),
             uri: RESOURCE.to_owned(),
             scopes: vec!["mcp:read".to_owned(), "mcp:write".to_owned()],
-            upstream_id: "corp".to_owned(),
+            upstreams: vec!["corp".to_owned()],
         }],
         tokens: TokenSettings::default(),
         registration: RegistrationSettings::default(),
         default_upstream: "corp".to_owned(),
+        home_realms: Vec::new(),
         client_rules: Vec::new(),
         cimd: crate::config::CimdSettings::default(),
     }

@@ -585,7 +585,6 @@ impl Config {
             .map(|k| decode_key(k).map_err(|m| invalid("old_secret_keys", m)))
             .collect()
     }
-
 }
 
 fn decode_key(key: &SecretString) -> Result<[u8; 32], String> {

@@ -60,7 +60,9 @@ impl Config {
                 if !is_domain(d) {
                     return Err(invalid(
                         key,
-                        format!("{d:?}: a lowercase email domain such as acme.com (exact, no wildcard)"),
+                        format!(
+                            "{d:?}: a lowercase email domain such as acme.com (exact, no wildcard)"
+                        ),
                     ));
                 }
                 if up.domains[..n].contains(d) {

@@ -7,7 +7,12 @@ use super::super::{Config, ConfigError};
 
 /// Two upstreams (okta with `okta_extra`, entra with `entra_extra`), one resource with
 /// `resource`, then `tail`.
-fn config(okta_extra: &str, entra_extra: &str, resource: &str, tail: &str) -> Result<Config, ConfigError> {
+fn config(
+    okta_extra: &str,
+    entra_extra: &str,
+    resource: &str,
+    tail: &str,
+) -> Result<Config, ConfigError> {
     let text = format!(
         r#"
 public_url = "https://auth.example.com"
@@ -52,9 +57,15 @@ fn a_resource_accepts_the_listed_upstreams_or_its_one_or_the_first() {
 #[test]
 fn upstream_and_upstreams_are_checked_and_named() {
     let both = error("", "", "upstream = \"okta\"\nupstreams = [\"entra\"]", "");
-    assert!(both.contains("resources[0].upstreams") && both.contains("not both"), "{both}");
+    assert!(
+        both.contains("resources[0].upstreams") && both.contains("not both"),
+        "{both}"
+    );
     let unknown = error("", "", r#"upstreams = ["okta", "google"]"#, "");
-    assert!(unknown.contains("resources[0].upstreams") && unknown.contains("google"), "{unknown}");
+    assert!(
+        unknown.contains("resources[0].upstreams") && unknown.contains("google"),
+        "{unknown}"
+    );
     let twice = error("", "", r#"upstreams = ["okta", "okta"]"#, "");
     assert!(twice.contains("listed twice"), "{twice}");
     let one = error("", "", r#"upstream = "google""#, "");
@@ -63,14 +74,35 @@ fn upstream_and_upstreams_are_checked_and_named() {
 
 #[test]
 fn domains_are_lowercase_and_claimed_once() {
-    let c = config(r#"domains = ["acme.com"]"#, r#"domains = ["contoso.com", "fabrikam.com"]"#, "", "").unwrap();
+    let c = config(
+        r#"domains = ["acme.com"]"#,
+        r#"domains = ["contoso.com", "fabrikam.com"]"#,
+        "",
+        "",
+    )
+    .unwrap();
     assert_eq!(c.upstreams[1].domains, ["contoso.com", "fabrikam.com"]);
-    for bad in ["Acme.com", "*.acme.com", "@acme.com", "acme", "acme .com", "-acme.com"] {
+    for bad in [
+        "Acme.com",
+        "*.acme.com",
+        "@acme.com",
+        "acme",
+        "acme .com",
+        "-acme.com",
+    ] {
         let e = error(&format!("domains = [{bad:?}]"), "", "", "");
         assert!(e.contains("upstreams[0].domains"), "{bad}: {e}");
     }
-    let shared = error(r#"domains = ["acme.com"]"#, r#"domains = ["acme.com"]"#, "", "");
-    assert!(shared.contains("upstreams[1].domains") && shared.contains("okta"), "{shared}");
+    let shared = error(
+        r#"domains = ["acme.com"]"#,
+        r#"domains = ["acme.com"]"#,
+        "",
+        "",
+    );
+    assert!(
+        shared.contains("upstreams[1].domains") && shared.contains("okta"),
+        "{shared}"
+    );
 }
 
 #[test]
@@ -81,8 +113,19 @@ fn a_client_rule_may_map_to_an_upstream_and_match_a_redirect_scheme() {
     let unknown = error("", "", "", &rule.replace("\"entra\"", "\"google\""));
     assert!(unknown.contains("client_rules[0].upstream"), "{unknown}");
     let scheme = error("", "", "", &rule.replace("\"cursor\"", "\"Cursor:\""));
-    assert!(scheme.contains("client_rules[0].match.redirect_scheme"), "{scheme}");
+    assert!(
+        scheme.contains("client_rules[0].match.redirect_scheme"),
+        "{scheme}"
+    );
     // No match keys: refused, so a rule never maps every client by accident.
-    let empty = error("", "", "", "[[client_rules]]\nmatch = {}\nupstream = \"entra\"\n");
-    assert!(empty.contains("client_rules[0].match") && empty.contains("at least one"), "{empty}");
+    let empty = error(
+        "",
+        "",
+        "",
+        "[[client_rules]]\nmatch = {}\nupstream = \"entra\"\n",
+    );
+    assert!(
+        empty.contains("client_rules[0].match") && empty.contains("at least one"),
+        "{empty}"
+    );
 }

@@ -28,9 +28,7 @@ async fn decide(State(app): State<AppState>, headers: HeaderMap, body: Bytes) ->
     };
     // A "Sign in with …" button of the chooser posts `upstream` and approves.
     let upstream = form.get("upstream");
-    let decision = form
-        .get("decision")
-        .or_else(|| upstream.map(|_| "approve"));
+    let decision = form.get("decision").or_else(|| upstream.map(|_| "approve"));
     let (Some(consent_id), Some(csrf), Some(decision)) =
         (form.get("consent_id"), form.get("csrf_token"), decision)
     else {

@@ -602,7 +602,10 @@ fn login_hint_is_bounded_and_printable() {
         login_hint: Some("alice@acme.com".to_owned()),
         ..params()
     };
-    assert_eq!(run(p).unwrap().login_hint.as_deref(), Some("alice@acme.com"));
+    assert_eq!(
+        run(p).unwrap().login_hint.as_deref(),
+        Some("alice@acme.com")
+    );
 }
 
 #[test]

@@ -240,8 +240,7 @@ pub fn document_record(
         disabled: existing.is_some_and(|e| e.disabled),
         ..ClientRecord::blank(client_id.to_owned(), ClientKind::Cimd, String::new(), now)
     };
-    let mut record =
-        registration::document_record(&req, settings, base).map_err(document_error)?;
+    let mut record = registration::document_record(&req, settings, base).map_err(document_error)?;
     // The client→upstream mapping is decided at the first use (`[[client_rules]]` upstream)
     // and kept when the document is fetched again.
     record.upstream_id = existing.map_or_else(

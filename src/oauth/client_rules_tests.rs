@@ -130,7 +130,10 @@ fn redirect_scheme_needs_every_redirect_on_that_scheme() {
         redirect_scheme: Some("cursor".to_owned()),
         ..ClientMatch::default()
     };
-    assert!(matches(&m, &client(&["cursor://anysphere.cursor-mcp/oauth/callback"])));
+    assert!(matches(
+        &m,
+        &client(&["cursor://anysphere.cursor-mcp/oauth/callback"])
+    ));
     // One redirect elsewhere: not the rule's client (it could borrow the mapping).
     assert!(!matches(
         &m,
@@ -168,5 +171,8 @@ fn the_applicable_rule_maps_the_client_to_its_upstream_or_none() {
     // A rule without upstream, or no rule: unmapped.
     let claude = client(&["https://claude.ai/api/mcp/auth_callback"]);
     assert_eq!(mapped_upstream(&rules, &claude), "");
-    assert_eq!(mapped_upstream(&rules, &client(&["http://127.0.0.1/cb"])), "");
+    assert_eq!(
+        mapped_upstream(&rules, &client(&["http://127.0.0.1/cb"])),
+        ""
+    );
 }

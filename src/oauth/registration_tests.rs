@@ -649,7 +649,9 @@ fn registration_maps_the_client_by_rule_and_updates_keep_it() {
     let n = register(req(body), &s, 10, 1_700_000_000).unwrap();
     assert_eq!(n.record.mapped_upstream(), Some("entra"));
     let other = register(
-        req(json!({"redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "none"})),
+        req(
+            json!({"redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "none"}),
+        ),
         &s,
         10,
         1_700_000_000,
@@ -659,7 +661,9 @@ fn registration_maps_the_client_by_rule_and_updates_keep_it() {
     // The update drops software_id; the mapping stays.
     let updated = update(
         &n.record,
-        req(json!({"redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "none"})),
+        req(
+            json!({"redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "none"}),
+        ),
         &s,
         10,
         1_700_000_100,

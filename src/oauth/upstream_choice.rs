@@ -24,10 +24,7 @@ pub const MAX_LOGIN_HINT_LEN: usize = 512;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpstreamChoice {
     /// This upstream, decided by `by`.
-    Decided {
-        upstream: String,
-        by: DecidedBy,
-    },
+    Decided { upstream: String, by: DecidedBy },
     /// The user chooses among these (the resource's list, at least two).
     Ask(Vec<String>),
 }

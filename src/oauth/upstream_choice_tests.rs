@@ -88,7 +88,13 @@ fn an_unmapped_client_on_a_several_upstream_resource_chooses() {
     assert_eq!(pick(&client(""), &both, None).unwrap(), ask);
     assert_eq!(ask.decided(), None);
     // Hints that are no email address of a claimed domain leave the choice to the user.
-    for hint in ["alice", "alice@", "@acme.com", "a@b@acme.com", "alice@example.org"] {
+    for hint in [
+        "alice",
+        "alice@",
+        "@acme.com",
+        "a@b@acme.com",
+        "alice@example.org",
+    ] {
         assert_eq!(pick(&client(""), &both, Some(hint)).unwrap(), ask, "{hint}");
     }
 }
@@ -122,6 +128,9 @@ fn login_hints_are_bounded_and_printable() {
         "alice@acme.com\u{0}".to_owned(),
         "a\nb".to_owned(),
     ] {
-        assert_eq!(check_login_hint(&bad).unwrap_err().code(), "invalid_request");
+        assert_eq!(
+            check_login_hint(&bad).unwrap_err().code(),
+            "invalid_request"
+        );
     }
 }

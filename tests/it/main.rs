@@ -51,4 +51,5 @@ mod support;
 mod token_bindings;
 mod upstream_github;
 mod upstream_kinds;
+mod upstream_mapping;
 mod upstream_vault;

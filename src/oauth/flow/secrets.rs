@@ -117,7 +117,11 @@ pub fn extra_value(r: &AuthRequestRecord, key: &str) -> Option<String> {
     r.extra
         .as_deref()
         .and_then(|e| serde_json::from_str::<serde_json::Value>(e).ok())
-        .and_then(|v| v.get(key).and_then(serde_json::Value::as_str).map(str::to_owned))
+        .and_then(|v| {
+            v.get(key)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        })
 }
 
 /// A digest of what the user is shown about a client and where its answers may go: kind,

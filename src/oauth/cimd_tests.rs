@@ -287,3 +287,26 @@ fn only_failures_that_say_nothing_about_the_document_are_transient() {
         assert!(!e.is_transient(), "{e:?}");
     }
 }
+
+/// A `[[client_rules]]` rule by CIMD domain maps the client at its first use; a refetched
+/// document keeps the stored mapping, whatever the rules say now.
+#[test]
+fn the_cimd_domain_rule_maps_at_first_use_and_refetches_keep_it() {
+    let mut s = settings();
+    s.client_rules = vec![crate::config::ClientRuleConfig {
+        matches: crate::config::ClientMatch {
+            cimd_domain: Some("client.example.com".to_owned()),
+            ..Default::default()
+        },
+        upstream: Some("entra".to_owned()),
+        ..Default::default()
+    }];
+    let first = document_record(ID, &doc(json!({})), &s, None, 100).unwrap();
+    assert_eq!(first.mapped_upstream(), Some("entra"));
+    let unmapped = ClientRecord {
+        upstream_id: String::new(),
+        ..first.clone()
+    };
+    let again = document_record(ID, &doc(json!({})), &s, Some(&unmapped), 200).unwrap();
+    assert_eq!(again.mapped_upstream(), None);
+}

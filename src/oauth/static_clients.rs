@@ -198,3 +198,7 @@ pub async fn disable_removed(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "static_clients_tests.rs"]
+mod tests;

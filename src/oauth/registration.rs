@@ -423,6 +423,8 @@ pub fn audit_summary(record: &ClientRecord) -> Value {
         "contacts_count": record.contacts.len(),
         "metadata_bytes": metadata_json(record).len(),
         "metadata_sha256": crypto::hash(&metadata_json(record)),
+        // The client→upstream mapping decided at registration (null: unmapped).
+        "upstream_id": record.mapped_upstream(),
     })
 }
 

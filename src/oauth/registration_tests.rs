@@ -648,6 +648,8 @@ fn registration_maps_the_client_by_rule_and_updates_keep_it() {
         "token_endpoint_auth_method": "none"});
     let n = register(req(body), &s, 10, 1_700_000_000).unwrap();
     assert_eq!(n.record.mapped_upstream(), Some("entra"));
+    // The mapping is part of the `registered` audit event's detail.
+    assert_eq!(audit_summary(&n.record)["upstream_id"], "entra");
     let other = register(
         req(
             json!({"redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "none"}),
@@ -658,6 +660,7 @@ fn registration_maps_the_client_by_rule_and_updates_keep_it() {
     )
     .unwrap();
     assert_eq!(other.record.mapped_upstream(), None);
+    assert_eq!(audit_summary(&other.record)["upstream_id"], Value::Null);
     // The update drops software_id; the mapping stays.
     let updated = update(
         &n.record,

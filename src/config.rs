@@ -20,6 +20,7 @@ mod gateway;
 mod load;
 mod metrics;
 mod registration;
+mod resource_upstreams;
 mod sections;
 mod token_exchange;
 mod upstream_credentials;
@@ -238,9 +239,14 @@ pub struct ResourceConfig {
     /// Scopes this resource understands; a request without `scope` gets all of them.
     #[serde(default)]
     pub scopes: Vec<String>,
-    /// Upstream users of this resource log in at; default: the first upstream.
+    /// The one upstream users of this resource sign in at; default: the first upstream.
+    /// Shorthand for a one-element `upstreams`; give one or the other.
     #[serde(default)]
     pub upstream: Option<String>,
+    /// The upstreams users of this resource may sign in at (a client's mapping, the consent
+    /// page's chooser or home-realm discovery picks one); never any other.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstreams: Vec<String>,
     /// Secret the resource server uses (HTTP Basic, username = resource id) to call
     /// introspection (RFC 7662 §2.1) for tokens issued for this resource.
     #[serde(default, serialize_with = "serialize_opt_secret")]
@@ -318,6 +324,7 @@ impl Config {
         for (i, up) in self.upstreams.iter().enumerate() {
             self.validate_upstream(i, up)?;
         }
+        self.validate_upstream_domains()?;
         if self.resources.is_empty() {
             return Err(invalid("resources", "configure at least one [[resources]]"));
         }
@@ -493,11 +500,7 @@ impl Config {
                 ));
             }
         }
-        if let Some(u) = &r.upstream {
-            if !self.upstreams.iter().any(|o| &o.id == u) {
-                return Err(invalid(key("upstream"), format!("no upstream with id {u}")));
-            }
-        }
+        self.validate_resource_upstreams(i, r)?;
         if let Some(u) = &r.upstream_url {
             check_upstream_url(u).map_err(|m| invalid(key("upstream_url"), m))?;
         }
@@ -574,15 +577,6 @@ impl Config {
             .iter()
             .map(|k| decode_key(k).map_err(|m| invalid("old_secret_keys", m)))
             .collect()
-    }
-
-    /// The upstream a resource logs in at.
-    #[must_use]
-    pub fn upstream_for(&self, resource: &ResourceConfig) -> Option<&UpstreamConfig> {
-        match &resource.upstream {
-            Some(id) => self.upstreams.iter().find(|u| &u.id == id),
-            None => self.upstreams.first(),
-        }
     }
 }
 

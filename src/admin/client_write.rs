@@ -71,7 +71,8 @@ pub struct ClientCreate {
     /// once.
     #[serde(default)]
     pub token_endpoint_auth_method: AuthMethod,
-    /// The configured upstream its users sign in at; default: the first one.
+    /// The configured upstream its users sign in at; default: the one a `[[client_rules]]`
+    /// rule maps it to, else the first one.
     pub upstream_id: Option<String>,
 }
 
@@ -97,8 +98,9 @@ pub struct ClientPatch {
     /// New redirect URIs (dynamic clients and static ones created here), checked like a
     /// registration's.
     pub redirect_uris: Option<Vec<String>>,
-    /// Bind the client to another configured upstream (dynamic clients and static ones
-    /// created here).
+    /// Map the client to another configured upstream, or unmap it with `""` (its users then
+    /// sign in at the resource's upstream, or choose among the resource's upstreams); dynamic
+    /// clients and static ones created here.
     pub upstream_id: Option<String>,
 }
 
@@ -133,7 +135,11 @@ pub async fn create(
         }
         None => format!("{STATIC_CLIENT_ID_PREFIX}{}", crypto::random_b64(16)),
     };
-    let upstream = check_upstream(core, req.upstream_id.as_deref())?;
+    let upstream = req
+        .upstream_id
+        .as_deref()
+        .map(|u| check_upstream(core, u))
+        .transpose()?;
     let secret = (req.token_endpoint_auth_method != AuthMethod::None)
         .then(|| crypto::new_secret(crypto::CLIENT_SECRET_PREFIX));
     if req.redirect_uris.is_empty() {
@@ -148,7 +154,7 @@ pub async fn create(
         token_endpoint_auth_method: req.token_endpoint_auth_method.as_str().to_owned(),
         client_secret: secret.clone().map(SecretString::from),
         client_secret_file: None,
-        upstream: Some(upstream),
+        upstream,
     };
     // The same record as a `[[clients]]` entry (secret hashed the same way), then the
     // registration checks of name and redirect URIs.
@@ -204,7 +210,10 @@ pub async fn patch(
     let upstream = change
         .upstream_id
         .as_deref()
-        .map(|u| check_upstream(core, Some(u)))
+        .map(|u| match u {
+            "" => Ok(String::new()),
+            u => check_upstream(core, u),
+        })
         .transpose()?;
     let mut tx = core.store.begin().await?;
     let existing = tx.get_client(&id).await?.ok_or_else(no_client)?;
@@ -256,7 +265,7 @@ pub async fn patch(
             json!({
                 "changed": changed,
                 "disabled": updated.disabled,
-                "upstream_id": updated.upstream_id,
+                "upstream_id": updated.mapped_upstream(),
             }),
         )
         .client(id.clone());
@@ -295,14 +304,14 @@ fn check_client_id(id: &str) -> Result<(), AdminError> {
     }
 }
 
-/// The configured upstream named, or the default one.
-fn check_upstream(core: &Core, id: Option<&str>) -> Result<String, AdminError> {
-    match id {
-        None => Ok(core.settings.default_upstream.clone()),
-        Some(id) if core.upstreams.get(id).is_some() => Ok(id.to_owned()),
-        Some(_) => Err(AdminError::BadRequest(
+/// The configured upstream named.
+fn check_upstream(core: &Core, id: &str) -> Result<String, AdminError> {
+    if core.upstreams.get(id).is_some() {
+        Ok(id.to_owned())
+    } else {
+        Err(AdminError::BadRequest(
             "upstream_id names no configured upstream".to_owned(),
-        )),
+        ))
     }
 }
 

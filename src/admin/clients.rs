@@ -76,8 +76,10 @@ pub struct ClientView {
     pub software_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub software_version: Option<String>,
-    /// The configured upstream this client's users sign in at.
-    pub upstream_id: String,
+    /// The configured upstream this client is mapped to: its users sign in there, and a
+    /// resource that does not accept it refuses the client. `null`: unmapped (the resource's
+    /// upstream, or the user's choice among the resource's upstreams).
+    pub upstream_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     /// Last token issued or refreshed (written at most once a minute); absent if never used.
@@ -127,6 +129,7 @@ pub struct LastError {
 
 impl From<ClientRecord> for ClientView {
     fn from(c: ClientRecord) -> Self {
+        let upstream_id = c.mapped_upstream().map(str::to_owned);
         Self {
             client_id: c.client_id,
             kind: c.kind.into(),
@@ -138,7 +141,7 @@ impl From<ClientRecord> for ClientView {
             scope: c.scope,
             software_id: c.software_id,
             software_version: c.software_version,
-            upstream_id: c.upstream_id,
+            upstream_id,
             created_at: c.created_at,
             updated_at: c.updated_at,
             last_used_at: c.last_used_at,

@@ -136,7 +136,7 @@ impl super::Config {
         let resources = self
             .resources
             .iter()
-            .filter(|r| self.upstream_for(r).is_some_and(|u| u.id == up.id));
+            .filter(|r| self.resource_upstreams(r).contains(&up.id));
         for r in resources {
             for (mine, theirs) in [
                 (&mut view.policy.allowed_orgs, &r.policy.allowed_orgs),
@@ -159,9 +159,23 @@ impl super::Config {
         i: usize,
         r: &ResourceConfig,
     ) -> Result<(), ConfigError> {
-        let kind = self.upstream_for(r).map_or(UpstreamKind::Oidc, |u| u.kind);
-        validate_policy(&format!("resources[{i}].policy"), kind, &r.policy)?;
-        if let Some(up) = self.upstream_for(r) {
+        // Checked against every upstream the resource accepts: a kind-specific key (GitHub's
+        // organisations, Entra's tenants) on a resource that also accepts another kind is
+        // refused, since it could admit nobody from the other.
+        let upstreams: Vec<_> = self
+            .resource_upstreams(r)
+            .iter()
+            .filter_map(|id| self.upstreams.iter().find(|u| &u.id == id))
+            .collect();
+        if upstreams.is_empty() {
+            validate_policy(
+                &format!("resources[{i}].policy"),
+                UpstreamKind::Oidc,
+                &r.policy,
+            )?;
+        }
+        for up in upstreams {
+            validate_policy(&format!("resources[{i}].policy"), up.kind, &r.policy)?;
             // As for the upstream's own policy (idp/kinds/entra.rs): in a multi-tenant Entra
             // application every tenant's administrator gives their users any address, so an
             // email domain restricts nothing unless some tenant list does.

@@ -122,8 +122,8 @@ impl Config {
         Ok(())
     }
 
-    /// A static client may ask only for resources that sign in at its upstream (see
-    /// `oauth::authorize::check_upstream`: the resource's upstream and its policy always decide).
+    /// A static client may ask only for resources that accept its upstream (see
+    /// `oauth::upstream_choice`: the resource's list and the upstream's policy always decide).
     /// A client whose upstream no resource uses could never sign in, which is a configuration
     /// mistake better caught at start than as `invalid_target` at /authorize.
     fn check_client_reaches_a_resource(
@@ -141,7 +141,7 @@ impl Config {
         let reachable = self
             .resources
             .iter()
-            .any(|r| self.upstream_for(r).is_some_and(|u| u.id == upstream));
+            .any(|r| self.resource_upstreams(r).iter().any(|u| u == upstream));
         if reachable {
             return Ok(());
         }
@@ -153,9 +153,9 @@ impl Config {
         Err(invalid(
             format!("clients[{i}].upstream"),
             format!(
-                "the client's upstream {how} {upstream:?}, but no [[resources]] entry signs in \
-                 there, so the client could use no resource; set upstream to the upstream of \
-                 the resources it is for (users always sign in at the resource's upstream)"
+                "the client's upstream {how} {upstream:?}, but no [[resources]] entry accepts \
+                 it, so the client could use no resource; set upstream to an upstream of \
+                 the resources it is for (users always sign in at an upstream the resource lists)"
             ),
         ))
     }

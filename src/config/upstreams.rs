@@ -141,6 +141,11 @@ pub struct UpstreamConfig {
     /// Seconds to cache discovery and JWKS.
     #[serde(default = "default_discovery_ttl")]
     pub discovery_ttl_seconds: u64,
+    /// Email domains whose users belong here (home-realm discovery): an authorization request
+    /// whose `login_hint` is `someone@DOMAIN` goes to this upstream without a chooser, when
+    /// the resource lists it. Only picks: the policy still checks the verified email.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<String>,
     /// Who may sign in through this upstream, beyond the upstream's own assignment rules.
     #[serde(default)]
     pub policy: AccessPolicy,

@@ -59,6 +59,7 @@ async fn first_poll_reaches_back_to_the_longest_token_lifetime() {
         matches: crate::config::ClientMatch::default(),
         send_iss: None,
         access_token_ttl: Some(3 * 3600),
+        upstream: None,
     }];
     f.core.settings = std::sync::Arc::new(settings);
     let jtis = revoked(&f, 1).await;

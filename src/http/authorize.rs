@@ -58,6 +58,7 @@ async fn handle(app: &AppState, headers: &HeaderMap, raw: &[u8]) -> Response {
             code_challenge_method: get("code_challenge_method"),
             prompt: get("prompt"),
             nonce: get("nonce"),
+            login_hint: get("login_hint"),
             resource: params.all("resource"),
             duplicated: params.duplicated(&["resource"]),
             request: get("request"),

@@ -153,6 +153,16 @@ fn notice_text(notice: Notice) -> (StatusCode, &'static str, &'static str) {
             "Request refused",
             "This consent form does not belong to this browser session. Start again from your application.",
         ),
+        Notice::UnknownUpstream => (
+            BAD,
+            "Invalid form",
+            "The chosen identity provider is not offered for this sign-in. Start again from your application.",
+        ),
+        Notice::NoUpstreamChosen => (
+            BAD,
+            "Invalid form",
+            "Choose the identity provider to sign in with.",
+        ),
         Notice::RequestExpired => (
             BAD,
             "This sign-in request has expired",

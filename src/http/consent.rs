@@ -26,11 +26,12 @@ async fn decide(State(app): State<AppState>, headers: HeaderMap, body: Bytes) ->
     let Ok(form) = Params::parse(&body) else {
         return answer(&app, rid.as_deref(), Notice::MalformedForm.into());
     };
-    let (Some(consent_id), Some(csrf), Some(decision)) = (
-        form.get("consent_id"),
-        form.get("csrf_token"),
-        form.get("decision"),
-    ) else {
+    // A "Sign in with …" button of the chooser posts `upstream` and approves.
+    let upstream = form.get("upstream");
+    let decision = form.get("decision").or_else(|| upstream.map(|_| "approve"));
+    let (Some(consent_id), Some(csrf), Some(decision)) =
+        (form.get("consent_id"), form.get("csrf_token"), decision)
+    else {
         return answer(&app, rid.as_deref(), Notice::IncompleteForm.into());
     };
     if !same_origin(&headers, &app.core.settings.issuer) {
@@ -45,6 +46,7 @@ async fn decide(State(app): State<AppState>, headers: HeaderMap, body: Bytes) ->
             consent_id: consent_id.to_owned(),
             csrf_token: csrf.to_owned(),
             decision: decision.to_owned(),
+            upstream: upstream.map(str::to_owned),
             remember: form.get("remember") == Some("1"),
             browser: browser.clone(),
             request_id: rid.clone(),

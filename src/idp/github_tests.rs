@@ -74,6 +74,7 @@ async fn the_authorization_url_is_github_s_with_pkce_and_no_nonce() {
         nonce: "nn".into(),
         pkce_challenge: "a".repeat(43),
         force_login: true,
+        login_hint: None,
     };
     let url = gh.authorization_url(&req).await.unwrap();
     assert_eq!(url.path(), "/login/oauth/authorize");

@@ -37,6 +37,9 @@ pub struct UpstreamAuthRequest {
     /// The MCP client asked for `prompt=login`: make the upstream re-authenticate the user
     /// (OIDC Core §3.1.2.1) instead of reusing its session.
     pub force_login: bool,
+    /// The MCP client's `login_hint` (OIDC Core §3.1.2.1), passed on so the upstream can
+    /// prefill or route its login page.
+    pub login_hint: Option<String>,
 }
 
 /// Who logged in upstream, from the verified ID token (and userinfo, if it was needed).

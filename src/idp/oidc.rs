@@ -551,6 +551,11 @@ impl UpstreamIdp for OidcUpstream {
         if !prompt.is_empty() {
             request = request.add_extra_param("prompt", prompt.join(" "));
         }
+        // A configured `login_hint` (extra_authorize_params) stays the only one.
+        let configured = self.extra_params.iter().any(|(k, _)| k == "login_hint");
+        if let Some(hint) = req.login_hint.as_ref().filter(|_| !configured) {
+            request = request.add_extra_param("login_hint", hint.clone());
+        }
         Ok(request.url().0)
     }
 

@@ -44,6 +44,7 @@ fn config(issuer: &str) -> UpstreamConfig {
         certificate_thumbprint: None,
         graph_groups: false,
         graph_base: None,
+        domains: Vec::new(),
         policy: Default::default(),
         refresh: Default::default(),
     }
@@ -79,6 +80,7 @@ fn request(nonce: &str) -> (UpstreamAuthRequest, String) {
         nonce: nonce.to_owned(),
         pkce_challenge: challenge,
         force_login: false,
+        login_hint: None,
     };
     (req, verifier)
 }

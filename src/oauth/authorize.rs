@@ -14,6 +14,7 @@ use super::redirect_uri::{self, describe_value};
 use super::resource::resolve_resource;
 use super::scope::{resolve_scope, ScopeSet};
 use super::settings::{Resource, Settings};
+use super::upstream_choice::{self, UpstreamChoice};
 use crate::store::{ClientKind, ClientRecord};
 
 /// Longest `state` we carry; it is echoed in a URL.
@@ -31,6 +32,9 @@ pub struct AuthorizeParams {
     pub code_challenge_method: Option<String>,
     pub prompt: Option<String>,
     pub nonce: Option<String>,
+    /// OIDC Core §3.1.2.1: who is signing in; an email address drives home-realm discovery
+    /// and is passed on to the upstream.
+    pub login_hint: Option<String>,
     /// Every `resource` value (RFC 8707 allows repeating it).
     pub resource: Vec<String>,
     /// Names of parameters given more than once, `resource` excepted (RFC 6749 §3.1: request
@@ -56,6 +60,10 @@ pub struct ValidAuthorize {
     /// The S256 challenge.
     pub code_challenge: String,
     pub prompt: Option<String>,
+    /// Where the user signs in, or the upstreams to choose from ([`upstream_choice`]).
+    pub upstream: UpstreamChoice,
+    /// The request's `login_hint`, checked ([`upstream_choice::check_login_hint`]).
+    pub login_hint: Option<String>,
 }
 
 /// Why an authorization request was refused, and where the answer goes.
@@ -233,7 +241,12 @@ pub fn validate_authorize(
     let resource = resolve_resource(&params.resource, settings)
         .map_err(fail)?
         .clone();
-    check_upstream(&client, &resource).map_err(fail)?;
+    let login_hint = params.login_hint.clone().filter(|h| !h.trim().is_empty());
+    if let Some(h) = &login_hint {
+        upstream_choice::check_login_hint(h).map_err(fail)?;
+    }
+    let upstream = upstream_choice::choose(&client, &resource, login_hint.as_deref(), settings)
+        .map_err(fail)?;
     let scope = resolve_scope(params.scope.as_deref(), &resource).map_err(fail)?;
     let prompt = params.prompt.clone().filter(|p| !p.trim().is_empty());
     // OIDC Core §3.1.2.1: `none` must not be combined with other values.
@@ -265,30 +278,9 @@ pub fn validate_authorize(
         resource,
         code_challenge,
         prompt,
+        upstream,
+        login_hint,
     })
-}
-
-/// Whether `client` may ask for `resource`, given the upstream each is bound to.
-///
-/// The sign-in always happens at the resource's upstream (`ValidAuthorize::resource`), under
-/// that upstream's access policy: the policy protects the resource, so choosing a client must
-/// never choose a laxer policy. A static client is bound to its `[[clients]].upstream` (default:
-/// the first upstream), so it may only ask for resources that sign in there; configuration
-/// loading refuses a static client that could reach no resource at all. Dynamic and CIMD
-/// clients are not bound: the upstream recorded at registration is only the default, and their
-/// users sign in wherever the resource asked for says.
-///
-/// # Errors
-/// `invalid_target` (RFC 8707 §2) for a static client asking for another upstream's resource.
-pub fn check_upstream(client: &ClientRecord, resource: &Resource) -> Result<(), Error> {
-    if client.kind == ClientKind::Static && client.upstream_id != resource.upstream_id {
-        return Err(Error::InvalidTarget(format!(
-            "this pre-registered client may not use resource {}: its users sign in at a \
-             different identity provider than this resource's",
-            describe_value(&resource.uri)
-        )));
-    }
-    Ok(())
 }
 
 /// The error response URL (RFC 6749 §4.1.2.1) with `iss` (RFC 9207 §2) unless a client rule

@@ -12,7 +12,7 @@ fn resource(id: &str, path: &str) -> Resource {
         path: path.to_owned(),
         uri: format!("{ISSUER}{path}"),
         scopes: vec!["mcp:read".to_owned(), "mcp:write".to_owned()],
-        upstream_id: "okta".to_owned(),
+        upstreams: vec!["okta".to_owned()],
         access: Default::default(),
         token_exchange_client: None,
     }
@@ -25,6 +25,7 @@ fn settings(resources: Vec<Resource>) -> Settings {
         tokens: TokenSettings::default(),
         registration: RegistrationSettings::default(),
         default_upstream: "okta".to_owned(),
+        home_realms: Vec::new(),
         client_rules: Vec::new(),
         cimd: crate::config::CimdSettings::default(),
     }
@@ -523,7 +524,7 @@ fn two_upstreams() -> Settings {
     settings(vec![
         resource("tools", "/mcp"),
         Resource {
-            upstream_id: "entra".to_owned(),
+            upstreams: vec!["entra".to_owned()],
             ..resource("hr", "/hr")
         },
     ])
@@ -537,7 +538,7 @@ fn a_static_client_reaches_only_its_upstreams_resources() {
     };
     // Its own upstream's resource: allowed, and the sign-in goes to that upstream.
     let v = validate_authorize(params(), Some(okta_static.clone()), &two_upstreams()).unwrap();
-    assert_eq!(v.resource.upstream_id, "okta");
+    assert_eq!(v.upstream.decided(), Some("okta"));
     // Another upstream's resource: refused, never signed in at okta under okta's policy.
     let p = AuthorizeParams {
         resource: vec![format!("{ISSUER}/hr")],
@@ -556,23 +557,57 @@ fn a_static_client_reaches_only_its_upstreams_resources() {
         ..params()
     };
     let v = validate_authorize(p, Some(entra_static), &two_upstreams()).unwrap();
-    assert_eq!(v.resource.upstream_id, "entra");
+    assert_eq!(v.upstream.decided(), Some("entra"));
 }
 
 #[test]
-fn dynamic_clients_sign_in_at_the_resources_upstream() {
-    // The upstream recorded at registration (the default, okta) does not choose the policy.
+fn unmapped_dynamic_clients_sign_in_at_the_resources_upstream() {
     let p = AuthorizeParams {
         resource: vec![format!("{ISSUER}/hr")],
         ..params()
     };
-    let v = validate_authorize(
+    let unmapped = ClientRecord {
+        upstream_id: String::new(),
+        ..client(&["http://127.0.0.1:6276/cb"])
+    };
+    let v = validate_authorize(p, Some(unmapped), &two_upstreams()).unwrap();
+    assert_eq!(v.upstream.decided(), Some("entra"));
+}
+
+#[test]
+fn a_dynamic_client_mapped_elsewhere_is_refused_with_invalid_target() {
+    // Mapped to okta (a client rule at registration): hr accepts only entra.
+    let p = AuthorizeParams {
+        resource: vec![format!("{ISSUER}/hr")],
+        ..params()
+    };
+    let (_, _, e) = redirected(validate_authorize(
         p,
         Some(client(&["http://127.0.0.1:6276/cb"])),
         &two_upstreams(),
-    )
-    .unwrap();
-    assert_eq!(v.resource.upstream_id, "entra");
+    ));
+    assert_eq!(e.code(), "invalid_target");
+    assert!(e.description().unwrap().contains("okta"), "{e:?}");
+}
+
+#[test]
+fn login_hint_is_bounded_and_printable() {
+    for bad in ["a".repeat(513), "alice@acme.com\r\nX: y".to_owned()] {
+        let p = AuthorizeParams {
+            login_hint: Some(bad.clone()),
+            ..params()
+        };
+        let (_, _, e) = redirected(run(p));
+        assert_eq!(e.code(), "invalid_request", "{bad:?}");
+    }
+    let p = AuthorizeParams {
+        login_hint: Some("alice@acme.com".to_owned()),
+        ..params()
+    };
+    assert_eq!(
+        run(p).unwrap().login_hint.as_deref(),
+        Some("alice@acme.com")
+    );
 }
 
 #[test]

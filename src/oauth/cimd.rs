@@ -234,17 +234,20 @@ pub fn document_record(
         ));
     }
     let req = RegistrationRequest::from_json(doc.clone()).map_err(document_error)?;
-    let upstream_id = existing.map_or_else(
-        || settings.default_upstream.clone(),
-        |e| e.upstream_id.clone(),
-    );
     let base = ClientRecord {
         created_at: existing.map_or(now, |e| e.created_at),
         last_used_at: existing.and_then(|e| e.last_used_at),
         disabled: existing.is_some_and(|e| e.disabled),
-        ..ClientRecord::blank(client_id.to_owned(), ClientKind::Cimd, upstream_id, now)
+        ..ClientRecord::blank(client_id.to_owned(), ClientKind::Cimd, String::new(), now)
     };
-    registration::document_record(&req, settings, base).map_err(document_error)
+    let mut record = registration::document_record(&req, settings, base).map_err(document_error)?;
+    // The client→upstream mapping is decided at the first use (`[[client_rules]]` upstream)
+    // and kept when the document is fetched again.
+    record.upstream_id = existing.map_or_else(
+        || settings.mapped_upstream(&record),
+        |e| e.upstream_id.clone(),
+    );
+    Ok(record)
 }
 
 /// A registration-rule failure, reported as the document's fault (`invalid_client`).

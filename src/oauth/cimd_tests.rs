@@ -14,6 +14,7 @@ fn settings() -> Settings {
         tokens: TokenSettings::default(),
         registration: RegistrationSettings::default(),
         default_upstream: "okta".to_owned(),
+        home_realms: Vec::new(),
         client_rules: Vec::new(),
         cimd: CimdSettings::default(),
     }
@@ -131,7 +132,8 @@ fn a_valid_document_becomes_a_public_cimd_client() {
     // Sanitized like DCR: the bidi override is gone.
     assert_eq!(r.client_name.as_deref(), Some("Example Client"));
     assert_eq!(r.redirect_uris.len(), 2);
-    assert_eq!(r.upstream_id, "okta");
+    // No `[[client_rules]]` upstream for it: unmapped.
+    assert_eq!(r.upstream_id, "");
     // No method given: public, not RFC 7591's client_secret_basic default.
     let mut d: serde_json::Value = serde_json::from_slice(&doc(json!({}))).unwrap();
     d.as_object_mut()
@@ -284,4 +286,27 @@ fn only_failures_that_say_nothing_about_the_document_are_transient() {
     ] {
         assert!(!e.is_transient(), "{e:?}");
     }
+}
+
+/// A `[[client_rules]]` rule by CIMD domain maps the client at its first use; a refetched
+/// document keeps the stored mapping, whatever the rules say now.
+#[test]
+fn the_cimd_domain_rule_maps_at_first_use_and_refetches_keep_it() {
+    let mut s = settings();
+    s.client_rules = vec![crate::config::ClientRuleConfig {
+        matches: crate::config::ClientMatch {
+            cimd_domain: Some("client.example.com".to_owned()),
+            ..Default::default()
+        },
+        upstream: Some("entra".to_owned()),
+        ..Default::default()
+    }];
+    let first = document_record(ID, &doc(json!({})), &s, None, 100).unwrap();
+    assert_eq!(first.mapped_upstream(), Some("entra"));
+    let unmapped = ClientRecord {
+        upstream_id: String::new(),
+        ..first.clone()
+    };
+    let again = document_record(ID, &doc(json!({})), &s, Some(&unmapped), 200).unwrap();
+    assert_eq!(again.mapped_upstream(), None);
 }

@@ -1,5 +1,5 @@
-//! Which `[[client_rules]]` rule applies to a client (COMPAT C9, C22); the rules themselves are
-//! read and checked in `config::client_rules`.
+//! Which `[[client_rules]]` rule applies to a client (COMPAT C9, C22) and the upstream it maps
+//! the client to; the rules themselves are read and checked in `config::client_rules`.
 
 use crate::config::{ClientMatch, ClientRuleConfig};
 use crate::store::{ClientKind, ClientRecord};
@@ -27,7 +27,30 @@ pub fn matches(m: &ClientMatch, client: &ClientRecord) -> bool {
     let cimd = m.cimd_domain.as_deref().is_none_or(|d| {
         client.kind == ClientKind::Cimd && https_host(&client.client_id) == Some(d.to_owned())
     });
-    host && software && cimd
+    let scheme = m
+        .redirect_scheme
+        .as_deref()
+        .is_none_or(|s| all_redirects_use(client, s));
+    host && software && cimd && scheme
+}
+
+/// The upstream the applicable rule maps `client` to, `""` (unmapped) when none: what
+/// registration stores in `ClientRecord::upstream_id`.
+#[must_use]
+pub fn mapped_upstream(rules: &[ClientRuleConfig], client: &ClientRecord) -> String {
+    rule_for(rules, client)
+        .and_then(|r| r.upstream.clone())
+        .unwrap_or_default()
+}
+
+/// True when the client has redirect URIs and every one has `scheme` ("any" would let a client
+/// add one URI of the scheme to borrow the rule, as for [`all_redirects_on`]).
+fn all_redirects_use(client: &ClientRecord, scheme: &str) -> bool {
+    !client.redirect_uris.is_empty()
+        && client
+            .redirect_uris
+            .iter()
+            .all(|u| url::Url::parse(u).is_ok_and(|u| u.scheme() == scheme))
 }
 
 /// True when the client has redirect URIs and every one is `https` on `host` with the default

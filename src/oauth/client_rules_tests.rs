@@ -20,6 +20,7 @@ fn rule(m: ClientMatch, send_iss: Option<bool>, ttl: Option<i64>) -> ClientRuleC
         matches: m,
         send_iss,
         access_token_ttl: ttl,
+        upstream: None,
     }
 }
 
@@ -86,6 +87,7 @@ fn software_id_and_cimd_domain() {
         redirect_host: Some("claude.ai".to_owned()),
         software_id: Some("claude".to_owned()),
         cimd_domain: None,
+        redirect_scheme: None,
     };
     let mut c = client(&["https://claude.ai/api/mcp/auth_callback"]);
     assert!(!matches(&both, &c));
@@ -120,4 +122,57 @@ fn first_matching_rule_wins_and_settings_apply_it() {
     assert_eq!(s.response_iss(&cli), Some(s.issuer.as_str()));
     assert_eq!(s.access_token_ttl(&cli), s.tokens.access_token_ttl);
     assert_eq!(s.max_access_token_ttl(), 86_400);
+}
+
+#[test]
+fn redirect_scheme_needs_every_redirect_on_that_scheme() {
+    let m = ClientMatch {
+        redirect_scheme: Some("cursor".to_owned()),
+        ..ClientMatch::default()
+    };
+    assert!(matches(
+        &m,
+        &client(&["cursor://anysphere.cursor-mcp/oauth/callback"])
+    ));
+    // One redirect elsewhere: not the rule's client (it could borrow the mapping).
+    assert!(!matches(
+        &m,
+        &client(&[
+            "cursor://anysphere.cursor-mcp/oauth/callback",
+            "https://www.cursor.com/agents/mcp/oauth/callback",
+        ])
+    ));
+    assert!(!matches(&m, &client(&[])));
+    assert!(!matches(&m, &client(&["not a url"])));
+}
+
+#[test]
+fn the_applicable_rule_maps_the_client_to_its_upstream_or_none() {
+    let by_software = ClientMatch {
+        software_id: Some("okta-app".to_owned()),
+        ..ClientMatch::default()
+    };
+    let rules = vec![
+        ClientRuleConfig {
+            upstream: Some("okta".to_owned()),
+            ..rule(by_software, None, None)
+        },
+        ClientRuleConfig {
+            upstream: Some("entra".to_owned()),
+            ..rule(host("entra-app.example"), None, None)
+        },
+        rule(host("claude.ai"), Some(false), None),
+    ];
+    let mut okta = client(&["http://127.0.0.1/callback"]);
+    okta.software_id = Some("okta-app".to_owned());
+    assert_eq!(mapped_upstream(&rules, &okta), "okta");
+    let entra = client(&["https://entra-app.example/cb"]);
+    assert_eq!(mapped_upstream(&rules, &entra), "entra");
+    // A rule without upstream, or no rule: unmapped.
+    let claude = client(&["https://claude.ai/api/mcp/auth_callback"]);
+    assert_eq!(mapped_upstream(&rules, &claude), "");
+    assert_eq!(
+        mapped_upstream(&rules, &client(&["http://127.0.0.1/cb"])),
+        ""
+    );
 }

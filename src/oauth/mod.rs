@@ -27,6 +27,7 @@ pub mod scope;
 pub mod settings;
 pub mod static_clients;
 pub mod tokens;
+pub mod upstream_choice;
 pub mod upstreams;
 pub mod vault;
 

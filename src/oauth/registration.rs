@@ -190,16 +190,14 @@ pub fn register(
     let registration_access_token = crypto::new_secret(REGISTRATION_TOKEN_PREFIX);
     // The server picks the id; a client never influences it (RFC 9700 §4.15.1).
     let client_id = format!("{CLIENT_ID_PREFIX}{}", crypto::random_b64(16));
-    let record = m.apply(ClientRecord {
+    let mut record = m.apply(ClientRecord {
         secret_hash: client_secret.as_deref().map(crypto::hash),
         registration_token_hash: Some(crypto::hash(&registration_access_token)),
-        ..ClientRecord::blank(
-            client_id,
-            ClientKind::Dcr,
-            settings.default_upstream.clone(),
-            now,
-        )
+        ..ClientRecord::blank(client_id, ClientKind::Dcr, String::new(), now)
     });
+    // The client→upstream mapping is decided once, here, from what the client registered
+    // (`[[client_rules]]` upstream; none: unmapped). An RFC 7592 update keeps it.
+    record.upstream_id = settings.mapped_upstream(&record);
     check_size(&record)?;
     Ok(NewClient {
         record,
@@ -425,6 +423,8 @@ pub fn audit_summary(record: &ClientRecord) -> Value {
         "contacts_count": record.contacts.len(),
         "metadata_bytes": metadata_json(record).len(),
         "metadata_sha256": crypto::hash(&metadata_json(record)),
+        // The client→upstream mapping decided at registration (null: unmapped).
+        "upstream_id": record.mapped_upstream(),
     })
 }
 

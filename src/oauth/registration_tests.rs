@@ -14,6 +14,7 @@ fn settings() -> Settings {
         tokens: TokenSettings::default(),
         registration: RegistrationSettings::default(),
         default_upstream: "okta".to_owned(),
+        home_realms: Vec::new(),
         client_rules: Vec::new(),
         cimd: crate::config::CimdSettings::default(),
     }
@@ -59,7 +60,8 @@ fn inspector_registration_as_captured_on_the_wire() {
     );
     assert_eq!(r.application_type, "native");
     assert_eq!(r.scope.as_deref(), Some("mcp:read offline_access"));
-    assert_eq!(r.upstream_id, "okta");
+    // No `[[client_rules]]` upstream for it: unmapped.
+    assert_eq!(r.upstream_id, "");
     assert_eq!(
         (r.created_at, r.updated_at, r.last_used_at, r.disabled),
         (1_700_000_000, 1_700_000_000, None, false)
@@ -627,4 +629,48 @@ fn audit_summary_is_small_and_hashes_the_metadata() {
         summary["metadata_sha256"],
         crypto::hash(&metadata_json(&n.record))
     );
+}
+
+/// The client→upstream mapping is decided at registration by `[[client_rules]]` and kept by
+/// an RFC 7592 update, whatever the update says.
+#[test]
+fn registration_maps_the_client_by_rule_and_updates_keep_it() {
+    let mut s = settings();
+    s.client_rules = vec![crate::config::ClientRuleConfig {
+        matches: crate::config::ClientMatch {
+            software_id: Some("entra-app".to_owned()),
+            ..Default::default()
+        },
+        upstream: Some("entra".to_owned()),
+        ..Default::default()
+    }];
+    let body = json!({"redirect_uris": ["http://127.0.0.1/cb"], "software_id": "entra-app",
+        "token_endpoint_auth_method": "none"});
+    let n = register(req(body), &s, 10, 1_700_000_000).unwrap();
+    assert_eq!(n.record.mapped_upstream(), Some("entra"));
+    // The mapping is part of the `registered` audit event's detail.
+    assert_eq!(audit_summary(&n.record)["upstream_id"], "entra");
+    let other = register(
+        req(
+            json!({"redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "none"}),
+        ),
+        &s,
+        10,
+        1_700_000_000,
+    )
+    .unwrap();
+    assert_eq!(other.record.mapped_upstream(), None);
+    assert_eq!(audit_summary(&other.record)["upstream_id"], Value::Null);
+    // The update drops software_id; the mapping stays.
+    let updated = update(
+        &n.record,
+        req(
+            json!({"redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "none"}),
+        ),
+        &s,
+        10,
+        1_700_000_100,
+    )
+    .unwrap();
+    assert_eq!(updated.upstream_id, "entra");
 }

@@ -9,7 +9,7 @@ fn res(id: &str, path: &str) -> Resource {
         path: path.to_owned(),
         uri: format!("https://auth.example.com{path}"),
         scopes: vec!["mcp".to_owned()],
-        upstream_id: "okta".to_owned(),
+        upstreams: vec!["okta".to_owned()],
         access: Default::default(),
         token_exchange_client: None,
     }
@@ -22,6 +22,7 @@ fn settings(resources: Vec<Resource>) -> Settings {
         tokens: TokenSettings::default(),
         registration: RegistrationSettings::default(),
         default_upstream: "okta".to_owned(),
+        home_realms: Vec::new(),
         client_rules: Vec::new(),
         cimd: crate::config::CimdSettings::default(),
     }

@@ -8,7 +8,7 @@ fn resource(scopes: &[&str]) -> Resource {
         path: "/mcp".to_owned(),
         uri: "https://auth.example.com/mcp".to_owned(),
         scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-        upstream_id: "okta".to_owned(),
+        upstreams: vec!["okta".to_owned()],
         access: Default::default(),
         token_exchange_client: None,
     }

@@ -14,8 +14,9 @@ pub struct Resource {
     pub uri: String,
     /// Scopes this resource understands (its default scope set).
     pub scopes: Vec<String>,
-    /// The upstream its users log in at.
-    pub upstream_id: String,
+    /// The upstreams its users may sign in at, in configured order (at least one); a sign-in
+    /// never happens anywhere else.
+    pub upstreams: Vec<String>,
     /// Its own access policy and group→scope mapping (`oauth::access`).
     pub access: crate::oauth::access::ResourceAccess,
     /// The client its MCP server authenticates as for token exchange (RFC 8693), if enabled.
@@ -33,8 +34,12 @@ pub struct Settings {
     pub tokens: TokenSettings,
     /// DCR policy.
     pub registration: RegistrationSettings,
-    /// Upstream that new dynamic clients map to (the first configured).
+    /// Upstream that static clients without their own `upstream` or a rule map to (the first
+    /// configured).
     pub default_upstream: String,
+    /// Home-realm discovery: email domain → the upstream that claims it (`[[upstreams]]
+    /// domains`; configuration loading refuses a domain claimed twice).
+    pub home_realms: Vec<(String, String)>,
     /// Per-client quirks (COMPAT C9, C22), first match wins.
     pub client_rules: Vec<ClientRuleConfig>,
     /// Client ID Metadata Documents.
@@ -59,9 +64,7 @@ impl Settings {
                 path: r.path.clone(),
                 uri: format!("{issuer}{}", r.path),
                 scopes: r.scopes.clone(),
-                upstream_id: config
-                    .upstream_for(r)
-                    .map_or_else(|| default_upstream.clone(), |u| u.id.clone()),
+                upstreams: config.resource_upstreams(r),
                 access: crate::oauth::access::ResourceAccess {
                     policy: r.policy.clone(),
                     scope_grants: r.scope_grants.clone(),
@@ -69,12 +72,18 @@ impl Settings {
                 token_exchange_client: r.token_exchange_client.clone(),
             })
             .collect();
+        let home_realms = config
+            .upstreams
+            .iter()
+            .flat_map(|u| u.domains.iter().map(|d| (d.clone(), u.id.clone())))
+            .collect();
         Self {
             issuer,
             resources,
             tokens: config.tokens.clone(),
             registration: config.registration.clone(),
             default_upstream,
+            home_realms,
             client_rules: config.client_rules.clone(),
             cimd: config.cimd.clone(),
         }
@@ -115,6 +124,22 @@ impl Settings {
             .iter()
             .filter_map(|r| r.access_token_ttl)
             .fold(self.tokens.access_token_ttl, i64::max)
+    }
+
+    /// The upstream `[[client_rules]]` map `client` to, `""` when none (stored at
+    /// registration as the client's `upstream_id`).
+    #[must_use]
+    pub fn mapped_upstream(&self, client: &ClientRecord) -> String {
+        crate::oauth::client_rules::mapped_upstream(&self.client_rules, client)
+    }
+
+    /// The upstream whose `domains` hold `domain` (lowercase), for home-realm discovery.
+    #[must_use]
+    pub fn home_realm(&self, domain: &str) -> Option<&str> {
+        self.home_realms
+            .iter()
+            .find(|(d, _)| d == domain)
+            .map(|(_, u)| u.as_str())
     }
 
     /// The resource whose canonical URI is exactly `uri`.

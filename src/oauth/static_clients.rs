@@ -35,7 +35,7 @@ pub fn record(
     now: i64,
 ) -> Result<ClientRecord, Error> {
     let application_type = application_type_for(&c.redirect_uris, settings)?;
-    Ok(ClientRecord {
+    let mut record = ClientRecord {
         client_id: c.client_id.clone(),
         kind: ClientKind::Static,
         secret_hash: c
@@ -56,17 +56,23 @@ pub fn record(
         software_version: None,
         // Managed by the configuration file, not through RFC 7592.
         registration_token_hash: None,
-        upstream_id: c
-            .upstream
-            .clone()
-            .unwrap_or_else(|| settings.default_upstream.clone()),
+        upstream_id: String::new(),
         created_at: now,
         updated_at: now,
         last_used_at: None,
         disabled: false,
         managed_by: ManagedBy::Config,
         last_error: None,
-    })
+    };
+    // Bound to its own `upstream`, else to the one a `[[client_rules]]` rule maps it to, else
+    // to the first upstream (as before rules could map clients).
+    record.upstream_id = match &c.upstream {
+        Some(u) => u.clone(),
+        None => Some(settings.mapped_upstream(&record))
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| settings.default_upstream.clone()),
+    };
+    Ok(record)
 }
 
 /// Inserts or updates every configured client. A dynamic, CIMD or admin-created client that
@@ -192,3 +198,7 @@ pub async fn disable_removed(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "static_clients_tests.rs"]
+mod tests;

@@ -118,7 +118,8 @@ pub struct ClientRecord {
     pub software_version: Option<String>,
     /// SHA-256 hex of the RFC 7592 registration access token.
     pub registration_token_hash: Option<String>,
-    /// The configured upstream this client maps to.
+    /// The configured upstream this client maps to; empty: unmapped (its users sign in at
+    /// the resource's upstream, or choose among the resource's upstreams).
     pub upstream_id: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -131,6 +132,12 @@ pub struct ClientRecord {
 }
 
 impl ClientRecord {
+    /// The upstream this client is mapped to, `None` when unmapped.
+    #[must_use]
+    pub fn mapped_upstream(&self) -> Option<&str> {
+        Some(self.upstream_id.as_str()).filter(|u| !u.is_empty())
+    }
+
     /// A client with identity, kind, upstream and times set and no metadata yet: registration
     /// and CIMD fill the metadata in from what the client sent or published.
     #[must_use]
@@ -237,6 +244,9 @@ pub struct UpstreamLeg {
     pub sealed: String,
     /// New expiry for the approved request (the upstream login gets its own window).
     pub expires_at: i64,
+    /// The upstream the user is sent to (the request's own, or the one chosen on the consent
+    /// page); approving records it as the request's `upstream_id`.
+    pub upstream_id: String,
 }
 
 /// A person, as identified by an upstream: keyed by (issuer, subject), since a `sub` is unique

@@ -16,6 +16,7 @@ fn claude_rule(send_iss: Option<bool>, ttl: Option<i64>) -> ClientRuleConfig {
         },
         send_iss,
         access_token_ttl: ttl,
+        upstream: None,
     }
 }
 

@@ -59,4 +59,5 @@ mod upstream_entra;
 mod upstream_github;
 mod upstream_hostile;
 mod upstream_kinds;
+mod upstream_mapping;
 mod upstream_vault;

@@ -156,10 +156,12 @@ async fn auth_request_lifecycle(store: Arc<dyn Store>) {
         "expired"
     );
 
+    // The leg's upstream (a choice on the consent page) becomes the request's.
     let leg = UpstreamLeg {
         state_hash: "state-1".into(),
         sealed: "sealed".into(),
         expires_at: T0 + 700,
+        upstream_id: "chosen".into(),
     };
     assert!(
         !store
@@ -197,6 +199,7 @@ async fn auth_request_lifecycle(store: Arc<dyn Store>) {
         taken,
         AuthRequestRecord {
             expires_at: T0 + 700,
+            upstream_id: "chosen".into(),
             upstream: Some(leg),
             ..req
         }

@@ -127,6 +127,7 @@ async fn authorized(args: &[&str]) -> Option<(GithubProc, Arc<dyn UpstreamIdp>, 
             nonce: "unused".into(),
             pkce_challenge: challenge,
             force_login: false,
+            login_hint: None,
         })
         .await
         .unwrap();

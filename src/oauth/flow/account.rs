@@ -59,7 +59,7 @@ impl Flow<'_> {
             .map_err(|e| FlowError::Internal(e.into()))?;
         let url = upstream
             .idp
-            .authorization_url(&fresh.request(false))
+            .authorization_url(&fresh.request(false, None))
             .await
             .map_err(|e| {
                 tracing::warn!(upstream = %upstream.id, error = %e, "upstream authorization URL failed");

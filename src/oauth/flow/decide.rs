@@ -1,8 +1,9 @@
 //! Step two, the user's decision on the consent page: checked against the pending request's
-//! CSRF token and browser binding; approve seals a fresh upstream PKCE verifier, state and nonce
-//! into the request and sends the browser upstream, deny answers the client `access_denied`.
+//! CSRF token and browser binding; approve (with the upstream the user chose, where the
+//! resource offers several) seals a fresh upstream PKCE verifier, state and nonce into the
+//! request and sends the browser upstream, deny answers the client `access_denied`.
 
-use super::secrets::{consent_mac, fresh_leg, secrets_aad};
+use super::secrets::{consent_mac, extra_value, fresh_leg, secrets_aad, LOGIN_HINT_KEY};
 use super::{Flow, FlowError, Notice};
 use crate::metrics::Step;
 use crate::oauth::{crypto, Error};
@@ -15,6 +16,8 @@ pub struct Decision {
     pub csrf_token: String,
     /// `approve`, `deny`, or whatever else the form said.
     pub decision: String,
+    /// The upstream chosen on the page ("Sign in with …"), if the form carried one.
+    pub upstream: Option<String>,
     /// The user ticked "don't ask again".
     pub remember: bool,
     /// The browser-binding value from the cookie, if any.
@@ -58,12 +61,18 @@ impl Flow<'_> {
         }
         match d.decision.as_str() {
             "approve" => {
+                let upstream = self.chosen_upstream(&request, d.upstream.as_deref())?;
                 crate::metrics::flow(Step::Consent, "given");
+                // Remembering needs a decided upstream: a chosen one is chosen again next time.
                 let mac = d
                     .browser
                     .as_deref()
-                    .filter(|_| d.remember)
+                    .filter(|_| d.remember && !request.upstream_id.is_empty())
                     .map(|b| consent_mac(&self.core.cipher, b, &request));
+                let request = AuthRequestRecord {
+                    upstream_id: upstream,
+                    ..request
+                };
                 let upstream_url = self.send_upstream(request).await?;
                 Ok(Approved {
                     upstream_url,
@@ -72,6 +81,40 @@ impl Flow<'_> {
             }
             "deny" => Err(self.deny(&id_hash, request, d.request_id).await),
             _ => Err(Notice::UnknownDecision.into()),
+        }
+    }
+
+    /// The upstream an approval goes to: the request's own when it was decided (a form naming
+    /// another is refused), else the user's choice, which must be one of the resource's
+    /// upstreams (the list is the security boundary; a forged value is refused, never
+    /// mapped to a default).
+    fn chosen_upstream(
+        &self,
+        request: &AuthRequestRecord,
+        chosen: Option<&str>,
+    ) -> Result<String, FlowError> {
+        if !request.upstream_id.is_empty() {
+            return match chosen {
+                Some(c) if c != request.upstream_id => {
+                    tracing::warn!(client_id = %request.client_id, "consent refused: another upstream than the decided one");
+                    Err(Notice::UnknownUpstream.into())
+                }
+                _ => Ok(request.upstream_id.clone()),
+            };
+        }
+        let offered = self
+            .core
+            .settings
+            .resource_by_uri(&request.resource)
+            .map(|r| r.upstreams.as_slice())
+            .unwrap_or_default();
+        match chosen {
+            Some(c) if offered.iter().any(|u| u == c) => Ok(c.to_owned()),
+            Some(_) => {
+                tracing::warn!(client_id = %request.client_id, "consent refused: an upstream the resource does not offer");
+                Err(Notice::UnknownUpstream.into())
+            }
+            None => Err(Notice::NoUpstreamChosen.into()),
         }
     }
 
@@ -134,6 +177,7 @@ impl Flow<'_> {
             state_hash: fresh.state_hash.clone(),
             sealed: fresh.sealed.clone(),
             expires_at: now + self.core.settings.tokens.authorization_request_ttl,
+            upstream_id: request.upstream_id.clone(),
         };
         match self
             .core
@@ -147,7 +191,10 @@ impl Flow<'_> {
         }
         let url = upstream
             .idp
-            .authorization_url(&fresh.request(wants_login(&request)))
+            .authorization_url(&fresh.request(
+                wants_login(&request),
+                extra_value(&request, LOGIN_HINT_KEY),
+            ))
             .await
             .map_err(|e| {
                 crate::metrics::flow(Step::UpstreamRedirect, "failed");
@@ -163,14 +210,5 @@ impl Flow<'_> {
 
 /// Whether the client sent `prompt=login` (kept in the pending request's `extra`).
 fn wants_login(request: &AuthRequestRecord) -> bool {
-    request
-        .extra
-        .as_deref()
-        .and_then(|e| serde_json::from_str::<serde_json::Value>(e).ok())
-        .and_then(|v| {
-            v.get("prompt")
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned)
-        })
-        .is_some_and(|p| p.split(' ').any(|x| x == "login"))
+    extra_value(request, "prompt").is_some_and(|p| p.split(' ').any(|x| x == "login"))
 }

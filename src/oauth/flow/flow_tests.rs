@@ -44,6 +44,7 @@ fn decision(p: &ConsentPrompt, decision: &str, browser: &str) -> Decision {
         consent_id: p.consent_id.clone(),
         csrf_token: p.csrf_token.clone(),
         decision: decision.to_owned(),
+        upstream: None,
         remember: false,
         browser: Some(browser.to_owned()),
         request_id: Some("req-decide".to_owned()),

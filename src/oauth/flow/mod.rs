@@ -17,7 +17,7 @@ mod start;
 pub use account::Completed;
 pub use callback::CallbackParams;
 pub use decide::{Approved, Decision};
-pub use start::{display_host, ConsentPrompt, StartRequest, Started};
+pub use start::{display_host, ConsentPrompt, StartRequest, Started, UpstreamOption};
 
 use super::authorize::AuthorizeError;
 use super::{Core, Error};
@@ -86,6 +86,10 @@ pub enum Notice {
     CrossSite,
     /// The consent form's CSRF token or browser binding does not match.
     NotThisBrowser,
+    /// The consent form named an upstream this request does not offer (forged choice).
+    UnknownUpstream,
+    /// The consent form approved without choosing among the offered upstreams.
+    NoUpstreamChosen,
     /// The pending request was answered already or expired before the decision.
     RequestExpired,
     /// The upstream's response did not parse.

@@ -30,12 +30,17 @@ pub struct FreshLeg {
 impl FreshLeg {
     /// The upstream authorization request of this leg.
     #[must_use]
-    pub fn request(&self, force_login: bool) -> crate::idp::UpstreamAuthRequest {
+    pub fn request(
+        &self,
+        force_login: bool,
+        login_hint: Option<String>,
+    ) -> crate::idp::UpstreamAuthRequest {
         crate::idp::UpstreamAuthRequest {
             state: self.state.clone(),
             nonce: self.nonce.clone(),
             pkce_challenge: self.pkce_challenge.clone(),
             force_login,
+            login_hint,
         }
     }
 }
@@ -102,6 +107,22 @@ pub fn consent_mac(cipher: &Cipher, browser: &str, r: &AuthRequestRecord) -> Str
 
 /// Key of the client digest in the pending request's `extra` JSON.
 pub const CLIENT_DIGEST_KEY: &str = "client_digest";
+
+/// Key of the client's `login_hint` in the pending request's `extra` JSON.
+pub const LOGIN_HINT_KEY: &str = "login_hint";
+
+/// A string value of the pending request's `extra` JSON.
+#[must_use]
+pub fn extra_value(r: &AuthRequestRecord, key: &str) -> Option<String> {
+    r.extra
+        .as_deref()
+        .and_then(|e| serde_json::from_str::<serde_json::Value>(e).ok())
+        .and_then(|v| {
+            v.get(key)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        })
+}
 
 /// A digest of what the user is shown about a client and where its answers may go: kind,
 /// redirect URIs, name, URIs. Any change makes remembered approvals ask again.

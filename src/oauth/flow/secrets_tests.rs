@@ -74,7 +74,7 @@ fn fresh_leg_seals_to_the_callers_associated_data() {
     assert!(cipher
         .open(&leg.sealed, &secrets_aad(&leg.state_hash))
         .is_err());
-    let request = leg.request(true);
+    let request = leg.request(true, None);
     assert_eq!(request.state, leg.state);
     assert!(request.force_login);
     let other = fresh_leg(&cipher, |_| Vec::new()).unwrap();

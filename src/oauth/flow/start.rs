@@ -5,10 +5,11 @@
 use serde::Serialize;
 use url::Url;
 
-use super::secrets::{client_digest, consent_mac, CLIENT_DIGEST_KEY};
+use super::secrets::{client_digest, consent_mac, CLIENT_DIGEST_KEY, LOGIN_HINT_KEY};
 use super::{Flow, FlowError};
 use crate::metrics::Step;
 use crate::oauth::authorize::{self, AuthorizeParams, ValidAuthorize};
+use crate::oauth::upstream_choice::UpstreamChoice;
 use crate::oauth::{cimd, crypto, Error, Settings};
 use crate::store::{AuditEvent, AuthRequestRecord, ClientKind, ClientRecord};
 
@@ -32,6 +33,15 @@ pub enum Started {
     Upstream(String),
 }
 
+/// One upstream offered on the consent page.
+#[derive(Debug, Serialize)]
+pub struct UpstreamOption {
+    /// The value the form posts back (`upstream`).
+    pub id: String,
+    /// What the button says.
+    pub name: String,
+}
+
 /// What the consent page shows, and the handles its form posts back.
 #[derive(Debug, Serialize)]
 pub struct ConsentPrompt {
@@ -49,7 +59,11 @@ pub struct ConsentPrompt {
     pub resource: String,
     pub resource_name: String,
     pub scopes: Vec<String>,
+    /// The upstream the user signs in at next; empty when they choose (`upstream_choices`).
     pub upstream_name: String,
+    /// The resource's upstreams to choose from (the consent page's "Sign in with" buttons);
+    /// empty when the upstream is decided.
+    pub upstream_choices: Vec<UpstreamOption>,
     /// The pending request's handle (stored only hashed).
     pub consent_id: String,
     /// The form's CSRF token (stored only hashed).
@@ -143,13 +157,17 @@ impl Flow<'_> {
             code_challenge: v.code_challenge.clone(),
             scope: v.scope.to_string(),
             resource: v.resource.uri.clone(),
-            upstream_id: v.resource.upstream_id.clone(),
+            // Empty while the user has to choose; approving records the choice.
+            upstream_id: v.upstream.decided().unwrap_or_default().to_owned(),
             browser_hash: crypto::hash(browser),
             csrf_hash: crypto::hash(&csrf_token),
             extra: Some({
                 let mut extra = serde_json::json!({ CLIENT_DIGEST_KEY: client_digest(&v.client) });
                 if let Some(p) = &v.prompt {
                     extra["prompt"] = serde_json::json!(p);
+                }
+                if let Some(h) = &v.login_hint {
+                    extra[LOGIN_HINT_KEY] = serde_json::json!(h);
                 }
                 extra.to_string()
             }),
@@ -164,6 +182,10 @@ impl Flow<'_> {
                 "resource": record.resource,
                 "scope": record.scope,
                 "upstream": record.upstream_id,
+                "upstream_chosen_by": match &v.upstream {
+                    UpstreamChoice::Decided { by, .. } => by.as_str(),
+                    UpstreamChoice::Ask(_) => "user",
+                },
             }));
         let mut tx = self.core.store.begin().await?;
         tx.insert_auth_request(&record).await?;
@@ -179,8 +201,10 @@ impl Flow<'_> {
             .prompt
             .as_deref()
             .is_some_and(|p| p.split(' ').any(|x| x == "consent" || x == "login"));
+        // A remembered approval goes straight upstream only when the upstream is decided: the
+        // choice itself is the user's to make each time.
         let mac = consent_mac(&self.core.cipher, browser, &record);
-        if !forced && remembered.contains(&mac) {
+        if !forced && v.upstream.decided().is_some() && remembered.contains(&mac) {
             tracing::info!(client_id = %v.client.client_id, "consent remembered in this browser");
             return Ok(Pending::Remembered(Box::new(record)));
         }
@@ -195,15 +219,25 @@ impl Flow<'_> {
             .ok()
             .as_ref()
             .is_some_and(crate::config::is_loopback_url);
-        // The resource's upstream, which `validate_authorize` checked the client may use.
-        let upstream_name = self
-            .core
-            .upstreams
-            .get(&v.resource.upstream_id)
-            .map_or_else(
-                || v.resource.upstream_id.clone(),
-                |u| u.display_name.clone(),
-            );
+        // The upstream `validate_authorize` decided on, or the resource's to choose from.
+        let name = |id: &str| {
+            self.core
+                .upstreams
+                .get(id)
+                .map_or_else(|| id.to_owned(), |u| u.display_name.clone())
+        };
+        let (upstream_name, upstream_choices) = match &v.upstream {
+            UpstreamChoice::Decided { upstream, .. } => (name(upstream), Vec::new()),
+            UpstreamChoice::Ask(ids) => (
+                String::new(),
+                ids.iter()
+                    .map(|id| UpstreamOption {
+                        id: id.clone(),
+                        name: name(id),
+                    })
+                    .collect(),
+            ),
+        };
         ConsentPrompt {
             client_name: v
                 .client
@@ -222,6 +256,7 @@ impl Flow<'_> {
             resource_name: v.resource.id,
             scopes: v.scope.iter().map(str::to_owned).collect(),
             upstream_name,
+            upstream_choices,
             consent_id,
             csrf_token,
             client: v.client,

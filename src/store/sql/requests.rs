@@ -56,6 +56,7 @@ pub(super) async fn get(
 }
 
 /// The conditional update is the whole check: unexpired and not yet approved, in one statement.
+/// The leg's upstream becomes the request's (a choice made on the consent page).
 pub(super) async fn approve(
     db: &mut dyn Exec,
     id_hash: &str,
@@ -64,9 +65,16 @@ pub(super) async fn approve(
 ) -> Result<bool, StoreError> {
     let n = db
         .execute(
-            "UPDATE authorization_requests SET state_hash = $2, upstream_sealed = $3, expires_at = $4 \
-             WHERE id_hash = $1 AND state_hash IS NULL AND expires_at > $5",
-            args![id_hash, &leg.state_hash, &leg.sealed, leg.expires_at, now],
+            "UPDATE authorization_requests SET state_hash = $2, upstream_sealed = $3, expires_at = $4, \
+             upstream_id = $6 WHERE id_hash = $1 AND state_hash IS NULL AND expires_at > $5",
+            args![
+                id_hash,
+                &leg.state_hash,
+                &leg.sealed,
+                leg.expires_at,
+                now,
+                &leg.upstream_id
+            ],
         )
         .await?;
     Ok(n == 1)

@@ -100,6 +100,7 @@ pub(super) fn auth_request(r: &dyn SqlRow) -> Result<AuthRequestRecord, StoreErr
             state_hash,
             sealed,
             expires_at,
+            upstream_id: r.text("upstream_id")?,
         }),
         _ => None,
     };

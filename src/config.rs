@@ -20,6 +20,7 @@ mod load;
 mod metrics;
 mod registration;
 mod sections;
+mod service_accounts;
 mod upstreams;
 
 pub use cimd::CimdSettings;
@@ -31,6 +32,7 @@ pub use registration::{HostPattern, RegistrationMode};
 pub use sections::{
     AuditSettings, ClientIpHeader, RateLimitSettings, RegistrationSettings, TokenSettings,
 };
+pub use service_accounts::{parse_client_jwks, ServiceAccountConfig, MAX_CLIENT_KEYS};
 pub use upstreams::{
     is_tenant_id, AccessPolicy, UpstreamClientAuth, UpstreamConfig, UpstreamKind, UpstreamRefresh,
     GOOGLE_LEGACY_ISSUER,

@@ -65,6 +65,21 @@ pub fn authorization_server_metadata(s: &Settings, registration_enabled: bool) -
     if s.cimd.enabled {
         m["client_id_metadata_document_supported"] = json!(true);
     }
+    // MCP client-credentials extension: advertised only when configured.
+    if s.machine.has_accounts() {
+        m["grant_types_supported"] =
+            json!(["authorization_code", "refresh_token", "client_credentials"]);
+    }
+    if s.machine.has_keys() {
+        m["token_endpoint_auth_methods_supported"] = json!([
+            "none",
+            "client_secret_post",
+            "client_secret_basic",
+            "private_key_jwt"
+        ]);
+        m["token_endpoint_auth_signing_alg_values_supported"] =
+            json!(crate::oauth::client_assertion::algorithm_names());
+    }
     m
 }
 

@@ -1,5 +1,6 @@
-//! `POST /token`: authenticates the client (none, client_secret_post, client_secret_basic) and
-//! runs the `authorization_code` or `refresh_token` grant. JSON out, `no-store` always.
+//! `POST /token`: authenticates the client (none, client_secret_post, client_secret_basic,
+//! private_key_jwt) and runs the `authorization_code`, `refresh_token` or `client_credentials`
+//! grant. JSON out, `no-store` always.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -11,8 +12,8 @@ use axum::{Json, Router};
 use crate::app::AppState;
 use crate::http::error::no_store;
 use crate::http::form::{client_credentials, request_id, require_form, Params};
-use crate::oauth::client_auth::authenticate_client;
-use crate::oauth::grants::{authorization_code, refresh_token};
+use crate::oauth::client_assertion::authenticate_client;
+use crate::oauth::grants::{authorization_code, client_credentials as machine, refresh_token};
 use crate::oauth::Error;
 
 /// Token routes.
@@ -56,7 +57,7 @@ async fn grant(
     let form = Params::parse(body)?;
     form.reject_duplicates(&["resource"])?;
     let creds = client_credentials(headers, &form)?;
-    let client = authenticate_client(app.core.clients.as_ref(), &creds).await?;
+    let client = authenticate_client(&app.core, &creds).await?;
     *client_id = Some(client.client_id.clone());
     let rid = request_id(headers);
     let resource = form.all("resource");
@@ -90,9 +91,15 @@ async fn grant(
                 .await
                 .inspect_err(|e| crate::metrics::token_failed("refresh_token", e))?
         }
+        Some("client_credentials") => {
+            machine::issue(&app.core, &client, form.get("scope"), &resource, rid)
+                .await
+                .inspect_err(|e| crate::metrics::token_failed("client_credentials", e))?
+        }
         Some(other) => {
             return Err(Error::UnsupportedGrantType(format!(
-                "grant_type {other} is not supported; use authorization_code or refresh_token"
+                "grant_type {other} is not supported; use authorization_code, refresh_token or \
+                 client_credentials"
             )))
         }
         None => return Err(Error::InvalidRequest("grant_type is required".into())),

@@ -16,6 +16,7 @@ fn settings() -> Settings {
         default_upstream: "okta".to_owned(),
         client_rules: Vec::new(),
         cimd: CimdSettings::default(),
+        machine: Default::default(),
     }
 }
 

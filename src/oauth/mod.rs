@@ -4,6 +4,7 @@
 
 pub mod authorize;
 pub mod cimd;
+pub mod client_assertion;
 pub mod client_auth;
 pub mod client_registration;
 pub mod client_rules;
@@ -23,6 +24,7 @@ pub mod registration_policy;
 pub mod resource;
 pub mod revoke;
 pub mod scope;
+pub mod service_accounts;
 pub mod settings;
 pub mod static_clients;
 pub mod tokens;

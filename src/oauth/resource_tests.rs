@@ -22,6 +22,7 @@ fn settings(resources: Vec<Resource>) -> Settings {
         default_upstream: "okta".to_owned(),
         client_rules: Vec::new(),
         cimd: crate::config::CimdSettings::default(),
+        machine: Default::default(),
     }
 }
 

@@ -35,6 +35,8 @@ pub struct Settings {
     pub client_rules: Vec<ClientRuleConfig>,
     /// Client ID Metadata Documents.
     pub cimd: CimdSettings,
+    /// Service accounts and `private_key_jwt` keys of static clients.
+    pub machine: crate::oauth::service_accounts::MachineClients,
 }
 
 impl Settings {
@@ -60,6 +62,7 @@ impl Settings {
                     .map_or_else(|| default_upstream.clone(), |u| u.id.clone()),
             })
             .collect();
+        let machine = crate::oauth::service_accounts::MachineClients::from_config(config, &issuer);
         Self {
             issuer,
             resources,
@@ -68,6 +71,7 @@ impl Settings {
             default_upstream,
             client_rules: config.client_rules.clone(),
             cimd: config.cimd.clone(),
+            machine,
         }
     }
 

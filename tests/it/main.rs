@@ -20,6 +20,7 @@ mod admin_upstreams;
 mod cimd;
 mod cli;
 mod client_auth;
+mod client_credentials;
 mod client_emulations;
 mod client_quirk_rules;
 mod cluster_jobs;

@@ -69,6 +69,7 @@ pub fn settings() -> Settings {
         default_upstream: "corp".to_owned(),
         client_rules: Vec::new(),
         cimd: crate::config::CimdSettings::default(),
+        machine: Default::default(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The token endpoint's grants: one file per grant type, plus the checks they share.
 
 pub mod authorization_code;
+pub mod client_credentials;
 pub mod refresh_token;
 
 pub use authorization_code::exchange;

@@ -36,6 +36,7 @@ pub(super) async fn purge(db: &mut dyn Exec, now: i64) -> Result<u64, StoreError
         "access_tokens",
         "account_logins",
         "account_sessions",
+        "used_assertions",
     ] {
         removed += db
             .execute(

@@ -14,6 +14,7 @@ use url::Url;
 mod cimd;
 mod client_rules;
 mod clients;
+mod enterprise_idps;
 mod errors;
 mod gateway;
 mod load;
@@ -26,6 +27,7 @@ mod upstreams;
 pub use cimd::CimdSettings;
 pub use client_rules::{ClientMatch, ClientRuleConfig};
 pub use clients::StaticClientConfig;
+pub use enterprise_idps::EnterpriseIdpConfig;
 pub use gateway::{GatewaySettings, IdentityHeaders};
 pub use metrics::MetricsSettings;
 pub use registration::{HostPattern, RegistrationMode};
@@ -163,6 +165,9 @@ pub struct Config {
     /// Client ID Metadata Documents (URL client ids).
     #[serde(default)]
     pub cimd: CimdSettings,
+    /// Enterprise IdPs whose ID-JAGs the `jwt-bearer` grant accepts.
+    #[serde(default)]
+    pub enterprise_idps: Vec<EnterpriseIdpConfig>,
 }
 
 /// An MCP server URL: absolute http or https with a host, no credentials, query or fragment
@@ -304,6 +309,7 @@ impl Config {
         }
         self.validate_clients()?;
         self.validate_client_rules()?;
+        self.validate_enterprise_idps()?;
         Ok(())
     }
 

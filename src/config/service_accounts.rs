@@ -142,3 +142,7 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "service_accounts_tests.rs"]
+mod tests;

@@ -1,6 +1,6 @@
 //! `POST /token`: authenticates the client (none, client_secret_post, client_secret_basic,
-//! private_key_jwt) and runs the `authorization_code`, `refresh_token` or `client_credentials`
-//! grant. JSON out, `no-store` always.
+//! private_key_jwt) and runs the `authorization_code`, `refresh_token`, `client_credentials` or
+//! `jwt-bearer` (ID-JAG) grant. JSON out, `no-store` always.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -13,7 +13,9 @@ use crate::app::AppState;
 use crate::http::error::no_store;
 use crate::http::form::{client_credentials, request_id, require_form, Params};
 use crate::oauth::client_assertion::authenticate_client;
-use crate::oauth::grants::{authorization_code, client_credentials as machine, refresh_token};
+use crate::oauth::grants::{
+    authorization_code, client_credentials as machine, jwt_bearer, refresh_token,
+};
 use crate::oauth::Error;
 
 /// Token routes.
@@ -95,6 +97,18 @@ async fn grant(
             machine::issue(&app.core, &client, form.get("scope"), &resource, rid)
                 .await
                 .inspect_err(|e| crate::metrics::token_failed("client_credentials", e))?
+        }
+        Some(jwt_bearer::GRANT_TYPE) if !app.core.settings.enterprise_idps.is_empty() => {
+            jwt_bearer::exchange(
+                &app.core,
+                &client,
+                form.get("assertion"),
+                form.get("scope"),
+                &resource,
+                rid,
+            )
+            .await
+            .inspect_err(|e| crate::metrics::token_failed("jwt-bearer", e))?
         }
         Some(other) => {
             return Err(Error::UnsupportedGrantType(format!(

@@ -17,6 +17,7 @@ fn settings() -> Settings {
         client_rules: Vec::new(),
         cimd: CimdSettings::default(),
         machine: Default::default(),
+        enterprise_idps: Vec::new(),
     }
 }
 

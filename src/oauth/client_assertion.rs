@@ -135,7 +135,12 @@ pub async fn authenticate_client(core: &Core, creds: &ClientCredentials) -> Resu
     // or on another replica, finds it.
     let first = core
         .store
-        .use_assertion_jti(&format!("client:{client_id}"), &jti, claims.exp, core.now())
+        .use_assertion_jti(
+            &format!("client:{client_id}"),
+            &jti,
+            claims.exp + LEEWAY,
+            core.now(),
+        )
         .await?;
     if !first {
         tracing::warn!(client_id, "client assertion replayed (jti used before)");
@@ -146,28 +151,40 @@ pub async fn authenticate_client(core: &Core, creds: &ClientCredentials) -> Resu
     Ok(client)
 }
 
-/// Signature, algorithm, key and claims of `assertion` for `client_id`.
-fn verify(core: &Core, keys: &JwkSet, client_id: &str, assertion: &str) -> Result<AssertionClaims> {
-    let header = jsonwebtoken::decode_header(assertion)
-        .map_err(|_| refused("malformed client assertion"))?;
+/// Checks a JWS signed by the holder of one of `keys`: algorithm from [`ALGORITHMS`], the key
+/// by `kid` ([`pick_key`]), the signature. Nothing about the claims (time is the Clock's, the
+/// audience the caller's). Returns the header and the claims.
+///
+/// # Errors
+/// A short reason, for the caller's error.
+pub(crate) fn verify_signature(
+    keys: &JwkSet,
+    token: &str,
+) -> std::result::Result<(jsonwebtoken::Header, serde_json::Value), &'static str> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| "malformed JWT")?;
     if !ALGORITHMS.contains(&header.alg) {
-        return Err(refused("client assertion algorithm not accepted"));
+        return Err("algorithm not accepted");
     }
-    let key = pick_key(keys, header.kid.as_deref(), header.alg)
-        .ok_or_else(|| refused("no configured key of this client fits the assertion"))?;
-    let decoding = DecodingKey::from_jwk(key).map_err(|_| refused("unusable client key"))?;
-    let issuer = &core.settings.issuer;
-    let token_endpoint = format!("{issuer}/token");
+    let key = pick_key(keys, header.kid.as_deref(), header.alg).ok_or("no configured key fits")?;
+    let decoding = DecodingKey::from_jwk(key).map_err(|_| "unusable key")?;
     let mut validation = Validation::new(header.alg);
-    // Time is the Clock's, checked below; the audience is checked below too (RFC 7523 §3
-    // item 3 allows the token endpoint URL or the issuer).
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
-    let data = jsonwebtoken::decode::<serde_json::Value>(assertion, &decoding, &validation)
-        .map_err(|_| refused("client assertion signature does not verify"))?;
-    let aud_ok = match data.claims.get("aud") {
+    let data = jsonwebtoken::decode::<serde_json::Value>(token, &decoding, &validation)
+        .map_err(|_| "signature does not verify")?;
+    Ok((header, data.claims))
+}
+
+/// Signature, algorithm, key and claims of `assertion` for `client_id`.
+fn verify(core: &Core, keys: &JwkSet, client_id: &str, assertion: &str) -> Result<AssertionClaims> {
+    let (_, claims) = verify_signature(keys, assertion)
+        .map_err(|why| refused(&format!("client assertion refused: {why}")))?;
+    let issuer = &core.settings.issuer;
+    let token_endpoint = format!("{issuer}/token");
+    // RFC 7523 §3 item 3: the token endpoint URL or the issuer.
+    let aud_ok = match claims.get("aud") {
         Some(serde_json::Value::String(a)) => a == &token_endpoint || a == issuer,
         Some(serde_json::Value::Array(list)) => list
             .iter()
@@ -180,7 +197,7 @@ fn verify(core: &Core, keys: &JwkSet, client_id: &str, assertion: &str) -> Resul
             "client assertion audience must be this server's token endpoint or issuer",
         ));
     }
-    let claims: AssertionClaims = serde_json::from_value(data.claims)
+    let claims: AssertionClaims = serde_json::from_value(claims)
         .map_err(|_| refused("client assertion needs string iss and sub and a numeric exp"))?;
     if claims.iss != client_id || claims.sub != client_id {
         return Err(refused(
@@ -206,7 +223,7 @@ fn verify(core: &Core, keys: &JwkSet, client_id: &str, assertion: &str) -> Resul
 
 /// The key for `kid` (or the only key when the header names none) whose type fits `alg` and
 /// whose own `alg`, if it declares one, is `alg`.
-fn pick_key<'a>(keys: &'a JwkSet, kid: Option<&str>, alg: Algorithm) -> Option<&'a Jwk> {
+pub(crate) fn pick_key<'a>(keys: &'a JwkSet, kid: Option<&str>, alg: Algorithm) -> Option<&'a Jwk> {
     let fits = |k: &&Jwk| {
         let kind_ok = match &k.algorithm {
             AlgorithmParameters::RSA(_) => matches!(

@@ -10,6 +10,7 @@ pub mod client_registration;
 pub mod client_rules;
 pub mod clients;
 pub mod crypto;
+pub mod enterprise_idps;
 pub mod error;
 pub mod flow;
 pub mod grants;

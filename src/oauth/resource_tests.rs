@@ -23,6 +23,7 @@ fn settings(resources: Vec<Resource>) -> Settings {
         client_rules: Vec::new(),
         cimd: crate::config::CimdSettings::default(),
         machine: Default::default(),
+        enterprise_idps: Vec::new(),
     }
 }
 

@@ -37,6 +37,8 @@ pub struct Settings {
     pub cimd: CimdSettings,
     /// Service accounts and `private_key_jwt` keys of static clients.
     pub machine: crate::oauth::service_accounts::MachineClients,
+    /// Enterprise IdPs whose ID-JAGs the `jwt-bearer` grant accepts.
+    pub enterprise_idps: Vec<crate::oauth::enterprise_idps::EnterpriseIdp>,
 }
 
 impl Settings {
@@ -72,6 +74,7 @@ impl Settings {
             client_rules: config.client_rules.clone(),
             cimd: config.cimd.clone(),
             machine,
+            enterprise_idps: crate::oauth::enterprise_idps::from_config(config),
         }
     }
 

@@ -28,14 +28,14 @@ on_both_databases!(
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// A real RSA key pair: the signing key and its public JWK (with `kid`).
-struct ClientKey {
+pub(crate) struct ClientKey {
     signing: EncodingKey,
     kid: String,
-    jwk: Value,
+    pub(crate) jwk: Value,
 }
 
 impl ClientKey {
-    fn new(kid: &str) -> Self {
+    pub(crate) fn new(kid: &str) -> Self {
         let private = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
         let pem = private.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).unwrap();
         let public = private.to_public_key();
@@ -51,8 +51,14 @@ impl ClientKey {
     }
 
     fn sign(&self, claims: &Value) -> String {
+        self.sign_typed(None, claims)
+    }
+
+    /// Signs `claims` RS256 with this key's `kid` and the JOSE `typ` given.
+    pub(crate) fn sign_typed(&self, typ: Option<&str>, claims: &Value) -> String {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.kid.clone());
+        header.typ = typ.map(str::to_owned);
         jsonwebtoken::encode(&header, claims, &self.signing).unwrap()
     }
 }

@@ -31,6 +31,7 @@ mod gateway;
 mod gateway_forwarded;
 mod gateway_tools_list;
 mod hostile;
+mod id_jag;
 mod initial_access_tokens;
 mod interop;
 mod interop_inspector;

@@ -70,6 +70,7 @@ pub fn settings() -> Settings {
         client_rules: Vec::new(),
         cimd: crate::config::CimdSettings::default(),
         machine: Default::default(),
+        enterprise_idps: Vec::new(),
     }
 }
 

@@ -65,11 +65,18 @@ pub fn authorization_server_metadata(s: &Settings, registration_enabled: bool) -
     if s.cimd.enabled {
         m["client_id_metadata_document_supported"] = json!(true);
     }
-    // MCP client-credentials extension: advertised only when configured.
+    // MCP client-credentials and enterprise-managed-authorization extensions: advertised
+    // only when configured.
+    let mut grants = vec!["authorization_code", "refresh_token"];
     if s.machine.has_accounts() {
-        m["grant_types_supported"] =
-            json!(["authorization_code", "refresh_token", "client_credentials"]);
+        grants.push("client_credentials");
     }
+    if !s.enterprise_idps.is_empty() {
+        grants.push(crate::oauth::grants::jwt_bearer::GRANT_TYPE);
+        m["authorization_grant_profiles_supported"] =
+            json!([crate::oauth::grants::jwt_bearer::GRANT_PROFILE]);
+    }
+    m["grant_types_supported"] = json!(grants);
     if s.machine.has_keys() {
         m["token_endpoint_auth_methods_supported"] = json!([
             "none",

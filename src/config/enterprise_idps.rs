@@ -74,3 +74,7 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "enterprise_idps_tests.rs"]
+mod tests;

@@ -197,6 +197,7 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
         clients: Vec::new(),
         client_rules: Vec::new(),
         cimd: dcr_bridge::config::CimdSettings::default(),
+        enterprise_idps: Vec::new(),
     };
     if let Some(url) = sdk_url {
         let mut sdk = config.resources[0].clone();

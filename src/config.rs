@@ -15,6 +15,7 @@ mod access_policy;
 mod cimd;
 mod client_rules;
 mod clients;
+mod enterprise_idps;
 mod errors;
 mod gateway;
 mod load;
@@ -24,12 +25,14 @@ mod resource_upstreams;
 mod sections;
 mod token_exchange;
 mod upstream_credentials;
+mod service_accounts;
 mod upstreams;
 
 pub use access_policy::ScopeGrant;
 pub use cimd::CimdSettings;
 pub use client_rules::{ClientMatch, ClientRuleConfig};
 pub use clients::StaticClientConfig;
+pub use enterprise_idps::EnterpriseIdpConfig;
 pub use gateway::{GatewaySettings, IdentityHeaders};
 pub use metrics::MetricsSettings;
 pub use registration::{HostPattern, RegistrationMode};
@@ -38,6 +41,7 @@ pub use sections::{
     TokenSettings,
 };
 pub use upstream_credentials::thumbprint_bytes;
+pub use service_accounts::{parse_client_jwks, ServiceAccountConfig, MAX_CLIENT_KEYS};
 pub use upstreams::{
     is_tenant_id, AccessPolicy, UpstreamClientAuth, UpstreamConfig, UpstreamKind, UpstreamRefresh,
     GOOGLE_LEGACY_ISSUER,
@@ -168,6 +172,9 @@ pub struct Config {
     /// Client ID Metadata Documents (URL client ids).
     #[serde(default)]
     pub cimd: CimdSettings,
+    /// Enterprise IdPs whose ID-JAGs the `jwt-bearer` grant accepts.
+    #[serde(default)]
+    pub enterprise_idps: Vec<EnterpriseIdpConfig>,
 }
 
 /// An MCP server URL: absolute http or https with a host, no credentials, query or fragment
@@ -335,6 +342,7 @@ impl Config {
         self.validate_clients()?;
         self.validate_token_exchange()?;
         self.validate_client_rules()?;
+        self.validate_enterprise_idps()?;
         Ok(())
     }
 

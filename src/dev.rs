@@ -145,6 +145,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         clients: Vec::new(),
         client_rules: Vec::new(),
         cimd: crate::config::CimdSettings::default(),
+        enterprise_idps: Vec::new(),
     };
     config.validate()?;
     let store = crate::store::connect(&config.database_url).await?;

@@ -155,6 +155,8 @@ pub async fn create(
         client_secret: secret.clone().map(SecretString::from),
         client_secret_file: None,
         upstream,
+        jwks: None,
+        service_account: None,
     };
     // The same record as a `[[clients]]` entry (secret hashed the same way), then the
     // registration checks of name and redirect URIs.

@@ -58,7 +58,7 @@ impl From<ClientKind> for Kind {
     "redirect_uris": ["http://127.0.0.1/callback"], "grant_types": ["authorization_code", "refresh_token"],
     "token_endpoint_auth_method": "none", "application_type": "native", "upstream_id": "corp",
     "created_at": 1_765_000_000, "updated_at": 1_765_000_000, "last_used_at": 1_765_003_600,
-    "disabled": false, "managed_by": "client",
+    "disabled": false, "service_account": false, "managed_by": "client",
     "last_error": { "at": 1_765_003_000, "reason": "token request refused: invalid_grant: the refresh token is not valid" }
 }))]
 pub struct ClientView {
@@ -87,6 +87,9 @@ pub struct ClientView {
     pub last_used_at: Option<i64>,
     /// A disabled client can neither start a flow nor redeem or refresh a token.
     pub disabled: bool,
+    /// A machine client (`[[clients]].service_account`, the MCP client-credentials
+    /// extension): it gets tokens with `client_credentials` only, for itself, with no user.
+    pub service_account: bool,
     /// Who manages its metadata: `client` (dynamic, CIMD), `config` (`[[clients]]`) or
     /// `admin` (created here).
     pub managed_by: ManagedByView,
@@ -130,6 +133,7 @@ pub struct LastError {
 impl From<ClientRecord> for ClientView {
     fn from(c: ClientRecord) -> Self {
         let upstream_id = c.mapped_upstream().map(str::to_owned);
+        let service_account = c.grant_types.iter().any(|g| g == "client_credentials");
         Self {
             client_id: c.client_id,
             kind: c.kind.into(),
@@ -146,6 +150,7 @@ impl From<ClientRecord> for ClientView {
             updated_at: c.updated_at,
             last_used_at: c.last_used_at,
             disabled: c.disabled,
+            service_account,
             managed_by: c.managed_by.into(),
             last_error: c.last_error.map(|e| LastError {
                 at: e.at,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::{invalid, serialize_opt_secret, Config, ConfigError};
+use super::{invalid, serialize_opt_secret, Config, ConfigError, ServiceAccountConfig};
 
 /// One pre-registered (static) client.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -17,9 +17,12 @@ pub struct StaticClientConfig {
     /// Name shown on the consent page.
     #[serde(default)]
     pub client_name: Option<String>,
-    /// Exact redirect URIs (loopback ones match any port, as for dynamic clients).
+    /// Exact redirect URIs (loopback ones match any port, as for dynamic clients). Required,
+    /// except for a service account, which has none.
+    #[serde(default)]
     pub redirect_uris: Vec<String>,
-    /// `none` (public, PKCE only), `client_secret_post` or `client_secret_basic`.
+    /// `none` (public, PKCE only), `client_secret_post`, `client_secret_basic` or
+    /// `private_key_jwt` (RFC 7523 §2.2, keys in `jwks`).
     #[serde(default = "default_method")]
     pub token_endpoint_auth_method: String,
     /// Secret for the two secret methods; or give `client_secret_file`.
@@ -31,6 +34,13 @@ pub struct StaticClientConfig {
     /// Upstream its users log in at; default: the first upstream.
     #[serde(default)]
     pub upstream: Option<String>,
+    /// `private_key_jwt`: the client's public keys, a JSON JWK set (`{"keys":[…]}`).
+    #[serde(default)]
+    pub jwks: Option<String>,
+    /// A machine client (MCP client-credentials extension): may use
+    /// `grant_type=client_credentials` for these resources and scopes, and nothing else.
+    #[serde(default)]
+    pub service_account: Option<ServiceAccountConfig>,
 }
 
 fn default_method() -> String {
@@ -84,7 +94,7 @@ impl Config {
                     "must differ from the upstream's client_id: that client belongs to the IdP",
                 ));
             }
-            if c.redirect_uris.is_empty() {
+            if c.redirect_uris.is_empty() && c.service_account.is_none() {
                 return Err(invalid(key("redirect_uris"), "at least one redirect URI"));
             }
             let has_secret = c
@@ -92,7 +102,14 @@ impl Config {
                 .as_ref()
                 .is_some_and(|s| !s.expose_secret().is_empty());
             match (c.token_endpoint_auth_method.as_str(), has_secret) {
-                ("none", false) | ("client_secret_post" | "client_secret_basic", true) => {}
+                ("none" | "private_key_jwt", false)
+                | ("client_secret_post" | "client_secret_basic", true) => {}
+                ("private_key_jwt", true) => {
+                    return Err(invalid(
+                        key("client_secret"),
+                        "a private_key_jwt client has no secret",
+                    ))
+                }
                 ("none", true) => {
                     return Err(invalid(
                         key("client_secret"),
@@ -108,7 +125,7 @@ impl Config {
                 _ => {
                     return Err(invalid(
                         key("token_endpoint_auth_method"),
-                        "none, client_secret_post or client_secret_basic",
+                        "none, client_secret_post, client_secret_basic or private_key_jwt",
                     ))
                 }
             }
@@ -117,7 +134,11 @@ impl Config {
                     return Err(invalid(key("upstream"), format!("no upstream with id {u}")));
                 }
             }
-            self.check_client_reaches_a_resource(i, c)?;
+            self.validate_service_account(i, c)?;
+            // A service account signs no one in: its upstream does not matter.
+            if c.service_account.is_none() {
+                self.check_client_reaches_a_resource(i, c)?;
+            }
         }
         Ok(())
     }

@@ -93,6 +93,9 @@ pub struct IdentityHeaders {
     pub client_id: Option<String>,
     /// The token's scopes, space-separated.
     pub scopes: Option<String>,
+    /// Who stands behind the token: `user`, or `service` for a machine client's token
+    /// (`client_credentials`, no user; the user-id header then carries the client id).
+    pub client_kind: Option<String>,
     /// A short-lived identity JWT signed with our keys (verify with `/jwks`), audience the
     /// resource's `upstream_url`, `typ` `identity+jwt`.
     pub jwt: Option<String>,
@@ -159,6 +162,7 @@ impl IdentityHeaders {
             ("groups", &self.groups),
             ("client_id", &self.client_id),
             ("scopes", &self.scopes),
+            ("client_kind", &self.client_kind),
             ("jwt", &self.jwt),
         ]
         .into_iter()

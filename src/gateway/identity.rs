@@ -47,6 +47,9 @@ struct IdentityClaims<'a> {
     jti: String,
     client_id: &'a str,
     scope: &'a str,
+    /// `service` for a machine client's token (no user: `sub` is the client id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_kind: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -118,10 +121,15 @@ pub fn strip_list(named: &IdentityHeaders) -> Vec<HeaderName> {
         .collect()
 }
 
-/// Whether any configured header needs the user record.
+/// Whether any configured header needs the user record of a token with `claims`: never for a
+/// machine client's token, which has no user.
 #[must_use]
-pub fn needs_user(named: &IdentityHeaders) -> bool {
-    named.email.is_some() || named.name.is_some() || named.groups.is_some() || named.jwt.is_some()
+pub fn needs_user(named: &IdentityHeaders, claims: &AccessClaims) -> bool {
+    !claims.is_service()
+        && (named.email.is_some()
+            || named.name.is_some()
+            || named.groups.is_some()
+            || named.jwt.is_some())
 }
 
 /// The identity headers for a request made with `claims`.
@@ -151,6 +159,14 @@ pub fn headers(
     put(&named.user_id, Some(&claims.sub));
     put(&named.client_id, Some(&claims.client_id));
     put(&named.scopes, Some(&claims.scope));
+    put(
+        &named.client_kind,
+        Some(if claims.is_service() {
+            "service"
+        } else {
+            "user"
+        }),
+    );
     put(&named.email, user.email.as_deref());
     put(&named.name, user.name.as_deref());
     let groups = user.groups.join(",");
@@ -171,6 +187,7 @@ pub fn headers(
                 jti: random_b64(16),
                 client_id: &claims.client_id,
                 scope: &claims.scope,
+                client_kind: claims.client_kind.as_deref(),
                 email: user.email.as_deref(),
                 name: user.name.as_deref(),
                 groups: &user.groups,

@@ -225,7 +225,7 @@ async fn handle(app: &AppState, route: &Route, req: Request<Body>) -> Response {
         req.headers_mut().remove(header::ACCEPT_ENCODING);
     }
     tracing::debug!(client_id = %claims.client_id, "proxying to the MCP server");
-    let user = if identity::needs_user(&route.identity) {
+    let user = if identity::needs_user(&route.identity, &claims) {
         match gw.users.get(core, &claims.sub).await {
             Ok(u) => u,
             Err(e) => return crate::oauth::Error::from(e).into_response(),

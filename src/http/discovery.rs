@@ -57,13 +57,6 @@ pub fn authorization_server_metadata(s: &Settings, registration_enabled: bool) -
         "authorization_response_iss_parameter_supported": true,
         "service_documentation": "https://github.com/dcr-bridge/dcr-bridge/tree/main/docs",
     });
-    // RFC 8693 is advertised only where an admin enabled it for some resource: a client should
-    // not learn of a grant no one may use.
-    if s.token_exchange_enabled() {
-        if let Some(list) = m["grant_types_supported"].as_array_mut() {
-            list.push(json!(crate::oauth::grants::token_exchange::GRANT_TYPE));
-        }
-    }
     if registration_enabled {
         m["registration_endpoint"] = json!(format!("{i}/register"));
     }
@@ -71,6 +64,32 @@ pub fn authorization_server_metadata(s: &Settings, registration_enabled: bool) -
     // CIMD over DCR on it.
     if s.cimd.enabled {
         m["client_id_metadata_document_supported"] = json!(true);
+    }
+    // RFC 8693 and the MCP client-credentials and enterprise-managed-authorization extensions
+    // are advertised only where configured: a client should not learn of a grant no one may
+    // use.
+    let mut grants = vec!["authorization_code", "refresh_token"];
+    if s.token_exchange_enabled() {
+        grants.push(crate::oauth::grants::token_exchange::GRANT_TYPE);
+    }
+    if s.machine.has_accounts() {
+        grants.push("client_credentials");
+    }
+    if !s.enterprise_idps.is_empty() {
+        grants.push(crate::oauth::grants::jwt_bearer::GRANT_TYPE);
+        m["authorization_grant_profiles_supported"] =
+            json!([crate::oauth::grants::jwt_bearer::GRANT_PROFILE]);
+    }
+    m["grant_types_supported"] = json!(grants);
+    if s.machine.has_keys() {
+        m["token_endpoint_auth_methods_supported"] = json!([
+            "none",
+            "client_secret_post",
+            "client_secret_basic",
+            "private_key_jwt"
+        ]);
+        m["token_endpoint_auth_signing_alg_values_supported"] =
+            json!(crate::oauth::client_assertion::algorithm_names());
     }
     m
 }

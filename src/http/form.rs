@@ -128,12 +128,14 @@ pub fn authorization<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str
 /// form's `client_id` / `client_secret` (RFC 6749 §2.3.1).
 ///
 /// # Errors
-/// As [`ClientCredentials::from_parts`].
+/// As [`crate::oauth::client_auth::with_assertion`].
 pub fn client_credentials(headers: &HeaderMap, form: &Params) -> Result<ClientCredentials, Error> {
-    ClientCredentials::from_parts(
+    crate::oauth::client_auth::with_assertion(
         authorization(headers, "Basic"),
         form.get("client_id"),
         form.get("client_secret"),
+        form.get("client_assertion_type"),
+        form.get("client_assertion"),
     )
 }
 

@@ -1,6 +1,6 @@
-//! `POST /token`: authenticates the client (none, client_secret_post, client_secret_basic) and
-//! runs the `authorization_code`, `refresh_token` or token exchange (RFC 8693) grant. JSON out,
-//! `no-store` always.
+//! `POST /token`: authenticates the client (none, client_secret_post, client_secret_basic,
+//! private_key_jwt) and runs the `authorization_code`, `refresh_token`, token exchange
+//! (RFC 8693), `client_credentials` or `jwt-bearer` (ID-JAG) grant. JSON out, `no-store` always.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -12,8 +12,10 @@ use axum::{Json, Router};
 use crate::app::AppState;
 use crate::http::error::no_store;
 use crate::http::form::{client_credentials, request_id, require_form, Params};
-use crate::oauth::client_auth::authenticate_client;
-use crate::oauth::grants::{authorization_code, refresh_token, token_exchange};
+use crate::oauth::client_assertion::authenticate_client;
+use crate::oauth::grants::{
+    authorization_code, client_credentials as machine, jwt_bearer, refresh_token, token_exchange,
+};
 use crate::oauth::Error;
 
 /// Token routes.
@@ -58,7 +60,7 @@ async fn grant(
     // RFC 8707 `resource` and RFC 8693 `audience` may repeat.
     form.reject_duplicates(&["resource", "audience"])?;
     let creds = client_credentials(headers, &form)?;
-    let client = authenticate_client(app.core.clients.as_ref(), &creds).await?;
+    let client = authenticate_client(&app.core, &creds).await?;
     *client_id = Some(client.client_id.clone());
     let rid = request_id(headers);
     let resource = form.all("resource");
@@ -108,9 +110,27 @@ async fn grant(
                 .inspect_err(|e| crate::metrics::token_failed("token_exchange", e))?;
             return Ok(no_store(Json(exchanged).into_response()));
         }
+        Some("client_credentials") => {
+            machine::issue(&app.core, &client, form.get("scope"), &resource, rid)
+                .await
+                .inspect_err(|e| crate::metrics::token_failed("client_credentials", e))?
+        }
+        Some(jwt_bearer::GRANT_TYPE) if !app.core.settings.enterprise_idps.is_empty() => {
+            jwt_bearer::exchange(
+                &app.core,
+                &client,
+                form.get("assertion"),
+                form.get("scope"),
+                &resource,
+                rid,
+            )
+            .await
+            .inspect_err(|e| crate::metrics::token_failed("jwt-bearer", e))?
+        }
         Some(other) => {
             return Err(Error::UnsupportedGrantType(format!(
-                "grant_type {other} is not supported; use authorization_code or refresh_token"
+                "grant_type {other} is not supported; use authorization_code or refresh_token \
+                 (grant_types_supported in this server's metadata lists what else it enables)"
             )))
         }
         None => return Err(Error::InvalidRequest("grant_type is required".into())),

@@ -1,5 +1,7 @@
 //! Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3):
-//! `none` (public client + PKCE), `client_secret_post` and `client_secret_basic`.
+//! `none` (public client + PKCE), `client_secret_post` and `client_secret_basic`. A
+//! `private_key_jwt` assertion (RFC 7523 §2.2) is read here and verified by
+//! `oauth::client_assertion`, at the token endpoint only.
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine as _;
@@ -27,6 +29,14 @@ pub enum ClientCredentials {
         /// The secret exactly as sent, when form-decoding changed it: plain RFC 7617 Basic
         /// clients send `+`, `/`, `=` and `%` unencoded (see [`BasicCredentials`]).
         raw_secret: Option<String>,
+    },
+    /// `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer` and a
+    /// `client_assertion` (RFC 7523 §2.2, `private_key_jwt`). `client_id` is the body's, or
+    /// else the assertion's unverified `sub` (RFC 7523 §3 lets the client leave it out); the
+    /// assertion proves it or the request fails.
+    Assertion {
+        client_id: String,
+        assertion: String,
     },
 }
 
@@ -58,7 +68,8 @@ impl ClientCredentials {
         match self {
             Self::None { client_id }
             | Self::Post { client_id, .. }
-            | Self::Basic { client_id, .. } => client_id,
+            | Self::Basic { client_id, .. }
+            | Self::Assertion { client_id, .. } => client_id,
         }
     }
 
@@ -69,6 +80,7 @@ impl ClientCredentials {
             Self::None { .. } => "none",
             Self::Post { .. } => "client_secret_post",
             Self::Basic { .. } => "client_secret_basic",
+            Self::Assertion { .. } => "private_key_jwt",
         }
     }
 
@@ -80,7 +92,7 @@ impl ClientCredentials {
 
     fn secret(&self) -> Option<&str> {
         match self {
-            Self::None { .. } => None,
+            Self::None { .. } | Self::Assertion { .. } => None,
             Self::Post { client_secret, .. } | Self::Basic { client_secret, .. } => {
                 Some(client_secret)
             }
@@ -90,7 +102,7 @@ impl ClientCredentials {
     /// Every reading of the presented secret, the raw Basic value first.
     fn secret_candidates(&self) -> Vec<&str> {
         match self {
-            Self::None { .. } => Vec::new(),
+            Self::None { .. } | Self::Assertion { .. } => Vec::new(),
             Self::Post { client_secret, .. } => vec![client_secret.as_str()],
             Self::Basic {
                 client_secret,
@@ -221,6 +233,59 @@ pub fn from_parts(
     })
 }
 
+/// Like [`from_parts`], plus the RFC 7523 §2.2 parameters `client_assertion_type` and
+/// `client_assertion`. The assertion is only read here (its `sub` names the client when the
+/// body has no `client_id`); `oauth::client_assertion` verifies it.
+///
+/// # Errors
+/// `invalid_request` when an assertion comes with another method, one of the two parameters is
+/// missing or repeated as empty; `invalid_client` for another assertion type, an assertion that
+/// is no JWT, or a body `client_id` other than its `sub`. Otherwise as [`from_parts`].
+pub fn with_assertion(
+    basic_header: Option<&str>,
+    body_client_id: Option<&str>,
+    body_secret: Option<&str>,
+    assertion_type: Option<&str>,
+    assertion: Option<&str>,
+) -> Result<ClientCredentials, Error> {
+    let assertion_type = assertion_type.filter(|s| !s.is_empty());
+    let assertion = assertion.filter(|s| !s.is_empty());
+    if assertion_type.is_none() && assertion.is_none() {
+        return from_parts(basic_header, body_client_id, body_secret);
+    }
+    if basic_header.is_some() || body_secret.is_some_and(|s| !s.is_empty()) {
+        return Err(Error::InvalidRequest(
+            "use one client authentication method: a client_assertion or a secret, not both"
+                .to_owned(),
+        ));
+    }
+    let (Some(assertion_type), Some(assertion)) = (assertion_type, assertion) else {
+        return Err(Error::InvalidRequest(
+            "client_assertion_type and client_assertion go together".to_owned(),
+        ));
+    };
+    if assertion_type != super::client_assertion::ASSERTION_TYPE {
+        return Err(invalid_client(
+            "unsupported client_assertion_type; use urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            false,
+        ));
+    }
+    let sub = super::client_assertion::unverified_subject(assertion)?;
+    let client_id = match body_client_id.filter(|s| !s.is_empty()) {
+        Some(id) if id != sub => {
+            return Err(invalid_client(
+                "client_id differs from the client assertion's sub",
+                false,
+            ))
+        }
+        _ => sub,
+    };
+    Ok(ClientCredentials::Assertion {
+        client_id,
+        assertion: assertion.to_owned(),
+    })
+}
+
 /// Parses `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1) or
 /// `Basic base64(id ":" secret)` (RFC 7617), given the whole header value or only the part after
 /// `Basic `.
@@ -296,6 +361,14 @@ fn form_decode(s: &str) -> Option<String> {
 /// "unknown client" so that MCP clients drop the id and re-register (COMPAT C12).
 pub fn authenticate(client: Option<&ClientRecord>, creds: &ClientCredentials) -> Result<(), Error> {
     let basic = creds.is_basic();
+    // Only `client_assertion::authenticate_client` checks a signature; anywhere else an
+    // assertion must not pass as "no secret to compare".
+    if matches!(creds, ClientCredentials::Assertion { .. }) {
+        return Err(invalid_client(
+            "private_key_jwt is accepted at the token endpoint only",
+            basic,
+        ));
+    }
     let client = match client {
         Some(c) if !c.disabled && c.client_id == creds.client_id() => c,
         _ => return Err(invalid_client("unknown client", basic)),

@@ -52,7 +52,8 @@ impl Caller {
 /// - Access tokens: `token_type` is `Bearer` (the RFC 6749 §7.1 type the token is used with),
 ///   plus the JWT's claims (`scope`, `client_id`, `sub`, `aud`, `iss`, `exp`, `iat`, `nbf`,
 ///   `jti`), the user claims the token carries (`email`, `name`, `groups`, as `[tokens]
-///   access_token_claims` chose), and `username` (the user's email, if known).
+///   access_token_claims` chose), and `username` (the user's email, if known); a machine
+///   client's token also `client_kind: "service"`, its `sub` being the client id.
 /// - Refresh tokens: also introspectable, `token_type` is `refresh_token`; active while unused,
 ///   unexpired and its family and grant are not revoked. `scope` and `aud` are the grant's; `iat`
 ///   is the token's creation. A refresh token used within the grace window is already inactive.
@@ -69,16 +70,25 @@ pub async fn introspect(core: &Core, token: &str) -> Result<Value> {
     let Some(view) = core.store.get_access_token(&claims.jti).await? else {
         return Ok(inactive());
     };
+    // A machine client's token names the client as its subject (its grant's user row is the
+    // service account's, see `grants::client_credentials`).
+    let subject_ok = if claims.is_service() {
+        view.grant.client_id == claims.sub
+    } else {
+        view.grant.user_id == claims.sub
+    };
     let live = view.token.revoked_at.is_none()
         && view.family_revoked_at.is_none()
         && view.grant.revoked_at.is_none()
         && view.token.client_id == claims.client_id
-        && view.grant.user_id == claims.sub;
+        && subject_ok;
     if !live {
         return Ok(inactive());
     }
     let mut out = access_fields(&claims);
-    add_username(core, &mut out, &claims.sub).await?;
+    if !claims.is_service() {
+        add_username(core, &mut out, &claims.sub).await?;
+    }
     Ok(Value::Object(out))
 }
 
@@ -132,6 +142,9 @@ fn access_fields(c: &AccessClaims) -> Map<String, Value> {
     }
     if let Some(groups) = &c.user.groups {
         out.insert("groups".into(), groups.clone().into());
+    }
+    if let Some(kind) = &c.client_kind {
+        out.insert("client_kind".into(), kind.clone().into());
     }
     out
 }

@@ -17,6 +17,8 @@ fn settings() -> Settings {
         home_realms: Vec::new(),
         client_rules: Vec::new(),
         cimd: crate::config::CimdSettings::default(),
+        machine: Default::default(),
+        enterprise_idps: Vec::new(),
     }
 }
 

@@ -25,6 +25,8 @@ fn settings(resources: Vec<Resource>) -> Settings {
         home_realms: Vec::new(),
         client_rules: Vec::new(),
         cimd: crate::config::CimdSettings::default(),
+        machine: Default::default(),
+        enterprise_idps: Vec::new(),
     }
 }
 

@@ -44,6 +44,10 @@ pub struct Settings {
     pub client_rules: Vec<ClientRuleConfig>,
     /// Client ID Metadata Documents.
     pub cimd: CimdSettings,
+    /// Service accounts and `private_key_jwt` keys of static clients.
+    pub machine: crate::oauth::service_accounts::MachineClients,
+    /// Enterprise IdPs whose ID-JAGs the `jwt-bearer` grant accepts.
+    pub enterprise_idps: Vec<crate::oauth::enterprise_idps::EnterpriseIdp>,
 }
 
 impl Settings {
@@ -77,6 +81,7 @@ impl Settings {
             .iter()
             .flat_map(|u| u.domains.iter().map(|d| (d.clone(), u.id.clone())))
             .collect();
+        let machine = crate::oauth::service_accounts::MachineClients::from_config(config, &issuer);
         Self {
             issuer,
             resources,
@@ -86,6 +91,8 @@ impl Settings {
             home_realms,
             client_rules: config.client_rules.clone(),
             cimd: config.cimd.clone(),
+            machine,
+            enterprise_idps: crate::oauth::enterprise_idps::from_config(config),
         }
     }
 

@@ -35,6 +35,18 @@ pub fn record(
     now: i64,
 ) -> Result<ClientRecord, Error> {
     let application_type = application_type_for(&c.redirect_uris, settings)?;
+    // A service account (MCP client-credentials extension) only ever uses client_credentials:
+    // no redirect URIs, so /authorize refuses it, and no refresh tokens.
+    let service = c.service_account.is_some();
+    let (grant_types, response_types, application_type) = if service {
+        (vec!["client_credentials".into()], Vec::new(), "web")
+    } else {
+        (
+            vec!["authorization_code".into(), "refresh_token".into()],
+            vec!["code".into()],
+            application_type,
+        )
+    };
     let mut record = ClientRecord {
         client_id: c.client_id.clone(),
         kind: ClientKind::Static,
@@ -44,13 +56,18 @@ pub fn record(
             .map(|s| crypto::hash(s.expose_secret())),
         token_endpoint_auth_method: c.token_endpoint_auth_method.clone(),
         redirect_uris: c.redirect_uris.clone(),
-        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
-        response_types: vec!["code".into()],
+        grant_types,
+        response_types,
         application_type: application_type.into(),
         client_name: c.client_name.clone(),
         client_uri: None,
         logo_uri: None,
-        scope: None,
+        // A service account's own scope list, shown by the admin API.
+        scope: c
+            .service_account
+            .as_ref()
+            .filter(|sa| !sa.scopes.is_empty())
+            .map(|sa| sa.scopes.join(" ")),
         contacts: Vec::new(),
         software_id: None,
         software_version: None,

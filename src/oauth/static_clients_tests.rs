@@ -12,6 +12,8 @@ fn portal(upstream: Option<&str>) -> StaticClientConfig {
         client_secret: None,
         client_secret_file: None,
         upstream: upstream.map(str::to_owned),
+        jwks: None,
+        service_account: None,
     }
 }
 

@@ -33,6 +33,10 @@ pub struct AccessClaims {
     /// The user's claims `[tokens] access_token_claims` asks for (none by default).
     #[serde(flatten)]
     pub user: UserClaims,
+    /// [`SERVICE_KIND`] when no user stands behind the token (`client_credentials`: `sub` is
+    /// then the client id, RFC 9068 §2.2); absent for a user's token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_kind: Option<String>,
 }
 
 /// The user claims an access token may carry (`[tokens] access_token_claims`), from the user's
@@ -70,6 +74,17 @@ impl UserClaims {
             name: user.name.filter(|_| has(AccessTokenClaim::Name)),
             groups: has(AccessTokenClaim::Groups).then_some(user.groups),
         })
+    }
+}
+
+/// `client_kind` of a machine client's token (MCP client-credentials extension).
+pub const SERVICE_KIND: &str = "service";
+
+impl AccessClaims {
+    /// Whether the token was issued to a machine client for itself, with no user.
+    #[must_use]
+    pub fn is_service(&self) -> bool {
+        self.client_kind.as_deref() == Some(SERVICE_KIND)
     }
 }
 
@@ -151,12 +166,55 @@ pub fn mint_access_scoped(
         jti: random_b64(16),
         auth_time: None,
         user: user.clone(),
+        client_kind: None,
     };
     let jwt = core.keys.sign(AT_JWT_TYP, &claims)?;
     let record = AccessTokenRecord {
         jti: claims.jti,
         family_id: family_id.to_owned(),
         grant_id: grant.id.clone(),
+        client_id: client_id.to_owned(),
+        created_at: now,
+        expires_at: exp,
+        revoked_at: None,
+    };
+    Ok((jwt, record))
+}
+
+/// Mints a machine client's access token (`client_credentials`): `sub` is the client id and
+/// `client_kind` says so (RFC 9068 §2.2). The record's family and grant are the store's to set
+/// (`Store::issue_direct_token`).
+///
+/// # Errors
+/// Signing failure (internal).
+pub fn mint_service_access(
+    core: &Core,
+    client_id: &str,
+    resource: &str,
+    scope: &str,
+    ttl: i64,
+) -> Result<(String, AccessTokenRecord)> {
+    let now = core.now();
+    let exp = now + ttl;
+    let claims = AccessClaims {
+        iss: core.settings.issuer.clone(),
+        sub: client_id.to_owned(),
+        aud: resource.to_owned(),
+        client_id: client_id.to_owned(),
+        scope: scope.to_owned(),
+        iat: now,
+        exp,
+        nbf: Some(now),
+        jti: random_b64(16),
+        auth_time: None,
+        user: UserClaims::default(),
+        client_kind: Some(SERVICE_KIND.to_owned()),
+    };
+    let jwt = core.keys.sign(AT_JWT_TYP, &claims)?;
+    let record = AccessTokenRecord {
+        jti: claims.jti,
+        family_id: String::new(),
+        grant_id: String::new(),
         client_id: client_id.to_owned(),
         created_at: now,
         expires_at: exp,

@@ -29,6 +29,8 @@ fn settings() -> Settings {
         ],
         client_rules: Vec::new(),
         cimd: crate::config::CimdSettings::default(),
+        machine: Default::default(),
+        enterprise_idps: Vec::new(),
     }
 }
 

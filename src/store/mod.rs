@@ -272,6 +272,27 @@ pub trait Store: Send + Sync + 'static {
         access: &AccessTokenRecord,
         audit: &AuditEvent,
     ) -> Result<RedeemOutcome, StoreError>;
+    /// Records the `jti` of a JWT assertion from `issuer` (`client:<id>` for client assertions)
+    /// until `expires_at`; true on its first use, false when it was used before and has not
+    /// expired at `now` (RFC 7523 §3 item 7: replay refused on every replica).
+    async fn use_assertion_jti(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Issues a token with no code or refresh token behind it (`client_credentials`): upserts
+    /// `user`, takes the active grant of (user, `grant.client_id`, `grant.resource`) or creates
+    /// `grant` (its scope becomes `grant.scope`), stores `access` under it and writes `audit`
+    /// naming the grant, in one transaction. Returns the grant id.
+    async fn issue_direct_token(
+        &self,
+        user: &UserRecord,
+        grant: &GrantRecord,
+        access: &AccessTokenRecord,
+        audit: &AuditEvent,
+    ) -> Result<String, StoreError>;
     /// Loads a code by hash (any state), so the service can check its bindings before redeeming.
     async fn get_auth_code(&self, code_hash: &str) -> Result<Option<AuthCodeRecord>, StoreError>;
     /// Looks up a refresh token (any state) with its family and grant, for the service to decide.

@@ -34,6 +34,8 @@ pub(crate) fn file_client(
         client_secret: None,
         client_secret_file: None,
         upstream: None,
+        jwks: None,
+        service_account: None,
     }
 }
 

@@ -77,6 +77,8 @@ async fn admin_static_client_stays_disabled_across_a_restart_and_keeps_its_metad
             client_secret: None,
             client_secret_file: None,
             upstream: None,
+            jwks: None,
+            service_account: None,
         }];
     })
     .await

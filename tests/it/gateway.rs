@@ -509,6 +509,7 @@ async fn sends_identity_headers_and_strips_forged_copies(db: Db) {
             groups: Some("X-User-Groups".into()),
             client_id: Some("X-Client-Id".into()),
             scopes: Some("X-Scopes".into()),
+            client_kind: Some("X-Client-Kind".into()),
             jwt: Some("X-Identity-Token".into()),
         };
     })
@@ -545,6 +546,7 @@ async fn sends_identity_headers_and_strips_forged_copies(db: Db) {
     assert_eq!(one("x-user-groups"), "engineering");
     assert_eq!(one("x-client-id"), claims["client_id"].as_str().unwrap());
     assert_eq!(one("x-scopes"), "mcp:read mcp:write");
+    assert_eq!(one("x-client-kind"), "user");
 
     // The identity JWT verifies with our JWKS, for the MCP server's audience, and is no
     // access token.

@@ -19,6 +19,8 @@ fn static_clients() -> Vec<StaticClientConfig> {
             client_secret: None,
             client_secret_file: None,
             upstream: None,
+            jwks: None,
+            service_account: None,
         },
         StaticClientConfig {
             client_id: "internal-portal".into(),
@@ -28,6 +30,8 @@ fn static_clients() -> Vec<StaticClientConfig> {
             client_secret: Some(SecretString::from("portal-secret".to_owned())),
             client_secret_file: None,
             upstream: None,
+            jwks: None,
+            service_account: None,
         },
     ]
 }
@@ -252,6 +256,8 @@ async fn two_upstreams_app() -> TestApp {
             client_secret: None,
             client_secret_file: None,
             upstream: upstream.map(str::to_owned),
+            jwks: None,
+            service_account: None,
         };
         c.clients = vec![
             portal("corp-portal", None),
@@ -344,6 +350,8 @@ async fn static_client_secret_with_base64_characters_works_raw_in_basic() {
             client_secret: Some(SecretString::from(SECRET.to_owned())),
             client_secret_file: None,
             upstream: None,
+            jwks: None,
+            service_account: None,
         }];
     })
     .await

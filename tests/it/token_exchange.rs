@@ -36,6 +36,8 @@ fn static_client(client_id: &str, secret: &str) -> StaticClientConfig {
         client_secret: Some(secret.to_owned().into()),
         client_secret_file: None,
         upstream: None,
+        jwks: None,
+        service_account: None,
     }
 }
 

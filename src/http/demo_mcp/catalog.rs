@@ -8,12 +8,16 @@ pub fn call_tool(msg: &Value, caller: &Value) -> Option<Value> {
     if msg.pointer("/params/name").and_then(Value::as_str) != Some("whoami") {
         return None;
     }
-    let who = json!({
+    let mut who = json!({
         "sub": caller.get("sub"),
         "username": caller.get("username"),
         "client_id": caller.get("client_id"),
         "scope": caller.get("scope"),
     });
+    // `service` for a machine client's token (no user behind it).
+    if let Some(kind) = caller.get("client_kind").filter(|k| !k.is_null()) {
+        who["client_kind"] = kind.clone();
+    }
     Some(json!({"content": [{"type": "text", "text": who.to_string()}], "isError": false}))
 }
 

@@ -26,6 +26,7 @@ pub fn identity_headers() -> IdentityHeaders {
         email: Some("x-dcr-user-email".into()),
         client_id: Some("x-dcr-client-id".into()),
         scopes: Some("x-dcr-scopes".into()),
+        client_kind: Some("x-dcr-client-kind".into()),
         ..IdentityHeaders::default()
     }
 }
@@ -68,6 +69,7 @@ fn caller(headers: &HeaderMap) -> Value {
         "username": get(&h.email),
         "client_id": get(&h.client_id),
         "scope": get(&h.scopes),
+        "client_kind": get(&h.client_kind),
     })
 }
 

@@ -1,6 +1,8 @@
 //! The token endpoint's grants: one file per grant type, plus the checks they share.
 
 pub mod authorization_code;
+pub mod client_credentials;
+pub mod jwt_bearer;
 pub mod refresh_token;
 pub mod token_exchange;
 

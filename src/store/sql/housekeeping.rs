@@ -37,6 +37,7 @@ pub(super) async fn purge(db: &mut dyn Exec, now: i64) -> Result<u64, StoreError
         "account_logins",
         "account_sessions",
         "admin_console_sessions",
+        "used_assertions",
     ] {
         removed += db
             .execute(

@@ -12,6 +12,7 @@ mod admin_tokens;
 mod audit;
 mod clients;
 mod constraints;
+mod direct_tokens;
 mod exec;
 mod grants;
 mod housekeeping;
@@ -344,6 +345,30 @@ where
     ) -> Result<RedeemOutcome, StoreError> {
         in_tx!(self, |tx| tokens::redeem_code(
             tx, code_hash, now, family, refresh, access, audit
+        ))
+    }
+
+    async fn use_assertion_jti(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        on_conn!(self, |db| direct_tokens::use_assertion_jti(
+            db, issuer, jti, expires_at, now
+        ))
+    }
+
+    async fn issue_direct_token(
+        &self,
+        user: &UserRecord,
+        grant: &GrantRecord,
+        access: &AccessTokenRecord,
+        audit: &AuditEvent,
+    ) -> Result<String, StoreError> {
+        in_tx!(self, |tx| direct_tokens::issue_direct_token(
+            tx, user, grant, access, audit
         ))
     }
 

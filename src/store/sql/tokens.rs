@@ -202,7 +202,7 @@ async fn insert_refresh(
     Ok(())
 }
 
-async fn insert_access(
+pub(super) async fn insert_access(
     db: &mut dyn Exec,
     t: &AccessTokenRecord,
     family_id: &str,

@@ -118,6 +118,7 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
         clients: Vec::new(),
         client_rules: Vec::new(),
         cimd: dcr_bridge::config::CimdSettings::default(),
+        enterprise_idps: Vec::new(),
     }
 }
 

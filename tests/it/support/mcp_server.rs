@@ -76,6 +76,7 @@ impl McpServerProc {
             groups: Some("x-dcr-groups".into()),
             client_id: Some("x-dcr-client-id".into()),
             scopes: Some("x-dcr-scopes".into()),
+            client_kind: None,
             jwt: None,
         }
     }

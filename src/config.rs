@@ -14,6 +14,7 @@ use url::Url;
 mod cimd;
 mod client_rules;
 mod clients;
+mod database;
 mod errors;
 mod gateway;
 mod load;
@@ -25,6 +26,7 @@ mod upstreams;
 pub use cimd::CimdSettings;
 pub use client_rules::{ClientMatch, ClientRuleConfig};
 pub use clients::StaticClientConfig;
+pub use database::DatabaseSettings;
 pub use gateway::{GatewaySettings, IdentityHeaders};
 pub use metrics::MetricsSettings;
 pub use registration::{HostPattern, RegistrationMode};
@@ -115,6 +117,9 @@ pub struct Config {
     /// `postgres://…` or `sqlite://path.db`.
     #[serde(default = "default_database_url")]
     pub database_url: String,
+    /// The connection pool of `database_url`.
+    #[serde(default)]
+    pub database: DatabaseSettings,
     /// 32 random bytes, base64. Encrypts upstream tokens and signing keys.
     #[serde(serialize_with = "serialize_secret")]
     pub secret_key: SecretString,
@@ -282,6 +287,7 @@ impl Config {
         for (i, k) in self.old_secret_keys.iter().enumerate() {
             decode_key(k).map_err(|m| invalid(format!("old_secret_keys[{i}]"), m))?;
         }
+        self.database.validate()?;
         self.tokens.validate()?;
         self.registration.validate()?;
         self.rate_limit.validate()?;

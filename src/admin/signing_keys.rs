@@ -2,9 +2,11 @@
 //! same steps as `dcr-bridge rotate-keys` ([`KeyRing::stage_next`], [`KeyRing::promote_next`]),
 //! audited as `admin_signing_key_rotated`.
 //!
-//! This replica's key ring is reloaded at once; the others pick the change up at their next
-//! reload (every minute), which is why `stage` exists: publish the next key, wait until every
-//! replica and resource server has it in its JWKS, then `promote`.
+//! This replica's key ring is reloaded at once; the others pick the change up at once on
+//! Postgres (LISTEN/NOTIFY) and at their next reload (`tokens.signing_key_reload_seconds`)
+//! in any case. A key signs only once it has been published for two reload intervals, so even
+//! `both` never signs a token some replica cannot verify; `stage` first gives resource servers
+//! that cache JWKS longer the time they need before `promote`.
 
 use axum::extract::State;
 use axum::{Extension, Json};

@@ -23,6 +23,10 @@ pub struct TokenSettings {
     pub code_ttl: i64,
     /// How long a user has to consent and log in upstream.
     pub authorization_request_ttl: i64,
+    /// Every replica re-reads the signing keys this often (on Postgres also at once when they
+    /// change). A new key signs only once it has been published for twice this long, so every
+    /// replica (and its JWKS) knows it before any token it signed arrives.
+    pub signing_key_reload_seconds: i64,
 }
 
 impl Default for TokenSettings {
@@ -34,11 +38,18 @@ impl Default for TokenSettings {
             refresh_grace_seconds: 60,
             code_ttl: 300,
             authorization_request_ttl: 600,
+            signing_key_reload_seconds: 60,
         }
     }
 }
 
 impl TokenSettings {
+    /// How long a key must have been published before it signs: two reload intervals.
+    #[must_use]
+    pub fn signing_key_publish_seconds(&self) -> i64 {
+        2 * self.signing_key_reload_seconds
+    }
+
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         for (key, value) in [
             ("tokens.access_token_ttl", self.access_token_ttl),
@@ -58,6 +69,12 @@ impl TokenSettings {
             return Err(invalid(
                 "tokens.code_ttl",
                 "must be at most 600 (RFC 6749 §4.1.2)",
+            ));
+        }
+        if !(1..=3600).contains(&self.signing_key_reload_seconds) {
+            return Err(invalid(
+                "tokens.signing_key_reload_seconds",
+                "must be 1..=3600 seconds",
             ));
         }
         if self.refresh_grace_seconds < 0 || self.refresh_grace_seconds > 300 {

@@ -106,7 +106,7 @@ pub fn mint_access_scoped(
         jti: random_b64(16),
         auth_time: None,
     };
-    let jwt = core.keys.sign(AT_JWT_TYP, &claims)?;
+    let jwt = core.keys.sign(now, AT_JWT_TYP, &claims)?;
     let record = AccessTokenRecord {
         jti: claims.jti,
         family_id: family_id.to_owned(),

@@ -11,8 +11,10 @@ pub mod mcp_server;
 pub mod node;
 pub mod pinned_node;
 pub mod prereq;
+pub mod private_pg;
 pub mod process;
 pub mod python;
+pub mod replicas;
 
 /// `<crate>/tests/<name>`.
 pub fn tests_dir(name: &str) -> std::path::PathBuf {

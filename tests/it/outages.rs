@@ -170,8 +170,9 @@ async fn postgres_idp_and_mcp_server_outages() {
         }
         assert!(
             back.elapsed() < Duration::from_secs(30),
-            "not ready 30 s after the database returned:\n{}",
-            cluster.logs()
+            "not ready 30 s after the database returned:\n{}\n--- postgres ---\n{}",
+            cluster.logs(),
+            pg.log()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -4,7 +4,7 @@
 //! the `postgres` user through `runuser`, since Postgres refuses to run as root. Missing
 //! binaries fail the test, naming them (opt-out: `DCR_BRIDGE_TEST_SKIP=postgres`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use super::prereq::{self, Prereq};
@@ -156,11 +156,6 @@ impl PrivatePostgres {
     /// The server's log, for failure messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
-    }
-
-    /// The data directory.
-    pub fn data(&self) -> &Path {
-        &self.data
     }
 }
 

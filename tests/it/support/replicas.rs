@@ -127,6 +127,10 @@ database_url = "{database_url}"
 secret_key = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="
 admin_token = "{ADMIN_TOKEN}"
 
+# The tests' clients all come from 127.0.0.1: per-IP limits would refuse their load.
+[rate_limit]
+enabled = false
+
 [database]
 acquire_timeout_seconds = {acquire}
 

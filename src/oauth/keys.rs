@@ -385,11 +385,11 @@ async fn load_keys(
 /// which every replica loaded when it started. Only a store with no retired key at all (the
 /// first key) signs with a fresh current key. Returns (signer, the current key if it takes
 /// over later, and when).
-fn choose_signer<'a>(
-    records: &'a [SigningKeyRecord],
+fn choose_signer(
+    records: &[SigningKeyRecord],
     now: i64,
     publish_after: i64,
-) -> Option<(&'a SigningKeyRecord, Option<(&'a SigningKeyRecord, i64)>)> {
+) -> Option<(&SigningKeyRecord, Option<(&SigningKeyRecord, i64)>)> {
     let usable = |k: &&SigningKeyRecord| k.alg == ALG;
     let current = records
         .iter()

@@ -67,8 +67,8 @@ impl Dialect for Postgres {
         Ok(MIGRATOR.run(pool).await?)
     }
 
-    /// LISTEN on the channels the triggers of migration 0009 notify. The listener holds one
-    /// connection of its own (outside the pool's count once detached).
+    /// LISTEN on the channels the triggers of migration 0009 notify. The listener keeps one of
+    /// the pool's connections for itself (and takes another from the pool to reconnect).
     async fn watch(pool: &PgPool) -> Result<Option<Box<dyn ChangeFeed>>, StoreError> {
         let mut listener = PgListener::connect_with(pool)
             .await

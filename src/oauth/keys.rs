@@ -407,8 +407,10 @@ fn choose_signer(
     };
     let fallback = retired()
         .filter(|k| k.created_at.saturating_add(publish_after) <= now)
-        .max_by_key(|k| (k.retired_at.unwrap_or(0), k.created_at))
-        .or_else(|| retired().min_by_key(|k| k.created_at));
+        .max_by_key(|k| (k.retired_at.unwrap_or(0), k.created_at, &k.kid))
+        // Ties (keys made in the same second) broken by kid, so that every replica picks the
+        // same key whatever order the store lists them in.
+        .or_else(|| retired().min_by_key(|k| (k.created_at, k.retired_at, &k.kid)));
     Some(match fallback {
         Some(older) => (older, Some((current, from))),
         None => (current, None),

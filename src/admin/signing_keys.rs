@@ -143,7 +143,7 @@ pub async fn rotate(
     let (staged, activated) = KeyRing::rotate_audited(
         store,
         &core.cipher,
-        now,
+        core.clock.as_ref(),
         step != RotateStep::Promote,
         step != RotateStep::Stage,
         |staged, activated| {
@@ -156,7 +156,7 @@ pub async fn rotate(
     )
     .await
     .map_err(failed)?;
-    if let Err(e) = core.keys.reload(store, &core.cipher, now).await {
+    if let Err(e) = core.keys.reload(store, &core.cipher, core.now()).await {
         tracing::warn!(error = %e, "reloading signing keys after a rotation failed");
     }
     Ok(Json(Rotated {

@@ -187,7 +187,7 @@ impl KeyRing {
     pub async fn rotate_audited(
         store: &dyn Store,
         cipher: &Cipher,
-        now: i64,
+        clock: &dyn crate::clock::Clock,
         stage: bool,
         promote: bool,
         audit: impl FnOnce(Option<&str>, Option<&str>) -> AuditEvent + Send,
@@ -197,11 +197,17 @@ impl KeyRing {
                 .find(|k| k.state == KeyState::Next)
                 .map(|k| k.kid.clone())
         };
-        let fresh = if stage && staged_already(&store.list_signing_keys().await?).is_none() {
-            Some(generate(cipher, KeyState::Next, now).await?)
+        let mut fresh = if stage && staged_already(&store.list_signing_keys().await?).is_none() {
+            Some(generate(cipher, KeyState::Next, clock.now()).await?)
         } else {
             None
         };
+        // The key is published when it is stored, not when its generation started (seconds
+        // earlier on a busy machine): its publish delay counts from here.
+        let now = clock.now();
+        if let Some(record) = &mut fresh {
+            record.created_at = now;
+        }
         let mut tx = store.begin().await?;
         let mut next = staged_already(&tx.list_signing_keys().await?);
         let mut staged = None;

@@ -174,8 +174,10 @@ async fn rotated_key_signs_only_once_every_replica_knows_it() {
     let (access, mut refresh) = pair(&tokens);
     let old = kid(&access);
 
-    let rotated = cluster.admin_post(1, "/admin/v1/signing-keys/rotate").await;
+    // Measured from before the call: the key's publication (its created_at, whole seconds) is
+    // somewhere inside it.
     let rotated_at = Instant::now();
+    let rotated = cluster.admin_post(1, "/admin/v1/signing-keys/rotate").await;
     let newest = rotated["activated"].as_str().unwrap().to_owned();
     assert_ne!(newest, old);
 

@@ -134,6 +134,7 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
         admin_listen: None,
         admin_token: None,
         database_url: db_url,
+        database: Default::default(),
         secret_key: SecretString::from(base64::engine::general_purpose::STANDARD.encode([7u8; 32])),
         old_secret_keys: vec![],
         allow_insecure_http: true,

@@ -19,6 +19,8 @@ use crate::oauth::upstreams::{Upstream, Upstreams};
 use crate::oauth::{Core, Settings};
 use crate::store::Store;
 
+mod replica_sync;
+
 /// Everything a request handler can reach.
 pub struct App {
     /// The validated configuration.
@@ -54,7 +56,7 @@ impl Deref for AppState {
 /// # Errors
 /// Database unreachable, migration failure, undecryptable signing key.
 pub async fn build(config: Config) -> anyhow::Result<AppState> {
-    let store = crate::store::connect(&config.database_url)
+    let store = crate::store::connect_with(&config.database_url, config.database.pool())
         .await
         .context("connecting to the database")?;
     store.migrate().await.context("applying migrations")?;
@@ -77,9 +79,14 @@ pub async fn build_with(
         &config.secret_key_bytes()?,
         &config.old_secret_key_bytes()?,
     ));
-    let keys = KeyRing::load_or_create(store.as_ref(), &cipher, clock.now())
-        .await
-        .map_err(|e| anyhow::anyhow!("loading signing keys: {e}"))?;
+    let keys = KeyRing::load_or_create_with(
+        store.as_ref(),
+        &cipher,
+        clock.now(),
+        config.tokens.signing_key_publish_seconds(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("loading signing keys: {e}"))?;
     let mut upstreams = Vec::new();
     for up in &config.upstreams {
         let idp = crate::idp::build(
@@ -170,6 +177,7 @@ pub async fn serve_all(
     tokio::spawn(check_upstreams(state.clone()));
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
     let revocations = start_revocation_polling(&state).await;
+    let sync = replica_sync::spawn(&state);
     let shutdown = shutdown.boxed().shared();
     let admin = admin_listener.map(|admin_listener| {
         let app = crate::http::middleware::common(
@@ -198,6 +206,9 @@ pub async fn serve_all(
         },
     };
     housekeeping.abort();
+    for task in sync {
+        task.abort();
+    }
     if let Some(task) = revocations {
         task.abort();
     }
@@ -272,24 +283,16 @@ pub async fn check_upstream(
     record
 }
 
-/// Every minute reloads the signing keys (another replica or `rotate-keys` may have rotated
-/// them) and forgets rate-limit buckets that are full again: both are this process's memory, so
-/// every replica does them. Every five minutes runs [`housekeeping_round`], which with several
-/// replicas on one database runs on one of them.
+/// Every minute forgets rate-limit buckets that are full again (this process's memory, so
+/// every replica does it; the signing keys are reloaded by [`replica_sync`]). Every five
+/// minutes runs [`housekeeping_round`], which with several replicas on one database runs on
+/// one of them.
 async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     let mut round: u64 = 0;
     loop {
         tick.tick().await;
         round += 1;
-        let core = &state.core;
-        if let Err(e) = core
-            .keys
-            .reload(core.store.as_ref(), &core.cipher, core.now())
-            .await
-        {
-            tracing::warn!(error = %e, "reloading signing keys failed");
-        }
         state.rate_limits.retain_recent();
         if round % 5 == 1 {
             housekeeping_round(&state).await;
@@ -345,8 +348,12 @@ pub async fn housekeeping_round(state: &AppState) -> Option<HousekeepingReport> 
     }
     let mut report = HousekeepingReport::default();
     // A retired key stays published until every token it signed has expired (plus slack
-    // for clock skew), then leaves JWKS at the next reload.
-    let retired_before = now - core.settings.max_access_token_ttl() - 300;
+    // for clock skew), then leaves JWKS at the next reload. It may sign for up to the publish
+    // delay after it was retired (until its successor is known everywhere: oauth/keys.rs).
+    let retired_before = now
+        - core.settings.max_access_token_ttl()
+        - 300
+        - state.config.tokens.signing_key_publish_seconds();
     match core.store.prune_retired_signing_keys(retired_before).await {
         Ok(n) if n > 0 => {
             report.pruned_signing_keys = n;

@@ -263,7 +263,7 @@ async fn rotate_keys(path: Option<PathBuf>, args: &RotateArgs) -> anyhow::Result
     let (staged, activated) = KeyRing::rotate_audited(
         store.as_ref(),
         &cipher,
-        now,
+        &crate::clock::SystemClock,
         !args.promote,
         !args.stage,
         |staged, activated| {

@@ -15,6 +15,7 @@ mod access_policy;
 mod cimd;
 mod client_rules;
 mod clients;
+mod database;
 mod enterprise_idps;
 mod errors;
 mod gateway;
@@ -23,15 +24,16 @@ mod metrics;
 mod registration;
 mod resource_upstreams;
 mod sections;
+mod service_accounts;
 mod token_exchange;
 mod upstream_credentials;
-mod service_accounts;
 mod upstreams;
 
 pub use access_policy::ScopeGrant;
 pub use cimd::CimdSettings;
 pub use client_rules::{ClientMatch, ClientRuleConfig};
 pub use clients::StaticClientConfig;
+pub use database::DatabaseSettings;
 pub use enterprise_idps::EnterpriseIdpConfig;
 pub use gateway::{GatewaySettings, IdentityHeaders};
 pub use metrics::MetricsSettings;
@@ -40,8 +42,8 @@ pub use sections::{
     AccessTokenClaim, AuditSettings, ClientIpHeader, RateLimitSettings, RegistrationSettings,
     TokenSettings,
 };
-pub use upstream_credentials::thumbprint_bytes;
 pub use service_accounts::{parse_client_jwks, ServiceAccountConfig, MAX_CLIENT_KEYS};
+pub use upstream_credentials::thumbprint_bytes;
 pub use upstreams::{
     is_tenant_id, AccessPolicy, UpstreamClientAuth, UpstreamConfig, UpstreamKind, UpstreamRefresh,
     GOOGLE_LEGACY_ISSUER,
@@ -126,6 +128,9 @@ pub struct Config {
     /// `postgres://…` or `sqlite://path.db`.
     #[serde(default = "default_database_url")]
     pub database_url: String,
+    /// The connection pool of `database_url`.
+    #[serde(default)]
+    pub database: DatabaseSettings,
     /// 32 random bytes, base64. Encrypts upstream tokens and signing keys.
     #[serde(serialize_with = "serialize_secret")]
     pub secret_key: SecretString,
@@ -319,6 +324,7 @@ impl Config {
         for (i, k) in self.old_secret_keys.iter().enumerate() {
             decode_key(k).map_err(|m| invalid(format!("old_secret_keys[{i}]"), m))?;
         }
+        self.database.validate()?;
         self.tokens.validate()?;
         self.registration.validate()?;
         self.rate_limit.validate()?;

@@ -500,6 +500,68 @@ fn gateway_section_defaults_and_limits() {
     }
 }
 
+/// Issue 15: the pool bound and the key reload interval, with their defaults and limits, each
+/// error naming its key.
+#[test]
+fn database_and_key_reload_settings_defaults_and_limits() {
+    let c = load(&toml(""), &[]).unwrap();
+    assert_eq!(c.database.max_connections, 16);
+    assert_eq!(c.database.acquire_timeout_seconds, 5);
+    assert_eq!(c.tokens.signing_key_reload_seconds, 60);
+    assert_eq!(c.tokens.signing_key_publish_seconds(), 120);
+    let c = load(
+        &toml(
+            "[database]\nmax_connections = 4\nacquire_timeout_seconds = 2\n[tokens]\nsigning_key_reload_seconds = 5\n",
+        ),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        c.database.pool(),
+        crate::store::PoolOptions {
+            max_connections: 4,
+            acquire_timeout: std::time::Duration::from_secs(2),
+        }
+    );
+    assert_eq!(c.tokens.signing_key_publish_seconds(), 10);
+    for (bad, key) in [
+        (
+            "[database]\nmax_connections = 0",
+            "database.max_connections",
+        ),
+        (
+            "[database]\nmax_connections = 1001",
+            "database.max_connections",
+        ),
+        (
+            "[database]\nacquire_timeout_seconds = 0",
+            "database.acquire_timeout_seconds",
+        ),
+        (
+            "[database]\nacquire_timeout_seconds = 121",
+            "database.acquire_timeout_seconds",
+        ),
+        (
+            "[database]\nacquire_timeout_seconds = -1",
+            "acquire_timeout_seconds",
+        ),
+        ("[database]\npool = 3", "pool"),
+        (
+            "[tokens]\nsigning_key_reload_seconds = 0",
+            "tokens.signing_key_reload_seconds",
+        ),
+        (
+            "[tokens]\nsigning_key_reload_seconds = 3601",
+            "tokens.signing_key_reload_seconds",
+        ),
+    ] {
+        let err = load(&toml(&format!("{bad}\n")), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key), "{bad}: {err}");
+    }
+}
+
 #[test]
 fn identity_header_names_are_checked() {
     let with = |lines: &str| {

@@ -90,6 +90,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         admin_listen: None,
         admin_token: None,
         database_url: format!("sqlite://{}", db.display()),
+        database: Default::default(),
         secret_key,
         old_secret_keys: Vec::new(),
         allow_insecure_http: true,

@@ -113,6 +113,14 @@ impl From<StoreError> for AdminError {
         match e {
             StoreError::NotFound => Self::NotFound("not found".to_owned()),
             StoreError::Conflict(meaning) => Self::Conflict(format!("conflict: {meaning}")),
+            other if other.is_unavailable() => {
+                tracing::warn!(error = %other, "database unavailable");
+                Self::Status {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    code: "temporarily_unavailable",
+                    detail: crate::oauth::error::DATABASE_UNAVAILABLE.to_owned(),
+                }
+            }
             other => Self::Internal(other.into()),
         }
     }

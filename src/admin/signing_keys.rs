@@ -2,9 +2,11 @@
 //! same steps as `dcr-bridge rotate-keys` ([`KeyRing::stage_next`], [`KeyRing::promote_next`]),
 //! audited as `admin_signing_key_rotated`.
 //!
-//! This replica's key ring is reloaded at once; the others pick the change up at their next
-//! reload (every minute), which is why `stage` exists: publish the next key, wait until every
-//! replica and resource server has it in its JWKS, then `promote`.
+//! This replica's key ring is reloaded at once; the others pick the change up at once on
+//! Postgres (LISTEN/NOTIFY) and at their next reload (`tokens.signing_key_reload_seconds`)
+//! in any case. A key signs only once it has been published for two reload intervals, so even
+//! `both` never signs a token some replica cannot verify; `stage` first gives resource servers
+//! that cache JWKS longer the time they need before `promote`.
 
 use axum::extract::State;
 use axum::{Extension, Json};
@@ -141,7 +143,7 @@ pub async fn rotate(
     let (staged, activated) = KeyRing::rotate_audited(
         store,
         &core.cipher,
-        now,
+        core.clock.as_ref(),
         step != RotateStep::Promote,
         step != RotateStep::Stage,
         |staged, activated| {
@@ -154,7 +156,7 @@ pub async fn rotate(
     )
     .await
     .map_err(failed)?;
-    if let Err(e) = core.keys.reload(store, &core.cipher, now).await {
+    if let Err(e) = core.keys.reload(store, &core.cipher, core.now()).await {
         tracing::warn!(error = %e, "reloading signing keys after a rotation failed");
     }
     Ok(Json(Rotated {

@@ -27,6 +27,10 @@ pub struct TokenSettings {
     /// always there (`iss`, `sub`, `aud`, `client_id`, `scope`, `iat`, `exp`, `nbf`, `jti`).
     /// Default: none (docs/security.md, "What leaves in tokens").
     pub access_token_claims: Vec<AccessTokenClaim>,
+    /// Every replica re-reads the signing keys this often (on Postgres also at once when they
+    /// change). A new key signs only once it has been published for twice this long, so every
+    /// replica (and its JWKS) knows it before any token it signed arrives.
+    pub signing_key_reload_seconds: i64,
 }
 
 /// A user claim `[tokens] access_token_claims` may add to our access tokens, from the user's
@@ -64,11 +68,18 @@ impl Default for TokenSettings {
             code_ttl: 300,
             authorization_request_ttl: 600,
             access_token_claims: Vec::new(),
+            signing_key_reload_seconds: 60,
         }
     }
 }
 
 impl TokenSettings {
+    /// How long a key must have been published before it signs: two reload intervals.
+    #[must_use]
+    pub fn signing_key_publish_seconds(&self) -> i64 {
+        2 * self.signing_key_reload_seconds
+    }
+
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         for (key, value) in [
             ("tokens.access_token_ttl", self.access_token_ttl),
@@ -88,6 +99,12 @@ impl TokenSettings {
             return Err(invalid(
                 "tokens.code_ttl",
                 "must be at most 600 (RFC 6749 §4.1.2)",
+            ));
+        }
+        if !(1..=3600).contains(&self.signing_key_reload_seconds) {
+            return Err(invalid(
+                "tokens.signing_key_reload_seconds",
+                "must be 1..=3600 seconds",
             ));
         }
         if self.refresh_grace_seconds < 0 || self.refresh_grace_seconds > 300 {

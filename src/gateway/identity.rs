@@ -177,6 +177,7 @@ pub fn headers(
     if named.jwt.is_some() {
         let now = core.now();
         let jwt = core.keys.sign(
+            now,
             IDENTITY_JWT_TYP,
             &IdentityClaims {
                 iss: &core.settings.issuer,

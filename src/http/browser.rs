@@ -33,6 +33,20 @@ pub fn answer(app: &AppState, rid: Option<&str>, refused: FlowError) -> Response
                 None,
             )
         }
+        // The database is away (oauth::Error from an unavailable store): a 503 page that says
+        // to retry, not a 500.
+        FlowError::Internal(e @ crate::oauth::Error::TemporarilyUnavailable(_)) => {
+            log(&e);
+            page(
+                app,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+                "The service is temporarily unavailable. Try again in a moment.",
+                Some(e.code()),
+                rid,
+                None,
+            )
+        }
         FlowError::Internal(e) => {
             log(&e);
             page(

@@ -27,7 +27,7 @@ pub fn log(err: &Error) {
     match err {
         Error::Server(source) => tracing::error!(error = %format!("{source:#}"), "internal error"),
         Error::TemporarilyUnavailable(d) => {
-            tracing::warn!(description = %d, "upstream unavailable")
+            tracing::warn!(description = %d, "temporarily unavailable")
         }
         other => tracing::debug!(
             error = other.code(),

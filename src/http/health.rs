@@ -11,6 +11,9 @@ use serde_json::json;
 
 use crate::app::AppState;
 
+/// How long `/readyz` waits for the database.
+const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(800);
+
 /// Health routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -23,10 +26,16 @@ async fn healthz() -> Response {
 }
 
 async fn readyz(State(app): State<AppState>) -> Response {
-    let database = match app.core.store.ping().await {
-        Ok(()) => "ok".to_owned(),
-        Err(e) => {
+    // Bounded apart from the pool's acquire timeout: a probe must answer within the
+    // orchestrator's own timeout (Kubernetes: 1 s by default) even while the database is away.
+    let database = match tokio::time::timeout(PING_TIMEOUT, app.core.store.ping()).await {
+        Ok(Ok(())) => "ok".to_owned(),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database ping failed");
+            "unavailable".to_owned()
+        }
+        Err(_) => {
+            tracing::warn!("readiness: database ping timed out");
             "unavailable".to_owned()
         }
     };

@@ -138,9 +138,19 @@ impl Error {
     }
 }
 
+/// What a client is told while the database is unreachable.
+pub const DATABASE_UNAVAILABLE: &str = "the service is temporarily unavailable; try again shortly";
+
 impl From<StoreError> for Error {
+    /// A database that is down or going away is a 503 `temporarily_unavailable` (the client may
+    /// retry, on this or another replica); any other store failure is internal.
     fn from(e: StoreError) -> Self {
-        Self::Server(e.into())
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "database unavailable");
+            Self::TemporarilyUnavailable(DATABASE_UNAVAILABLE.to_owned())
+        } else {
+            Self::Server(e.into())
+        }
     }
 }
 

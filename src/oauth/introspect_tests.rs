@@ -65,7 +65,7 @@ async fn a_token_signed_by_a_foreign_key_is_inactive() {
         .unwrap();
     // Same claims, same jti (which exists in our store), foreign signature.
     let claims: AccessClaims = verify_access(&f.core, &t.access_token).unwrap();
-    let forged = foreign.sign(AT_JWT_TYP, &claims).unwrap();
+    let forged = foreign.sign(START, AT_JWT_TYP, &claims).unwrap();
     assert_eq!(
         introspect(&f.core, &forged).await.unwrap(),
         json!({ "active": false })
@@ -78,7 +78,7 @@ async fn a_valid_jwt_unknown_to_the_store_is_inactive() {
     let t = f.tokens().await;
     let mut claims: AccessClaims = verify_access(&f.core, &t.access_token).unwrap();
     claims.jti = "never-issued".to_owned();
-    let jwt = f.core.keys.sign(AT_JWT_TYP, &claims).unwrap();
+    let jwt = f.core.keys.sign(START, AT_JWT_TYP, &claims).unwrap();
     assert_eq!(introspect(&f.core, &jwt).await.unwrap()["active"], false);
 }
 

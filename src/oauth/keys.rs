@@ -5,8 +5,14 @@
 //! Private keys are stored as PKCS#8 DER sealed with the server cipher, bound to their kid.
 //!
 //! Rotation across replicas: `stage_next` publishes a new key (every replica's JWKS shows it
-//! after its next `reload`), `promote_next` makes it the signer and retires the old one, which
-//! stays published so tokens it signed keep verifying. `rotate` does both at once.
+//! after its next `reload`), `promote_next` makes it the current key and retires the old one,
+//! which stays published so tokens it signed keep verifying. `rotate` does both at once.
+//!
+//! A key signs only once it has been published (stored, so in every replica's next reload) for
+//! `publish_after` seconds (`tokens.signing_key_reload_seconds` × 2): until then the ring keeps
+//! signing with the newest key that has been published that long. So a token never reaches a
+//! replica (or a resource server's JWKS) that does not know its key yet, whichever replica
+//! rotated and however the rotation was split into steps.
 
 use std::sync::{Arc, RwLock};
 
@@ -40,16 +46,40 @@ struct Verifier {
     jwk: Value,
 }
 
+/// A current key not yet published long enough to sign: it takes over at `from`.
+struct Pending {
+    kid: String,
+    key: EncodingKey,
+    from: i64,
+}
+
 /// One consistent snapshot of the keys.
 struct Keys {
+    /// The current key, or the key that signs until the current one has been published long
+    /// enough.
     signer_kid: String,
     signer: EncodingKey,
+    pending: Option<Pending>,
+    /// The store's current key (what the admin API calls active).
+    current_kid: String,
     verifiers: Vec<Verifier>,
+}
+
+impl Keys {
+    /// The kid and key that sign at `now`.
+    fn signer_at(&self, now: i64) -> (&str, &EncodingKey) {
+        match &self.pending {
+            Some(p) if p.from <= now => (&p.kid, &p.key),
+            _ => (&self.signer_kid, &self.signer),
+        }
+    }
 }
 
 /// The signing keys of this server. Cheap to share; `reload` swaps in a fresh snapshot.
 pub struct KeyRing {
     inner: RwLock<Arc<Keys>>,
+    /// Seconds a key must have been published before it signs (0: at once).
+    publish_after: i64,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -75,8 +105,25 @@ impl KeyRing {
     /// # Errors
     /// Store failures, a key that cannot be opened with `cipher`, or no usable current key.
     pub async fn load_or_create(store: &dyn Store, cipher: &Cipher, now: i64) -> Result<KeyRing> {
+        Self::load_or_create_with(store, cipher, now, 0).await
+    }
+
+    /// [`KeyRing::load_or_create`] for a ring whose new keys sign only once they have been
+    /// published for `publish_after` seconds (the first key of an empty store signs at once).
+    ///
+    /// # Errors
+    /// As [`KeyRing::load_or_create`].
+    pub async fn load_or_create_with(
+        store: &dyn Store,
+        cipher: &Cipher,
+        now: i64,
+        publish_after: i64,
+    ) -> Result<KeyRing> {
         Ok(KeyRing {
-            inner: RwLock::new(Arc::new(load_keys(store, cipher, now).await?)),
+            inner: RwLock::new(Arc::new(
+                load_keys(store, cipher, now, publish_after).await?,
+            )),
+            publish_after,
         })
     }
 
@@ -85,7 +132,7 @@ impl KeyRing {
     /// # Errors
     /// As [`KeyRing::load_or_create`]; on error the old snapshot stays in use.
     pub async fn reload(&self, store: &dyn Store, cipher: &Cipher, now: i64) -> Result<()> {
-        let keys = Arc::new(load_keys(store, cipher, now).await?);
+        let keys = Arc::new(load_keys(store, cipher, now, self.publish_after).await?);
         let mut guard = self.inner.write().map_err(|_| poisoned())?;
         *guard = keys;
         Ok(())
@@ -140,7 +187,7 @@ impl KeyRing {
     pub async fn rotate_audited(
         store: &dyn Store,
         cipher: &Cipher,
-        now: i64,
+        clock: &dyn crate::clock::Clock,
         stage: bool,
         promote: bool,
         audit: impl FnOnce(Option<&str>, Option<&str>) -> AuditEvent + Send,
@@ -150,11 +197,17 @@ impl KeyRing {
                 .find(|k| k.state == KeyState::Next)
                 .map(|k| k.kid.clone())
         };
-        let fresh = if stage && staged_already(&store.list_signing_keys().await?).is_none() {
-            Some(generate(cipher, KeyState::Next, now).await?)
+        let mut fresh = if stage && staged_already(&store.list_signing_keys().await?).is_none() {
+            Some(generate(cipher, KeyState::Next, clock.now()).await?)
         } else {
             None
         };
+        // The key is published when it is stored, not when its generation started (seconds
+        // earlier on a busy machine): its publish delay counts from here.
+        let now = clock.now();
+        if let Some(record) = &mut fresh {
+            record.created_at = now;
+        }
         let mut tx = store.begin().await?;
         let mut next = staged_already(&tx.list_signing_keys().await?);
         let mut staged = None;
@@ -180,12 +233,20 @@ impl KeyRing {
         Ok((staged, activated))
     }
 
-    /// The kid that signs now.
+    /// The store's current key (which signs once it has been published long enough).
     ///
     /// # Errors
     /// Only if the lock was poisoned.
     pub fn current_kid(&self) -> Result<String> {
-        Ok(self.snapshot()?.signer_kid.clone())
+        Ok(self.snapshot()?.current_kid.clone())
+    }
+
+    /// The kid that signs at `now`.
+    ///
+    /// # Errors
+    /// Only if the lock was poisoned.
+    pub fn signing_kid(&self, now: i64) -> Result<String> {
+        Ok(self.snapshot()?.signer_at(now).0.to_owned())
     }
 
     /// The JWK Set (RFC 7517 §5) of every published key: current, next and retired.
@@ -198,16 +259,18 @@ impl KeyRing {
         json!({ "keys": keys })
     }
 
-    /// Signs `claims` with the current key, header `{alg: RS256, typ, kid}`.
+    /// Signs `claims` with the key that signs at `now` ([`KeyRing::signing_kid`]), header
+    /// `{alg: RS256, typ, kid}`.
     ///
     /// # Errors
     /// Serialisation or signing failure (internal).
-    pub fn sign(&self, header_typ: &str, claims: &impl Serialize) -> Result<String> {
+    pub fn sign(&self, now: i64, header_typ: &str, claims: &impl Serialize) -> Result<String> {
         let keys = self.snapshot()?;
+        let (kid, key) = keys.signer_at(now);
         let mut header = Header::new(Algorithm::RS256);
         header.typ = Some(header_typ.to_owned());
-        header.kid = Some(keys.signer_kid.clone());
-        jsonwebtoken::encode(&header, claims, &keys.signer).map_err(Error::server)
+        header.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&header, claims, key).map_err(Error::server)
     }
 
     /// Verifies an access token of ours: kid one of ours, RS256, `typ` at+jwt, signature, `iss`,
@@ -300,12 +363,17 @@ fn key_aad(kid: &str) -> Vec<u8> {
     [b"signing_key:".as_slice(), kid.as_bytes()].concat()
 }
 
-async fn load_keys(store: &dyn Store, cipher: &Cipher, now: i64) -> Result<Keys> {
+async fn load_keys(
+    store: &dyn Store,
+    cipher: &Cipher,
+    now: i64,
+    publish_after: i64,
+) -> Result<Keys> {
     // Two attempts: if another replica wins the race to create the first key, use its key.
     for _ in 0..2 {
         let records = store.list_signing_keys().await?;
         if records.iter().any(|k| k.state == KeyState::Current) {
-            return build(&records, cipher);
+            return build(&records, cipher, now, publish_after);
         }
         let record = generate(cipher, KeyState::Current, now).await?;
         match store.insert_signing_key(&record).await {
@@ -314,19 +382,71 @@ async fn load_keys(store: &dyn Store, cipher: &Cipher, now: i64) -> Result<Keys>
         }
     }
     let records = store.list_signing_keys().await?;
-    build(&records, cipher)
+    build(&records, cipher, now, publish_after)
 }
 
-fn build(records: &[SigningKeyRecord], cipher: &Cipher) -> Result<Keys> {
-    let mut signer = None;
+/// Which key signs: the current one once it has been published for `publish_after`; before
+/// that the key retired last among those published that long, or, when none has been (several
+/// rotations within `publish_after` of the first key), the oldest retired key: the first key,
+/// which every replica loaded when it started. Only a store with no retired key at all (the
+/// first key) signs with a fresh current key. Returns (signer, the current key if it takes
+/// over later, and when).
+fn choose_signer(
+    records: &[SigningKeyRecord],
+    now: i64,
+    publish_after: i64,
+) -> Option<(&SigningKeyRecord, Option<(&SigningKeyRecord, i64)>)> {
+    let usable = |k: &&SigningKeyRecord| k.alg == ALG;
+    let current = records
+        .iter()
+        .filter(usable)
+        .find(|k| k.state == KeyState::Current)?;
+    let from = current.created_at.saturating_add(publish_after);
+    if from <= now {
+        return Some((current, None));
+    }
+    let retired = || {
+        records
+            .iter()
+            .filter(usable)
+            .filter(|k| k.state == KeyState::Retired)
+    };
+    let fallback = retired()
+        .filter(|k| k.created_at.saturating_add(publish_after) <= now)
+        .max_by_key(|k| (k.retired_at.unwrap_or(0), k.created_at, &k.kid))
+        // Ties (keys made in the same second) broken by kid, so that every replica picks the
+        // same key whatever order the store lists them in.
+        .or_else(|| retired().min_by_key(|k| (k.created_at, k.retired_at, &k.kid)));
+    Some(match fallback {
+        Some(older) => (older, Some((current, from))),
+        None => (current, None),
+    })
+}
+
+fn build(
+    records: &[SigningKeyRecord],
+    cipher: &Cipher,
+    now: i64,
+    publish_after: i64,
+) -> Result<Keys> {
+    let (signer_record, pending_record) = choose_signer(records, now, publish_after)
+        .ok_or_else(|| Error::server(anyhow::anyhow!("no current RS256 signing key")))?;
+    let (signer_kid, signer) = open_private(signer_record, cipher)?;
+    let pending = match pending_record {
+        Some((record, from)) => {
+            let (kid, key) = open_private(record, cipher)?;
+            Some(Pending { kid, key, from })
+        }
+        None => None,
+    };
+    let current_kid = pending
+        .as_ref()
+        .map_or_else(|| signer_record.kid.clone(), |p| p.kid.clone());
     let mut verifiers = Vec::new();
     for record in records {
         if record.alg != ALG {
             tracing::warn!(kid = %record.kid, alg = %record.alg, "ignoring signing key with unsupported alg");
             continue;
-        }
-        if record.state == KeyState::Current {
-            signer = Some(open_private(record, cipher)?);
         }
         let jwk: Value = serde_json::from_str(&record.public_jwk).map_err(|e| {
             Error::server(anyhow::anyhow!(
@@ -357,11 +477,11 @@ fn build(records: &[SigningKeyRecord], cipher: &Cipher) -> Result<Keys> {
             jwk: public_jwk(&record.kid, n, e),
         });
     }
-    let (signer_kid, signer) =
-        signer.ok_or_else(|| Error::server(anyhow::anyhow!("no current RS256 signing key")))?;
     Ok(Keys {
         signer_kid,
         signer,
+        pending,
+        current_kid,
         verifiers,
     })
 }

@@ -100,7 +100,7 @@ async fn sign_and_verify_with_the_clock() {
     let ring = KeyRing::load_or_create(store.as_ref(), &cipher(), START)
         .await
         .unwrap();
-    let jwt = ring.sign(AT_JWT_TYP, &claims(START + 60)).unwrap();
+    let jwt = ring.sign(START, AT_JWT_TYP, &claims(START + 60)).unwrap();
     let header = jsonwebtoken::decode_header(&jwt).unwrap();
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
     assert_eq!(header.kid, Some(ring.current_kid().unwrap()));
@@ -121,10 +121,10 @@ async fn sign_and_verify_with_the_clock() {
 
     let mut no_iss = claims(START + 60);
     no_iss.as_object_mut().unwrap().remove("iss");
-    let jwt = ring.sign(AT_JWT_TYP, &no_iss).unwrap();
+    let jwt = ring.sign(START, AT_JWT_TYP, &no_iss).unwrap();
     assert_eq!(err_text(ring.verify(&jwt, ISSUER, START)), "wrong issuer");
 
-    let jwt = ring.sign("JWT", &claims(START + 60)).unwrap();
+    let jwt = ring.sign(START, "JWT", &claims(START + 60)).unwrap();
     assert_eq!(
         err_text(ring.verify(&jwt, ISSUER, START)),
         "not an access token"
@@ -132,7 +132,7 @@ async fn sign_and_verify_with_the_clock() {
 
     let mut future = claims(START + 120);
     future["nbf"] = json!(START + 60);
-    let jwt = ring.sign(AT_JWT_TYP, &future).unwrap();
+    let jwt = ring.sign(START, AT_JWT_TYP, &future).unwrap();
     assert_eq!(
         err_text(ring.verify(&jwt, ISSUER, START)),
         "token not yet valid"
@@ -157,7 +157,9 @@ async fn foreign_and_forged_tokens_are_refused() {
         .unwrap();
 
     // Signed by a key we never published.
-    let jwt = foreign.sign(AT_JWT_TYP, &claims(START + 60)).unwrap();
+    let jwt = foreign
+        .sign(START, AT_JWT_TYP, &claims(START + 60))
+        .unwrap();
     assert_eq!(err_text(ring.verify(&jwt, ISSUER, START)), "unknown key");
 
     // Signed by another key but claiming our kid.
@@ -186,7 +188,7 @@ async fn foreign_and_forged_tokens_are_refused() {
     );
 
     // alg none: header swapped, signature dropped.
-    let good = ring.sign(AT_JWT_TYP, &claims(START + 60)).unwrap();
+    let good = ring.sign(START, AT_JWT_TYP, &claims(START + 60)).unwrap();
     let parts: Vec<&str> = good.split('.').collect();
     let none_header = URL_SAFE_NO_PAD.encode(
         json!({ "alg": "none", "typ": "at+jwt", "kid": ring.current_kid().unwrap() }).to_string(),
@@ -208,7 +210,7 @@ async fn rotation_keeps_old_tokens_valid_and_publishes_both() {
         .await
         .unwrap();
     let old_kid = ring.current_kid().unwrap();
-    let before = ring.sign(AT_JWT_TYP, &claims(START + 3600)).unwrap();
+    let before = ring.sign(START, AT_JWT_TYP, &claims(START + 3600)).unwrap();
 
     // Staged: published, not signing.
     let next = KeyRing::stage_next(store.as_ref(), &c, START + 10)
@@ -248,7 +250,7 @@ async fn rotation_keeps_old_tokens_valid_and_publishes_both() {
         .collect();
     assert!(kids.contains(&old_kid) && kids.contains(&next) && kids.len() == 2);
     assert!(ring.verify::<Value>(&before, ISSUER, START + 30).is_ok());
-    let after = ring.sign(AT_JWT_TYP, &claims(START + 3600)).unwrap();
+    let after = ring.sign(START, AT_JWT_TYP, &claims(START + 3600)).unwrap();
     assert_eq!(
         jsonwebtoken::decode_header(&after).unwrap().kid,
         Some(next.clone())
@@ -293,4 +295,61 @@ async fn debug_does_not_show_key_material() {
         shown.contains(&ring.current_kid().unwrap()) && shown.len() < 200,
         "{shown}"
     );
+}
+
+/// Issue 15: a rotated key signs only once it has been published for `publish_after` (two
+/// reload intervals), so every replica has loaded it before any token it signed exists. Until
+/// then the previous key, published long enough, signs.
+#[tokio::test]
+async fn a_new_key_signs_only_after_the_publish_delay() {
+    let (store, _dir) = new_store().await;
+    let c = cipher();
+    let ring = KeyRing::load_or_create_with(store.as_ref(), &c, START, 120)
+        .await
+        .unwrap();
+    let first = ring.current_kid().unwrap();
+    // The very first key signs at once: nothing else could.
+    assert_eq!(ring.signing_kid(START).unwrap(), first);
+
+    KeyRing::rotate(store.as_ref(), &c, START + 200)
+        .await
+        .unwrap();
+    ring.reload(store.as_ref(), &c, START + 200).await.unwrap();
+    let newest = ring.current_kid().unwrap();
+    assert_ne!(newest, first);
+    for at in [START + 200, START + 319] {
+        let jwt = ring.sign(at, AT_JWT_TYP, &claims(START + 3600)).unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&jwt).unwrap().kid,
+            Some(first.clone())
+        );
+    }
+    // Both are published meanwhile.
+    assert_eq!(ring.jwks()["keys"].as_array().unwrap().len(), 2);
+    // From created_at + 120 on, without another reload.
+    let jwt = ring
+        .sign(START + 320, AT_JWT_TYP, &claims(START + 3600))
+        .unwrap();
+    assert_eq!(
+        jsonwebtoken::decode_header(&jwt).unwrap().kid,
+        Some(newest.clone())
+    );
+    assert!(ring.verify::<Value>(&jwt, ISSUER, START + 330).is_ok());
+
+    // Two rotations in a row: neither new key has been published long enough, so the key
+    // every replica has had longest (the first) signs until the newest one may.
+    KeyRing::rotate(store.as_ref(), &c, START + 400)
+        .await
+        .unwrap();
+    KeyRing::rotate(store.as_ref(), &c, START + 401)
+        .await
+        .unwrap();
+    ring.reload(store.as_ref(), &c, START + 401).await.unwrap();
+    assert_eq!(
+        ring.signing_kid(START + 401).unwrap(),
+        newest,
+        "published since START + 200"
+    );
+    let latest = ring.current_kid().unwrap();
+    assert_eq!(ring.signing_kid(START + 521).unwrap(), latest);
 }

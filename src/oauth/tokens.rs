@@ -168,7 +168,7 @@ pub fn mint_access_scoped(
         user: user.clone(),
         client_kind: None,
     };
-    let jwt = core.keys.sign(AT_JWT_TYP, &claims)?;
+    let jwt = core.keys.sign(now, AT_JWT_TYP, &claims)?;
     let record = AccessTokenRecord {
         jti: claims.jti,
         family_id: family_id.to_owned(),
@@ -210,7 +210,7 @@ pub fn mint_service_access(
         user: UserClaims::default(),
         client_kind: Some(SERVICE_KIND.to_owned()),
     };
-    let jwt = core.keys.sign(AT_JWT_TYP, &claims)?;
+    let jwt = core.keys.sign(now, AT_JWT_TYP, &claims)?;
     let record = AccessTokenRecord {
         jti: claims.jti,
         family_id: String::new(),

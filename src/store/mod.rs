@@ -13,14 +13,17 @@ pub mod request_context;
 mod sql;
 mod transaction;
 
+pub mod changes;
 pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 pub use account::*;
+pub use changes::{Change, ChangeFeed};
 pub use records::*;
 pub use sql::MAX_CONNECTED_APPS;
 /// The statement housekeeping runs to drop stale refresh replay answers; public so the
@@ -48,13 +51,68 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// Connects to the database named by `url` (`postgres://…` or `sqlite://…`).
+impl StoreError {
+    /// Whether the database is unreachable or refusing work for now (pool timeout, lost
+    /// connection, server shutting down or starting up): a retry later can succeed, so callers
+    /// answer 503 `temporarily_unavailable` instead of 500.
+    #[must_use]
+    pub fn is_unavailable(&self) -> bool {
+        let Self::Database(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => true,
+            // SQLSTATE class 08 (connection exception), 57P01..57P03 (admin or crash
+            // shutdown, cannot connect now): the Postgres server is going away or not up yet.
+            sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+            _ => false,
+        }
+    }
+}
+
+/// How a store's connection pool grows and how long a request waits for a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// The most connections one process opens (Postgres).
+    pub max_connections: u32,
+    /// How long a request waits for a connection (including opening one) before it fails as
+    /// unavailable: the bound on how long a request hangs while the database is down.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Connects to the database named by `url` (`postgres://…` or `sqlite://…`) with the default
+/// [`PoolOptions`].
 ///
 /// # Errors
 /// Fails when the URL scheme is unknown or the database cannot be reached.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    connect_with(url, PoolOptions::default()).await
+}
+
+/// [`connect`] with the pool sized and bounded by `pool` (Postgres; SQLite keeps its own).
+///
+/// # Errors
+/// As [`connect`].
+pub async fn connect_with(url: &str, pool: PoolOptions) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PostgresStore::connect(url).await?))
+        Ok(Arc::new(
+            postgres::PostgresStore::connect_with(url, pool).await?,
+        ))
     } else if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
     } else {
@@ -494,4 +552,14 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         until: i64,
     ) -> Result<bool, StoreError>;
+    /// A feed of the changes other processes commit to what every replica keeps in memory
+    /// (revocations, signing keys), delivered as they commit: Postgres LISTEN/NOTIFY. `None`
+    /// where the backend has no such channel (SQLite); callers poll either way, the feed only
+    /// makes them learn sooner.
+    ///
+    /// # Errors
+    /// The database cannot be reached.
+    async fn watch_changes(&self) -> Result<Option<Box<dyn ChangeFeed>>, StoreError> {
+        Ok(None)
+    }
 }

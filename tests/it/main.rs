@@ -43,6 +43,7 @@ mod interop_python;
 mod interop_v2;
 mod introspection;
 mod metrics;
+mod outages;
 mod policy;
 mod policy_resources;
 mod prerequisites;
@@ -50,6 +51,7 @@ mod rate_limit;
 mod redteam; // REDTEAM: security review regression tests
 mod registration;
 mod registration_policy;
+mod replicas;
 mod request_id;
 mod static_clients;
 mod store_contract;

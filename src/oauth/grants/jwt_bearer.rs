@@ -117,15 +117,8 @@ pub async fn exchange(
     };
     let ttl = core.settings.access_token_ttl(client);
     let claims = UserClaims::for_user(core, &user_id).await?;
-    let (jwt, access) = mint_access_scoped(
-        core,
-        &grant,
-        "",
-        &client.client_id,
-        &scope,
-        ttl,
-        &claims,
-    )?;
+    let (jwt, access) =
+        mint_access_scoped(core, &grant, "", &client.client_id, &scope, ttl, &claims)?;
     let audit = AuditEvent::new("token_issued", now)
         .actor(user_id.clone())
         .user(user_id)

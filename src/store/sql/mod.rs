@@ -59,6 +59,12 @@ pub trait Dialect: Database {
     fn conflict(err: &dyn DatabaseError) -> Option<&'static str>;
     /// Runs the embedded migrations of this dialect.
     async fn migrate(pool: &Pool<Self>) -> Result<(), StoreError>;
+    /// [`Store::watch_changes`]: a feed where the database has one.
+    async fn watch(
+        _pool: &Pool<Self>,
+    ) -> Result<Option<Box<dyn crate::store::ChangeFeed>>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// A [`Store`] over a sqlx pool of database `DB`.
@@ -659,5 +665,9 @@ where
         on_conn!(self, |db| initial_tokens::try_lease(
             db, name, holder, now, until
         ))
+    }
+
+    async fn watch_changes(&self) -> Result<Option<Box<dyn crate::store::ChangeFeed>>, StoreError> {
+        DB::watch(&self.pool).await
     }
 }

@@ -63,6 +63,7 @@ fn base_config(public_url: &str, db_url: String, idp_issuer: &str) -> Config {
         admin_listen: None,
         admin_token: None,
         database_url: db_url,
+        database: Default::default(),
         secret_key: SecretString::from(key),
         old_secret_keys: vec![],
         allow_insecure_http: true,

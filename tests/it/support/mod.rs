@@ -12,8 +12,10 @@ pub mod mcp_server;
 pub mod node;
 pub mod pinned_node;
 pub mod prereq;
+pub mod private_pg;
 pub mod process;
 pub mod python;
+pub mod replicas;
 pub mod yaml;
 
 /// `<crate>/tests/<name>`.

@@ -370,8 +370,10 @@ pub async fn housekeeping_round(state: &AppState) -> Option<HousekeepingReport> 
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "purge of expired rows failed"),
     }
-    report.expired_clients = expire_unused_clients(state).await;
-    report.purged_audit_events = purge_old_audit_events(state).await;
+    // Every step judges by the time the lease was taken: a round slowed down (a busy
+    // database) must not act on a later time than the lease it holds covers.
+    report.expired_clients = expire_unused_clients(state, now).await;
+    report.purged_audit_events = purge_old_audit_events(state, now).await;
     Some(report)
 }
 
@@ -383,11 +385,11 @@ const AUDIT_PURGE_BATCH: i64 = 1_000;
 const AUDIT_PURGE_MAX_BATCHES: u32 = 100;
 
 /// Deletes audit events older than `audit.retention_days`, in bounded batches; returns how many.
-async fn purge_old_audit_events(state: &AppState) -> u64 {
+async fn purge_old_audit_events(state: &AppState, now: i64) -> u64 {
     let Some(retention) = state.config.audit.retention_seconds() else {
         return 0;
     };
-    let before = state.core.now().saturating_sub(retention);
+    let before = now.saturating_sub(retention);
     match purge_audit_batches(state.core.store.as_ref(), before).await {
         Ok(n) => {
             if n > 0 {
@@ -426,11 +428,10 @@ pub async fn purge_audit_batches(
 
 /// Deletes dynamic registrations unused for `registration.unused_client_ttl_days` (COMPAT C12:
 /// such a client gets 401 `invalid_client` when it comes back, and registers again).
-async fn expire_unused_clients(state: &AppState) -> u64 {
+async fn expire_unused_clients(state: &AppState, now: i64) -> u64 {
     let Some(ttl) = state.config.registration.unused_client_ttl_seconds() else {
         return 0;
     };
-    let now = state.core.now();
     match state
         .core
         .store

@@ -31,20 +31,30 @@ async fn kind_env(
             let u = &mut c.upstreams[0];
             u.kind = kind;
             u.issuer = Some(issuer(up).parse().unwrap());
+            // Every refresh of ours goes upstream first (the token vault), so the session's
+            // refresh proves the kind's upstream refresh works.
+            u.refresh.recheck_interval_seconds = 0;
             adjust(u);
         })
         .await,
     )
 }
 
-/// Alice's whole SDK session (tokens for the MCP resource, whoami, refresh, whoami again);
-/// returns the one user it recorded.
+/// Alice's whole SDK session (tokens for the MCP resource, whoami, refresh, whoami again), whose
+/// refresh reached the upstream; returns the one user it recorded.
 async fn alice_session(env: &Interop) -> UserRecord {
     let out = env.upstream.ok_or_panic(
         run_sdk_flow(&env.app.resource(), &["--login", "00u1alice"]).await,
         "sdk flow",
     );
     assert_whole_session(&env.app, &env.mcp, &out).await;
+    let url = format!("http://127.0.0.1:{}/__control/stats", env.upstream.port);
+    let stats: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    assert!(
+        stats["refreshes"].as_i64().unwrap_or(0) >= 1,
+        "our refresh did not reach the upstream: {stats}\n{}",
+        env.upstream.logs()
+    );
     let mut users = users(env).await;
     assert_eq!(users.len(), 1, "{users:?}");
     users.remove(0)

@@ -182,3 +182,7 @@ impl IdentityHeaders {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "gateway_tests.rs"]
+mod tests;

@@ -3,6 +3,7 @@
 
 pub mod cimd_fetch;
 pub mod client_assertion;
+mod discovery_metadata;
 pub mod entra_graph;
 pub mod error;
 pub mod github;

@@ -8,23 +8,22 @@ use std::time::{Duration, UNIX_EPOCH};
 use async_trait::async_trait;
 use moka::future::Cache;
 use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
-    CoreClientAuthMethod, CoreErrorResponseType, CoreGenderClaim, CoreGrantType, CoreJsonWebKey,
-    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm,
-    CoreResponseMode, CoreResponseType, CoreRevocableToken, CoreRevocationErrorResponse,
-    CoreSubjectIdentifierType, CoreTokenIntrospectionResponse, CoreTokenType,
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
+    CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
+    CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AccessToken, AdditionalProviderMetadata, AuthType, AuthorizationCode, ClaimsVerificationError,
-    Client, ClientId, ClientSecret, CsrfToken, DiscoveryError, EmptyExtraTokenFields,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken, IdTokenClaims, IdTokenFields,
-    IdTokenVerifier, IssuerUrl, Nonce, OAuth2TokenResponse as _, PkceCodeVerifier, RedirectUrl,
-    RefreshToken, Scope, SignatureVerificationError, StandardErrorResponse, StandardTokenResponse,
-    SubjectIdentifier, TokenResponse as _, UserInfoClaims,
+    AccessToken, AuthType, AuthorizationCode, ClaimsVerificationError, Client, ClientId,
+    ClientSecret, CsrfToken, DiscoveryError, EmptyExtraTokenFields, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, IdToken, IdTokenClaims, IdTokenFields, IdTokenVerifier, IssuerUrl,
+    Nonce, OAuth2TokenResponse as _, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope,
+    SignatureVerificationError, StandardErrorResponse, StandardTokenResponse, SubjectIdentifier,
+    TokenResponse as _, UserInfoClaims,
 };
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::client_assertion::ClientAssertion;
+use super::discovery_metadata::ProviderMetadata;
 use super::http_client::{error_chain, UpstreamHttp};
 use super::kinds::{self, Quirks, TokenClaims};
 use super::{
@@ -55,52 +54,6 @@ const RESERVED_PARAMS: [&str; 9] = [
 
 /// Least time between two forced discovery/JWKS refetches caused by an unknown `kid`.
 const FORCED_REFRESH_INTERVAL: i64 = 30;
-
-/// Discovery fields openidconnect does not model, kept with the cached metadata.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-struct ExtraProviderMetadata {
-    /// RFC 9207 §3. Only a JSON `true` counts; any other value (or none) means "not advertised"
-    /// and never fails discovery.
-    #[serde(default, deserialize_with = "only_true")]
-    authorization_response_iss_parameter_supported: bool,
-    /// RFC 8414 §2 (OIDC discovery does not define it, so openidconnect drops it). Kept so
-    /// `check-config` can warn when a provider lists PKCE methods without S256. A value that
-    /// is not a list of strings counts as absent rather than failing discovery.
-    #[serde(
-        default,
-        deserialize_with = "string_list",
-        skip_serializing_if = "Option::is_none"
-    )]
-    code_challenge_methods_supported: Option<Vec<String>>,
-}
-
-impl AdditionalProviderMetadata for ExtraProviderMetadata {}
-
-fn only_true<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    use serde::Deserialize as _;
-    Ok(serde_json::Value::deserialize(d)? == serde_json::Value::Bool(true))
-}
-
-fn string_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    use serde::Deserialize as _;
-    Ok(Vec::<String>::deserialize(serde_json::Value::deserialize(d)?).ok())
-}
-
-/// `CoreProviderMetadata` plus [`ExtraProviderMetadata`].
-type ProviderMetadata = openidconnect::ProviderMetadata<
-    ExtraProviderMetadata,
-    CoreAuthDisplay,
-    CoreClientAuthMethod,
-    CoreClaimName,
-    CoreClaimType,
-    CoreGrantType,
-    CoreJweContentEncryptionAlgorithm,
-    CoreJweKeyManagementAlgorithm,
-    CoreJsonWebKey,
-    CoreResponseMode,
-    CoreResponseType,
-    CoreSubjectIdentifierType,
->;
 
 type TokenResp = StandardTokenResponse<
     IdTokenFields<

@@ -12,7 +12,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -22,28 +22,18 @@ use crate::account::{account, AppView, Removed, Session};
 use crate::app::AppState;
 use crate::http::browser::{answer, page as error_page, same_origin, see_other};
 
+use crate::http::account_cookie::{append, cookie_name, secure};
 use crate::http::cookies;
 use crate::http::form::{request_id, Params};
 use crate::http::pages::html_response;
 use crate::http::rate_limit::{Endpoint, RateLimits};
 use crate::oauth::flow::FlowError;
-use crate::oauth::login::UpstreamUser;
 use crate::oauth::Error;
 
 /// Scripts, images, frames and foreign form targets are all refused: the page shows
 /// client-chosen names (autoescaped) and must not load client-chosen URLs (no logos).
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; \
                    frame-ancestors 'none'; form-action 'self'";
-
-/// The session cookie's name: `__Host-` prefixed (Secure, no Domain, Path=/) over https.
-#[must_use]
-pub fn cookie_name(secure: bool) -> &'static str {
-    if secure {
-        "__Host-dcrb-account"
-    } else {
-        "dcrb-account"
-    }
-}
 
 /// Account routes (no CORS); the sign-in start shares `/authorize`'s rate limit, since each
 /// one stores a pending request.
@@ -54,10 +44,6 @@ pub fn routes(limits: &RateLimits) -> Router<AppState> {
         .route("/account/remove", post(remove))
         .route("/account/logout", post(logout))
         .merge(limits.apply(Endpoint::Authorize, login))
-}
-
-fn secure(app: &AppState) -> bool {
-    app.core.settings.issuer.starts_with("https://")
 }
 
 /// The session the request's cookie names, if valid; `Err` is the answer to a store failure.
@@ -172,27 +158,6 @@ async fn login(State(app): State<AppState>, headers: HeaderMap, RawQuery(q): Raw
             res
         }
         Err(refused) => answer(&app, rid.as_deref(), refused),
-    }
-}
-
-/// The end of a successful `/account` sign-in at the upstream callback: the session opens and
-/// the browser goes to the page (303; `SameSite=Lax` lets the cookie ride on this redirect
-/// chain, which began at the identity provider).
-pub async fn signed_in(app: &AppState, user: &UpstreamUser, rid: Option<&str>) -> Response {
-    match account(&app.core)
-        .sign_in(user, rid.map(str::to_owned))
-        .await
-    {
-        Ok(token) => {
-            let secure = secure(app);
-            let mut res = see_other("/account");
-            append(
-                &mut res,
-                cookies::set_cookie(cookie_name(secure), token, secure, None),
-            );
-            res
-        }
-        Err(e) => answer(app, rid, FlowError::Internal(e)),
     }
 }
 
@@ -318,11 +283,5 @@ fn render(app: &AppState, rid: Option<&str>, template: &str, view: &impl Seriali
     match app.pages.render(template, view) {
         Ok(html) => html_response(StatusCode::OK, html, CSP),
         Err(e) => answer(app, rid, FlowError::Internal(Error::server(e))),
-    }
-}
-
-fn append(res: &mut Response, cookie: Option<HeaderValue>) {
-    if let Some(c) = cookie {
-        res.headers_mut().append(header::SET_COOKIE, c);
     }
 }

@@ -53,7 +53,7 @@ async fn callback(
         Ok(Completed::Client(url)) => found(&url),
         // A first-party sign-in to /account (same callback URL at the upstream, COMPAT U1).
         Ok(Completed::Account(user)) => {
-            crate::http::account::signed_in(&app, &user, rid.as_deref()).await
+            crate::http::account_cookie::signed_in(&app, &user, rid.as_deref()).await
         }
         Err(refused) => answer(&app, rid.as_deref(), refused),
     }

@@ -3,6 +3,7 @@
 //! map the result.
 
 pub mod account;
+pub mod account_cookie;
 pub mod authorize;
 pub mod browser;
 pub mod callback;

@@ -3,11 +3,14 @@
 //! Seeded rows are recognisable, so that the command can top them up and remove them without
 //! touching anything else: clients carry `software_id = "dcr-bridge-seed"`, users have subjects
 //! `seed-<n>` (and ids `seed-user-<n>`), and everything hanging from a seeded grant belongs to a
-//! seeded user. The bulk SQL lives in `store::seed`.
+//! seeded user. The bulk SQL lives in `store::seed`, the rows' shapes in `seed/generate.rs`.
+
+mod generate;
 
 use anyhow::Context as _;
 
 use crate::config::Config;
+use crate::store::seed::SeedDb;
 
 /// Above this many clients or grants the command refuses: 10M grants are some 60M rows, beyond
 /// what a benchmark needs and long enough to look like a mistaken extra zero.
@@ -49,9 +52,117 @@ pub struct SeedReport {
 /// # Errors
 /// Invalid arguments, an unreachable database, or a failed statement.
 pub async fn run(config: Config, args: &SeedArgs) -> anyhow::Result<()> {
+    let report = seed(&config, args).await?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
+/// [`run`] without the printing: seeds (or removes) and reports.
+///
+/// # Errors
+/// As [`run`].
+pub async fn seed(config: &Config, args: &SeedArgs) -> anyhow::Result<SeedReport> {
+    use crate::clock::Clock as _;
     let target = validate(args)?;
-    let _ = (config, target);
-    anyhow::bail!("seed: not implemented yet")
+    let started = std::time::Instant::now();
+    // The URL may hold a password: name the setting, not its value.
+    let db = SeedDb::connect_migrated(&config.database_url)
+        .await
+        .context("connecting to and migrating the database of database_url")?;
+    let Some((want_clients, want_grants)) = target else {
+        let removed = db.remove().await.context("removing the seeded rows")?;
+        return report(&db, removed, started).await;
+    };
+    let shape = shape(config, crate::clock::SystemClock.now())?;
+    let (have_clients, have_grants) = db.counts().await?;
+    let batch = u64::try_from(args.batch).unwrap_or(u64::MAX);
+    let mut inserted = 0;
+    let mut next = have_clients;
+    while next < want_clients {
+        let count = batch.min(want_clients - next);
+        inserted += db
+            .insert(&generate::clients(&shape, next, count))
+            .await
+            .context("inserting seeded clients")?;
+        next += count;
+    }
+    if have_grants < want_grants {
+        let client_ids = db.seeded_client_ids().await?;
+        if client_ids.is_empty() {
+            anyhow::bail!("no seeded client to give grants to: seed clients first (--clients)");
+        }
+        // A user's grants go to distinct clients (the active grant key is user, client,
+        // resource), so a user has at most as many grants as there are clients.
+        let per_user = GRANTS_PER_USER.min(u64::try_from(client_ids.len()).unwrap_or(u64::MAX));
+        // Whole users per batch: a user is written with its first grant.
+        let batch = (batch / per_user).max(1) * per_user;
+        let mut user = db.next_user_number().await?;
+        let mut next = have_grants;
+        while next < want_grants {
+            let count = batch.min(want_grants - next);
+            let rows = generate::grants(&shape, &client_ids, next, user, per_user, count)
+                .context("sealing seeded upstream tokens")?;
+            inserted += db.insert(&rows).await.context("inserting seeded grants")?;
+            next += count;
+            user += count.div_ceil(per_user);
+        }
+    }
+    report(&db, inserted, started).await
+}
+
+/// A seeded user holds this many grants (one per client it connected), like a person with a
+/// few MCP clients.
+const GRANTS_PER_USER: u64 = 3;
+
+async fn report(db: &SeedDb, rows: u64, started: std::time::Instant) -> anyhow::Result<SeedReport> {
+    let (clients, grants) = db.counts().await?;
+    Ok(SeedReport {
+        clients,
+        grants,
+        inserted_rows: rows,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// What the rows take from the configuration: lifetimes, resources, the sealing key.
+fn shape(config: &Config, now: i64) -> anyhow::Result<generate::Shape> {
+    let issuer = config.issuer();
+    let resources = config
+        .resources
+        .iter()
+        .map(|r| {
+            let upstream_id = config
+                .resource_upstreams(r)
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            let upstream_issuer = config
+                .upstreams
+                .iter()
+                .find(|u| u.id == upstream_id)
+                .map(crate::config::UpstreamConfig::home)
+                .unwrap_or_default();
+            generate::SeedResource {
+                uri: format!("{issuer}{}", r.path),
+                scope: r.scopes.join(" "),
+                upstream_id,
+                issuer: upstream_issuer,
+            }
+        })
+        .collect::<Vec<_>>();
+    if resources.is_empty() {
+        anyhow::bail!("the configuration has no [[resources]] to seed grants for");
+    }
+    Ok(generate::Shape {
+        now,
+        access_token_ttl: config.tokens.access_token_ttl,
+        refresh_token_ttl: config.tokens.refresh_token_ttl,
+        resources,
+        cipher: crate::oauth::crypto::Cipher::new(
+            &config.secret_key_bytes()?,
+            &config.old_secret_key_bytes()?,
+        ),
+    })
 }
 
 /// The checked targets: `None` for `--remove`.

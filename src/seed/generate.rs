@@ -170,7 +170,19 @@ pub fn clients(shape: &Shape, first: u64, count: u64) -> Vec<TableRows> {
             &[Some(created), Some(created), Some(last_used)],
             &[false],
         );
-        let detail = serde_json::json!({ "client_name": format!("{app} (seed {n})"), "redirect_uris": [redirect] });
+        // The facts a real registration records (src/oauth/client_registration.rs).
+        let host = url::Url::parse(&redirect)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned));
+        let detail = serde_json::json!({
+            "application_type": application_type,
+            "client_name": format!("{app} (seed {n})"),
+            "contacts_count": 0,
+            "redirect_hosts": host.into_iter().collect::<Vec<_>>(),
+            "redirect_uri_count": 1,
+            "token_endpoint_auth_method": "none",
+            "upstream_id": null,
+        });
         push_audit(
             &mut audit,
             &mut rng,

@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `migrate`, `check-config`, `healthcheck`, `dev`,
-//! `dev-idp`, `demo-mcp`, `rotate-keys`, `admin-token`, `initial-access-token`.
+//! `dev-idp`, `demo-mcp`, `rotate-keys`, `admin-token`, `initial-access-token`, `seed`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -56,6 +56,10 @@ pub enum Command {
     /// `revoke <name-or-id>`.
     #[command(subcommand)]
     InitialAccessToken(crate::admin::initial_tokens_cli::InitialTokenCommand),
+    /// Fill the configured database with a realistic benchmark data set: dynamic clients and
+    /// grants (with users, consents, token families, tokens and audit rows), topped up to
+    /// `--clients` / `--grants` seeded rows; `--remove` deletes every seeded row.
+    Seed(crate::seed::SeedArgs),
 }
 
 /// Options of `rotate-keys`.
@@ -110,6 +114,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::RotateKeys(args) => rotate_keys(cli.config, &args).await,
         Command::AdminToken(command) => admin_token(cli.config, command).await,
         Command::InitialAccessToken(command) => initial_access_token(cli.config, command).await,
+        Command::Seed(args) => crate::seed::run(load(cli.config)?, &args).await,
     }
 }
 

@@ -81,6 +81,8 @@ pub struct KeyRing {
     inner: RwLock<Arc<Keys>>,
     /// Seconds a key must have been published before it signs (0: at once).
     publish_after: i64,
+    /// The algorithm of a first key, should the store have none (emptied by an operator).
+    first_alg: SigningAlgorithm,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -126,12 +128,13 @@ impl KeyRing {
         if let Some(alg) = configured {
             Self::switch_algorithm(store, cipher, clock, alg).await?;
         }
-        let first = configured.unwrap_or(SigningAlgorithm::DEFAULT);
+        let first_alg = configured.unwrap_or(SigningAlgorithm::DEFAULT);
         Ok(KeyRing {
             inner: RwLock::new(Arc::new(
-                load_keys(store, cipher, clock.now(), publish_after, first).await?,
+                load_keys(store, cipher, clock.now(), publish_after, first_alg).await?,
             )),
             publish_after,
+            first_alg,
         })
     }
 
@@ -223,6 +226,7 @@ impl KeyRing {
                 load_keys(store, cipher, now, publish_after, SigningAlgorithm::DEFAULT).await?,
             )),
             publish_after,
+            first_alg: SigningAlgorithm::DEFAULT,
         })
     }
 
@@ -231,16 +235,8 @@ impl KeyRing {
     /// # Errors
     /// As [`KeyRing::load_or_create`]; on error the old snapshot stays in use.
     pub async fn reload(&self, store: &dyn Store, cipher: &Cipher, now: i64) -> Result<()> {
-        let keys = Arc::new(
-            load_keys(
-                store,
-                cipher,
-                now,
-                self.publish_after,
-                SigningAlgorithm::DEFAULT,
-            )
-            .await?,
-        );
+        let keys =
+            Arc::new(load_keys(store, cipher, now, self.publish_after, self.first_alg).await?);
         let mut guard = self.inner.write().map_err(|_| poisoned())?;
         *guard = keys;
         Ok(())

@@ -53,6 +53,7 @@ mod registration;
 mod registration_policy;
 mod replicas;
 mod request_id;
+mod signing_algorithms;
 mod static_clients;
 mod store_contract;
 mod support;

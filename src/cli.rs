@@ -71,6 +71,10 @@ pub struct RotateArgs {
     /// Only promote the already published next key.
     #[arg(long)]
     pub promote: bool,
+    /// Algorithm of the new key: `ES256`, `EdDSA` or `RS256`. Default: `[tokens]
+    /// signing_algorithm`, or when unset the current key's algorithm.
+    #[arg(long, conflicts_with = "promote")]
+    pub algorithm: Option<crate::oauth::signing_alg::SigningAlgorithm>,
 }
 
 /// Options of `demo-mcp`.
@@ -269,6 +273,7 @@ async fn rotate_keys(path: Option<PathBuf>, args: &RotateArgs) -> anyhow::Result
         store.as_ref(),
         &cipher,
         &crate::clock::SystemClock,
+        args.algorithm.or(config.tokens.signing_algorithm),
         !args.promote,
         !args.stage,
         |staged, activated| {

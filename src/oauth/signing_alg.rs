@@ -5,7 +5,8 @@
 //! Keys and signatures come from ring (the crate jsonwebtoken itself signs with), except RSA
 //! generation, which ring lacks (the `rsa` crate). We hold the parsed ring key pair and sign the
 //! JWS ourselves instead of calling `jsonwebtoken::encode`: that re-parses and re-checks the
-//! PKCS#8 key on every signature, which for ECDSA costs as much again as the signature itself.
+//! PKCS#8 key on every signature, which makes an ES256 signature 1.6 times dearer
+//! (`examples/signing_cost`).
 //! Verification stays with jsonwebtoken ([`PublicParams::decoding_key`]).
 
 use std::fmt;

@@ -3,7 +3,8 @@
 //!
 //! The real server runs in-process (as in `tests/it/support/app.rs`: SQLite in a temp dir, the
 //! development OIDC provider as upstream with `auto_login`), and N concurrent workers drive it
-//! over HTTP on 127.0.0.1. Server and load generator share one Tokio runtime and the same cores.
+//! over HTTP on 127.0.0.1. Server, dev IdP and load generator each have a Tokio runtime of their
+//! own (so their CPU can be told apart) and share the same cores.
 //!
 //! ```sh
 //! cargo bench --bench flow

@@ -278,9 +278,7 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
         .await??;
     let task = bridge_rt.spawn(async move {
         let served = match tokio::net::TcpListener::from_std(listener) {
-            Ok(listener) => dcr_bridge::app::serve(state, listener, std::future::pending())
-                .await
-                .map_err(anyhow::Error::from),
+            Ok(listener) => dcr_bridge::app::serve(state, listener, std::future::pending()).await,
             Err(e) => Err(e.into()),
         };
         if let Err(e) = served {

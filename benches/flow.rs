@@ -3,7 +3,8 @@
 //!
 //! The real server runs in-process (as in `tests/it/support/app.rs`: SQLite in a temp dir, the
 //! development OIDC provider as upstream with `auto_login`), and N concurrent workers drive it
-//! over HTTP on 127.0.0.1. Server and load generator share one Tokio runtime and the same cores.
+//! over HTTP on 127.0.0.1. Server, dev IdP and load generator each have a Tokio runtime of their
+//! own (so their CPU can be told apart) and share the same cores.
 //!
 //! ```sh
 //! cargo bench --bench flow
@@ -55,16 +56,68 @@ struct Server {
     /// The demo MCP server behind `/mcp`, called directly (the gateway's baseline).
     mcp_direct: String,
     mcp: tokio::task::JoinHandle<()>,
-    _idp: DevIdpHandle,
+    idp: Option<DevIdpHandle>,
     _dir: tempfile::TempDir,
     task: tokio::task::JoinHandle<()>,
+    /// dcr-bridge's and the dev IdP's own runtimes (see [`Side`]).
+    runtimes: Vec<tokio::runtime::Runtime>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         self.task.abort();
         self.mcp.abort();
+        drop(self.idp.take());
+        for rt in self.runtimes.drain(..) {
+            rt.shutdown_background();
+        }
     }
+}
+
+/// Whose CPU a thread's time is: dcr-bridge and the dev IdP each run on a runtime of their own
+/// with named threads, so the flow's CPU splits into dcr-bridge's (with SQLite, whose
+/// connections each run on a `sqlx-sqlite-worker-N` thread), the IdP's and the load
+/// generator's (everything else).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Bridge,
+    Idp,
+    LoadGenerator,
+}
+
+const BRIDGE_THREADS: &str = "bench-bridge";
+const IDP_THREADS: &str = "bench-idp";
+
+fn runtime(name: &str, workers: usize) -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name(name)
+        // Blocking threads must live to the end: an exited thread's CPU is no longer listed.
+        .thread_keep_alive(Duration::from_secs(24 * 3600))
+        .enable_all()
+        .build()?)
+}
+
+/// CPU seconds (user + system) used so far by this process's live threads, per [`Side`]:
+/// `[bridge, idp, load generator]`.
+fn cpu_by_side() -> Option<[f64; 3]> {
+    let mut sides = [0.0; 3];
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        let Some(cpu) = std::fs::read_to_string(task.path().join("stat"))
+            .ok()
+            .and_then(|s| cpu_seconds(&s))
+        else {
+            continue;
+        };
+        let side = match comm.trim() {
+            c if c == BRIDGE_THREADS || c.starts_with("sqlx-sqlite-wor") => Side::Bridge,
+            c if c == IDP_THREADS => Side::Idp,
+            _ => Side::LoadGenerator,
+        };
+        sides[side as usize] += cpu;
+    }
+    Some(sides)
 }
 
 /// The official SDK's MCP server (`tests/interop/mcp_server.mjs --stateless`, Node), the
@@ -106,23 +159,31 @@ async fn start_sdk_server() -> std::result::Result<SdkServer, String> {
 async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
     let dir = tempfile::tempdir().context("temp dir")?;
     let db_url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    // Listeners are bound here and handed to the runtime that serves them (a tokio listener
+    // belongs to the runtime it is made in).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
     let base = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+    let bridge_rt = runtime(BRIDGE_THREADS, 2)?;
+    let idp_rt = runtime(IDP_THREADS, 1)?;
 
-    let idp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let idp_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    idp_listener.set_nonblocking(true)?;
     let idp_issuer = format!("http://127.0.0.1:{}", idp_listener.local_addr()?.port());
-    let idp = dcr_bridge::devidp::spawn(
-        idp_listener,
-        DevIdpConfig {
-            issuer: idp_issuer,
-            client_id: "bridge-client".into(),
-            client_secret: "bridge-secret".into(),
-            redirect_uris: vec![format!("{base}/oauth/callback")],
-            users: DevUser::defaults(),
-            auto_login: true,
-        },
-    )
-    .await?;
+    let idp_config = DevIdpConfig {
+        issuer: idp_issuer,
+        client_id: "bridge-client".into(),
+        client_secret: "bridge-secret".into(),
+        redirect_uris: vec![format!("{base}/oauth/callback")],
+        users: DevUser::defaults(),
+        auto_login: true,
+    };
+    let idp = idp_rt
+        .spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(idp_listener)?;
+            dcr_bridge::devidp::spawn(listener, idp_config).await
+        })
+        .await??;
 
     // The demo MCP server (as under `dcr-bridge dev`) behind the gateway at `/mcp`.
     let mcp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -216,11 +277,19 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
         config.resources.push(sdk);
     }
     config.validate()?;
-    let store = dcr_bridge::store::connect(&config.database_url).await?;
-    store.migrate().await?;
-    let state = dcr_bridge::app::build_with(config, store, Arc::new(SystemClock)).await?;
-    let task = tokio::spawn(async move {
-        if let Err(e) = dcr_bridge::app::serve(state, listener, std::future::pending()).await {
+    let state = bridge_rt
+        .spawn(async move {
+            let store = dcr_bridge::store::connect(&config.database_url).await?;
+            store.migrate().await?;
+            dcr_bridge::app::build_with(config, store, Arc::new(SystemClock)).await
+        })
+        .await??;
+    let task = bridge_rt.spawn(async move {
+        let served = match tokio::net::TcpListener::from_std(listener) {
+            Ok(listener) => dcr_bridge::app::serve(state, listener, std::future::pending()).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = served {
             eprintln!("server stopped: {e:#}");
         }
     });
@@ -229,9 +298,10 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
         mcp_direct,
         mcp,
         base,
-        _idp: idp,
+        idp: Some(idp),
         _dir: dir,
         task,
+        runtimes: vec![bridge_rt, idp_rt],
     })
 }
 
@@ -707,6 +777,22 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// CPU time (user + system) this process used so far, in seconds; Linux counts it in clock
+/// ticks of 1/100 s (`USER_HZ`, fixed at 100 on every architecture we run on).
+fn process_cpu_seconds() -> Option<f64> {
+    cpu_seconds(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// User + system CPU seconds of a `/proc/…/stat` line.
+fn cpu_seconds(stat: &str) -> Option<f64> {
+    // The command name (field 2) may hold spaces; the fields after its `)` are fixed.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    Some((ticks(11)? + ticks(12)?) / 100.0)
+}
+
 fn env_usize(name: &str, default: usize) -> Result<usize> {
     match std::env::var(name) {
         Ok(v) => v
@@ -744,7 +830,13 @@ async fn main() -> Result<()> {
     let per_scenario = Budget::Time(Duration::from_secs(seconds as u64));
     let rss_start = peak_rss_mib();
 
-    let sdk = start_sdk_server().await;
+    // `BENCH_ONLY=flow`: rows A, 4 and B only (for `perf record` on the sign-in flow).
+    let flow_only = std::env::var("BENCH_ONLY").is_ok_and(|v| v == "flow");
+    let sdk = if flow_only {
+        Err("BENCH_ONLY=flow".to_owned())
+    } else {
+        start_sdk_server().await
+    };
     let server = start_server(sdk.as_ref().ok().map(|s| s.url.as_str())).await?;
     let target = Arc::new(Target {
         base: server.base.clone(),
@@ -797,57 +889,69 @@ async fn main() -> Result<()> {
     }
     let rss_ready = peak_rss_mib();
 
-    let demo_pair = gateway_pair(
-        ("D", "5", "demo MCP server"),
-        &target,
-        &server.mcp_direct,
-        &callers,
-        per_scenario,
-    )
-    .await?;
-    let sdk_pair = match &sdk {
-        Ok(sdk) => Ok(gateway_pair(
-            ("S", "6", "SDK MCP server"),
-            &sdk_target,
-            &sdk.url,
-            &sdk_callers,
-            per_scenario,
-        )
-        .await?),
-        Err(why) => Err(why.clone()),
-    };
-    // Added latency of one request alone (no queueing behind other workers).
-    let alone = Budget::Time(Duration::from_secs(seconds.min(3) as u64));
-    let demo_alone = gateway_pair(
-        ("D1", "5-1", "demo MCP, 1 worker"),
-        &target,
-        &server.mcp_direct,
-        &callers[..1],
-        alone,
-    )
-    .await?;
-    let sdk_alone = match &sdk {
-        Ok(sdk) => Some(
-            gateway_pair(
-                ("S1", "6-1", "SDK MCP, 1 worker"),
-                &sdk_target,
-                &sdk.url,
-                &sdk_callers[..1],
-                alone,
-            )
+    let gw = if flow_only {
+        None
+    } else {
+        Some(
+            async {
+                let demo_pair = gateway_pair(
+                    ("D", "5", "demo MCP server"),
+                    &target,
+                    &server.mcp_direct,
+                    &callers,
+                    per_scenario,
+                )
+                .await?;
+                let sdk_pair = match &sdk {
+                    Ok(sdk) => Ok(gateway_pair(
+                        ("S", "6", "SDK MCP server"),
+                        &sdk_target,
+                        &sdk.url,
+                        &sdk_callers,
+                        per_scenario,
+                    )
+                    .await?),
+                    Err(why) => Err(why.clone()),
+                };
+                // Added latency of one request alone (no queueing behind other workers).
+                let alone = Budget::Time(Duration::from_secs(seconds.min(3) as u64));
+                let demo_alone = gateway_pair(
+                    ("D1", "5-1", "demo MCP, 1 worker"),
+                    &target,
+                    &server.mcp_direct,
+                    &callers[..1],
+                    alone,
+                )
+                .await?;
+                let sdk_alone = match &sdk {
+                    Ok(sdk) => Some(
+                        gateway_pair(
+                            ("S1", "6-1", "SDK MCP, 1 worker"),
+                            &sdk_target,
+                            &sdk.url,
+                            &sdk_callers[..1],
+                            alone,
+                        )
+                        .await?,
+                    ),
+                    Err(_) => None,
+                };
+                anyhow::Ok(GatewayRuns {
+                    sdk: sdk_pair,
+                    sdk_alone,
+                    demo: demo_pair,
+                    demo_alone,
+                })
+            }
             .await?,
-        ),
-        Err(_) => None,
+        )
     };
-    let gw = GatewayRuns {
-        sdk: sdk_pair,
-        sdk_alone,
-        demo: demo_pair,
-        demo_alone,
-    };
-    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "gateway") {
+    if let Some(gw) = gw
+        .as_ref()
+        .filter(|_| std::env::var("BENCH_ONLY").is_ok_and(|v| v == "gateway"))
+    {
         // For profiling the gateway alone (`perf record` on this binary).
-        gateway_table(workers, &gw);
+        gateway_table(workers, gw);
         return Ok(());
     }
 
@@ -867,18 +971,26 @@ async fn main() -> Result<()> {
     .await?;
 
     let t = Arc::clone(&target);
-    let refresh = drive(
-        "2  POST /token refresh_token",
-        chains,
-        per_scenario,
-        move |chain| {
-            let t = Arc::clone(&t);
-            async move { Ok((rotate(&t, chain).await?, Vec::new())) }
-        },
-    )
-    .await?;
+    let refresh = if flow_only {
+        None
+    } else {
+        Some(
+            drive(
+                "2  POST /token refresh_token",
+                chains,
+                per_scenario,
+                move |chain| {
+                    let t = Arc::clone(&t);
+                    async move { Ok((rotate(&t, chain).await?, Vec::new())) }
+                },
+            )
+            .await?,
+        )
+    };
 
     let t = Arc::clone(&target);
+    let cpu_before = process_cpu_seconds();
+    let sides_before = cpu_by_side();
     let flow = drive(
         "4  full flow (register..token)",
         pool.clone(),
@@ -893,6 +1005,12 @@ async fn main() -> Result<()> {
     )
     .await?;
 
+    let flow_cpu = process_cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
+    let flow_sides = cpu_by_side()
+        .zip(sides_before)
+        .map(|(after, before)| [0, 1, 2].map(|i| after[i] - before[i]));
     let t = Arc::clone(&target);
     let b = drive(
         "B  POST /register",
@@ -934,7 +1052,9 @@ async fn main() -> Result<()> {
     );
     println!("{}", "-".repeat(110));
     run_row(&a, "1.00x A (baseline A)");
-    run_row(&refresh, &cost_vs(&refresh, &a, "A"));
+    if let Some(refresh) = &refresh {
+        run_row(refresh, &cost_vs(refresh, &a, "A"));
+    }
     if let Some(code) = step_latencies.last() {
         row(
             "3  POST /token authorization_code",
@@ -968,7 +1088,29 @@ async fn main() -> Result<()> {
             share * 100.0
         );
     }
-    gateway_table(workers, &gw);
+    if let Some(cpu) = flow_cpu {
+        println!();
+        println!(
+            "CPU of this process (server, dev IdP and load generator) in row 4: {:.2} ms per flow ({:.1} s over {} flows)",
+            cpu * 1e3 / flow.ops() as f64,
+            cpu,
+            flow.ops()
+        );
+    }
+    if let Some([bridge, idp, load]) = flow_sides {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let per_flow = |s: f64| s * 1e3 / flow.ops() as f64;
+        println!(
+            "  of which dcr-bridge + SQLite {:.2} ms (proxy-side capacity: {:.0} flows/s on {cores} cores), dev IdP {:.2} ms, load generator {:.2} ms",
+            per_flow(bridge),
+            cores as f64 * flow.ops() as f64 / bridge,
+            per_flow(idp),
+            per_flow(load),
+        );
+    }
+    if let Some(gw) = &gw {
+        gateway_table(workers, gw);
+    }
     println!();
     let mib = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |m| format!("{m:.1} MiB"));
     println!(

@@ -120,11 +120,25 @@ pub fn answer(app: &AppState, rid: Option<&str>, refused: FlowError) -> Response
                 state.as_deref(),
                 iss.then_some(issuer.as_str()),
             );
-            let message = error.description().unwrap_or("The sign-in failed.");
+            // The IdP cannot be reached (at the consent or the callback): a 503 that names the
+            // cause and says to retry, while the client hears `temporarily_unavailable`.
+            let (status, title, message) = match &error {
+                Error::TemporarilyUnavailable(_) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Sign-in service unavailable",
+                    "The identity provider cannot be reached right now, so the sign-in cannot \
+                     go on. Nothing was changed; try again in a few minutes.",
+                ),
+                _ => (
+                    StatusCode::BAD_REQUEST,
+                    "Sign-in did not complete",
+                    error.description().unwrap_or("The sign-in failed."),
+                ),
+            };
             page(
                 app,
-                StatusCode::BAD_REQUEST,
-                "Sign-in did not complete",
+                status,
+                title,
                 message,
                 Some(error.code()),
                 rid,

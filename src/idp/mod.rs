@@ -10,6 +10,7 @@ pub mod github;
 pub mod http_client;
 pub mod kinds;
 pub mod oidc;
+pub mod reachability;
 
 use std::sync::Arc;
 

@@ -26,6 +26,7 @@ use super::client_assertion::ClientAssertion;
 use super::discovery_metadata::ProviderMetadata;
 use super::http_client::{error_chain, UpstreamHttp};
 use super::kinds::{self, Quirks, TokenClaims};
+use super::reachability::{probe, Reachability, Verdict};
 use super::{
     ExtraClaims, IdpError, IssuerCheck, RefreshFailure, UpstreamAuthRequest, UpstreamIdentity,
     UpstreamIdp, UpstreamLogin, UpstreamRefusal, UpstreamTokens,
@@ -121,6 +122,8 @@ pub struct OidcUpstream {
     clock: Arc<dyn Clock>,
     discovery: Cache<(), Arc<ProviderMetadata>>,
     last_forced_refresh: Mutex<Option<i64>>,
+    /// Whether the token endpoint answered lately: a sign-in is not sent to a dead IdP.
+    reachability: Reachability,
     /// What the upstream's kind does differently (authorize parameters, issuer, claims,
     /// errors).
     quirks: Box<dyn Quirks>,
@@ -207,8 +210,28 @@ impl OidcUpstream {
                 .time_to_live(Duration::from_secs(config.discovery_ttl_seconds.max(1)))
                 .build(),
             last_forced_refresh: Mutex::new(None),
+            reachability: Reachability::default(),
             quirks,
         })
+    }
+
+    /// Refuses at once while the token endpoint's last call failed to reach it, except for
+    /// one probe of the discovery document now and then ([`Reachability`]), bounded by the
+    /// upstream's `timeout_seconds`.
+    async fn reachable(&self) -> Result<(), IdpError> {
+        let now = self.clock.now();
+        match self.reachability.verdict(now) {
+            Verdict::Up => Ok(()),
+            Verdict::Down => Err(IdpError::Unavailable(
+                "the token endpoint failed lately and the last probe too".to_owned(),
+            )),
+            Verdict::Probe => {
+                tracing::info!(upstream = %self.id, "probing an upstream whose token endpoint failed lately");
+                let issuer = self.issuer_candidates.first().map_or("", String::as_str);
+                let probed = probe(&self.http, issuer).await;
+                self.reachability.observe(probed, self.clock.now())
+            }
+        }
     }
 
     /// Discovery and JWKS, from the cache or fetched once for all concurrent callers.
@@ -452,6 +475,7 @@ impl UpstreamIdp for OidcUpstream {
 
     async fn authorization_url(&self, req: &UpstreamAuthRequest) -> Result<url::Url, IdpError> {
         super::require_s256(&req.pkce_challenge)?;
+        self.reachable().await?;
         let md = self.metadata().await?;
         let client = self.client(&md);
         let (state, nonce) = (req.state.clone(), req.nonce.clone());
@@ -538,10 +562,10 @@ impl UpstreamIdp for OidcUpstream {
         for (k, v) in self.assertion(&md)? {
             request = request.add_extra_param(k, v);
         }
-        let resp = request
-            .request_async(&self.http)
-            .await
-            .map_err(IdpError::from)?;
+        let sent = request.request_async(&self.http).await;
+        let resp = self
+            .reachability
+            .observe(sent.map_err(IdpError::from), self.clock.now())?;
         let id_token = resp.id_token().ok_or_else(|| {
             IdpError::InvalidIdToken("the token response has no id_token".to_owned())
         })?;
@@ -586,10 +610,10 @@ impl UpstreamIdp for OidcUpstream {
         for (k, v) in self.assertion(&md)? {
             request = request.add_extra_param(k, v);
         }
-        let resp = request
-            .request_async(&self.http)
-            .await
-            .map_err(IdpError::from)?;
+        let sent = request.request_async(&self.http).await;
+        let resp = self
+            .reachability
+            .observe(sent.map_err(IdpError::from), self.clock.now())?;
         let mut confirmed = None;
         if let Some(id_token) = resp.id_token() {
             let claims = self.verify(md, id_token, NonceCheck::Any).await?;

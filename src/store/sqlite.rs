@@ -40,6 +40,11 @@ impl SqlStore<Sqlite> {
             .foreign_keys(true);
         let pool: SqlitePool = SqlitePoolOptions::new()
             .max_connections(8)
+            // sqlx pings an idle connection before handing it out (one round trip to the
+            // connection's worker thread, two thread wake-ups, per acquire: about a sixth of a
+            // sign-in flow's database work). A connection to a local file cannot have been
+            // dropped by a peer, so there is nothing to test.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(db_error::<Sqlite>)?;

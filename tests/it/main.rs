@@ -61,6 +61,7 @@ mod support;
 mod token_bindings;
 mod token_exchange;
 mod token_exchange_gateway;
+mod upstream_down;
 mod upstream_entra;
 mod upstream_github;
 mod upstream_hostile;

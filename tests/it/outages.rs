@@ -231,8 +231,9 @@ async fn postgres_idp_and_mcp_server_outages() {
     let (access, _) = pair(&res.json().await.unwrap());
     assert_eq!(cluster.mcp_ping(0, &access).await, 200);
     // A replica that starts while the IdP is down (no discovery cached) answers the consent
-    // at once by sending the user back to the client with `temporarily_unavailable` (RFC 6749
-    // §4.1.2.1), which the client shows, instead of sending the browser to a dead IdP.
+    // at once with the "sign-in service unavailable" page (503), which returns the user to the
+    // client with `temporarily_unavailable` (RFC 6749 §4.1.2.1), instead of sending the
+    // browser to a dead IdP.
     cluster.stop(0).await;
     cluster.restart(0).await;
     let (new_client, redirect) = cluster.register(0).await;
@@ -276,8 +277,10 @@ async fn postgres_idp_and_mcp_server_outages() {
         .await
         .unwrap();
     assert!(started.elapsed() < FAIL_WITHIN);
-    assert_eq!(res.status(), 302, "{}", res.text().await.unwrap());
-    let back = crate::support::app::location(&res);
+    assert_eq!(res.status(), 503);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Sign-in service unavailable"), "{page}");
+    let back = crate::support::app::meta_refresh(&page).unwrap_or_default();
     assert!(back.starts_with(&redirect), "{back}");
     assert_eq!(
         crate::support::app::query_param(&back, "error").as_deref(),

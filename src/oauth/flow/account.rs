@@ -78,10 +78,24 @@ impl Flow<'_> {
     /// unknown or another browser's, then an `account_login_failed` audit event and a page.
     pub async fn complete_callback(&self, p: CallbackParams) -> Result<Completed, FlowError> {
         let now = self.core.now();
+        let state_hash = crypto::hash(&p.state);
+        // An MCP client's flow first, the common case: both takes are single-use deletes by the
+        // same random state, so the order changes nothing but how many statements a sign-in
+        // costs.
+        match self
+            .core
+            .store
+            .take_auth_request_by_state(&state_hash, now)
+            .await
+        {
+            Ok(Some(request)) => return self.callback(request, p).await.map(Completed::Client),
+            Ok(None) => {}
+            Err(e) => return Err(FlowError::Internal(e.into())),
+        }
         let pending = self
             .core
             .store
-            .take_account_login(&crypto::hash(&p.state), now)
+            .take_account_login(&state_hash, now)
             .await
             .map_err(|e| FlowError::Internal(e.into()))?;
         match pending {
@@ -89,7 +103,10 @@ impl Flow<'_> {
                 .account_callback(login, &p)
                 .await
                 .map(Completed::Account),
-            None => self.callback(p).await.map(Completed::Client),
+            None => {
+                crate::metrics::callback_failed("sign_in_expired");
+                Err(Notice::SignInExpired.into())
+            }
         }
     }
 

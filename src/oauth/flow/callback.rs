@@ -69,27 +69,18 @@ fn upstream_failure(e: IdpError) -> Failure {
 }
 
 impl Flow<'_> {
-    /// Completes the flow; returns the client's redirect URL carrying our code.
+    /// Completes the flow of the pending `request` the upstream's `state` took (single use);
+    /// returns the client's redirect URL carrying our code.
     ///
     /// # Errors
-    /// Notices while the pending request is unknown or another browser's; after that, a
-    /// `login_failed` audit event and [`FlowError::Redirect`] for our own failures or
-    /// [`FlowError::Return`] for the user's (refused, cancelled, upstream trouble).
-    pub async fn callback(&self, p: CallbackParams) -> Result<String, FlowError> {
-        let now = self.core.now();
-        let request = match self
-            .core
-            .store
-            .take_auth_request_by_state(&crypto::hash(&p.state), now)
-            .await
-        {
-            Ok(Some(r)) => r,
-            Ok(None) => {
-                crate::metrics::callback_failed("sign_in_expired");
-                return Err(Notice::SignInExpired.into());
-            }
-            Err(e) => return Err(FlowError::Internal(e.into())),
-        };
+    /// A notice when the request is another browser's; after that, a `login_failed` audit
+    /// event and [`FlowError::Redirect`] for our own failures or [`FlowError::Return`] for the
+    /// user's (refused, cancelled, upstream trouble).
+    pub(super) async fn callback(
+        &self,
+        request: AuthRequestRecord,
+        p: CallbackParams,
+    ) -> Result<String, FlowError> {
         let bound = p.browser.as_deref().is_some_and(|b| {
             crypto::ct_eq(crypto::hash(b).as_bytes(), request.browser_hash.as_bytes())
         });
@@ -100,7 +91,7 @@ impl Flow<'_> {
             return Err(Notice::OtherBrowser.into());
         }
         let result = self.complete(&request, &p).await;
-        let iss = self.sends_iss(&request.client_id).await;
+        let iss = self.sends_iss(&request).await;
         let issuer = iss.then_some(self.core.settings.issuer.as_str());
         match result {
             Ok(code) => {

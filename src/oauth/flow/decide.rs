@@ -139,7 +139,7 @@ impl Flow<'_> {
         }
         crate::metrics::flow(Step::Consent, "denied");
         FlowError::Redirect {
-            iss: self.sends_iss(&request.client_id).await,
+            iss: self.sends_iss(&request).await,
             redirect_uri: request.redirect_uri,
             state: request.client_state,
             error: Error::AccessDenied("the user denied the request".into()),
@@ -151,28 +151,51 @@ impl Flow<'_> {
     ///
     /// # Errors
     /// The request was approved meanwhile or expired (notice); the upstream is unknown
-    /// (`server_error`) or unreachable (`temporarily_unavailable`) on the client's redirect URI:
-    /// the user chose to go on with this client.
+    /// (`server_error` on the client's redirect URI) or unreachable (the "sign-in service
+    /// unavailable" page, returning `temporarily_unavailable` to the client, RFC 6749
+    /// §4.1.2.1): the user chose to go on with this client. An unreachable upstream leaves the
+    /// pending request as it was: its URL is made before anything is written.
     pub(super) async fn send_upstream(
         &self,
         request: AuthRequestRecord,
     ) -> Result<String, FlowError> {
-        let iss = self.sends_iss(&request.client_id).await;
-        let back = |error: Error| FlowError::Redirect {
-            redirect_uri: request.redirect_uri.clone(),
-            state: request.client_state.clone(),
-            error,
-            iss,
-        };
         let Some(upstream) = self.core.upstreams.get(&request.upstream_id) else {
-            return Err(back(Error::server(anyhow::anyhow!(
-                "upstream {} is not configured",
-                request.upstream_id
-            ))));
+            return Err(FlowError::Redirect {
+                iss: self.sends_iss(&request).await,
+                redirect_uri: request.redirect_uri,
+                state: request.client_state,
+                error: Error::server(anyhow::anyhow!(
+                    "upstream {} is not configured",
+                    request.upstream_id
+                )),
+            });
         };
-        let now = self.core.now();
         let fresh = fresh_leg(&self.core.cipher, |_| secrets_aad(&request.id_hash))
             .map_err(FlowError::Internal)?;
+        // Discovery (cached) and the upstream's breaker: an IdP whose token endpoint failed
+        // lately is probed, not trusted (`idp::reachability`).
+        let url = match upstream
+            .idp
+            .authorization_url(
+                &fresh.request(wants_login(&request), extra_value(&request, LOGIN_HINT_KEY)),
+            )
+            .await
+        {
+            Ok(url) => url,
+            Err(e) => {
+                crate::metrics::flow(Step::UpstreamRedirect, "failed");
+                tracing::warn!(upstream = %request.upstream_id, error = %e, "upstream authorization URL failed");
+                return Err(FlowError::Return {
+                    iss: self.sends_iss(&request).await,
+                    redirect_uri: request.redirect_uri,
+                    state: request.client_state,
+                    error: Error::TemporarilyUnavailable(
+                        "the identity provider cannot be reached right now".into(),
+                    ),
+                });
+            }
+        };
+        let now = self.core.now();
         let leg = UpstreamLeg {
             state_hash: fresh.state_hash.clone(),
             sealed: fresh.sealed.clone(),
@@ -189,20 +212,6 @@ impl Flow<'_> {
             Ok(false) => return Err(Notice::RequestExpired.into()),
             Err(e) => return Err(FlowError::Internal(e.into())),
         }
-        let url = upstream
-            .idp
-            .authorization_url(&fresh.request(
-                wants_login(&request),
-                extra_value(&request, LOGIN_HINT_KEY),
-            ))
-            .await
-            .map_err(|e| {
-                crate::metrics::flow(Step::UpstreamRedirect, "failed");
-                tracing::warn!(upstream = %request.upstream_id, error = %e, "upstream authorization URL failed");
-                back(Error::TemporarilyUnavailable(
-                    "the identity provider cannot be reached right now".into(),
-                ))
-            })?;
         crate::metrics::flow(Step::UpstreamRedirect, "ok");
         Ok(url.to_string())
     }

@@ -170,7 +170,7 @@ async fn a_callback_with_an_unknown_state_is_a_notice() {
     let refused = f
         .core
         .flow()
-        .callback(CallbackParams {
+        .complete_callback(CallbackParams {
             state: "no-such-state".to_owned(),
             code: Some("upstream-code".to_owned()),
             browser: Some(BROWSER.to_owned()),

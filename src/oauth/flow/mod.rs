@@ -21,6 +21,7 @@ pub use start::{display_host, ConsentPrompt, StartRequest, Started, UpstreamOpti
 
 use super::authorize::AuthorizeError;
 use super::{Core, Error};
+use crate::store::AuthRequestRecord;
 
 /// The authorization flow over the core's store, upstreams, cipher and clock.
 pub struct Flow<'c> {
@@ -105,10 +106,14 @@ pub enum Notice {
 }
 
 impl Flow<'_> {
-    /// Whether authorization responses to `client_id` carry `iss` (COMPAT C9): the client's
-    /// rule, or the default (yes) when the client cannot be looked up any more.
-    pub(crate) async fn sends_iss(&self, client_id: &str) -> bool {
-        match self.core.clients.resolve(client_id).await {
+    /// Whether authorization responses to the pending `request`'s client carry `iss` (COMPAT
+    /// C9): the client rule's decision recorded at /authorize; for a request stored without
+    /// it, the client's rule now, or the default (yes) when the client cannot be looked up.
+    pub(crate) async fn sends_iss(&self, request: &AuthRequestRecord) -> bool {
+        if let Some(recorded) = secrets::recorded_sends_iss(request) {
+            return recorded;
+        }
+        match self.core.clients.resolve(&request.client_id).await {
             Ok(Some(client)) => self.core.settings.sends_iss(&client),
             _ => true,
         }

@@ -111,6 +111,21 @@ pub const CLIENT_DIGEST_KEY: &str = "client_digest";
 /// Key of the client's `login_hint` in the pending request's `extra` JSON.
 pub const LOGIN_HINT_KEY: &str = "login_hint";
 
+/// Key of the client rule's `send_iss` decision (COMPAT C9) in the pending request's `extra`
+/// JSON, taken at /authorize where the client is at hand: the callback then answers without
+/// looking the client up again.
+pub const ISS_KEY: &str = "iss";
+
+/// The `send_iss` decision recorded in the pending request, if it was (requests stored before
+/// it was recorded have none).
+#[must_use]
+pub fn recorded_sends_iss(r: &AuthRequestRecord) -> Option<bool> {
+    r.extra
+        .as_deref()
+        .and_then(|e| serde_json::from_str::<serde_json::Value>(e).ok())
+        .and_then(|v| v.get(ISS_KEY).and_then(serde_json::Value::as_bool))
+}
+
 /// A string value of the pending request's `extra` JSON.
 #[must_use]
 pub fn extra_value(r: &AuthRequestRecord, key: &str) -> Option<String> {

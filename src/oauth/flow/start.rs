@@ -5,7 +5,7 @@
 use serde::Serialize;
 use url::Url;
 
-use super::secrets::{client_digest, consent_mac, CLIENT_DIGEST_KEY, LOGIN_HINT_KEY};
+use super::secrets::{client_digest, consent_mac, CLIENT_DIGEST_KEY, ISS_KEY, LOGIN_HINT_KEY};
 use super::{Flow, FlowError};
 use crate::metrics::Step;
 use crate::oauth::authorize::{self, AuthorizeParams, ValidAuthorize};
@@ -162,7 +162,10 @@ impl Flow<'_> {
             browser_hash: crypto::hash(browser),
             csrf_hash: crypto::hash(&csrf_token),
             extra: Some({
-                let mut extra = serde_json::json!({ CLIENT_DIGEST_KEY: client_digest(&v.client) });
+                let mut extra = serde_json::json!({
+                    CLIENT_DIGEST_KEY: client_digest(&v.client),
+                    ISS_KEY: self.core.settings.sends_iss(&v.client),
+                });
                 if let Some(p) = &v.prompt {
                     extra["prompt"] = serde_json::json!(p);
                 }

@@ -8,6 +8,7 @@
 //! ```sh
 //! cargo bench --bench flow
 //! BENCH_SECONDS=10 BENCH_CONCURRENCY=16 cargo bench --bench flow
+//! BENCH_ONLY=refresh BENCH_DB=postgres cargo bench --bench flow
 //! ```
 //!
 //! See `docs/benchmarks.md` for what each scenario measures.
@@ -103,9 +104,47 @@ async fn start_sdk_server() -> std::result::Result<SdkServer, String> {
     Ok(SdkServer { url, _child: child })
 }
 
+/// `BENCH_DB=postgres`: a fresh database on the server of `BENCH_POSTGRES_URL` (else
+/// `DCR_BRIDGE_TEST_POSTGRES_URL`, else the local default), created for this run as
+/// `tests/it/support/db.rs` does and left behind (its name is printed). Otherwise SQLite in
+/// `dir`.
+async fn database_url(dir: &std::path::Path) -> Result<String> {
+    use sqlx::Connection as _;
+    match std::env::var("BENCH_DB").as_deref() {
+        Err(_) | Ok("sqlite") => Ok(format!("sqlite://{}", dir.join("bench.db").display())),
+        Ok("postgres") => {
+            let admin = std::env::var("BENCH_POSTGRES_URL")
+                .or_else(|_| std::env::var("DCR_BRIDGE_TEST_POSTGRES_URL"))
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+            let name = format!("dcr_bench_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .with_context(|| format!("BENCH_DB=postgres: cannot connect to {admin}"))?;
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await?;
+            conn.close().await?;
+            let mut url = reqwest::Url::parse(&admin)?;
+            url.set_path(&name);
+            eprintln!("BENCH_DB=postgres: database {name} (drop it when done)");
+            Ok(url.to_string())
+        }
+        Ok(other) => bail!("BENCH_DB={other}: use sqlite or postgres"),
+    }
+}
+
+/// The database the server runs on, for the table's title.
+fn database_name() -> &'static str {
+    if std::env::var("BENCH_DB").is_ok_and(|v| v == "postgres") {
+        "Postgres"
+    } else {
+        "SQLite"
+    }
+}
+
 async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
     let dir = tempfile::tempdir().context("temp dir")?;
-    let db_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let db_url = database_url(dir.path()).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
 
@@ -208,7 +247,8 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
         config.resources.push(sdk);
     }
     config.validate()?;
-    let store = dcr_bridge::store::connect(&config.database_url).await?;
+    let store =
+        dcr_bridge::store::connect_with(&config.database_url, config.database.pool()).await?;
     store.migrate().await?;
     let state = dcr_bridge::app::build_with(config, store, Arc::new(SystemClock)).await?;
     let task = tokio::spawn(async move {
@@ -504,6 +544,9 @@ struct Run {
     elapsed: Duration,
     latencies: Vec<Duration>,
     steps: Vec<Vec<Duration>>,
+    /// CPU seconds (user + system) this process spent during the run: server and load
+    /// generator together, far less sensitive to other processes' load than wall time.
+    cpu_seconds: Option<f64>,
 }
 
 impl Run {
@@ -514,6 +557,23 @@ impl Run {
     fn ops_per_sec(&self) -> f64 {
         self.ops() as f64 / self.elapsed.as_secs_f64()
     }
+
+    /// Process CPU milliseconds per operation.
+    fn cpu_ms_per_op(&self) -> Option<f64> {
+        self.cpu_seconds.map(|s| s * 1e3 / self.ops() as f64)
+    }
+}
+
+/// CPU seconds (utime + stime) of this process so far, from `/proc/self/stat`.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at state, field 3; utime and
+    // stime are fields 14 and 15, in clock ticks of 100 Hz (USER_HZ on Linux).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 /// Runs `op` in one task per worker state until the budget is spent; each call gets the
@@ -530,6 +590,7 @@ where
         Budget::Ops(n) => (None, n),
     };
     let remaining = Arc::new(AtomicUsize::new(remaining));
+    let cpu_start = process_cpu_seconds();
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(states.len());
     for state in states {
@@ -564,6 +625,7 @@ where
         elapsed: Duration::ZERO,
         latencies: Vec::new(),
         steps: Vec::new(),
+        cpu_seconds: None,
     };
     for task in tasks {
         let (latencies, steps) = task.await.context("worker task")??;
@@ -571,6 +633,9 @@ where
         run.steps.extend(steps);
     }
     run.elapsed = start.elapsed();
+    run.cpu_seconds = process_cpu_seconds()
+        .zip(cpu_start)
+        .map(|(end, start)| end - start);
     run.latencies.sort_unstable();
     Ok(run)
 }
@@ -729,6 +794,65 @@ fn cost_vs(run: &Run, baseline: &Run, label: &str) -> String {
     format!("{:.2}x {label}", baseline.ops_per_sec() / run.ops_per_sec())
 }
 
+/// `BENCH_ONLY=refresh`: baseline A, then row 2, each with the process CPU per operation.
+async fn refresh_table(
+    target: &Arc<Target>,
+    pool: &[Clients],
+    chains: Vec<Chain>,
+    budget: Budget,
+    workers: usize,
+    seconds: usize,
+) -> Result<()> {
+    let t = Arc::clone(target);
+    let a = drive(
+        "A  GET /.well-known/oauth-authorization-server",
+        pool.to_vec(),
+        budget,
+        move |c| {
+            let t = Arc::clone(&t);
+            async move {
+                metadata(&t, &c).await?;
+                Ok((c, Vec::new()))
+            }
+        },
+    )
+    .await?;
+    let t = Arc::clone(target);
+    let refresh = drive("2  POST /token refresh_token", chains, budget, move |chain| {
+        let t = Arc::clone(&t);
+        async move { Ok((rotate(&t, chain).await?, Vec::new())) }
+    })
+    .await?;
+    println!();
+    println!(
+        "dcr-bridge refresh benchmark: {workers} concurrent workers, {seconds}s per timed scenario, {}",
+        database_name()
+    );
+    println!();
+    println!(
+        "{:<46} | {:>6} | {:>8} | {:>7} | {:>7} | ratio vs baseline",
+        "scenario", "ops", "ops/s", "p50 ms", "p99 ms"
+    );
+    println!("{}", "-".repeat(110));
+    run_row(&a, "1.00x A (baseline A)");
+    run_row(
+        &refresh,
+        &format!(
+            "{}; p99/p50 {:.1}",
+            cost_vs(&refresh, &a, "A"),
+            percentile_ms(&refresh.latencies, 99.0) / percentile_ms(&refresh.latencies, 50.0)
+        ),
+    );
+    if let (Some(cpu_a), Some(cpu_r)) = (a.cpu_ms_per_op(), refresh.cpu_ms_per_op()) {
+        println!();
+        println!(
+            "process CPU per operation (server + load generator): A {cpu_a:.3} ms, refresh {cpu_r:.3} ms ({:.2}x A)",
+            cpu_r / cpu_a
+        );
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let seconds = env_usize("BENCH_SECONDS", 5)?.max(1);
@@ -736,7 +860,13 @@ async fn main() -> Result<()> {
     let per_scenario = Budget::Time(Duration::from_secs(seconds as u64));
     let rss_start = peak_rss_mib();
 
-    let sdk = start_sdk_server().await;
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let refresh_only = only == "refresh";
+    let sdk = if refresh_only {
+        Err("BENCH_ONLY=refresh".to_owned())
+    } else {
+        start_sdk_server().await
+    };
     let server = start_server(sdk.as_ref().ok().map(|s| s.url.as_str())).await?;
     let target = Arc::new(Target {
         base: server.base.clone(),
@@ -788,6 +918,9 @@ async fn main() -> Result<()> {
         }
     }
     let rss_ready = peak_rss_mib();
+    if refresh_only {
+        return refresh_table(&target, &pool, chains, per_scenario, workers, seconds).await;
+    }
 
     let demo_pair = gateway_pair(
         ("D", "5", "demo MCP server"),
@@ -837,7 +970,7 @@ async fn main() -> Result<()> {
         demo: demo_pair,
         demo_alone,
     };
-    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "gateway") {
+    if only == "gateway" {
         // For profiling the gateway alone (`perf record` on this binary).
         gateway_table(workers, &gw);
         return Ok(());
@@ -917,7 +1050,10 @@ async fn main() -> Result<()> {
     let flow_total: f64 = flow.steps.iter().flatten().map(Duration::as_secs_f64).sum();
 
     println!();
-    println!("dcr-bridge loopback benchmark: {workers} concurrent workers, {seconds}s per timed scenario, SQLite, dev IdP upstream");
+    println!(
+        "dcr-bridge loopback benchmark: {workers} concurrent workers, {seconds}s per timed scenario, {}, dev IdP upstream",
+        database_name()
+    );
     println!();
     println!(
         "{:<46} | {:>6} | {:>8} | {:>7} | {:>7} | ratio vs baseline",

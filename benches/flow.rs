@@ -818,10 +818,15 @@ async fn refresh_table(
     )
     .await?;
     let t = Arc::clone(target);
-    let refresh = drive("2  POST /token refresh_token", chains, budget, move |chain| {
-        let t = Arc::clone(&t);
-        async move { Ok((rotate(&t, chain).await?, Vec::new())) }
-    })
+    let refresh = drive(
+        "2  POST /token refresh_token",
+        chains,
+        budget,
+        move |chain| {
+            let t = Arc::clone(&t);
+            async move { Ok((rotate(&t, chain).await?, Vec::new())) }
+        },
+    )
     .await?;
     println!();
     println!(

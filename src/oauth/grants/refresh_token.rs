@@ -120,7 +120,7 @@ pub async fn refresh(
             // change nothing and is not sent (on SQLite it would queue for the write lock).
             if client
                 .last_used_at
-                .map_or(true, |at| at > now || now - at >= CLIENT_TOUCH_SECONDS)
+                .is_none_or(|at| at > now || now - at >= CLIENT_TOUCH_SECONDS)
             {
                 super::touch_client(core, &client.client_id, now).await;
             }

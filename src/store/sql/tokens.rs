@@ -147,7 +147,7 @@ pub(super) async fn rotate(
     // can only have moved `last_used_at` forward, which keeps skipping it right.
     if row
         .opt_int("grant_last_used_at")?
-        .map_or(true, |at| at <= access.created_at - GRANT_TOUCH_SECONDS)
+        .is_none_or(|at| at <= access.created_at - GRANT_TOUCH_SECONDS)
     {
         touch_grant(db, &grant, access.created_at).await?;
     }

@@ -9,6 +9,7 @@
 //! ```sh
 //! cargo bench --bench flow
 //! BENCH_SECONDS=10 BENCH_CONCURRENCY=16 cargo bench --bench flow
+//! BENCH_ONLY=refresh BENCH_DB=postgres cargo bench --bench flow
 //! ```
 //!
 //! See `docs/benchmarks.md` for what each scenario measures.
@@ -45,6 +46,10 @@ const FLOW_STEPS: [&str; 6] = [
     "GET /oauth/callback",
     "POST /token (code+PKCE)",
 ];
+
+#[path = "flow/options.rs"]
+mod options;
+use options::{database_name, database_url, refresh_table};
 
 // ---------------------------------------------------------------------------------------------
 // The server under test
@@ -158,7 +163,7 @@ async fn start_sdk_server() -> std::result::Result<SdkServer, String> {
 
 async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
     let dir = tempfile::tempdir().context("temp dir")?;
-    let db_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let db_url = database_url(dir.path()).await?;
     // Listeners are bound here and handed to the runtime that serves them (a tokio listener
     // belongs to the runtime it is made in).
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -279,7 +284,9 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
     config.validate()?;
     let state = bridge_rt
         .spawn(async move {
-            let store = dcr_bridge::store::connect(&config.database_url).await?;
+            let store =
+                dcr_bridge::store::connect_with(&config.database_url, config.database.pool())
+                    .await?;
             store.migrate().await?;
             dcr_bridge::app::build_with(config, store, Arc::new(SystemClock)).await
         })
@@ -582,6 +589,9 @@ struct Run {
     elapsed: Duration,
     latencies: Vec<Duration>,
     steps: Vec<Vec<Duration>>,
+    /// CPU seconds (user + system) this process spent during the run: server and load
+    /// generator together, far less sensitive to other processes' load than wall time.
+    cpu_seconds: Option<f64>,
 }
 
 impl Run {
@@ -591,6 +601,11 @@ impl Run {
 
     fn ops_per_sec(&self) -> f64 {
         self.ops() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Process CPU milliseconds per operation.
+    fn cpu_ms_per_op(&self) -> Option<f64> {
+        self.cpu_seconds.map(|s| s * 1e3 / self.ops() as f64)
     }
 }
 
@@ -608,6 +623,7 @@ where
         Budget::Ops(n) => (None, n),
     };
     let remaining = Arc::new(AtomicUsize::new(remaining));
+    let cpu_start = process_cpu_seconds();
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(states.len());
     for state in states {
@@ -642,6 +658,7 @@ where
         elapsed: Duration::ZERO,
         latencies: Vec::new(),
         steps: Vec::new(),
+        cpu_seconds: None,
     };
     for task in tasks {
         let (latencies, steps) = task.await.context("worker task")??;
@@ -649,6 +666,9 @@ where
         run.steps.extend(steps);
     }
     run.elapsed = start.elapsed();
+    run.cpu_seconds = process_cpu_seconds()
+        .zip(cpu_start)
+        .map(|(end, start)| end - start);
     run.latencies.sort_unstable();
     Ok(run)
 }
@@ -779,7 +799,7 @@ fn peak_rss_mib() -> Option<f64> {
 
 /// CPU time (user + system) this process used so far, in seconds; Linux counts it in clock
 /// ticks of 1/100 s (`USER_HZ`, fixed at 100 on every architecture we run on).
-fn process_cpu_seconds() -> Option<f64> {
+pub(crate) fn process_cpu_seconds() -> Option<f64> {
     cpu_seconds(&std::fs::read_to_string("/proc/self/stat").ok()?)
 }
 
@@ -830,10 +850,13 @@ async fn main() -> Result<()> {
     let per_scenario = Budget::Time(Duration::from_secs(seconds as u64));
     let rss_start = peak_rss_mib();
 
-    // `BENCH_ONLY=flow`: rows A, 4 and B only (for `perf record` on the sign-in flow).
-    let flow_only = std::env::var("BENCH_ONLY").is_ok_and(|v| v == "flow");
-    let sdk = if flow_only {
-        Err("BENCH_ONLY=flow".to_owned())
+    // `BENCH_ONLY=flow`: rows A, 4 and B only (for `perf record` on the sign-in flow);
+    // `BENCH_ONLY=refresh`: rows A and 2.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let flow_only = only == "flow";
+    let refresh_only = only == "refresh";
+    let sdk = if flow_only || refresh_only {
+        Err(format!("BENCH_ONLY={only}"))
     } else {
         start_sdk_server().await
     };
@@ -888,6 +911,9 @@ async fn main() -> Result<()> {
         }
     }
     let rss_ready = peak_rss_mib();
+    if refresh_only {
+        return refresh_table(&target, &pool, chains, per_scenario, workers, seconds).await;
+    }
 
     let gw = if flow_only {
         None
@@ -946,10 +972,7 @@ async fn main() -> Result<()> {
             .await?,
         )
     };
-    if let Some(gw) = gw
-        .as_ref()
-        .filter(|_| std::env::var("BENCH_ONLY").is_ok_and(|v| v == "gateway"))
-    {
+    if let Some(gw) = gw.as_ref().filter(|_| only == "gateway") {
         // For profiling the gateway alone (`perf record` on this binary).
         gateway_table(workers, gw);
         return Ok(());
@@ -1043,8 +1066,11 @@ async fn main() -> Result<()> {
     let flow_total: f64 = flow.steps.iter().flatten().map(Duration::as_secs_f64).sum();
 
     println!();
-    println!("dcr-bridge loopback benchmark: {workers} concurrent workers, {seconds}s per timed scenario, SQLite, dev IdP upstream, tokens signed {}",
-        std::env::var("BENCH_SIGNING").unwrap_or_else(|_| dcr_bridge::oauth::signing_alg::SigningAlgorithm::DEFAULT.to_string()));
+    println!(
+        "dcr-bridge loopback benchmark: {workers} concurrent workers, {seconds}s per timed scenario, {}, dev IdP upstream, tokens signed {}",
+        database_name(),
+        std::env::var("BENCH_SIGNING").unwrap_or_else(|_| dcr_bridge::oauth::signing_alg::SigningAlgorithm::DEFAULT.to_string())
+    );
     println!();
     println!(
         "{:<46} | {:>6} | {:>8} | {:>7} | {:>7} | ratio vs baseline",

@@ -6,7 +6,7 @@ use super::crypto::random_b64;
 use super::keys::AT_JWT_TYP;
 use super::{Core, Result};
 use crate::config::AccessTokenClaim;
-use crate::store::{AccessTokenRecord, GrantRecord};
+use crate::store::{AccessTokenRecord, GrantRecord, UserRecord};
 
 /// RFC 9068 §2.2 claims of an access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,19 +61,26 @@ impl UserClaims {
     /// # Errors
     /// Store failures.
     pub async fn for_user(core: &Core, user_id: &str) -> Result<Self> {
-        let wanted = &core.settings.tokens.access_token_claims;
-        if wanted.is_empty() {
+        if core.settings.tokens.access_token_claims.is_empty() {
             return Ok(Self::default());
         }
-        let Some(user) = core.store.get_user(user_id).await? else {
-            return Ok(Self::default());
+        let user = core.store.get_user(user_id).await?;
+        Ok(Self::of(core, user.as_ref()))
+    }
+
+    /// The configured claims of `user`, already read (no user: none).
+    #[must_use]
+    pub fn of(core: &Core, user: Option<&UserRecord>) -> Self {
+        let wanted = &core.settings.tokens.access_token_claims;
+        let Some(user) = user.filter(|_| !wanted.is_empty()) else {
+            return Self::default();
         };
         let has = |c: AccessTokenClaim| wanted.contains(&c);
-        Ok(Self {
-            email: user.email.filter(|_| has(AccessTokenClaim::Email)),
-            name: user.name.filter(|_| has(AccessTokenClaim::Name)),
-            groups: has(AccessTokenClaim::Groups).then_some(user.groups),
-        })
+        Self {
+            email: user.email.clone().filter(|_| has(AccessTokenClaim::Email)),
+            name: user.name.clone().filter(|_| has(AccessTokenClaim::Name)),
+            groups: has(AccessTokenClaim::Groups).then(|| user.groups.clone()),
+        }
     }
 }
 

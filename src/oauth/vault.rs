@@ -21,7 +21,7 @@ use super::upstreams::Upstream;
 use super::{Core, Error, Result};
 use crate::config::UpstreamRefresh;
 use crate::idp::{IdpError, RefreshFailure, UpstreamIdentity, UpstreamTokens};
-use crate::store::{AuditEvent, GrantRecord, UpstreamSession};
+use crate::store::{AuditEvent, GrantRecord, UpstreamSession, UserRecord};
 
 /// How long a lease lasts: beyond [`REFRESH_TIMEOUT`], so that it never expires while its holder
 /// may still be talking to the upstream (a second caller would then send the same refresh
@@ -143,6 +143,43 @@ pub async fn ensure_current(
         .map(|_| ())
 }
 
+/// [`ensure_current`] on the grant's upstream side and user as the caller read them (our
+/// refresh reads both with its token, in one statement), so no store read happens here unless
+/// a refresh is due.
+///
+/// # Errors
+/// As [`ensure_current`].
+pub async fn ensure_current_as_read(
+    core: &Core,
+    grant: &GrantRecord,
+    session: &UpstreamSession,
+    user: Option<&UserRecord>,
+    scope: &str,
+    request_id: Option<&str>,
+) -> Result<()> {
+    let Some(sealed) = session.sealed_tokens.as_deref() else {
+        return Ok(());
+    };
+    let Some(user) = user else {
+        return Err(Error::server(anyhow::anyhow!("grant without its user")));
+    };
+    let read = Read {
+        session,
+        sealed,
+        user,
+    };
+    tokens_as_read(core, grant, &read, scope, request_id, 0)
+        .await
+        .map(|_| ())
+}
+
+/// What the vault decides on: the grant's upstream side, its sealed tokens, its user.
+struct Read<'a> {
+    session: &'a UpstreamSession,
+    sealed: &'a str,
+    user: &'a UserRecord,
+}
+
 /// The grant's upstream tokens, brought up to date first as [`ensure_current`] does, where an
 /// access token expiring within `margin` seconds also counts as due: what token exchange and
 /// the gateway's upstream token header hand to an MCP server (issue 13 item 5). The same lease,
@@ -172,7 +209,32 @@ pub async fn current_tokens(
     let Some(user) = core.store.get_user(&grant.user_id).await? else {
         return Err(Error::server(anyhow::anyhow!("grant without its user")));
     };
-    let upstream_id = session.upstream_id.clone().unwrap_or(user.upstream_id);
+    let read = Read {
+        session: &session,
+        sealed,
+        user: &user,
+    };
+    tokens_as_read(core, grant, &read, scope, request_id, margin).await
+}
+
+/// [`current_tokens`] after its reads.
+async fn tokens_as_read(
+    core: &Core,
+    grant: &GrantRecord,
+    read: &Read<'_>,
+    scope: &str,
+    request_id: Option<&str>,
+    margin: i64,
+) -> Result<Option<UpstreamTokens>> {
+    let Read {
+        session,
+        sealed,
+        user,
+    } = *read;
+    let upstream_id = session
+        .upstream_id
+        .clone()
+        .unwrap_or_else(|| user.upstream_id.clone());
     // Grants stored before the vault have no confirmation time: their last login.
     let confirmed_at = session.checked_at.unwrap_or(grant.updated_at);
     // Where nothing could ever confirm the user (the upstream was removed from the
@@ -231,7 +293,7 @@ pub async fn current_tokens(
             {
                 job.as_holder(&holder, &tokens).await?
             } else {
-                job.wait_for_holder(&session).await?
+                job.wait_for_holder(session).await?
             };
             Ok(Some(fresh.unwrap_or(tokens)))
         }

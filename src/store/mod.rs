@@ -67,6 +67,16 @@ impl StoreError {
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::WorkerCrashed => true,
+            // SQLite: the file stayed locked by another writer (another process) beyond the
+            // busy timeout: SQLITE_BUSY (5) and SQLITE_LOCKED (6) with their extended codes
+            // (sqlite.org/rescode.html). A retry later can succeed.
+            sqlx::Error::Database(db)
+                if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() =>
+            {
+                db.code()
+                    .and_then(|c| c.parse::<i32>().ok())
+                    .is_some_and(|c| matches!(c & 0xff, 5 | 6))
+            }
             // SQLSTATE class 08 (connection exception), 57P01..57P03 (admin or crash
             // shutdown, cannot connect now): the Postgres server is going away or not up yet.
             sqlx::Error::Database(db) => db
@@ -105,7 +115,8 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     connect_with(url, PoolOptions::default()).await
 }
 
-/// [`connect`] with the pool sized and bounded by `pool` (Postgres; SQLite keeps its own).
+/// [`connect`] with the pool sized and bounded by `pool` (SQLite keeps its own size and takes
+/// only the timeout, see [`sqlite::SqliteStore::connect_with`]).
 ///
 /// # Errors
 /// As [`connect`].
@@ -115,7 +126,9 @@ pub async fn connect_with(url: &str, pool: PoolOptions) -> Result<Arc<dyn Store>
             postgres::PostgresStore::connect_with(url, pool).await?,
         ))
     } else if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+        Ok(Arc::new(
+            sqlite::SqliteStore::connect_with(url, pool).await?,
+        ))
     } else {
         Err(StoreError::Corrupt(format!(
             "unsupported database_url scheme (use postgres:// or sqlite://): {}",

@@ -363,6 +363,11 @@ pub struct RefreshTokenView {
     pub token: RefreshTokenRecord,
     pub family: FamilyRecord,
     pub grant: GrantRecord,
+    /// The grant's upstream side, read with the token so that a refresh's vault check costs
+    /// no statement of its own.
+    pub upstream: UpstreamSession,
+    /// The grant's user (`None` only if the row is missing, which its foreign key forbids).
+    pub user: Option<UserRecord>,
 }
 
 /// An issued access token (the JWT itself is not stored; its `jti` is).

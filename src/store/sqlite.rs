@@ -13,7 +13,7 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions as _, Connection as _, Sqlite};
 
 use super::sql::{db_error, Dialect, SqlStore, UNIQUE_CONSTRAINTS};
-use super::StoreError;
+use super::{PoolOptions, StoreError};
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -31,12 +31,24 @@ impl SqlStore<Sqlite> {
     /// # Errors
     /// Fails when the URL is malformed or the file cannot be opened or created.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
+        Self::connect_with(url, PoolOptions::default()).await
+    }
+
+    /// [`Self::connect`] where `options.acquire_timeout` bounds every wait of a request: for a
+    /// pooled connection, for this process's turn to write, and for the file's write lock held
+    /// by another process (the busy timeout). Beyond it the request fails as unavailable
+    /// ([`StoreError::is_unavailable`]). The pool keeps its own small size: one writer at a
+    /// time, readers concurrent under WAL.
+    ///
+    /// # Errors
+    /// As [`Self::connect`].
+    pub async fn connect_with(url: &str, options: PoolOptions) -> Result<Self, StoreError> {
+        let connect = SqliteConnectOptions::from_str(url)
             .map_err(db_error::<Sqlite>)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(options.acquire_timeout)
             .foreign_keys(true);
         let pool: SqlitePool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -45,7 +57,8 @@ impl SqlStore<Sqlite> {
             // sign-in flow's database work). A connection to a local file cannot have been
             // dropped by a peer, so there is nothing to test.
             .test_before_acquire(false)
-            .connect_with(options)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
             .await
             .map_err(db_error::<Sqlite>)?;
         Ok(Self::from_pool(pool))
@@ -59,6 +72,9 @@ impl Dialect for Sqlite {
     // SQLite fails it with SQLITE_BUSY at once. IMMEDIATE takes the write lock up front, so
     // concurrent writers queue on the busy timeout instead.
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    // One writer per file: this process queues its own writers in order instead of letting
+    // them retry in the busy handler.
+    const ONE_WRITER: bool = true;
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
         result.rows_affected()

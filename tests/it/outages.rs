@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::support::app::{Db, TestApp};
 use crate::support::private_pg::PrivatePostgres;
 use crate::support::replicas::{Cluster, ClusterOptions};
 
@@ -301,4 +302,51 @@ async fn postgres_idp_and_mcp_server_outages() {
     assert_eq!(cluster.mcp_ping(0, &access).await, 502);
     assert!(started.elapsed() < FAIL_WITHIN);
     assert_eq!(cluster.introspect(0, &access).await.unwrap().status(), 200);
+}
+
+/// SQLite: another process (here another connection, outside this process's write queue)
+/// holds the file's write lock beyond the busy timeout (`acquire_timeout_seconds`, 1 s here):
+/// a refresh is answered 503 `temporarily_unavailable` with `Retry-After`, not 500, having
+/// rotated nothing; once the lock is released the same refresh token works.
+#[tokio::test]
+async fn sqlite_locked_by_another_process() {
+    use sqlx::Connection as _;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("locked.db").display());
+    let db_url = url.clone();
+    let app = TestApp::start_with(Db::Sqlite, move |c| {
+        c.database_url = db_url;
+        c.database.acquire_timeout_seconds = 1;
+    })
+    .await
+    .unwrap();
+    let (client_id, _, tokens) = app.tokens_for_new_client().await;
+    let (_, refresh) = pair(&tokens);
+
+    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let res = app.refresh(&refresh, &client_id).await;
+    assert!(
+        started.elapsed() < FAIL_WITHIN,
+        "took {:?}",
+        started.elapsed()
+    );
+    let retry_after = res
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_unavailable("refresh while the file is locked", res).await;
+    assert!(
+        retry_after.is_some_and(|v| v.parse::<u64>().is_ok_and(|s| s > 0)),
+        "Retry-After in seconds"
+    );
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    other.close().await.unwrap();
+
+    let res = app.refresh(&refresh, &client_id).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 }

@@ -178,6 +178,47 @@ where
     }
 }
 
+/// Admits one write transaction of this process at a time, in arrival order (tokio's mutex is
+/// fair), for a database that serialises writers anyway (SQLite). Waiting here costs no
+/// connection and no polling: without it, concurrent `BEGIN IMMEDIATE`s each hold a pooled
+/// connection and retry in SQLite's busy handler, whose growing sleeps (up to 100 ms each) made
+/// the tail of concurrent refreshes 30 times their median. The busy timeout stays for other
+/// processes on the same file (`migrate` and the CLI beside `serve`).
+#[derive(Default)]
+pub struct WriteGate(std::sync::Arc<tokio::sync::Mutex<()>>);
+
+impl WriteGate {
+    /// This process's turn to write, after at most `wait` (then `PoolTimedOut`: the writers
+    /// ahead hold the database for too long, a 503 to the caller like a pool timeout).
+    pub async fn enter(&self, wait: std::time::Duration) -> Result<WriteTurn, StoreError> {
+        tokio::time::timeout(wait, std::sync::Arc::clone(&self.0).lock_owned())
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))
+    }
+}
+
+/// A turn of the [`WriteGate`], held until its transaction commits or is dropped.
+pub type WriteTurn = tokio::sync::OwnedMutexGuard<()>;
+
+/// A write transaction holding its [`WriteTurn`].
+pub struct Gated(pub Box<dyn TxExec>, pub WriteTurn);
+
+impl TxExec for Gated {
+    fn exec(&mut self) -> &mut dyn Exec {
+        self.0.exec()
+    }
+
+    fn commit(self: Box<Self>) -> CommitFuture {
+        let Gated(tx, turn) = *self;
+        let committing = tx.commit();
+        Box::pin(async move {
+            let done = committing.await;
+            drop(turn);
+            done
+        })
+    }
+}
+
 /// A connection handle: a `PoolConnection` or a `Transaction`, both of which deref to the driver's
 /// connection; a transaction (`Some`) keeps the audit events written in it until its commit.
 pub struct Conn<C>(pub C, pub Option<Vec<AuditEvent>>);

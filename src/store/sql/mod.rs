@@ -54,6 +54,9 @@ pub trait Dialect: Database {
     /// The statement opening a write transaction. SQLite needs `BEGIN IMMEDIATE` so that two
     /// writers queue on the busy timeout instead of failing when a read lock would be upgraded.
     const BEGIN_WRITE: &'static str;
+    /// Whether the database runs one writer at a time, so this process queues its write
+    /// transactions itself ([`exec::WriteGate`]) instead of in the database's busy handler.
+    const ONE_WRITER: bool = false;
     /// Rows affected by a statement (the driver's result type has no common trait for it).
     fn rows_affected(result: &Self::QueryResult) -> u64;
     /// The meaning of the unique constraint a violation names, if it is one of ours.
@@ -71,13 +74,18 @@ pub trait Dialect: Database {
 /// A [`Store`] over a sqlx pool of database `DB`.
 pub struct SqlStore<DB: Dialect> {
     pool: Pool<DB>,
+    /// Set where [`Dialect::ONE_WRITER`].
+    writers: Option<exec::WriteGate>,
 }
 
 impl<DB: Dialect> SqlStore<DB> {
     /// Wraps an existing pool (migrations are not run).
     #[must_use]
     pub fn from_pool(pool: Pool<DB>) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            writers: DB::ONE_WRITER.then(exec::WriteGate::default),
+        }
     }
 
     /// The underlying pool.
@@ -111,13 +119,25 @@ where
     }
 
     async fn begin(&self) -> Result<Box<dyn TxExec>, StoreError> {
-        Ok(Box::new(Conn(
+        // The turn before the connection: a queued writer holds no pooled connection.
+        let turn = match &self.writers {
+            Some(gate) => Some(
+                gate.enter(self.pool.options().get_acquire_timeout())
+                    .await?,
+            ),
+            None => None,
+        };
+        let tx = Box::new(Conn(
             self.pool
                 .begin_with(DB::BEGIN_WRITE)
                 .await
                 .map_err(db_error::<DB>)?,
             Some(Vec::new()),
-        )))
+        ));
+        Ok(match turn {
+            Some(turn) => Box::new(exec::Gated(tx, turn)),
+            None => tx,
+        })
     }
 }
 

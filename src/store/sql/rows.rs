@@ -7,7 +7,7 @@ use super::exec::SqlRow;
 use crate::store::{
     AccessTokenRecord, AuditEvent, AuthCodeRecord, AuthRequestRecord, ClientError, ClientKind,
     ClientRecord, FamilyRecord, GrantRecord, KeyState, ManagedBy, RefreshTokenRecord,
-    SigningKeyRecord, StoreError, UpstreamLeg, UpstreamRecord, UserRecord,
+    SigningKeyRecord, StoreError, UpstreamLeg, UpstreamRecord, UpstreamSession, UserRecord,
 };
 
 /// Columns of `grants g`, aliased `g_*`.
@@ -37,6 +37,25 @@ macro_rules! refresh_cols {
     };
 }
 pub(crate) use refresh_cols;
+
+/// The vault columns of `grants g` beyond [`grant_cols`], aliased `g_*`.
+macro_rules! grant_upstream_cols {
+    () => {
+        "g.upstream_id AS g_upstream_id, g.upstream_checked_at AS g_upstream_checked_at, \
+         g.upstream_retry_at AS g_upstream_retry_at, g.upstream_lease_until AS g_upstream_lease_until"
+    };
+}
+pub(crate) use grant_upstream_cols;
+
+/// Columns of `users u` (possibly outer-joined), aliased `u_*`.
+macro_rules! user_cols {
+    () => {
+        "u.id AS u_id, u.upstream_id AS u_upstream_id, u.issuer AS u_issuer, \
+         u.subject AS u_subject, u.email AS u_email, u.name AS u_name, u.groups AS u_groups, \
+         u.created_at AS u_created_at, u.last_login_at AS u_last_login_at"
+    };
+}
+pub(crate) use user_cols;
 
 /// Columns of `access_tokens a`, aliased `a_*`.
 macro_rules! access_cols {
@@ -134,6 +153,38 @@ pub(super) fn user(r: &dyn SqlRow) -> Result<UserRecord, StoreError> {
         groups: list(r, "groups")?,
         created_at: r.int("created_at")?,
         last_login_at: r.int("last_login_at")?,
+    })
+}
+
+/// Decodes [`user_cols`]; `None` when the outer join found no user.
+pub(super) fn user_aliased(r: &dyn SqlRow) -> Result<Option<UserRecord>, StoreError> {
+    let Some(id) = r.opt_text("u_id")? else {
+        return Ok(None);
+    };
+    Ok(Some(UserRecord {
+        id,
+        upstream_id: r.text("u_upstream_id")?,
+        issuer: r.text("u_issuer")?,
+        subject: r.text("u_subject")?,
+        email: r.opt_text("u_email")?,
+        name: r.opt_text("u_name")?,
+        groups: list(r, "u_groups")?,
+        created_at: r.int("u_created_at")?,
+        last_login_at: r.int("u_last_login_at")?,
+    }))
+}
+
+/// Decodes [`grant_cols`] and [`grant_upstream_cols`] as the grant's vault state.
+pub(super) fn upstream_session(r: &dyn SqlRow) -> Result<UpstreamSession, StoreError> {
+    Ok(UpstreamSession {
+        grant_id: r.text("g_id")?,
+        user_id: r.text("g_user_id")?,
+        upstream_id: r.opt_text("g_upstream_id")?,
+        sealed_tokens: r.opt_text("g_upstream_tokens")?,
+        checked_at: r.opt_int("g_upstream_checked_at")?,
+        retry_at: r.opt_int("g_upstream_retry_at")?,
+        lease_until: r.opt_int("g_upstream_lease_until")?,
+        revoked_at: r.opt_int("g_revoked_at")?,
     })
 }
 

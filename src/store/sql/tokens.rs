@@ -8,7 +8,9 @@
 
 use super::audit::{insert_audit, reuse_detected};
 use super::exec::{args, Exec};
-use super::rows::{self, access_cols, family_cols, grant_cols, refresh_cols};
+use super::rows::{
+    self, access_cols, family_cols, grant_cols, grant_upstream_cols, refresh_cols, user_cols,
+};
 use crate::store::{
     AccessTokenRecord, AccessTokenView, AuditEvent, AuthCodeRecord, FamilyRecord, RedeemOutcome,
     RefreshTokenRecord, RefreshTokenView, RotateOutcome, StoreError,
@@ -118,13 +120,18 @@ pub(super) async fn rotate(
     replay: &[u8],
     audit: &AuditEvent,
 ) -> Result<RotateOutcome, StoreError> {
+    // The family's grant and when that grant was last marked used come back with the winning
+    // update (subqueries in RETURNING: both databases accept them), instead of a statement each.
     let won = db
         .fetch_optional(
             "UPDATE refresh_tokens SET used_at = $2, replay = $3 \
              WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
              AND family_id IN (SELECT f.id FROM token_families f JOIN grants g ON g.id = f.grant_id \
                                WHERE f.revoked_at IS NULL AND g.revoked_at IS NULL) \
-             RETURNING family_id",
+             RETURNING family_id, \
+             (SELECT f.grant_id FROM token_families f WHERE f.id = refresh_tokens.family_id) AS grant_id, \
+             (SELECT g.last_used_at FROM token_families f JOIN grants g ON g.id = f.grant_id \
+              WHERE f.id = refresh_tokens.family_id) AS grant_last_used_at",
             args![old_hash, now, replay],
         )
         .await?;
@@ -132,16 +139,18 @@ pub(super) async fn rotate(
         return rotation_loser(db, old_hash, now, grace_seconds, audit).await;
     };
     let family_id = row.text("family_id")?;
-    let grant = db
-        .fetch_optional(
-            "SELECT grant_id FROM token_families WHERE id = $1",
-            args![&family_id],
-        )
-        .await?
-        .ok_or(StoreError::NotFound)?
-        .text("grant_id")?;
+    let grant = row.text("grant_id")?;
     insert_refresh(db, new_refresh, &family_id, Some(old_hash)).await?;
-    insert_access(db, access, &family_id, &grant).await?;
+    insert_access_row(db, access, &family_id, &grant).await?;
+    // The grant was marked used within the minute (the common case of a busy client): the
+    // conditional update below would change nothing, so it is not sent. A concurrent writer
+    // can only have moved `last_used_at` forward, which keeps skipping it right.
+    if row
+        .opt_int("grant_last_used_at")?
+        .is_none_or(|at| at <= access.created_at - GRANT_TOUCH_SECONDS)
+    {
+        touch_grant(db, &grant, access.created_at).await?;
+    }
     insert_audit(db, audit).await?;
     Ok(RotateOutcome::Rotated)
 }
@@ -202,7 +211,21 @@ async fn insert_refresh(
     Ok(())
 }
 
+/// How often at most a grant's "last used" (shown at /account) is written.
+const GRANT_TOUCH_SECONDS: i64 = 60;
+
 pub(super) async fn insert_access(
+    db: &mut dyn Exec,
+    t: &AccessTokenRecord,
+    family_id: &str,
+    grant_id: &str,
+) -> Result<(), StoreError> {
+    insert_access_row(db, t, family_id, grant_id).await?;
+    // Every issuance (code redemption, refresh) marks the grant used.
+    touch_grant(db, grant_id, t.created_at).await
+}
+
+async fn insert_access_row(
     db: &mut dyn Exec,
     t: &AccessTokenRecord,
     family_id: &str,
@@ -214,12 +237,15 @@ pub(super) async fn insert_access(
         args![&t.jti, family_id, grant_id, &t.client_id, t.created_at, t.expires_at],
     )
     .await?;
-    // Every issuance (code redemption, refresh) goes through here: the grant's "last used"
-    // shown at /account, written at most once a minute per grant.
+    Ok(())
+}
+
+/// The grant's "last used" shown at /account, written at most once a minute per grant.
+async fn touch_grant(db: &mut dyn Exec, grant_id: &str, now: i64) -> Result<(), StoreError> {
     db.execute(
         "UPDATE grants SET last_used_at = $2 WHERE id = $1 \
          AND (last_used_at IS NULL OR last_used_at <= $3)",
-        args![grant_id, t.created_at, t.created_at - 60],
+        args![grant_id, now, now - GRANT_TOUCH_SECONDS],
     )
     .await?;
     Ok(())
@@ -247,8 +273,13 @@ pub(super) async fn get_refresh_token(
                 family_cols!(),
                 ", ",
                 grant_cols!(),
+                ", ",
+                grant_upstream_cols!(),
+                ", ",
+                user_cols!(),
                 " FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id \
-                 JOIN grants g ON g.id = f.grant_id WHERE r.token_hash = $1"
+                 JOIN grants g ON g.id = f.grant_id LEFT JOIN users u ON u.id = g.user_id \
+                 WHERE r.token_hash = $1"
             ),
             args![token_hash],
         )
@@ -259,6 +290,8 @@ pub(super) async fn get_refresh_token(
         token: rows::refresh(r)?,
         family: rows::family(r)?,
         grant: rows::grant(r)?,
+        upstream: rows::upstream_session(r)?,
+        user: rows::user_aliased(r)?,
     }))
 }
 

@@ -25,6 +25,7 @@ contract!(
     revoked_access_tokens_by_family,
     revoked_access_tokens_by_grant,
     revoked_access_tokens_in_pages,
+    refresh_view_and_grant_use,
 );
 
 async fn code_redeems_once(store: Arc<dyn Store>) {
@@ -558,4 +559,42 @@ async fn revoked_access_tokens_in_pages(store: Arc<dyn Store>) {
             .unwrap(),
         ["at-0", "at-rt-1", "at-rt-2", "at-rt-3"]
     );
+}
+
+/// The refresh token's view carries its grant's vault side and user, as their own reads
+/// return them (a refresh reads nothing else before it rotates); rotation marks the grant used
+/// at most once a minute, and again once the minute has passed.
+async fn refresh_view_and_grant_use(store: Arc<dyn Store>) {
+    let iss = issued(&*store).await;
+    let view = store.get_refresh_token("rt-0").await.unwrap().unwrap();
+    let user = view.user.clone().expect("the grant's user");
+    assert_eq!(
+        store.get_user(&view.grant.user_id).await.unwrap(),
+        Some(user.clone())
+    );
+    assert_eq!(
+        Some(view.upstream),
+        store.get_upstream_session(&iss.grant_id).await.unwrap()
+    );
+    let last_used = || async { store.list_connected_apps(&user.id).await.unwrap()[0].last_used_at };
+    assert_eq!(
+        last_used().await,
+        Some(T0 + 1),
+        "set by the code redemption"
+    );
+    assert_eq!(
+        rotate(&*store, &iss, "rt-0", "rt-1", T0 + 30, b"pair-1").await,
+        RotateOutcome::Rotated
+    );
+    assert_eq!(
+        last_used().await,
+        Some(T0 + 1),
+        "within the minute: unchanged"
+    );
+    assert_eq!(
+        rotate(&*store, &iss, "rt-1", "rt-2", T0 + 61, b"pair-2").await,
+        RotateOutcome::Rotated
+    );
+    assert_eq!(last_used().await, Some(T0 + 61), "a minute later: written");
+    assert!(store.get_access_token("at-rt-2").await.unwrap().is_some());
 }

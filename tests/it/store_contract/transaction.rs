@@ -113,3 +113,26 @@ async fn tx_login_commits_or_vanishes_whole(store: Arc<dyn Store>) {
         }
     }
 }
+
+/// SQLite: this process runs one write transaction at a time (the others queue in order,
+/// holding no connection); one that waits longer than the acquire timeout fails as
+/// unavailable (a 503 to the client), and the queue moves on once the writer commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_writers_queue_in_process() {
+    use dcr_bridge::store::sqlite::SqliteStore;
+    use dcr_bridge::store::PoolOptions;
+    let db = crate::support::db::TestDb::sqlite();
+    let options = PoolOptions {
+        max_connections: 8,
+        acquire_timeout: std::time::Duration::from_secs(1),
+    };
+    let store = SqliteStore::connect_with(&db.url, options).await.unwrap();
+    store.migrate().await.unwrap();
+    let first = store.begin().await.unwrap();
+    let Err(queued) = store.begin().await else {
+        panic!("a second writer began while the first was open");
+    };
+    assert!(queued.is_unavailable(), "{queued}");
+    first.commit().await.unwrap();
+    store.begin().await.unwrap().commit().await.unwrap();
+}

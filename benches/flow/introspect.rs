@@ -89,13 +89,18 @@ pub async fn run(
         introspect_http(target, c, at).await?;
     }
     let t = Arc::clone(target);
-    let a = timed("A  GET /.well-known/oauth-authorization-server", pool, budget, move |c| {
-        let t = Arc::clone(&t);
-        async move {
-            metadata(&t, &c).await?;
-            Ok((c, Vec::new()))
-        }
-    })
+    let a = timed(
+        "A  GET /.well-known/oauth-authorization-server",
+        pool,
+        budget,
+        move |c| {
+            let t = Arc::clone(&t);
+            async move {
+                metadata(&t, &c).await?;
+                Ok((c, Vec::new()))
+            }
+        },
+    )
     .await?;
     let t = Arc::clone(target);
     let http = timed(
@@ -143,6 +148,38 @@ pub async fn run(
         },
     )
     .await?;
+    let checks: Vec<(AppState, reqwest::header::HeaderMap)> = callers
+        .iter()
+        .map(|(_, at)| {
+            let mut h = reqwest::header::HeaderMap::new();
+            let v = format!("Bearer {at}").parse().context("bearer header")?;
+            h.insert(reqwest::header::AUTHORIZATION, v);
+            Ok((state.clone(), h))
+        })
+        .collect::<Result<_>>()?;
+    let check = timed(
+        "Gm gateway token check auth::check() (no HTTP)",
+        checks,
+        budget,
+        |(s, h)| async move {
+            let gw = &s.gateway;
+            let route = gw.routes.first().context("no gateway route")?;
+            gw.revocations.catch_up(&s.core).await?;
+            let checked = dcr_bridge::gateway::auth::check(
+                &s.core,
+                &gw.verified,
+                &gw.revocations,
+                &route.resource,
+                &h,
+                &route.required_scopes,
+            );
+            if checked.is_err() {
+                bail!("token check refused a good token");
+            }
+            Ok(((s, h), Vec::new()))
+        },
+    )
+    .await?;
     let database = timed(
         "Id introspect() database path (before) (no HTTP)",
         tokens,
@@ -166,7 +203,10 @@ pub async fn run(
     println!("{}", "-".repeat(120));
     let of = |x: &Run, base: &Run| x.ops_per_sec() / base.ops_per_sec();
     print(&a, "1.00 of A (baseline A)");
-    print(&http, &format!("{:.2} of A throughput", of(&http.run, &a.run)));
+    print(
+        &http,
+        &format!("{:.2} of A throughput", of(&http.run, &a.run)),
+    );
     run_row(
         &gateway,
         &format!(
@@ -181,6 +221,10 @@ pub async fn run(
         &format!("{:.1}x Id throughput", of(&memory.run, &database.run)),
     );
     print(&database, "baseline Id (the path before issue 15)");
+    print(
+        &check,
+        &format!("{:.1}x Id throughput", of(&check.run, &database.run)),
+    );
     println!(
         "Im/Id: the same tokens introspected in-process, from memory vs with the two database \
          reads; p50 of Id {:.3} ms vs Im {:.3} ms",

@@ -196,7 +196,8 @@ impl Revocations {
                     "more access tokens revoked in the poll window than the gateway keeps; \
                      the rest are accepted until they expire"
                 );
-                self.lossy_at_ms.store(ms_since(self.born), Ordering::Release);
+                self.lossy_at_ms
+                    .store(ms_since(self.born), Ordering::Release);
                 break;
             }
         }

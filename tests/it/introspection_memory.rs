@@ -69,7 +69,11 @@ async fn assert_live(app: &TestApp, token: &str) {
 
 /// Refused by both at the first ask after the revoking request returned.
 async fn assert_refused_at_once(app: &TestApp, token: &str, how: &str) {
-    assert_eq!(app.introspect(token).await, json!({"active": false}), "{how}");
+    assert_eq!(
+        app.introspect(token).await,
+        json!({"active": false}),
+        "{how}"
+    );
     assert_eq!(mcp_status(app, token).await, 401, "{how}");
 }
 
@@ -130,7 +134,11 @@ async fn garbage_and_wrong_credentials_poison_no_cache(db: Db) {
             2 => forged.clone(),
             _ => format!("eyJ{i}.eyJ{i}.sig{i}"),
         };
-        assert_eq!(app.introspect(&junk).await, json!({"active": false}), "{junk}");
+        assert_eq!(
+            app.introspect(&junk).await,
+            json!({"active": false}),
+            "{junk}"
+        );
         assert_eq!(mcp_status(&app, &junk).await, 401, "{junk}");
     }
     // 64 KiB of token: refused whole (413) or inactive, never a server error.
@@ -243,7 +251,10 @@ async fn introspection_answers_from_memory_only_while_the_revoked_set_is_fresh()
             break;
         }
         assert_eq!(status, 200, "{body} after {:?}", gone.elapsed());
-        assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["active"], true);
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["active"],
+            true
+        );
         assert!(
             gone.elapsed() < Duration::from_secs(20),
             "still answering from a revoked set not polled for {:?}",
@@ -252,7 +263,11 @@ async fn introspection_answers_from_memory_only_while_the_revoked_set_is_fresh()
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Two 1 s intervals and 5 s of slack at least, by the set's own bound.
-    assert!(gone.elapsed() >= Duration::from_secs(5), "{:?}", gone.elapsed());
+    assert!(
+        gone.elapsed() >= Duration::from_secs(5),
+        "{:?}",
+        gone.elapsed()
+    );
 
     sqlx::query(&set_allowed(true))
         .execute(&mut admin)

@@ -19,7 +19,10 @@ fn counts(store: &dyn Store) -> (u64, u64, u64) {
 async fn local_changes_count_commits_only(store: Arc<dyn Store>) {
     let g = granted(&*store).await;
     let start = counts(&*store);
-    assert!(start.1 >= 1, "the fixture's user write was counted: {start:?}");
+    assert!(
+        start.1 >= 1,
+        "the fixture's user write was counted: {start:?}"
+    );
 
     // Reads and a client's last use change nothing kept in memory.
     store.get_grant(&g.id).await.unwrap();

@@ -33,6 +33,9 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use sha2::Digest as _;
 
+#[path = "flow/introspect.rs"]
+mod introspect;
+
 /// The development user every flow logs in as.
 const USER: &str = "dev-alice";
 /// The (never contacted) loopback redirect of every registered client.
@@ -66,6 +69,8 @@ struct Server {
     task: tokio::task::JoinHandle<()>,
     /// dcr-bridge's and the dev IdP's own runtimes (see [`Side`]).
     runtimes: Vec<tokio::runtime::Runtime>,
+    /// The server's state, for the in-process rows of `BENCH_ONLY=introspect`.
+    state: dcr_bridge::app::AppState,
 }
 
 impl Drop for Server {
@@ -258,7 +263,7 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
             scopes: vec!["mcp:read".into(), "mcp:write".into()],
             upstream: None,
             upstreams: Vec::new(),
-            introspection_secret: None,
+            introspection_secret: Some(SecretString::from(introspect::RS_SECRET.to_owned())),
             upstream_url: Some(mcp_direct.parse()?),
             required_scopes: Vec::new(),
             identity_headers: dcr_bridge::http::demo_mcp::identity_headers(),
@@ -291,9 +296,10 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
             dcr_bridge::app::build_with(config, store, Arc::new(SystemClock)).await
         })
         .await??;
+    let served = state.clone();
     let task = bridge_rt.spawn(async move {
         let served = match tokio::net::TcpListener::from_std(listener) {
-            Ok(listener) => dcr_bridge::app::serve(state, listener, std::future::pending()).await,
+            Ok(listener) => dcr_bridge::app::serve(served, listener, std::future::pending()).await,
             Err(e) => Err(e.into()),
         };
         if let Err(e) = served {
@@ -309,6 +315,7 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
         _dir: dir,
         task,
         runtimes: vec![bridge_rt, idp_rt],
+        state,
     })
 }
 
@@ -913,6 +920,16 @@ async fn main() -> Result<()> {
     let rss_ready = peak_rss_mib();
     if refresh_only {
         return refresh_table(&target, &pool, chains, per_scenario, workers, seconds).await;
+    }
+    if only == "introspect" {
+        return introspect::run(
+            &target,
+            &server.state,
+            &server.mcp_direct,
+            &callers,
+            per_scenario,
+        )
+        .await;
     }
 
     let gw = if flow_only {

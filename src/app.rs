@@ -210,9 +210,7 @@ pub async fn serve_all(
     for task in sync {
         task.abort();
     }
-    if let Some(task) = revocations {
-        task.abort();
-    }
+    revocations.abort();
     result
 }
 
@@ -226,22 +224,20 @@ fn no_delay(tcp: &mut tokio::net::TcpStream) {
     }
 }
 
-/// With proxied resources: learns the revoked access tokens once before serving (so a restart
-/// does not reopen them), then polls every `gateway.revocation_poll_seconds`.
-async fn start_revocation_polling(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
+/// Learns the revoked access tokens once before serving (so a restart does not reopen them),
+/// then polls every `gateway.revocation_poll_seconds`: the gateway and introspection both answer
+/// from this set.
+async fn start_revocation_polling(state: &AppState) -> tokio::task::JoinHandle<()> {
     let gateway = &state.gateway;
-    if gateway.routes.is_empty() {
-        return None;
-    }
     if let Err(e) = gateway.revocations.poll(&state.core).await {
         tracing::warn!(error = %e, "first poll of revoked access tokens failed; will retry");
     }
     let every = std::time::Duration::from_secs(gateway.settings.revocation_poll_seconds);
-    Some(tokio::spawn(crate::gateway::revocation::run(
+    tokio::spawn(crate::gateway::revocation::run(
         state.core.clone(),
         gateway.revocations.clone(),
         every,
-    )))
+    ))
 }
 
 /// Fetches every upstream's discovery document once at start and records the result, so an

@@ -1,6 +1,6 @@
 //! What each replica keeps in memory in step with the shared database: the signing key ring,
-//! re-read every `tokens.signing_key_reload_seconds`, and the gateway's revoked token set
-//! (polled on its own timer, `gateway.revocation_poll_seconds`). Where the store has a change
+//! re-read every `tokens.signing_key_reload_seconds`, and the revoked token set of the gateway
+//! and introspection (polled on its own timer, `gateway.revocation_poll_seconds`). Where the store has a change
 //! feed (Postgres LISTEN/NOTIFY), both are refreshed as soon as another replica commits a
 //! revocation or a key change; the timers stay, so a lost notification costs at most one
 //! interval.
@@ -50,9 +50,6 @@ async fn reload_keys(state: &AppState) {
 }
 
 async fn poll_revocations(state: &AppState) {
-    if state.gateway.routes.is_empty() {
-        return;
-    }
     if let Err(e) = state.gateway.revocations.poll(&state.core).await {
         tracing::warn!(error = %e, "polling revoked access tokens failed; will retry");
     }

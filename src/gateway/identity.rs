@@ -4,7 +4,8 @@
 //! MCP server can verify it with `/jwks` rather than trust a header).
 //!
 //! The user's email, name and groups are not in the access token; they come from the user
-//! record through a small cache (one database read per user per [`USER_TTL`], not per request).
+//! record through a small cache (one database read per user per [`USER_TTL`], not per request),
+//! which introspection shares for its `username`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,9 +58,12 @@ struct IdentityClaims<'a> {
     groups: &'a [String],
 }
 
-/// The users seen recently.
+/// The users seen recently, each with the store's count of this process's user writes
+/// ([`crate::store::LocalChanges::users`]) taken before it was read: an entry read before a
+/// sign-in here rewrote a user is not used again, so this process's own user changes show at
+/// once; another replica's within [`USER_TTL`].
 pub struct Users {
-    cache: moka::future::Cache<String, Arc<UserInfo>>,
+    cache: moka::future::Cache<String, (u64, Arc<UserInfo>)>,
 }
 
 impl std::fmt::Debug for Users {
@@ -90,9 +94,14 @@ impl Users {
         core: &Core,
         user_id: &str,
     ) -> Result<Arc<UserInfo>, crate::store::StoreError> {
-        let cached = self.cache.get(user_id).await;
+        let written = core.store.local_changes().users();
+        let cached = self
+            .cache
+            .get(user_id)
+            .await
+            .filter(|(read_at, _)| *read_at == written);
         crate::metrics::cache(crate::metrics::Cache::GatewayUsers, cached.is_some());
-        if let Some(hit) = cached {
+        if let Some((_, hit)) = cached {
             return Ok(hit);
         }
         let info = Arc::new(
@@ -106,7 +115,9 @@ impl Users {
                 })
                 .unwrap_or_default(),
         );
-        self.cache.insert(user_id.to_owned(), info.clone()).await;
+        self.cache
+            .insert(user_id.to_owned(), (written, info.clone()))
+            .await;
         Ok(info)
     }
 }

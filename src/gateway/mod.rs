@@ -72,7 +72,7 @@ pub struct Gateway {
     pub routes: Vec<Arc<Route>>,
     /// Limits and timings.
     pub settings: GatewaySettings,
-    /// Revoked access tokens, as of the last poll.
+    /// Revoked access tokens, as of the last poll (introspection reads them too).
     pub revocations: Arc<Revocations>,
     /// Users' email, name and groups for identity headers.
     pub users: identity::Users,
@@ -191,6 +191,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 async fn handle(app: &AppState, route: &Route, req: Request<Body>) -> Response {
     let core = &app.core;
     let gw = &app.gateway;
+    // A revocation committed by this process is refused from the next request on.
+    if let Err(e) = gw.revocations.catch_up(core).await {
+        let res = crate::oauth::Error::from(e).into_response();
+        return proxy::after_unread_body(req.into_body(), res).await;
+    }
     let claims = match auth::check(
         core,
         &gw.verified,

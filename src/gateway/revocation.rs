@@ -1,5 +1,11 @@
-//! What the gateway knows of revocations without asking the database per request: a bounded
-//! in-memory set of revoked access token ids, refilled by polling the store.
+//! What the gateway and introspection know of revocations without asking the database per
+//! request: a bounded in-memory set of revoked access token ids, refilled by polling the store.
+//!
+//! This process's own revocations (the revoke endpoint, the admin API, the account page, refresh
+//! token reuse, a policy that drops a grant, housekeeping, client deletion) are seen at once: the
+//! store counts every revocation it commits ([`crate::store::LocalChanges`]) and the first check
+//! after one polls before answering ([`Revocations::catch_up`]), so a request that starts after
+//! the revoking request returned never sees the token as live.
 //!
 //! Bound: a token revoked at time T (itself, its family or its grant) is refused by every
 //! replica from the first poll that starts after T commits, so within
@@ -9,9 +15,9 @@
 //! the token is refused as expired anyway). A poll reads the window page by page ([`PAGE`]
 //! ids a query) up to [`MAX_PER_POLL`], the most the set can hold.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::oauth::Core;
 
@@ -28,6 +34,10 @@ pub const PAGE: i64 = 10_000;
 pub const MAX_PER_POLL: usize = 250_000;
 const _: () = assert!(MAX_PER_POLL as u64 == CAPACITY);
 
+/// How long after the last successful poll the set still answers alone, past two poll
+/// intervals (one poll may be running, one may have just failed).
+const FRESH_SLACK: Duration = Duration::from_secs(5);
+
 /// The revoked access token ids.
 pub struct Revocations {
     revoked: moka::future::Cache<String, ()>,
@@ -37,6 +47,20 @@ pub struct Revocations {
     max_per_poll: usize,
     /// The Clock time the last successful poll started; 0 before the first.
     polled_at: AtomicI64,
+    /// The store's count of this process's revocations ([`crate::store::LocalChanges`]) that
+    /// the last catch-up poll started after.
+    caught_up: AtomicU64,
+    /// One catch-up poll at a time: the requests behind it find it done.
+    catching_up: tokio::sync::Mutex<()>,
+    /// When this set was made: the origin of the two instants below.
+    born: Instant,
+    /// Milliseconds after `born` the last successful poll started, plus one; 0 before the first.
+    fresh_at_ms: AtomicU64,
+    /// Milliseconds after `born`, plus one, that the set last lost ids (evicted at capacity, or
+    /// a poll stopped at [`MAX_PER_POLL`]); 0 if it never did.
+    lossy_at_ms: Arc<AtomicU64>,
+    /// How long an entry lives (a lost id cannot matter after that).
+    entry_ttl: Duration,
 }
 
 impl std::fmt::Debug for Revocations {
@@ -60,15 +84,67 @@ impl Revocations {
     #[must_use]
     pub fn with_paging(access_token_ttl: i64, page: i64, max_per_poll: usize) -> Self {
         let ttl = u64::try_from(access_token_ttl).unwrap_or(3600).max(1);
+        let entry_ttl = Duration::from_secs(ttl + 300);
+        let born = Instant::now();
+        let lossy_at_ms = Arc::new(AtomicU64::new(0));
+        let lost = lossy_at_ms.clone();
         Self {
             revoked: moka::future::Cache::builder()
                 .max_capacity(CAPACITY)
-                .time_to_live(Duration::from_secs(ttl + 300))
+                .time_to_live(entry_ttl)
+                .eviction_listener(move |_, (), cause| {
+                    if cause == moka::notification::RemovalCause::Size {
+                        lost.store(ms_since(born), Ordering::Release);
+                    }
+                })
                 .build(),
             page: page.max(1),
             max_per_poll,
             polled_at: AtomicI64::new(0),
+            caught_up: AtomicU64::new(0),
+            catching_up: tokio::sync::Mutex::new(()),
+            born,
+            fresh_at_ms: AtomicU64::new(0),
+            lossy_at_ms,
+            entry_ttl,
         }
+    }
+
+    /// Polls now if this process committed a revocation since the last catch-up, so that it is
+    /// in the set before any check that started after the revoking request returned. Costs one
+    /// atomic load when nothing was revoked here; concurrent callers share one poll.
+    ///
+    /// # Errors
+    /// Store failures: the set cannot be trusted with this process's latest revocation.
+    pub async fn catch_up(&self, core: &Core) -> Result<(), crate::store::StoreError> {
+        let local = core.store.local_changes();
+        if local.revocations() <= self.caught_up.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let _one = self.catching_up.lock().await;
+        // Read before the poll starts: a revocation counted later may not be in this poll.
+        let target = local.revocations();
+        if target <= self.caught_up.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.poll(core).await?;
+        self.caught_up.fetch_max(target, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Whether the set alone answers for every process's revocations within the documented
+    /// bound: a poll succeeded within two `poll_every` intervals (plus a little), and no id was
+    /// lost to the capacity within an entry's lifetime. Otherwise a caller that must not be
+    /// weaker than the database (introspection) asks the database.
+    #[must_use]
+    pub fn trustworthy(&self, poll_every: Duration) -> bool {
+        let now = ms_since(self.born);
+        let fresh_at = self.fresh_at_ms.load(Ordering::Acquire);
+        let lossy_at = self.lossy_at_ms.load(Ordering::Acquire);
+        let bound = duration_ms(poll_every.saturating_mul(2) + FRESH_SLACK);
+        fresh_at != 0
+            && now.saturating_sub(fresh_at) <= bound
+            && (lossy_at == 0 || now.saturating_sub(lossy_at) > duration_ms(self.entry_ttl))
     }
 
     /// Whether the token `jti` is known revoked.
@@ -83,6 +159,7 @@ impl Revocations {
     /// # Errors
     /// Store failures; the set keeps what it had and the next poll reaches back further.
     pub async fn poll(&self, core: &Core) -> Result<usize, crate::store::StoreError> {
+        let started = ms_since(self.born);
         let now = core.now();
         let last = self.polled_at.load(Ordering::Acquire);
         let since = if last == 0 {
@@ -119,12 +196,24 @@ impl Revocations {
                     "more access tokens revoked in the poll window than the gateway keeps; \
                      the rest are accepted until they expire"
                 );
+                self.lossy_at_ms
+                    .store(ms_since(self.born), Ordering::Release);
                 break;
             }
         }
-        self.polled_at.store(now, Ordering::Release);
+        self.polled_at.fetch_max(now, Ordering::AcqRel);
+        self.fresh_at_ms.fetch_max(started, Ordering::AcqRel);
         Ok(n)
     }
+}
+
+/// Milliseconds since `born`, plus one (so that 0 means "never").
+fn ms_since(born: Instant) -> u64 {
+    duration_ms(born.elapsed()).saturating_add(1)
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Polls every `every` until the task is aborted.

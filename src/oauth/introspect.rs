@@ -92,6 +92,65 @@ pub async fn introspect(core: &Core, token: &str) -> Result<Value> {
     Ok(Value::Object(out))
 }
 
+/// What this process holds in memory that answers an access token's introspection without the
+/// database: the gateway's verified-token cache, revoked-token set and user cache (one copy of
+/// each serves both, so a token checked at one is cheap at the other).
+#[derive(Debug, Clone, Copy)]
+pub struct Memory<'a> {
+    /// Claims of tokens whose signature checked out.
+    pub verified: &'a crate::gateway::auth::Verified,
+    /// Revoked access token ids.
+    pub revocations: &'a crate::gateway::revocation::Revocations,
+    /// Users' email, name and groups.
+    pub users: &'a crate::gateway::identity::Users,
+    /// `gateway.revocation_poll_seconds`: how fresh `revocations` must be to answer alone.
+    pub poll_every: std::time::Duration,
+}
+
+/// [`introspect`], the same answer, from memory when it can be trusted to be the database's.
+///
+/// An access token's answer can change only by (the full list; docs/security.md, "Revocation"):
+/// - its expiry or `nbf` passing: checked against the Clock on every call;
+/// - the token, its family or its grant getting `revoked_at` (the revoke endpoint, the admin API,
+///   the account page, refresh token reuse, a policy dropping the grant, client deletion, which
+///   revokes the client's grants first): in the revoked set, at once for this process's own
+///   revocations ([`Revocations::catch_up`](crate::gateway::revocation::Revocations::catch_up)),
+///   within the poll or LISTEN/NOTIFY bound for another replica's;
+/// - its row disappearing: housekeeping deletes only expired tokens, which are inactive anyway;
+/// - the user's email (`username`) changing at a sign-in: at once for a sign-in on this
+///   process, within [`USER_TTL`](crate::gateway::identity::USER_TTL) for another replica's.
+///   Users are never deleted; a disabled client's tokens stay active here as they always were
+///   (disabling stops new tokens, revoking its grants stops the old ones).
+///
+/// The database answers instead when the revoked set may be behind that bound (no successful
+/// poll within two intervals, or ids lost to its capacity), and for refresh tokens (rare, and
+/// their state, used or not, lives only there).
+///
+/// # Errors
+/// Store failures only.
+pub async fn introspect_in_memory(core: &Core, memory: Memory<'_>, token: &str) -> Result<Value> {
+    if token.starts_with(REFRESH_PREFIX) {
+        return introspect_refresh(core, token).await;
+    }
+    memory.revocations.catch_up(core).await?;
+    if !memory.revocations.trustworthy(memory.poll_every) {
+        return introspect(core, token).await;
+    }
+    let Ok(claims) = memory.verified.claims(core, token) else {
+        return Ok(inactive());
+    };
+    if memory.revocations.is_revoked(&claims.jti) {
+        return Ok(inactive());
+    }
+    let mut out = access_fields(&claims);
+    if !claims.is_service() {
+        if let Some(email) = &memory.users.get(core, &claims.sub).await?.email {
+            out.insert("username".into(), email.clone().into());
+        }
+    }
+    Ok(Value::Object(out))
+}
+
 async fn introspect_refresh(core: &Core, token: &str) -> Result<Value> {
     let Some(view) = core.store.get_refresh_token(&crypto::hash(token)).await? else {
         return Ok(inactive());

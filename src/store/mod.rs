@@ -23,7 +23,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use account::*;
-pub use changes::{Change, ChangeFeed};
+pub use changes::{Change, ChangeFeed, ChangeMarks, LocalChanges};
 pub use records::*;
 pub use sql::seed;
 pub use sql::MAX_CONNECTED_APPS;
@@ -575,5 +575,12 @@ pub trait Store: Send + Sync + 'static {
     /// The database cannot be reached.
     async fn watch_changes(&self) -> Result<Option<Box<dyn ChangeFeed>>, StoreError> {
         Ok(None)
+    }
+    /// The changes this process committed through this store, counted as they commit (see
+    /// [`LocalChanges`]). A store that does not count them reports none, and its users fall
+    /// back to their polling bound.
+    fn local_changes(&self) -> &LocalChanges {
+        static NONE: LocalChanges = LocalChanges::new();
+        &NONE
     }
 }

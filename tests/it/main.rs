@@ -42,6 +42,7 @@ mod interop_mcp_remote;
 mod interop_python;
 mod interop_v2;
 mod introspection;
+mod introspection_memory;
 mod metrics;
 mod outages;
 mod policy;

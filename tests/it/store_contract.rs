@@ -51,6 +51,7 @@ mod admin;
 mod audit_pages;
 mod expiry;
 mod fixtures;
+mod local_changes;
 mod migration;
 mod retention;
 mod tokens;

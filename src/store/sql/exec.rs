@@ -7,12 +7,13 @@
 use std::future::Future;
 use std::ops::DerefMut;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Connection, Database, Decode, Encode, Executor, IntoArguments, Row, Type};
 
 use super::Dialect;
-use crate::store::{request_context, AuditEvent, StoreError};
+use crate::store::{request_context, AuditEvent, ChangeMarks, LocalChanges, StoreError};
 
 /// One bind parameter.
 #[derive(Debug, Clone, Copy)]
@@ -169,9 +170,10 @@ where
     // Written out rather than `async fn` so the future owns the bare `Transaction`, not `Self`:
     // a where-clause on `Self` would otherwise pin its `Send` proof to the 'static lifetime.
     fn commit(self: Box<Self>) -> CommitFuture {
-        let Conn(tx, pending) = *self;
+        let Conn(tx, pending, marks) = *self;
         Box::pin(async move {
             tx.commit().await.map_err(super::db_error::<DB>)?;
+            marks.changes.committed(marks.pending);
             pending.iter().flatten().for_each(request_context::log);
             Ok(())
         })
@@ -220,8 +222,46 @@ impl TxExec for Gated {
 }
 
 /// A connection handle: a `PoolConnection` or a `Transaction`, both of which deref to the driver's
-/// connection; a transaction (`Some`) keeps the audit events written in it until its commit.
-pub struct Conn<C>(pub C, pub Option<Vec<AuditEvent>>);
+/// connection; a transaction (`Some`) keeps the audit events written in it until its commit, and
+/// the [`Marks`] of what it changed likewise.
+pub struct Conn<C>(pub C, pub Option<Vec<AuditEvent>>, pub Marks);
+
+/// What the statements run on a connection changed ([`ChangeMarks::of_statement`]), counted in
+/// the store's [`LocalChanges`] once they commit: at once in autocommit, at the commit in a
+/// transaction (never for one rolled back).
+pub struct Marks {
+    changes: Arc<LocalChanges>,
+    pending: ChangeMarks,
+}
+
+impl Marks {
+    /// Nothing marked yet, counted in `changes`.
+    #[must_use]
+    pub fn new(changes: &Arc<LocalChanges>) -> Self {
+        Self {
+            changes: changes.clone(),
+            pending: ChangeMarks::none(),
+        }
+    }
+}
+
+impl<C> Conn<C> {
+    /// `sql` ran and wrote something (`wrote`: rows affected or returned).
+    fn ran(&mut self, sql: &str, wrote: bool) {
+        if !wrote {
+            return;
+        }
+        let marks = ChangeMarks::of_statement(sql);
+        if marks == ChangeMarks::none() {
+            return;
+        }
+        if self.1.is_some() {
+            self.2.pending = self.2.pending.with(marks);
+        } else {
+            self.2.changes.committed(marks);
+        }
+    }
+}
 
 type DbOf<C> = <<C as std::ops::Deref>::Target as Connection>::Database;
 
@@ -266,7 +306,9 @@ where
             .execute(&mut *self.0)
             .await
             .map_err(super::db_error::<DbOf<C>>)?;
-        Ok(<DbOf<C> as Dialect>::rows_affected(&done))
+        let n = <DbOf<C> as Dialect>::rows_affected(&done);
+        self.ran(sql, n > 0);
+        Ok(n)
     }
 
     async fn fetch_optional(
@@ -278,6 +320,7 @@ where
             .fetch_optional(&mut *self.0)
             .await
             .map_err(super::db_error::<DbOf<C>>)?;
+        self.ran(sql, row.is_some());
         Ok(row.map(|r| Box::new(r) as BoxRow))
     }
 
@@ -286,6 +329,7 @@ where
             .fetch_all(&mut *self.0)
             .await
             .map_err(super::db_error::<DbOf<C>>)?;
+        self.ran(sql, !rows.is_empty());
         Ok(rows.into_iter().map(|r| Box::new(r) as BoxRow).collect())
     }
 

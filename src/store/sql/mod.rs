@@ -34,7 +34,7 @@ use sqlx::{Database, Pool, Transaction};
 
 pub use self::account::MAX_CONNECTED_APPS;
 pub(crate) use self::constraints::{db_error, UNIQUE_CONSTRAINTS};
-use self::exec::{Conn, Exec, TxExec};
+use self::exec::{Conn, Exec, Marks, TxExec};
 pub use self::housekeeping::STALE_REPLAY_PURGE;
 pub use self::tokens::REVOKED_ACCESS_TOKENS;
 use super::{
@@ -76,6 +76,8 @@ pub struct SqlStore<DB: Dialect> {
     pool: Pool<DB>,
     /// Set where [`Dialect::ONE_WRITER`].
     writers: Option<exec::WriteGate>,
+    /// What this process committed through `pool` ([`Store::local_changes`]).
+    changes: std::sync::Arc<crate::store::LocalChanges>,
 }
 
 impl<DB: Dialect> SqlStore<DB> {
@@ -85,6 +87,7 @@ impl<DB: Dialect> SqlStore<DB> {
         Self {
             pool,
             writers: DB::ONE_WRITER.then(exec::WriteGate::default),
+            changes: std::sync::Arc::default(),
         }
     }
 
@@ -115,6 +118,7 @@ where
         Ok(Box::new(Conn(
             self.pool.acquire().await.map_err(db_error::<DB>)?,
             None,
+            Marks::new(&self.changes),
         )))
     }
 
@@ -133,6 +137,7 @@ where
                 .await
                 .map_err(db_error::<DB>)?,
             Some(Vec::new()),
+            Marks::new(&self.changes),
         ));
         Ok(match turn {
             Some(turn) => Box::new(exec::Gated(tx, turn)),
@@ -690,5 +695,9 @@ where
 
     async fn watch_changes(&self) -> Result<Option<Box<dyn crate::store::ChangeFeed>>, StoreError> {
         DB::watch(&self.pool).await
+    }
+
+    fn local_changes(&self) -> &crate::store::LocalChanges {
+        &self.changes
     }
 }

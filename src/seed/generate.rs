@@ -323,12 +323,12 @@ pub fn grants(
         let index = |n: u64, of: u64| usize::try_from(n % of).unwrap_or(0);
         let client_id = &client_ids[index(i, clients)];
         let resource = &shape.resources[index(i, resources)];
-        if j % per_user == 0 {
+        if j.is_multiple_of(per_user) {
             let n = first_user + j / per_user;
             let (id, subject) = (uuid(&mut rng), format!("seed-{n}"));
             let created = shape.now - rng.gen_range(0..HISTORY);
             let last_login = created + rng.gen_range(0..=shape.now - created);
-            let groups = if n % 4 == 0 {
+            let groups = if n.is_multiple_of(4) {
                 json(&["engineering"])
             } else {
                 json(&[])

@@ -290,8 +290,10 @@ async fn insert_sqlite(
 ) -> Result<u64, StoreError> {
     use sqlx::Connection as _;
     // The indexes on random keys (uuids, hashes) outgrow SQLite's default 2 MB page cache long
-    // before a million rows; with it every insert rereads index pages from the file.
-    sqlx::query("PRAGMA cache_size = -131072")
+    // before a million rows; with it every insert rereads index pages from the file, and a
+    // transaction larger than the cache spills pages to the WAL more than once. 256 MB (taken
+    // only as pages are used) holds a default batch.
+    sqlx::query("PRAGMA cache_size = -262144")
         .execute(&mut **conn)
         .await
         .map_err(db_error::<Sqlite>)?;

@@ -89,16 +89,18 @@ impl Database {
     }
 
     /// CPU time so far of each Postgres process working for this database: its backends, and
-    /// the checkpointer, background writer and WAL writer, which write what those backends
-    /// commit. Backends of other databases (other users of this server) are left out, which
-    /// summing every process named `postgres` would not do on a shared machine. Empty on SQLite
-    /// (the database is inside the dcr-bridge process and its CPU counts there).
-    pub async fn cpu_by_pid(&self) -> Result<HashMap<u32, Duration>> {
+    /// the checkpointer, background writer and WAL writer (`shared`: they write what those
+    /// backends commit, and also what other databases of this server commit). Backends of other
+    /// databases (other users of this server) are left out, which summing every process named
+    /// `postgres` would not do on a shared machine. Empty on SQLite (the database is inside the
+    /// dcr-bridge process and its CPU counts there).
+    pub async fn cpu_by_pid(&self) -> Result<HashMap<u32, PgCpu>> {
         let Some((pool, name)) = &self.admin else {
             return Ok(HashMap::new());
         };
         let rows = sqlx::query(
-            "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND (datname = $1 \
+            "SELECT pid, datname IS DISTINCT FROM $1 AS shared FROM pg_stat_activity \
+             WHERE pid <> pg_backend_pid() AND (datname = $1 \
              OR backend_type IN ('checkpointer', 'background writer', 'walwriter'))",
         )
         .bind(name)
@@ -107,9 +109,10 @@ impl Database {
         let mut by_pid = HashMap::new();
         for row in rows {
             let pid: i32 = row.try_get("pid")?;
+            let shared: bool = row.try_get("shared")?;
             let pid = u32::try_from(pid)?;
             if let Some(cpu) = crate::procs::cpu_of(pid) {
-                by_pid.insert(pid, cpu);
+                by_pid.insert(pid, PgCpu { cpu, shared });
             }
         }
         Ok(by_pid)
@@ -134,13 +137,30 @@ impl Database {
     }
 }
 
-/// CPU consumed between two [`Database::cpu_by_pid`] snapshots; a backend that appeared in
-/// between counts whole (it was opened for this run).
-pub fn cpu_between(before: &HashMap<u32, Duration>, after: &HashMap<u32, Duration>) -> Duration {
-    after
-        .iter()
-        .map(|(pid, cpu)| cpu.saturating_sub(before.get(pid).copied().unwrap_or_default()))
-        .sum()
+/// CPU time so far of one Postgres process, and whether it is a shared writer.
+#[derive(Clone, Copy)]
+pub struct PgCpu {
+    cpu: Duration,
+    shared: bool,
+}
+
+/// CPU consumed between two [`Database::cpu_by_pid`] snapshots: (all, of which shared writers).
+/// A backend that appeared in between counts whole (it was opened for this run).
+pub fn cpu_between(
+    before: &HashMap<u32, PgCpu>,
+    after: &HashMap<u32, PgCpu>,
+) -> (Duration, Duration) {
+    let mut all = Duration::ZERO;
+    let mut shared = Duration::ZERO;
+    for (pid, now) in after {
+        let then = before.get(pid).map(|p| p.cpu).unwrap_or_default();
+        let used = now.cpu.saturating_sub(then);
+        all += used;
+        if now.shared {
+            shared += used;
+        }
+    }
+    (all, shared)
 }
 
 /// Drops `dcr_bridge_bench_<pid>` databases whose bench process is gone (a run that was killed

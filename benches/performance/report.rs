@@ -220,20 +220,23 @@ fn cpu_split(out: &mut String, r: &ScaleResult, cores: usize) {
     );
     let _ = writeln!(
         out,
-        "| scenario | dcr-bridge | database | dev IdP | demo-mcp | load generator | load generator % of cores |"
+        "| scenario | dcr-bridge | database | of which shared writers | dev IdP | demo-mcp | load generator | load generator % of cores |"
     );
-    let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|");
+    let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|");
     for m in &r.rows {
         let share = m.cpu.load.as_secs_f64() / (m.run.elapsed.as_secs_f64() * cores as f64) * 100.0;
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {} | {:.0} | {:.0} | {:.0} | {:.0}% |",
+            "| {} | {:.0} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0}% |",
             m.scenario.label(),
             m.us_per_op(m.cpu.server),
             m.cpu.db.map_or_else(
                 || "in server".to_owned(),
                 |c| format!("{:.0}", m.us_per_op(c))
             ),
+            m.cpu
+                .db_shared
+                .map_or_else(|| "-".to_owned(), |c| format!("{:.0}", m.us_per_op(c))),
             m.us_per_op(m.cpu.idp),
             m.us_per_op(m.cpu.mcp),
             m.us_per_op(m.cpu.load),
@@ -274,10 +277,13 @@ fn flow_steps(out: &mut String, flow: &Measured) {
     }
 }
 
+/// Reads one figure out of a scale's results.
+type Getter = Box<dyn Fn(&ScaleResult) -> Option<f64>>;
+
 /// One figure followed across scales.
 struct Figure {
     name: String,
-    get: Box<dyn Fn(&ScaleResult) -> Option<f64>>,
+    get: Getter,
 }
 
 fn figures() -> Vec<Figure> {

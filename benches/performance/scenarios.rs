@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 
-use crate::db::{cpu_between, Database};
+use crate::db::{cpu_between, Database, PgCpu};
 use crate::load::{self, Chain, Clients, Run, Target};
 use crate::procs::{own_cpu, Proc};
 use crate::topology::Upstreams;
@@ -62,6 +62,9 @@ pub struct Cpu {
     pub server: Duration,
     /// `None` on SQLite: the database runs inside the server and counts there.
     pub db: Option<Duration>,
+    /// Of `db`, the checkpointer, background writer and WAL writer (shared with every database
+    /// of the server).
+    pub db_shared: Option<Duration>,
     pub idp: Duration,
     pub mcp: Duration,
     pub load: Duration,
@@ -97,7 +100,7 @@ pub struct Probe<'a> {
 
 struct Snapshot {
     server: Duration,
-    db: HashMap<u32, Duration>,
+    db: HashMap<u32, PgCpu>,
     idp: Duration,
     mcp: Duration,
     load: Duration,
@@ -121,15 +124,16 @@ where
     let before = snapshot(p).await?;
     let run = f.await.with_context(|| scenario.label())?;
     let after = snapshot(p).await?;
+    let db =
+        p.db.measured_apart()
+            .then(|| cpu_between(&before.db, &after.db));
     Ok(Measured {
         scenario,
         run,
         cpu: Cpu {
             server: after.server.saturating_sub(before.server),
-            db: p
-                .db
-                .measured_apart()
-                .then(|| cpu_between(&before.db, &after.db)),
+            db: db.map(|(all, _)| all),
+            db_shared: db.map(|(_, shared)| shared),
             idp: after.idp.saturating_sub(before.idp),
             mcp: after.mcp.saturating_sub(before.mcp),
             load: after.load.saturating_sub(before.load),

@@ -121,11 +121,7 @@ async fn run_backend(
         let name = db.backend.name();
         let seeded = if has_seed {
             eprintln!("[bench] {name}: seeding to {scale} clients and grants");
-            // `serve` has not started yet on a fresh database: let it create the schema first.
-            if i == 0 {
-                let (bridge, _) = topology::start_bridge(&config, up, dir).await?;
-                bridge.stop().await?;
-            }
+            // `seed` applies the migrations itself, on the fresh database too.
             let seed = topology::seed(&config, scale).await?;
             eprintln!("[bench] {name}: seeded: {seed}");
             Some(seed)

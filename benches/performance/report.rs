@@ -36,12 +36,12 @@ impl ScaleResult {
     fn title(&self) -> String {
         match &self.seeded {
             Some(seed) => format!(
-                "{}, {} stored clients / {} grants (seeded: {} rows in {} s)",
+                "{}, {} stored clients / {} grants (seeded: {} rows in {:.1} s)",
                 self.backend.name(),
                 seed["clients"],
                 seed["grants"],
                 seed["inserted_rows"],
-                seed["seconds"]
+                seed["seconds"].as_f64().unwrap_or(f64::NAN)
             ),
             None => format!(
                 "{}, NOT seeded (no `seed` subcommand): only the clients and grants of the \
@@ -294,6 +294,10 @@ fn figures() -> Vec<Figure> {
             name: format!("{short} ops/s"),
             get: Box::new(move |r| r.row(s).map(|m| m.run.ops_per_sec())),
         });
+        if s == Scenario::Direct {
+            // The direct calls never reach dcr-bridge or its database.
+            continue;
+        }
         out.push(Figure {
             name: format!("{short} server CPU µs/op"),
             get: Box::new(move |r| r.row(s).map(|m| m.us_per_op(m.cpu.server))),
@@ -336,7 +340,9 @@ fn flatness(out: &mut String, results: &[ScaleResult], backend: Backend) {
     }
     let _ = writeln!(out, "\n|---|{}", "--:|".repeat(ran.len()));
     for f in figures() {
-        let Some(at_base) = (f.get)(base) else {
+        // A figure of (nearly) nothing at the base, such as the database's CPU for requests
+        // that never reach it, has no meaningful ratio.
+        let Some(at_base) = (f.get)(base).filter(|v| v.is_finite() && *v >= 1.0) else {
             continue;
         };
         let _ = write!(out, "| {} |", f.name);

@@ -106,6 +106,9 @@ impl Knobs {
     }
 }
 
+/// How long `serve` is left alone after start before its idle memory is read.
+const IDLE: Duration = Duration::from_secs(2);
+
 /// Every scale on one database: seed (top up), start `serve` afresh, measure, stop it.
 async fn run_backend(
     k: &Knobs,
@@ -138,9 +141,14 @@ async fn run_backend(
 
         eprintln!("[bench] {name}, scale {scale}: starting serve");
         let (bridge, base) = topology::start_bridge(&config, up, dir).await?;
-        // Idle means after start-up work (migrations check, key load, first housekeeping).
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Idle means after start-up work (migrations check, key load); the CPU it spends in the
+        // idle window shows background work (housekeeping) that would otherwise be counted
+        // against whichever scenario it overlaps.
+        let idle_from = bridge.cpu()?;
+        tokio::time::sleep(IDLE).await;
         let rss_idle = bridge.rss_mib()?;
+        let idle_cpu_ms_per_s =
+            bridge.cpu()?.saturating_sub(idle_from).as_secs_f64() * 1e3 / IDLE.as_secs_f64();
         let target = Arc::new(load::Target {
             resource: format!("{base}/mcp"),
             base,
@@ -164,6 +172,7 @@ async fn run_backend(
             scale,
             seeded,
             rss_idle,
+            idle_cpu_ms_per_s,
             rss_after,
             rows,
         });

@@ -24,6 +24,8 @@ pub struct ScaleResult {
     pub seeded: Option<Value>,
     /// VmRSS of `serve` after start, before any load; and after every scenario.
     pub rss_idle: f64,
+    /// CPU `serve` used while idle (the same window), ms per second.
+    pub idle_cpu_ms_per_s: f64,
     pub rss_after: f64,
     pub rows: Vec<Measured>,
 }
@@ -201,10 +203,11 @@ fn scale_section(out: &mut String, r: &ScaleResult, cores: usize) {
     let _ = writeln!(
         out,
         "\nMemory of `serve` (VmRSS): idle after start {:.1} MiB, after the scenarios {:.1} MiB; \
-         target < {RSS_TARGET_MIB} MiB idle: {}.",
+         target < {RSS_TARGET_MIB} MiB idle: {}. CPU while idle: {:.1} ms/s.",
         r.rss_idle,
         r.rss_after,
-        yes(r.rss_idle < RSS_TARGET_MIB)
+        yes(r.rss_idle < RSS_TARGET_MIB),
+        r.idle_cpu_ms_per_s
     );
     cpu_split(out, r, cores);
     if let Some(flow) = r.row(Scenario::Flow) {

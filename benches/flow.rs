@@ -139,7 +139,15 @@ async fn start_server(sdk_url: Option<&str>) -> Result<Server> {
         old_secret_keys: vec![],
         allow_insecure_http: true,
         log_format: LogFormat::Text,
-        tokens: TokenSettings::default(),
+        // `BENCH_SIGNING=ES256|EdDSA|RS256`: the access token signing algorithm (unset: the
+        // default of a new key ring, docs/security.md "Signing keys").
+        tokens: TokenSettings {
+            signing_algorithm: match std::env::var("BENCH_SIGNING") {
+                Ok(v) => Some(v.parse().map_err(anyhow::Error::msg)?),
+                Err(_) => None,
+            },
+            ..TokenSettings::default()
+        },
         registration: RegistrationSettings::default(),
         // All load comes from 127.0.0.1: limits would only measure 429s.
         rate_limit: RateLimitSettings {
@@ -917,7 +925,8 @@ async fn main() -> Result<()> {
     let flow_total: f64 = flow.steps.iter().flatten().map(Duration::as_secs_f64).sum();
 
     println!();
-    println!("dcr-bridge loopback benchmark: {workers} concurrent workers, {seconds}s per timed scenario, SQLite, dev IdP upstream");
+    println!("dcr-bridge loopback benchmark: {workers} concurrent workers, {seconds}s per timed scenario, SQLite, dev IdP upstream, tokens signed {}",
+        std::env::var("BENCH_SIGNING").unwrap_or_else(|_| dcr_bridge::oauth::signing_alg::SigningAlgorithm::DEFAULT.to_string()));
     println!();
     println!(
         "{:<46} | {:>6} | {:>8} | {:>7} | {:>7} | ratio vs baseline",

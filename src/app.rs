@@ -79,11 +79,12 @@ pub async fn build_with(
         &config.secret_key_bytes()?,
         &config.old_secret_key_bytes()?,
     ));
-    let keys = KeyRing::load_or_create_with(
+    let keys = KeyRing::start(
         store.as_ref(),
         &cipher,
-        clock.now(),
+        clock.as_ref(),
         config.tokens.signing_key_publish_seconds(),
+        config.tokens.signing_algorithm,
     )
     .await
     .map_err(|e| anyhow::anyhow!("loading signing keys: {e}"))?;

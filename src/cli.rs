@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `migrate`, `check-config`, `healthcheck`, `dev`,
-//! `dev-idp`, `demo-mcp`, `rotate-keys`, `admin-token`, `initial-access-token`.
+//! `dev-idp`, `demo-mcp`, `rotate-keys`, `admin-token`, `initial-access-token`, `seed`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -56,6 +56,10 @@ pub enum Command {
     /// `revoke <name-or-id>`.
     #[command(subcommand)]
     InitialAccessToken(crate::admin::initial_tokens_cli::InitialTokenCommand),
+    /// Fill the configured database with a realistic benchmark data set: dynamic clients and
+    /// grants (with users, consents, token families, tokens and audit rows), topped up to
+    /// `--clients` / `--grants` seeded rows; `--remove` deletes every seeded row.
+    Seed(crate::seed::SeedArgs),
 }
 
 /// Options of `rotate-keys`.
@@ -67,6 +71,10 @@ pub struct RotateArgs {
     /// Only promote the already published next key.
     #[arg(long)]
     pub promote: bool,
+    /// Algorithm of the new key: `ES256`, `EdDSA` or `RS256`. Default: `[tokens]
+    /// signing_algorithm`, or when unset the current key's algorithm.
+    #[arg(long, conflicts_with = "promote")]
+    pub algorithm: Option<crate::oauth::signing_alg::SigningAlgorithm>,
 }
 
 /// Options of `demo-mcp`.
@@ -110,6 +118,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::RotateKeys(args) => rotate_keys(cli.config, &args).await,
         Command::AdminToken(command) => admin_token(cli.config, command).await,
         Command::InitialAccessToken(command) => initial_access_token(cli.config, command).await,
+        Command::Seed(args) => crate::seed::run(load(cli.config)?, &args).await,
     }
 }
 
@@ -264,6 +273,7 @@ async fn rotate_keys(path: Option<PathBuf>, args: &RotateArgs) -> anyhow::Result
         store.as_ref(),
         &cipher,
         &crate::clock::SystemClock,
+        args.algorithm.or(config.tokens.signing_algorithm),
         !args.promote,
         !args.stage,
         |staged, activated| {

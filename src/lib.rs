@@ -16,5 +16,6 @@ pub mod idp;
 pub mod mcp;
 pub mod metrics;
 pub mod oauth;
+pub mod seed;
 pub mod store;
 pub mod telemetry;

@@ -170,6 +170,14 @@ impl IntoResponse for AdminError {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        // The database is away: a few seconds is how long a failover or restart takes; clients
+        // (and the documented 503) retry after it.
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(UNAVAILABLE_RETRY_SECONDS),
+            );
+        }
         // RFC 6750 §3: the challenge names the realm; §3.1: with a bad token, `invalid_token`;
         // a token lacking the right (read-only writing) is `insufficient_scope`.
         let challenge = match &self {
@@ -193,6 +201,9 @@ impl IntoResponse for AdminError {
         response
     }
 }
+
+/// `Retry-After` of a 503 (database unreachable).
+pub const UNAVAILABLE_RETRY_SECONDS: u32 = 5;
 
 /// `axum::Json` whose rejection is a [`Problem`].
 #[derive(Debug, FromRequest)]

@@ -98,9 +98,39 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Adds the answers every operation can give, whatever its handler does: 429 (the failed
+/// authentication throttle of [`auth::require_token`]) and 503 (the database is unreachable).
+struct EveryOperation;
+
+impl Modify for EveryOperation {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::IntoResponses as _;
+        let mut common = responses::TooManyRequests::responses();
+        common.extend(responses::Unavailable::responses());
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (status, response) in &common {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.clone())
+                        .or_insert_with(|| response.clone());
+                }
+            }
+        }
+    }
+}
+
 /// The authenticated routes and the OpenAPI document describing exactly them.
 fn documented(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (routes, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(clients::list, client_write::create))
         .routes(routes!(clients::get, client_write::patch, clients::delete))
         .routes(routes!(clients::revoke_grants))
@@ -124,7 +154,10 @@ fn documented(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
             state.clone(),
             auth::require_token,
         ))
-        .split_for_parts()
+        .split_for_parts();
+    // After the routes: a modifier in `#[openapi]` runs before any path exists.
+    EveryOperation.modify(&mut doc);
+    (routes, doc)
 }
 
 /// The admin router, state applied: the documented routes, the document itself, and problem

@@ -69,3 +69,23 @@ pub struct PayloadTooLarge(Problem);
     content_type = "application/problem+json"
 )]
 pub struct UnsupportedMediaType(Problem);
+
+/// 429: too many failed authentications from this address (`Retry-After` says when to retry).
+/// Every operation can answer it, so [`super::EveryOperation`] adds it to all of them.
+#[derive(IntoResponses)]
+#[response(
+    status = 429,
+    description = "Too many failed admin authentications from this address; retry after `Retry-After` seconds",
+    content_type = "application/problem+json"
+)]
+pub struct TooManyRequests(Problem);
+
+/// 503: the database is unreachable (`temporarily_unavailable`, with `Retry-After`); nothing was
+/// changed. Every operation can answer it, so [`super::EveryOperation`] adds it to all of them.
+#[derive(IntoResponses)]
+#[response(
+    status = 503,
+    description = "The database is unreachable; nothing was changed, retry after `Retry-After` seconds",
+    content_type = "application/problem+json"
+)]
+pub struct Unavailable(Problem);

@@ -144,6 +144,7 @@ pub async fn rotate(
         store,
         &core.cipher,
         core.clock.as_ref(),
+        state.config.tokens.signing_algorithm,
         step != RotateStep::Promote,
         step != RotateStep::Stage,
         |staged, activated| {

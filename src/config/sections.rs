@@ -31,6 +31,10 @@ pub struct TokenSettings {
     /// change). A new key signs only once it has been published for twice this long, so every
     /// replica (and its JWKS) knows it before any token it signed arrives.
     pub signing_key_reload_seconds: i64,
+    /// JWS algorithm of our tokens: `ES256`, `EdDSA` or `RS256`. Differing from the current
+    /// key's, the server rotates to a key of this algorithm at start. Unset: a new key ring
+    /// is `ES256`, an existing one keeps its algorithm (docs/security.md, "Signing keys").
+    pub signing_algorithm: Option<crate::oauth::signing_alg::SigningAlgorithm>,
 }
 
 /// A user claim `[tokens] access_token_claims` may add to our access tokens, from the user's
@@ -69,6 +73,7 @@ impl Default for TokenSettings {
             authorization_request_ttl: 600,
             access_token_claims: Vec::new(),
             signing_key_reload_seconds: 60,
+            signing_algorithm: None,
         }
     }
 }

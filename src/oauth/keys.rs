@@ -1,8 +1,14 @@
-//! JWT signing keys: RS256 key pairs kept sealed in the store, one `current` signer, `next` and
-//! `retired` keys published in the JWKS so resource servers can verify across a rotation.
+//! JWT signing keys: RS256, ES256 or EdDSA key pairs ([`SigningAlgorithm`]) kept sealed in the
+//! store, one `current` signer, `next` and `retired` keys published in the JWKS so resource
+//! servers can verify across a rotation.
 //!
-//! RFC 9068 §2.1: access tokens are signed, RS256 must be supported; we sign with nothing else.
-//! Private keys are stored as PKCS#8 DER sealed with the server cipher, bound to their kid.
+//! Each key verifies only with the algorithm stored beside it: a token's header `alg` must equal
+//! its key's (RFC 8725 §3.1), so nobody can pick the algorithm a key is checked with. Private keys
+//! are stored as PKCS#8 DER sealed with the server cipher, bound to their kid.
+//!
+//! `[tokens] signing_algorithm` differing from the current key's algorithm makes the server
+//! rotate on its own at start ([`KeyRing::start`]): a key of the configured algorithm is staged
+//! and promoted, signing after the publish delay below like any other rotation.
 //!
 //! Rotation across replicas: `stage_next` publishes a new key (every replica's JWKS shows it
 //! after its next `reload`), `promote_next` makes it the current key and retires the old one,
@@ -16,32 +22,27 @@
 
 use std::sync::{Arc, RwLock};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rsa::pkcs1::EncodeRsaPrivateKey as _;
-use rsa::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
-use rsa::traits::PublicKeyParts as _;
-use rsa::{RsaPrivateKey, RsaPublicKey};
+use jsonwebtoken::{DecodingKey, Validation};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use super::crypto::Cipher;
+pub use super::signing_alg::SigningAlgorithm;
+use super::signing_alg::{generate_pkcs8, jws_header, open_pkcs8, PublicParams, Signer};
 use super::{Error, Result};
+use crate::clock::Clock;
 use crate::store::{AuditEvent, KeyState, SigningKeyRecord, Store, StoreError};
 
-/// The only signing algorithm (RFC 9068 §2.1).
-pub const ALG: &str = "RS256";
 /// JOSE `typ` of our access tokens (RFC 9068 §2.1).
 pub const AT_JWT_TYP: &str = "at+jwt";
-const RSA_BITS: usize = 2048;
 
 /// A key that can verify: every published key.
 struct Verifier {
     kid: String,
     state: KeyState,
+    /// The only algorithm this key verifies with.
+    alg: SigningAlgorithm,
     decoding: DecodingKey,
     jwk: Value,
 }
@@ -49,7 +50,7 @@ struct Verifier {
 /// A current key not yet published long enough to sign: it takes over at `from`.
 struct Pending {
     kid: String,
-    key: EncodingKey,
+    key: Signer,
     from: i64,
 }
 
@@ -58,7 +59,7 @@ struct Keys {
     /// The current key, or the key that signs until the current one has been published long
     /// enough.
     signer_kid: String,
-    signer: EncodingKey,
+    signer: Signer,
     pending: Option<Pending>,
     /// The store's current key (what the admin API calls active).
     current_kid: String,
@@ -67,7 +68,7 @@ struct Keys {
 
 impl Keys {
     /// The kid and key that sign at `now`.
-    fn signer_at(&self, now: i64) -> (&str, &EncodingKey) {
+    fn signer_at(&self, now: i64) -> (&str, &Signer) {
         match &self.pending {
             Some(p) if p.from <= now => (&p.kid, &p.key),
             _ => (&self.signer_kid, &self.signer),
@@ -80,6 +81,8 @@ pub struct KeyRing {
     inner: RwLock<Arc<Keys>>,
     /// Seconds a key must have been published before it signs (0: at once).
     publish_after: i64,
+    /// The algorithm of a first key, should the store have none (emptied by an operator).
+    first_alg: SigningAlgorithm,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -108,6 +111,105 @@ impl KeyRing {
         Self::load_or_create_with(store, cipher, now, 0).await
     }
 
+    /// The ring a server starts with: when `configured` (`[tokens] signing_algorithm`) differs
+    /// from the current key's algorithm, first rotates to a key of `configured`
+    /// ([`KeyRing::switch_algorithm`]); an empty store gets a first key of `configured`, or of
+    /// [`SigningAlgorithm::DEFAULT`] when unset. Unset, an existing ring keeps its algorithm.
+    ///
+    /// # Errors
+    /// As [`KeyRing::load_or_create`], or a failed switch.
+    pub async fn start(
+        store: &dyn Store,
+        cipher: &Cipher,
+        clock: &dyn Clock,
+        publish_after: i64,
+        configured: Option<SigningAlgorithm>,
+    ) -> Result<KeyRing> {
+        if let Some(alg) = configured {
+            Self::switch_algorithm(store, cipher, clock, alg).await?;
+        }
+        let first_alg = configured.unwrap_or(SigningAlgorithm::DEFAULT);
+        Ok(KeyRing {
+            inner: RwLock::new(Arc::new(
+                load_keys(store, cipher, clock.now(), publish_after, first_alg).await?,
+            )),
+            publish_after,
+            first_alg,
+        })
+    }
+
+    /// Rotates to a fresh key of `alg` when the current key has another algorithm: staged and
+    /// promoted in one audited transaction (`signing_algorithm_switched`), the new key signing
+    /// once published for the ring's delay, the old one retired and still published. Several
+    /// replicas starting at once switch exactly once: the transaction re-reads the current key,
+    /// and the single-current index refuses a second promotion. Returns the new kid, `None`
+    /// when nothing was done (no key yet, already `alg`, another replica switched first, or a
+    /// staged `next` key of another algorithm, which is left for the operator to promote).
+    ///
+    /// # Errors
+    /// Store or key generation failures.
+    pub async fn switch_algorithm(
+        store: &dyn Store,
+        cipher: &Cipher,
+        clock: &dyn Clock,
+        alg: SigningAlgorithm,
+    ) -> Result<Option<String>> {
+        let keys = store.list_signing_keys().await?;
+        let Some(current) = keys.iter().find(|k| k.state == KeyState::Current) else {
+            return Ok(None);
+        };
+        if current.alg == alg.as_str() {
+            return Ok(None);
+        }
+        if let Some(next) = keys
+            .iter()
+            .find(|k| k.state == KeyState::Next && k.alg != alg.as_str())
+        {
+            tracing::warn!(kid = %next.kid, staged_alg = %next.alg, configured = %alg,
+                "a next signing key of another algorithm is staged: not switching algorithm; \
+                 promote it (rotate-keys --promote) and restart to switch");
+            return Ok(None);
+        }
+        let from = current.alg.clone();
+        let now = clock.now();
+        let rotated = rotate_in_tx(
+            store,
+            cipher,
+            clock,
+            Some(alg),
+            true,
+            true,
+            true,
+            |staged, activated| {
+                AuditEvent::new("signing_algorithm_switched", now)
+                    .actor("config")
+                    .detail(&json!({
+                        "from_alg": from, "to_alg": alg.as_str(),
+                        "staged_kid": staged, "activated_kid": activated,
+                    }))
+            },
+        )
+        .await;
+        match rotated {
+            Ok((_, activated)) => {
+                if let Some(kid) = &activated {
+                    tracing::info!(%kid, from = %from, to = %alg, "signing algorithm switched: new key signs after the publish delay");
+                }
+                Ok(activated)
+            }
+            // Another replica promoted its key between our read and our promotion.
+            Err(Error::Server(e))
+                if matches!(
+                    e.downcast_ref::<StoreError>(),
+                    Some(StoreError::Conflict(_))
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// [`KeyRing::load_or_create`] for a ring whose new keys sign only once they have been
     /// published for `publish_after` seconds (the first key of an empty store signs at once).
     ///
@@ -121,9 +223,10 @@ impl KeyRing {
     ) -> Result<KeyRing> {
         Ok(KeyRing {
             inner: RwLock::new(Arc::new(
-                load_keys(store, cipher, now, publish_after).await?,
+                load_keys(store, cipher, now, publish_after, SigningAlgorithm::DEFAULT).await?,
             )),
             publish_after,
+            first_alg: SigningAlgorithm::DEFAULT,
         })
     }
 
@@ -132,22 +235,28 @@ impl KeyRing {
     /// # Errors
     /// As [`KeyRing::load_or_create`]; on error the old snapshot stays in use.
     pub async fn reload(&self, store: &dyn Store, cipher: &Cipher, now: i64) -> Result<()> {
-        let keys = Arc::new(load_keys(store, cipher, now, self.publish_after).await?);
+        let keys =
+            Arc::new(load_keys(store, cipher, now, self.publish_after, self.first_alg).await?);
         let mut guard = self.inner.write().map_err(|_| poisoned())?;
         *guard = keys;
         Ok(())
     }
 
-    /// Publishes a new `next` key, unless one is already staged. Returns its kid.
+    /// Publishes a new `next` key of `alg`, unless one is already staged. Returns its kid.
     ///
     /// # Errors
     /// Store or key generation failures.
-    pub async fn stage_next(store: &dyn Store, cipher: &Cipher, now: i64) -> Result<String> {
+    pub async fn stage_next(
+        store: &dyn Store,
+        cipher: &Cipher,
+        alg: SigningAlgorithm,
+        now: i64,
+    ) -> Result<String> {
         let keys = store.list_signing_keys().await?;
         if let Some(next) = keys.iter().find(|k| k.state == KeyState::Next) {
             return Ok(next.kid.clone());
         }
-        let record = generate(cipher, KeyState::Next, now).await?;
+        let record = generate(cipher, alg, KeyState::Next, now).await?;
         store.insert_signing_key(&record).await?;
         Ok(record.kid)
     }
@@ -171,66 +280,34 @@ impl KeyRing {
     ///
     /// # Errors
     /// Store or key generation failures.
-    pub async fn rotate(store: &dyn Store, cipher: &Cipher, now: i64) -> Result<()> {
-        let kid = Self::stage_next(store, cipher, now).await?;
+    pub async fn rotate(
+        store: &dyn Store,
+        cipher: &Cipher,
+        alg: SigningAlgorithm,
+        now: i64,
+    ) -> Result<()> {
+        let kid = Self::stage_next(store, cipher, alg, now).await?;
         store.promote_signing_key(&kid, now).await?;
         Ok(())
     }
 
-    /// `stage_next` and/or `promote_next` and the audit event `audit(staged, activated)`
-    /// describes, in one transaction (STYLE 21): the rotation and its record commit together.
-    /// A new key is generated before the transaction opens (RSA generation takes a while, and
-    /// on SQLite the transaction holds the write lock). Returns (staged kid, activated kid).
+    /// `stage_next` and/or `promote_next` (a new key is of `alg`; unset, of the current key's
+    /// algorithm) and the audit event
+    /// `audit(staged, activated)` describes, in one transaction (STYLE 21): the rotation and its
+    /// record commit together. Returns (staged kid, activated kid).
     ///
     /// # Errors
     /// Store or key generation failures; nothing is changed then.
     pub async fn rotate_audited(
         store: &dyn Store,
         cipher: &Cipher,
-        clock: &dyn crate::clock::Clock,
+        clock: &dyn Clock,
+        alg: Option<SigningAlgorithm>,
         stage: bool,
         promote: bool,
         audit: impl FnOnce(Option<&str>, Option<&str>) -> AuditEvent + Send,
     ) -> Result<(Option<String>, Option<String>)> {
-        let staged_already = |keys: &[SigningKeyRecord]| {
-            keys.iter()
-                .find(|k| k.state == KeyState::Next)
-                .map(|k| k.kid.clone())
-        };
-        let mut fresh = if stage && staged_already(&store.list_signing_keys().await?).is_none() {
-            Some(generate(cipher, KeyState::Next, clock.now()).await?)
-        } else {
-            None
-        };
-        // The key is published when it is stored, not when its generation started (seconds
-        // earlier on a busy machine): its publish delay counts from here.
-        let now = clock.now();
-        if let Some(record) = &mut fresh {
-            record.created_at = now;
-        }
-        let mut tx = store.begin().await?;
-        let mut next = staged_already(&tx.list_signing_keys().await?);
-        let mut staged = None;
-        if stage {
-            if next.is_none() {
-                if let Some(record) = &fresh {
-                    tx.insert_signing_key(record).await?;
-                    next = Some(record.kid.clone());
-                }
-            }
-            staged.clone_from(&next);
-        }
-        let mut activated = None;
-        if promote {
-            if let Some(kid) = &next {
-                tx.promote_signing_key(kid, now).await?;
-                activated = Some(kid.clone());
-            }
-        }
-        tx.insert_audit_event(&audit(staged.as_deref(), activated.as_deref()))
-            .await?;
-        tx.commit().await?;
-        Ok((staged, activated))
+        rotate_in_tx(store, cipher, clock, alg, stage, promote, false, audit).await
     }
 
     /// The store's current key (which signs once it has been published long enough).
@@ -259,21 +336,28 @@ impl KeyRing {
         json!({ "keys": keys })
     }
 
+    /// The algorithm of the key that signs at `now`.
+    ///
+    /// # Errors
+    /// Only if the lock was poisoned.
+    pub fn signing_algorithm(&self, now: i64) -> Result<SigningAlgorithm> {
+        Ok(self.snapshot()?.signer_at(now).1.algorithm())
+    }
+
     /// Signs `claims` with the key that signs at `now` ([`KeyRing::signing_kid`]), header
-    /// `{alg: RS256, typ, kid}`.
+    /// `{alg, typ, kid}` with that key's algorithm.
     ///
     /// # Errors
     /// Serialisation or signing failure (internal).
     pub fn sign(&self, now: i64, header_typ: &str, claims: &impl Serialize) -> Result<String> {
         let keys = self.snapshot()?;
         let (kid, key) = keys.signer_at(now);
-        let mut header = Header::new(Algorithm::RS256);
-        header.typ = Some(header_typ.to_owned());
-        header.kid = Some(kid.to_owned());
-        jsonwebtoken::encode(&header, claims, key).map_err(Error::server)
+        key.sign_jws(&jws_header(key.algorithm(), header_typ, kid), claims)
+            .map_err(Error::server)
     }
 
-    /// Verifies an access token of ours: kid one of ours, RS256, `typ` at+jwt, signature, `iss`,
+    /// Verifies an access token of ours: kid one of ours, the header's `alg` that key's
+    /// algorithm, `typ` at+jwt, signature, `iss`,
     /// and `exp`/`nbf` against `now` (the Clock, not the system time).
     ///
     /// # Errors
@@ -312,10 +396,8 @@ impl KeyRing {
     }
 
     fn verify_claims(&self, jwt: &str, issuer: &str) -> Result<Value> {
+        // An `alg` jsonwebtoken does not know (`none` among them) fails here.
         let header = jsonwebtoken::decode_header(jwt).map_err(|_| invalid("malformed token"))?;
-        if header.alg != Algorithm::RS256 {
-            return Err(invalid("unsupported alg"));
-        }
         // RFC 9068 §4: typ must be at+jwt (the media type form is equivalent, case-insensitive).
         let typ_ok = header.typ.as_deref().is_some_and(|t| {
             t.eq_ignore_ascii_case(AT_JWT_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
@@ -330,7 +412,13 @@ impl KeyRing {
             .iter()
             .find(|v| v.kid == kid)
             .ok_or_else(|| invalid("unknown key"))?;
-        let mut validation = Validation::new(Algorithm::RS256);
+        // The key's algorithm, never the token's choice (RFC 8725 §3.1: no HS256 with the
+        // public key as secret, no ES256 header on an RSA kid).
+        let alg = key.alg.jwt_algorithm();
+        if header.alg != alg {
+            return Err(invalid("alg does not match the key"));
+        }
+        let mut validation = Validation::new(alg);
         // Time is the Clock's: checked by the callers above, never the system clock here.
         validation.validate_exp = false;
         validation.validate_nbf = false;
@@ -368,6 +456,7 @@ async fn load_keys(
     cipher: &Cipher,
     now: i64,
     publish_after: i64,
+    first_alg: SigningAlgorithm,
 ) -> Result<Keys> {
     // Two attempts: if another replica wins the race to create the first key, use its key.
     for _ in 0..2 {
@@ -375,7 +464,7 @@ async fn load_keys(
         if records.iter().any(|k| k.state == KeyState::Current) {
             return build(&records, cipher, now, publish_after);
         }
-        let record = generate(cipher, KeyState::Current, now).await?;
+        let record = generate(cipher, first_alg, KeyState::Current, now).await?;
         match store.insert_signing_key(&record).await {
             Ok(()) | Err(StoreError::Conflict(_)) => {}
             Err(e) => return Err(e.into()),
@@ -383,6 +472,78 @@ async fn load_keys(
     }
     let records = store.list_signing_keys().await?;
     build(&records, cipher, now, publish_after)
+}
+
+/// [`KeyRing::rotate_audited`]; with `only_if_other_alg`, does nothing (and audits nothing)
+/// when the transaction finds the current key already of `alg`.
+#[allow(clippy::too_many_arguments)] // one private body behind two public entry points
+async fn rotate_in_tx(
+    store: &dyn Store,
+    cipher: &Cipher,
+    clock: &dyn Clock,
+    alg: Option<SigningAlgorithm>,
+    stage: bool,
+    promote: bool,
+    only_if_other_alg: bool,
+    audit: impl FnOnce(Option<&str>, Option<&str>) -> AuditEvent + Send,
+) -> Result<(Option<String>, Option<String>)> {
+    let staged_already = |keys: &[SigningKeyRecord]| {
+        keys.iter()
+            .find(|k| k.state == KeyState::Next)
+            .map(|k| k.kid.clone())
+    };
+    // A new key is generated before the transaction opens (RSA generation takes a while, and on
+    // SQLite the transaction holds the write lock).
+    let before = store.list_signing_keys().await?;
+    let alg = alg.unwrap_or_else(|| {
+        before
+            .iter()
+            .find(|k| k.state == KeyState::Current)
+            .and_then(|k| k.alg.parse().ok())
+            .unwrap_or(SigningAlgorithm::DEFAULT)
+    });
+    let mut fresh = if stage && staged_already(&before).is_none() {
+        Some(generate(cipher, alg, KeyState::Next, clock.now()).await?)
+    } else {
+        None
+    };
+    // The key is published when it is stored, not when its generation started (seconds
+    // earlier on a busy machine): its publish delay counts from here.
+    let now = clock.now();
+    if let Some(record) = &mut fresh {
+        record.created_at = now;
+    }
+    let mut tx = store.begin().await?;
+    let in_tx = tx.list_signing_keys().await?;
+    if only_if_other_alg
+        && in_tx
+            .iter()
+            .any(|k| k.state == KeyState::Current && k.alg == alg.as_str())
+    {
+        return Ok((None, None));
+    }
+    let mut next = staged_already(&in_tx);
+    let mut staged = None;
+    if stage {
+        if next.is_none() {
+            if let Some(record) = &fresh {
+                tx.insert_signing_key(record).await?;
+                next = Some(record.kid.clone());
+            }
+        }
+        staged.clone_from(&next);
+    }
+    let mut activated = None;
+    if promote {
+        if let Some(kid) = &next {
+            tx.promote_signing_key(kid, now).await?;
+            activated = Some(kid.clone());
+        }
+    }
+    tx.insert_audit_event(&audit(staged.as_deref(), activated.as_deref()))
+        .await?;
+    tx.commit().await?;
+    Ok((staged, activated))
 }
 
 /// Which key signs: the current one once it has been published for `publish_after`; before
@@ -396,7 +557,7 @@ fn choose_signer(
     now: i64,
     publish_after: i64,
 ) -> Option<(&SigningKeyRecord, Option<(&SigningKeyRecord, i64)>)> {
-    let usable = |k: &&SigningKeyRecord| k.alg == ALG;
+    let usable = |k: &&SigningKeyRecord| k.alg.parse::<SigningAlgorithm>().is_ok();
     let current = records
         .iter()
         .filter(usable)
@@ -430,7 +591,7 @@ fn build(
     publish_after: i64,
 ) -> Result<Keys> {
     let (signer_record, pending_record) = choose_signer(records, now, publish_after)
-        .ok_or_else(|| Error::server(anyhow::anyhow!("no current RS256 signing key")))?;
+        .ok_or_else(|| Error::server(anyhow::anyhow!("no usable current signing key")))?;
     let (signer_kid, signer) = open_private(signer_record, cipher)?;
     let pending = match pending_record {
         Some((record, from)) => {
@@ -444,37 +605,26 @@ fn build(
         .map_or_else(|| signer_record.kid.clone(), |p| p.kid.clone());
     let mut verifiers = Vec::new();
     for record in records {
-        if record.alg != ALG {
+        let Ok(alg) = record.alg.parse::<SigningAlgorithm>() else {
             tracing::warn!(kid = %record.kid, alg = %record.alg, "ignoring signing key with unsupported alg");
             continue;
-        }
-        let jwk: Value = serde_json::from_str(&record.public_jwk).map_err(|e| {
-            Error::server(anyhow::anyhow!(
-                "signing key {}: bad public JWK: {e}",
-                record.kid
-            ))
-        })?;
-        let (Some(n), Some(e)) = (
-            jwk.get("n").and_then(Value::as_str),
-            jwk.get("e").and_then(Value::as_str),
-        ) else {
-            return Err(Error::server(anyhow::anyhow!(
-                "signing key {}: JWK lacks n/e",
-                record.kid
-            )));
         };
-        if thumbprint(n, e) != record.kid {
-            return Err(Error::server(anyhow::anyhow!(
-                "signing key {}: kid does not match its JWK",
-                record.kid
-            )));
+        let key_error =
+            |why: &str| Error::server(anyhow::anyhow!("signing key {}: {why}", record.kid));
+        let jwk: Value = serde_json::from_str(&record.public_jwk)
+            .map_err(|e| key_error(&format!("bad public JWK: {e}")))?;
+        let params = PublicParams::from_jwk(alg, &jwk)
+            .ok_or_else(|| key_error(&format!("JWK is no {alg} public key")))?;
+        if params.thumbprint() != record.kid {
+            return Err(key_error("kid does not match its JWK"));
         }
-        let decoding = DecodingKey::from_rsa_components(n, e).map_err(Error::server)?;
+        let decoding = params.decoding_key().map_err(Error::server)?;
         verifiers.push(Verifier {
             kid: record.kid.clone(),
             state: record.state,
+            alg,
             decoding,
-            jwk: public_jwk(&record.kid, n, e),
+            jwk: params.jwk(&record.kid),
         });
     }
     Ok(Keys {
@@ -486,71 +636,43 @@ fn build(
     })
 }
 
-fn open_private(record: &SigningKeyRecord, cipher: &Cipher) -> Result<(String, EncodingKey)> {
+fn open_private(record: &SigningKeyRecord, cipher: &Cipher) -> Result<(String, Signer)> {
+    let fail = |why: String| Error::server(anyhow::anyhow!("signing key {}: {why}", record.kid));
+    let alg: SigningAlgorithm = record.alg.parse().map_err(fail)?;
     let der = cipher
         .open(&record.private_sealed, &key_aad(&record.kid))
-        .map_err(|e| Error::server(anyhow::anyhow!("signing key {}: {e}", record.kid)))?;
-    let private =
-        RsaPrivateKey::from_pkcs8_der(&der).map_err(|e| Error::server(anyhow::anyhow!("{e}")))?;
-    let (n, e) = components(&RsaPublicKey::from(&private));
-    if thumbprint(&n, &e) != record.kid {
-        return Err(Error::server(anyhow::anyhow!(
-            "signing key {}: private key does not match kid",
-            record.kid
-        )));
+        .map_err(|e| fail(e.to_string()))?;
+    let (signer, params) = open_pkcs8(alg, &der).map_err(|e| fail(e.to_string()))?;
+    if params.thumbprint() != record.kid {
+        return Err(fail("private key does not match kid".into()));
     }
-    // ring (behind jsonwebtoken) signs with PKCS#1 DER.
-    let pkcs1 = private
-        .to_pkcs1_der()
-        .map_err(|e| Error::server(anyhow::anyhow!("{e}")))?;
-    Ok((
-        record.kid.clone(),
-        EncodingKey::from_rsa_der(pkcs1.as_bytes()),
-    ))
+    Ok((record.kid.clone(), signer))
 }
 
-/// Generates a fresh key pair off the async threads (RSA key generation takes a while).
-async fn generate(cipher: &Cipher, state: KeyState, now: i64) -> Result<SigningKeyRecord> {
-    let private =
-        tokio::task::spawn_blocking(|| RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS))
-            .await
-            .map_err(Error::server)?
-            .map_err(Error::server)?;
-    let (n, e) = components(&RsaPublicKey::from(&private));
-    let kid = thumbprint(&n, &e);
-    let der = private
-        .to_pkcs8_der()
-        .map_err(|e| Error::server(anyhow::anyhow!("{e}")))?;
-    let private_sealed = cipher
-        .seal(der.as_bytes(), &key_aad(&kid))
+/// Generates a fresh key pair of `alg` off the async threads (RSA key generation takes a
+/// while).
+async fn generate(
+    cipher: &Cipher,
+    alg: SigningAlgorithm,
+    state: KeyState,
+    now: i64,
+) -> Result<SigningKeyRecord> {
+    let der = tokio::task::spawn_blocking(move || generate_pkcs8(alg))
+        .await
+        .map_err(Error::server)?
         .map_err(Error::server)?;
+    let (_, params) = open_pkcs8(alg, &der).map_err(Error::server)?;
+    let kid = params.thumbprint();
+    let private_sealed = cipher.seal(&der, &key_aad(&kid)).map_err(Error::server)?;
     Ok(SigningKeyRecord {
-        public_jwk: public_jwk(&kid, &n, &e).to_string(),
+        public_jwk: params.jwk(&kid).to_string(),
         kid,
-        alg: ALG.to_owned(),
+        alg: alg.as_str().to_owned(),
         state,
         private_sealed,
         created_at: now,
         retired_at: None,
     })
-}
-
-/// Base64url (no padding) of the big-endian modulus and exponent.
-fn components(key: &RsaPublicKey) -> (String, String) {
-    (
-        URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()),
-        URL_SAFE_NO_PAD.encode(key.e().to_bytes_be()),
-    )
-}
-
-/// RFC 7638 §3: SHA-256 over the required members in lexicographic order, no whitespace.
-fn thumbprint(n: &str, e: &str) -> String {
-    let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
-    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
-}
-
-fn public_jwk(kid: &str, n: &str, e: &str) -> Value {
-    json!({ "kty": "RSA", "use": "sig", "alg": ALG, "kid": kid, "n": n, "e": e })
 }
 
 #[cfg(test)]

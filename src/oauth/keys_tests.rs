@@ -1,12 +1,30 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use jsonwebtoken::{encode, EncodingKey, Header};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use rsa::pkcs1::EncodeRsaPrivateKey as _;
 use serde_json::{json, Value};
 
 use super::*;
+use crate::clock::ManualClock;
 use crate::oauth::grants::fixture_tests::{cipher, store as new_store, ISSUER, START};
 use crate::store::KeyState;
+
+const RS256: SigningAlgorithm = SigningAlgorithm::Rs256;
+
+/// A fresh ring of `alg` (what a server configured with it starts with).
+async fn ring_of(store: &dyn Store, alg: SigningAlgorithm, publish_after: i64) -> KeyRing {
+    KeyRing::start(
+        store,
+        &cipher(),
+        &ManualClock::new(START),
+        publish_after,
+        Some(alg),
+    )
+    .await
+    .unwrap()
+}
 
 fn claims(exp: i64) -> Value {
     json!({ "iss": ISSUER, "sub": "u1", "aud": "https://auth.example.com/mcp", "exp": exp, "iat": START, "jti": "j1" })
@@ -22,9 +40,7 @@ fn err_text(r: Result<Value>) -> String {
 #[tokio::test]
 async fn creates_one_current_key_then_loads_it() {
     let (store, _dir) = new_store().await;
-    let ring = KeyRing::load_or_create(store.as_ref(), &cipher(), START)
-        .await
-        .unwrap();
+    let ring = ring_of(store.as_ref(), RS256, 0).await;
     let again = KeyRing::load_or_create(store.as_ref(), &cipher(), START)
         .await
         .unwrap();
@@ -49,10 +65,8 @@ async fn creates_one_current_key_then_loads_it() {
     // 2048-bit modulus: 256 bytes, 342 base64url characters.
     assert_eq!(k["n"].as_str().unwrap().len(), 342);
     // RFC 7638 thumbprint as kid.
-    assert_eq!(
-        thumbprint(k["n"].as_str().unwrap(), "AQAB"),
-        ring.current_kid().unwrap()
-    );
+    let params = PublicParams::from_jwk(RS256, k).unwrap();
+    assert_eq!(params.thumbprint(), ring.current_kid().unwrap());
     assert!(
         k.get("d").is_none() && k.get("p").is_none(),
         "no private members published"
@@ -148,9 +162,7 @@ async fn sign_and_verify_with_the_clock() {
 #[tokio::test]
 async fn foreign_and_forged_tokens_are_refused() {
     let (store, _dir) = new_store().await;
-    let ring = KeyRing::load_or_create(store.as_ref(), &cipher(), START)
-        .await
-        .unwrap();
+    let ring = ring_of(store.as_ref(), RS256, 0).await;
     let (other_store, _other_dir) = new_store().await;
     let foreign = KeyRing::load_or_create(other_store.as_ref(), &cipher(), START)
         .await
@@ -184,7 +196,7 @@ async fn foreign_and_forged_tokens_are_refused() {
     .unwrap();
     assert_eq!(
         err_text(ring.verify(&jwt, ISSUER, START)),
-        "unsupported alg"
+        "alg does not match the key"
     );
 
     // alg none: header swapped, signature dropped.
@@ -213,11 +225,11 @@ async fn rotation_keeps_old_tokens_valid_and_publishes_both() {
     let before = ring.sign(START, AT_JWT_TYP, &claims(START + 3600)).unwrap();
 
     // Staged: published, not signing.
-    let next = KeyRing::stage_next(store.as_ref(), &c, START + 10)
+    let next = KeyRing::stage_next(store.as_ref(), &c, RS256, START + 10)
         .await
         .unwrap();
     assert_eq!(
-        KeyRing::stage_next(store.as_ref(), &c, START + 11)
+        KeyRing::stage_next(store.as_ref(), &c, RS256, START + 11)
             .await
             .unwrap(),
         next,
@@ -257,7 +269,7 @@ async fn rotation_keeps_old_tokens_valid_and_publishes_both() {
     );
 
     // One-shot rotation; a fresh process sees all three keys.
-    KeyRing::rotate(store.as_ref(), &c, START + 40)
+    KeyRing::rotate(store.as_ref(), &c, RS256, START + 40)
         .await
         .unwrap();
     let fresh = KeyRing::load_or_create(store.as_ref(), &c, START + 40)
@@ -311,7 +323,7 @@ async fn a_new_key_signs_only_after_the_publish_delay() {
     // The very first key signs at once: nothing else could.
     assert_eq!(ring.signing_kid(START).unwrap(), first);
 
-    KeyRing::rotate(store.as_ref(), &c, START + 200)
+    KeyRing::rotate(store.as_ref(), &c, RS256, START + 200)
         .await
         .unwrap();
     ring.reload(store.as_ref(), &c, START + 200).await.unwrap();
@@ -338,10 +350,10 @@ async fn a_new_key_signs_only_after_the_publish_delay() {
 
     // Two rotations in a row: neither new key has been published long enough, so the key
     // every replica has had longest (the first) signs until the newest one may.
-    KeyRing::rotate(store.as_ref(), &c, START + 400)
+    KeyRing::rotate(store.as_ref(), &c, RS256, START + 400)
         .await
         .unwrap();
-    KeyRing::rotate(store.as_ref(), &c, START + 401)
+    KeyRing::rotate(store.as_ref(), &c, RS256, START + 401)
         .await
         .unwrap();
     ring.reload(store.as_ref(), &c, START + 401).await.unwrap();
@@ -352,4 +364,259 @@ async fn a_new_key_signs_only_after_the_publish_delay() {
     );
     let latest = ring.current_kid().unwrap();
     assert_eq!(ring.signing_kid(START + 521).unwrap(), latest);
+}
+
+/// RFC 8037 Appendix A.3: the Ed25519 example key's RFC 7638 thumbprint.
+#[test]
+fn okp_thumbprint_matches_rfc_8037() {
+    let key = PublicParams::Okp {
+        x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo".into(),
+    };
+    assert_eq!(
+        key.thumbprint(),
+        "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+    );
+}
+
+/// Issue 15: each algorithm signs and verifies, publishes the JWK of its kind (RFC 7518 §6.2,
+/// RFC 8037 §2), with its RFC 7638 thumbprint as kid.
+#[tokio::test]
+async fn each_algorithm_signs_verifies_and_publishes_its_jwk() {
+    for alg in SigningAlgorithm::ALL {
+        let (store, _dir) = new_store().await;
+        let ring = ring_of(store.as_ref(), alg, 0).await;
+        let kid = ring.current_kid().unwrap();
+        assert_eq!(
+            store.list_signing_keys().await.unwrap()[0].alg,
+            alg.as_str()
+        );
+        let jwt = ring.sign(START, AT_JWT_TYP, &claims(START + 60)).unwrap();
+        let header = jsonwebtoken::decode_header(&jwt).unwrap();
+        assert_eq!(header.alg, alg.jwt_algorithm(), "{alg}");
+        assert_eq!(header.kid.as_deref(), Some(kid.as_str()));
+        let got: Value = ring.verify(&jwt, ISSUER, START + 1).unwrap();
+        assert_eq!(got["sub"], "u1");
+        assert_eq!(ring.signing_algorithm(START).unwrap(), alg);
+
+        let jwk = &ring.jwks()["keys"][0];
+        let b64_len = |m: &str| {
+            URL_SAFE_NO_PAD
+                .decode(jwk[m].as_str().unwrap())
+                .unwrap()
+                .len()
+        };
+        assert_eq!(
+            (jwk["alg"].as_str(), jwk["use"].as_str()),
+            (Some(alg.as_str()), Some("sig"))
+        );
+        let mut members: Vec<&str> = jwk
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        members.sort_unstable();
+        match alg {
+            SigningAlgorithm::Rs256 => {
+                assert_eq!(members, ["alg", "e", "kid", "kty", "n", "use"]);
+                assert_eq!((jwk["kty"].as_str(), b64_len("n")), (Some("RSA"), 256));
+            }
+            SigningAlgorithm::Es256 => {
+                assert_eq!(members, ["alg", "crv", "kid", "kty", "use", "x", "y"]);
+                assert_eq!(
+                    (jwk["kty"].as_str(), jwk["crv"].as_str()),
+                    (Some("EC"), Some("P-256"))
+                );
+                assert_eq!((b64_len("x"), b64_len("y")), (32, 32));
+                // RFC 7518 §3.4: R || S, 32 bytes each.
+                let sig = jwt.rsplit('.').next().unwrap();
+                assert_eq!(URL_SAFE_NO_PAD.decode(sig).unwrap().len(), 64);
+            }
+            SigningAlgorithm::EdDsa => {
+                assert_eq!(members, ["alg", "crv", "kid", "kty", "use", "x"]);
+                assert_eq!(
+                    (jwk["kty"].as_str(), jwk["crv"].as_str()),
+                    (Some("OKP"), Some("Ed25519"))
+                );
+                assert_eq!(b64_len("x"), 32);
+            }
+        }
+        let params = PublicParams::from_jwk(alg, jwk).unwrap();
+        assert_eq!(params.thumbprint(), kid);
+        // A JWK of another kind is not read as this algorithm's.
+        for other in SigningAlgorithm::ALL.into_iter().filter(|o| *o != alg) {
+            assert!(PublicParams::from_jwk(other, jwk).is_none());
+        }
+
+        // jsonwebtoken verifies it from the published JWK alone.
+        let decoding =
+            jsonwebtoken::DecodingKey::from_jwk(&serde_json::from_value(jwk.clone()).unwrap())
+                .unwrap();
+        let mut validation = jsonwebtoken::Validation::new(alg.jwt_algorithm());
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        assert!(
+            jsonwebtoken::decode::<Value>(&jwt, &decoding, &validation).is_ok(),
+            "{alg}"
+        );
+    }
+}
+
+/// A token whose header names another algorithm than its key's is refused, whatever signed it.
+#[tokio::test]
+async fn the_header_cannot_choose_the_algorithm() {
+    for alg in SigningAlgorithm::ALL {
+        let (store, _dir) = new_store().await;
+        let ring = ring_of(store.as_ref(), alg, 0).await;
+        let kid = ring.current_kid().unwrap();
+        let good = ring.sign(START, AT_JWT_TYP, &claims(START + 60)).unwrap();
+        let parts: Vec<&str> = good.split('.').collect();
+
+        // HS256 keyed with the public key's bytes (the JWKS text, and its raw members).
+        let jwk = ring.jwks()["keys"][0].clone();
+        let member = if alg == RS256 { "n" } else { "x" };
+        let raw = URL_SAFE_NO_PAD
+            .decode(jwk[member].as_str().unwrap())
+            .unwrap();
+        for secret in [jwk.to_string().into_bytes(), raw] {
+            let mut header = Header::new(Algorithm::HS256);
+            header.typ = Some(AT_JWT_TYP.to_owned());
+            header.kid = Some(kid.clone());
+            let jwt = encode(
+                &header,
+                &claims(START + 60),
+                &EncodingKey::from_secret(&secret),
+            )
+            .unwrap();
+            assert_eq!(
+                err_text(ring.verify(&jwt, ISSUER, START)),
+                "alg does not match the key"
+            );
+        }
+
+        // alg none, signature dropped.
+        let none = URL_SAFE_NO_PAD
+            .encode(json!({ "alg": "none", "typ": "at+jwt", "kid": kid }).to_string());
+        assert!(ring
+            .verify::<Value>(&format!("{none}.{}.", parts[1]), ISSUER, START)
+            .is_err());
+
+        // Every other asymmetric algorithm, signed by a key of that kind, on our kid.
+        for other in SigningAlgorithm::ALL.into_iter().filter(|o| *o != alg) {
+            let der = crate::oauth::signing_alg::generate_pkcs8(other).unwrap();
+            let (signer, _) = crate::oauth::signing_alg::open_pkcs8(other, &der).unwrap();
+            let header = crate::oauth::signing_alg::jws_header(other, AT_JWT_TYP, &kid);
+            let jwt = signer.sign_jws(&header, &claims(START + 60)).unwrap();
+            assert_eq!(
+                err_text(ring.verify(&jwt, ISSUER, START)),
+                "alg does not match the key",
+                "{other} header on a {alg} key"
+            );
+        }
+
+        // Our own valid signature under a header re-labelled with another algorithm.
+        for other in SigningAlgorithm::ALL.into_iter().filter(|o| *o != alg) {
+            let relabelled = URL_SAFE_NO_PAD
+                .encode(crate::oauth::signing_alg::jws_header(other, AT_JWT_TYP, &kid).to_string());
+            let jwt = format!("{relabelled}.{}.{}", parts[1], parts[2]);
+            assert!(ring.verify::<Value>(&jwt, ISSUER, START).is_err());
+        }
+    }
+}
+
+/// Issue 15: configuring another algorithm rotates at start: the new key signs after the
+/// publish delay, the old key stays published and its tokens keep verifying (a mixed ring);
+/// the switch is audited once, and a second start does nothing.
+#[tokio::test]
+async fn switching_algorithm_rotates_once_and_keeps_old_tokens() {
+    let (store, _dir) = new_store().await;
+    let c = cipher();
+    let old = ring_of(store.as_ref(), RS256, 120).await;
+    let old_kid = old.current_kid().unwrap();
+    let rs_token = old.sign(START, AT_JWT_TYP, &claims(START + 3600)).unwrap();
+
+    let clock = ManualClock::new(START + 10);
+    let es = SigningAlgorithm::Es256;
+    // Two replicas start at once with the new setting: one switch between them.
+    let (a, b) = tokio::join!(
+        KeyRing::start(store.as_ref(), &c, &clock, 120, Some(es)),
+        KeyRing::start(store.as_ref(), &c, &clock, 120, Some(es)),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let new_kid = a.current_kid().unwrap();
+    assert_eq!(b.current_kid().unwrap(), new_kid);
+    assert_ne!(new_kid, old_kid);
+    let records = store.list_signing_keys().await.unwrap();
+    assert_eq!(records.len(), 2, "one new key");
+    let new = records.iter().find(|k| k.kid == new_kid).unwrap();
+    assert_eq!((new.alg.as_str(), new.state), ("ES256", KeyState::Current));
+    let switched = store.list_audit_events(50).await.unwrap();
+    let switched: Vec<_> = switched
+        .iter()
+        .filter(|e| e.kind == "signing_algorithm_switched")
+        .collect();
+    assert_eq!(switched.len(), 1);
+
+    // Until published for the delay the RS256 key signs; then the ES256 key.
+    assert_eq!(a.signing_kid(START + 129).unwrap(), old_kid);
+    assert_eq!(a.signing_algorithm(START + 129).unwrap(), RS256);
+    let es_token = a
+        .sign(START + 130, AT_JWT_TYP, &claims(START + 3600))
+        .unwrap();
+    let header = jsonwebtoken::decode_header(&es_token).unwrap();
+    assert_eq!(
+        (header.alg, header.kid),
+        (Algorithm::ES256, Some(new_kid.clone()))
+    );
+    // Both published, both verify, each with its own algorithm only.
+    assert_eq!(a.jwks()["keys"].as_array().unwrap().len(), 2);
+    for ring in [&a, &b] {
+        assert!(ring.verify::<Value>(&rs_token, ISSUER, START + 200).is_ok());
+        assert!(ring.verify::<Value>(&es_token, ISSUER, START + 200).is_ok());
+    }
+
+    // Restarting with the same setting, or with none, changes nothing.
+    for configured in [Some(es), None] {
+        KeyRing::start(store.as_ref(), &c, &clock, 120, configured)
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.list_signing_keys().await.unwrap().len(), 2);
+
+    // Unset, a rotation keeps the current key's algorithm.
+    let (_, activated) =
+        KeyRing::rotate_audited(store.as_ref(), &c, &clock, None, true, true, |_, _| {
+            AuditEvent::new("signing_key_rotated", START)
+        })
+        .await
+        .unwrap();
+    let rotated = store.list_signing_keys().await.unwrap();
+    let rotated = rotated
+        .iter()
+        .find(|k| Some(&k.kid) == activated.as_ref())
+        .unwrap();
+    assert_eq!(rotated.alg, "ES256");
+}
+
+/// A staged key of another algorithm is the operator's: no switch over it.
+#[tokio::test]
+async fn no_switch_over_a_staged_key_of_another_algorithm() {
+    let (store, _dir) = new_store().await;
+    let c = cipher();
+    ring_of(store.as_ref(), SigningAlgorithm::Es256, 0).await;
+    let staged = KeyRing::stage_next(store.as_ref(), &c, SigningAlgorithm::EdDsa, START)
+        .await
+        .unwrap();
+    let clock = ManualClock::new(START);
+    assert_eq!(
+        KeyRing::switch_algorithm(store.as_ref(), &c, &clock, RS256)
+            .await
+            .unwrap(),
+        None
+    );
+    let records = store.list_signing_keys().await.unwrap();
+    assert_eq!(records.len(), 2);
+    assert!(records
+        .iter()
+        .any(|k| k.kid == staged && k.state == KeyState::Next));
 }

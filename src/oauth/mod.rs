@@ -28,6 +28,7 @@ pub mod revoke;
 pub mod scope;
 pub mod service_accounts;
 pub mod settings;
+pub mod signing_alg;
 pub mod static_clients;
 pub mod tokens;
 pub mod upstream_choice;

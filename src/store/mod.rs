@@ -25,6 +25,7 @@ use async_trait::async_trait;
 pub use account::*;
 pub use changes::{Change, ChangeFeed};
 pub use records::*;
+pub use sql::seed;
 pub use sql::MAX_CONNECTED_APPS;
 /// The statement housekeeping runs to drop stale refresh replay answers; public so the
 /// contract tests can check that both databases serve it from an index.

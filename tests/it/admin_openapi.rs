@@ -62,6 +62,14 @@ async fn admin_openapi_document_matches_the_router() {
                 assert_problem(s, &h, &b, 401, "unauthorized");
                 let responses = op["responses"].as_object().unwrap();
                 assert!(responses.contains_key("401"), "{m} {path}");
+                // The throttle and a database outage can answer any operation.
+                for status in ["429", "503"] {
+                    let r = &responses[status]["content"]["application/problem+json"];
+                    assert!(
+                        r["schema"].is_object(),
+                        "{status} of {m} {path}: {responses:?}"
+                    );
+                }
                 assert!(op["tags"].is_array(), "{m} {path}");
             } else {
                 // Not in the document → not routed for this method (the token is checked

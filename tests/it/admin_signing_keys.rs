@@ -71,7 +71,8 @@ async fn admin_signing_keys_list_and_rotate_in_steps() {
         .collect();
     fields.sort_unstable();
     assert_eq!(fields, ["alg", "created_at", "kid", "state"]);
-    assert_eq!(b["items"][0]["alg"], "RS256");
+    // A new key ring is ES256 (docs/security.md, "Signing keys").
+    assert_eq!(b["items"][0]["alg"], "ES256");
     let old = first[0].0.clone();
 
     // A read-only token may not rotate: nothing changes, nothing is audited.

@@ -217,6 +217,57 @@ async fn migrate_then_rotate_keys_publishes_both() {
     );
 }
 
+/// Issue 15: `rotate-keys` makes a key of `--algorithm`, else of `tokens.signing_algorithm`;
+/// an algorithm that is not ES256, EdDSA or RS256 is refused before anything changes.
+#[tokio::test]
+async fn rotate_keys_takes_the_algorithm_from_the_flag_or_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        "https://idp.example.com",
+        "[tokens]\nsigning_algorithm = \"RS256\"",
+    );
+    let rotate = |extra: &[&str]| {
+        bin()
+            .args(["rotate-keys", "--config"])
+            .arg(&path)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let refused = rotate(&["--algorithm", "HS256"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("RS256, ES256 or EdDSA"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    for extra in [&["--algorithm", "EdDSA"][..], &[]] {
+        let out = rotate(extra);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let store =
+        dcr_bridge::store::connect(&format!("sqlite://{}", dir.path().join("cli.db").display()))
+            .await
+            .unwrap();
+    let mut algs: Vec<(String, bool)> = store
+        .list_signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.alg, k.state == dcr_bridge::store::KeyState::Current))
+        .collect();
+    algs.sort();
+    assert_eq!(
+        algs,
+        [("EdDSA".to_owned(), false), ("RS256".to_owned(), true)]
+    );
+}
+
 /// The real binary: `serve` with a file plus environment overrides (`DCR_BRIDGE_PUBLIC_URL`,
 /// `DCR_BRIDGE_LISTEN`, `DCR_BRIDGE_SECRET_KEY_FILE`), ready on `/readyz`, and a clean exit
 /// on SIGTERM.

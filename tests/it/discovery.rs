@@ -189,7 +189,11 @@ async fn jwks_lists_the_signing_key() {
     let jwks = app.get_json("/jwks").await;
     let keys = jwks["keys"].as_array().unwrap();
     assert!(!keys.is_empty());
-    assert_eq!(keys[0]["kty"], "RSA");
+    // A new key ring is ES256: a P-256 key (RFC 7518 §6.2).
+    assert_eq!(
+        (keys[0]["kty"].as_str(), keys[0]["crv"].as_str()),
+        (Some("EC"), Some("P-256"))
+    );
     assert!(keys[0]["kid"].is_string());
     assert!(
         keys[0].get("d").is_none(),

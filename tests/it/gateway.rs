@@ -560,12 +560,11 @@ async fn sends_identity_headers_and_strips_forged_copies(db: Db) {
         .iter()
         .find(|k| k["kid"].as_str() == header.kid.as_deref())
         .unwrap();
-    let decoding = jsonwebtoken::DecodingKey::from_rsa_components(
-        key["n"].as_str().unwrap(),
-        key["e"].as_str().unwrap(),
-    )
-    .unwrap();
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    let decoding =
+        jsonwebtoken::DecodingKey::from_jwk(&serde_json::from_value(key.clone()).unwrap()).unwrap();
+    // The key's algorithm (ES256 for a new key ring), as the JWK says.
+    assert_eq!(key["alg"], "ES256");
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
     validation.set_audience(&[echo.url.as_str()]);
     validation.set_issuer(&[app.base.as_str()]);
     // The test server's Clock is a ManualClock set to the wall clock at start.

@@ -53,6 +53,8 @@ mod registration;
 mod registration_policy;
 mod replicas;
 mod request_id;
+mod seed;
+mod signing_algorithms;
 mod static_clients;
 mod store_contract;
 mod support;

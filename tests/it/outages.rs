@@ -122,6 +122,20 @@ async fn postgres_idp_and_mcp_server_outages() {
         .unwrap();
     assert_unavailable("registration", res).await;
     assert!(started.elapsed() < FAIL_WITHIN);
+    // The admin API: its RFC 9457 problem, with the Retry-After its OpenAPI document promises.
+    let started = Instant::now();
+    let res = cluster
+        .api
+        .get(format!("{base}/admin/v1/clients"))
+        .bearer_auth(crate::support::replicas::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "5");
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["code"], "temporarily_unavailable", "{problem}");
+    assert!(started.elapsed() < FAIL_WITHIN);
     let started = Instant::now();
     let res = cluster
         .api

@@ -21,6 +21,7 @@ mod keys;
 mod lists;
 mod requests;
 mod rows;
+pub mod seed;
 mod stats;
 mod tokens;
 mod tx;

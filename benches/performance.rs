@@ -9,7 +9,8 @@
 //! Knobs: `BENCH_DB` = `postgres`, `sqlite` or `both` (default); `BENCH_SCALES` (default
 //! `1000,10000,100000,1000000` stored clients and grants); `BENCH_SECONDS` per scenario
 //! (default 5); `BENCH_CONCURRENCY` workers (default 8); `BENCH_POSTGRES_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/postgres`; unreachable, the run fails naming it).
+//! `postgres://postgres@127.0.0.1:5432/postgres`; unreachable, the run fails naming it);
+//! `BENCH_SIGNING_ALG` (`[tokens] signing_algorithm`; default: the server's own).
 //!
 //! `dcr-bridge dev-idp`, `dcr-bridge demo-mcp` and `dcr-bridge serve` run as their own processes
 //! (the bench profile's build of the binary), so the CPU time of each is read apart from
@@ -45,6 +46,8 @@ struct Knobs {
     seconds: u64,
     workers: usize,
     postgres_url: String,
+    /// `[tokens] signing_algorithm`; `None`: the server's default.
+    signing_algorithm: Option<String>,
 }
 
 fn env_or(name: &str, default: &str) -> String {
@@ -84,12 +87,15 @@ impl Knobs {
                 "BENCH_POSTGRES_URL",
                 "postgres://postgres@127.0.0.1:5432/postgres",
             ),
+            signing_algorithm: std::env::var("BENCH_SIGNING_ALG")
+                .ok()
+                .filter(|v| !v.trim().is_empty()),
         })
     }
 
     fn describe(&self) -> String {
         format!(
-            "BENCH_DB={} BENCH_SCALES={} BENCH_SECONDS={} BENCH_CONCURRENCY={}",
+            "BENCH_DB={} BENCH_SCALES={} BENCH_SECONDS={} BENCH_CONCURRENCY={} BENCH_SIGNING_ALG={}",
             self.backends
                 .iter()
                 .map(|b| b.name())
@@ -101,7 +107,8 @@ impl Knobs {
                 .collect::<Vec<_>>()
                 .join(","),
             self.seconds,
-            self.workers
+            self.workers,
+            self.signing_algorithm.as_deref().unwrap_or("(server default)")
         )
     }
 }
@@ -119,7 +126,7 @@ async fn run_backend(
     results: &mut Vec<ScaleResult>,
     not_run: &mut Vec<NotRun>,
 ) -> Result<()> {
-    let config = topology::write_bridge_config(dir, up, &db.url)?;
+    let config = topology::write_bridge_config(dir, up, &db.url, k.signing_algorithm.as_deref())?;
     for (i, &scale) in k.scales.iter().enumerate() {
         let name = db.backend.name();
         let seeded = if has_seed {
@@ -149,6 +156,7 @@ async fn run_backend(
         let rss_idle = bridge.rss_mib()?;
         let idle_cpu_ms_per_s =
             bridge.cpu()?.saturating_sub(idle_from).as_secs_f64() * 1e3 / IDLE.as_secs_f64();
+        let signing = topology::published_algorithms(&base).await?;
         let target = Arc::new(load::Target {
             resource: format!("{base}/mcp"),
             base,
@@ -173,6 +181,7 @@ async fn run_backend(
             seeded,
             rss_idle,
             idle_cpu_ms_per_s,
+            signing,
             rss_after,
             rows,
         });

@@ -24,6 +24,8 @@ pub struct ScaleResult {
     pub seeded: Option<Value>,
     /// VmRSS of `serve` after start, before any load; and after every scenario.
     pub rss_idle: f64,
+    /// The `alg` of the keys `/jwks` published.
+    pub signing: String,
     /// CPU `serve` used while idle (the same window), ms per second.
     pub idle_cpu_ms_per_s: f64,
     pub rss_after: f64,
@@ -155,6 +157,7 @@ fn met(m: &Measured, cores: usize) -> String {
 
 fn scale_section(out: &mut String, r: &ScaleResult, cores: usize) {
     let _ = writeln!(out, "\n### {} (requested scale {})\n", r.title(), r.scale);
+    let _ = writeln!(out, "Signing keys published: {}.\n", r.signing);
     let _ = writeln!(
         out,
         "| scenario | ops | ops/s | p50 ms | p99 ms | server CPU µs/op | db CPU µs/op | proxy-side ops/s | target | met? | ratio vs baseline A |"

@@ -100,8 +100,17 @@ fn path_str(path: &Path) -> Result<&str> {
 }
 
 /// Writes the `serve` configuration for `database_url` into `dir`; returns its path.
-pub fn write_bridge_config(dir: &Path, up: &Upstreams, database_url: &str) -> Result<PathBuf> {
+pub fn write_bridge_config(
+    dir: &Path,
+    up: &Upstreams,
+    database_url: &str,
+    signing_algorithm: Option<&str>,
+) -> Result<PathBuf> {
     let port = up.bridge_port;
+    // Unset: the server's default for a new deployment.
+    let tokens = signing_algorithm.map_or_else(String::new, |alg| {
+        format!("[tokens]\nsigning_algorithm = \"{alg}\"\n")
+    });
     let secret_key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
     let text = format!(
         r#"public_url = "http://127.0.0.1:{port}"
@@ -110,6 +119,7 @@ allow_insecure_http = true
 database_url = "{database_url}"
 secret_key = "{secret_key}"
 
+{tokens}
 # Every request comes from 127.0.0.1: limits would only measure 429s.
 [rate_limit]
 enabled = false
@@ -155,6 +165,23 @@ pub async fn start_bridge(config: &Path, up: &Upstreams, dir: &Path) -> Result<(
     )
     .await?;
     Ok((proc, base))
+}
+
+/// The `alg` of every key the server publishes at `/jwks` (which one signs is the server's
+/// choice: the current key).
+pub async fn published_algorithms(base: &str) -> Result<String> {
+    let jwks: Value = reqwest::get(format!("{base}/jwks"))
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let algs: Vec<&str> = jwks["keys"]
+        .as_array()
+        .context("/jwks has no keys")?
+        .iter()
+        .filter_map(|k| k["alg"].as_str())
+        .collect();
+    Ok(algs.join(", "))
 }
 
 /// `dcr-bridge seed --config <config> --clients N --grants N`: tops the database up to `n`

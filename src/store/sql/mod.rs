@@ -19,6 +19,7 @@ mod housekeeping;
 mod initial_tokens;
 mod keys;
 mod lists;
+mod open;
 mod requests;
 mod rows;
 pub mod seed;
@@ -29,13 +30,13 @@ mod vault;
 
 use async_trait::async_trait;
 use sqlx::error::DatabaseError;
-use sqlx::pool::PoolConnection;
-use sqlx::{Database, Pool, Transaction};
+use sqlx::{Database, Pool};
 
 pub use self::account::MAX_CONNECTED_APPS;
 pub(crate) use self::constraints::{db_error, UNIQUE_CONSTRAINTS};
-use self::exec::{Conn, Exec, Marks, TxExec};
+use self::exec::Exec;
 pub use self::housekeeping::STALE_REPLAY_PURGE;
+pub use self::open::Open;
 pub use self::tokens::REVOKED_ACCESS_TOKENS;
 use super::{
     AccessTokenRecord, AccessTokenView, AccountLoginRecord, AccountSessionRecord, AdminTokenRecord,
@@ -95,54 +96,6 @@ impl<DB: Dialect> SqlStore<DB> {
     #[must_use]
     pub fn pool(&self) -> &Pool<DB> {
         &self.pool
-    }
-}
-
-/// Opens connections and write transactions as trait objects, so that the futures of the
-/// `Store` methods hold no driver types (whose `Send` proofs trip over higher-ranked lifetimes).
-#[async_trait]
-pub trait Open {
-    /// A pooled connection in autocommit mode.
-    async fn conn(&self) -> Result<Box<dyn Exec>, StoreError>;
-    /// A write transaction ([`Dialect::BEGIN_WRITE`]).
-    async fn begin(&self) -> Result<Box<dyn TxExec>, StoreError>;
-}
-
-#[async_trait]
-impl<DB: Dialect> Open for SqlStore<DB>
-where
-    Conn<Transaction<'static, DB>>: Exec,
-    Conn<PoolConnection<DB>>: Exec,
-{
-    async fn conn(&self) -> Result<Box<dyn Exec>, StoreError> {
-        Ok(Box::new(Conn(
-            self.pool.acquire().await.map_err(db_error::<DB>)?,
-            None,
-            Marks::new(&self.changes),
-        )))
-    }
-
-    async fn begin(&self) -> Result<Box<dyn TxExec>, StoreError> {
-        // The turn before the connection: a queued writer holds no pooled connection.
-        let turn = match &self.writers {
-            Some(gate) => Some(
-                gate.enter(self.pool.options().get_acquire_timeout())
-                    .await?,
-            ),
-            None => None,
-        };
-        let tx = Box::new(Conn(
-            self.pool
-                .begin_with(DB::BEGIN_WRITE)
-                .await
-                .map_err(db_error::<DB>)?,
-            Some(Vec::new()),
-            Marks::new(&self.changes),
-        ));
-        Ok(match turn {
-            Some(turn) => Box::new(exec::Gated(tx, turn)),
-            None => tx,
-        })
     }
 }
 

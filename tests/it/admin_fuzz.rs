@@ -51,6 +51,11 @@ async fn run(base: &str, token: &str, label: &str) {
         "1",
         "--request-timeout",
         "10",
+        // Hypothesis's own health check: on a clean CI machine it gave up on
+        // `DELETE /admin-tokens/{id_or_name}` once ("too many generated examples are filtered
+        // out"), a limit of the generator for a free-form path string, not an answer of the
+        // server; every request it does send is still checked.
+        "--suppress-health-check=filter_too_much",
         "--no-color",
         "--report-dir",
     ])

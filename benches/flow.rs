@@ -470,20 +470,7 @@ async fn main() -> Result<()> {
         return Ok(());
     }
 
-    let t = Arc::clone(&target);
-    let a = drive(
-        "A  GET /.well-known/oauth-authorization-server",
-        pool.clone(),
-        per_scenario,
-        move |c| {
-            let t = Arc::clone(&t);
-            async move {
-                metadata(&t, &c).await?;
-                Ok((c, Vec::new()))
-            }
-        },
-    )
-    .await?;
+    let a = baseline_a(&target, &pool, per_scenario).await?;
 
     let t = Arc::clone(&target);
     let refresh = if flow_only {

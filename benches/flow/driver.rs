@@ -277,3 +277,26 @@ pub(crate) fn run_row(run: &Run, ratio: &str) {
 pub(crate) fn cost_vs(run: &Run, baseline: &Run, label: &str) -> String {
     format!("{:.2}x {label}", baseline.ops_per_sec() / run.ops_per_sec())
 }
+
+/// Baseline A: `GET /.well-known/oauth-authorization-server` by every worker of `pool`, the
+/// HTTP floor every other row is compared with.
+pub(crate) async fn baseline_a(
+    target: &Arc<Target>,
+    pool: &[Clients],
+    budget: Budget,
+) -> Result<Run> {
+    let t = Arc::clone(target);
+    drive(
+        "A  GET /.well-known/oauth-authorization-server",
+        pool.to_vec(),
+        budget,
+        move |c| {
+            let t = Arc::clone(&t);
+            async move {
+                metadata(&t, &c).await?;
+                Ok((c, Vec::new()))
+            }
+        },
+    )
+    .await
+}

@@ -10,50 +10,19 @@ use base64::Engine as _;
 use dcr_bridge::app::AppState;
 use dcr_bridge::oauth::introspect;
 
-use super::{drive, metadata, percentile_ms, run_row, Budget, Clients, Run, Target};
+use super::{baseline_a, drive, percentile_ms, run_row, Budget, Clients, Run, Target};
 
 /// The `introspection_secret` of the benchmark's resource `tools`.
 pub const RS_SECRET: &str = "bench-introspection-secret";
 
-/// CPU time (user + system) this process has used so far, in microseconds: server and load
-/// generator together (one process), so a row's CPU per operation includes the HTTP client.
-fn cpu_us() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after the ')'.
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    // Linux reports these in USER_HZ, 100 per second on every architecture (sysconf would
-    // need libc for the same answer).
-    Some(ticks * 1e6 / 100.0)
-}
-
-/// A run and the CPU microseconds per operation it cost.
-struct Timed {
-    run: Run,
-    cpu_per_op: Option<f64>,
-}
-
-async fn timed<S, F, Fut>(name: &str, states: Vec<S>, budget: Budget, op: F) -> Result<Timed>
-where
-    S: Send + 'static,
-    F: Fn(S) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(S, Vec<Duration>)>> + Send + 'static,
-{
-    let before = cpu_us();
-    let run = drive(name, states, budget, op).await?;
-    let cpu_per_op = before
-        .zip(cpu_us())
-        .map(|(b, a)| (a - b) / run.ops().max(1) as f64);
-    Ok(Timed { run, cpu_per_op })
-}
-
-fn print(t: &Timed, ratio: &str) {
-    let cpu = t
-        .cpu_per_op
-        .map_or_else(|| "n/a".to_owned(), |us| format!("{us:.0} us CPU/op"));
-    run_row(&t.run, &format!("{ratio}; {cpu}"));
+/// `run_row` with the process CPU per operation (`drive` measures it: server and load generator
+/// together, one process).
+fn print(run: &Run, ratio: &str) {
+    let cpu = run.cpu_ms_per_op().map_or_else(
+        || "n/a".to_owned(),
+        |ms| format!("{:.0} us CPU/op", ms * 1e3),
+    );
+    run_row(run, &format!("{ratio}; {cpu}"));
 }
 
 /// One `POST /introspect` as resource server `tools`; fails unless the token is active.
@@ -88,22 +57,9 @@ pub async fn run(
     for (c, at) in callers {
         introspect_http(target, c, at).await?;
     }
+    let a = baseline_a(target, &pool, budget).await?;
     let t = Arc::clone(target);
-    let a = timed(
-        "A  GET /.well-known/oauth-authorization-server",
-        pool,
-        budget,
-        move |c| {
-            let t = Arc::clone(&t);
-            async move {
-                metadata(&t, &c).await?;
-                Ok((c, Vec::new()))
-            }
-        },
-    )
-    .await?;
-    let t = Arc::clone(target);
-    let http = timed(
+    let http = drive(
         "I  POST /introspect (resource server)",
         callers.to_vec(),
         budget,
@@ -128,7 +84,7 @@ pub async fn run(
         .iter()
         .map(|(_, at)| (state.clone(), at.clone()))
         .collect();
-    let memory = timed(
+    let memory = drive(
         "Im introspect_in_memory() (no HTTP)",
         tokens.clone(),
         budget,
@@ -157,7 +113,7 @@ pub async fn run(
             Ok((state.clone(), h))
         })
         .collect::<Result<_>>()?;
-    let check = timed(
+    let check = drive(
         "Gm gateway token check auth::check() (no HTTP)",
         checks,
         budget,
@@ -180,7 +136,7 @@ pub async fn run(
         },
     )
     .await?;
-    let database = timed(
+    let database = drive(
         "Id introspect() database path (before) (no HTTP)",
         tokens,
         budget,
@@ -203,33 +159,30 @@ pub async fn run(
     println!("{}", "-".repeat(120));
     let of = |x: &Run, base: &Run| x.ops_per_sec() / base.ops_per_sec();
     print(&a, "1.00 of A (baseline A)");
-    print(
-        &http,
-        &format!("{:.2} of A throughput", of(&http.run, &a.run)),
-    );
+    print(&http, &format!("{:.2} of A throughput", of(&http, &a)));
     run_row(
         &gateway,
         &format!(
             "{:.2} of A, {:.2} of D throughput",
-            of(&gateway, &a.run),
+            of(&gateway, &a),
             of(&gateway, &direct)
         ),
     );
     run_row(&direct, "baseline D");
     print(
         &memory,
-        &format!("{:.1}x Id throughput", of(&memory.run, &database.run)),
+        &format!("{:.1}x Id throughput", of(&memory, &database)),
     );
     print(&database, "baseline Id (the path before issue 15)");
     print(
         &check,
-        &format!("{:.1}x Id throughput", of(&check.run, &database.run)),
+        &format!("{:.1}x Id throughput", of(&check, &database)),
     );
     println!(
         "Im/Id: the same tokens introspected in-process, from memory vs with the two database \
          reads; p50 of Id {:.3} ms vs Im {:.3} ms",
-        percentile_ms(&database.run.latencies, 50.0),
-        percentile_ms(&memory.run.latencies, 50.0)
+        percentile_ms(&database.latencies, 50.0),
+        percentile_ms(&memory.latencies, 50.0)
     );
     Ok(())
 }

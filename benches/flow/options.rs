@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _, Result};
 
 use super::{
-    cost_vs, drive, metadata, percentile_ms, rotate, run_row, Budget, Chain, Clients, Target,
+    baseline_a, cost_vs, drive, percentile_ms, rotate, run_row, Budget, Chain, Clients, Target,
 };
 
 /// `BENCH_DB=postgres`: a fresh database on the server of `BENCH_POSTGRES_URL` (else
@@ -57,20 +57,7 @@ pub async fn refresh_table(
     workers: usize,
     seconds: usize,
 ) -> Result<()> {
-    let t = Arc::clone(target);
-    let a = drive(
-        "A  GET /.well-known/oauth-authorization-server",
-        pool.to_vec(),
-        budget,
-        move |c| {
-            let t = Arc::clone(&t);
-            async move {
-                metadata(&t, &c).await?;
-                Ok((c, Vec::new()))
-            }
-        },
-    )
-    .await?;
+    let a = baseline_a(target, pool, budget).await?;
     let t = Arc::clone(target);
     let refresh = drive(
         "2  POST /token refresh_token",

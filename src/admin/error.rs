@@ -175,7 +175,7 @@ impl IntoResponse for AdminError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(
                 header::RETRY_AFTER,
-                HeaderValue::from(UNAVAILABLE_RETRY_SECONDS),
+                HeaderValue::from(crate::oauth::error::UNAVAILABLE_RETRY_SECONDS),
             );
         }
         // RFC 6750 §3: the challenge names the realm; §3.1: with a bad token, `invalid_token`;
@@ -201,9 +201,6 @@ impl IntoResponse for AdminError {
         response
     }
 }
-
-/// `Retry-After` of a 503 (database unreachable).
-pub const UNAVAILABLE_RETRY_SECONDS: u32 = 5;
 
 /// `axum::Json` whose rejection is a [`Problem`].
 #[derive(Debug, FromRequest)]

@@ -70,7 +70,10 @@ impl IntoResponse for Error {
             // RFC 9110 §15.6.4: a 503 may say when to come back. The database or the IdP is
             // away (or a SQLite file is locked by another process): a few seconds.
             Error::TemporarilyUnavailable(_) => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(crate::oauth::error::UNAVAILABLE_RETRY_SECONDS),
+                );
             }
             _ => {}
         }

@@ -139,6 +139,10 @@ impl Error {
 }
 
 /// What a client is told while the database is unreachable.
+/// `Retry-After` seconds of every 503 `temporarily_unavailable` (OAuth endpoints and the admin
+/// API alike): a database failover or restart, or a SQLite file another process holds, is over
+/// in a few seconds (RFC 9110 §15.6.4).
+pub const UNAVAILABLE_RETRY_SECONDS: u32 = 5;
 pub const DATABASE_UNAVAILABLE: &str = "the service is temporarily unavailable; try again shortly";
 
 impl From<StoreError> for Error {
